@@ -1,0 +1,35 @@
+/* Internal helpers shared by the libppn libraries.  Not installed, not
+ * exported.  Same error convention as the public API: 0 or a count on
+ * success, a negative errno on failure. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define PPNC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Replace 'path' with 'len' bytes of 'data' so that a crash leaves either the
+ * old or the new content: write "<path>.tmp.<pid>" created with 'mode' (O_EXCL),
+ * fsync it, rename over 'path', fsync the directory.  The temporary file is
+ * removed on failure.  Returns 0 or a negative errno. */
+int ppnc_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* fsync the directory that contains 'path' (or 'path' itself if 'is_dir'). */
+int ppnc_fsync_parent(const char *path);
+int ppnc_fsync_dir(const char *dir);
+
+/* Read a whole regular file of at most 'max' bytes into a malloc'd buffer
+ * (NUL-terminated for convenience; the NUL is not counted in *ret_len).
+ * -EFBIG if larger than 'max'.  The caller frees *ret_data. */
+int ppnc_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
+
+/* write()/read() loops that retry on EINTR and short counts. */
+int ppnc_write_all(int fd, const void *buf, size_t len);
+ssize_t ppnc_read_full(int fd, void *buf, size_t len); /* count read, short only at EOF */
+
+/* CLOCK_MONOTONIC in nanoseconds / milliseconds. */
+uint64_t ppnc_now_mono_ns(void);
+uint64_t ppnc_now_mono_ms(void);
+/* CLOCK_REALTIME in nanoseconds. */
+uint64_t ppnc_now_real_ns(void);

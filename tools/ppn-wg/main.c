@@ -1,0 +1,14 @@
+/* ppn-wg — see doc/ for the manual. */
+#include <stdio.h>
+
+#include "ppn/wg.h"
+#include "tool-util.h"
+
+static const struct tool_cmd cmds[] = {
+    {NULL, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return tool_dispatch("ppn-wg", ppn_wg_version(), cmds, argc, argv);
+}
