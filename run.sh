@@ -62,8 +62,8 @@ cmd_test() {
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:print_summary=1
   export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
   passed=0; failed=0
-  setup build -Dwerror=true -Dtests=enabled
-  setup build-asan -Dwerror=true -Dtests=enabled -Db_sanitize=address,undefined -Dbuildtype=debug
+  setup build -Dwerror=true -Dtests=enabled -Dguest_tests=enabled
+  setup build-asan -Dwerror=true -Dtests=enabled -Dguest_tests=enabled -Db_sanitize=address,undefined -Dbuildtype=debug
   run_suite build "plain"
   run_suite build-asan "address,undefined"
   echo "$passed passed, $failed failed"
