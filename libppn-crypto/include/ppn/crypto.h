@@ -311,8 +311,10 @@ PPN_EXPORT int ppn_crypto_node_record_validate(const ppn_crypto_node_record *rec
  *   -EPROTO       a well-formed message out of order, of an unknown type,
  *                 or of another protocol version; a record whose identity
  *                 key differs from the one bound into CPace;
- *   -ETIMEDOUT    the deadline passed;
+ *   -ETIMEDOUT    the deadline passed (here or, reported by its ABORT, at
+ *                 the peer);
  *   -ECANCELED    the local operator declined or the peer's operator did;
+ *   -ESTALE       (session_new) the code was already used in this process;
  *   -ECONNABORTED the peer aborted for another reason;
  *   -ECONNRESET   (run_fd) the peer closed the connection early;
  *   -ENOMEM, -EIO and socket errors from run_fd.
