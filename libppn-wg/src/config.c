@@ -34,8 +34,10 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 }
 
 /* "host:port", "[v6]:port" → sockaddr (numeric first, then getaddrinfo). */
-static int parse_endpoint(ppn_wg_peer *p, const char *s)
+PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret, socklen_t *ret_len)
 {
+    if (!s || !ret || !ret_len)
+        return -EINVAL;
     char buf[1100];
     size_t n = strlen(s);
     if (n == 0 || n >= sizeof(buf))
@@ -70,9 +72,25 @@ static int parse_endpoint(ppn_wg_peer *p, const char *s)
     }
     if (r != 0 || !res)
         return -EINVAL;
-    r = ppn_wg_peer_set_endpoint(p, res->ai_addr, res->ai_addrlen);
+    if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) || res->ai_addrlen > sizeof(*ret)) {
+        freeaddrinfo(res);
+        return -EINVAL;
+    }
+    memset(ret, 0, sizeof(*ret));
+    memcpy(ret, res->ai_addr, res->ai_addrlen);
+    *ret_len = res->ai_addrlen;
     freeaddrinfo(res);
-    return r;
+    return 0;
+}
+
+static int parse_endpoint(ppn_wg_peer *p, const char *s)
+{
+    struct sockaddr_in6 sa;
+    socklen_t len;
+    int r = ppn_wg_endpoint_parse(s, &sa, &len);
+    if (r < 0)
+        return r;
+    return ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&sa, len);
 }
 
 static int parse_key(const char *v, uint8_t out[PPN_WG_KEY_BYTES])
@@ -261,16 +279,18 @@ static void sb_add(struct sbuf *b, const char *s)
 }
 
 /* "1.2.3.4:5" or "[v6]:5" the way `wg` prints endpoints. */
-int wg_format_endpoint(const ppn_wg_peer *p, char *out, size_t size);
-int wg_format_endpoint(const ppn_wg_peer *p, char *out, size_t size)
+PPN_EXPORT int ppn_wg_endpoint_format(const struct sockaddr *sa, socklen_t len, char *out, size_t size)
 {
     char host[NI_MAXHOST], serv[NI_MAXSERV];
-    socklen_t l = p->ep.sa.sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (getnameinfo(&p->ep.sa, l, host, sizeof(host), serv, sizeof(serv),
+    if (!sa || !out || !((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) ||
+                         (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))))
+        return -EINVAL;
+    socklen_t l = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (getnameinfo(sa, l, host, sizeof(host), serv, sizeof(serv),
                     NI_DGRAM | NI_NUMERICHOST | NI_NUMERICSERV) != 0)
         return -EINVAL;
     int n;
-    if (p->ep.sa.sa_family == AF_INET6 && strchr(host, ':'))
+    if (sa->sa_family == AF_INET6 && strchr(host, ':'))
         n = snprintf(out, size, "[%s]:%s", host, serv);
     else
         n = snprintf(out, size, "%s:%s", host, serv);
@@ -320,7 +340,7 @@ PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
                 sb_add(&b, j + 1 < p->n_ips ? ", " : "\n");
             }
         }
-        if ((p->flags & PPN_WG_PEER_HAS_ENDPOINT) && wg_format_endpoint(p, tmp, sizeof(tmp)) == 0) {
+        if ((p->flags & PPN_WG_PEER_HAS_ENDPOINT) && ppn_wg_endpoint_format(&p->ep.sa, sizeof(p->ep), tmp, sizeof(tmp)) == 0) {
             sb_add(&b, "Endpoint = ");
             sb_add(&b, tmp);
             sb_add(&b, "\n");

@@ -85,6 +85,17 @@ PPN_EXPORT int ppn_wg_allowedip_parse(const char *s, ppn_wg_allowedip *ret);
  * -EINVAL on a bad family, -ENOSPC when 'buf' is too small. */
 PPN_EXPORT int ppn_wg_allowedip_format(const ppn_wg_allowedip *ip, char *buf, size_t size);
 
+/* ---- endpoints ---------------------------------------------------------- */
+
+/* Parses "1.2.3.4:51820", "[fd00::1]:51820" or "host.name:51820" (resolved
+ * with getaddrinfo, first answer) into a sockaddr_in or sockaddr_in6.
+ * -EINVAL when malformed or not resolvable. */
+PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret_sa6_or_sa4,
+                                     socklen_t *ret_len);
+/* Formats a sockaddr_in / sockaddr_in6 the way `wg` prints it ("[v6]:port").
+ * -EINVAL for another family, -ENOSPC when 'buf' is too small (128 is enough). */
+PPN_EXPORT int ppn_wg_endpoint_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
+
 /* ---- device and peer objects -------------------------------------------- */
 
 /* A device configuration (what to write) or state (what was read).  Owns its
