@@ -130,9 +130,68 @@ static int get_uint(const cbor_item_t *v, uint64_t *ret)
     return 0;
 }
 
+/* Walk one CBOR item at *p without allocating: every declared length must
+ * fit in the bytes that remain, nesting is bounded and indefinite lengths
+ * are refused.  libcbor's cbor_load() allocates what a header declares
+ * before reading the content, so untrusted bytes pass this check first. */
+static int prescan(const uint8_t **p, const uint8_t *end, unsigned depth)
+{
+    if (depth > 8 || *p >= end)
+        return -EBADMSG;
+    uint8_t ib = *(*p)++;
+    unsigned major = ib >> 5, ai = ib & 31;
+    uint64_t val = ai;
+    if (ai >= 24) {
+        size_t n;
+        switch (ai) {
+        case 24: n = 1; break;
+        case 25: n = 2; break;
+        case 26: n = 4; break;
+        case 27: n = 8; break;
+        default: return -EBADMSG; /* reserved or indefinite */
+        }
+        if ((size_t)(end - *p) < n)
+            return -EBADMSG;
+        val = 0;
+        for (size_t i = 0; i < n; i++)
+            val = (val << 8) | *(*p)++;
+    }
+    size_t left = (size_t)(end - *p);
+    switch (major) {
+    case 0:
+    case 1:
+        return 0;
+    case 2:
+    case 3:
+        if (val > left)
+            return -EBADMSG;
+        *p += val;
+        return 0;
+    case 4:
+    case 5: {
+        uint64_t items = major == 5 ? val * 2 : val;
+        if (val > left || items > left)
+            return -EBADMSG;
+        for (uint64_t i = 0; i < items; i++) {
+            int r = prescan(p, end, depth + 1);
+            if (r < 0)
+                return r;
+        }
+        return 0;
+    }
+    case 6:
+        return prescan(p, end, depth + 1);
+    default: /* 7: simple values and floats, their bytes already read */
+        return 0;
+    }
+}
+
 /* Load exactly one definite map from 'data'. */
 static int load_map(const uint8_t *data, size_t len, cbor_item_t **ret)
 {
+    const uint8_t *p = data;
+    if (prescan(&p, data + len, 0) < 0 || p != data + len)
+        return -EBADMSG;
     struct cbor_load_result res;
     cbor_item_t *item = cbor_load(data, len, &res);
     if (!item)

@@ -60,7 +60,7 @@ struct ppn_crypto_session {
 
     ppn_crypto_clock_fn clock;
     void *clock_userdata;
-    uint64_t deadline;
+    uint64_t deadline, timeout_ms;
 };
 
 /* ---- single use of a code in this process --------------------------- */
@@ -532,7 +532,8 @@ PPN_EXPORT int ppn_crypto_session_new(ppn_crypto_session **ret, ppn_crypto_role 
     sodium_memzero(canon, sizeof(canon));
     s->local = *local;
     cbuf_init(&s->out);
-    s->deadline = now_ms(s) + (timeout_ms ? timeout_ms : PPN_CRYPTO_DEFAULT_TIMEOUT_MS);
+    s->timeout_ms = timeout_ms ? timeout_ms : PPN_CRYPTO_DEFAULT_TIMEOUT_MS;
+    s->deadline = now_ms(s) + s->timeout_ms;
     make_ad(s->own_ad, role, local->identity_public);
 
     int r = code_use(role, s->code, s->code_len);
@@ -583,10 +584,9 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s, ppn_crypto_cl
         return -EINVAL;
     if (s->io_started)
         return -EBUSY;
-    uint64_t timeout = s->deadline - now_ms(s);
     s->clock = clock;
     s->clock_userdata = userdata;
-    s->deadline = now_ms(s) + timeout;
+    s->deadline = now_ms(s) + s->timeout_ms;
     return 0;
 }
 
