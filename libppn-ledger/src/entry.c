@@ -107,6 +107,9 @@ int entry_check_fields(const struct ppn_ledger_entry *e)
     uint32_t f = entry_fields(e);
     if (!f)
         return -EINVAL;
+    /* Numbers stay within what JSON tools (int64) carry. */
+    if (e->index > INT64_MAX || e->time_ms > INT64_MAX || e->target > INT64_MAX)
+        return -EINVAL;
     const char *texts[] = {e->text, e->mesh, e->endpoint, e->hostname, e->capability, e->scope};
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(texts); i++)
         if (!field_text_ok(texts[i]))
