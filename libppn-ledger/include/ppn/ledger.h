@@ -159,7 +159,7 @@ struct ppn_ledger_report {
     uint64_t torn_bytes;   /* bytes of torn tail (cut back by a writer; ignored by a reader) */
     uint64_t entries;      /* complete entries found */
     uint32_t tree_rebuilt; /* hashes of the tree cache beyond the last checkpoint rewritten */
-    uint32_t reserved;
+    uint32_t error_file;   /* where error_offset points: 0 entries, 1 tree, 2 checkpoint */
 };
 
 /* Create the ledger directory 'dir' (it must not exist, or be empty) with its genesis entry:
