@@ -221,8 +221,10 @@ int vmm_pid_exited(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
-    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
+        waitpid(pid, &st, WNOHANG); /* reap it if it became our zombie just now */
         return 1;
+    }
     return 0;
 }
 

@@ -83,11 +83,59 @@ out:
     return ok;
 }
 
+/* A vCPU that runs HLT is not enough: on the build machines QEMU's own vCPU
+ * setup aborts (an MSR it needs is refused).  So QEMU itself is asked to
+ * bring up a paused KVM vCPU with -cpu host and to quit. */
+static int kvm_probe_qemu(void)
+{
+    static const char cmds[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(in[0]);
+        close(in[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(in[0], 0);
+        if (nul >= 0) {
+            dup2(nul, 1);
+            dup2(nul, 2);
+        }
+        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-S",
+               "-display", "none", "-nodefaults", "-no-user-config", "-m", "16", "-qmp", "stdio",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    ssize_t w = write(in[1], cmds, sizeof(cmds) - 1);
+    (void)w;
+    close(in[1]);
+    uint64_t end = ppnc_now_mono_ms() + 10000;
+    int st = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 || ppnc_now_mono_ms() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return 0;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 PPN_EXPORT int ppn_vmm_kvm_usable(void)
 {
     static int cached = -1;
     if (cached < 0)
-        cached = kvm_probe();
+        cached = kvm_probe() && kvm_probe_qemu();
     return cached;
 }
 

@@ -53,7 +53,7 @@ sed 's/^[0-9]*-//' "$tmp/loadlist" > "$root/lib/modules/load-order"
 
 cat > "$root/etc/acpi/PWRF/00000080" <<'A'
 #!/bin/sh
-echo "ppn-guest: power button, powering off"
+echo "ppn-guest: power button, powering off" > /dev/console
 poweroff -f
 A
 chmod 755 "$root/etc/acpi/PWRF/00000080"

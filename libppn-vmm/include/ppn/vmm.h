@@ -387,9 +387,11 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
  * QEMU command line, systemd unit, runner, status
  * ------------------------------------------------------------------------ */
 
-/* 1 if KVM really runs a guest here (a vCPU executes HLT), 0 if not (no
- * /dev/kvm, no permission, or an internal error as on the build machines).
- * The probe runs once per process. */
+/* 1 if KVM really runs a guest here, 0 if not (no /dev/kvm, no permission,
+ * or QEMU's vCPU setup fails as on the build machines).  The probe runs a
+ * vCPU that executes HLT, then qemu-system-x86_64 (from PATH) with -accel
+ * kvm -cpu host -S, which must start and quit; at most ~10 s, once per
+ * process (the answer is cached). */
 PPN_EXPORT int ppn_vmm_kvm_usable(void);
 
 #define PPN_VM_ACCEL_AUTO 0u          /* KVM if ppn_vmm_kvm_usable(), else TCG */
