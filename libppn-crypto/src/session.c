@@ -500,6 +500,8 @@ static int handle(ppn_crypto_session *s, const uint8_t *data, size_t len)
         return fail(s, r);
     if (m.type == PM_ABORT)
         return fail_full(s, peer_abort_error(m.reason), false);
+    if (s->state == PPN_CRYPTO_SESSION_DONE)
+        return fail(s, -EPROTO); /* nothing may follow the last ACCEPT */
 
     static const uint8_t wanted[] = {
         [EXPECT_COMMIT] = PM_COMMIT, [EXPECT_SHARE] = PM_SHARE,
@@ -622,8 +624,6 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
         return r;
     const uint8_t *p = data;
     while (len > 0) {
-        if (s->state == PPN_CRYPTO_SESSION_DONE || s->expect == EXPECT_NOTHING)
-            return fail(s, -EPROTO); /* nothing more may come */
         size_t want;
         if (s->in_len < MSG_FRAME_HDR) {
             want = MSG_FRAME_HDR - s->in_len;

@@ -180,6 +180,35 @@ START_TEST(test_success_memory)
 }
 END_TEST
 
+START_TEST(test_message_after_done)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    run_all(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.a), PPN_CRYPTO_SESSION_DONE);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.b), PPN_CRYPTO_SESSION_DONE);
+    /* the peer reports a failure after we finished: we do not keep the record */
+    msg m;
+    memset(&m, 0, sizeof(m));
+    m.version = 1;
+    m.type = PM_ABORT;
+    m.reason = ETIMEDOUT;
+    cbuf b;
+    cbuf_init(&b);
+    ck_assert_int_eq(msg_encode(&m, &b), 0);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.a, b.data, b.len), -ETIMEDOUT);
+    assert_nothing_released(p.a);
+    /* any other message after DONE is a protocol error */
+    m.type = PM_CONFIRM;
+    cbuf_wipe_free(&b);
+    ck_assert_int_eq(msg_encode(&m, &b), 0);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, b.data, b.len), -EPROTO);
+    assert_nothing_released(p.b);
+    cbuf_wipe_free(&b);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_sas_differs_per_ceremony)
 {
     char s1[PPN_CRYPTO_SAS_STRING_SIZE], s2[PPN_CRYPTO_SAS_STRING_SIZE];
@@ -642,6 +671,7 @@ Suite *session_suite(void)
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, test_success_memory);
     tcase_add_test(tc, test_sas_differs_per_ceremony);
+    tcase_add_test(tc, test_message_after_done);
     tcase_add_test(tc, test_code_errors_before_traffic);
     suite_add_tcase(s, tc);
     tc = tcase_create("failures");
