@@ -46,7 +46,7 @@ static ppn_ledger *bench_ledger(const char *base, const char *name, char *dir, s
 }
 
 /* Signed VM assignments for indexes first..first+n-1; *ret_lens, pointers into one buffer. */
-static uint8_t *bench_entries(uint64_t first, size_t n, const uint8_t ***ret_ptrs, size_t **ret_lens)
+static __attribute__((unused)) uint8_t *bench_entries(uint64_t first, size_t n, const uint8_t ***ret_ptrs, size_t **ret_lens)
 {
     uint8_t *buf = malloc(n * 256);
     const uint8_t **pp = malloc(n * sizeof(*pp));
