@@ -108,27 +108,56 @@ static int copy_text(char *dst, size_t size, const char *src)
     return 0;
 }
 
-/* One answer line from stdin (echoed), for the SAS question. */
-static bool ask_yes(const char *question)
+/* Asks the operator to compare the SAS while still listening to the peer:
+ * if the other operator declines (or the peer fails) first, the question
+ * ends at once with the session's error.  Returns 1 accept, 0 decline, or
+ * the session's negative error. */
+static int ask_sas(ppn_crypto_session *s, int fd, const char *sas)
 {
-    fprintf(stderr, "%s [y/N] ", question);
+    fprintf(stderr, "Does the other console show %s? [y/N] ", sas);
     fflush(stderr);
     char line[16];
     size_t n = 0;
+    bool stdin_open = true;
     for (;;) {
-        char c;
-        ssize_t k = read(STDIN_FILENO, &c, 1);
-        if (k < 0 && errno == EINTR)
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
+        uint64_t left = ppn_crypto_session_remaining_ms(s);
+        int pr = poll(p, stdin_open ? 2 : 1, left > INT32_MAX ? INT32_MAX : (int)left);
+        if (pr < 0 && errno == EINTR)
             continue;
-        if (k <= 0 || c == '\n')
-            break;
-        if (n + 1 < sizeof(line))
-            line[n++] = c;
+        int r = ppn_crypto_session_check_deadline(s);
+        if (r < 0)
+            return r;
+        if (pr < 0)
+            return -errno;
+        if (p[0].revents) {
+            uint8_t buf[4096];
+            ssize_t k = read(fd, buf, sizeof(buf));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                return k < 0 ? -errno : -ECONNRESET;
+            r = ppn_crypto_session_feed(s, buf, (size_t)k);
+            if (r < 0) {
+                fputc('\n', stderr);
+                return r;
+            }
+        }
+        if (stdin_open && p[1].revents) {
+            char c;
+            ssize_t k = read(STDIN_FILENO, &c, 1);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0 || c == '\n') {
+                line[n] = 0;
+                if (n && line[n - 1] == '\r')
+                    line[--n] = 0;
+                return !strcmp(line, "y") || !strcmp(line, "Y") || !strcmp(line, "yes");
+            }
+            if (n + 1 < sizeof(line))
+                line[n++] = c;
+        }
     }
-    line[n] = 0;
-    if (n && line[n - 1] == '\r')
-        line[--n] = 0;
-    return !strcmp(line, "y") || !strcmp(line, "Y") || !strcmp(line, "yes");
 }
 
 static int split_host_port(const char *s, char *host, size_t hsize, char *port, size_t psize)
@@ -185,6 +214,22 @@ static int tcp_socket(const char *addr, bool listen_side, int *ret_fd)
     }
     freeaddrinfo(res);
     return r;
+}
+
+/* Close so that the peer still reads what we sent last (an ABORT saying why):
+ * a plain close() with the peer still writing answers it with a reset, and
+ * a reset throws away the data the peer had not read yet. */
+static void close_gracefully(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    set_io_timeout(fd, 2);
+    char buf[512];
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0 && !(n < 0 && errno == EINTR))
+            break;
+    }
+    close(fd);
 }
 
 /* ---- ledger replica transfer ----------------------------------------------- */
@@ -442,13 +487,15 @@ static int run_ceremony(ppn_crypto_session *s, int fd, bool assume_yes, ppn_cryp
         return tool_error("Failed to pair: %s", session_reason(r));
     printf("SAS\t%s\n", sas);
     fflush(stdout);
-    bool accept = assume_yes;
+    int accept = 1;
     if (!assume_yes) {
-        char q[128];
-        snprintf(q, sizeof(q), "Does the other console show %s?", sas);
-        accept = ask_yes(q);
+        accept = ask_sas(s, fd, sas);
+        if (accept < 0) {
+            ppn_crypto_session_run_fd(s, fd, PPN_CRYPTO_SESSION_DONE); /* flush our ABORT */
+            return tool_error("Failed to pair: %s", session_reason(accept));
+        }
     }
-    r = ppn_crypto_session_confirm(s, accept);
+    r = ppn_crypto_session_confirm(s, accept == 1);
     if (r < 0 && r != -ECANCELED)
         return tool_error("Failed to pair: %s", session_reason(r));
     r = ppn_crypto_session_run_fd(s, fd, PPN_CRYPTO_SESSION_DONE);
@@ -587,7 +634,7 @@ int cmd_join(int argc, char **argv)
     r = run_ceremony(s, fd, yes, &admin);
     ppn_crypto_session_free(s);
     if (r) {
-        close(fd);
+        close_gracefully(fd);
         node_wipe(&n);
         return 1;
     }
@@ -625,7 +672,7 @@ int cmd_join(int argc, char **argv)
     uint8_t ack[5] = {r == 0 ? 'K' : 'E'};
     put_be(ack + 1, (uint32_t)-r, 4);
     write_all(fd, ack, sizeof(ack));
-    close(fd);
+    close_gracefully(fd);
     if (r < 0) {
         node_wipe(&n);
         return tool_error("Failed to accept the administrator's ledger: %s", why);
@@ -802,7 +849,7 @@ int cmd_admit(int argc, char **argv)
     r = ifname ? mesh_apply(&n, ifname, port, false) : 0;
 fail:
     if (fd >= 0)
-        close(fd);
+        close_gracefully(fd);
     ppn_ledger_free(l);
     node_wipe(&n);
     return r ? 1 : 0;
