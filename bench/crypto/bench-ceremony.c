@@ -2,7 +2,7 @@
  * CPace, key confirmation, SAS, encrypted records, both confirmations)
  * against the floor measured in the same run: per side one hash-to-group
  * (generator string hash + ristretto255_from_hash) and two ristretto255
- * scalar multiplications.
+ * scalar multiplications.  Prints medians, minimums and their ratios.
  *
  *   bench-ceremony [ITERATIONS]   (default 2000) */
 #include <stdio.h>
@@ -90,6 +90,12 @@ static void floor_op(const uint8_t *prs, size_t prs_len, const uint8_t sid[16])
     }
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv)
 {
     int iters = argc > 1 ? atoi(argv[1]) : 2000;
@@ -112,27 +118,30 @@ int main(int argc, char **argv)
         ceremony(codes[iters * 2 + i], &ra, &rb);
         floor_op((const uint8_t *)"7KQ2M9XD", 8, sid);
     }
-    /* Interleave rounds of both so that frequency changes hit both alike;
-     * take the best of 5 rounds of each. */
-    double best_c = 1e9, best_f = 1e9;
-    int per = iters / 5 > 0 ? iters / 5 : 1, ci = 0;
-    for (int round = 0; round < 5; round++) {
+    /* Alternate one floor and one ceremony per iteration so that both see
+     * the same machine load, time each one, and compare medians (and
+     * minimums): robust against other processes on the cores. */
+    double *tc = calloc((size_t)iters, sizeof(double)), *tf = calloc((size_t)iters, sizeof(double));
+    if (!tc || !tf)
+        return 1;
+    for (int i = 0; i < iters; i++) {
         double t0 = now_s();
-        for (int i = 0; i < per; i++)
-            floor_op((const uint8_t *)"7KQ2M9XD", 8, sid);
-        double f = (now_s() - t0) / per;
-        t0 = now_s();
-        for (int i = 0; i < per; i++)
-            ceremony(codes[ci++], &ra, &rb);
-        double c = (now_s() - t0) / per;
-        if (f < best_f)
-            best_f = f;
-        if (c < best_c)
-            best_c = c;
+        floor_op((const uint8_t *)"7KQ2M9XD", 8, sid);
+        double t1 = now_s();
+        ceremony(codes[i], &ra, &rb);
+        double t2 = now_s();
+        tf[i] = t1 - t0;
+        tc[i] = t2 - t1;
     }
-    printf("ceremony (both sides, in process): %8.1f us\n", best_c * 1e6);
-    printf("floor (2 x [hash-to-group + 2 scalarmult]): %8.1f us\n", best_f * 1e6);
-    printf("ratio ceremony/floor: %.3f (target <= 1.15)\n", best_c / best_f);
+    qsort(tc, (size_t)iters, sizeof(double), cmp_double);
+    qsort(tf, (size_t)iters, sizeof(double), cmp_double);
+    double mc = tc[iters / 2], mf = tf[iters / 2];
+    printf("iterations: %d\n", iters);
+    printf("ceremony (both sides, in process): median %8.1f us, min %8.1f us\n", mc * 1e6, tc[0] * 1e6);
+    printf("floor (2 x [hash-to-group + 2 scalarmult]): median %8.1f us, min %8.1f us\n", mf * 1e6, tf[0] * 1e6);
+    printf("ratio ceremony/floor: median %.3f, min %.3f (target <= 1.15)\n", mc / mf, tc[0] / tf[0]);
+    free(tc);
+    free(tf);
     free(codes);
     return 0;
 }

@@ -211,11 +211,13 @@ PPN_EXPORT int ppn_crypto_cpace_share_random(const uint8_t g[PPN_CRYPTO_CPACE_PO
         return -EINVAL;
     if (sodium_init() < 0)
         return -EIO;
-    uint8_t s[32];
-    crypto_core_ristretto255_scalar_random(s); /* uniform in [1, L-1] */
-    int r = ppn_crypto_cpace_share(g, s, ret_y);
-    if (r == 0)
+    uint8_t s[32], y[32];
+    crypto_core_ristretto255_scalar_random(s); /* uniform in [1, L-1]: never 0 */
+    int r = crypto_scalarmult_ristretto255(y, s, g) == 0 ? 0 : -EINVAL;
+    if (r == 0) {
         memcpy(ret_scalar, s, 32);
+        memcpy(ret_y, y, 32);
+    }
     sodium_memzero(s, sizeof(s));
     return r;
 }

@@ -112,137 +112,145 @@ int msg_encode(const msg *m, cbuf *out)
     return w_finish(&w, out, 1);
 }
 
-static int get_bytes(const cbor_item_t *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
+/* Decoding with libcbor's streaming decoder: one item head per call, no
+ * allocation, declared lengths checked against the bytes present.  Our
+ * messages are flat maps of unsigned keys to unsigned integers, byte strings
+ * and text strings; anything else (nesting, tags, floats, simple values,
+ * negative integers, indefinite lengths) is malformed here. */
+enum item_kind { IT_NONE, IT_UINT, IT_BYTES, IT_TEXT, IT_MAP, IT_OTHER };
+
+typedef struct item {
+    enum item_kind kind;
+    uint64_t u;
+    const uint8_t *p;
+    size_t n;
+} item;
+
+static void cb_u8(void *c, uint8_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
+static void cb_u16(void *c, uint16_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
+static void cb_u32(void *c, uint32_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
+static void cb_u64(void *c, uint64_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
+static void cb_bytes(void *c, cbor_data d, size_t n)
 {
-    if (!cbor_isa_bytestring(v) || !cbor_bytestring_is_definite(v))
+    item *it = c;
+    it->kind = IT_BYTES, it->p = d, it->n = n;
+}
+static void cb_text(void *c, cbor_data d, size_t n)
+{
+    item *it = c;
+    it->kind = IT_TEXT, it->p = d, it->n = n;
+}
+static void cb_map(void *c, size_t n) { ((item *)c)->kind = IT_MAP, ((item *)c)->n = n; }
+static void cb_o8(void *c, uint8_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_o16(void *c, uint16_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_o32(void *c, uint32_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_o64(void *c, uint64_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_o(void *c) { ((item *)c)->kind = IT_OTHER; }
+static void cb_on(void *c, size_t n) { (void)n, ((item *)c)->kind = IT_OTHER; }
+static void cb_of(void *c, float v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_od(void *c, double v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+static void cb_ob(void *c, bool v) { (void)v, ((item *)c)->kind = IT_OTHER; }
+
+static const struct cbor_callbacks callbacks = {
+    .uint8 = cb_u8, .uint16 = cb_u16, .uint32 = cb_u32, .uint64 = cb_u64,
+    .negint8 = cb_o8, .negint16 = cb_o16, .negint32 = cb_o32, .negint64 = cb_o64,
+    .byte_string_start = cb_o, .byte_string = cb_bytes,
+    .string_start = cb_o, .string = cb_text,
+    .indef_array_start = cb_o, .array_start = cb_on,
+    .indef_map_start = cb_o, .map_start = cb_map,
+    .tag = cb_o64, .float2 = cb_of, .float4 = cb_of, .float8 = cb_od,
+    .undefined = cb_o, .null = cb_o, .boolean = cb_ob, .indef_break = cb_o,
+};
+
+static int next_item(const uint8_t **p, const uint8_t *end, item *it)
+{
+    it->kind = IT_NONE;
+    if (*p >= end)
         return -EBADMSG;
-    size_t n = cbor_bytestring_length(v);
-    if (n < min || n > max)
+    struct cbor_decoder_result r = cbor_stream_decode(*p, (size_t)(end - *p), &callbacks, it);
+    if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || r.read > (size_t)(end - *p) ||
+        it->kind == IT_NONE || it->kind == IT_OTHER)
         return -EBADMSG;
-    if (n)
-        memcpy(dst, cbor_bytestring_handle(v), n);
+    *p += r.read;
+    return 0;
+}
+
+typedef int (*field_fn)(uint64_t key, const item *value, void *ctx);
+
+/* Walk one flat map that fills 'data' exactly; 'field' sees every pair. */
+static int walk_map(const uint8_t *data, size_t len, field_fn field, void *ctx)
+{
+    const uint8_t *p = data, *end = data + len;
+    item it;
+    if (next_item(&p, end, &it) < 0 || it.kind != IT_MAP)
+        return -EBADMSG;
+    size_t pairs = it.n;
+    if (pairs > len)
+        return -EBADMSG;
+    for (size_t i = 0; i < pairs; i++) {
+        item key, value;
+        if (next_item(&p, end, &key) < 0 || key.kind != IT_UINT ||
+            next_item(&p, end, &value) < 0 || value.kind == IT_MAP)
+            return -EBADMSG;
+        int r = field(key.u, &value, ctx);
+        if (r < 0)
+            return r;
+    }
+    return p == end ? 0 : -EBADMSG;
+}
+
+static int get_bytes(const item *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
+{
+    if (v->kind != IT_BYTES || v->n < min || v->n > max)
+        return -EBADMSG;
+    if (v->n)
+        memcpy(dst, v->p, v->n);
     if (ret_len)
-        *ret_len = n;
+        *ret_len = v->n;
     return 0;
 }
 
-static int get_uint(const cbor_item_t *v, uint64_t *ret)
+static int get_uint(const item *v, uint64_t *ret)
 {
-    if (!cbor_isa_uint(v))
+    if (v->kind != IT_UINT)
         return -EBADMSG;
-    *ret = cbor_get_int(v);
+    *ret = v->u;
     return 0;
 }
 
-/* Walk one CBOR item at *p without allocating: every declared length must
- * fit in the bytes that remain, nesting is bounded and indefinite lengths
- * are refused.  libcbor's cbor_load() allocates what a header declares
- * before reading the content, so untrusted bytes pass this check first. */
-static int prescan(const uint8_t **p, const uint8_t *end, unsigned depth)
-{
-    if (depth > 8 || *p >= end)
-        return -EBADMSG;
-    uint8_t ib = *(*p)++;
-    unsigned major = ib >> 5, ai = ib & 31;
-    uint64_t val = ai;
-    if (ai >= 24) {
-        size_t n;
-        switch (ai) {
-        case 24: n = 1; break;
-        case 25: n = 2; break;
-        case 26: n = 4; break;
-        case 27: n = 8; break;
-        default: return -EBADMSG; /* reserved or indefinite */
-        }
-        if ((size_t)(end - *p) < n)
-            return -EBADMSG;
-        val = 0;
-        for (size_t i = 0; i < n; i++)
-            val = (val << 8) | *(*p)++;
-    }
-    size_t left = (size_t)(end - *p);
-    switch (major) {
-    case 0:
-    case 1:
-        return 0;
-    case 2:
-    case 3:
-        if (val > left)
-            return -EBADMSG;
-        *p += val;
-        return 0;
-    case 4:
-    case 5: {
-        uint64_t items = major == 5 ? val * 2 : val;
-        if (val > left || items > left)
-            return -EBADMSG;
-        for (uint64_t i = 0; i < items; i++) {
-            int r = prescan(p, end, depth + 1);
-            if (r < 0)
-                return r;
-        }
-        return 0;
-    }
-    case 6:
-        return prescan(p, end, depth + 1);
-    default: /* 7: simple values and floats, their bytes already read */
-        return 0;
-    }
-}
+typedef struct msg_ctx {
+    msg m;
+    unsigned seen;
+} msg_ctx;
 
-/* Load exactly one definite map from 'data'. */
-static int load_map(const uint8_t *data, size_t len, cbor_item_t **ret)
+static int msg_field(uint64_t key, const item *v, void *ctx)
 {
-    const uint8_t *p = data;
-    if (prescan(&p, data + len, 0) < 0 || p != data + len)
+    msg_ctx *c = ctx;
+    if (key > KEY_REASON || (c->seen & (1u << key)))
         return -EBADMSG;
-    struct cbor_load_result res;
-    cbor_item_t *item = cbor_load(data, len, &res);
-    if (!item)
-        return res.error.code == CBOR_ERR_MEMERROR ? -ENOMEM : -EBADMSG;
-    if (res.read != len || !cbor_isa_map(item) || !cbor_map_is_definite(item)) {
-        cbor_decref(&item);
-        return -EBADMSG;
+    c->seen |= 1u << key;
+    switch (key) {
+    case KEY_VERSION: return get_uint(v, &c->m.version);
+    case KEY_TYPE: return get_uint(v, &c->m.type);
+    case KEY_SID: return get_bytes(v, c->m.sid, MSG_SID_BYTES, MSG_SID_BYTES, NULL);
+    case KEY_COMMIT: return get_bytes(v, c->m.commit, MSG_COMMIT_BYTES, MSG_COMMIT_BYTES, NULL);
+    case KEY_Y: return get_bytes(v, c->m.y, 32, 32, NULL);
+    case KEY_AD: return get_bytes(v, c->m.ad, 0, MSG_AD_MAX, &c->m.ad_len);
+    case KEY_MAC: return get_bytes(v, c->m.mac, MSG_MAC_BYTES, MSG_MAC_BYTES, NULL);
+    case KEY_CT: return get_bytes(v, c->m.ct, 16, MSG_CT_MAX, &c->m.ct_len);
+    default: return get_uint(v, &c->m.reason);
     }
-    *ret = item;
-    return 0;
 }
 
 int msg_decode(const uint8_t *data, size_t len, msg *ret)
 {
-    cbor_item_t *map;
-    int r = load_map(data, len, &map);
+    msg_ctx c;
+    memset(&c, 0, sizeof(c));
+    int r = walk_map(data, len, msg_field, &c);
     if (r < 0)
         return r;
-
-    msg m;
-    memset(&m, 0, sizeof(m));
-    unsigned seen = 0;
-    size_t n = cbor_map_size(map);
-    struct cbor_pair *pairs = cbor_map_handle(map);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        uint64_t key;
-        if (get_uint(pairs[i].key, &key) < 0 || key > KEY_REASON || (seen & (1u << key))) {
-            r = -EBADMSG;
-            break;
-        }
-        seen |= 1u << key;
-        const cbor_item_t *v = pairs[i].value;
-        switch (key) {
-        case KEY_VERSION: r = get_uint(v, &m.version); break;
-        case KEY_TYPE: r = get_uint(v, &m.type); break;
-        case KEY_SID: r = get_bytes(v, m.sid, MSG_SID_BYTES, MSG_SID_BYTES, NULL); break;
-        case KEY_COMMIT: r = get_bytes(v, m.commit, MSG_COMMIT_BYTES, MSG_COMMIT_BYTES, NULL); break;
-        case KEY_Y: r = get_bytes(v, m.y, 32, 32, NULL); break;
-        case KEY_AD: r = get_bytes(v, m.ad, 0, MSG_AD_MAX, &m.ad_len); break;
-        case KEY_MAC: r = get_bytes(v, m.mac, MSG_MAC_BYTES, MSG_MAC_BYTES, NULL); break;
-        case KEY_CT: r = get_bytes(v, m.ct, 16, MSG_CT_MAX, &m.ct_len); break;
-        case KEY_REASON: r = get_uint(v, &m.reason); break;
-        }
-    }
-    cbor_decref(&map);
-    if (r < 0)
-        return r;
+    const msg m = c.m;
+    const unsigned seen = c.seen;
 
     const unsigned base = (1u << KEY_VERSION) | (1u << KEY_TYPE);
     if ((seen & base) != base)
@@ -282,55 +290,49 @@ int record_encode(const ppn_crypto_node_record *rec, cbuf *out)
     return w_finish(&w, out, 0);
 }
 
-static int get_string(const cbor_item_t *v, char *dst, size_t max)
+static int get_string(const item *v, char *dst, size_t max)
 {
-    if (!cbor_isa_string(v) || !cbor_string_is_definite(v))
+    if (v->kind != IT_TEXT || v->n > max)
         return -EBADMSG;
-    size_t n = cbor_string_length(v);
-    if (n > max)
+    if (v->n)
+        memcpy(dst, v->p, v->n);
+    if (memchr(dst, '\0', v->n))
         return -EBADMSG;
-    if (n)
-        memcpy(dst, cbor_string_handle(v), n);
-    if (memchr(dst, '\0', n))
-        return -EBADMSG;
-    dst[n] = '\0';
+    dst[v->n] = '\0';
     return 0;
+}
+
+typedef struct rec_ctx {
+    ppn_crypto_node_record rec;
+    unsigned seen;
+} rec_ctx;
+
+static int rec_field(uint64_t key, const item *v, void *ctx)
+{
+    rec_ctx *c = ctx;
+    if (key < REC_IDENTITY || key > REC_ADDRESS || (c->seen & (1u << key)))
+        return -EBADMSG;
+    c->seen |= 1u << key;
+    switch (key) {
+    case REC_IDENTITY: return get_bytes(v, c->rec.identity_public, 32, 32, NULL);
+    case REC_WG: return get_bytes(v, c->rec.wg_public, 32, 32, NULL);
+    case REC_ENDPOINT: return get_string(v, c->rec.endpoint, PPN_CRYPTO_ENDPOINT_MAX);
+    case REC_HOSTNAME: return get_string(v, c->rec.hostname, PPN_CRYPTO_HOSTNAME_MAX);
+    default: return get_string(v, c->rec.address, PPN_CRYPTO_ADDRESS_MAX);
+    }
 }
 
 int record_decode(const uint8_t *data, size_t len, ppn_crypto_node_record *ret)
 {
-    cbor_item_t *map;
-    int r = load_map(data, len, &map);
-    if (r < 0)
-        return r;
-    ppn_crypto_node_record rec;
-    memset(&rec, 0, sizeof(rec));
-    unsigned seen = 0;
-    size_t n = cbor_map_size(map);
-    struct cbor_pair *pairs = cbor_map_handle(map);
-    for (size_t i = 0; i < n && r == 0; i++) {
-        uint64_t key;
-        if (get_uint(pairs[i].key, &key) < 0 || key < REC_IDENTITY || key > REC_ADDRESS ||
-            (seen & (1u << key))) {
-            r = -EBADMSG;
-            break;
-        }
-        seen |= 1u << key;
-        const cbor_item_t *v = pairs[i].value;
-        switch (key) {
-        case REC_IDENTITY: r = get_bytes(v, rec.identity_public, 32, 32, NULL); break;
-        case REC_WG: r = get_bytes(v, rec.wg_public, 32, 32, NULL); break;
-        case REC_ENDPOINT: r = get_string(v, rec.endpoint, PPN_CRYPTO_ENDPOINT_MAX); break;
-        case REC_HOSTNAME: r = get_string(v, rec.hostname, PPN_CRYPTO_HOSTNAME_MAX); break;
-        case REC_ADDRESS: r = get_string(v, rec.address, PPN_CRYPTO_ADDRESS_MAX); break;
-        }
-    }
-    cbor_decref(&map);
-    if (r == 0 && seen != 0x3e)
+    rec_ctx c;
+    memset(&c, 0, sizeof(c));
+    int r = walk_map(data, len, rec_field, &c);
+    if (r == 0 && c.seen != 0x3e)
         r = -EBADMSG;
-    if (r == 0 && ppn_crypto_node_record_validate(&rec) < 0)
+    if (r == 0 && ppn_crypto_node_record_validate(&c.rec) < 0)
         r = -EBADMSG;
     if (r == 0)
-        *ret = rec;
+        *ret = c.rec;
+    sodium_memzero(&c, sizeof(c));
     return r;
 }
