@@ -313,7 +313,8 @@ PPN_EXPORT int ppn_ledger_assignment_find(const ppn_ledger *ledger, const char *
 /* Write '<dir>/nodes.jsonl' (path NULL) or 'path' atomically: one JSON object per line for each
  * NODE_JOIN / NODE_REVOKE entry and each SUPERSEDE of a node, in ledger order, with "index",
  * "leaf_hash" (hex), "type", "identity", "wg_key" (base64), "mesh", "endpoint", "hostname",
- * "time_ms", "author", and "active" (whether that record is the member's current one). */
+ * "time_ms", "author" (a revoke line has "reason" instead of the node fields; a supersede has
+ * "target").  Lines are only ever added, so an older file is a prefix of a newer one. */
 PPN_EXPORT int ppn_ledger_export_nodes(ppn_ledger *ledger, const char *path);
 
 /* ---- Checkpoints (C2SP tlog-checkpoint in a C2SP signed note) ------------------------ */
