@@ -6,6 +6,12 @@
 
 #include "bench-common.h"
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv)
 {
     const char *base = argc > 1 ? argv[1] : ".";
@@ -27,49 +33,65 @@ int main(int argc, char **argv)
         size_t bytes = 0;
         for (size_t i = 0; i < total; i++)
             bytes += lens[i] + 56; /* framing */
-        /* the ledger */
-        uint64_t t0 = ppnc_now_mono_ns();
-        for (size_t i = 0; i < total; i += batch) {
-            int r = ppn_ledger_append_signed(l, pp + i, lens + i, batch, NULL);
-            if (r < 0)
-                die("append", r);
-        }
-        uint64_t t_ledger = ppnc_now_mono_ns() - t0;
-        ppn_ledger_free(l);
-        /* floor part 1: the same bytes appended to a plain file, one fdatasync per batch */
+        /* The ledger and the floor interleaved batch by batch, so that both see the same
+         * machine (it is shared and its load changes by the second).  Floor: the same bytes
+         * appended to a plain file with one fdatasync per batch, plus one Ed25519
+         * verification per entry. */
         char fp[4200];
         snprintf(fp, sizeof(fp), "%s/floor", dir);
         int fd = open(fp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
             die("open floor file", -errno);
-        uint8_t *chunk = calloc(1, bytes / total * batch + 4096);
         size_t per_batch = bytes / total * batch;
-        t0 = ppnc_now_mono_ns();
-        for (size_t i = 0; i < total; i += batch)
-            if (write(fd, chunk, per_batch) != (ssize_t)per_batch || fdatasync(fd) < 0)
-                die("floor write", -errno);
-        uint64_t t_sync = ppnc_now_mono_ns() - t0;
+        uint8_t *chunk = calloc(1, per_batch + 4096);
+        uint64_t t_ledger = 0, t_sync = 0, t_verify = 0;
+        size_t rounds = total / batch;
+        uint64_t *rl = calloc(rounds, sizeof(*rl)), *rf = calloc(rounds, sizeof(*rf));
+        struct ppn_ledger_entry e;
+        for (size_t i = 0, round = 0; i < total; i += batch, round++) {
+            /* Alternate which goes first: a sync right after another one is cheaper. */
+            for (int part = 0; part < 2; part++) {
+                uint64_t t0 = ppnc_now_mono_ns();
+                if ((part == 0) == (round % 2 == 0)) {
+                    int r = ppn_ledger_append_signed(l, pp + i, lens + i, batch, NULL);
+                    if (r < 0)
+                        die("append", r);
+                    rl[round] = ppnc_now_mono_ns() - t0;
+                    t_ledger += rl[round];
+                } else {
+                    if (write(fd, chunk, per_batch) != (ssize_t)per_batch || fdatasync(fd) < 0)
+                        die("floor write", -errno);
+                    uint64_t t1 = ppnc_now_mono_ns();
+                    for (size_t k = i; k < i + batch; k++)
+                        if (ppn_ledger_entry_decode(pp[k], lens[k], &e) < 0)
+                            die("verify", -EKEYREJECTED);
+                    t_sync += t1 - t0;
+                    t_verify += ppnc_now_mono_ns() - t1;
+                    rf[round] = ppnc_now_mono_ns() - t0;
+                }
+            }
+        }
+        ppn_ledger_free(l);
         close(fd);
         free(chunk);
-        /* floor part 2: one Ed25519 verification per entry */
-        struct ppn_ledger_entry e;
-        t0 = ppnc_now_mono_ns();
-        for (size_t i = 0; i < total; i++)
-            if (ppn_ledger_entry_decode(pp[i], lens[i], &e) < 0)
-                die("verify", -EKEYREJECTED);
-        uint64_t t_verify = ppnc_now_mono_ns() - t0;
         double floor_ns = (double)(t_sync + t_verify);
-        double ratio = (double)t_ledger / floor_ns;
+        /* Ratio of the medians per batch: one stall of the shared disk does not decide it. */
+        qsort(rl, rounds, sizeof(*rl), cmp_u64);
+        qsort(rf, rounds, sizeof(*rf), cmp_u64);
+        double ratio = (double)rl[rounds / 2] / (double)rf[rounds / 2];
+        double ratio_sum = (double)t_ledger / floor_ns;
+        free(rl);
+        free(rf);
         if (ratio > worst)
             worst = ratio;
-        printf("  batch %3zu: %8.0f appends/s  (floor %8.0f/s: fdatasync %.3f ms per batch + verify %.1f us per entry)  ratio %.2f\n",
+        printf("  batch %3zu: %8.0f appends/s  (floor %8.0f/s: fdatasync %.3f ms per batch + verify %.1f us per entry)  ratio %.2f (of totals %.2f)\n",
                batch, total / (t_ledger / 1e9), total / (floor_ns / 1e9),
-               t_sync / 1e6 / (double)(total / batch), t_verify / 1e3 / (double)total, ratio);
+               t_sync / 1e6 / (double)(total / batch), t_verify / 1e3 / (double)total, ratio, ratio_sum);
         free(buf);
         free(pp);
         free(lens);
         rm_dir(dir);
     }
-    printf("worst ratio to floor: %.2f (aim <= 1.25)\n", worst);
+    printf("worst ratio to floor (medians per batch): %.2f (aim <= 1.25)\n", worst);
     return 0;
 }

@@ -416,6 +416,11 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         goto fail;
     if ((r = open_files(l, false)) < 0)
         goto fail;
+    /* A writer may have created 'lock' or 'tree': make the names durable. */
+    if (l->writer && ppnc_fsync_dir(dir) < 0) {
+        r = -EIO;
+        goto fail;
+    }
     if ((r = read_checkpoint(l)) < 0) {
         fail_at(rep, r, UINT64_MAX, 0, 2);
         goto fail;

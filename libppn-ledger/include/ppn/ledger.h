@@ -159,7 +159,8 @@ struct ppn_ledger_report {
     uint64_t torn_bytes;   /* bytes of torn tail (cut back by a writer; ignored by a reader) */
     uint64_t entries;      /* complete entries found */
     uint32_t tree_rebuilt; /* hashes of the tree cache beyond the last checkpoint rewritten */
-    uint32_t error_file;   /* where error_offset points: 0 entries, 1 tree, 2 checkpoint */
+    uint32_t error_file;   /* where error_offset points: 0 entries, 1 tree, 2 checkpoint,
+                              3 nodes.jsonl (verify only) */
 };
 
 /* Create the ledger directory 'dir' (it must not exist, or be empty) with its genesis entry:
@@ -171,7 +172,8 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
                                  const uint8_t admin_sk[PPN_LEDGER_SECRET_KEY_BYTES],
                                  ppn_ledger **ret_ledger);
 
-/* Open a ledger.  Reads every record (checksums, index sequence), decodes every entry, checks
+/* Open a ledger.  A handle sees the ledger as it was when opened (plus its own appends): to see
+ * another process's appends, open again.  Reads every record (checksums, index sequence), decodes every entry, checks
  * authority, rebuilds the views, and checks the tree cache and the stored checkpoint; verifies
  * the signatures of the entries after the last checkpoint (the checkpoint vouches for those
  * before it; ppn_ledger_verify checks them all).  A torn tail is cut back (writer) or ignored
@@ -313,7 +315,8 @@ PPN_EXPORT int ppn_ledger_assignment_find(const ppn_ledger *ledger, const char *
 /* Write '<dir>/nodes.jsonl' (path NULL) or 'path' atomically: one JSON object per line for each
  * NODE_JOIN / NODE_REVOKE entry and each SUPERSEDE of a node, in ledger order, with "index",
  * "leaf_hash" (hex), "type", "identity", "wg_key" (base64), "mesh", "endpoint", "hostname",
- * "time_ms", "author", and "active" (whether that record is the member's current one). */
+ * "time_ms", "author" (a revoke line has "reason" instead of the node fields; a supersede has
+ * "target").  Lines are only ever added, so an older file is a prefix of a newer one. */
 PPN_EXPORT int ppn_ledger_export_nodes(ppn_ledger *ledger, const char *path);
 
 /* ---- Checkpoints (C2SP tlog-checkpoint in a C2SP signed note) ------------------------ */
@@ -371,9 +374,10 @@ PPN_EXPORT int ppn_ledger_merkle_verify_consistency(uint64_t old_size, uint64_t 
 
 /* ---- Verification and replication ------------------------------------------------- */
 
-/* Full verification: every checksum, canonical encoding, signature (spread over 'threads'
- * threads; 0 = one per online CPU), authority, every stored tree hash, and the stored
- * checkpoint.  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
+/* Full verification of what is on disk: every checksum, canonical encoding, signature (spread
+ * over 'threads' threads; 0 = one per online CPU), authority, every stored tree hash, the
+ * stored checkpoint, and nodes.jsonl if present (it may lag behind, as a prefix of whole lines,
+ * but must not differ).  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
  * NULL). */
 PPN_EXPORT int ppn_ledger_verify(ppn_ledger *ledger, unsigned threads,
                                  struct ppn_ledger_report *report);
