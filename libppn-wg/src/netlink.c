@@ -377,7 +377,9 @@ int wg_parse_dump(ppn_wg_device *d, const void *buf, size_t len, uint32_t seq, u
      * mnl_nlmsg_ok() trusts a huge nlmsg_len through a signed cast). */
     while (len - off >= sizeof(struct nlmsghdr)) {
         const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const uint8_t *)buf + off);
-        if (nlh->nlmsg_len < sizeof(struct nlmsghdr) || MNL_ALIGN(nlh->nlmsg_len) > len - off)
+        /* In size_t: MNL_ALIGN() of a 32-bit length near 2^32 wraps to 0. */
+        size_t step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
+        if (nlh->nlmsg_len < sizeof(struct nlmsghdr) || step > len - off)
             return -EBADMSG;
         if (!mnl_nlmsg_portid_ok(nlh, portid) || !mnl_nlmsg_seq_ok(nlh, seq))
             return -EPROTO;
@@ -409,7 +411,6 @@ int wg_parse_dump(ppn_wg_device *d, const void *buf, size_t len, uint32_t seq, u
                 return c.err ? c.err : -EBADMSG;
             break;
         }
-        size_t step = MNL_ALIGN(nlh->nlmsg_len);
         if (step >= len - off)
             break;
         off += step;
