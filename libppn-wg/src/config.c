@@ -57,7 +57,8 @@ PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret, so
             return -EINVAL;
         *port++ = '\0';
     }
-    if (!*host || !*port)
+    if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
+        atoi(port) > 65535)
         return -EINVAL;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));

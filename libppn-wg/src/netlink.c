@@ -13,8 +13,11 @@
 #include "wg-internal.h"
 
 #define RECV_BUF (64 * 1024)        /* the kernel fills dump messages up to 32 KiB */
-#define SEND_MAX (1024 * 1024)      /* largest SET message; bounded by SO_SNDBUF */
+#define SEND_MAX (128 * 1024)       /* largest SET message; its PEERS nest stays < 64 KiB */
 #define DUMP_RESTARTS 16
+
+size_t wg_max_message;
+unsigned long wg_dump_restarts;
 
 struct nl {
     struct mnl_socket *sock;
@@ -78,6 +81,10 @@ static int nl_open(struct nl *nl)
         return r;
     }
     nl->portid = mnl_socket_get_portid(nl->sock);
+    /* Error ACKs must not echo a 1 MiB request back (it would not fit the
+     * receive buffer and hide the error). */
+    int one = 1;
+    (void)mnl_socket_setsockopt(nl->sock, NETLINK_CAP_ACK, &one, sizeof(one));
     nl->seq = (uint32_t)time(NULL);
 
     /* Resolve the family. */
@@ -117,6 +124,8 @@ static int nl_open(struct nl *nl)
     nl->send_max = (size_t)have - 256 < SEND_MAX ? (size_t)have - 256 : SEND_MAX;
     if (nl->send_max > 8192)
         nl->send_max &= ~(size_t)4095;
+    if (wg_max_message && wg_max_message < nl->send_max)
+        nl->send_max = wg_max_message;
     want = 4 * RECV_BUF;
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
     if (nl->send_max > RECV_BUF) {
@@ -292,10 +301,6 @@ static int parse_peer(struct parse_ctx *c, const struct nlattr *nest)
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
     struct parse_ctx *c = data;
-    if (nlh->nlmsg_type != c->family)
-        return MNL_CB_OK;
-    if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-        *c->interrupted = true;
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct genlmsghdr)) {
         c->err = -EBADMSG;
         return MNL_CB_ERROR;
@@ -366,14 +371,51 @@ int wg_parse_dump(ppn_wg_device *d, const void *buf, size_t len, uint32_t seq, u
     struct parse_ctx c = {.d = d, .interrupted = interrupted, .family = family_id};
     if (d->n_peers)
         c.last = d->peers[d->n_peers - 1];
-    errno = 0;
-    int r = mnl_cb_run(buf, len, seq, portid, dump_cb, &c);
-    if (r == MNL_CB_ERROR) {
-        if (c.err)
-            return c.err;
-        return errno > 0 ? -errno : -EBADMSG;
+    size_t off = 0;
+    /* Our own walk rather than mnl_cb_run(): that one stops at the first
+     * NLM_F_DUMP_INTR, leaving the rest of the dump in the socket (and
+     * mnl_nlmsg_ok() trusts a huge nlmsg_len through a signed cast). */
+    while (len - off >= sizeof(struct nlmsghdr)) {
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *)((const uint8_t *)buf + off);
+        /* In size_t: MNL_ALIGN() of a 32-bit length near 2^32 wraps to 0. */
+        size_t step = ((size_t)nlh->nlmsg_len + 3) & ~(size_t)3;
+        if (nlh->nlmsg_len < sizeof(struct nlmsghdr) || step > len - off)
+            return -EBADMSG;
+        if (!mnl_nlmsg_portid_ok(nlh, portid) || !mnl_nlmsg_seq_ok(nlh, seq))
+            return -EPROTO;
+        if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+            *interrupted = true;
+        switch (nlh->nlmsg_type) {
+        case NLMSG_NOOP:
+        case NLMSG_OVERRUN:
+            break;
+        case NLMSG_ERROR: {
+            const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+            if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*e))
+                return -EBADMSG;
+            if (e->error > 0 || e->error < -4095)
+                return -EBADMSG;
+            return e->error; /* 0: an acknowledgement ends the reply */
+        }
+        case NLMSG_DONE: {
+            int32_t err = 0;
+            if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(err))
+                memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
+            if (err > 0 || err < -4095)
+                return -EBADMSG;
+            return err;
+        }
+        default:
+            /* An interrupted dump is read to its end, then restarted. */
+            if (nlh->nlmsg_type == family_id && !*interrupted && dump_cb(nlh, &c) != MNL_CB_OK)
+                return c.err ? c.err : -EBADMSG;
+            break;
+        }
+        if (step >= len - off)
+            break;
+        off += step;
     }
-    return r;
+    return 1;
 }
 
 PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret)
@@ -396,7 +438,7 @@ PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret)
             break;
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(nl.buf);
         nlh->nlmsg_type = nl.family;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         nlh->nlmsg_seq = ++nl.seq;
         struct genlmsghdr *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
         g->cmd = WG_CMD_GET_DEVICE;
@@ -423,6 +465,7 @@ PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret)
             break;
         }
         if (interrupted) {
+            wg_dump_restarts++;
             ppn_wg_device_free(d);
             continue;
         }
@@ -550,6 +593,11 @@ static int set_with(struct nl *nl, const ppn_wg_device *d)
                 mnl_attr_put_u32(nlh, WGDEVICE_A_FLAGS, fl);
         }
         if (pi < d->n_peers) {
+            /* nla_len is 16 bits: the PEERS nest (and so everything in it)
+             * must stay under 64 KiB, whatever the message size. */
+            max = nlh->nlmsg_len + 65532;
+            if (max > nl->send_max)
+                max = nl->send_max;
             struct nlattr *peers = mnl_attr_nest_start_check(nlh, max, WGDEVICE_A_PEERS);
             if (!peers)
                 return -EMSGSIZE;

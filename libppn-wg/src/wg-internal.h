@@ -48,9 +48,15 @@ int wg_allowedip_cmp(const ppn_wg_allowedip *a, const ppn_wg_allowedip *b);
 
 /* Parses one or more netlink messages of a WG_CMD_GET_DEVICE dump (as read
  * from the socket) into 'd', merging a peer continued from the previous
- * message.  Returns MNL_CB_OK (>0) to continue, MNL_CB_STOP (0) at
- * NLMSG_DONE, or a negative errno (-EBADMSG for malformed input, the
- * kernel's error for NLMSG_ERROR).  *interrupted is set when a message has
- * NLM_F_DUMP_INTR. */
+ * message.  Returns 1 to read on, 0 at the end of the dump, or a negative
+ * errno (-EBADMSG for malformed input, -EPROTO for a foreign sequence
+ * number or port, the kernel's error from NLMSG_ERROR / NLMSG_DONE).
+ * *interrupted is set when a message has NLM_F_DUMP_INTR; later messages
+ * are then only walked, not parsed.  seq / portid 0 accept any. */
 int wg_parse_dump(ppn_wg_device *d, const void *buf, size_t len, uint32_t seq, uint32_t portid,
                   uint16_t family_id, bool *interrupted);
+
+/* For tests: when non-zero, the largest SET message (bytes) to build, to
+ * exercise splitting; and a count of dump restarts after NLM_F_DUMP_INTR. */
+extern size_t wg_max_message;
+extern unsigned long wg_dump_restarts;
