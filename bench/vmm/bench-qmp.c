@@ -2,7 +2,10 @@
  * floor of a bare write/read of the same bytes on the same socket, to the
  * same responder, in the same run.
  *
- *   bench-qmp [SECONDS_PER_PHASE]      (default 3)
+ *   bench-qmp [SECONDS_PER_PHASE] [QMP_SOCKET]     (default 3 s, own responder)
+ *
+ * With QMP_SOCKET the other end is a real QEMU monitor instead (e.g. a
+ * ppn-vm guest's <state>/<name>/qmp.sock; nobody else may be connected).
  *
  * The responder is a child process on the other end of a UNIX socket that
  * speaks QMP: greeting, capabilities, then for every line it reads it
@@ -103,22 +106,30 @@ int main(int argc, char **argv)
         return 1;
     }
     char path[108];
-    snprintf(path, sizeof(path), "/tmp/ppn-bench-qmp-%d.sock", (int)getpid());
-    unlink(path);
-    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 1) < 0) {
-        perror("socket");
-        return 1;
+    pid_t child = -1;
+    if (argc > 2) {
+        snprintf(path, sizeof(path), "%s", argv[2]);
+        printf("against the QEMU monitor %s\n", path);
+    } else {
+        snprintf(path, sizeof(path), "/tmp/ppn-bench-qmp-%d.sock", (int)getpid());
+        unlink(path);
+        int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+        if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(ls, 1) < 0) {
+            perror("socket");
+            return 1;
+        }
+        child = fork();
+        if (child == 0)
+            responder(ls);
+        close(ls);
+        printf("against a QMP responder process\n");
     }
-    pid_t child = fork();
-    if (child == 0)
-        responder(ls);
-    close(ls);
     ppn_qmp *q;
     int r = ppn_qmp_connect(path, 5000, &q);
-    unlink(path);
+    if (child > 0)
+        unlink(path);
     if (r < 0) {
         fprintf(stderr, "connect: %s\n", strerror(-r));
         return 1;
@@ -172,7 +183,9 @@ int main(int argc, char **argv)
     printf("ratio (time per round trip, library / floor): overall %.3fx, best phases %.3fx (aim <= 1.2x)\n",
            bare_rate / lib_rate, best_bare / best_lib);
     ppn_qmp_free(q);
-    kill(child, SIGTERM);
-    waitpid(child, NULL, 0);
+    if (child > 0) {
+        kill(child, SIGTERM);
+        waitpid(child, NULL, 0);
+    }
     return 0;
 }
