@@ -1,14 +1,723 @@
-/* ppn-ledger — see doc/ for the manual. */
+/* ppn-ledger — administer a libppn-ledger directory.  See doc/ledger.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "ppn/ledger.h"
 #include "tool-util.h"
 
+
+static int usage_error(const char *cmd, const char *usage, const char *msg)
+{
+    fprintf(stderr, "ppn-ledger %s: %s\n", cmd, msg);
+    fprintf(stderr, "Usage: ppn-ledger %s %s\n", cmd, usage);
+    return 1;
+}
+
+static int read_all(const char *path, uint8_t **ret, size_t *ret_len, size_t max)
+{
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
+    if (fd < 0)
+        return -errno;
+    size_t cap = 4096, n = 0;
+    uint8_t *b = malloc(cap + 1);
+    int r = 0;
+    while (b) {
+        if (n == cap) {
+            if (cap >= max) {
+                r = -E2BIG;
+                break;
+            }
+            uint8_t *nb = realloc(b, cap * 2 + 1);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            b = nb;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, b + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            r = -errno;
+            break;
+        }
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    if (fd > 0)
+        close(fd);
+    if (!b)
+        return -ENOMEM;
+    if (r < 0) {
+        sodium_memzero(b, cap);
+        free(b);
+        return r;
+    }
+    b[n] = 0;
+    *ret = b;
+    *ret_len = n;
+    return 0;
+}
+
+/* A key file holds the 64-byte libsodium Ed25519 secret key, raw or in base64 or hex, or a
+ * 32-byte seed in base64 (wg genkey form) or hex.  Never from argv. */
+static int load_key(const char *path, uint8_t sk[64])
+{
+    uint8_t *b;
+    size_t n;
+    struct stat st;
+    if (stat(path, &st) == 0 && (st.st_mode & 077))
+        fprintf(stderr, "ppn-ledger: warning: key file '%s' is readable by others\n", path);
+    int r = read_all(path, &b, &n, 4096);
+    if (r < 0)
+        return r;
+    uint8_t raw[64], pk[32];
+    size_t got = 0;
+    r = -EBADMSG;
+    if (n == 64) {
+        memcpy(sk, b, 64);
+        r = 0;
+    } else {
+        while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+            n--;
+        b[n] = 0;
+        if (sodium_base642bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL,
+                              sodium_base64_VARIANT_ORIGINAL) != 0 &&
+            sodium_hex2bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL) != 0)
+            got = 0;
+        if (got == 64) {
+            memcpy(sk, raw, 64);
+            r = 0;
+        } else if (got == 32) {
+            crypto_sign_seed_keypair(pk, sk, raw);
+            r = 0;
+        }
+    }
+    if (r == 0) {
+        /* The public half must belong to the seed. */
+        crypto_sign_ed25519_sk_to_pk(pk, sk);
+        uint8_t chk[64];
+        crypto_sign_seed_keypair(pk, chk, sk);
+        if (memcmp(chk, sk, 64) != 0)
+            r = -EKEYREJECTED;
+        sodium_memzero(chk, sizeof(chk));
+    }
+    sodium_memzero(raw, sizeof(raw));
+    sodium_memzero(b, n);
+    free(b);
+    return r;
+}
+
+static void b64key(char out[45], const uint8_t k[32])
+{
+    sodium_bin2base64(out, 45, k, 32, sodium_base64_VARIANT_ORIGINAL);
+}
+
+static int report_open_error(const char *dir, int r, const struct ppn_ledger_report *rep)
+{
+    static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
+    if (rep->error_index != UINT64_MAX || rep->error_offset != UINT64_MAX) {
+        const char *f = rep->error_file < 4 ? files[rep->error_file] : "?";
+        if (rep->error_index != UINT64_MAX)
+            fprintf(stderr, "ppn-ledger: Failed to open '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s'\n",
+                    dir, strerror(-r), rep->error_index, rep->error_offset, f);
+        else
+            fprintf(stderr, "ppn-ledger: Failed to open '%s': %s in '%s' (byte offset %" PRIu64 ")\n",
+                    dir, strerror(-r), f, rep->error_offset);
+        return 1;
+    }
+    return tool_fail("open", dir, r);
+}
+
+static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
+{
+    struct ppn_ledger_report rep;
+    int r = ppn_ledger_open_full(dir, flags, &rep, l);
+    if (r < 0) {
+        report_open_error(dir, r, &rep);
+        return r;
+    }
+    if (rep.torn_bytes)
+        fprintf(stderr, "ppn-ledger: '%s': torn tail of %" PRIu64 " bytes at offset %" PRIu64 " %s\n", dir,
+                rep.torn_bytes, rep.torn_offset, (flags & PPN_LEDGER_OPEN_WRITE) ? "cut back" : "ignored");
+    if (rep.tree_rebuilt)
+        fprintf(stderr, "ppn-ledger: '%s': %u hashes of the tree cache rebuilt\n", dir, rep.tree_rebuilt);
+    return 0;
+}
+
+static int help_if(int argc, char **argv, const char *cmd, const char *usage, const char *text)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("Usage: ppn-ledger %s %s\n\n%s\n", cmd, usage, text);
+            return 1;
+        }
+    return 0;
+}
+
+/* ---- init ---- */
+#define INIT_USAGE "DIR --origin NAME --mesh RANGE --key KEYFILE"
+static int cmd_init(int argc, char **argv)
+{
+    if (help_if(argc, argv, "init", INIT_USAGE,
+                "Creates the ledger directory with its genesis entry; the key file's key becomes the\n"
+                "first administrator and signs the genesis entry."))
+        return 0;
+    const char *origin = NULL, *mesh = NULL, *keyf = NULL;
+    static const struct option o[] = {{"origin", 1, 0, 'o'}, {"mesh", 1, 0, 'm'}, {"key", 1, 0, 'k'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:m:k:", o, NULL)) != -1) {
+        if (c == 'o') origin = optarg;
+        else if (c == 'm') mesh = optarg;
+        else if (c == 'k') keyf = optarg;
+        else return usage_error("init", INIT_USAGE, "unknown option");
+    }
+    if (optind + 1 != argc || !origin || !mesh || !keyf)
+        return usage_error("init", INIT_USAGE, "DIR, --origin, --mesh and --key are needed");
+    uint8_t sk[64];
+    int r = load_key(keyf, sk);
+    if (r < 0)
+        return tool_fail("read key file", keyf, r);
+    r = ppn_ledger_create(argv[optind], origin, mesh, sk, NULL);
+    sodium_memzero(sk, sizeof(sk));
+    if (r < 0)
+        return tool_fail("create ledger", argv[optind], r);
+    printf("created %s (origin %s, mesh %s)\n", argv[optind], origin, mesh);
+    return 0;
+}
+
+/* ---- append ---- */
+#define APPEND_USAGE "DIR (--key KEYFILE [FILE|-] | --signed FILE|-)"
+static int cmd_append(int argc, char **argv)
+{
+    if (help_if(argc, argv, "append", APPEND_USAGE,
+                "Appends entries described in JSON (one object per line; all lines form one batch with\n"
+                "one fsync), signed with the key file's key; or one entry already signed (CBOR bytes).\n"
+                "JSON: {\"type\":\"node-join\",\"subject\":B64,\"wg_key\":B64,\"mesh\":\"10.8.0.2\",\n"
+                "\"endpoint\":\"h:p\",\"hostname\":\"n\"}; types genesis node-join node-revoke cap-grant\n"
+                "cap-revoke vm-assign supersede (see doc/ledger.md)."))
+        return 0;
+    const char *keyf = NULL, *signedf = NULL;
+    static const struct option o[] = {{"key", 1, 0, 'k'}, {"signed", 1, 0, 's'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:s:", o, NULL)) != -1) {
+        if (c == 'k') keyf = optarg;
+        else if (c == 's') signedf = optarg;
+        else return usage_error("append", APPEND_USAGE, "unknown option");
+    }
+    if (optind >= argc || (!keyf == !signedf) || argc - optind > (keyf ? 2 : 1))
+        return usage_error("append", APPEND_USAGE, "DIR and either --key or --signed are needed");
+    const char *dir = argv[optind];
+    const char *in = signedf ? signedf : (optind + 1 < argc ? argv[optind + 1] : "-");
+    uint8_t *data;
+    size_t len;
+    int r = read_all(in, &data, &len, 64u << 20);
+    if (r < 0)
+        return tool_fail("read", in, r);
+    ppn_ledger *l;
+    if (open_ledger(dir, PPN_LEDGER_OPEN_WRITE, &l) < 0) {
+        free(data);
+        return 1;
+    }
+    uint64_t first = 0;
+    size_t count = 0;
+    if (signedf) {
+        const uint8_t *p = data;
+        r = ppn_ledger_append_signed(l, &p, &len, 1, &first);
+        count = 1;
+        if (r < 0)
+            tool_fail("append signed entry from", in, r);
+    } else {
+        uint8_t sk[64];
+        r = load_key(keyf, sk);
+        if (r < 0) {
+            tool_fail("read key file", keyf, r);
+        } else {
+            struct ppn_ledger_entry *es = NULL;
+            size_t cap = 0, line = 0;
+            char *save, *s = strtok_r((char *)data, "\n", &save);
+            for (; s && r >= 0; s = strtok_r(NULL, "\n", &save)) {
+                line++;
+                if (!s[strspn(s, " \t\r")])
+                    continue;
+                if (count == cap) {
+                    cap = cap ? cap * 2 : 16;
+                    struct ppn_ledger_entry *ne = realloc(es, cap * sizeof(*es));
+                    if (!ne) {
+                        r = -ENOMEM;
+                        break;
+                    }
+                    es = ne;
+                }
+                r = ppn_ledger_entry_from_json(s, strlen(s), &es[count]);
+                if (r < 0) {
+                    char what[4096];
+                    snprintf(what, sizeof(what), "%s line %zu", in, line);
+                    tool_fail("parse entry", what, r);
+                } else
+                    count++;
+            }
+            if (r >= 0 && count == 0) {
+                r = -ENODATA;
+                tool_fail("read entries from", in, r);
+            } else if (r >= 0) {
+                r = ppn_ledger_append(l, es, count, sk, &first);
+                if (r < 0) {
+                    char what[4096];
+                    snprintf(what, sizeof(what), "%s (entries %" PRIu64 "..%" PRIu64 " of %s)", dir,
+                             ppn_ledger_size(l), ppn_ledger_size(l) + count - 1, in);
+                    tool_fail("append to", what, r);
+                    if (r == -EPERM)
+                        fprintf(stderr, "ppn-ledger: the author lacks the capability these entries need\n");
+                }
+            }
+            free(es);
+        }
+        sodium_memzero(sk, sizeof(sk));
+    }
+    free(data);
+    ppn_ledger_free(l);
+    if (r < 0)
+        return 1;
+    printf("appended %zu entr%s at index %" PRIu64 "\n", count, count == 1 ? "y" : "ies", first);
+    return 0;
+}
+
+/* ---- show ---- */
+static void print_entry(const struct ppn_ledger_entry *e)
+{
+    char a[45], s[45], w[45];
+    b64key(a, e->author);
+    b64key(s, e->subject);
+    b64key(w, e->wg_key);
+    uint32_t t = e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? e->replacement_type : e->type;
+    printf("%6" PRIu64 "  %-11s  by %s", e->index, ppn_ledger_entry_type_name(e->type), a);
+    if (e->type == PPN_LEDGER_ENTRY_SUPERSEDE)
+        printf("\n        replaces %" PRIu64 " with %s", e->target, t ? ppn_ledger_entry_type_name(t) : "nothing");
+    switch (t) {
+    case PPN_LEDGER_ENTRY_GENESIS:
+        printf("\n        origin %s, mesh %s, administrator %s", e->text, e->mesh, s);
+        break;
+    case PPN_LEDGER_ENTRY_NODE_JOIN:
+        printf("\n        node %s (%s) wg %s mesh %s endpoint %s", s, e->hostname, w, e->mesh,
+               e->endpoint[0] ? e->endpoint : "(none)");
+        break;
+    case PPN_LEDGER_ENTRY_NODE_REVOKE:
+        printf("\n        node %s%s%s", s, e->text[0] ? ", reason: " : "", e->text);
+        break;
+    case PPN_LEDGER_ENTRY_CAP_GRANT:
+    case PPN_LEDGER_ENTRY_CAP_REVOKE:
+        printf("\n        %s to %s%s%s", e->capability, s, e->scope[0] ? " scope " : "", e->scope);
+        break;
+    case PPN_LEDGER_ENTRY_VM_ASSIGN:
+        printf("\n        VM %s on node %s", e->text, s);
+        break;
+    }
+    printf("\n");
+}
+
+#define SHOW_USAGE "DIR [INDEX] [--json]"
+static int cmd_show(int argc, char **argv)
+{
+    if (help_if(argc, argv, "show", SHOW_USAGE,
+                "Prints the ledger: summary, current members, grants and assignments, then every entry\n"
+                "(or only entry INDEX).  --json: one JSON object per entry with its leaf hash."))
+        return 0;
+    bool json = false;
+    const char *dir = NULL, *idxs = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("show", SHOW_USAGE, "unknown option");
+        else if (!dir) dir = argv[i];
+        else if (!idxs) idxs = argv[i];
+        else return usage_error("show", SHOW_USAGE, "too many arguments");
+    }
+    if (!dir)
+        return usage_error("show", SHOW_USAGE, "DIR is needed");
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    uint64_t from = 0, to = ppn_ledger_size(l);
+    if (idxs) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(idxs, &end, 10);
+        if (errno || *end || idxs[0] == '-') {
+            ppn_ledger_free(l);
+            return usage_error("show", SHOW_USAGE, "INDEX must be a number");
+        }
+        if (v >= to) {
+            ppn_ledger_free(l);
+            return tool_fail("show entry", idxs, -ENOENT);
+        }
+        from = v;
+        to = v + 1;
+    }
+    uint8_t root[32];
+    char hx[65];
+    ppn_ledger_root(l, ppn_ledger_size(l), root);
+    sodium_bin2hex(hx, sizeof(hx), root, 32);
+    if (!json && !idxs) {
+        char k[45];
+        printf("ledger %s\n  origin %s\n  mesh   %s\n  size   %" PRIu64 "\n  root   %s\n", dir,
+               ppn_ledger_origin(l), ppn_ledger_mesh_range(l), ppn_ledger_size(l), hx);
+        printf("members (%zu):\n", ppn_ledger_member_count(l));
+        for (size_t i = 0; i < ppn_ledger_member_count(l); i++) {
+            struct ppn_ledger_member m;
+            ppn_ledger_member_get(l, i, &m);
+            b64key(k, m.identity);
+            printf("  %-16s %-15s %s  %s (entry %" PRIu64 ")\n", m.hostname, m.mesh, k,
+                   m.endpoint[0] ? m.endpoint : "-", m.index);
+        }
+        printf("grants (%zu):\n", ppn_ledger_grant_count(l));
+        for (size_t i = 0; i < ppn_ledger_grant_count(l); i++) {
+            struct ppn_ledger_grant g;
+            ppn_ledger_grant_get(l, i, &g);
+            b64key(k, g.subject);
+            printf("  %-12s %s%s%s (entry %" PRIu64 ")\n", g.capability, k, g.scope[0] ? " scope " : "", g.scope, g.index);
+        }
+        printf("assignments (%zu):\n", ppn_ledger_assignment_count(l));
+        for (size_t i = 0; i < ppn_ledger_assignment_count(l); i++) {
+            struct ppn_ledger_assignment a;
+            ppn_ledger_assignment_get(l, i, &a);
+            b64key(k, a.node);
+            printf("  %-16s on %s (entry %" PRIu64 ")\n", a.vm, k, a.index);
+        }
+        printf("entries:\n");
+    }
+    int r = 0;
+    for (uint64_t i = from; i < to; i++) {
+        struct ppn_ledger_entry e;
+        if ((r = ppn_ledger_get(l, i, &e)) < 0) {
+            char what[64];
+            snprintf(what, sizeof(what), "entry %" PRIu64, i);
+            tool_fail("read", what, r);
+            break;
+        }
+        if (json) {
+            char *js;
+            uint8_t leaf[32];
+            if ((r = ppn_ledger_entry_to_json(&e, &js)) < 0 || (r = ppn_ledger_leaf_hash(l, i, leaf)) < 0) {
+                tool_fail("format entry", dir, r);
+                break;
+            }
+            sodium_bin2hex(hx, sizeof(hx), leaf, 32);
+            /* insert the leaf hash before the closing brace */
+            js[strlen(js) - 1] = 0;
+            printf("%s,\"leaf_hash\":\"%s\"}\n", js, hx);
+            free(js);
+        } else
+            print_entry(&e);
+    }
+    ppn_ledger_free(l);
+    return r < 0;
+}
+
+/* ---- verify ---- */
+#define VERIFY_USAGE "DIR [--threads N]"
+static int cmd_verify(int argc, char **argv)
+{
+    if (help_if(argc, argv, "verify", VERIFY_USAGE,
+                "Checks every record checksum, canonical encoding, signature, authority, tree hash,\n"
+                "the checkpoint and nodes.jsonl.  Exit 0 when all hold."))
+        return 0;
+    unsigned threads = 0;
+    const char *dir = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
+        else if (argv[i][0] == '-') return usage_error("verify", VERIFY_USAGE, "unknown option");
+        else if (!dir) dir = argv[i];
+        else return usage_error("verify", VERIFY_USAGE, "too many arguments");
+    }
+    if (!dir)
+        return usage_error("verify", VERIFY_USAGE, "DIR is needed");
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    struct ppn_ledger_report rep;
+    int r = ppn_ledger_verify(l, threads, &rep);
+    if (r < 0)
+        report_open_error(dir, r, &rep);
+    else
+        printf("%s: %" PRIu64 " entries verified\n", dir, ppn_ledger_size(l));
+    ppn_ledger_free(l);
+    return r < 0;
+}
+
+/* ---- checkpoint ---- */
+#define CHECKPOINT_USAGE "DIR [--key KEYFILE]"
+static int cmd_checkpoint(int argc, char **argv)
+{
+    if (help_if(argc, argv, "checkpoint", CHECKPOINT_USAGE,
+                "With --key: signs a checkpoint of the whole ledger (the key must hold \"admin\"),\n"
+                "stores it and prints it.  Without: prints the latest stored checkpoint."))
+        return 0;
+    const char *dir = NULL, *keyf = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--key") && i + 1 < argc) keyf = argv[++i];
+        else if (argv[i][0] == '-') return usage_error("checkpoint", CHECKPOINT_USAGE, "unknown option");
+        else if (!dir) dir = argv[i];
+        else return usage_error("checkpoint", CHECKPOINT_USAGE, "too many arguments");
+    }
+    if (!dir)
+        return usage_error("checkpoint", CHECKPOINT_USAGE, "DIR is needed");
+    ppn_ledger *l;
+    if (open_ledger(dir, keyf ? PPN_LEDGER_OPEN_WRITE : 0, &l) < 0)
+        return 1;
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t len;
+    int r;
+    if (keyf) {
+        uint8_t sk[64];
+        r = load_key(keyf, sk);
+        if (r < 0)
+            tool_fail("read key file", keyf, r);
+        else if ((r = ppn_ledger_checkpoint(l, sk, note, sizeof(note), &len)) < 0)
+            tool_fail("sign checkpoint of", dir, r);
+        sodium_memzero(sk, sizeof(sk));
+    } else if ((r = ppn_ledger_checkpoint_get(l, note, sizeof(note), &len)) < 0)
+        tool_fail("read checkpoint of", dir, r);
+    if (r == 0)
+        fwrite(note, 1, len, stdout);
+    ppn_ledger_free(l);
+    return r < 0;
+}
+
+/* ---- proofs ---- */
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || *end || !*s || s[0] == '-')
+        return -EINVAL;
+    *v = x;
+    return 0;
+}
+
+static void print_proof(const uint8_t *proof, size_t n, bool json)
+{
+    char hx[65];
+    for (size_t i = 0; i < n; i++) {
+        sodium_bin2hex(hx, sizeof(hx), proof + 32 * i, 32);
+        if (json)
+            printf("%s\"%s\"", i ? "," : "", hx);
+        else
+            printf("  %s\n", hx);
+    }
+}
+
+#define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
+static int cmd_prove(int argc, char **argv)
+{
+    if (help_if(argc, argv, "prove", PROVE_USAGE,
+                "Prints an RFC 9162 inclusion proof of entry INDEX in the tree of SIZE entries\n"
+                "(default: the whole ledger), with the leaf hash and the root; verifies it first."))
+        return 0;
+    bool json = false;
+    const char *pos[3] = {0};
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-') return usage_error("prove", PROVE_USAGE, "unknown option");
+        else if (np < 3) pos[np++] = argv[i];
+        else return usage_error("prove", PROVE_USAGE, "too many arguments");
+    }
+    uint64_t index, size = 0;
+    if (np < 2 || parse_u64(pos[1], &index) < 0 || (np == 3 && parse_u64(pos[2], &size) < 0))
+        return usage_error("prove", PROVE_USAGE, "DIR and a numeric INDEX are needed");
+    ppn_ledger *l;
+    if (open_ledger(pos[0], 0, &l) < 0)
+        return 1;
+    if (np < 3)
+        size = ppn_ledger_size(l);
+    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], leaf[32], root[32];
+    size_t n;
+    int r;
+    if (index >= size || size > ppn_ledger_size(l)) {
+        char what[96];
+        snprintf(what, sizeof(what), "entry %" PRIu64 " in size %" PRIu64, index, size);
+        r = tool_fail("prove", what, -ERANGE);
+    } else if ((r = ppn_ledger_prove_inclusion(l, index, size, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
+               (r = ppn_ledger_leaf_hash(l, index, leaf)) < 0 || (r = ppn_ledger_root(l, size, root)) < 0 ||
+               (r = ppn_ledger_merkle_verify_inclusion(leaf, index, size, proof, n, root)) < 0) {
+        r = tool_fail("prove inclusion in", pos[0], r);
+    } else {
+        char lh[65], rh[65];
+        sodium_bin2hex(lh, sizeof(lh), leaf, 32);
+        sodium_bin2hex(rh, sizeof(rh), root, 32);
+        if (json) {
+            printf("{\"index\":%" PRIu64 ",\"size\":%" PRIu64 ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":[", index, size, lh, rh);
+            print_proof(proof, n, true);
+            printf("]}\n");
+        } else {
+            printf("index     %" PRIu64 "\nsize      %" PRIu64 "\nleaf hash %s\nroot      %s\nproof (%zu hashes):\n", index, size, lh, rh, n);
+            print_proof(proof, n, false);
+        }
+        r = 0;
+    }
+    ppn_ledger_free(l);
+    return r != 0;
+}
+
+#define CONSISTENCY_USAGE "DIR OLD [NEW] [--json]"
+static int cmd_consistency(int argc, char **argv)
+{
+    if (help_if(argc, argv, "consistency", CONSISTENCY_USAGE,
+                "Prints an RFC 9162 consistency proof between tree sizes OLD and NEW (default: the\n"
+                "whole ledger), with both roots; verifies it first."))
+        return 0;
+    bool json = false;
+    const char *pos[3] = {0};
+    int np = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = true;
+        else if (argv[i][0] == '-') return usage_error("consistency", CONSISTENCY_USAGE, "unknown option");
+        else if (np < 3) pos[np++] = argv[i];
+        else return usage_error("consistency", CONSISTENCY_USAGE, "too many arguments");
+    }
+    uint64_t a, b = 0;
+    if (np < 2 || parse_u64(pos[1], &a) < 0 || (np == 3 && parse_u64(pos[2], &b) < 0))
+        return usage_error("consistency", CONSISTENCY_USAGE, "DIR and a numeric OLD are needed");
+    ppn_ledger *l;
+    if (open_ledger(pos[0], 0, &l) < 0)
+        return 1;
+    if (np < 3)
+        b = ppn_ledger_size(l);
+    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], ra[32], rb[32];
+    size_t n;
+    int r;
+    if (a > b || b > ppn_ledger_size(l)) {
+        char what[96];
+        snprintf(what, sizeof(what), "sizes %" PRIu64 " to %" PRIu64, a, b);
+        r = tool_fail("prove consistency of", what, -ERANGE);
+    } else if ((r = ppn_ledger_prove_consistency(l, a, b, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
+               (r = ppn_ledger_root(l, a, ra)) < 0 || (r = ppn_ledger_root(l, b, rb)) < 0 ||
+               (r = ppn_ledger_merkle_verify_consistency(a, b, ra, rb, proof, n)) < 0) {
+        r = tool_fail("prove consistency in", pos[0], r);
+    } else {
+        char ha[65], hb[65];
+        sodium_bin2hex(ha, sizeof(ha), ra, 32);
+        sodium_bin2hex(hb, sizeof(hb), rb, 32);
+        if (json) {
+            printf("{\"old_size\":%" PRIu64 ",\"new_size\":%" PRIu64 ",\"old_root\":\"%s\",\"new_root\":\"%s\",\"proof\":[", a, b, ha, hb);
+            print_proof(proof, n, true);
+            printf("]}\n");
+        } else {
+            printf("old size  %" PRIu64 "\nold root  %s\nnew size  %" PRIu64 "\nnew root  %s\nproof (%zu hashes):\n", a, ha, b, hb, n);
+            print_proof(proof, n, false);
+        }
+        r = 0;
+    }
+    ppn_ledger_free(l);
+    return r != 0;
+}
+
+/* ---- export, import ---- */
+#define EXPORT_USAGE "DIR [--output PATH]"
+static int cmd_export(int argc, char **argv)
+{
+    if (help_if(argc, argv, "export", EXPORT_USAGE,
+                "Rebuilds nodes.jsonl (one line per node entry, with index and leaf hash) from the\n"
+                "entries, atomically, in DIR or at PATH."))
+        return 0;
+    const char *dir = NULL, *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
+        else if (argv[i][0] == '-') return usage_error("export", EXPORT_USAGE, "unknown option");
+        else if (!dir) dir = argv[i];
+        else return usage_error("export", EXPORT_USAGE, "too many arguments");
+    }
+    if (!dir)
+        return usage_error("export", EXPORT_USAGE, "DIR is needed");
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    int r = ppn_ledger_export_nodes(l, out);
+    if (r < 0)
+        tool_fail("write nodes.jsonl of", out ? out : dir, r);
+    ppn_ledger_free(l);
+    return r < 0;
+}
+
+#define IMPORT_USAGE "DIR SOURCE-DIR"
+static int cmd_import(int argc, char **argv)
+{
+    if (help_if(argc, argv, "import", IMPORT_USAGE,
+                "Imports the entries of another replica after checking signatures, authority and\n"
+                "consistency with the checkpoints; a fork imports nothing and exits 2."))
+        return 0;
+    if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-')
+        return usage_error("import", IMPORT_USAGE, "DIR and SOURCE-DIR are needed");
+    ppn_ledger *l;
+    if (open_ledger(argv[1], PPN_LEDGER_OPEN_WRITE, &l) < 0)
+        return 1;
+    struct ppn_ledger_import_report rep;
+    int r = ppn_ledger_import(l, argv[2], &rep);
+    ppn_ledger_free(l);
+    if (r < 0 && rep.fork) {
+        char a[65], b[65];
+        sodium_bin2hex(a, sizeof(a), rep.ours, 32);
+        sodium_bin2hex(b, sizeof(b), rep.theirs, 32);
+        fprintf(stderr, "ppn-ledger: Failed to import '%s': fork at tree size %" PRIu64 ": our root %s, theirs %s; nothing imported\n",
+                argv[2], rep.fork_size, a, b);
+        return 2;
+    }
+    if (r < 0)
+        return tool_fail("import", argv[2], r);
+    printf("imported %" PRIu64 " entries from %s\n", rep.imported, argv[2]);
+    return 0;
+}
+
+#define PUBKEY_USAGE "KEYFILE"
+static int cmd_pubkey(int argc, char **argv)
+{
+    if (help_if(argc, argv, "pubkey", PUBKEY_USAGE,
+                "Prints the Ed25519 public key (base64) of a key file, for use in entries."))
+        return 0;
+    if (argc != 2 || argv[1][0] == '-')
+        return usage_error("pubkey", PUBKEY_USAGE, "KEYFILE is needed");
+    uint8_t sk[64];
+    int r = load_key(argv[1], sk);
+    if (r < 0)
+        return tool_fail("read key file", argv[1], r);
+    char k[45];
+    b64key(k, sk + 32);
+    sodium_memzero(sk, sizeof(sk));
+    printf("%s\n", k);
+    return 0;
+}
+
 static const struct tool_cmd cmds[] = {
+    {"init", cmd_init, "create a ledger with its genesis entry"},
+    {"append", cmd_append, "append entries (JSON, signed with a key file) or a signed entry"},
+    {"show", cmd_show, "print the ledger, its current views and entries (--json)"},
+    {"verify", cmd_verify, "verify checksums, signatures, authority, tree and checkpoint"},
+    {"checkpoint", cmd_checkpoint, "sign a checkpoint (--key) or print the latest"},
+    {"prove", cmd_prove, "inclusion proof of an entry"},
+    {"consistency", cmd_consistency, "consistency proof between two tree sizes"},
+    {"export", cmd_export, "rebuild nodes.jsonl"},
+    {"import", cmd_import, "import entries from another replica (fork detection)"},
+    {"pubkey", cmd_pubkey, "print the public key of a key file"},
     {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)
 {
+    if (sodium_init() < 0)
+        return 1;
     return tool_dispatch("ppn-ledger", ppn_ledger_version(), cmds, argc, argv);
 }

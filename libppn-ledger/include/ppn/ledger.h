@@ -1,10 +1,35 @@
 /* SPDX-License-Identifier: ISC */
 /* libppn-ledger — the WORM capability ledger with Merkle proofs and signed checkpoints
  *
+ * A ledger is a directory:
+ *   entries      framed records (length, index, BLAKE2b-256 checksum) of signed entries
+ *   tree         RFC 9162 Merkle hashes of all complete subtrees (Go sumdb layout), a cache
+ *   checkpoint   the latest C2SP signed-note checkpoint (write-temp-fsync-rename)
+ *   nodes.jsonl  a view of the node entries (ppn_ledger_export_nodes), never the authority
+ *   lock         held (flock) by the single writer
+ *
+ * Entries are canonical CBOR (RFC 8949 §4.2.1) signed with Ed25519 by their author.  An entry is
+ * valid only if its author holds the needed capability at that point of the ledger:
+ *   genesis            index 0 only, self-signed; gives "admin" to the first administrator
+ *   node join/revoke   "node.admit"
+ *   capability grant/revoke  "admin"
+ *   VM assignment      "vm.assign"
+ *   supersede          the capability the superseded entry needed
+ * "admin" implies every capability.  Revoking a node also drops every grant to its identity key.
+ * The current views (members, grants, assignments) are derived from the whole sequence.
+ *
+ * Keys are libsodium Ed25519 keys: 32-byte public keys, 64-byte secret keys (seed || public).
+ * Secret keys are only read during a call and never stored.
+ *
  * Errors: functions that can fail return int: 0 (or a count) on success and a
  * negative errno on failure; see doc/ERRORS.md and the comment of each
  * function for the codes it documents.  Return parameters come last, are
- * named ret_*, are left untouched on failure and always set on success. */
+ * named ret_*, are left untouched on failure and always set on success.
+ * Codes used throughout: -EINVAL bad argument; -ENOMEM; -EIO an I/O or fsync failure (the
+ * handle is then poisoned: every later write returns -EIO, never a retry); -EUCLEAN stored data
+ * is corrupt; -EBADMSG malformed bytes from outside; -EKEYREJECTED a signature does not verify;
+ * -EPERM the author lacks the capability; -EPROTO an entry that breaks the ledger's rules (wrong
+ * index, unknown target, duplicate member) or a fork in replication; -EBUSY another writer. */
 #ifndef PPN_LEDGER_H
 #define PPN_LEDGER_H
 
@@ -25,6 +50,351 @@ extern "C" {
 
 /* The package version of the library, e.g. "0.1.0".  Static storage. */
 PPN_EXPORT const char *ppn_ledger_version(void);
+
+/* ---- Sizes and constants ------------------------------------------------------------ */
+
+#define PPN_LEDGER_PUBLIC_KEY_BYTES 32
+#define PPN_LEDGER_SECRET_KEY_BYTES 64
+#define PPN_LEDGER_SIGNATURE_BYTES 64
+#define PPN_LEDGER_HASH_BYTES 32
+/* Longest text field in bytes, without the terminating NUL. */
+#define PPN_LEDGER_TEXT_MAX 255
+/* Longest encoded entry in bytes. */
+#define PPN_LEDGER_ENTRY_MAX 4096
+/* Most hashes in an inclusion or consistency proof (trees up to 2^63 leaves). */
+#define PPN_LEDGER_PROOF_MAX 128
+/* Longest checkpoint note this library writes or reads, in bytes. */
+#define PPN_LEDGER_CHECKPOINT_MAX 1024
+
+/* The same values for bindings: which is one of the names above without the prefix,
+ * e.g. "HASH_BYTES".  Returns the value, or 0 for an unknown name. */
+PPN_EXPORT size_t ppn_ledger_constant(const char *which);
+
+/* Capabilities are UTF-8 strings; these are the ones the ledger itself checks. */
+#define PPN_LEDGER_CAP_ADMIN "admin"          /* implies every capability */
+#define PPN_LEDGER_CAP_NODE_ADMIT "node.admit" /* node join and revoke */
+#define PPN_LEDGER_CAP_VM_CREATE "vm.create"   /* checked by the fleet controller */
+#define PPN_LEDGER_CAP_VM_ASSIGN "vm.assign"   /* VM assignment entries */
+
+/* ---- Entries ------------------------------------------------------------------------ */
+
+enum ppn_ledger_entry_type {
+    PPN_LEDGER_ENTRY_GENESIS = 1,
+    PPN_LEDGER_ENTRY_NODE_JOIN = 2,
+    PPN_LEDGER_ENTRY_NODE_REVOKE = 3,
+    PPN_LEDGER_ENTRY_CAP_GRANT = 4,
+    PPN_LEDGER_ENTRY_CAP_REVOKE = 5,
+    PPN_LEDGER_ENTRY_VM_ASSIGN = 6,
+    PPN_LEDGER_ENTRY_SUPERSEDE = 7,
+};
+
+/* One entry, flat: which fields count depends on 'type' (unused ones are zero / "").
+ *   GENESIS      text = origin name, subject = first administrator, mesh = address range
+ *                ("10.8.0.0/24"); the author must be the subject.
+ *   NODE_JOIN    subject = identity key, wg_key, mesh = address ("10.8.0.2"), endpoint
+ *                ("host:port", may be ""), hostname
+ *   NODE_REVOKE  subject = identity key, text = reason (may be "")
+ *   CAP_GRANT    subject, capability, scope ("" = unscoped)
+ *   CAP_REVOKE   subject, capability, scope (must match a grant)
+ *   VM_ASSIGN    text = VM name, subject = node identity key it is pinned to
+ *   SUPERSEDE    target = index of the entry replaced (a NODE_JOIN, CAP_GRANT, VM_ASSIGN or
+ *                SUPERSEDE still in effect); replacement_type = the type of the replacement
+ *                (the target's type), or 0 to withdraw the target with nothing in its place;
+ *                the replacement's fields are the ones of that type, in this struct.
+ * Text fields are NUL-terminated UTF-8 of at most PPN_LEDGER_TEXT_MAX bytes. */
+struct ppn_ledger_entry {
+    uint32_t type;             /* enum ppn_ledger_entry_type */
+    uint32_t replacement_type; /* SUPERSEDE only */
+    uint64_t index;            /* ledger index; set by the library when signing/decoding */
+    uint64_t time_ms;          /* Unix time in ms; 0 when signing means "now" */
+    uint64_t target;           /* SUPERSEDE only */
+    uint8_t author[PPN_LEDGER_PUBLIC_KEY_BYTES]; /* set from the secret key when signing */
+    uint8_t subject[PPN_LEDGER_PUBLIC_KEY_BYTES];
+    uint8_t wg_key[PPN_LEDGER_PUBLIC_KEY_BYTES];
+    char text[PPN_LEDGER_TEXT_MAX + 1];
+    char mesh[PPN_LEDGER_TEXT_MAX + 1];
+    char endpoint[PPN_LEDGER_TEXT_MAX + 1];
+    char hostname[PPN_LEDGER_TEXT_MAX + 1];
+    char capability[PPN_LEDGER_TEXT_MAX + 1];
+    char scope[PPN_LEDGER_TEXT_MAX + 1];
+};
+
+/* Encode 'entry' canonically for ledger position 'index', sign it with 'author_sk' (the
+ * author field is taken from the key) and write the bytes to 'buf'.  -EINVAL for a bad field
+ * (unknown type, text too long or not UTF-8, genesis author != subject), -ENOBUFS if 'size'
+ * is too small (PPN_LEDGER_ENTRY_MAX always suffices).  Returns 0, *ret_len = bytes. */
+PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint64_t index,
+                                     const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                     uint8_t *buf, size_t size, size_t *ret_len);
+
+/* Decode signed entry bytes: -EBADMSG unless they are exactly one canonical entry with the
+ * fields of its type; -EKEYREJECTED if the signature does not verify.  Authority is not
+ * checked (that needs the ledger).  Fills *ret_entry. */
+PPN_EXPORT int ppn_ledger_entry_decode(const uint8_t *data, size_t len,
+                                       struct ppn_ledger_entry *ret_entry);
+
+/* Entries as JSON (one object, no newline) and back, for the tool and for people.  The JSON
+ * form has "type" ("genesis", "node-join", "node-revoke", "cap-grant", "cap-revoke",
+ * "vm-assign", "supersede"), keys in wg base64, the text fields by name.  *ret_json is
+ * malloc'd; free it with free().  from_json: -EBADMSG for malformed JSON or fields. */
+PPN_EXPORT int ppn_ledger_entry_to_json(const struct ppn_ledger_entry *entry, char **ret_json);
+PPN_EXPORT int ppn_ledger_entry_from_json(const char *json, size_t len,
+                                          struct ppn_ledger_entry *ret_entry);
+/* "genesis", "node-join", ...; "?" for an unknown type.  Static storage. */
+PPN_EXPORT const char *ppn_ledger_entry_type_name(uint32_t type);
+
+/* ---- Opening, creating, closing --------------------------------------------------- */
+
+typedef struct ppn_ledger ppn_ledger;
+
+enum ppn_ledger_open_flags {
+    PPN_LEDGER_OPEN_WRITE = 1U << 0, /* take the writer lock (-EBUSY if held); cut a torn tail */
+};
+
+/* What opening (or verifying) found.  Filled on success and on failure. */
+struct ppn_ledger_report {
+    uint64_t error_index;  /* entry index where the error is, UINT64_MAX if none */
+    uint64_t error_offset; /* byte offset in 'entries', UINT64_MAX if none */
+    uint64_t torn_offset;  /* where a torn tail began, UINT64_MAX if none */
+    uint64_t torn_bytes;   /* bytes of torn tail (cut back by a writer; ignored by a reader) */
+    uint64_t entries;      /* complete entries found */
+    uint32_t tree_rebuilt; /* hashes of the tree cache beyond the last checkpoint rewritten */
+    uint32_t error_file;   /* where error_offset points: 0 entries, 1 tree, 2 checkpoint */
+};
+
+/* Create the ledger directory 'dir' (it must not exist, or be empty) with its genesis entry:
+ * origin name (checkpoint origin, e.g. "pointsav.example/ledger"), mesh address range, first
+ * administrator = the public half of 'admin_sk', which signs it.  Everything is durable when
+ * this returns.  If ret_ledger is non-NULL the ledger stays open for writing there, else it is
+ * closed.  -EEXIST if 'dir' holds a ledger or other files. */
+PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char *mesh_range,
+                                 const uint8_t admin_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                 ppn_ledger **ret_ledger);
+
+/* Open a ledger.  Reads every record (checksums, index sequence), decodes every entry, checks
+ * authority, rebuilds the views, and checks the tree cache and the stored checkpoint; verifies
+ * the signatures of the entries after the last checkpoint (the checkpoint vouches for those
+ * before it; ppn_ledger_verify checks them all).  A torn tail is cut back (writer) or ignored
+ * (reader) and reported.  Anything else refuses: -EUCLEAN (bad checksum, bad entry, ledger
+ * shorter than its checkpoint, tree cache wrong within the checkpoint), -EKEYREJECTED (a bad
+ * signature), -EPERM (an entry whose author lacked the capability), with index and offset in
+ * *report (may be NULL).  -ENOENT no ledger there, -EBUSY writer lock held. */
+PPN_EXPORT int ppn_ledger_open(const char *dir, uint32_t flags, ppn_ledger **ret_ledger);
+PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
+                                    struct ppn_ledger_report *report, ppn_ledger **ret_ledger);
+
+/* Close: syncs the tree cache of a writer and releases the lock.  NULL is fine. */
+PPN_EXPORT void ppn_ledger_free(ppn_ledger *ledger);
+
+/* Number of entries, origin name, mesh range of the genesis entry.  Strings are owned by the
+ * ledger and valid until ppn_ledger_free. */
+PPN_EXPORT uint64_t ppn_ledger_size(const ppn_ledger *ledger);
+PPN_EXPORT const char *ppn_ledger_origin(const ppn_ledger *ledger);
+PPN_EXPORT const char *ppn_ledger_mesh_range(const ppn_ledger *ledger);
+PPN_EXPORT const char *ppn_ledger_dir(const ppn_ledger *ledger);
+
+/* Merkle root of the first 'size' entries (size <= ppn_ledger_size; 0 gives SHA-256("")).
+ * Reads O(log n) hashes.  -EINVAL size too large. */
+PPN_EXPORT int ppn_ledger_root(ppn_ledger *ledger, uint64_t size,
+                               uint8_t ret_root[PPN_LEDGER_HASH_BYTES]);
+
+/* Entry 'index' decoded, its signed bytes, or its leaf hash.  -ENOENT index >= size;
+ * get_raw: -ENOBUFS if 'size' is too small. */
+PPN_EXPORT int ppn_ledger_get(ppn_ledger *ledger, uint64_t index, struct ppn_ledger_entry *ret_entry);
+PPN_EXPORT int ppn_ledger_get_raw(ppn_ledger *ledger, uint64_t index, uint8_t *buf, size_t size,
+                                  size_t *ret_len);
+PPN_EXPORT int ppn_ledger_leaf_hash(ppn_ledger *ledger, uint64_t index,
+                                    uint8_t ret_hash[PPN_LEDGER_HASH_BYTES]);
+
+/* ---- Appending (writer only: -EBADF on a read-only handle) ------------------------ */
+
+/* Sign and append 'n' entries in one batch (one fdatasync).  Each is checked for authority in
+ * order, as if the earlier ones were in effect; nothing is written unless all are valid
+ * (-EPERM missing capability, -EPROTO broken rule, -EINVAL bad field).  Returns 0 only after
+ * the batch is durable; *ret_first_index = index of the first (may be NULL).  -EIO on a write
+ * or sync failure (then the handle refuses every later append). */
+PPN_EXPORT int ppn_ledger_append(ppn_ledger *ledger, const struct ppn_ledger_entry *entries,
+                                 size_t n, const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                 uint64_t *ret_first_index);
+
+/* Append already-signed entries (e.g. read from a file): entries[i] of lens[i] bytes, which
+ * must have been signed for index size+i.  Signatures are verified (-EKEYREJECTED), then as
+ * ppn_ledger_append. */
+PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *ledger, const uint8_t *const *entries,
+                                        const size_t *lens, size_t n, uint64_t *ret_first_index);
+
+/* Conveniences for one entry each; same errors as ppn_ledger_append.  Strings may be "" but
+ * not NULL, except where said. */
+PPN_EXPORT int ppn_ledger_node_join(ppn_ledger *ledger,
+                                    const uint8_t identity_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                    const uint8_t wg_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                    const char *mesh_address, const char *endpoint,
+                                    const char *hostname,
+                                    const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                    uint64_t *ret_index);
+PPN_EXPORT int ppn_ledger_node_revoke(ppn_ledger *ledger,
+                                      const uint8_t identity_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                      const char *reason,
+                                      const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                      uint64_t *ret_index);
+PPN_EXPORT int ppn_ledger_cap_grant(ppn_ledger *ledger,
+                                    const uint8_t subject_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                    const char *capability, const char *scope,
+                                    const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                    uint64_t *ret_index);
+PPN_EXPORT int ppn_ledger_cap_revoke(ppn_ledger *ledger,
+                                     const uint8_t subject_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                     const char *capability, const char *scope,
+                                     const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                     uint64_t *ret_index);
+PPN_EXPORT int ppn_ledger_vm_assign(ppn_ledger *ledger, const char *vm_name,
+                                    const uint8_t node_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                    const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                    uint64_t *ret_index);
+/* 'replacement' may be NULL to withdraw the target; otherwise its type must be the target's. */
+PPN_EXPORT int ppn_ledger_supersede(ppn_ledger *ledger, uint64_t target,
+                                    const struct ppn_ledger_entry *replacement,
+                                    const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                    uint64_t *ret_index);
+
+/* ---- Current views ---------------------------------------------------------------- */
+
+/* A current member: from a NODE_JOIN (or its SUPERSEDE replacement) not revoked since. */
+struct ppn_ledger_member {
+    uint64_t index; /* the entry that holds the current record */
+    uint8_t identity[PPN_LEDGER_PUBLIC_KEY_BYTES];
+    uint8_t wg_key[PPN_LEDGER_PUBLIC_KEY_BYTES];
+    char mesh[PPN_LEDGER_TEXT_MAX + 1];
+    char endpoint[PPN_LEDGER_TEXT_MAX + 1];
+    char hostname[PPN_LEDGER_TEXT_MAX + 1];
+};
+
+/* Members in ledger order: count, then get i < count (-ENOENT otherwise); find by identity
+ * key (-ENOENT if not a current member). */
+PPN_EXPORT size_t ppn_ledger_member_count(const ppn_ledger *ledger);
+PPN_EXPORT int ppn_ledger_member_get(const ppn_ledger *ledger, size_t i,
+                                     struct ppn_ledger_member *ret_member);
+PPN_EXPORT int ppn_ledger_member_find(const ppn_ledger *ledger,
+                                      const uint8_t identity_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                      struct ppn_ledger_member *ret_member);
+
+/* A capability grant in effect. */
+struct ppn_ledger_grant {
+    uint64_t index;
+    uint8_t subject[PPN_LEDGER_PUBLIC_KEY_BYTES];
+    char capability[PPN_LEDGER_TEXT_MAX + 1];
+    char scope[PPN_LEDGER_TEXT_MAX + 1];
+};
+PPN_EXPORT size_t ppn_ledger_grant_count(const ppn_ledger *ledger);
+PPN_EXPORT int ppn_ledger_grant_get(const ppn_ledger *ledger, size_t i,
+                                    struct ppn_ledger_grant *ret_grant);
+
+/* 1 if 'key' currently holds 'capability' for 'scope', else 0; -EINVAL for NULL arguments.
+ * Held means: a grant of "admin" (unscoped), or a grant of 'capability' that is unscoped or
+ * whose scope equals 'scope'.  'scope' NULL or "" asks for an unscoped grant. */
+PPN_EXPORT int ppn_ledger_has_capability(const ppn_ledger *ledger,
+                                         const uint8_t key[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                         const char *capability, const char *scope);
+
+/* A VM assignment in effect (the latest per VM name). */
+struct ppn_ledger_assignment {
+    uint64_t index;
+    char vm[PPN_LEDGER_TEXT_MAX + 1];
+    uint8_t node[PPN_LEDGER_PUBLIC_KEY_BYTES];
+};
+PPN_EXPORT size_t ppn_ledger_assignment_count(const ppn_ledger *ledger);
+PPN_EXPORT int ppn_ledger_assignment_get(const ppn_ledger *ledger, size_t i,
+                                         struct ppn_ledger_assignment *ret_assignment);
+PPN_EXPORT int ppn_ledger_assignment_find(const ppn_ledger *ledger, const char *vm_name,
+                                          struct ppn_ledger_assignment *ret_assignment);
+
+/* ---- nodes.jsonl -------------------------------------------------------------------- */
+
+/* Write '<dir>/nodes.jsonl' (path NULL) or 'path' atomically: one JSON object per line for each
+ * NODE_JOIN / NODE_REVOKE entry and each SUPERSEDE of a node, in ledger order, with "index",
+ * "leaf_hash" (hex), "type", "identity", "wg_key" (base64), "mesh", "endpoint", "hostname",
+ * "time_ms", "author", and "active" (whether that record is the member's current one). */
+PPN_EXPORT int ppn_ledger_export_nodes(ppn_ledger *ledger, const char *path);
+
+/* ---- Checkpoints (C2SP tlog-checkpoint in a C2SP signed note) ------------------------ */
+
+/* Sign a checkpoint of the whole ledger with 'signer_sk' (its key must hold "admin"; -EPERM
+ * otherwise), store it durably as '<dir>/checkpoint', and copy the note text to 'buf'.
+ * The note key name is the origin.  -ENOBUFS if 'size' < the note length
+ * (PPN_LEDGER_CHECKPOINT_MAX suffices).  *ret_len = length (no NUL counted; a NUL is written
+ * if it fits).  Writer only. */
+PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *ledger,
+                                     const uint8_t signer_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                     char *buf, size_t size, size_t *ret_len);
+/* The latest stored checkpoint note.  -ENOENT if none was made yet. */
+PPN_EXPORT int ppn_ledger_checkpoint_get(ppn_ledger *ledger, char *buf, size_t size,
+                                         size_t *ret_len);
+
+/* Verify a checkpoint note signed by 'pk' under key name 'origin' (which must also be the
+ * checkpoint's origin line).  -EBADMSG malformed, -EKEYREJECTED no valid signature by that
+ * key.  Returns the tree size and root. */
+PPN_EXPORT int ppn_ledger_checkpoint_verify(const char *note, size_t len, const char *origin,
+                                            const uint8_t pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                            uint64_t *ret_size,
+                                            uint8_t ret_root[PPN_LEDGER_HASH_BYTES]);
+
+/* The C2SP signed-note key ID of (name, Ed25519 pk): SHA-256(name || "\n" || 0x01 || pk)[0:4],
+ * big-endian. */
+PPN_EXPORT uint32_t ppn_ledger_note_key_id(const char *name,
+                                           const uint8_t pk[PPN_LEDGER_PUBLIC_KEY_BYTES]);
+
+/* ---- Merkle proofs (RFC 9162 §2.1) ------------------------------------------------- */
+
+/* Inclusion proof of entry 'index' in the tree of the first 'size' entries: *ret_count hashes
+ * of 32 bytes into 'proof' (room for 'max' hashes; PPN_LEDGER_PROOF_MAX suffices, else
+ * -ENOBUFS).  Reads O(log n) stored hashes.  -EINVAL index >= size or size > ledger size. */
+PPN_EXPORT int ppn_ledger_prove_inclusion(ppn_ledger *ledger, uint64_t index, uint64_t size,
+                                          uint8_t *proof, size_t max, size_t *ret_count);
+/* Consistency proof between sizes old_size <= new_size <= ledger size. */
+PPN_EXPORT int ppn_ledger_prove_consistency(ppn_ledger *ledger, uint64_t old_size,
+                                            uint64_t new_size, uint8_t *proof, size_t max,
+                                            size_t *ret_count);
+
+/* Stand-alone: leaf hash SHA-256(0x00 || data), and proof verification.  Return 0 when the
+ * proof holds, -EBADMSG when it does not (wrong length, wrong hashes, index >= size, ...),
+ * -EINVAL for NULL arguments. */
+PPN_EXPORT void ppn_ledger_merkle_leaf_hash(const uint8_t *data, size_t len,
+                                            uint8_t ret_hash[PPN_LEDGER_HASH_BYTES]);
+PPN_EXPORT int ppn_ledger_merkle_verify_inclusion(const uint8_t leaf_hash[PPN_LEDGER_HASH_BYTES],
+                                                  uint64_t index, uint64_t size,
+                                                  const uint8_t *proof, size_t count,
+                                                  const uint8_t root[PPN_LEDGER_HASH_BYTES]);
+PPN_EXPORT int ppn_ledger_merkle_verify_consistency(uint64_t old_size, uint64_t new_size,
+                                                    const uint8_t old_root[PPN_LEDGER_HASH_BYTES],
+                                                    const uint8_t new_root[PPN_LEDGER_HASH_BYTES],
+                                                    const uint8_t *proof, size_t count);
+
+/* ---- Verification and replication ------------------------------------------------- */
+
+/* Full verification: every checksum, canonical encoding, signature (spread over 'threads'
+ * threads; 0 = one per online CPU), authority, every stored tree hash, and the stored
+ * checkpoint.  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
+ * NULL). */
+PPN_EXPORT int ppn_ledger_verify(ppn_ledger *ledger, unsigned threads,
+                                 struct ppn_ledger_report *report);
+
+struct ppn_ledger_import_report {
+    uint64_t imported;    /* entries appended */
+    uint32_t fork;        /* 1 if a fork was found (then nothing was imported) */
+    uint32_t reserved;
+    uint64_t fork_size;   /* the tree size at which the two disagree */
+    uint8_t ours[PPN_LEDGER_HASH_BYTES];   /* our root at fork_size */
+    uint8_t theirs[PPN_LEDGER_HASH_BYTES]; /* theirs at fork_size */
+};
+
+/* Import from another replica's ledger directory 'src_dir' (opened read-only).  Their
+ * checkpoint must be signed by a key holding "admin"; their entries must verify (signatures,
+ * authority) and agree with ours on the common prefix and with both checkpoints.  Two
+ * checkpoints of the same size with different roots, or any disagreement on the common
+ * prefix, is a fork: -EPROTO with report->fork = 1, and nothing is imported.  New entries are
+ * appended in one batch and their checkpoint is stored.  Writer only. */
+PPN_EXPORT int ppn_ledger_import(ppn_ledger *ledger, const char *src_dir,
+                                 struct ppn_ledger_import_report *report);
 
 #ifdef __cplusplus
 }

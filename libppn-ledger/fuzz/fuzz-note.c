@@ -1,0 +1,26 @@
+/* The signed-note and checkpoint parsers. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const uint8_t pk[32] = {1, 2, 3};
+    struct note_sig sigs[8];
+    size_t tl, ns;
+    const char *note = (const char *)data;
+    if (note_parse(note, size, &tl, sigs, 8, &ns, NULL) == 0) {
+        if (tl > size || ns > 8)
+            __builtin_trap();
+        struct checkpoint cp;
+        if (checkpoint_parse_text(note, tl, &cp) == 0 && strlen(cp.origin) > PPN_LEDGER_TEXT_MAX)
+            __builtin_trap();
+    }
+    uint64_t s;
+    uint8_t root[32];
+    (void)ppn_ledger_checkpoint_verify(note, size, "example.com/ledger", pk, &s, root);
+    return 0;
+}

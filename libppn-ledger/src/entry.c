@@ -1,0 +1,546 @@
+/* Entries: canonical CBOR (RFC 8949 §4.2.1) written by hand, since libcbor 0.8 does not
+ * promise deterministic output; the decoder accepts only the one canonical form. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "internal.h"
+#include "ppn-common.h"
+
+enum {
+    K_TYPE = 1, K_INDEX = 2, K_TIME = 3, K_AUTHOR = 4, K_SUBJECT = 5, K_WG = 6, K_TEXT = 7,
+    K_MESH = 8, K_ENDPOINT = 9, K_HOSTNAME = 10, K_CAP = 11, K_SCOPE = 12, K_TARGET = 13,
+    K_REPL = 14, K_LAST = 14,
+};
+#define B(k) (1u << (k))
+#define BASE (B(K_TYPE) | B(K_INDEX) | B(K_TIME) | B(K_AUTHOR))
+
+/* Fields each type carries (besides BASE). */
+static uint32_t type_fields(uint32_t type)
+{
+    switch (type) {
+    case PPN_LEDGER_ENTRY_GENESIS: return B(K_SUBJECT) | B(K_TEXT) | B(K_MESH);
+    case PPN_LEDGER_ENTRY_NODE_JOIN:
+        return B(K_SUBJECT) | B(K_WG) | B(K_MESH) | B(K_ENDPOINT) | B(K_HOSTNAME);
+    case PPN_LEDGER_ENTRY_NODE_REVOKE: return B(K_SUBJECT) | B(K_TEXT);
+    case PPN_LEDGER_ENTRY_CAP_GRANT:
+    case PPN_LEDGER_ENTRY_CAP_REVOKE: return B(K_SUBJECT) | B(K_CAP) | B(K_SCOPE);
+    case PPN_LEDGER_ENTRY_VM_ASSIGN: return B(K_SUBJECT) | B(K_TEXT);
+    case PPN_LEDGER_ENTRY_SUPERSEDE: return B(K_TARGET) | B(K_REPL);
+    default: return 0;
+    }
+}
+
+static uint32_t entry_fields(const struct ppn_ledger_entry *e)
+{
+    uint32_t f = type_fields(e->type);
+    if (!f)
+        return 0;
+    if (e->type == PPN_LEDGER_ENTRY_SUPERSEDE && e->replacement_type != 0) {
+        uint32_t r = e->replacement_type;
+        if (r != PPN_LEDGER_ENTRY_NODE_JOIN && r != PPN_LEDGER_ENTRY_CAP_GRANT &&
+            r != PPN_LEDGER_ENTRY_VM_ASSIGN)
+            return 0;
+        f |= type_fields(r);
+    }
+    return BASE | f;
+}
+
+bool text_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    if (len > PPN_LEDGER_TEXT_MAX)
+        return false;
+    for (size_t i = 0; i < len;) {
+        unsigned c = p[i];
+        size_t n;
+        uint32_t cp;
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1; cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2; cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3; cp = c & 0x07;
+        } else
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool field_text_ok(const char *s)
+{
+    size_t n = strnlen(s, PPN_LEDGER_TEXT_MAX + 1);
+    return n <= PPN_LEDGER_TEXT_MAX && text_valid(s, n);
+}
+
+/* A note key name: non-empty, no spaces, no '+' (C2SP signed-note). */
+static bool origin_ok(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == '+' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+int entry_check_fields(const struct ppn_ledger_entry *e)
+{
+    uint32_t f = entry_fields(e);
+    if (!f)
+        return -EINVAL;
+    /* Numbers stay within what JSON tools (int64) carry. */
+    if (e->index > INT64_MAX || e->time_ms > INT64_MAX || e->target > INT64_MAX)
+        return -EINVAL;
+    const char *texts[] = {e->text, e->mesh, e->endpoint, e->hostname, e->capability, e->scope};
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(texts); i++)
+        if (!field_text_ok(texts[i]))
+            return -EINVAL;
+    uint32_t t = e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? e->replacement_type : e->type;
+    switch (t) {
+    case PPN_LEDGER_ENTRY_GENESIS:
+        if (!origin_ok(e->text) || !e->mesh[0] || e->index != 0)
+            return -EINVAL;
+        if (memcmp(e->author, e->subject, 32) != 0)
+            return -EINVAL;
+        break;
+    case PPN_LEDGER_ENTRY_NODE_JOIN:
+        if (!e->mesh[0])
+            return -EINVAL;
+        break;
+    case PPN_LEDGER_ENTRY_CAP_GRANT:
+    case PPN_LEDGER_ENTRY_CAP_REVOKE:
+        if (!e->capability[0])
+            return -EINVAL;
+        break;
+    case PPN_LEDGER_ENTRY_VM_ASSIGN:
+        if (!e->text[0])
+            return -EINVAL;
+        break;
+    default:
+        break;
+    }
+    if (e->type == PPN_LEDGER_ENTRY_SUPERSEDE && e->target >= e->index)
+        return -EINVAL;
+    return 0;
+}
+
+/* ---- encoder ---- */
+struct enc {
+    uint8_t *p;
+    size_t size, len;
+};
+static void put(struct enc *w, const void *d, size_t n)
+{
+    if (w->len + n <= w->size)
+        memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+static void head(struct enc *w, unsigned major, uint64_t v)
+{
+    uint8_t b[9];
+    size_t n;
+    major <<= 5;
+    if (v < 24) {
+        b[0] = (uint8_t)(major | v); n = 1;
+    } else if (v <= 0xff) {
+        b[0] = (uint8_t)(major | 24); b[1] = (uint8_t)v; n = 2;
+    } else if (v <= 0xffff) {
+        b[0] = (uint8_t)(major | 25); b[1] = (uint8_t)(v >> 8); b[2] = (uint8_t)v; n = 3;
+    } else if (v <= 0xffffffffu) {
+        b[0] = (uint8_t)(major | 26);
+        for (int i = 0; i < 4; i++)
+            b[1 + i] = (uint8_t)(v >> (24 - 8 * i));
+        n = 5;
+    } else {
+        b[0] = (uint8_t)(major | 27);
+        for (int i = 0; i < 8; i++)
+            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
+        n = 9;
+    }
+    put(w, b, n);
+}
+static void enc_bytes(struct enc *w, unsigned major, const void *d, size_t n)
+{
+    head(w, major, n);
+    put(w, d, n);
+}
+
+static void encode_body(struct enc *w, const struct ppn_ledger_entry *e, uint32_t f)
+{
+    head(w, 5, (uint64_t)__builtin_popcount(f));
+    for (unsigned k = 1; k <= K_LAST; k++) {
+        if (!(f & B(k)))
+            continue;
+        head(w, 0, k);
+        switch (k) {
+        case K_TYPE: head(w, 0, e->type); break;
+        case K_INDEX: head(w, 0, e->index); break;
+        case K_TIME: head(w, 0, e->time_ms); break;
+        case K_AUTHOR: enc_bytes(w, 2, e->author, 32); break;
+        case K_SUBJECT: enc_bytes(w, 2, e->subject, 32); break;
+        case K_WG: enc_bytes(w, 2, e->wg_key, 32); break;
+        case K_TEXT: enc_bytes(w, 3, e->text, strlen(e->text)); break;
+        case K_MESH: enc_bytes(w, 3, e->mesh, strlen(e->mesh)); break;
+        case K_ENDPOINT: enc_bytes(w, 3, e->endpoint, strlen(e->endpoint)); break;
+        case K_HOSTNAME: enc_bytes(w, 3, e->hostname, strlen(e->hostname)); break;
+        case K_CAP: enc_bytes(w, 3, e->capability, strlen(e->capability)); break;
+        case K_SCOPE: enc_bytes(w, 3, e->scope, strlen(e->scope)); break;
+        case K_TARGET: head(w, 0, e->target); break;
+        case K_REPL: head(w, 0, e->replacement_type); break;
+        }
+    }
+}
+
+PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint64_t index,
+                                     const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                     uint8_t *buf, size_t size, size_t *ret_len)
+{
+    if (!entry || !author_sk || !buf || !ret_len)
+        return -EINVAL;
+    struct ppn_ledger_entry e = *entry;
+    e.index = index;
+    memcpy(e.author, author_sk + 32, 32);
+    if (e.time_ms == 0)
+        e.time_ms = ppnc_now_real_ns() / 1000000u;
+    if (e.type == PPN_LEDGER_ENTRY_GENESIS && memcmp(e.subject, e.author, 32) != 0)
+        return -EINVAL;
+    int r = entry_check_fields(&e);
+    if (r < 0)
+        return r;
+    uint8_t body[PPN_LEDGER_ENTRY_MAX];
+    struct enc w = {body, sizeof(body), 0};
+    encode_body(&w, &e, entry_fields(&e));
+    if (w.len > sizeof(body) - 70)
+        return -EINVAL;
+    size_t dl = sizeof(ENTRY_SIG_DOMAIN) - 1;
+    uint8_t msg[sizeof(ENTRY_SIG_DOMAIN) - 1 + PPN_LEDGER_ENTRY_MAX];
+    memcpy(msg, ENTRY_SIG_DOMAIN, dl);
+    memcpy(msg + dl, body, w.len);
+    uint8_t sig[64];
+    crypto_sign_detached(sig, NULL, msg, dl + w.len, author_sk);
+    /* Refuse a secret key whose public half is not its own: the signature would not verify. */
+    if (crypto_sign_verify_detached(sig, msg, dl + w.len, e.author) != 0)
+        return -EINVAL;
+    struct enc o = {buf, size, 0};
+    head(&o, 4, 2);
+    put(&o, body, w.len);
+    enc_bytes(&o, 2, sig, 64);
+    if (o.len > size)
+        return -ENOBUFS;
+    *ret_len = o.len;
+    return 0;
+}
+
+/* ---- decoder ---- */
+struct dec {
+    const uint8_t *p;
+    size_t len, pos;
+};
+static int dhead(struct dec *d, unsigned *major, uint64_t *v)
+{
+    if (d->pos >= d->len)
+        return -EBADMSG;
+    uint8_t b = d->p[d->pos++];
+    unsigned ai = b & 31;
+    *major = b >> 5;
+    if (ai < 24) {
+        *v = ai;
+        return 0;
+    }
+    if (ai > 27)
+        return -EBADMSG; /* indefinite lengths and reserved values are not canonical */
+    size_t n = (size_t)1 << (ai - 24);
+    if (d->len - d->pos < n)
+        return -EBADMSG;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | d->p[d->pos++];
+    /* shortest form only */
+    static const uint64_t minv[] = {24, 0x100, 0x10000, 0x100000000ull};
+    if (x < minv[ai - 24])
+        return -EBADMSG;
+    *v = x;
+    return 0;
+}
+static int duint(struct dec *d, uint64_t *v)
+{
+    unsigned m;
+    if (dhead(d, &m, v) < 0 || m != 0)
+        return -EBADMSG;
+    return 0;
+}
+static int dkey32(struct dec *d, uint8_t out[32])
+{
+    unsigned m;
+    uint64_t n;
+    if (dhead(d, &m, &n) < 0 || m != 2 || n != 32 || d->len - d->pos < 32)
+        return -EBADMSG;
+    memcpy(out, d->p + d->pos, 32);
+    d->pos += 32;
+    return 0;
+}
+static int dtext(struct dec *d, char out[PPN_LEDGER_TEXT_MAX + 1])
+{
+    unsigned m;
+    uint64_t n;
+    if (dhead(d, &m, &n) < 0 || m != 3 || n > PPN_LEDGER_TEXT_MAX || d->len - d->pos < n)
+        return -EBADMSG;
+    if (!text_valid((const char *)d->p + d->pos, (size_t)n))
+        return -EBADMSG;
+    memcpy(out, d->p + d->pos, (size_t)n);
+    out[n] = 0;
+    d->pos += (size_t)n;
+    return 0;
+}
+
+int entry_decode_unverified(const uint8_t *data, size_t len, struct ppn_ledger_entry *ret,
+                            const uint8_t **ret_body, size_t *ret_body_len,
+                            const uint8_t **ret_sig)
+{
+    struct dec d = {data, len, 0};
+    unsigned m;
+    uint64_t v;
+    if (!data || len > PPN_LEDGER_ENTRY_MAX)
+        return -EBADMSG;
+    if (dhead(&d, &m, &v) < 0 || m != 4 || v != 2)
+        return -EBADMSG;
+    size_t body_start = d.pos;
+    uint64_t npairs;
+    if (dhead(&d, &m, &npairs) < 0 || m != 5 || npairs > K_LAST)
+        return -EBADMSG;
+    struct ppn_ledger_entry e;
+    memset(&e, 0, sizeof(e));
+    uint32_t seen = 0;
+    uint64_t last = 0;
+    for (uint64_t i = 0; i < npairs; i++) {
+        uint64_t k;
+        if (duint(&d, &k) < 0 || k == 0 || k > K_LAST || k <= last)
+            return -EBADMSG; /* keys ascending, each once: canonical order */
+        last = k;
+        seen |= B(k);
+        int r = 0;
+        switch (k) {
+        case K_TYPE: r = duint(&d, &v); if (!r && v > 0xffff) r = -EBADMSG; e.type = (uint32_t)v; break;
+        case K_INDEX: r = duint(&d, &e.index); break;
+        case K_TIME: r = duint(&d, &e.time_ms); break;
+        case K_AUTHOR: r = dkey32(&d, e.author); break;
+        case K_SUBJECT: r = dkey32(&d, e.subject); break;
+        case K_WG: r = dkey32(&d, e.wg_key); break;
+        case K_TEXT: r = dtext(&d, e.text); break;
+        case K_MESH: r = dtext(&d, e.mesh); break;
+        case K_ENDPOINT: r = dtext(&d, e.endpoint); break;
+        case K_HOSTNAME: r = dtext(&d, e.hostname); break;
+        case K_CAP: r = dtext(&d, e.capability); break;
+        case K_SCOPE: r = dtext(&d, e.scope); break;
+        case K_TARGET: r = duint(&d, &e.target); break;
+        case K_REPL: r = duint(&d, &v); if (!r && v > 0xffff) r = -EBADMSG; e.replacement_type = (uint32_t)v; break;
+        }
+        if (r < 0)
+            return -EBADMSG;
+    }
+    size_t body_len = d.pos - body_start;
+    if (seen != entry_fields(&e) || entry_check_fields(&e) < 0)
+        return -EBADMSG;
+    if (dhead(&d, &m, &v) < 0 || m != 2 || v != 64 || d.len - d.pos != 64)
+        return -EBADMSG;
+    if (ret_sig)
+        *ret_sig = data + d.pos;
+    if (ret_body)
+        *ret_body = data + body_start;
+    if (ret_body_len)
+        *ret_body_len = body_len;
+    *ret = e;
+    return 0;
+}
+
+int entry_verify_sig(const uint8_t author[32], const uint8_t *body, size_t body_len,
+                     const uint8_t sig[64])
+{
+    uint8_t msg[sizeof(ENTRY_SIG_DOMAIN) - 1 + PPN_LEDGER_ENTRY_MAX];
+    size_t dl = sizeof(ENTRY_SIG_DOMAIN) - 1;
+    if (body_len > PPN_LEDGER_ENTRY_MAX)
+        return -EBADMSG;
+    memcpy(msg, ENTRY_SIG_DOMAIN, dl);
+    memcpy(msg + dl, body, body_len);
+    return crypto_sign_verify_detached(sig, msg, dl + body_len, author) == 0 ? 0 : -EKEYREJECTED;
+}
+
+PPN_EXPORT int ppn_ledger_entry_decode(const uint8_t *data, size_t len,
+                                       struct ppn_ledger_entry *ret_entry)
+{
+    if (!data || !ret_entry)
+        return -EINVAL;
+    struct ppn_ledger_entry e;
+    const uint8_t *body, *sig;
+    size_t bl;
+    int r = entry_decode_unverified(data, len, &e, &body, &bl, &sig);
+    if (r < 0)
+        return r;
+    r = entry_verify_sig(e.author, body, bl, sig);
+    if (r < 0)
+        return r;
+    *ret_entry = e;
+    return 0;
+}
+
+/* ---- names and JSON ---- */
+static const char *const type_names[] = {
+    [PPN_LEDGER_ENTRY_GENESIS] = "genesis",       [PPN_LEDGER_ENTRY_NODE_JOIN] = "node-join",
+    [PPN_LEDGER_ENTRY_NODE_REVOKE] = "node-revoke", [PPN_LEDGER_ENTRY_CAP_GRANT] = "cap-grant",
+    [PPN_LEDGER_ENTRY_CAP_REVOKE] = "cap-revoke", [PPN_LEDGER_ENTRY_VM_ASSIGN] = "vm-assign",
+    [PPN_LEDGER_ENTRY_SUPERSEDE] = "supersede",
+};
+
+PPN_EXPORT const char *ppn_ledger_entry_type_name(uint32_t type)
+{
+    if (type < PPNC_ARRAY_SIZE(type_names) && type_names[type])
+        return type_names[type];
+    return "?";
+}
+
+static uint32_t type_from_name(const char *s)
+{
+    for (uint32_t i = 1; i < PPNC_ARRAY_SIZE(type_names); i++)
+        if (!strcmp(type_names[i], s))
+            return i;
+    return 0;
+}
+
+static int add_key(json_t *o, const char *name, const uint8_t k[32])
+{
+    char b[PPNC_KEY_B64_LEN + 1];
+    ppnc_key_to_base64(b, k);
+    return json_object_set_new(o, name, json_string(b));
+}
+
+PPN_EXPORT int ppn_ledger_entry_to_json(const struct ppn_ledger_entry *e, char **ret_json)
+{
+    if (!e || !ret_json)
+        return -EINVAL;
+    uint32_t f = entry_fields(e);
+    if (!f)
+        return -EINVAL;
+    json_t *o = json_object();
+    if (!o)
+        return -ENOMEM;
+    json_object_set_new(o, "type", json_string(ppn_ledger_entry_type_name(e->type)));
+    json_object_set_new(o, "index", json_integer((json_int_t)e->index));
+    json_object_set_new(o, "time_ms", json_integer((json_int_t)e->time_ms));
+    add_key(o, "author", e->author);
+    if (f & B(K_TARGET))
+        json_object_set_new(o, "target", json_integer((json_int_t)e->target));
+    if (f & B(K_REPL))
+        json_object_set_new(o, "replacement_type",
+                            json_string(e->replacement_type ? ppn_ledger_entry_type_name(e->replacement_type) : "none"));
+    if (f & B(K_SUBJECT))
+        add_key(o, "subject", e->subject);
+    if (f & B(K_WG))
+        add_key(o, "wg_key", e->wg_key);
+    struct { uint32_t k; const char *n; const char *v; } t[] = {
+        {K_TEXT, "text", e->text},         {K_MESH, "mesh", e->mesh},
+        {K_ENDPOINT, "endpoint", e->endpoint}, {K_HOSTNAME, "hostname", e->hostname},
+        {K_CAP, "capability", e->capability}, {K_SCOPE, "scope", e->scope},
+    };
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(t); i++)
+        if (f & B(t[i].k))
+            json_object_set_new(o, t[i].n, json_stringn(t[i].v, strlen(t[i].v)));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!s)
+        return -ENOMEM;
+    *ret_json = s;
+    return 0;
+}
+
+static int get_text(json_t *o, const char *name, char out[PPN_LEDGER_TEXT_MAX + 1])
+{
+    json_t *v = json_object_get(o, name);
+    if (!v)
+        return 0;
+    if (!json_is_string(v) || json_string_length(v) > PPN_LEDGER_TEXT_MAX ||
+        !text_valid(json_string_value(v), json_string_length(v)))
+        return -EBADMSG;
+    memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    return 0;
+}
+static int get_key(json_t *o, const char *name, uint8_t out[32])
+{
+    json_t *v = json_object_get(o, name);
+    if (!v)
+        return 0;
+    if (!json_is_string(v) ||
+        ppnc_key_from_base64(out, json_string_value(v), json_string_length(v)) < 0)
+        return -EBADMSG;
+    return 0;
+}
+static int get_u64(json_t *o, const char *name, uint64_t *out)
+{
+    json_t *v = json_object_get(o, name);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+        return -EBADMSG;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+PPN_EXPORT int ppn_ledger_entry_from_json(const char *json, size_t len,
+                                          struct ppn_ledger_entry *ret_entry)
+{
+    if (!json || !ret_entry)
+        return -EINVAL;
+    json_error_t err;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    if (!o)
+        return -EBADMSG;
+    struct ppn_ledger_entry e;
+    memset(&e, 0, sizeof(e));
+    int r = -EBADMSG;
+    json_t *t = json_object_get(o, "type");
+    if (!json_is_object(o) || !json_is_string(t) || !(e.type = type_from_name(json_string_value(t))))
+        goto out;
+    json_t *rt = json_object_get(o, "replacement_type");
+    if (rt) {
+        if (!json_is_string(rt))
+            goto out;
+        e.replacement_type = strcmp(json_string_value(rt), "none") ? type_from_name(json_string_value(rt)) : 0;
+    }
+    if (get_u64(o, "index", &e.index) < 0 || get_u64(o, "time_ms", &e.time_ms) < 0 ||
+        get_u64(o, "target", &e.target) < 0 || get_key(o, "author", e.author) < 0 ||
+        get_key(o, "subject", e.subject) < 0 || get_key(o, "wg_key", e.wg_key) < 0 ||
+        get_text(o, "text", e.text) < 0 || get_text(o, "mesh", e.mesh) < 0 ||
+        get_text(o, "endpoint", e.endpoint) < 0 || get_text(o, "hostname", e.hostname) < 0 ||
+        get_text(o, "capability", e.capability) < 0 || get_text(o, "scope", e.scope) < 0)
+        goto out;
+    /* Friendlier names for the one text field some types carry. */
+    const char *alias[] = {"origin", "reason", "vm"};
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(alias); i++)
+        if (get_text(o, alias[i], e.text) < 0)
+            goto out;
+    if (get_key(o, "identity", e.subject) < 0 || get_key(o, "node", e.subject) < 0)
+        goto out;
+    *ret_entry = e;
+    r = 0;
+out:
+    json_decref(o);
+    return r;
+}

@@ -1,0 +1,36 @@
+#pragma once
+#include <stdbool.h>
+
+#include "internal.h"
+#include "view.h"
+
+struct entry_loc {
+    uint64_t off;      /* record offset in 'entries' */
+    uint64_t body;     /* body offset within the file (during scans) */
+    uint64_t sig;
+    uint32_t body_len;
+    uint8_t author[32];
+};
+
+struct ppn_ledger {
+    char *dir;
+    int efd, tfd, lockfd;
+    bool writer, poisoned;
+    uint64_t n, end;
+    struct entry_loc *locs;
+    struct frontier fr;
+    uint64_t tree_count;      /* hashes valid in the tree file */
+    uint8_t (*mem)[32];       /* hashes computed on open beyond the checkpoint */
+    uint64_t mem_base, mem_n, mem_from;
+    struct view v;
+    char origin[PPN_LEDGER_TEXT_MAX + 1], mesh[PPN_LEDGER_TEXT_MAX + 1];
+    char *cp_note;
+    size_t cp_len;
+    struct checkpoint cp;
+    bool has_cp;
+    uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
+};
+
+int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+                         struct ppn_ledger_report *rep, ppn_ledger **ret);

@@ -1,0 +1,279 @@
+/* nodes.jsonl, full verification, replication. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "internal.h"
+#include "ledger-private.h"
+#include "ppn-common.h"
+
+static int nodes_text(ppn_ledger *l, char **ret, size_t *ret_len)
+{
+    char *out = NULL;
+    size_t len = 0, cap = 0;
+    int r = 0;
+    for (uint64_t i = 0; i < l->n; i++) {
+        struct ppn_ledger_entry e;
+        if ((r = ppn_ledger_get(l, i, &e)) < 0)
+            break;
+        bool node = e.type == PPN_LEDGER_ENTRY_NODE_JOIN || e.type == PPN_LEDGER_ENTRY_NODE_REVOKE ||
+                    (e.type == PPN_LEDGER_ENTRY_SUPERSEDE &&
+                     e.replacement_type == PPN_LEDGER_ENTRY_NODE_JOIN);
+        if (e.type == PPN_LEDGER_ENTRY_SUPERSEDE && !e.replacement_type) {
+            struct ppn_ledger_entry t;
+            if (ppn_ledger_get(l, e.target, &t) == 0 &&
+                (t.type == PPN_LEDGER_ENTRY_NODE_JOIN ||
+                 (t.type == PPN_LEDGER_ENTRY_SUPERSEDE && t.replacement_type == PPN_LEDGER_ENTRY_NODE_JOIN)))
+                node = true;
+        }
+        if (!node)
+            continue;
+        uint8_t leaf[32];
+        char hex[65], b64[PPNC_KEY_B64_LEN + 1];
+        if ((r = ppn_ledger_leaf_hash(l, i, leaf)) < 0)
+            break;
+        sodium_bin2hex(hex, sizeof(hex), leaf, 32);
+        json_t *o = json_object();
+        if (!o) {
+            r = -ENOMEM;
+            break;
+        }
+        json_object_set_new(o, "index", json_integer((json_int_t)i));
+        json_object_set_new(o, "leaf_hash", json_string(hex));
+        json_object_set_new(o, "type", json_string(ppn_ledger_entry_type_name(e.type)));
+        if (e.type == PPN_LEDGER_ENTRY_SUPERSEDE)
+            json_object_set_new(o, "target", json_integer((json_int_t)e.target));
+        if (e.type != PPN_LEDGER_ENTRY_SUPERSEDE || e.replacement_type) {
+            ppnc_key_to_base64(b64, e.subject);
+            json_object_set_new(o, "identity", json_string(b64));
+        }
+        if (e.type == PPN_LEDGER_ENTRY_NODE_JOIN || e.replacement_type == PPN_LEDGER_ENTRY_NODE_JOIN) {
+            ppnc_key_to_base64(b64, e.wg_key);
+            json_object_set_new(o, "wg_key", json_string(b64));
+            json_object_set_new(o, "mesh", json_string(e.mesh));
+            json_object_set_new(o, "endpoint", json_string(e.endpoint));
+            json_object_set_new(o, "hostname", json_string(e.hostname));
+        }
+        if (e.type == PPN_LEDGER_ENTRY_NODE_REVOKE)
+            json_object_set_new(o, "reason", json_string(e.text));
+        json_object_set_new(o, "time_ms", json_integer((json_int_t)e.time_ms));
+        ppnc_key_to_base64(b64, e.author);
+        json_object_set_new(o, "author", json_string(b64));
+        bool active = false;
+        for (size_t k = 0; k < l->v.nm; k++)
+            if (l->v.members[k].index == i)
+                active = true;
+        json_object_set_new(o, "active", json_boolean(active));
+        char *s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!s) {
+            r = -ENOMEM;
+            break;
+        }
+        size_t sl = strlen(s);
+        if (len + sl + 2 > cap) {
+            size_t nc = (cap + sl + 2) * 2;
+            char *no = realloc(out, nc);
+            if (!no) {
+                free(s);
+                r = -ENOMEM;
+                break;
+            }
+            out = no;
+            cap = nc;
+        }
+        memcpy(out + len, s, sl);
+        len += sl;
+        out[len++] = '\n';
+        free(s);
+    }
+    if (r < 0) {
+        free(out);
+        return r;
+    }
+    if (!out && !(out = malloc(1)))
+        return -ENOMEM;
+    out[len] = 0;
+    *ret = out;
+    *ret_len = len;
+    return 0;
+}
+
+PPN_EXPORT int ppn_ledger_export_nodes(ppn_ledger *l, const char *path)
+{
+    if (!l)
+        return -EINVAL;
+    char p[4096];
+    if (!path) {
+        if (snprintf(p, sizeof(p), "%s/nodes.jsonl", l->dir) >= (int)sizeof(p))
+            return -ENAMETOOLONG;
+        path = p;
+    }
+    char *text;
+    size_t len;
+    int r = nodes_text(l, &text, &len);
+    if (r < 0)
+        return r;
+    r = ppnc_write_file_atomic(path, text, len, 0644);
+    free(text);
+    return r;
+}
+
+PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_ledger_report *report)
+{
+    struct ppn_ledger_report rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.error_index = rep.error_offset = rep.torn_offset = UINT64_MAX;
+    if (!l) {
+        if (report)
+            *report = rep;
+        return -EINVAL;
+    }
+    ppn_ledger *f;
+    int r = ledger_open_internal(l->dir, 0, true, threads, &rep, &f);
+    if (r == 0) {
+        /* What is on disk must be what this handle holds (a writer sees all of it). */
+        uint8_t a[32], b[32];
+        if (f->n < l->n) {
+            rep.error_index = f->n;
+            rep.error_offset = f->end;
+            r = -EUCLEAN;
+        } else if (ppn_ledger_root(l, l->n, a) < 0 || ppn_ledger_root(f, l->n, b) < 0 ||
+                   memcmp(a, b, 32) != 0) {
+            rep.error_index = l->n - 1;
+            rep.error_offset = l->locs[l->n - 1].off;
+            r = -EUCLEAN;
+        }
+        /* The nodes.jsonl view, when present, must be what the entries say. */
+        char p[4096];
+        uint8_t *have;
+        size_t hl;
+        snprintf(p, sizeof(p), "%s/nodes.jsonl", l->dir);
+        if (r == 0 && ppnc_read_file(p, 1u << 30, &have, &hl) == 0) {
+            char *want;
+            size_t wl;
+            r = nodes_text(f, &want, &wl);
+            if (r == 0 && (wl != hl || memcmp(want, have, hl) != 0)) {
+                rep.error_file = 3;
+                rep.error_index = UINT64_MAX;
+                rep.error_offset = 0;
+                for (size_t i = 0; i < hl && i < wl; i++)
+                    if (have[i] != (uint8_t)want[i]) {
+                        rep.error_offset = i;
+                        break;
+                    }
+                r = -EUCLEAN;
+            }
+            if (r == 0 || r == -EUCLEAN)
+                free(want);
+            free(have);
+        }
+        ppn_ledger_free(f);
+    }
+    if (report)
+        *report = rep;
+    return r;
+}
+
+PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
+                                 struct ppn_ledger_import_report *report)
+{
+    struct ppn_ledger_import_report rep;
+    memset(&rep, 0, sizeof(rep));
+    if (!l || !src_dir) {
+        if (report)
+            *report = rep;
+        return -EINVAL;
+    }
+    if (!l->writer)
+        return -EBADF;
+    ppn_ledger *s;
+    int r = ppn_ledger_open(src_dir, 0, &s);
+    if (r < 0) {
+        if (report)
+            *report = rep;
+        return r == -EUCLEAN || r == -EKEYREJECTED || r == -EPERM ? -EBADMSG : r;
+    }
+    uint64_t common = l->n < s->n ? l->n : s->n;
+    uint8_t ours[32], theirs[32];
+    /* Same-size checkpoints with different roots, or any disagreement on the common prefix. */
+    uint64_t at = common;
+    if (l->has_cp && s->has_cp && l->cp.size == s->cp.size && memcmp(l->cp.root, s->cp.root, 32)) {
+        at = l->cp.size;
+        memcpy(ours, l->cp.root, 32);
+        memcpy(theirs, s->cp.root, 32);
+        r = -EPROTO;
+    } else if ((r = ppn_ledger_root(l, common, ours)) < 0 || (r = ppn_ledger_root(s, common, theirs)) < 0) {
+        goto out;
+    } else if (memcmp(ours, theirs, 32) != 0) {
+        r = -EPROTO;
+    }
+    if (r == -EPROTO) {
+        /* Find the first size at which they disagree, for the report. */
+        rep.fork = 1;
+        rep.fork_size = at;
+        memcpy(rep.ours, ours, 32);
+        memcpy(rep.theirs, theirs, 32);
+        goto out;
+    }
+    if (s->n > l->n) {
+        size_t n = (size_t)(s->n - l->n);
+        uint8_t *buf = malloc(n * PPN_LEDGER_ENTRY_MAX);
+        const uint8_t **pp = malloc(n * sizeof(*pp));
+        size_t *lens = malloc(n * sizeof(*lens));
+        r = -ENOMEM;
+        if (buf && pp && lens) {
+            r = 0;
+            for (size_t i = 0; i < n && r == 0; i++) {
+                pp[i] = buf + i * PPN_LEDGER_ENTRY_MAX;
+                r = ppn_ledger_get_raw(s, l->n + i, buf + i * PPN_LEDGER_ENTRY_MAX,
+                                       PPN_LEDGER_ENTRY_MAX, &lens[i]);
+            }
+            if (r == 0)
+                r = ppn_ledger_append_signed(l, pp, lens, n, NULL);
+            if (r == 0)
+                rep.imported = n;
+        }
+        free(buf);
+        free(pp);
+        free(lens);
+        if (r < 0)
+            goto out;
+    }
+    /* Keep the newer checkpoint, once it verifies against our (now extended) ledger. */
+    if (s->has_cp && (!l->has_cp || s->cp.size > l->cp.size)) {
+        struct checkpoint cp;
+        uint8_t root[32];
+        if (checkpoint_verify_any(s->cp_note, s->cp_len, l->origin,
+                                  (const uint8_t (*)[32])l->v.admins, l->v.nadm, &cp) == 0 &&
+            cp.size <= l->n && ppn_ledger_root(l, cp.size, root) == 0 && !memcmp(root, cp.root, 32)) {
+            char p[4096];
+            snprintf(p, sizeof(p), "%s/checkpoint", l->dir);
+            if (fdatasync(l->tfd) < 0 || ppnc_write_file_atomic(p, s->cp_note, s->cp_len, 0600) < 0) {
+                l->poisoned = true;
+                r = -EIO;
+                goto out;
+            }
+            char *copy = malloc(s->cp_len + 1);
+            if (copy) {
+                memcpy(copy, s->cp_note, s->cp_len + 1);
+                free(l->cp_note);
+                l->cp_note = copy;
+                l->cp_len = s->cp_len;
+                l->cp = cp;
+                l->has_cp = true;
+            }
+        }
+    }
+    r = 0;
+out:
+    ppn_ledger_free(s);
+    if (report)
+        *report = rep;
+    return r;
+}
