@@ -27,12 +27,10 @@ PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status
 {
     if (!ret_status)
         return -EINVAL;
-    char *out = NULL;
-    int r = qmp_execute_internal(qmp, "query-status", NULL, timeout_ms, &out);
+    json_t *o = NULL;
+    int r = qmp_execute_json(qmp, "query-status", NULL, timeout_ms, &o);
     if (r < 0)
         return r;
-    json_t *o = json_loads(out, 0, NULL);
-    free(out);
     json_t *st = json_object_get(o, "status");
     json_t *run = json_object_get(o, "running");
     if (!json_is_string(st) || !json_is_boolean(run)) {
@@ -84,12 +82,10 @@ PPN_EXPORT int ppn_qmp_balloon_query(ppn_qmp *qmp, int timeout_ms, uint64_t *ret
 {
     if (!ret_actual_bytes)
         return -EINVAL;
-    char *out = NULL;
-    int r = qmp_execute_internal(qmp, "query-balloon", NULL, timeout_ms, &out);
+    json_t *o = NULL;
+    int r = qmp_execute_json(qmp, "query-balloon", NULL, timeout_ms, &o);
     if (r < 0)
         return map_device_error(qmp, r);
-    json_t *o = json_loads(out, JSON_DECODE_INT_AS_REAL, NULL);
-    free(out);
     uint64_t v;
     if (!qmp_json_u64(json_object_get(o, "actual"), &v)) {
         json_decref(o);
@@ -143,11 +139,12 @@ PPN_EXPORT int ppn_qmp_guest_stats(ppn_qmp *qmp, const char *device_path, int ti
         return -EINVAL;
     if (!device_path)
         device_path = PPN_VM_BALLOON_QOM_PATH;
-    char *args, *out = NULL;
+    char *args;
+    json_t *o = NULL;
     int r = qom_path_arg(device_path, "guest-stats", NULL, &args);
     if (r < 0)
         return r;
-    r = qmp_execute_internal(qmp, "qom-get", args, timeout_ms, &out);
+    r = qmp_execute_json(qmp, "qom-get", args, timeout_ms, &o);
     free(args);
     if (r < 0) {
         r = map_device_error(qmp, r);
@@ -156,11 +153,6 @@ PPN_EXPORT int ppn_qmp_guest_stats(ppn_qmp *qmp, const char *device_path, int ti
             return -ENODATA;
         return r;
     }
-    json_error_t jerr;
-    json_t *o = json_loads(out, 0, &jerr);
-    if (!o && json_error_code(&jerr) == json_error_numeric_overflow)
-        o = json_loads(out, JSON_DECODE_INT_AS_REAL, NULL);
-    free(out);
     json_t *stats = json_object_get(o, "stats");
     json_t *lu = json_object_get(o, "last-update");
     if (!json_is_object(stats)) {

@@ -226,24 +226,28 @@ static void set_error(ppn_qmp *qmp, const char *cls, const char *desc)
 }
 
 static int execute_deadline(ppn_qmp *qmp, const char *command, const char *args, uint64_t deadline,
-                            char **ret_return_json)
+                            char **ret_return_json, json_t **ret_return)
 {
     if (qmp->broken)
         return -ENOTCONN;
     set_error(qmp, NULL, NULL);
 
     int64_t id = qmp->next_id++;
-    char *req;
+    char small[256], *req = small;
     int n;
     if (args)
+        n = snprintf(small, sizeof(small), "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%lld}\n", command,
+                     args, (long long)id);
+    else
+        n = snprintf(small, sizeof(small), "{\"execute\":\"%s\",\"id\":%lld}\n", command, (long long)id);
+    if (n >= (int)sizeof(small))
         n = asprintf(&req, "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%lld}\n", command, args,
                      (long long)id);
-    else
-        n = asprintf(&req, "{\"execute\":\"%s\",\"id\":%lld}\n", command, (long long)id);
     if (n < 0)
         return -ENOMEM;
     int r = send_all(qmp, req, (size_t)n, deadline);
-    free(req);
+    if (req != small)
+        free(req);
     if (r == -ETIMEDOUT)
         return qmp_break(qmp, r); /* a half-sent request cannot be resynchronised */
     if (r < 0)
@@ -274,9 +278,13 @@ static int execute_deadline(ppn_qmp *qmp, const char *command, const char *args,
             qmp_msg_clear(&m);
             return -EREMOTEIO;
         }
+        if (ret_return)
+            *ret_return = json_incref(m.ret);
         if (ret_return_json) {
             char *s = json_dumps(m.ret, JSON_COMPACT | JSON_ENCODE_ANY);
             if (!s) {
+                if (ret_return)
+                    json_decref(*ret_return);
                 qmp_msg_clear(&m);
                 return -ENOMEM;
             }
@@ -316,7 +324,7 @@ PPN_EXPORT int ppn_qmp_execute(ppn_qmp *qmp, const char *command, const char *ar
         if (!args)
             return -ENOMEM;
     }
-    int r = execute_deadline(qmp, command, args, deadline_after(timeout_ms), ret_return_json);
+    int r = execute_deadline(qmp, command, args, deadline_after(timeout_ms), ret_return_json, NULL);
     free(args);
     return r;
 }
@@ -327,7 +335,15 @@ int qmp_execute_internal(ppn_qmp *qmp, const char *command, const char *args, in
 {
     if (!qmp || timeout_ms <= 0)
         return -EINVAL;
-    return execute_deadline(qmp, command, args, deadline_after(timeout_ms), ret_return_json);
+    return execute_deadline(qmp, command, args, deadline_after(timeout_ms), ret_return_json, NULL);
+}
+
+int qmp_execute_json(ppn_qmp *qmp, const char *command, const char *args, int timeout_ms,
+                     json_t **ret_return)
+{
+    if (!qmp || timeout_ms <= 0 || !ret_return)
+        return -EINVAL;
+    return execute_deadline(qmp, command, args, deadline_after(timeout_ms), NULL, ret_return);
 }
 
 /* Greeting and capabilities negotiation. */
@@ -349,7 +365,7 @@ static int handshake(ppn_qmp *qmp, uint64_t deadline)
         qmp_msg_clear(&m);
         break;
     }
-    r = execute_deadline(qmp, "qmp_capabilities", NULL, deadline, NULL);
+    r = execute_deadline(qmp, "qmp_capabilities", NULL, deadline, NULL, NULL);
     return r == -EREMOTEIO ? -EPROTO : r;
 }
 

@@ -23,19 +23,32 @@ static char state[256];
 
 #define MIB (1024ULL * 1024ULL)
 
-static void setup(void)
+/* One state directory for the run, made and cleaned by the parent process:
+ * a failing test (in its forked child) cannot leave a QEMU running. */
+static void cleanup_state(void)
 {
-    snprintf(state, sizeof(state), "/tmp/ppn-vmm-guest-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(state));
-}
-
-static void teardown(void)
-{
-    char cmd[400];
+    char **names;
+    int n = ppn_vm_list(state, &names);
+    for (int i = 0; i < n; i++) {
+        char p[512];
+        uint8_t *d;
+        size_t len;
+        if (ppn_vm_path(state, names[i], "pid", p, sizeof(p)) == 0 && ppnc_read_file(p, 64, &d, &len) == 0) {
+            pid_t pid = (pid_t)atoi((char *)d);
+            free(d);
+            pid_t running;
+            if (ppn_vm_pid(state, names[i], &running) == 0 && running == pid && pid > 0)
+                kill(pid, SIGKILL);
+        }
+    }
+    if (n >= 0)
+        ppn_vmm_strv_free(names);
     if (getenv("PPN_KEEP_STATE"))
         return;
+    char cmd[400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
-    ck_assert_int_eq(system(cmd), 0);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", state);
 }
 
 static void make_vm(const char *name, const char *initrd, uint32_t mib)
@@ -329,9 +342,11 @@ int main(int argc, char **argv)
     guest_dir = realpath(argv[2], NULL); /* the spec wants absolute paths */
     if (!guest_dir)
         return 1;
+    snprintf(state, sizeof(state), "/tmp/ppn-vmm-guest-XXXXXX");
+    if (!mkdtemp(state))
+        return 1;
     Suite *s = suite_create("vmm-guest");
     TCase *tc = tcase_create("qemu");
-    tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 150);
     tcase_add_test(tc, test_balloon_and_graceful);
     tcase_add_test(tc, test_deaf_guest_fallback);
@@ -342,6 +357,7 @@ int main(int argc, char **argv)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    cleanup_state();
     free((char *)guest_dir);
     return failed;
 }

@@ -143,6 +143,32 @@ static int parse_forward(const char *s, ppn_vm_port_forward *f)
     return 0;
 }
 
+/* Creates a missing disk image with qemu-img (qcow2 for *.qcow2, else raw). */
+static int create_disk(const char *path, uint64_t size)
+{
+    if (access(path, F_OK) == 0)
+        return 0;
+    size_t n = strlen(path);
+    const char *fmt = n > 6 && !strcmp(path + n - 6, ".qcow2") ? "qcow2" : "raw";
+    char sz[32];
+    snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0)
+            dup2(nul, 1);
+        execlp("qemu-img", "qemu-img", "create", "-q", "-f", fmt, path, sz, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
 int cmd_create(int argc, char **argv)
 {
     static const char usage[] = "create NAME --type TYPE [options]";
@@ -205,7 +231,7 @@ int cmd_create(int argc, char **argv)
                     "                        (or totebox, mediakit, ...); sets the type's defaults\n"
                     "  --memory MIB          RAM in MiB          --vcpus N   virtual CPUs\n"
                     "  --disk PATH           disk image (absolute; .qcow2 or raw)\n"
-                    "  --disk-size GIB       size to create it with\n"
+                    "  --disk-size GIB       size to create it with (qemu-img, when it is missing)\n"
                     "  --node NODE           node the VM is pinned to (required for VM-Totebox)\n"
                     "  --kernel K --initrd I --append A   direct kernel boot (absolute paths)\n"
                     "  --forward [tcp:|udp:]HOST:GUEST    add a host port forward (repeatable)\n"
@@ -273,6 +299,14 @@ int cmd_create(int argc, char **argv)
         ppn_vm_spec_free(s);
         tool_error("Failed to create '%s': %s", name, why);
         return 1;
+    }
+    if (*ppn_vm_spec_disk(s)) {
+        r = create_disk(ppn_vm_spec_disk(s), ppn_vm_spec_disk_size_bytes(s));
+        if (r < 0) {
+            tool_fail("create the disk image", ppn_vm_spec_disk(s), r);
+            ppn_vm_spec_free(s);
+            return 1;
+        }
     }
     r = ppn_vm_spec_save(s, c.state_dir, !force);
     if (r < 0) {
