@@ -75,6 +75,7 @@ grep -q 'suggested node: node-[ab]' place.txt || fail "place: $(cat place.txt)"
 "$VM" place --socket "$SOCK" --memory 100000000 > place2.txt
 [ $? = 2 ] || fail "impossible placement not refused"
 grep -q '^0/2 nodes are available: 2 insufficient memory$' place2.txt || fail "refusal text: $(cat place2.txt)"
+grep -q "^  $NA: insufficient memory$" place2.txt || fail "per-node reason: $(cat place2.txt)"
 "$VM" place --socket "$SOCK" --memory 256 --node node-b | grep -q 'suggested node: node-b' || fail "pinned placement"
 "$VM" place --socket "$SOCK" --memory 256 --type totebox 2> tb.err && fail "totebox without node placed"
 grep -q 'named node' tb.err || fail "totebox message: $(cat tb.err)"
