@@ -6,106 +6,110 @@
 
 #include "msg.h"
 
-static int map_add(cbor_item_t *map, uint8_t key, cbor_item_t *value)
+/* Encoding with libcbor's allocation-free encoders into a stack buffer:
+ * definite lengths, shortest integer forms (canonical CBOR). */
+typedef struct writer {
+    uint8_t buf[MSG_FRAME_HDR + MSG_MAX];
+    size_t len;
+    int failed;
+} writer;
+
+static void w_put(writer *w, size_t n)
 {
-    if (!value)
-        return -ENOMEM;
-    cbor_item_t *k = cbor_build_uint8(key);
-    if (!k) {
-        cbor_decref(&value);
-        return -ENOMEM;
-    }
-    bool ok = cbor_map_add(map, (struct cbor_pair){.key = k, .value = value});
-    cbor_decref(&k);
-    cbor_decref(&value);
-    return ok ? 0 : -ENOMEM;
+    if (n == 0)
+        w->failed = 1;
+    w->len += n;
 }
 
-/* The shortest encoding, so that messages are canonical CBOR. */
-static cbor_item_t *build_uint(uint64_t v)
+static void w_map(writer *w, size_t pairs)
 {
-    if (v <= UINT8_MAX)
-        return cbor_build_uint8((uint8_t)v);
-    if (v <= UINT16_MAX)
-        return cbor_build_uint16((uint16_t)v);
-    if (v <= UINT32_MAX)
-        return cbor_build_uint32((uint32_t)v);
-    return cbor_build_uint64(v);
+    if (!w->failed)
+        w_put(w, cbor_encode_map_start(pairs, w->buf + w->len, sizeof(w->buf) - w->len));
 }
 
-/* Serialize 'item' appended to 'out' with an optional frame header. */
-static int serialize(cbor_item_t *item, cbuf *out, int framed)
+static void w_uint(writer *w, uint64_t key, uint64_t v)
 {
-    unsigned char *buf = NULL;
-    size_t size = 0;
-    size_t n = cbor_serialize_alloc(item, &buf, &size);
-    if (n == 0) {
-        free(buf);
-        return -ENOMEM;
+    if (!w->failed)
+        w_put(w, cbor_encode_uint(key, w->buf + w->len, sizeof(w->buf) - w->len));
+    if (!w->failed)
+        w_put(w, cbor_encode_uint(v, w->buf + w->len, sizeof(w->buf) - w->len));
+}
+
+static void w_bytes(writer *w, uint64_t key, const void *data, size_t n, int text)
+{
+    if (!w->failed)
+        w_put(w, cbor_encode_uint(key, w->buf + w->len, sizeof(w->buf) - w->len));
+    if (!w->failed)
+        w_put(w, (text ? cbor_encode_string_start : cbor_encode_bytestring_start)(
+                     n, w->buf + w->len, sizeof(w->buf) - w->len));
+    if (w->failed || n > sizeof(w->buf) - w->len) {
+        w->failed = 1;
+        return;
     }
+    memcpy(w->buf + w->len, data, n);
+    w->len += n;
+}
+
+static int w_finish(writer *w, cbuf *out, int framed)
+{
     int r = 0;
-    if (framed) {
-        if (n > MSG_MAX) {
-            r = -EINVAL;
-        } else {
-            uint8_t hdr[2] = {(uint8_t)(n >> 8), (uint8_t)n};
-            cbuf_append(out, hdr, 2);
-        }
-    }
-    if (r == 0) {
-        cbuf_append(out, buf, n);
+    if (w->failed || w->len - MSG_FRAME_HDR > MSG_MAX) {
+        r = -EINVAL;
+    } else {
+        size_t n = w->len - MSG_FRAME_HDR;
+        w->buf[0] = (uint8_t)(n >> 8);
+        w->buf[1] = (uint8_t)n;
+        cbuf_append(out, framed ? w->buf : w->buf + MSG_FRAME_HDR, framed ? w->len : n);
         if (out->failed)
             r = -ENOMEM;
     }
-    sodium_memzero(buf, size);
-    free(buf);
+    sodium_memzero(w->buf, w->len < sizeof(w->buf) ? w->len : sizeof(w->buf));
     return r;
 }
 
 int msg_encode(const msg *m, cbuf *out)
 {
-    cbor_item_t *map = cbor_new_definite_map(5);
-    if (!map)
-        return -ENOMEM;
-    int r = map_add(map, KEY_VERSION, build_uint(m->version));
-    if (r == 0)
-        r = map_add(map, KEY_TYPE, build_uint(m->type));
+    writer w;
+    w.len = MSG_FRAME_HDR;
+    w.failed = 0;
+    size_t extra;
+    switch (m->type) {
+    case PM_COMMIT: extra = 2; break;
+    case PM_SHARE: extra = 2; break;
+    case PM_REVEAL: extra = 3; break;
+    case PM_CONFIRM:
+    case PM_RECORD:
+    case PM_ACCEPT:
+    case PM_ABORT: extra = 1; break;
+    default: return -EINVAL;
+    }
+    w_map(&w, 2 + extra);
+    w_uint(&w, KEY_VERSION, m->version);
+    w_uint(&w, KEY_TYPE, m->type);
     switch (m->type) {
     case PM_COMMIT:
-        if (r == 0)
-            r = map_add(map, KEY_SID, cbor_build_bytestring(m->sid, MSG_SID_BYTES));
-        if (r == 0)
-            r = map_add(map, KEY_COMMIT, cbor_build_bytestring(m->commit, MSG_COMMIT_BYTES));
+        w_bytes(&w, KEY_SID, m->sid, MSG_SID_BYTES, 0);
+        w_bytes(&w, KEY_COMMIT, m->commit, MSG_COMMIT_BYTES, 0);
         break;
     case PM_SHARE:
     case PM_REVEAL:
-        if (r == 0)
-            r = map_add(map, KEY_Y, cbor_build_bytestring(m->y, 32));
-        if (r == 0)
-            r = map_add(map, KEY_AD, cbor_build_bytestring(m->ad, m->ad_len));
-        if (r == 0 && m->type == PM_REVEAL)
-            r = map_add(map, KEY_MAC, cbor_build_bytestring(m->mac, MSG_MAC_BYTES));
+        w_bytes(&w, KEY_Y, m->y, 32, 0);
+        w_bytes(&w, KEY_AD, m->ad, m->ad_len, 0);
+        if (m->type == PM_REVEAL)
+            w_bytes(&w, KEY_MAC, m->mac, MSG_MAC_BYTES, 0);
         break;
     case PM_CONFIRM:
-        if (r == 0)
-            r = map_add(map, KEY_MAC, cbor_build_bytestring(m->mac, MSG_MAC_BYTES));
+        w_bytes(&w, KEY_MAC, m->mac, MSG_MAC_BYTES, 0);
         break;
     case PM_RECORD:
     case PM_ACCEPT:
-        if (r == 0)
-            r = map_add(map, KEY_CT, cbor_build_bytestring(m->ct, m->ct_len));
+        w_bytes(&w, KEY_CT, m->ct, m->ct_len, 0);
         break;
     case PM_ABORT:
-        if (r == 0)
-            r = map_add(map, KEY_REASON, build_uint(m->reason));
+        w_uint(&w, KEY_REASON, m->reason);
         break;
-    default:
-        r = -EINVAL;
     }
-    if (r == 0)
-        r = serialize(map, out, 1);
-    cbor_decref(&map);
-    return r;
+    return w_finish(&w, out, 1);
 }
 
 static int get_bytes(const cbor_item_t *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
@@ -266,22 +270,16 @@ enum { REC_IDENTITY = 1, REC_WG = 2, REC_ENDPOINT = 3, REC_HOSTNAME = 4, REC_ADD
 
 int record_encode(const ppn_crypto_node_record *rec, cbuf *out)
 {
-    cbor_item_t *map = cbor_new_definite_map(5);
-    if (!map)
-        return -ENOMEM;
-    int r = map_add(map, REC_IDENTITY, cbor_build_bytestring(rec->identity_public, 32));
-    if (r == 0)
-        r = map_add(map, REC_WG, cbor_build_bytestring(rec->wg_public, 32));
-    if (r == 0)
-        r = map_add(map, REC_ENDPOINT, cbor_build_stringn(rec->endpoint, strlen(rec->endpoint)));
-    if (r == 0)
-        r = map_add(map, REC_HOSTNAME, cbor_build_stringn(rec->hostname, strlen(rec->hostname)));
-    if (r == 0)
-        r = map_add(map, REC_ADDRESS, cbor_build_stringn(rec->address, strlen(rec->address)));
-    if (r == 0)
-        r = serialize(map, out, 0);
-    cbor_decref(&map);
-    return r;
+    writer w;
+    w.len = MSG_FRAME_HDR;
+    w.failed = 0;
+    w_map(&w, 5);
+    w_bytes(&w, REC_IDENTITY, rec->identity_public, 32, 0);
+    w_bytes(&w, REC_WG, rec->wg_public, 32, 0);
+    w_bytes(&w, REC_ENDPOINT, rec->endpoint, strnlen(rec->endpoint, sizeof(rec->endpoint)), 1);
+    w_bytes(&w, REC_HOSTNAME, rec->hostname, strnlen(rec->hostname, sizeof(rec->hostname)), 1);
+    w_bytes(&w, REC_ADDRESS, rec->address, strnlen(rec->address, sizeof(rec->address)), 1);
+    return w_finish(&w, out, 0);
 }
 
 static int get_string(const cbor_item_t *v, char *dst, size_t max)

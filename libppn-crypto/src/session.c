@@ -87,9 +87,11 @@ static int code_use(ppn_crypto_role role, const char *code, size_t len)
     crypto_generichash_update(&st, &r, 1);
     crypto_generichash_update(&st, (const uint8_t *)code, len);
     crypto_generichash_final(&st, h, sizeof(h));
+    /* The entries are keyed hashes: a variable-time comparison reveals
+     * nothing useful about a code, and keeps the scan cheap. */
     int ret = 0;
     for (size_t i = 0; i < used_n; i++)
-        if (sodium_memcmp(used[i], h, sizeof(h)) == 0)
+        if (memcmp(used[i], h, sizeof(h)) == 0)
             ret = -ESTALE;
     if (ret == 0) {
         /* A ring: after USED_MAX newer codes an old one is forgotten. */
@@ -166,16 +168,25 @@ static int alive(ppn_crypto_session *s)
     return 0;
 }
 
-static void kdf(uint8_t out[32], const uint8_t isk[64], const char *label)
+/* 64 bytes of key material: SHA-512(lv_cat(label, ISK)).  ISK is a uniformly
+ * random 64-byte secret, so one hash per label serves as the KDF. */
+static void kdf64(uint8_t out[64], const uint8_t isk[64], const char *label)
 {
-    uint8_t full[crypto_auth_hmacsha512_BYTES];
-    crypto_auth_hmacsha512_state st;
-    crypto_auth_hmacsha512_init(&st, isk, 64);
-    crypto_auth_hmacsha512_update(&st, (const uint8_t *)label, strlen(label));
-    crypto_auth_hmacsha512_final(&st, full);
-    memcpy(out, full, 32);
-    sodium_memzero(full, sizeof(full));
-    sodium_memzero(&st, sizeof(st));
+    uint8_t in[1 + 32 + 1 + 64];
+    size_t n = strlen(label); /* our labels: < 32 bytes, one LEB128 byte */
+    in[0] = (uint8_t)n;
+    memcpy(in + 1, label, n);
+    in[1 + n] = 64;
+    memcpy(in + 2 + n, isk, 64);
+    crypto_hash_sha512(out, in, 2 + n + 64);
+    sodium_memzero(in, sizeof(in));
+}
+
+/* Key confirmation tag: BLAKE2b-256 keyed with the direction's key over the
+ * CPace session id output (which hashes the whole transcript). */
+static void kc_tag(uint8_t tag[MSG_MAC_BYTES], const uint8_t key[32], const uint8_t sid_out[64])
+{
+    crypto_generichash(tag, MSG_MAC_BYTES, sid_out, 64, key, 32);
 }
 
 static void make_ad(uint8_t ad[AD_LEN], ppn_crypto_role role, const uint8_t identity[32])
@@ -289,12 +300,15 @@ static int derive(ppn_crypto_session *s, const uint8_t k[32])
         sodium_memzero(isk, sizeof(isk));
         return r;
     }
-    kdf(s->k_mac_own, isk, a ? LABEL " confirm A" : LABEL " confirm B");
-    kdf(s->k_mac_peer, isk, a ? LABEL " confirm B" : LABEL " confirm A");
-    kdf(s->k_send, isk, a ? LABEL " record A" : LABEL " record B");
-    kdf(s->k_recv, isk, a ? LABEL " record B" : LABEL " record A");
-    uint8_t sas[32];
-    kdf(sas, isk, LABEL " sas");
+    uint8_t km[64], sas[64];
+    kdf64(km, isk, LABEL " confirm");
+    memcpy(s->k_mac_own, a ? km : km + 32, 32);
+    memcpy(s->k_mac_peer, a ? km + 32 : km, 32);
+    kdf64(km, isk, LABEL " record");
+    memcpy(s->k_send, a ? km : km + 32, 32);
+    memcpy(s->k_recv, a ? km + 32 : km, 32);
+    sodium_memzero(km, sizeof(km));
+    kdf64(sas, isk, LABEL " sas");
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = (v << 8) | sas[i];
@@ -379,7 +393,7 @@ static int on_share(ppn_crypto_session *s, const msg *m)
     memcpy(out.y, s->own_y, 32);
     memcpy(out.ad, s->own_ad, AD_LEN);
     out.ad_len = AD_LEN;
-    crypto_auth_hmacsha512256(out.mac, s->sid_out, sizeof(s->sid_out), s->k_mac_own);
+    kc_tag(out.mac, s->k_mac_own, s->sid_out);
     r = queue(s, &out);
     if (r < 0)
         return r;
@@ -407,12 +421,15 @@ static int on_reveal(ppn_crypto_session *s, const msg *m)
     sodium_memzero(k, sizeof(k));
     if (r < 0)
         return r;
-    if (crypto_auth_hmacsha512256_verify(m->mac, s->sid_out, sizeof(s->sid_out),
-                                         s->k_mac_peer) != 0)
+    uint8_t tag[MSG_MAC_BYTES];
+    kc_tag(tag, s->k_mac_peer, s->sid_out);
+    int bad = sodium_memcmp(tag, m->mac, sizeof(tag)) != 0;
+    sodium_memzero(tag, sizeof(tag));
+    if (bad)
         return -EACCES; /* wrong code (or an attacker guessing it) */
     msg out;
     init_msg(&out, PM_CONFIRM);
-    crypto_auth_hmacsha512256(out.mac, s->sid_out, sizeof(s->sid_out), s->k_mac_own);
+    kc_tag(out.mac, s->k_mac_own, s->sid_out);
     r = queue(s, &out);
     if (r < 0)
         return r;
@@ -421,8 +438,11 @@ static int on_reveal(ppn_crypto_session *s, const msg *m)
 
 static int on_confirm(ppn_crypto_session *s, const msg *m)
 {
-    if (crypto_auth_hmacsha512256_verify(m->mac, s->sid_out, sizeof(s->sid_out),
-                                         s->k_mac_peer) != 0)
+    uint8_t tag[MSG_MAC_BYTES];
+    kc_tag(tag, s->k_mac_peer, s->sid_out);
+    int bad = sodium_memcmp(tag, m->mac, sizeof(tag)) != 0;
+    sodium_memzero(tag, sizeof(tag));
+    if (bad)
         return -EACCES;
     return enter_sas_ready(s);
 }
@@ -480,6 +500,8 @@ static int handle(ppn_crypto_session *s, const uint8_t *data, size_t len)
         return fail(s, r);
     if (m.type == PM_ABORT)
         return fail_full(s, peer_abort_error(m.reason), false);
+    if (s->state == PPN_CRYPTO_SESSION_DONE)
+        return fail(s, -EPROTO); /* nothing may follow the last ACCEPT */
 
     static const uint8_t wanted[] = {
         [EXPECT_COMMIT] = PM_COMMIT, [EXPECT_SHARE] = PM_SHARE,
@@ -533,6 +555,8 @@ PPN_EXPORT int ppn_crypto_session_new(ppn_crypto_session **ret, ppn_crypto_role 
     s->local = *local;
     cbuf_init(&s->out);
     s->timeout_ms = timeout_ms ? timeout_ms : PPN_CRYPTO_DEFAULT_TIMEOUT_MS;
+    if (s->timeout_ms > UINT64_MAX / 4)
+        s->timeout_ms = UINT64_MAX / 4; /* "forever", without overflow */
     s->deadline = now_ms(s) + s->timeout_ms;
     make_ad(s->own_ad, role, local->identity_public);
 
@@ -600,8 +624,6 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
         return r;
     const uint8_t *p = data;
     while (len > 0) {
-        if (s->state == PPN_CRYPTO_SESSION_DONE || s->expect == EXPECT_NOTHING)
-            return fail(s, -EPROTO); /* nothing more may come */
         size_t want;
         if (s->in_len < MSG_FRAME_HDR) {
             want = MSG_FRAME_HDR - s->in_len;

@@ -180,6 +180,71 @@ START_TEST(test_success_memory)
 }
 END_TEST
 
+/* Collects every byte on the wire. */
+typedef struct wire {
+    uint8_t bytes[16384];
+    size_t len;
+} wire;
+
+static int record_wire(int dir, int index, uint8_t *frame, size_t *len, void *ud)
+{
+    wire *w = ud;
+    ck_assert_uint_le(w->len + *len, sizeof(w->bytes));
+    memcpy(w->bytes + w->len, frame, *len);
+    w->len += *len;
+    return 0;
+}
+
+START_TEST(test_nothing_in_clear)
+{
+    static wire w;
+    pair p;
+    pair_new(&p, NULL, false);
+    run_all(&p, record_wire, &w);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.a), PPN_CRYPTO_SESSION_DONE);
+    char canon[PPN_CRYPTO_CODE_CANONICAL_SIZE];
+    ck_assert_int_eq(ppn_crypto_code_parse(p.code, strlen(p.code), PPN_CRYPTO_CODE_CHECK, canon, NULL), 8);
+    ck_assert_ptr_null(memmem(w.bytes, w.len, canon, strlen(canon)));
+    ck_assert_ptr_null(memmem(w.bytes, w.len, p.code, strlen(p.code)));
+    /* the records travel encrypted: no hostname, endpoint, WireGuard key */
+    ck_assert_ptr_null(memmem(w.bytes, w.len, "alpha.example.org", 17));
+    ck_assert_ptr_null(memmem(w.bytes, w.len, "beta.example.org", 16));
+    ck_assert_ptr_null(memmem(w.bytes, w.len, p.ra.wg_public, 32));
+    ck_assert_ptr_null(memmem(w.bytes, w.len, p.rb.wg_public, 32));
+    ck_assert_ptr_null(memmem(w.bytes, w.len, "10.8.0.2/24", 11));
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_message_after_done)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    run_all(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.a), PPN_CRYPTO_SESSION_DONE);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.b), PPN_CRYPTO_SESSION_DONE);
+    /* the peer reports a failure after we finished: we do not keep the record */
+    msg m;
+    memset(&m, 0, sizeof(m));
+    m.version = 1;
+    m.type = PM_ABORT;
+    m.reason = ETIMEDOUT;
+    cbuf b;
+    cbuf_init(&b);
+    ck_assert_int_eq(msg_encode(&m, &b), 0);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.a, b.data, b.len), -ETIMEDOUT);
+    assert_nothing_released(p.a);
+    /* any other message after DONE is a protocol error */
+    m.type = PM_CONFIRM;
+    cbuf_wipe_free(&b);
+    ck_assert_int_eq(msg_encode(&m, &b), 0);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, b.data, b.len), -EPROTO);
+    assert_nothing_released(p.b);
+    cbuf_wipe_free(&b);
+    pair_free(&p);
+}
+END_TEST
+
 START_TEST(test_sas_differs_per_ceremony)
 {
     char s1[PPN_CRYPTO_SAS_STRING_SIZE], s2[PPN_CRYPTO_SAS_STRING_SIZE];
@@ -642,6 +707,8 @@ Suite *session_suite(void)
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, test_success_memory);
     tcase_add_test(tc, test_sas_differs_per_ceremony);
+    tcase_add_test(tc, test_message_after_done);
+    tcase_add_test(tc, test_nothing_in_clear);
     tcase_add_test(tc, test_code_errors_before_traffic);
     suite_add_tcase(s, tc);
     tc = tcase_create("failures");

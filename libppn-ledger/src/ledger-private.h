@@ -28,6 +28,7 @@ struct ppn_ledger {
     size_t cp_len;
     struct checkpoint cp;
     bool has_cp;
+    uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
 };
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);

@@ -207,8 +207,11 @@ int vmm_pid_exited(pid_t pid)
     pid_t w = waitpid(pid, &st, WNOHANG);
     if (w == pid)
         return 1;
-    if (w < 0 && errno != ECHILD)
+    if (w == 0)
+        return 0; /* our child, not yet reaped (maybe its threads still exit) */
+    if (errno != ECHILD)
         return 0;
+    /* not our child */
     if (kill(pid, 0) < 0 && errno == ESRCH)
         return 1;
     /* someone else's zombie? */
@@ -221,10 +224,8 @@ int vmm_pid_exited(pid_t pid)
     fclose(f);
     buf[n] = '\0';
     char *p = strrchr(buf, ')');
-    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X')) {
-        waitpid(pid, &st, WNOHANG); /* reap it if it became our zombie just now */
+    if (p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
         return 1;
-    }
     return 0;
 }
 

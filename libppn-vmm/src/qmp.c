@@ -13,6 +13,7 @@
 #include "ppn-common.h"
 #include "ppn/vmm.h"
 #include "qmp-internal.h"
+#include "vmm-internal.h"
 
 struct qmp_event {
     char *name;
@@ -121,7 +122,7 @@ static int read_line(ppn_qmp *qmp, uint64_t deadline, bool block, const char **r
     }
     size_t searched = 0;
     for (;;) {
-        char *nl = memchr(qmp->rbuf + searched, '\n', qmp->rlen - searched);
+        char *nl = qmp->rlen > searched ? memchr(qmp->rbuf + searched, '\n', qmp->rlen - searched) : NULL;
         if (nl) {
             *ret_line = qmp->rbuf;
             *ret_len = (size_t)(nl - qmp->rbuf);
@@ -322,13 +323,65 @@ PPN_EXPORT int ppn_qmp_execute(ppn_qmp *qmp, const char *command, const char *ar
 
 /* For the operations: arguments built by the library (already compact). */
 int qmp_execute_internal(ppn_qmp *qmp, const char *command, const char *args, int timeout_ms,
-                         char **ret_return_json);
-int qmp_execute_internal(ppn_qmp *qmp, const char *command, const char *args, int timeout_ms,
                          char **ret_return_json)
 {
     if (!qmp || timeout_ms <= 0)
         return -EINVAL;
     return execute_deadline(qmp, command, args, deadline_after(timeout_ms), ret_return_json);
+}
+
+/* Greeting and capabilities negotiation. */
+static int handshake(ppn_qmp *qmp, uint64_t deadline)
+{
+    int r;
+    for (;;) {
+        struct qmp_msg m;
+        r = read_msg(qmp, deadline, true, &m);
+        if (r < 0)
+            return r;
+        if (m.kind == QMP_MSG_BLANK || m.kind == QMP_MSG_EVENT)
+            continue;
+        if (m.kind != QMP_MSG_GREETING) {
+            qmp_msg_clear(&m);
+            return -EPROTO;
+        }
+        snprintf(qmp->version, sizeof(qmp->version), "%s", m.version);
+        qmp_msg_clear(&m);
+        break;
+    }
+    r = execute_deadline(qmp, "qmp_capabilities", NULL, deadline, NULL);
+    return r == -EREMOTEIO ? -EPROTO : r;
+}
+
+static ppn_qmp *qmp_alloc(void)
+{
+    ppn_qmp *qmp = calloc(1, sizeof(*qmp));
+    if (!qmp)
+        return NULL;
+    qmp->fd = -1;
+    qmp->next_id = 1;
+    qmp->q = calloc(PPN_QMP_EVENT_QUEUE_MAX, sizeof(*qmp->q));
+    if (!qmp->q) {
+        free(qmp);
+        return NULL;
+    }
+    return qmp;
+}
+
+int qmp_connect_fd(int fd, int timeout_ms, ppn_qmp **ret_qmp)
+{
+    ppn_qmp *qmp = qmp_alloc();
+    if (!qmp)
+        return -ENOMEM;
+    qmp->fd = fd;
+    int r = handshake(qmp, deadline_after(timeout_ms));
+    if (r < 0) {
+        qmp->fd = -1; /* the caller keeps its fd on failure */
+        ppn_qmp_free(qmp);
+        return r;
+    }
+    *ret_qmp = qmp;
+    return 0;
 }
 
 PPN_EXPORT int ppn_qmp_connect(const char *socket_path, int timeout_ms, ppn_qmp **ret_qmp)
@@ -342,17 +395,11 @@ PPN_EXPORT int ppn_qmp_connect(const char *socket_path, int timeout_ms, ppn_qmp 
     memcpy(sa.sun_path, socket_path, plen);
     uint64_t deadline = deadline_after(timeout_ms);
 
-    ppn_qmp *qmp = calloc(1, sizeof(*qmp));
+    ppn_qmp *qmp = qmp_alloc();
     if (!qmp)
         return -ENOMEM;
-    qmp->next_id = 1;
-    qmp->q = calloc(PPN_QMP_EVENT_QUEUE_MAX, sizeof(*qmp->q));
     qmp->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int r;
-    if (!qmp->q) {
-        r = -ENOMEM;
-        goto fail;
-    }
     if (qmp->fd < 0) {
         r = -errno;
         goto fail;
@@ -383,25 +430,7 @@ PPN_EXPORT int ppn_qmp_connect(const char *socket_path, int timeout_ms, ppn_qmp 
         goto fail;
     }
 
-    for (;;) {
-        struct qmp_msg m;
-        r = read_msg(qmp, deadline, true, &m);
-        if (r < 0)
-            goto fail;
-        if (m.kind == QMP_MSG_BLANK || m.kind == QMP_MSG_EVENT)
-            continue;
-        if (m.kind != QMP_MSG_GREETING) {
-            qmp_msg_clear(&m);
-            r = -EPROTO;
-            goto fail;
-        }
-        snprintf(qmp->version, sizeof(qmp->version), "%s", m.version);
-        qmp_msg_clear(&m);
-        break;
-    }
-    r = execute_deadline(qmp, "qmp_capabilities", NULL, deadline, NULL);
-    if (r == -EREMOTEIO)
-        r = -EPROTO;
+    r = handshake(qmp, deadline);
     if (r < 0)
         goto fail;
     *ret_qmp = qmp;

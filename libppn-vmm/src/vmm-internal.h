@@ -9,3 +9,7 @@ int qmp_execute_internal(ppn_qmp *qmp, const char *command, const char *args, in
                          char **ret_return_json);
 /* 1 when 'pid' no longer runs (reaping it if it is our child). */
 int vmm_pid_exited(pid_t pid);
+/* A client over an already connected stream socket 'fd' (non-blocking
+ * recommended): greeting and capabilities as in ppn_qmp_connect.  The
+ * handle owns fd on success. */
+int qmp_connect_fd(int fd, int timeout_ms, ppn_qmp **ret_qmp);

@@ -707,10 +707,18 @@ int cmd_admit(int argc, char **argv)
         node_wipe(&n);
         if (len < 0)
             return tool_fail("read", "pairing code", len);
-        return tool_error("Failed to read the pairing code: %s at position %zu; nothing was sent, type it again",
-                          r == -EBADMSG ? "the check symbol does not match (a typing error)"
-                                        : "a character that is not in the code alphabet",
-                          pos + 1);
+        /* Positions count from 1 as people do; the character itself is not
+         * echoed (it is part of a secret). */
+        if (r == -EILSEQ)
+            return tool_error("Failed to read the pairing code: the check symbol (position %zu) does not match, "
+                              "a typing error; nothing was sent, type it again", pos + 1);
+        if (r == -EMSGSIZE)
+            return tool_error("Failed to read the pairing code: it needs %d to %d symbols; nothing was sent",
+                              PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS);
+        if (r == -EBADMSG)
+            return tool_error("Failed to read the pairing code: the character at position %zu is not in the "
+                              "code alphabet; nothing was sent, type it again", pos + 1);
+        return tool_fail("parse", "pairing code", r);
     }
 
     ppn_crypto_node_record local = {0};
@@ -725,7 +733,8 @@ int cmd_admit(int argc, char **argv)
     }
 
     ppn_crypto_session *s = NULL;
-    r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_INITIATOR, code, PPN_CRYPTO_CODE_CHECK, &local,
+    /* 'code' is canonical now, its check symbol verified and removed. */
+    r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_INITIATOR, code, 0, &local,
                                (uint64_t)timeout_s * 1000);
     sodium_memzero(code, sizeof(code));
     if (r < 0) {

@@ -112,8 +112,9 @@ PPN_EXPORT int ppn_crypto_key_from_base64(const char *s, size_t len,
  * X25519 private key, so `wg pubkey < file` works on it; an identity key
  * file holds the 32-byte Ed25519 seed.  Files are written with
  * ppnc_write_file_atomic semantics (temporary file, fsync, rename, fsync of
- * the directory) and mode 0600.  Loading refuses a file that is not a
- * regular file or whose mode gives group or others any access.
+ * the directory) and mode 0600.  Loading refuses a file whose mode gives
+ * group or others any access (-EPERM, before reading a byte) and anything
+ * that is not a regular file (-EBADMSG).
  * ------------------------------------------------------------------------ */
 
 /* A fresh Ed25519 identity key pair from the system CSPRNG.
@@ -360,8 +361,10 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s,
                                             ppn_crypto_clock_fn clock, void *userdata);
 
 /* Feed bytes received from the peer, in any chunking.  Returns 0 or the
- * error that ended the session (see above).  Bytes fed after a message that
- * ended the protocol are -EPROTO. */
+ * error that ended the session (see above).  A message that arrives when the
+ * session expects none (after the peer's ACCEPT, or once DONE) ends it:
+ * -EPROTO, or for an ABORT the peer's reason; a DONE session that fails this
+ * way no longer releases the record (the peer did not complete). */
 PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s,
                                        const void *data, size_t len);
 
