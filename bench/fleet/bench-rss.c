@@ -115,8 +115,37 @@ static int agent(void)
     return 0;
 }
 
+/* RSS, PSS and private memory of a running process (e.g. a real `ppn-vm agent`). */
+static int other_process(const char *pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%s/smaps_rollup", pid);
+    FILE *f = fopen(path, "r");
+    long rss = 0, pss = 0, pc = 0, pd = 0, v;
+    if (!f)
+        return 1;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "Rss: %ld kB", &v) == 1)
+            rss = v;
+        else if (sscanf(line, "Pss: %ld kB", &v) == 1)
+            pss = v;
+        else if (sscanf(line, "Private_Clean: %ld kB", &v) == 1)
+            pc = v;
+        else if (sscanf(line, "Private_Dirty: %ld kB", &v) == 1)
+            pd = v;
+    }
+    fclose(f);
+    long floor_kib = bench_rss_kib();
+    printf("process %s:  RSS %.2f MiB, PSS %.2f MiB, private %.2f MiB "
+           "(floor: this bench's own RSS %.2f MiB)\n",
+           pid, rss / 1024.0, pss / 1024.0, (pc + pd) / 1024.0, floor_kib / 1024.0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--pid") == 0)
+        return other_process(argv[2]);
     if (argc == 2 && strcmp(argv[1], "agent") == 0)
         return agent();
     if (argc == 3 && strcmp(argv[1], "controller") == 0)

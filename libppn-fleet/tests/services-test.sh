@@ -45,9 +45,7 @@ PIDS+=($!)
 for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "controller socket"
 start_agent() { # key name
-    # UBSAN halt_on_error=0 for the agent only: libppn-vmm's qmp.c read_line() passes a NULL
-    # buffer to memchr() on the first read (reported to the lead); the agent must go on.
-    UBSAN_OPTIONS=halt_on_error=0:print_stacktrace=1 "$VM" agent --key $1.key --ledger L --controller 127.0.0.1:$PORT --name $2 \
+    "$VM" agent --key $1.key --ledger L --controller 127.0.0.1:$PORT --name $2 \
         --state-dir "$W/vms-$2" --interval-ms 1000 --accel tcg 2> agent-$2.log &
     PIDS+=($!)
 }
@@ -75,6 +73,7 @@ grep -q 'suggested node: node-[ab]' place.txt || fail "place: $(cat place.txt)"
 "$VM" place --socket "$SOCK" --memory 100000000 > place2.txt
 [ $? = 2 ] || fail "impossible placement not refused"
 grep -q '^0/2 nodes are available: 2 insufficient memory$' place2.txt || fail "refusal text: $(cat place2.txt)"
+grep -q "^  $NA: insufficient memory$" place2.txt || fail "per-node reason: $(cat place2.txt)"
 "$VM" place --socket "$SOCK" --memory 256 --node node-b | grep -q 'suggested node: node-b' || fail "pinned placement"
 "$VM" place --socket "$SOCK" --memory 256 --type totebox 2> tb.err && fail "totebox without node placed"
 grep -q 'named node' tb.err || fail "totebox message: $(cat tb.err)"

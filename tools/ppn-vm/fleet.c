@@ -1215,6 +1215,13 @@ static void print_placement(json_t *a)
         printf("suggested node: %s (%s), %" PRIu64 " MiB left after this VM\n",
                name[0] ? name : "-", node, (uint64_t)left / MIB);
     printf("%s\n", explain);
+    if (json_is_true(json_object_get(a, "placed")))
+        return;
+    /* Why each node does not fit (the controller lists at most 256). */
+    const char *key;
+    json_t *why;
+    json_object_foreach(json_object_get(a, "reasons"), key, why)
+        printf("  %s: %s\n", key, json_string_value(why));
 }
 
 int cmd_place(int argc, char **argv)

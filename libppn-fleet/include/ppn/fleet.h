@@ -180,8 +180,8 @@ PPN_EXPORT int ppn_fleet_get_option(const ppn_fleet *fleet, ppn_fleet_option opt
  * (n_keys may be 0).  Nodes that stay members keep their state; new members
  * start as "never heard"; removed members are forgotten, with their claims,
  * and from now on their heartbeats are refused as non-member.  Duplicate keys
- * count once.  Returns the number of members.  -EINVAL: NULL with n_keys > 0;
- * -ENOMEM (the previous set is kept). */
+ * count once.  Returns the number of members.  -EINVAL: NULL with n_keys > 0,
+ * or more than 2^30 keys; -ENOMEM (the previous set is kept). */
 PPN_EXPORT int ppn_fleet_set_members(ppn_fleet *fleet, const uint8_t *keys, size_t n_keys);
 
 typedef enum ppn_fleet_refusal {
