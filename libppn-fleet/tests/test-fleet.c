@@ -1,27 +1,709 @@
+/* libppn-fleet unit tests: codec, membership and refusals, liveness with
+ * injected time, claims and placement. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ppn/fleet.h"
+#include "fleet-internal.h"
+#include "test-util.h"
+
+#define MIB (1ULL << 20)
+
+/* ---- codec ---------------------------------------------------------- */
 
 START_TEST(test_version)
 {
     ck_assert_str_eq(ppn_fleet_version(), PPN_VERSION);
+    ck_assert_uint_eq(ppn_fleet_message_max(), PPN_FLEET_MESSAGE_MAX);
+    ck_assert_uint_eq(ppn_fleet_name_max(), 63);
+    ck_assert_uint_eq(ppn_fleet_max_vms(), PPN_FLEET_MAX_VMS);
 }
 END_TEST
 
-static Suite *version_suite(void)
+START_TEST(test_heartbeat_roundtrip)
 {
-    Suite *s = suite_create("version");
-    TCase *tc = tcase_create("version");
+    test_key k = test_key_make(1);
+    ppn_fleet_heartbeat hb = test_hb(&k, 42, 8000), out;
+    hb.n_vms = 2;
+    strcpy(hb.vms[0].name, "web-1");
+    hb.vms[0].mem_bytes = 512 * MIB;
+    strcpy(hb.vms[1].name, "totebox");
+    hb.vms[1].mem_bytes = 2048 * MIB;
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX], buf2[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, &k, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    /* Ed25519 and the encoding are deterministic. */
+    ck_assert_int_eq(test_seal(&hb, &k, buf2, sizeof(buf2)), n);
+    ck_assert_mem_eq(buf, buf2, (size_t)n);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
+    ck_assert_uint_eq(out.version, 1);
+    ck_assert_mem_eq(out.node_key, k.pk, 32);
+    ck_assert_str_eq(out.node_name, hb.node_name);
+    ck_assert_uint_eq(out.seq, 42);
+    ck_assert_uint_eq(out.ram_total_bytes, hb.ram_total_bytes);
+    ck_assert_uint_eq(out.ram_available_bytes, 8000 * MIB);
+    ck_assert_uint_eq(out.cpu_count, 4);
+    ck_assert_uint_eq(out.load_milli, 250);
+    ck_assert_uint_eq(out.ledger_size, 7);
+    ck_assert_uint_eq(out.n_vms, 2);
+    ck_assert_str_eq(out.vms[1].name, "totebox");
+    ck_assert_uint_eq(out.vms[1].mem_bytes, 2048 * MIB);
+
+    /* The largest heartbeat fits the limit. */
+    hb.n_vms = PPN_FLEET_MAX_VMS;
+    for (unsigned i = 0; i < PPN_FLEET_MAX_VMS; i++) {
+        memset(hb.vms[i].name, 'v', 63);
+        hb.vms[i].name[63] = '\0';
+        hb.vms[i].name[0] = (char)('A' + i % 26);
+        hb.vms[i].name[1] = (char)('a' + i / 26);
+        hb.vms[i].mem_bytes = UINT64_MAX;
+    }
+    hb.seq = UINT64_MAX;
+    n = test_seal(&hb, &k, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_le(n, PPN_FLEET_MESSAGE_MAX);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
+    ck_assert_uint_eq(out.n_vms, PPN_FLEET_MAX_VMS);
+    ck_assert_uint_eq(out.seq, UINT64_MAX);
+    /* Too small a buffer. */
+    ck_assert_int_eq(test_seal(&hb, &k, buf, 100), -EMSGSIZE);
+}
+END_TEST
+
+START_TEST(test_heartbeat_sign_refuses)
+{
+    test_key k = test_key_make(1), other = test_key_make(2);
+    ppn_fleet_heartbeat hb = test_hb(&k, 1, 100);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    ck_assert_int_eq(ppn_fleet_heartbeat_sign(NULL, k.sk, buf, sizeof(buf)), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_heartbeat_sign(&hb, other.sk, buf, sizeof(buf)), -EINVAL);
+    hb.n_vms = PPN_FLEET_MAX_VMS + 1;
+    ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
+    hb.n_vms = 1;
+    strcpy(hb.vms[0].name, "bad name");
+    ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
+    hb.vms[0].name[0] = '\0';
+    ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
+    strcpy(hb.vms[0].name, "ok");
+    hb.ram_available_bytes = hb.ram_total_bytes + 1;
+    ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
+    hb.ram_available_bytes = 0;
+    hb.cpu_count = 0;
+    ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_heartbeat_open_refuses)
+{
+    test_key k = test_key_make(1);
+    ppn_fleet_heartbeat hb = test_hb(&k, 5, 100), out;
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX + 16];
+    int n = test_seal(&hb, &k, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    memset(&out, 0x77, sizeof(out));
+    ppn_fleet_heartbeat untouched = out;
+    /* Every single bit flip is refused, and out stays untouched. */
+    for (int i = 0; i < n * 8; i++) {
+        buf[i / 8] ^= (uint8_t)(1 << (i % 8));
+        int r = ppn_fleet_heartbeat_open(buf, (size_t)n, &out);
+        ck_assert_msg(r == -EBADMSG || r == -EPROTO || r == -EKEYREJECTED,
+                      "bit %d: %d", i, r);
+        buf[i / 8] ^= (uint8_t)(1 << (i % 8));
+    }
+    ck_assert_mem_eq(&out, &untouched, sizeof(out));
+    /* Every truncation is malformed; a trailing byte too. */
+    for (int l = 0; l < n; l++)
+        ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)l, &out), -EBADMSG);
+    buf[n] = 0;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n + 1, &out), -EBADMSG);
+    /* The signature's last byte: a forgery. */
+    buf[n - 1] ^= 1;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), -EKEYREJECTED);
+    buf[n - 1] ^= 1;
+    /* Version 2: the first byte after the array header (0x83, then uint 1). */
+    ck_assert_uint_eq(buf[0], 0x83);
+    ck_assert_uint_eq(buf[1], 0x01);
+    buf[1] = 0x02;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), -EPROTO);
+    buf[1] = 0x01;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
+    /* Too big before any parsing. */
+    uint8_t *big = calloc(1, PPN_FLEET_MESSAGE_MAX + 1);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(big, PPN_FLEET_MESSAGE_MAX + 1, &out), -EMSGSIZE);
+    free(big);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(NULL, 1, &out), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open("", 0, &out), -EBADMSG);
+}
+END_TEST
+
+static ppn_fleet_request test_request(const test_key *op)
+{
+    ppn_fleet_request rq;
+    memset(&rq, 0, sizeof(rq));
+    memcpy(rq.operator_key, op->pk, 32);
+    memset(rq.nonce, 0xab, sizeof(rq.nonce));
+    rq.created_unix = 1700000000;
+    strcpy(rq.vm_name, "guest-1");
+    rq.kind = PPN_FLEET_VM_GENERAL;
+    rq.mem_bytes = 256 * MIB;
+    rq.vcpus = 1;
+    strcpy(rq.kernel, "/var/lib/ppn/vmlinuz");
+    strcpy(rq.initrd, "/var/lib/ppn/initrd.gz");
+    strcpy(rq.append, "console=ttyS0 quiet");
+    return rq;
+}
+
+START_TEST(test_request_roundtrip)
+{
+    test_key op = test_key_make(100), node = test_key_make(3);
+    ppn_fleet_request rq = test_request(&op), out;
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_request_open(buf, (size_t)n, &out), 0);
+    ck_assert(!out.has_node);
+    ck_assert_str_eq(out.vm_name, "guest-1");
+    ck_assert_str_eq(out.kernel, rq.kernel);
+    ck_assert_str_eq(out.initrd, rq.initrd);
+    ck_assert_str_eq(out.append, rq.append);
+    ck_assert_uint_eq(out.mem_bytes, 256 * MIB);
+    ck_assert_mem_eq(out.nonce, rq.nonce, 16);
+    ck_assert_uint_eq(out.created_unix, 1700000000);
+
+    rq.kind = PPN_FLEET_VM_TOTEBOX;
+    /* A VM-Totebox needs a named node. */
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf)), -EINVAL);
+    rq.has_node = true;
+    memcpy(rq.node_key, node.pk, 32);
+    n = ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_request_open(buf, (size_t)n, &out), 0);
+    ck_assert(out.has_node);
+    ck_assert_mem_eq(out.node_key, node.pk, 32);
+    ck_assert_uint_eq(out.kind, PPN_FLEET_VM_TOTEBOX);
+
+    /* A heartbeat is not a request and vice versa (distinct shapes and contexts). */
+    ppn_fleet_heartbeat hb = test_hb(&node, 1, 100), hbo;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &hbo), -EBADMSG);
+    int hn = test_seal(&hb, &node, buf, sizeof(buf));
+    ck_assert_int_eq(ppn_fleet_request_open(buf, (size_t)hn, &out), -EBADMSG);
+
+    /* Forged: a bit of the signature. */
+    n = ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf));
+    buf[n - 3] ^= 0x10;
+    ck_assert_int_eq(ppn_fleet_request_open(buf, (size_t)n, &out), -EKEYREJECTED);
+    /* Signed by another key than the one it names. */
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, node.sk, buf, sizeof(buf)), -EINVAL);
+    /* Bad fields. */
+    rq.vcpus = 0;
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf)), -EINVAL);
+    rq.vcpus = 1;
+    rq.kernel[0] = '\0';
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf)), -EINVAL);
+    strcpy(rq.kernel, "/a\nb");
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, op.sk, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+/* ---- membership, ingestion, refusals ---------------------------------- */
+
+static int ingest_hb(ppn_fleet *f, const test_key *k, uint64_t seq, uint64_t avail_mib,
+                     uint64_t now)
+{
+    ppn_fleet_heartbeat hb = test_hb(k, seq, avail_mib);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, k, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    return ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, now);
+}
+
+static ppn_fleet *fleet_with(const test_key *keys, size_t n, uint64_t now)
+{
+    ppn_fleet *f = NULL;
+    ck_assert_int_eq(ppn_fleet_new(now, &f), 0);
+    uint8_t *pks = malloc(32 * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        memcpy(pks + 32 * i, keys[i].pk, 32);
+    ck_assert_int_eq(ppn_fleet_set_members(f, pks, n), (int)n);
+    free(pks);
+    return f;
+}
+
+START_TEST(test_ingest_refusals_counted)
+{
+    test_key k[3] = {test_key_make(1), test_key_make(2), test_key_make(3)};
+    test_key stranger = test_key_make(9);
+    ppn_fleet *f = fleet_with(k, 2, 0);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+
+    ck_assert_int_eq(ingest_hb(f, &k[0], 10, 1000, 100), 0);
+    /* Replay of the same datagram, an older and an equal sequence. */
+    ppn_fleet_heartbeat hb = test_hb(&k[0], 11, 1000);
+    int n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 200), 0);
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 300), -ESTALE);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 9, 1000, 300), -ESTALE);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 11, 1000, 300), -ESTALE);
+    /* Non-member, properly signed. */
+    ck_assert_int_eq(ingest_hb(f, &stranger, 1, 1000, 300), -EPERM);
+    ck_assert_int_eq(ingest_hb(f, &k[2], 1, 1000, 300), -EPERM);
+    /* Forged: names member k[1] but is signed by the stranger.  The codec
+     * refuses to sign that, so splice: sign as stranger then swap the key. */
+    hb = test_hb(&stranger, 50, 1000);
+    n = test_seal(&hb, &stranger, buf, sizeof(buf));
+    uint8_t *at = memmem(buf, (size_t)n, stranger.pk, 32);
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, k[1].pk, 32);
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 300), -EKEYREJECTED);
+    /* A flipped signature bit from a member. */
+    hb = test_hb(&k[1], 50, 1000);
+    n = test_seal(&hb, &k[1], buf, sizeof(buf));
+    buf[n - 10] ^= 4;
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 300), -EKEYREJECTED);
+    /* Malformed, wrong version, too big. */
+    ck_assert_int_eq(ppn_fleet_ingest(f, "\xff\x00garbage", 9, NULL, 0, 300), -EBADMSG);
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, 0, NULL, 0, 300), -EBADMSG);
+    buf[n - 10] ^= 4;
+    buf[1] = 0x07;
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 300), -EPROTO);
+    uint8_t *big = calloc(1, PPN_FLEET_MESSAGE_MAX + 1);
+    ck_assert_int_eq(ppn_fleet_ingest(f, big, PPN_FLEET_MESSAGE_MAX + 1, NULL, 0, 300), -EMSGSIZE);
+    free(big);
+    /* None of these changed k[1]'s state. */
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 1, 300, &info), 0);
+    ck_assert_uint_eq(info.state, PPN_FLEET_NODE_UNKNOWN);
+    ck_assert_uint_eq(info.seq, 0);
+
+    ck_assert_uint_eq(ppn_fleet_accepted(f), 2);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_REPLAY), 3);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_NON_MEMBER), 2);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_SIGNATURE), 2);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_MALFORMED), 2);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_VERSION), 1);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_TOO_BIG), 1);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_COUNT), 0);
+    ck_assert_str_eq(ppn_fleet_refusal_name(PPN_FLEET_REFUSED_REPLAY), "replay or old sequence");
+    ck_assert_ptr_null(ppn_fleet_refusal_name(PPN_FLEET_REFUSED_COUNT));
+
+    /* Removing a member: its state is forgotten and its heartbeats refused. */
+    uint8_t keys[32];
+    memcpy(keys, k[1].pk, 32);
+    ck_assert_int_eq(ppn_fleet_set_members(f, keys, 1), 1);
+    ck_assert_int_eq(ppn_fleet_node_find(f, k[0].pk), -ENOENT);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 100, 1000, 400), -EPERM);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_NON_MEMBER), 3);
+    /* Re-adding it starts it as never heard, and the sequence anew. */
+    uint8_t both[64];
+    memcpy(both, k[1].pk, 32);
+    memcpy(both + 32, k[0].pk, 32);
+    ck_assert_int_eq(ppn_fleet_set_members(f, both, 2), 2);
+    ck_assert_int_eq(ppn_fleet_node_find(f, k[0].pk), 1);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 1, 400, &info), 0);
+    ck_assert_uint_eq(info.state, PPN_FLEET_NODE_UNKNOWN);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 1000, 400), 0);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_members_keep_state)
+{
+    test_key k[3] = {test_key_make(1), test_key_make(2), test_key_make(3)};
+    ppn_fleet *f = fleet_with(k, 2, 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 5, 3000, 10), 0);
+    uint8_t keys[32 * 4];
+    memcpy(keys, k[2].pk, 32);
+    memcpy(keys + 32, k[1].pk, 32);
+    memcpy(keys + 64, k[1].pk, 32); /* duplicate */
+    memcpy(keys + 96, k[0].pk, 32);
+    ck_assert_int_eq(ppn_fleet_set_members(f, keys, 4), 3);
+    ck_assert_uint_eq(ppn_fleet_node_count(f), 3);
+    int i = ppn_fleet_node_find(f, k[1].pk);
+    ck_assert_int_eq(i, 1);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, (size_t)i, 20, &info), 0);
+    ck_assert_uint_eq(info.state, PPN_FLEET_NODE_ALIVE);
+    ck_assert_uint_eq(info.seq, 5);
+    ck_assert_uint_eq(info.ram_available_bytes, 3000 * MIB);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 5, 3000, 30), -ESTALE);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 3, 20, &info), -ENOENT);
+    ck_assert_int_eq(ppn_fleet_set_members(f, NULL, 0), 0);
+    ck_assert_int_eq(ppn_fleet_set_members(f, NULL, 1), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+/* ---- liveness ---------------------------------------------------------- */
+
+static ppn_fleet_node_state state_of(ppn_fleet *f, size_t i, uint64_t now)
+{
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, i, now, &info), 0);
+    return info.state;
+}
+
+START_TEST(test_liveness_29_alive_31_evicted)
+{
+    test_key k[4] = {test_key_make(1), test_key_make(2), test_key_make(3), test_key_make(4)};
+    const uint64_t t0 = 1000000;
+    ppn_fleet *f = fleet_with(k, 4, t0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 0), 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(ingest_hb(f, &k[i], 1, 4000, t0), 0);
+    /* Three keep talking; node 0 goes quiet. */
+    ppn_fleet_tick_result res;
+    for (int s = 10; s <= 40; s += 10)
+        for (int i = 1; i < 4; i++)
+            ck_assert_int_eq(ingest_hb(f, &k[i], 1 + (uint64_t)s, 4000, t0 + (uint64_t)s * 1000 - 1000), 0);
+    ck_assert_int_eq(ppn_fleet_tick(f, t0 + 29000, &res), 0);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 29000), PPN_FLEET_NODE_ALIVE);
+    /* Exactly 30 s is not "more than 30 s". */
+    ck_assert_int_eq(ppn_fleet_tick(f, t0 + 30000, &res), 0);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 30000), PPN_FLEET_NODE_ALIVE);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 30001), PPN_FLEET_NODE_SILENT);
+    ck_assert_int_eq(ppn_fleet_tick(f, t0 + 31000, &res), 1);
+    ck_assert_uint_eq(res.evicted, 1);
+    ck_assert_uint_eq(res.held, 0);
+    ck_assert(!res.guard_tripped && !res.in_grace);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 31000), PPN_FLEET_NODE_EVICTED);
+    ck_assert_uint_eq(state_of(f, 1, t0 + 31000), PPN_FLEET_NODE_ALIVE);
+    ck_assert_str_eq(ppn_fleet_node_state_name(PPN_FLEET_NODE_EVICTED), "evicted");
+    /* A valid heartbeat brings it back. */
+    ck_assert_int_eq(ingest_hb(f, &k[0], 2, 4000, t0 + 32000), 0);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 32000), PPN_FLEET_NODE_ALIVE);
+    /* Configurable limit. */
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_SILENCE_MS, 5000), 0);
+    ck_assert_uint_eq(state_of(f, 0, t0 + 37001), PPN_FLEET_NODE_SILENT);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_SILENCE_MS, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_tick(f, t0 - 1, &res), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_liveness_grace)
+{
+    test_key k[2] = {test_key_make(1), test_key_make(2)};
+    ppn_fleet *f = fleet_with(k, 2, 0);
+    uint64_t v;
+    ck_assert_int_eq(ppn_fleet_get_option(f, PPN_FLEET_OPT_GRACE_MS, &v), 0);
+    ck_assert_uint_eq(v, 30000);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 60000), 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GUARD_PERCENT, 100), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 4000, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 1, 4000, 0), 0);
+    for (uint64_t s = 10; s <= 70; s += 10)
+        ck_assert_int_eq(ingest_hb(f, &k[1], 1 + s, 4000, s * 1000), 0);
+    ppn_fleet_tick_result res;
+    /* Silent 31 s, but within 60 s of the controller's start: held. */
+    ck_assert_int_eq(ppn_fleet_tick(f, 31000, &res), 0);
+    ck_assert(res.in_grace);
+    ck_assert_uint_eq(res.held, 1);
+    ck_assert_uint_eq(state_of(f, 0, 31000), PPN_FLEET_NODE_SILENT);
+    ck_assert_int_eq(ppn_fleet_tick(f, 59999, &res), 0);
+    ck_assert(res.in_grace);
+    /* Grace over. */
+    ck_assert_int_eq(ppn_fleet_tick(f, 60000, &res), 1);
+    ck_assert(!res.in_grace);
+    ck_assert_uint_eq(state_of(f, 0, 60000), PPN_FLEET_NODE_EVICTED);
+    ck_assert_uint_eq(state_of(f, 1, 60000), PPN_FLEET_NODE_ALIVE);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_liveness_mass_eviction_guard)
+{
+    test_key k[5];
+    for (int i = 0; i < 5; i++)
+        k[i] = test_key_make(10 + (unsigned)i);
+    ppn_fleet *f = fleet_with(k, 5, 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 0), 0);
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(ingest_hb(f, &k[i], 1, 4000, 1000), 0);
+    /* Only node 4 keeps talking: 4 of 5 silent (80% > 50%): hold all. */
+    ck_assert_int_eq(ingest_hb(f, &k[4], 2, 4000, 30000), 0);
+    ppn_fleet_tick_result res;
+    ck_assert_int_eq(ppn_fleet_tick(f, 40000, &res), 0);
+    ck_assert(res.guard_tripped);
+    ck_assert_uint_eq(res.held, 4);
+    ck_assert_uint_eq(res.evicted, 0);
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(state_of(f, (size_t)i, 40000), PPN_FLEET_NODE_SILENT);
+    /* Silent nodes are not placed on even while held. */
+    ppn_fleet_place_query q = {.mem_bytes = 100 * MIB, .vcpus = 1};
+    ppn_fleet_placement p;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 40000, NULL, NULL, &p), 1);
+    ck_assert_mem_eq(p.node_key, k[4].pk, 32);
+    ck_assert_uint_eq(p.reasons[PPN_FLEET_NOT_ALIVE], 4);
+    /* Two come back: 2 of 5 silent (40%): those two are evicted. */
+    ck_assert_int_eq(ingest_hb(f, &k[0], 2, 4000, 41000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 2, 4000, 41000), 0);
+    ck_assert_int_eq(ppn_fleet_tick(f, 42000, &res), 2);
+    ck_assert(!res.guard_tripped);
+    ck_assert_uint_eq(state_of(f, 2, 42000), PPN_FLEET_NODE_EVICTED);
+    ck_assert_uint_eq(state_of(f, 3, 42000), PPN_FLEET_NODE_EVICTED);
+    ck_assert_uint_eq(state_of(f, 0, 42000), PPN_FLEET_NODE_ALIVE);
+    /* Exactly half is not "most": with 4 live nodes, 2 silent are evicted. */
+    ck_assert_int_eq(ingest_hb(f, &k[2], 3, 4000, 50000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[3], 3, 4000, 50000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 3, 4000, 50000), 0);
+    /* live: 0,1,2,3,4 (5); make 0,1 quiet and keep 2,3,4: 40% */
+    ck_assert_int_eq(ingest_hb(f, &k[4], 3, 4000, 75000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[2], 4, 4000, 75000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[3], 4, 4000, 75000), 0);
+    ck_assert_int_eq(ppn_fleet_tick(f, 81500, &res), 2);
+    /* Guard off with 100%. */
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GUARD_PERCENT, 101), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GUARD_PERCENT, 100), 0);
+    ck_assert_int_eq(ppn_fleet_tick(f, 200000, &res), 3);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+/* ---- placement ----------------------------------------------------------- */
+
+struct reasons_seen {
+    int n;
+    ppn_fleet_reason r[8];
+};
+
+static void record_reason(size_t index, ppn_fleet_reason reason, void *userdata)
+{
+    struct reasons_seen *s = userdata;
+    ck_assert_uint_eq(index, (size_t)s->n);
+    s->r[s->n++] = reason;
+}
+
+START_TEST(test_place_explain_refusal)
+{
+    test_key k[3] = {test_key_make(1), test_key_make(2), test_key_make(3)};
+    ppn_fleet *f = fleet_with(k, 3, 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 0), 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GUARD_PERCENT, 100), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 1000, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 1, 2000, 50000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[2], 1, 800, 50000), 0);
+    ppn_fleet_tick_result res;
+    ck_assert_int_eq(ppn_fleet_tick(f, 50000, &res), 1); /* k[0] evicted */
+    /* 2000 MiB - 512 margin: a 1600 MiB VM fits nowhere. */
+    ppn_fleet_place_query q = {.mem_bytes = 1600 * MIB, .vcpus = 2};
+    ppn_fleet_placement p;
+    struct reasons_seen seen = {0};
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 50000, record_reason, &seen, &p), 0);
+    ck_assert(!p.placed);
+    ck_assert_int_eq(seen.n, 3);
+    ck_assert_int_eq(seen.r[0], PPN_FLEET_NOT_ALIVE);
+    ck_assert_int_eq(seen.r[1], PPN_FLEET_INSUFFICIENT_MEMORY);
+    ck_assert_int_eq(seen.r[2], PPN_FLEET_INSUFFICIENT_MEMORY);
+    char text[128];
+    int len = ppn_fleet_placement_explain(&p, text, sizeof(text));
+    ck_assert_str_eq(text, "0/3 nodes are available: 2 insufficient memory, 1 not alive");
+    ck_assert_int_eq(len, (int)strlen(text));
+    /* Truncation like snprintf. */
+    char small[8];
+    ck_assert_int_eq(ppn_fleet_placement_explain(&p, small, sizeof(small)), len);
+    ck_assert_str_eq(small, "0/3 nod");
+    /* 1488 MiB exactly fits node 1 (2000 - 512). */
+    q.mem_bytes = 1488 * MIB;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 50000, NULL, NULL, &p), 1);
+    ck_assert(p.placed);
+    ck_assert_mem_eq(p.node_key, k[1].pk, 32);
+    ck_assert_uint_eq(p.ram_left_bytes, 512 * MIB);
+    ppn_fleet_placement_explain(&p, text, sizeof(text));
+    ck_assert_str_eq(text, "1/3 nodes are available: 1 not alive, 1 insufficient memory");
+    q.mem_bytes = 1489 * MIB;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 50000, NULL, NULL, &p), 0);
+    /* vCPUs beyond the node's CPUs. */
+    q.mem_bytes = 100 * MIB;
+    q.vcpus = 5;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 50000, NULL, NULL, &p), 0);
+    ck_assert_uint_eq(p.reasons[PPN_FLEET_INSUFFICIENT_CPU], 2);
+    ck_assert_str_eq(ppn_fleet_reason_name(PPN_FLEET_INSUFFICIENT_CPU), "insufficient cpu");
+    /* Arguments. */
+    q.vcpus = 0;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 50000, NULL, NULL, &p), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_place_most_ram_tie_pin_totebox)
+{
+    test_key k[4] = {test_key_make(1), test_key_make(2), test_key_make(3), test_key_make(4)};
+    ppn_fleet *f = fleet_with(k, 4, 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 3000, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 1, 5000, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[2], 1, 5000, 0), 0);
+    /* k[3] never heard */
+    ppn_fleet_place_query q = {.mem_bytes = 1000 * MIB, .vcpus = 1};
+    ppn_fleet_placement p;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 3);
+    ck_assert_uint_eq(p.reasons[PPN_FLEET_NOT_HEARD], 1);
+    /* Tie between k[1] and k[2]: the smaller key wins, whatever the order. */
+    const test_key *want = memcmp(k[1].pk, k[2].pk, 32) < 0 ? &k[1] : &k[2];
+    ck_assert_mem_eq(p.node_key, want->pk, 32);
+    ck_assert_uint_eq(p.node_index, (size_t)ppn_fleet_node_find(f, want->pk));
+    /* Pinning narrows but still checks resources. */
+    q.has_node = true;
+    memcpy(q.node_key, k[0].pk, 32);
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 1);
+    ck_assert_mem_eq(p.node_key, k[0].pk, 32);
+    ck_assert_uint_eq(p.reasons[PPN_FLEET_NOT_NAMED], 2);
+    q.mem_bytes = 2600 * MIB;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 0);
+    char text[128];
+    ppn_fleet_placement_explain(&p, text, sizeof(text));
+    ck_assert_str_eq(text, "0/4 nodes are available: 2 not the named node, 1 not heard, "
+                           "1 insufficient memory");
+    /* A VM-Totebox must name its node. */
+    q.kind = PPN_FLEET_VM_TOTEBOX;
+    q.mem_bytes = 100 * MIB;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 1);
+    q.has_node = false;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), -EDESTADDRREQ);
+    q.kind = 7;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_claims)
+{
+    test_key k[2] = {test_key_make(1), test_key_make(2)};
+    ppn_fleet *f = fleet_with(k, 2, 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_CLAIM_TTL_MS, 60000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 4000, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 1, 3000, 0), 0);
+    ppn_fleet_place_query q = {.mem_bytes = 2000 * MIB, .vcpus = 1};
+    ppn_fleet_placement p;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 2);
+    ck_assert_mem_eq(p.node_key, k[0].pk, 32);
+    /* Placing changes nothing; the claim does: the next one goes elsewhere. */
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 2);
+    ck_assert_mem_eq(p.node_key, k[0].pk, 32);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "vm-a", 2000 * MIB, 1000), 0);
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 1000, NULL, NULL, &p), 1);
+    ck_assert_mem_eq(p.node_key, k[1].pk, 32);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 1000, &info), 0);
+    ck_assert_uint_eq(info.claimed_bytes, 2000 * MIB);
+    ck_assert_uint_eq(info.n_claims, 1);
+    /* Re-claiming the same name replaces, does not add. */
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "vm-a", 2000 * MIB, 1000), 0);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 1000, &info), 0);
+    ck_assert_uint_eq(info.n_claims, 1);
+    /* A heartbeat that does not list the VM keeps the claim. */
+    ck_assert_int_eq(ingest_hb(f, &k[0], 2, 4000, 10000), 0);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 10000, &info), 0);
+    ck_assert_uint_eq(info.claimed_bytes, 2000 * MIB);
+    /* One that lists it releases it (its RAM figure now reflects the VM). */
+    ppn_fleet_heartbeat hb = test_hb(&k[0], 3, 2000);
+    hb.n_vms = 1;
+    strcpy(hb.vms[0].name, "vm-a");
+    hb.vms[0].mem_bytes = 2000 * MIB;
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 20000), 0);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 20000, &info), 0);
+    ck_assert_uint_eq(info.claimed_bytes, 0);
+    ck_assert_uint_eq(info.n_vms, 1);
+    ck_assert_uint_eq(info.vm_mem_bytes, 2000 * MIB);
+    ppn_fleet_vm vm;
+    ck_assert_int_eq(ppn_fleet_node_vm(f, 0, 0, &vm), 0);
+    ck_assert_str_eq(vm.name, "vm-a");
+    ck_assert_int_eq(ppn_fleet_node_vm(f, 0, 1, &vm), -ENOENT);
+    /* Expiry to the millisecond: a claim at 21000 with a 60 s TTL. */
+    ck_assert_int_eq(ppn_fleet_claim(f, k[1].pk, "vm-b", 1000 * MIB, 21000), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[1], 2, 3000, 70000), 0);
+    q.mem_bytes = 1000 * MIB;
+    q.has_node = true;
+    memcpy(q.node_key, k[1].pk, 32);
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 80999, NULL, NULL, &p), 1);
+    ck_assert_uint_eq(p.ram_left_bytes, 1000 * MIB);
+    q.mem_bytes = 1600 * MIB;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 80999, NULL, NULL, &p), 0);
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 81000, NULL, NULL, &p), 1);
+    ck_assert_uint_eq(p.ram_left_bytes, 1400 * MIB);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 1, 81000, &info), 0);
+    ck_assert_uint_eq(info.n_claims, 0);
+    ppn_fleet_tick_result res;
+    ck_assert_int_eq(ppn_fleet_tick(f, 81000, &res), 1); /* k[0], silent since 20 s */
+    /* Arguments. */
+    test_key stranger = test_key_make(77);
+    ck_assert_int_eq(ppn_fleet_claim(f, stranger.pk, "x", 1, 0), -ENOENT);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "bad/name", 1, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "x", 0, 0), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_eviction_drops_claims)
+{
+    test_key k[1] = {test_key_make(1)};
+    ppn_fleet *f = fleet_with(k, 1, 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 0), 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 4000, 0), 0);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "vm", 100 * MIB, 0), 0);
+    ppn_fleet_tick_result res;
+    /* A single node fleet is below GUARD_MIN_NODES: it is evicted. */
+    ck_assert_int_eq(ppn_fleet_tick(f, 30001, &res), 1);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 30001, &info), 0);
+    ck_assert_uint_eq(info.n_claims, 0);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+START_TEST(test_null_arguments)
+{
+    ppn_fleet *f = NULL;
+    ck_assert_int_eq(ppn_fleet_new(0, NULL), -EINVAL);
+    ppn_fleet_free(NULL);
+    ck_assert_int_eq(ppn_fleet_new(0, &f), 0);
+    ck_assert_int_eq(ppn_fleet_ingest(NULL, "", 0, NULL, 0, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_ingest(f, NULL, 0, NULL, 0, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_set_option(f, (ppn_fleet_option)99, 1), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_node_find(f, NULL), -EINVAL);
+    ck_assert_uint_eq(ppn_fleet_node_count(NULL), 0);
+    ck_assert_int_eq(ppn_fleet_placement_explain(NULL, NULL, 0), -EINVAL);
+    ppn_fleet_placement p = {.n_nodes = 0};
+    ck_assert_int_eq(ppn_fleet_placement_explain(&p, NULL, 0), 23);
+    ck_assert_int_eq(ppn_fleet_keypair_from_seed(NULL, NULL, NULL), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+static Suite *fleet_suite(void)
+{
+    Suite *s = suite_create("fleet");
+    TCase *tc = tcase_create("codec");
     tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_heartbeat_roundtrip);
+    tcase_add_test(tc, test_heartbeat_sign_refuses);
+    tcase_add_test(tc, test_heartbeat_open_refuses);
+    tcase_add_test(tc, test_request_roundtrip);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("membership");
+    tcase_add_test(tc, test_ingest_refusals_counted);
+    tcase_add_test(tc, test_members_keep_state);
+    tcase_add_test(tc, test_null_arguments);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("liveness");
+    tcase_add_test(tc, test_liveness_29_alive_31_evicted);
+    tcase_add_test(tc, test_liveness_grace);
+    tcase_add_test(tc, test_liveness_mass_eviction_guard);
+    tcase_add_test(tc, test_eviction_drops_claims);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("placement");
+    tcase_add_test(tc, test_place_explain_refusal);
+    tcase_add_test(tc, test_place_most_ram_tie_pin_totebox);
+    tcase_add_test(tc, test_claims);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(version_suite());
+    SRunner *sr = srunner_create(fleet_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,27 +1,326 @@
+/* libppn-wg without a kernel: objects, keys, prefixes, endpoints, the wg(8)
+ * configuration format.  The kernel paths are tested in test-wg-guest.c. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ppn/wg.h"
+#include "wg-internal.h"
 
 START_TEST(test_version)
 {
     ck_assert_str_eq(ppn_wg_version(), PPN_VERSION);
+    ck_assert_uint_eq(ppn_wg_key_bytes(), 32);
+    ck_assert_uint_eq(ppn_wg_key_b64_len(), 44);
+    ck_assert_uint_eq(ppn_wg_ifname_max(), 15);
 }
 END_TEST
 
-static Suite *version_suite(void)
+/* ---- keys ---- */
+
+START_TEST(test_keys)
 {
-    Suite *s = suite_create("version");
-    TCase *tc = tcase_create("version");
+    uint8_t k[32], back[32];
+    char b[45];
+    for (int i = 0; i < 32; i++)
+        k[i] = (uint8_t)(i * 7 + 1);
+    ck_assert_int_eq(ppn_wg_key_to_base64(k, b), 0);
+    ck_assert_uint_eq(strlen(b), 44);
+    ck_assert_int_eq(ppn_wg_key_from_base64(b, 44, back), 0);
+    ck_assert_mem_eq(k, back, 32);
+    /* `wg genkey` output decodes; the all-zero key is 43 'A' and '='. */
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 44, back), 0);
+    memset(k, 0, 32);
+    ck_assert_mem_eq(k, back, 32);
+    /* wrong length, wrong encoding, non-canonical, NULL */
+    memset(back, 0x55, 32);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 43, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 44, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", 44, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64(NULL, 44, back), -EINVAL);
+    ck_assert_uint_eq(back[0], 0x55); /* untouched on failure */
+    ck_assert_int_eq(ppn_wg_key_to_base64(NULL, b), -EINVAL);
+}
+END_TEST
+
+/* ---- prefixes and endpoints ---- */
+
+START_TEST(test_allowedip)
+{
+    static const struct { const char *in, *out; } ok[] = {
+        {"10.0.0.1/24", "10.0.0.1/24"}, {"10.0.0.1", "10.0.0.1/32"}, {"0.0.0.0/0", "0.0.0.0/0"},
+        {"fd00::1/64", "fd00::1/64"},   {"::/0", "::/0"},            {"2001:db8::", "2001:db8::/128"},
+        {"::ffff:1.2.3.4/120", "::ffff:1.2.3.4/120"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ppn_wg_allowedip ip;
+        char buf[64];
+        ck_assert_int_eq(ppn_wg_allowedip_parse(ok[i].in, &ip), 0);
+        ck_assert_int_eq(ppn_wg_allowedip_format(&ip, buf, sizeof(buf)), 0);
+        ck_assert_str_eq(buf, ok[i].out);
+    }
+    static const char *bad[] = {"", "10.0.0.1/33", "fd00::/129", "10.0.0.1/", "10.0.0.1/-1", "10.0.0/8",
+                                "x", "10.0.0.1/2a", "10.0.0.1/0008", "10.0.0.1 /8"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ppn_wg_allowedip ip;
+        ck_assert_msg(ppn_wg_allowedip_parse(bad[i], &ip) == -EINVAL, "accepted '%s'", bad[i]);
+    }
+    ppn_wg_allowedip ip;
+    char small[8];
+    ck_assert_int_eq(ppn_wg_allowedip_parse("10.200.100.1/24", &ip), 0);
+    ck_assert_int_eq(ppn_wg_allowedip_format(&ip, small, sizeof(small)), -ENOSPC);
+    wg_allowedip_normalize(&ip);
+    char buf[64];
+    ppn_wg_allowedip_format(&ip, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "10.200.100.0/24");
+    ck_assert_int_eq(ppn_wg_allowedip_parse("fd00::ffff/113", &ip), 0);
+    wg_allowedip_normalize(&ip);
+    ppn_wg_allowedip_format(&ip, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "fd00::8000/113");
+    ip.family = 99;
+    ck_assert_int_eq(ppn_wg_allowedip_format(&ip, buf, sizeof(buf)), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_endpoint)
+{
+    struct sockaddr_in6 sa;
+    socklen_t len;
+    char buf[128];
+    ck_assert_int_eq(ppn_wg_endpoint_parse("192.0.2.1:51820", &sa, &len), 0);
+    ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+    ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "192.0.2.1:51820");
+    ck_assert_int_eq(ppn_wg_endpoint_parse("[2001:db8::1]:443", &sa, &len), 0);
+    ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+    ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "[2001:db8::1]:443");
+    ck_assert_int_eq(ppn_wg_endpoint_parse("localhost:1", &sa, &len), 0);
+    static const char *bad[] = {"", "1.2.3.4", "1.2.3.4:", "[::1]", "[::1:5", ":5", "1.2.3.4:99999", "[]:5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ppn_wg_endpoint_parse(bad[i], &sa, &len) == -EINVAL, "accepted '%s'", bad[i]);
+    ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, 4), -ENOSPC);
+}
+END_TEST
+
+/* ---- objects ---- */
+
+START_TEST(test_device_object)
+{
+    ppn_wg_device *d;
+    uint8_t k[32], out[32];
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    ck_assert_str_eq(ppn_wg_device_get_name(d), "");
+    ck_assert_int_eq(ppn_wg_device_set_name(d, "wg0"), 0);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, "0123456789abcdef"), -EINVAL);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, ""), -EINVAL);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, "a/b"), -EINVAL);
+    ck_assert_str_eq(ppn_wg_device_get_name(d), "wg0");
+    ck_assert_int_eq(ppn_wg_device_get_private_key(d, out), -ENOENT);
+    ck_assert_int_eq(ppn_wg_device_get_public_key(d, out), -ENOENT);
+    memset(k, 3, 32);
+    ck_assert_int_eq(ppn_wg_device_set_private_key(d, k), 0);
+    ck_assert_int_eq(ppn_wg_device_get_private_key(d, out), 0);
+    ck_assert_mem_eq(k, out, 32);
+    ck_assert_int_eq(ppn_wg_device_set_private_key(d, NULL), 0);
+    ck_assert_int_eq(ppn_wg_device_get_private_key(d, out), -ENOENT);
+    ck_assert_int_eq(ppn_wg_device_set_flags(d, PPN_WG_DEVICE_HAS_PRIVATE_KEY), -EINVAL);
+    ck_assert_int_eq(ppn_wg_device_set_flags(d, PPN_WG_DEVICE_REPLACE_PEERS), 0);
+    ck_assert_int_eq(ppn_wg_device_set_listen_port(d, 51820), 0);
+    ck_assert_uint_eq(ppn_wg_device_get_flags(d),
+                      PPN_WG_DEVICE_REPLACE_PEERS | PPN_WG_DEVICE_HAS_LISTEN_PORT);
+
+    /* 5000 peers: lookup through the index, removal keeps the rest. */
+    for (uint32_t i = 0; i < 5000; i++) {
+        ppn_wg_peer *p;
+        memset(k, 0, 32);
+        memcpy(k, &i, sizeof(i));
+        ck_assert_int_eq(ppn_wg_device_add_peer(d, k, &p), 0);
+        ck_assert_int_eq(ppn_wg_device_add_peer(d, k, NULL), -EEXIST);
+    }
+    ck_assert_uint_eq(ppn_wg_device_peer_count(d), 5000);
+    ck_assert_ptr_null(ppn_wg_device_peer_at(d, 5000));
+    uint32_t x = 1234;
+    memset(k, 0, 32);
+    memcpy(k, &x, sizeof(x));
+    ppn_wg_peer *p = ppn_wg_device_find_peer(d, k);
+    ck_assert_ptr_eq(p, ppn_wg_device_peer_at(d, 1234));
+    ppn_wg_peer *later = ppn_wg_device_peer_at(d, 4000);
+    ck_assert_int_eq(ppn_wg_device_remove_peer(d, k), 0);
+    ck_assert_int_eq(ppn_wg_device_remove_peer(d, k), -ENOENT);
+    ck_assert_ptr_null(ppn_wg_device_find_peer(d, k));
+    ck_assert_ptr_eq(ppn_wg_device_peer_at(d, 3999), later); /* pointers stay valid */
+    x = 4999;
+    memcpy(k, &x, sizeof(x));
+    ck_assert_ptr_eq(ppn_wg_device_find_peer(d, k), ppn_wg_device_peer_at(d, 4998));
+
+    /* peer fields */
+    p = ppn_wg_device_peer_at(d, 0);
+    ck_assert_int_eq(ppn_wg_peer_set_flags(p, PPN_WG_PEER_HAS_ENDPOINT), -EINVAL);
+    ck_assert_int_eq(ppn_wg_peer_set_flags(p, PPN_WG_PEER_REMOVE_ME | PPN_WG_PEER_UPDATE_ONLY), 0);
+    ck_assert_int_eq(ppn_wg_peer_get_preshared_key(p, out), -ENOENT);
+    ck_assert_int_eq(ppn_wg_peer_set_preshared_key(p, k), 0);
+    ck_assert_int_eq(ppn_wg_peer_get_preshared_key(p, out), 0);
+    struct sockaddr_in6 sa;
+    socklen_t sl;
+    ck_assert_int_eq(ppn_wg_peer_get_endpoint(p, &sa, &sl), -ENOENT);
+    struct sockaddr_un_like { sa_family_t f; char x[20]; } bad = {AF_UNIX, {0}};
+    ck_assert_int_eq(ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&bad, sizeof(bad)), -EINVAL);
+    struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(5)};
+    ck_assert_int_eq(ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&s4, sizeof(s4) - 1), -EINVAL);
+    ck_assert_int_eq(ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&s4, sizeof(s4)), 0);
+    ck_assert_int_eq(ppn_wg_peer_get_endpoint(p, &sa, &sl), 0);
+    ck_assert_uint_eq(sl, sizeof(s4));
+    ppn_wg_allowedip ip = {.family = AF_INET, .cidr = 33};
+    ck_assert_int_eq(ppn_wg_peer_add_allowedip(p, &ip), -EINVAL);
+    ip.cidr = 8;
+    ck_assert_int_eq(ppn_wg_peer_add_allowedip(p, &ip), 0);
+    ck_assert_uint_eq(ppn_wg_peer_allowedip_count(p), 1);
+    ck_assert_int_eq(ppn_wg_peer_allowedip_at(p, 1, &ip), -ENOENT);
+    ppn_wg_peer_clear_allowedips(p);
+    ck_assert_uint_eq(ppn_wg_peer_allowedip_count(p), 0);
+    ppn_wg_device_free(d);
+    ppn_wg_device_free(NULL);
+    ck_assert_int_eq(ppn_wg_device_new(NULL), -EINVAL);
+}
+END_TEST
+
+/* ---- configuration format: known answers ---- */
+
+static const char conf_canonical[] =
+    "[Interface]\n"
+    "ListenPort = 51820\n"
+    "FwMark = 0x1f\n"
+    "PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+    "\n"
+    "[Peer]\n"
+    "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+    "PresharedKey = FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE=\n"
+    "AllowedIPs = 10.192.122.3/32, 10.192.124.0/24\n"
+    "Endpoint = 192.95.5.67:1234\n"
+    "PersistentKeepalive = 25\n"
+    "\n"
+    "[Peer]\n"
+    "PublicKey = TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=\n"
+    "AllowedIPs = 10.192.122.4/32, 192.168.0.0/16\n"
+    "Endpoint = [2607:5300:60:6b0::c05f:543]:2468\n"
+    "\n"
+    "[Peer]\n"
+    "PublicKey = gN65BkIKy1eCE9pP1wdc8ROUtkHLF2PfAqYdyYBz6EA=\n";
+
+START_TEST(test_config_roundtrip)
+{
+    ppn_wg_device *d;
+    unsigned line = 99;
+    ck_assert_int_eq(ppn_wg_config_parse(conf_canonical, strlen(conf_canonical), &d, &line), 0);
+    ck_assert_uint_eq(line, 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(d), 3);
+    ck_assert_uint_eq(ppn_wg_device_get_listen_port(d), 51820);
+    ck_assert_uint_eq(ppn_wg_device_get_fwmark(d), 0x1f);
+    ppn_wg_peer *p = ppn_wg_device_peer_at(d, 0);
+    ck_assert_uint_eq(ppn_wg_peer_get_keepalive(p), 25);
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p) & PPN_WG_PEER_REPLACE_ALLOWEDIPS, PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+    char *text;
+    ck_assert_int_eq(ppn_wg_config_format(d, &text), 0);
+    ck_assert_str_eq(text, conf_canonical);
+    free(text);
+    ppn_wg_device_free(d);
+}
+END_TEST
+
+START_TEST(test_config_lenient)
+{
+    /* Comments, case, spacing, "off", repeated AllowedIPs as wg accepts. */
+    static const char in[] =
+        "# a comment\n"
+        "[interface]\r\n"
+        "  privatekey=yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=   # key\n"
+        "FwMark = off\n"
+        "\n"
+        "[PEER]\n"
+        "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+        "AllowedIPs = 10.0.0.1/32,fd00::/64\n"
+        "AllowedIPs = 10.0.0.2\n"
+        "PersistentKeepalive = off\n";
+    static const char want[] =
+        "[Interface]\n"
+        "PrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n"
+        "\n"
+        "[Peer]\n"
+        "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+        "AllowedIPs = 10.0.0.1/32, fd00::/64, 10.0.0.2/32\n";
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_config_parse(in, strlen(in), &d, NULL), 0);
+    char *text;
+    ck_assert_int_eq(ppn_wg_config_format(d, &text), 0);
+    ck_assert_str_eq(text, want);
+    free(text);
+    ppn_wg_device_free(d);
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+    static const struct { const char *text; int err; unsigned line; } bad[] = {
+        {"[Interface]\nPrivateKey = abc\n", -EINVAL, 2},
+        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", -EINVAL, 2},
+        {"[Interface]\nListenPort = 65536\n", -EBADMSG, 2},
+        {"[Interface]\nListenPort = -1\n", -EBADMSG, 2},
+        {"[Interface]\nAddress = 10.0.0.1/24\n", -EBADMSG, 2},
+        {"[Peer]\nAllowedIPs = 10.0.0.0/8\n", -EBADMSG, 2}, /* before PublicKey */
+        {"[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nEndpoint = nope\n", -EBADMSG, 3},
+        {"[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nAllowedIPs = 10.0.0.0/33\n",
+         -EBADMSG, 3},
+        {"[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nPersistentKeepalive = 70000\n",
+         -EBADMSG, 3},
+        {"[Bogus]\n", -EBADMSG, 1},
+        {"ListenPort = 5\n", -EBADMSG, 1},
+        {"[Interface]\nno equals sign\n", -EBADMSG, 2},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ppn_wg_device *d = (ppn_wg_device *)0x1;
+        unsigned line = 0;
+        int r = ppn_wg_config_parse(bad[i].text, strlen(bad[i].text), &d, &line);
+        ck_assert_msg(r == bad[i].err, "case %zu: %d", i, r);
+        ck_assert_msg(line == bad[i].line, "case %zu: line %u", i, line);
+        ck_assert_ptr_eq(d, (ppn_wg_device *)0x1);
+    }
+    /* An embedded NUL is rejected, not truncated. */
+    static const char nul[] = "[Interface]\nListenPort = 5\0 junk\n";
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_config_parse(nul, sizeof(nul) - 1, &d, NULL), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_config_parse(NULL, 0, &d, NULL), -EINVAL);
+    /* Empty input is an empty device. */
+    ck_assert_int_eq(ppn_wg_config_parse("", 0, &d, NULL), 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(d), 0);
+    ppn_wg_device_free(d);
+}
+END_TEST
+
+static Suite *wg_suite(void)
+{
+    Suite *s = suite_create("wg");
+    TCase *tc = tcase_create("basics");
     tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_allowedip);
+    tcase_add_test(tc, test_endpoint);
+    tcase_add_test(tc, test_device_object);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("config");
+    tcase_add_test(tc, test_config_roundtrip);
+    tcase_add_test(tc, test_config_lenient);
+    tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);
     return s;
 }
 
 int main(void)
 {
-    SRunner *sr = srunner_create(version_suite());
+    SRunner *sr = srunner_create(wg_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

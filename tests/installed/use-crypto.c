@@ -10,6 +10,13 @@ int main(int argc, char **argv)
         printf("version '%s', expected '%s'\n", v, argc > 1 ? argv[1] : "?");
         return 1;
     }
-    printf("libppn-crypto %s\n", v);
+    char code[PPN_CRYPTO_CODE_STRING_SIZE], canon[PPN_CRYPTO_CODE_CANONICAL_SIZE];
+    size_t pos = 0;
+    int r = ppn_crypto_code_generate(PPN_CRYPTO_CODE_DEFAULT_SYMBOLS, PPN_CRYPTO_CODE_CHECK, code, sizeof(code));
+    if (r < 0 || ppn_crypto_code_parse(code, strlen(code), PPN_CRYPTO_CODE_CHECK, canon, &pos) < 0) {
+        printf("code round trip failed (%d)\n", r);
+        return 1;
+    }
+    printf("libppn-crypto %s: code round trip\n", v);
     return 0;
 }

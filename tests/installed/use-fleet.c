@@ -10,6 +10,13 @@ int main(int argc, char **argv)
         printf("version '%s', expected '%s'\n", v, argc > 1 ? argv[1] : "?");
         return 1;
     }
-    printf("libppn-fleet %s\n", v);
+    ppn_fleet *f = NULL;
+    if (ppn_fleet_new(0, &f) < 0 || ppn_fleet_node_count(f) != 0) {
+        printf("an empty fleet is not empty\n");
+        ppn_fleet_free(f);
+        return 1;
+    }
+    ppn_fleet_free(f);
+    printf("libppn-fleet %s: empty fleet\n", v);
     return 0;
 }

@@ -10,6 +10,16 @@ int main(int argc, char **argv)
         printf("version '%s', expected '%s'\n", v, argc > 1 ? argv[1] : "?");
         return 1;
     }
-    printf("libppn-ledger %s\n", v);
+    /* RFC 6962: the leaf hash of the empty entry is SHA-256(0x00). */
+    static const uint8_t want[32] = {
+        0x6e, 0x34, 0x0b, 0x9c, 0xff, 0xb3, 0x7a, 0x98, 0x9c, 0xa5, 0x44, 0xe6, 0xbb, 0x78, 0x0a, 0x2c,
+        0x78, 0x90, 0x1d, 0x3f, 0xb3, 0x37, 0x38, 0x76, 0x85, 0x11, 0xa3, 0x06, 0x17, 0xaf, 0xa0, 0x1d};
+    uint8_t h[PPN_LEDGER_HASH_BYTES];
+    ppn_ledger_merkle_leaf_hash((const uint8_t *)"", 0, h);
+    if (memcmp(h, want, sizeof(want)) != 0) {
+        printf("leaf hash of the empty entry is wrong\n");
+        return 1;
+    }
+    printf("libppn-ledger %s: RFC 6962 empty leaf hash\n", v);
     return 0;
 }

@@ -10,6 +10,15 @@ int main(int argc, char **argv)
         printf("version '%s', expected '%s'\n", v, argc > 1 ? argv[1] : "?");
         return 1;
     }
-    printf("libppn-vmm %s\n", v);
+    ppn_vm_type t;
+    ppn_vm_spec *spec = NULL;
+    if (ppn_vm_type_from_string("VM-MediaKit", &t) < 0 || ppn_vm_spec_new("mediakit-1", t, &spec) < 0 ||
+        ppn_vm_spec_memory_mib(spec) != 6144) {
+        printf("VM-MediaKit specification default is wrong\n");
+        ppn_vm_spec_free(spec);
+        return 1;
+    }
+    ppn_vm_spec_free(spec);
+    printf("libppn-vmm %s: VM-MediaKit default 6 GiB\n", v);
     return 0;
 }

@@ -10,6 +10,13 @@ int main(int argc, char **argv)
         printf("version '%s', expected '%s'\n", v, argc > 1 ? argv[1] : "?");
         return 1;
     }
-    printf("libppn-wg %s\n", v);
+    ppn_wg_allowedip ip;
+    char buf[64];
+    if (ppn_wg_allowedip_parse("10.8.0.0/24", &ip) < 0 || ppn_wg_allowedip_format(&ip, buf, sizeof(buf)) < 0 ||
+        strcmp(buf, "10.8.0.0/24") != 0) {
+        printf("allowed IP round trip failed\n");
+        return 1;
+    }
+    printf("libppn-wg %s: allowed IP round trip\n", v);
     return 0;
 }

@@ -1,16 +1,327 @@
-/* ppn-pair — see doc/ for the manual. */
+/* ppn-pair — the Genesis Protocol: node keys, the genesis node, and the
+ * pairing ceremony that admits a node into the mesh.
+ *
+ * It composes three independent libraries: libppn-crypto runs the ceremony
+ * (commitment, CPace, key confirmation, SAS, encrypted node records),
+ * libppn-ledger records the admission, and libppn-wg turns the ledger's
+ * member list into WireGuard peers.  See doc/ppn-pair.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
 
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
 #include "ppn/wg.h"
+#include "pair.h"
 #include "tool-util.h"
 
+/* ---- node state directory ----------------------------------------------- */
+
+int node_load(struct node *n, const char *dir, bool need_ledger)
+{
+    memset(n, 0, sizeof(*n));
+    if (snprintf(n->dir, sizeof(n->dir), "%s", dir) >= (int)sizeof(n->dir))
+        return tool_error("state directory path too long: '%s'", dir);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/identity.key", dir);
+    int r = ppn_crypto_identity_load(path, n->id_pk, n->id_sk);
+    if (r < 0) {
+        if (r == -ENOENT)
+            return tool_error("Failed to load '%s': no such file (run 'ppn-pair keys --state %s' first)",
+                              path, dir);
+        return tool_fail("load identity key", path, r);
+    }
+    snprintf(path, sizeof(path), "%s/wg.key", dir);
+    r = ppn_crypto_wg_load(path, n->wg_sk, n->wg_pk);
+    if (r < 0)
+        return tool_fail("load WireGuard key", path, r);
+    snprintf(n->ledger_dir, sizeof(n->ledger_dir), "%s/ledger", dir);
+    if (need_ledger && access(n->ledger_dir, F_OK) != 0)
+        return tool_error("no ledger in '%s' (this node has not joined a mesh yet)", n->ledger_dir);
+    n->loaded = true;
+    return 0;
+}
+
+void node_wipe(struct node *n)
+{
+    sodium_memzero(n->id_sk, sizeof(n->id_sk));
+    sodium_memzero(n->wg_sk, sizeof(n->wg_sk));
+}
+
+/* ---- keys ---------------------------------------------------------------- */
+
+static int cmd_keys(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *state = NULL;
+    bool force = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'f': force = true; break;
+        case 'h':
+            printf("Usage: ppn-pair keys --state DIR [--force]\n"
+                   "Generate this node's Ed25519 identity key (DIR/identity.key) and WireGuard\n"
+                   "private key (DIR/wg.key), files 0600, and print the public keys.\n");
+            return 0;
+        default: return tool_error("usage: ppn-pair keys --state DIR [--force]");
+        }
+    }
+    if (!state)
+        return tool_error("--state DIR is required");
+    if (mkdir(state, 0700) < 0 && errno != EEXIST)
+        return tool_fail("create", state, -errno);
+
+    uint8_t id_pk[32], id_sk[64], wg_sk[32], wg_pk[32];
+    char path[PATH_MAX], b64[PPN_CRYPTO_KEY_B64_LEN + 1];
+    int r = ppn_crypto_identity_generate(id_pk, id_sk);
+    if (r < 0)
+        return tool_fail("generate", "identity key", r);
+    snprintf(path, sizeof(path), "%s/identity.key", state);
+    r = ppn_crypto_identity_save(path, id_sk, force);
+    sodium_memzero(id_sk, sizeof(id_sk));
+    if (r < 0)
+        return r == -EEXIST ? tool_error("'%s' exists; --force replaces it (the node's identity changes)", path)
+                            : tool_fail("save", path, r);
+    printf("identity\t");
+    ppn_crypto_key_to_base64(id_pk, b64);
+    printf("%s\n", b64);
+
+    r = ppn_crypto_wg_generate(wg_sk);
+    if (r < 0)
+        return tool_fail("generate", "WireGuard key", r);
+    snprintf(path, sizeof(path), "%s/wg.key", state);
+    r = ppn_crypto_wg_save(path, wg_sk, force);
+    if (r == 0)
+        r = ppn_crypto_wg_public(wg_sk, wg_pk);
+    sodium_memzero(wg_sk, sizeof(wg_sk));
+    if (r < 0)
+        return r == -EEXIST ? tool_error("'%s' exists; --force replaces it", path) : tool_fail("save", path, r);
+    ppn_crypto_key_to_base64(wg_pk, b64);
+    printf("wireguard\t%s\n", b64);
+    return 0;
+}
+
+/* ---- genesis ------------------------------------------------------------- */
+
+static int cmd_genesis(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"origin", required_argument, NULL, 'o'},
+        {"range", required_argument, NULL, 'r'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"hostname", required_argument, NULL, 'n'},
+        {"ifname", required_argument, NULL, 'i'},
+        {"listen-port", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *state = NULL, *origin = NULL, *range = "10.8.0.0/24", *endpoint = "", *ifname = NULL;
+    char hostname[256] = "";
+    unsigned port = 51820;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:o:r:e:n:i:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'o': origin = optarg; break;
+        case 'r': range = optarg; break;
+        case 'e': endpoint = optarg; break;
+        case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
+        case 'i': ifname = optarg; break;
+        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'h':
+            printf("Usage: ppn-pair genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT]\n"
+                   "                        [--hostname NAME] [--ifname IF [--listen-port N]]\n"
+                   "Make this node the first of a new mesh: create the ledger with this node's\n"
+                   "identity as first administrator, admit this node with the first address of\n"
+                   "the range, and with --ifname bring up its WireGuard interface.\n");
+            return 0;
+        default: return tool_error("usage: ppn-pair genesis --state DIR --origin NAME [...]");
+        }
+    }
+    if (!state || !origin)
+        return tool_error("--state DIR and --origin NAME are required");
+    if (!hostname[0] && gethostname(hostname, sizeof(hostname)) < 0)
+        return tool_fail("read", "hostname", -errno);
+
+    struct node n;
+    if (node_load(&n, state, false))
+        return 1;
+    struct mesh_range mr;
+    if (mesh_range_parse(range, &mr) < 0) {
+        node_wipe(&n);
+        return tool_error("Failed to parse mesh range '%s': expected an IPv4 prefix such as 10.8.0.0/24", range);
+    }
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_create(n.ledger_dir, origin, range, n.id_sk, &l);
+    if (r < 0) {
+        node_wipe(&n);
+        return r == -EEXIST ? tool_error("'%s' already holds a ledger", n.ledger_dir)
+                            : tool_fail("create ledger", n.ledger_dir, r);
+    }
+    char addr[64];
+    mesh_range_host(&mr, 1, addr, sizeof(addr));
+    r = ppn_ledger_node_join(l, n.id_pk, n.wg_pk, addr, endpoint, hostname, n.id_sk, NULL);
+    if (r < 0) {
+        ppn_ledger_free(l);
+        node_wipe(&n);
+        return tool_fail("append node join to", n.ledger_dir, r);
+    }
+    r = ledger_seal(l, &n);
+    ppn_ledger_free(l);
+    if (r)
+        return node_wipe(&n), 1;
+    printf("genesis\t%s\t%s\t%s\n", origin, hostname, addr);
+    if (ifname)
+        r = mesh_apply(&n, ifname, port, false);
+    node_wipe(&n);
+    return r ? 1 : 0;
+}
+
+/* ---- mesh and status ----------------------------------------------------- */
+
+static int cmd_mesh(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"ifname", required_argument, NULL, 'i'},
+        {"listen-port", required_argument, NULL, 'p'},
+        {"import", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *state = NULL, *ifname = "wg0", *import = NULL;
+    unsigned port = 51820;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:i:p:m:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'i': ifname = optarg; break;
+        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'm': import = optarg; break;
+        case 'h':
+            printf("Usage: ppn-pair mesh --state DIR [--ifname IF] [--listen-port N] [--import LEDGER_DIR]\n"
+                   "Make the WireGuard interface match the ledger: this node's key, port and mesh\n"
+                   "address, one peer per other current member (revoked members removed).\n"
+                   "--import first imports newer entries from another replica's ledger directory.\n");
+            return 0;
+        default: return tool_error("usage: ppn-pair mesh --state DIR [--ifname IF]");
+        }
+    }
+    if (!state)
+        return tool_error("--state DIR is required");
+    struct node n;
+    if (node_load(&n, state, true))
+        return 1;
+    int r = 0;
+    if (import) {
+        ppn_ledger *l = NULL;
+        struct ppn_ledger_import_report rep = {0};
+        r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+        if (r < 0)
+            r = tool_fail("open ledger", n.ledger_dir, r);
+        else {
+            int k = ppn_ledger_import(l, import, &rep);
+            if (k < 0 && rep.fork)
+                r = tool_error("Failed to import '%s': the replicas have forked at size %llu; nothing imported",
+                               import, (unsigned long long)rep.fork_size);
+            else if (k < 0)
+                r = tool_fail("import ledger from", import, k);
+            else {
+                printf("imported\t%llu\n", (unsigned long long)rep.imported);
+                k = ppn_ledger_export_nodes(l, NULL);
+                if (k < 0)
+                    r = tool_fail("export nodes.jsonl of", n.ledger_dir, k);
+            }
+            ppn_ledger_free(l);
+        }
+    }
+    if (!r)
+        r = mesh_apply(&n, ifname, port, true);
+    node_wipe(&n);
+    return r ? 1 : 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *state = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'h':
+            printf("Usage: ppn-pair status --state DIR\nShow this node's keys and the mesh members in its ledger.\n");
+            return 0;
+        default: return tool_error("usage: ppn-pair status --state DIR");
+        }
+    }
+    if (!state)
+        return tool_error("--state DIR is required");
+    struct node n;
+    if (node_load(&n, state, false))
+        return 1;
+    char b64[PPN_CRYPTO_KEY_B64_LEN + 1];
+    ppn_crypto_key_to_base64(n.id_pk, b64);
+    printf("identity:  %s\n", b64);
+    ppn_crypto_key_to_base64(n.wg_pk, b64);
+    printf("wireguard: %s\n", b64);
+    node_wipe(&n);
+    if (access(n.ledger_dir, F_OK) != 0) {
+        printf("ledger:    none (not paired)\n");
+        return 0;
+    }
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(n.ledger_dir, 0, &l);
+    if (r < 0)
+        return tool_fail("open ledger", n.ledger_dir, r);
+    printf("ledger:    %s (origin %s, range %s, %llu entries)\n\n", n.ledger_dir, ppn_ledger_origin(l),
+           ppn_ledger_mesh_range(l), (unsigned long long)ppn_ledger_size(l));
+    printf("%-20s %-18s %-24s %s\n", "HOSTNAME", "MESH", "ENDPOINT", "IDENTITY");
+    size_t count = ppn_ledger_member_count(l);
+    for (size_t i = 0; i < count; i++) {
+        struct ppn_ledger_member m;
+        if (ppn_ledger_member_get(l, i, &m) < 0)
+            continue;
+        ppn_crypto_key_to_base64(m.identity, b64);
+        printf("%-20s %-18s %-24s %s%s\n", m.hostname, m.mesh, m.endpoint[0] ? m.endpoint : "-", b64,
+               memcmp(m.identity, n.id_pk, 32) == 0 ? "  (this node)" : "");
+    }
+    ppn_ledger_free(l);
+    return 0;
+}
+
 static const struct tool_cmd cmds[] = {
+    {"keys", cmd_keys, "generate this node's identity and WireGuard keys"},
+    {"genesis", cmd_genesis, "start a new mesh with this node as first administrator"},
+    {"join", cmd_join, "show a pairing code and wait for the administrator (joining node)"},
+    {"admit", cmd_admit, "type the joining node's code and admit it (administrator)"},
+    {"mesh", cmd_mesh, "configure WireGuard from the ledger (optionally import first)"},
+    {"status", cmd_status, "show this node's keys and the mesh members"},
     {NULL, NULL, NULL},
 };
 
 int main(int argc, char **argv)
 {
+    if (sodium_init() < 0)
+        return tool_error("libsodium failed to initialise");
     return tool_dispatch("ppn-pair", ppn_crypto_version(), cmds, argc, argv);
 }

@@ -3,6 +3,9 @@
 #include "ppn-vm.h"
 #include "tool-util.h"
 
+/* vm.c; declared here so that ppn-vm.h (shared with fleet.c) stays as it is */
+int cmd_cont(int argc, char **argv);
+
 static const struct tool_cmd cmds[] = {
     {"create",     cmd_create,     "write a VM specification into the state directory"},
     {"start",      cmd_start,      "start a VM (direct runner, supervised)"},
@@ -12,6 +15,7 @@ static const struct tool_cmd cmds[] = {
     {"balloon",    cmd_balloon,    "set or show a VM's balloon target"},
     {"shutdown",   cmd_shutdown,   "graceful shutdown with a deadline, then force"},
     {"stop",       cmd_stop,       "pause a VM's vCPUs (QMP stop)"},
+    {"cont",       cmd_cont,       "resume a paused VM's vCPUs (QMP cont)"},
     {"kill",       cmd_kill,       "end the QEMU process at once"},
     {"unit",       cmd_unit,       "print or install a VM's systemd unit"},
     {"qmp",        cmd_qmp,        "execute a raw QMP command"},

@@ -1,16 +1,1156 @@
-/* Guest commands over libppn-vmm. */
+/* Guest commands over libppn-vmm: create, start, run, status, list,
+ * balloon, shutdown, stop, cont, kill, unit, qmp. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "ppn/vmm.h"
 #include "ppn-vm.h"
 #include "tool-util.h"
 
-int cmd_create(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'create' is not implemented yet"); }
-int cmd_start(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'start' is not implemented yet"); }
-int cmd_run(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'run' is not implemented yet"); }
-int cmd_status(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'status' is not implemented yet"); }
-int cmd_list(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'list' is not implemented yet"); }
-int cmd_balloon(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'balloon' is not implemented yet"); }
-int cmd_shutdown(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'shutdown' is not implemented yet"); }
-int cmd_stop(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'stop' is not implemented yet"); }
-int cmd_kill(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'kill' is not implemented yet"); }
-int cmd_unit(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'unit' is not implemented yet"); }
-int cmd_qmp(int argc, char **argv) { (void)argc; (void)argv; return tool_error("'qmp' is not implemented yet"); }
+/* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
+int cmd_cont(int argc, char **argv);
+
+#define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
+#define QMP_TIMEOUT_MS 5000
+
+struct common {
+    const char *state_dir;
+    bool json;
+    bool help;
+};
+
+enum { OPT_STATE_DIR = 1000, OPT_JSON, OPT_HELP };
+
+#define COMMON_LONGOPTS                                                                            \
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR}, {"json", no_argument, NULL, OPT_JSON},   \
+        {"help", no_argument, NULL, 'h'}
+
+static void common_init(struct common *c)
+{
+    const char *e = getenv("PPN_VM_STATE_DIR");
+    c->state_dir = e && *e ? e : DEFAULT_STATE_DIR;
+    c->json = false;
+    c->help = false;
+}
+
+/* Handles the common options; 1 if handled. */
+static int common_opt(struct common *c, int opt)
+{
+    switch (opt) {
+    case OPT_STATE_DIR:
+        c->state_dir = optarg;
+        return 1;
+    case OPT_JSON:
+        c->json = true;
+        return 1;
+    case 'h':
+        c->help = true;
+        return 1;
+    }
+    return 0;
+}
+
+static int usage_error(const char *usage, const char *msg)
+{
+    tool_error("%s", msg);
+    fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+    return 1;
+}
+
+static int help(const char *usage, const char *text)
+{
+    printf("Usage: ppn-vm %s\n\n%s\nCommon options:\n"
+           "  --state-dir DIR  VM state directory (default $PPN_VM_STATE_DIR or " DEFAULT_STATE_DIR ")\n"
+           "  --json           machine-readable output\n"
+           "  -h, --help       this help\n",
+           usage, text);
+    return 0;
+}
+
+static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-')
+        return -EINVAL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* Seconds, possibly fractional ("1.5"), into milliseconds. */
+static int parse_seconds_ms(const char *s, uint32_t *ret)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || *end || !(d >= 0) || d > 86400 * 7)
+        return -EINVAL;
+    *ret = (uint32_t)(d * 1000.0 + 0.5);
+    return 0;
+}
+
+static void print_json(json_t *o)
+{
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(o);
+}
+
+static const char *load_reason_or(const char *why, int r)
+{
+    return why ? why : strerror(-r);
+}
+
+/* ------------------------------------------------------------ create */
+
+static int parse_forward(const char *s, ppn_vm_port_forward *f)
+{
+    f->proto = PPN_VM_PROTO_TCP;
+    if (!strncmp(s, "tcp:", 4))
+        s += 4;
+    else if (!strncmp(s, "udp:", 4)) {
+        f->proto = PPN_VM_PROTO_UDP;
+        s += 4;
+    }
+    char buf[32];
+    snprintf(buf, sizeof(buf), "%s", s);
+    char *colon = strchr(buf, ':');
+    if (!colon)
+        return -EINVAL;
+    *colon = '\0';
+    unsigned long long h, g;
+    if (parse_uint(buf, 65535, &h) < 0 || parse_uint(colon + 1, 65535, &g) < 0 || !h || !g)
+        return -EINVAL;
+    f->host_port = (uint16_t)h;
+    f->guest_port = (uint16_t)g;
+    return 0;
+}
+
+/* Creates a missing disk image with qemu-img (qcow2 for *.qcow2, else raw). */
+static int create_disk(const char *path, uint64_t size)
+{
+    if (access(path, F_OK) == 0)
+        return 0;
+    size_t n = strlen(path);
+    const char *fmt = n > 6 && !strcmp(path + n - 6, ".qcow2") ? "qcow2" : "raw";
+    char sz[32];
+    snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        if (nul >= 0)
+            dup2(nul, 1);
+        execlp("qemu-img", "qemu-img", "create", "-q", "-f", fmt, path, sz, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+int cmd_create(int argc, char **argv)
+{
+    static const char usage[] = "create NAME --type TYPE [options]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"type", required_argument, NULL, 't'},
+        {"memory", required_argument, NULL, 'm'},
+        {"vcpus", required_argument, NULL, 'c'},
+        {"disk", required_argument, NULL, 'd'},
+        {"disk-size", required_argument, NULL, 'D'},
+        {"node", required_argument, NULL, 'n'},
+        {"kernel", required_argument, NULL, 'k'},
+        {"initrd", required_argument, NULL, 'i'},
+        {"append", required_argument, NULL, 'a'},
+        {"no-network", no_argument, NULL, 'N'},
+        {"forward", required_argument, NULL, 'f'},
+        {"no-default-forwards", no_argument, NULL, 'F'},
+        {"force", no_argument, NULL, 'o'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    const char *type = NULL, *mem = NULL, *vcpus = NULL, *disk = NULL, *dsize = NULL, *node = NULL,
+               *kernel = NULL, *initrd = NULL, *append = NULL;
+    bool nonet = false, nodef = false, force = false;
+    const char *fwd[PPN_VM_PORT_FORWARDS_MAX];
+    size_t nfwd = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 't': type = optarg; break;
+        case 'm': mem = optarg; break;
+        case 'c': vcpus = optarg; break;
+        case 'd': disk = optarg; break;
+        case 'D': dsize = optarg; break;
+        case 'n': node = optarg; break;
+        case 'k': kernel = optarg; break;
+        case 'i': initrd = optarg; break;
+        case 'a': append = optarg; break;
+        case 'N': nonet = true; break;
+        case 'F': nodef = true; break;
+        case 'o': force = true; break;
+        case 'f':
+            if (nfwd == PPN_VM_PORT_FORWARDS_MAX)
+                return usage_error(usage, "too many --forward");
+            fwd[nfwd++] = optarg;
+            break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Writes a VM specification into the state directory.\n\n"
+                    "  --type TYPE           VM-Totebox, VM-MediaKit, VM-Orchestration, VM-PrivateGit\n"
+                    "                        (or totebox, mediakit, ...); sets the type's defaults\n"
+                    "  --memory MIB          RAM in MiB          --vcpus N   virtual CPUs\n"
+                    "  --disk PATH           disk image (absolute; .qcow2 or raw)\n"
+                    "  --disk-size GIB       size to create it with (qemu-img, when it is missing)\n"
+                    "  --node NODE           node the VM is pinned to (required for VM-Totebox)\n"
+                    "  --kernel K --initrd I --append A   direct kernel boot (absolute paths)\n"
+                    "  --forward [tcp:|udp:]HOST:GUEST    add a host port forward (repeatable)\n"
+                    "  --no-default-forwards drop the type's default forwards\n"
+                    "  --no-network          no network card (-nic none)\n"
+                    "  --force               replace an existing specification\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!type)
+        return usage_error(usage, "--type is needed");
+    ppn_vm_type t;
+    if (ppn_vm_type_from_string(type, &t) < 0)
+        return usage_error(usage, "unknown --type (VM-Totebox, VM-MediaKit, VM-Orchestration, VM-PrivateGit)");
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "a VM name is 1..63 of a-z, 0-9 and '-'");
+    ppn_vm_spec *s;
+    int r = ppn_vm_spec_new(name, t, &s);
+    if (r < 0)
+        return tool_fail("create", name, r);
+    unsigned long long v;
+    if (mem && (parse_uint(mem, UINT32_MAX, &v) < 0 || ppn_vm_spec_set_memory_mib(s, (uint32_t)v) < 0)) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--memory must be 64..1048576 MiB");
+    }
+    if (vcpus && (parse_uint(vcpus, UINT32_MAX, &v) < 0 || ppn_vm_spec_set_vcpus(s, (uint32_t)v) < 0)) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--vcpus must be 1..256");
+    }
+    unsigned long long gib = 0;
+    if (dsize && (parse_uint(dsize, 1ULL << 20, &gib) < 0 || gib == 0)) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--disk-size must be a number of GiB");
+    }
+    if ((disk || gib) && ppn_vm_spec_set_disk(s, disk ? disk : ppn_vm_spec_disk(s), gib << 30) < 0) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--disk must be an absolute path");
+    }
+    if (node && ppn_vm_spec_set_node(s, node) < 0) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--node is at most 63 characters");
+    }
+    if ((kernel || initrd || append) && ppn_vm_spec_set_kernel(s, kernel, initrd, append) < 0) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--kernel and --initrd must be absolute paths");
+    }
+    if (nodef || nonet)
+        ppn_vm_spec_clear_port_forwards(s);
+    if (nonet)
+        ppn_vm_spec_set_network(s, false);
+    for (size_t i = 0; i < nfwd; i++) {
+        ppn_vm_port_forward f;
+        if (parse_forward(fwd[i], &f) < 0) {
+            ppn_vm_spec_free(s);
+            return usage_error(usage, "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT");
+        }
+        r = ppn_vm_spec_add_port_forward(s, &f);
+        if (r < 0) {
+            ppn_vm_spec_free(s);
+            return tool_fail("add port forward", fwd[i], r);
+        }
+    }
+    const char *why = NULL;
+    if (ppn_vm_spec_validate(s, &why) < 0) {
+        ppn_vm_spec_free(s);
+        tool_error("Failed to create '%s': %s", name, why);
+        return 1;
+    }
+    if (*ppn_vm_spec_disk(s)) {
+        r = create_disk(ppn_vm_spec_disk(s), ppn_vm_spec_disk_size_bytes(s));
+        if (r < 0) {
+            tool_fail("create the disk image", ppn_vm_spec_disk(s), r);
+            ppn_vm_spec_free(s);
+            return 1;
+        }
+    }
+    r = ppn_vm_spec_save(s, c.state_dir, !force);
+    if (r < 0) {
+        ppn_vm_spec_free(s);
+        if (r == -EEXIST) {
+            tool_error("Failed to create '%s': it exists already (--force replaces it)", name);
+            return 1;
+        }
+        return tool_fail("create", name, r);
+    }
+    if (c.json) {
+        char *txt;
+        if (ppn_vm_spec_to_json(s, &txt) == 0) {
+            puts(txt);
+            free(txt);
+        }
+    } else {
+        printf("Created %s %s: %u MiB, %u vCPU(s), %zu port forward(s)\n", ppn_vm_type_to_string(t), name,
+               ppn_vm_spec_memory_mib(s), ppn_vm_spec_vcpus(s), ppn_vm_spec_port_forward_count(s));
+    }
+    ppn_vm_spec_free(s);
+    return 0;
+}
+
+/* ------------------------------------------------------------ start / run */
+
+static int parse_accel(const char *s, unsigned *flags)
+{
+    if (!strcmp(s, "auto"))
+        *flags = PPN_VM_ACCEL_AUTO;
+    else if (!strcmp(s, "kvm"))
+        *flags = PPN_VM_ACCEL_KVM;
+    else if (!strcmp(s, "tcg"))
+        *flags = PPN_VM_ACCEL_TCG;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+static volatile sig_atomic_t got_term;
+static void on_term(int sig)
+{
+    (void)sig;
+    got_term = 1;
+}
+
+int cmd_start(int argc, char **argv)
+{
+    static const char usage[] = "start NAME [--accel auto|kvm|tcg] [--timeout SECONDS] [--foreground]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"accel", required_argument, NULL, 'a'},
+        {"timeout", required_argument, NULL, 't'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"qemu", required_argument, NULL, 'q'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    unsigned flags = PPN_VM_ACCEL_AUTO;
+    uint32_t timeout_ms = 30000;
+    bool fg = false;
+    const char *qemu = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'a':
+            if (parse_accel(optarg, &flags) < 0)
+                return usage_error(usage, "--accel is auto, kvm or tcg");
+            break;
+        case 't':
+            if (parse_seconds_ms(optarg, &timeout_ms) < 0 || timeout_ms == 0)
+                return usage_error(usage, "--timeout is a number of seconds");
+            break;
+        case 'f': fg = true; break;
+        case 'q': qemu = optarg; break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Starts the VM's QEMU under a small supervisor (for hosts where systemd is not\n"
+                    "PID 1) and returns once its monitor answers.  The supervisor reaps QEMU,\n"
+                    "cleans up, and turns SIGTERM into a graceful shutdown.\n\n"
+                    "  --accel A      auto (KVM if it really works, else TCG), kvm, tcg\n"
+                    "  --timeout S    how long to wait for the monitor (default 30)\n"
+                    "  --foreground   supervise in this process instead of detaching\n"
+                    "  --qemu PATH    QEMU binary (default qemu-system-x86_64)\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+
+    int pfd[2] = {-1, -1};
+    if (!fg) {
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+            return tool_fail("start", name, -errno);
+        fflush(stdout);
+        pid_t sup = fork();
+        if (sup < 0)
+            return tool_fail("start", name, -errno);
+        if (sup > 0) {
+            close(pfd[1]);
+            int msg[2] = {0, 0};
+            ssize_t n;
+            do
+                n = read(pfd[0], msg, sizeof(msg));
+            while (n < 0 && errno == EINTR);
+            close(pfd[0]);
+            if (n != (ssize_t)sizeof(msg))
+                return tool_fail("start", name, -EPIPE);
+            if (msg[0] < 0) {
+                waitpid(sup, NULL, 0);
+                return tool_fail("start", name, msg[0]);
+            }
+            if (c.json)
+                printf("{\"name\": \"%s\", \"pid\": %d, \"supervisor\": %d}\n", name, msg[1], (int)sup);
+            else
+                printf("Started %s: QEMU pid %d, supervisor pid %d\n", name, msg[1], (int)sup);
+            return 0;
+        }
+        close(pfd[0]);
+        setsid();
+    }
+    struct sigaction sa = {.sa_handler = on_term};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    pid_t pid;
+    int r = ppn_vm_start(c.state_dir, name, qemu, flags, (int)timeout_ms, &pid);
+    if (!fg) {
+        int msg[2] = {r, r == 0 ? (int)pid : 0};
+        ssize_t w = write(pfd[1], msg, sizeof(msg));
+        (void)w;
+        close(pfd[1]);
+        int nul = open("/dev/null", O_RDWR);
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+            if (nul > 2)
+                close(nul);
+        }
+    }
+    if (r < 0) {
+        if (fg)
+            return tool_fail("start", name, r);
+        _exit(1);
+    }
+    if (fg && !c.json)
+        printf("Started %s: QEMU pid %d (supervising; Ctrl-C shuts it down)\n", name, (int)pid);
+    fflush(stdout);
+    bool shutting = false;
+    for (;;) {
+        int st;
+        r = ppn_vm_supervise(c.state_dir, name, pid, &st);
+        if (r == -EINTR) {
+            if (got_term && !shutting) {
+                shutting = true;
+                char mon[PATH_MAX];
+                ppn_vm_shutdown_opts o;
+                ppn_vm_shutdown_opts_init(&o);
+                if (ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon)) == 0)
+                    o.monitor_path = mon;
+                o.pid = pid;
+                ppn_vm_shutdown_result res;
+                ppn_vm_shutdown(&o, NULL, NULL, &res);
+            }
+            continue;
+        }
+        if (r < 0)
+            return fg ? tool_fail("supervise", name, r) : 1;
+        if (fg && !c.json) {
+            if (WIFEXITED(st))
+                printf("%s: QEMU exited with status %d\n", name, WEXITSTATUS(st));
+            else if (WIFSIGNALED(st))
+                printf("%s: QEMU killed by signal %d\n", name, WTERMSIG(st));
+        }
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const char usage[] = "run NAME [--accel auto|kvm|tcg] [--qemu PATH]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"accel", required_argument, NULL, 'a'},
+        {"qemu", required_argument, NULL, 'q'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    unsigned flags = PPN_VM_ACCEL_AUTO;
+    const char *qemu = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'a':
+            if (parse_accel(optarg, &flags) < 0)
+                return usage_error(usage, "--accel is auto, kvm or tcg");
+            break;
+        case 'q': qemu = optarg; break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage, "Replaces this process with the VM's QEMU (what the systemd unit's ExecStart runs).\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    int r = ppn_vm_exec(c.state_dir, argv[optind], qemu, flags);
+    return tool_fail("run", argv[optind], r);
+}
+
+/* ------------------------------------------------------------ status / list */
+
+static json_t *info_json(const ppn_vm_info *i)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(i->name));
+    json_object_set_new(o, "type", json_string(ppn_vm_type_to_string(i->type)));
+    json_object_set_new(o, "node", json_string(i->node));
+    json_object_set_new(o, "memory_mib", json_integer(i->memory_mib));
+    json_object_set_new(o, "vcpus", json_integer(i->vcpus));
+    json_object_set_new(o, "running", json_boolean(i->running));
+    json_object_set_new(o, "pid", json_integer(i->pid));
+    json_object_set_new(o, "status", json_string(i->status));
+    json_object_set_new(o, "balloon_actual_bytes", json_integer((json_int_t)i->balloon_actual));
+    json_object_set_new(o, "qmp_error", i->qmp_error ? json_string(strerror(-i->qmp_error)) : json_null());
+    return o;
+}
+
+/* A single common option parser for commands taking NAME and nothing else. */
+static int simple_args(int argc, char **argv, const char *usage, const char *text, struct common *c,
+                       const char **ret_name)
+{
+    static const struct option lo[] = {COMMON_LONGOPTS, {0}};
+    common_init(c);
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1)
+        if (!common_opt(c, opt)) {
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    if (c->help) {
+        help(usage, text);
+        return -1;
+    }
+    if (ret_name) {
+        if (optind + 1 != argc)
+            return usage_error(usage, "one VM name is needed");
+        if (!ppn_vm_name_valid(argv[optind]))
+            return usage_error(usage, "not a valid VM name");
+        *ret_name = argv[optind];
+    } else if (optind != argc) {
+        return usage_error(usage, "no arguments expected");
+    }
+    return 0;
+}
+
+int cmd_status(int argc, char **argv)
+{
+    static const char usage[] = "status NAME [--json]";
+    struct common c;
+    const char *name;
+    int r = simple_args(argc, argv, usage, "Shows a VM's specification, process, run state and balloon.\n", &c, &name);
+    if (r)
+        return r < 0 ? 0 : r;
+    ppn_vm_info i;
+    r = ppn_vm_info_get(c.state_dir, name, QMP_TIMEOUT_MS, &i);
+    if (r < 0)
+        return tool_fail("get status of", name, r);
+    if (c.json) {
+        print_json(info_json(&i));
+        return 0;
+    }
+    printf("vm:      %s (%s)\n", i.name, ppn_vm_type_to_string(i.type));
+    if (i.node[0])
+        printf("node:    %s\n", i.node);
+    printf("memory:  %u MiB, %u vCPU(s)\n", i.memory_mib, i.vcpus);
+    if (!i.running) {
+        printf("state:   stopped\n");
+        return 0;
+    }
+    printf("state:   %s (QEMU pid %d)\n", i.status[0] ? i.status : "running, monitor unreachable", (int)i.pid);
+    if (i.qmp_error)
+        printf("monitor: %s\n", strerror(-i.qmp_error));
+    else
+        printf("balloon: %llu MiB actual\n", (unsigned long long)(i.balloon_actual >> 20));
+    return 0;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    static const char usage[] = "list [--json]";
+    struct common c;
+    int r = simple_args(argc, argv, usage, "Lists the VMs of the state directory with their state and memory.\n", &c, NULL);
+    if (r)
+        return r < 0 ? 0 : r;
+    ppn_vm_info *v;
+    int n = ppn_vm_info_list(c.state_dir, 2000, &v);
+    if (n < 0)
+        return tool_fail("list", c.state_dir, n);
+    if (c.json) {
+        json_t *a = json_array();
+        for (int k = 0; k < n; k++)
+            json_array_append_new(a, info_json(&v[k]));
+        print_json(a);
+    } else {
+        printf("%-20s %-17s %-9s %8s %10s %10s\n", "NAME", "TYPE", "STATE", "PID", "MEMORY", "ACTUAL");
+        for (int k = 0; k < n; k++) {
+            char actual[32] = "-";
+            if (v[k].running && !v[k].qmp_error)
+                snprintf(actual, sizeof(actual), "%lluM", (unsigned long long)(v[k].balloon_actual >> 20));
+            printf("%-20s %-17s %-9s %8d %9uM %10s\n", v[k].name, ppn_vm_type_to_string(v[k].type),
+                   v[k].running ? (v[k].status[0] ? v[k].status : "running") : "stopped", (int)v[k].pid,
+                   v[k].memory_mib, actual);
+        }
+    }
+    free(v);
+    return 0;
+}
+
+/* ------------------------------------------------------------ QMP commands */
+
+static int connect_vm(const struct common *c, const char *name, ppn_qmp **q)
+{
+    pid_t pid;
+    int r = ppn_vm_pid(c->state_dir, name, &pid);
+    if (r < 0)
+        return tool_fail("find", name, r);
+    if (pid == 0) {
+        ppn_vm_spec *s;
+        r = ppn_vm_spec_load(c->state_dir, name, &s, NULL);
+        if (r < 0)
+            return tool_fail("find", name, r);
+        ppn_vm_spec_free(s);
+        tool_error("Failed to reach '%s': it is not running", name);
+        return 1;
+    }
+    char mon[PATH_MAX];
+    r = ppn_vm_path(c->state_dir, name, "monitor", mon, sizeof(mon));
+    if (r == 0)
+        r = ppn_qmp_connect(mon, QMP_TIMEOUT_MS, q);
+    if (r < 0) {
+        if (r == -ETIMEDOUT)
+            tool_error("Failed to connect to the monitor of '%s': %s (another client may hold it)", name,
+                       strerror(ETIMEDOUT));
+        else
+            tool_fail("connect to the monitor of", name, r);
+        return 1;
+    }
+    return 0;
+}
+
+static int qmp_fail(ppn_qmp *q, const char *verb, const char *name, int r)
+{
+    if (r == -EREMOTEIO)
+        tool_error("Failed to %s '%s': %s: %s", verb, name, ppn_qmp_last_error_class(q), ppn_qmp_last_error_desc(q));
+    else
+        tool_fail(verb, name, r);
+    ppn_qmp_free(q);
+    return 1;
+}
+
+static int simple_qmp(int argc, char **argv, const char *usage, const char *text, const char *verb,
+                      int (*fn)(ppn_qmp *, int), const char *done)
+{
+    struct common c;
+    const char *name;
+    int r = simple_args(argc, argv, usage, text, &c, &name);
+    if (r)
+        return r < 0 ? 0 : r;
+    ppn_qmp *q;
+    if (connect_vm(&c, name, &q))
+        return 1;
+    r = fn(q, QMP_TIMEOUT_MS);
+    if (r < 0)
+        return qmp_fail(q, verb, name, r);
+    ppn_qmp_free(q);
+    if (c.json)
+        printf("{\"name\": \"%s\", \"result\": \"%s\"}\n", name, done);
+    else
+        printf("%s: %s\n", name, done);
+    return 0;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+    return simple_qmp(argc, argv, "stop NAME", "Pauses the VM's vCPUs (QMP stop); 'cont' resumes them.\n",
+                      "stop", ppn_qmp_stop, "paused");
+}
+
+int cmd_cont(int argc, char **argv)
+{
+    return simple_qmp(argc, argv, "cont NAME", "Resumes the VM's vCPUs (QMP cont).\n", "resume", ppn_qmp_cont,
+                      "running");
+}
+
+struct want_actual {
+    uint64_t target;
+};
+
+static int actual_reached(const char *name, const char *data, void *ud)
+{
+    (void)name;
+    json_t *o = json_loads(data, 0, NULL);
+    json_t *a = json_object_get(o, "actual");
+    int m = json_is_integer(a) && (uint64_t)json_integer_value(a) == ((struct want_actual *)ud)->target;
+    json_decref(o);
+    return m;
+}
+
+int cmd_balloon(int argc, char **argv)
+{
+    static const char usage[] = "balloon NAME [TARGET_MIB] [--wait SECONDS]";
+    static const struct option lo[] = {COMMON_LONGOPTS, {"wait", required_argument, NULL, 'w'}, {0}};
+    struct common c;
+    common_init(&c);
+    uint32_t wait_ms = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        if (opt == 'w' && parse_seconds_ms(optarg, &wait_ms) == 0)
+            continue;
+        if (opt == 'w')
+            return usage_error(usage, "--wait is a number of seconds");
+        fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+        return 1;
+    }
+    if (c.help)
+        return help(usage,
+                    "Without a target: shows the balloon's actual size (guest RAM minus balloon).\n"
+                    "With one: sets the guest RAM target in MiB; --wait waits until the guest\n"
+                    "driver reached it (BALLOON_CHANGE).\n");
+    if (optind >= argc || optind + 2 < argc)
+        return usage_error(usage, "a VM name and an optional target are needed");
+    const char *name = argv[optind];
+    unsigned long long mib = 0;
+    bool set = optind + 2 == argc;
+    if (set && (parse_uint(argv[optind + 1], 1ULL << 22, &mib) < 0 || mib == 0))
+        return usage_error(usage, "TARGET_MIB is a positive number of MiB");
+    ppn_qmp *q;
+    if (connect_vm(&c, name, &q))
+        return 1;
+    int r;
+    if (set) {
+        r = ppn_qmp_balloon_set(q, mib << 20, QMP_TIMEOUT_MS);
+        if (r < 0)
+            return qmp_fail(q, "set the balloon of", name, r);
+        if (wait_ms) {
+            uint64_t actual;
+            r = ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
+            if (r == 0 && actual != mib << 20) {
+                struct want_actual w = {mib << 20};
+                r = ppn_qmp_wait_event(q, "BALLOON_CHANGE", actual_reached, &w, (int)wait_ms, NULL);
+                if (r == -ETIMEDOUT) {
+                    tool_error("Failed to reach %llu MiB in '%s' within %.1f s", mib, name, wait_ms / 1000.0);
+                    ppn_qmp_free(q);
+                    return 1;
+                }
+            }
+            if (r < 0)
+                return qmp_fail(q, "wait for the balloon of", name, r);
+        }
+    }
+    uint64_t actual;
+    r = ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
+    if (r < 0)
+        return qmp_fail(q, "query the balloon of", name, r);
+    ppn_qmp_free(q);
+    if (c.json) {
+        json_t *o = json_pack("{s:s,s:I}", "name", name, "actual_bytes", (json_int_t)actual);
+        if (set)
+            json_object_set_new(o, "target_bytes", json_integer((json_int_t)(mib << 20)));
+        print_json(o);
+    } else if (set) {
+        printf("%s: balloon target %llu MiB, actual %llu MiB\n", name, mib, (unsigned long long)(actual >> 20));
+    } else {
+        printf("%s: actual %llu MiB\n", name, (unsigned long long)(actual >> 20));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ shutdown / kill */
+
+static const char *step_name(ppn_vm_shutdown_step s)
+{
+    switch (s) {
+    case PPN_VM_SHUTDOWN_CONNECT: return "connect to monitor";
+    case PPN_VM_SHUTDOWN_PRESS: return "press power button";
+    case PPN_VM_SHUTDOWN_GUEST_DOWN: return "guest went down";
+    case PPN_VM_SHUTDOWN_DEADLINE: return "deadline passed";
+    case PPN_VM_SHUTDOWN_QUIT: return "QMP quit";
+    case PPN_VM_SHUTDOWN_SIGTERM: return "SIGTERM";
+    case PPN_VM_SHUTDOWN_SIGKILL: return "SIGKILL";
+    case PPN_VM_SHUTDOWN_EXITED: return "QEMU exited";
+    }
+    return "?";
+}
+
+static const char *outcome_name(ppn_vm_shutdown_outcome o)
+{
+    switch (o) {
+    case PPN_VM_SHUTDOWN_OUTCOME_NONE: return "still-running";
+    case PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL: return "graceful";
+    case PPN_VM_SHUTDOWN_OUTCOME_QUIT: return "quit";
+    case PPN_VM_SHUTDOWN_OUTCOME_SIGTERM: return "sigterm";
+    case PPN_VM_SHUTDOWN_OUTCOME_SIGKILL: return "sigkill";
+    case PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING: return "not-running";
+    }
+    return "?";
+}
+
+struct progress {
+    bool json;
+    json_t *steps;
+};
+
+static void on_progress(ppn_vm_shutdown_step step, int result, uint64_t ms, void *ud)
+{
+    struct progress *p = ud;
+    if (p->json) {
+        json_array_append_new(p->steps, json_pack("{s:s,s:s?,s:I}", "step", step_name(step), "error",
+                                                  result ? strerror(-result) : NULL, "elapsed_ms", (json_int_t)ms));
+        return;
+    }
+    printf("%6.1f s  %-20s %s\n", ms / 1000.0, step_name(step), result ? strerror(-result) : "ok");
+    fflush(stdout);
+}
+
+int cmd_shutdown(int argc, char **argv)
+{
+    static const char usage[] = "shutdown NAME [--deadline SECONDS] [--repress SECONDS] [--pid PID]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"deadline", required_argument, NULL, 'd'},
+        {"repress", required_argument, NULL, 'r'},
+        {"pid", required_argument, NULL, 'p'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    const char *pidarg = NULL;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'd':
+            if (parse_seconds_ms(optarg, &o.deadline_ms) < 0)
+                return usage_error(usage, "--deadline is a number of seconds");
+            break;
+        case 'r':
+            if (parse_seconds_ms(optarg, &o.repress_interval_ms) < 0)
+                return usage_error(usage, "--repress is a number of seconds (0: never)");
+            break;
+        case 'p': pidarg = optarg; break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Graceful shutdown: presses the ACPI power button, presses it again every\n"
+                    "--repress seconds (default 10), waits up to --deadline seconds (default 60)\n"
+                    "for the guest to power off, then QMP quit, then SIGTERM, then SIGKILL.  Each\n"
+                    "step is printed as it completes.  Exit 0 once QEMU is gone.\n"
+                    "  --pid PID   the QEMU process (default: from the state directory; the unit's\n"
+                    "              ExecStop passes $MAINPID)\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    int r;
+    if (pidarg && *pidarg) {
+        unsigned long long v;
+        if (parse_uint(pidarg, INT32_MAX, &v) < 0)
+            return usage_error(usage, "--pid is a process id");
+        o.pid = (pid_t)v;
+    } else {
+        r = ppn_vm_pid(c.state_dir, name, &o.pid);
+        if (r < 0)
+            return tool_fail("find", name, r);
+    }
+    char mon[PATH_MAX];
+    r = ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon));
+    if (r < 0)
+        return tool_fail("shut down", name, r);
+    o.monitor_path = mon;
+    struct progress p = {.json = c.json, .steps = c.json ? json_array() : NULL};
+    ppn_vm_shutdown_result res;
+    r = ppn_vm_shutdown(&o, on_progress, &p, &res);
+    if (c.json) {
+        print_json(json_pack("{s:s,s:s,s:i,s:I,s:o}", "name", name, "outcome", outcome_name(res.outcome),
+                             "presses", (int)res.presses, "elapsed_ms", (json_int_t)res.elapsed_ms, "steps",
+                             p.steps));
+    } else {
+        printf("%s: %s after %.1f s (%u press%s)\n", name, outcome_name(res.outcome), res.elapsed_ms / 1000.0,
+               res.presses, res.presses == 1 ? "" : "es");
+    }
+    if (r < 0)
+        return tool_fail("shut down", name, r);
+    return 0;
+}
+
+int cmd_kill(int argc, char **argv)
+{
+    static const char usage[] = "kill NAME";
+    struct common c;
+    const char *name;
+    int r = simple_args(argc, argv, usage, "Ends the VM's QEMU at once (SIGKILL), without asking the guest.\n", &c, &name);
+    if (r)
+        return r < 0 ? 0 : r;
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    r = ppn_vm_pid(c.state_dir, name, &o.pid);
+    if (r < 0)
+        return tool_fail("find", name, r);
+    if (o.pid == 0) {
+        tool_error("Failed to kill '%s': it is not running", name);
+        return 1;
+    }
+    if (kill(o.pid, SIGKILL) < 0)
+        return tool_fail("kill", name, -errno);
+    /* wait for it to be gone (signals only; no monitor) */
+    o.term_wait_ms = 0;
+    o.kill_wait_ms = 5000;
+    ppn_vm_shutdown_result res;
+    r = ppn_vm_shutdown(&o, NULL, NULL, &res);
+    if (r < 0)
+        return tool_fail("kill", name, r);
+    if (c.json)
+        printf("{\"name\": \"%s\", \"killed\": %d}\n", name, (int)o.pid);
+    else
+        printf("%s: killed QEMU pid %d\n", name, (int)o.pid);
+    return 0;
+}
+
+/* ------------------------------------------------------------ unit */
+
+static int write_file_synced(const char *path, const char *text)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof(tmp))
+        return -ENAMETOOLONG;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = -errno;
+            close(fd);
+            unlink(tmp);
+            return e;
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = -errno;
+        unlink(tmp);
+        return e;
+    }
+    return 0;
+}
+
+int cmd_unit(int argc, char **argv)
+{
+    static const char usage[] = "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"install", no_argument, NULL, 'i'},
+        {"unit-dir", required_argument, NULL, 'u'},
+        {"ppn-vm", required_argument, NULL, 'p'},
+        {"deadline", required_argument, NULL, 'd'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    bool install = false;
+    const char *unit_dir = "/etc/systemd/system", *self = NULL;
+    uint32_t deadline = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'i': install = true; break;
+        case 'u': unit_dir = optarg; break;
+        case 'p': self = optarg; break;
+        case 'd':
+            if (parse_seconds_ms(optarg, &deadline) < 0)
+                return usage_error(usage, "--deadline is a number of seconds");
+            break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Prints the VM's systemd service, or with --install writes it to\n"
+                    "--unit-dir (default /etc/systemd/system) as ppn-vm-NAME.service.\n"
+                    "ExecStart runs 'ppn-vm run' (QEMU becomes the main process), ExecStop runs\n"
+                    "'ppn-vm shutdown --deadline S --pid $MAINPID', and TimeoutStopSec exceeds the\n"
+                    "whole shutdown sequence.\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    char selfbuf[PATH_MAX], sdir[PATH_MAX];
+    if (!self) {
+        ssize_t n = readlink("/proc/self/exe", selfbuf, sizeof(selfbuf) - 1);
+        if (n <= 0)
+            return tool_fail("find", "/proc/self/exe", -errno);
+        selfbuf[n] = '\0';
+        self = selfbuf;
+    }
+    if (!realpath(c.state_dir, sdir))
+        return tool_fail("resolve", c.state_dir, -errno);
+    ppn_vm_spec *s;
+    const char *why = NULL;
+    int r = ppn_vm_spec_load(sdir, name, &s, &why);
+    if (r < 0) {
+        tool_error("Failed to load '%s': %s", name, load_reason_or(why, r));
+        return 1;
+    }
+    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .shutdown_deadline_ms = deadline};
+    char *text;
+    r = ppn_vm_unit(s, &uo, &text);
+    char uname[128];
+    if (r == 0)
+        r = ppn_vm_unit_name(s, uname, sizeof(uname));
+    ppn_vm_spec_free(s);
+    if (r < 0)
+        return tool_fail("generate the unit of", name, r);
+    if (!install) {
+        fputs(text, stdout);
+        free(text);
+        return 0;
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", unit_dir, uname);
+    r = write_file_synced(path, text);
+    free(text);
+    if (r < 0)
+        return tool_fail("install", path, r);
+    if (c.json)
+        printf("{\"name\": \"%s\", \"unit\": \"%s\"}\n", name, path);
+    else
+        printf("Installed %s (run 'systemctl daemon-reload' and 'systemctl enable --now %s')\n", path, uname);
+    return 0;
+}
+
+/* ------------------------------------------------------------ qmp */
+
+int cmd_qmp(int argc, char **argv)
+{
+    static const char usage[] = "qmp NAME COMMAND [ARGUMENTS_JSON] [--timeout SECONDS]";
+    static const struct option lo[] = {COMMON_LONGOPTS, {"timeout", required_argument, NULL, 't'}, {0}};
+    struct common c;
+    common_init(&c);
+    uint32_t timeout_ms = QMP_TIMEOUT_MS;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        if (opt == 't' && parse_seconds_ms(optarg, &timeout_ms) == 0 && timeout_ms > 0)
+            continue;
+        if (opt == 't')
+            return usage_error(usage, "--timeout is a positive number of seconds");
+        fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+        return 1;
+    }
+    if (c.help)
+        return help(usage,
+                    "Executes one QMP command on the VM's monitor and prints its \"return\" value.\n"
+                    "Example: ppn-vm qmp web1 query-balloon\n"
+                    "         ppn-vm qmp web1 balloon '{\"value\": 1073741824}'\n");
+    if (argc - optind < 2 || argc - optind > 3)
+        return usage_error(usage, "a VM name and a command are needed");
+    const char *name = argv[optind], *cmd = argv[optind + 1], *args = argc - optind == 3 ? argv[optind + 2] : NULL;
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    if (args) {
+        json_t *a = json_loads(args, 0, NULL);
+        bool ok = json_is_object(a);
+        json_decref(a);
+        if (!ok)
+            return usage_error(usage, "ARGUMENTS_JSON must be a JSON object");
+    }
+    ppn_qmp *q;
+    if (connect_vm(&c, name, &q))
+        return 1;
+    char *out = NULL;
+    int r = ppn_qmp_execute(q, cmd, args, (int)timeout_ms, &out);
+    if (r == -EINVAL) {
+        ppn_qmp_free(q);
+        return usage_error(usage, "COMMAND must be a QMP command name");
+    }
+    if (r < 0)
+        return qmp_fail(q, cmd, name, r);
+    ppn_qmp_free(q);
+    json_t *o = json_loads(out, JSON_DECODE_ANY, NULL);
+    free(out);
+    if (c.json) {
+        char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_ENCODE_ANY);
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    }
+    return 0;
+}

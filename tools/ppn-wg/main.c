@@ -1,10 +1,605 @@
-/* ppn-wg — see doc/ for the manual. */
+/* ppn-wg — WireGuard configuration with the options and file format of
+ * wg(8), on libppn-wg.  See doc/wg.md. */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ppn/wg.h"
 #include "tool-util.h"
 
+static void wipe(void *p, size_t n)
+{
+    volatile uint8_t *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+/* One sentence per documented error of the library. */
+static const char *reason(int err)
+{
+    switch (err) {
+    case -ENODEV: return "No such WireGuard interface";
+    case -EPERM: return "Operation not permitted (CAP_NET_ADMIN is needed)";
+    case -ENOTSUP: return "The kernel has no WireGuard support (module not loaded or not built)";
+    case -EBADMSG: return "Malformed input";
+    default: return strerror(err < 0 ? -err : err);
+    }
+}
+
+static int fail(const char *verb, const char *what, int err)
+{
+    fprintf(stderr, "ppn-wg: Failed to %s '%s': %s\n", verb, what, reason(err));
+    return 1;
+}
+
+static int read_whole(const char *path, char **ret, size_t *ret_len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+    if (!f)
+        return -errno;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    int r = 0;
+    if (!buf)
+        r = -ENOMEM;
+    while (!r) {
+        if (len + 1 >= cap) {
+            char *nb = malloc(cap * 2);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            memcpy(nb, buf, len);
+            wipe(buf, cap);
+            free(buf);
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f))
+                r = -EIO;
+            break;
+        }
+    }
+    if (f != stdin)
+        fclose(f);
+    if (r < 0) {
+        if (buf) {
+            wipe(buf, cap);
+            free(buf);
+        }
+        return r;
+    }
+    buf[len] = '\0';
+    *ret = buf;
+    *ret_len = len;
+    return 0;
+}
+
+/* A key file as `wg set ... private-key FILE` reads it: base64 with
+ * optional surrounding whitespace; an empty file means "remove". */
+static int read_key_file(const char *path, uint8_t key[PPN_WG_KEY_BYTES])
+{
+    char *buf;
+    size_t len;
+    int r = read_whole(path, &buf, &len);
+    if (r < 0)
+        return r;
+    char *s = buf;
+    while (len && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    if (len == 0)
+        memset(key, 0, PPN_WG_KEY_BYTES);
+    else
+        r = ppn_wg_key_from_base64(s, len, key);
+    wipe(buf, strlen(buf));
+    free(buf);
+    return r;
+}
+
+static void b64(const uint8_t *k, char out[PPN_WG_KEY_B64_LEN + 1])
+{
+    ppn_wg_key_to_base64(k, out);
+}
+
+static void endpoint_str(const ppn_wg_peer *p, char *out, size_t size)
+{
+    struct sockaddr_in6 sa;
+    socklen_t len;
+    if (ppn_wg_peer_get_endpoint(p, &sa, &len) < 0 ||
+        ppn_wg_endpoint_format((struct sockaddr *)&sa, len, out, size) < 0)
+        snprintf(out, size, "(none)");
+}
+
+static void print_allowedips(const ppn_wg_peer *p, const char *sep, FILE *f)
+{
+    size_t n = ppn_wg_peer_allowedip_count(p);
+    if (n == 0) {
+        fputs("(none)", f);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ppn_wg_allowedip ip;
+        char buf[64];
+        ppn_wg_peer_allowedip_at(p, i, &ip);
+        ppn_wg_allowedip_format(&ip, buf, sizeof(buf));
+        fprintf(f, "%s%s", i ? sep : "", buf);
+    }
+}
+
+static void print_ago(int64_t sec)
+{
+    int64_t ago = (int64_t)time(NULL) - sec;
+    if (ago < 0)
+        ago = 0;
+    static const struct { const char *name; int64_t s; } units[] = {
+        {"year", 365 * 86400}, {"day", 86400}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
+    bool any = false;
+    for (size_t i = 0; i < 5; i++) {
+        int64_t v = ago / units[i].s;
+        ago %= units[i].s;
+        if (!v)
+            continue;
+        printf("%s%" PRId64 " %s%s", any ? ", " : "", v, units[i].name, v == 1 ? "" : "s");
+        any = true;
+    }
+    printf("%s ago", any ? "" : "Now");
+}
+
+static void print_bytes(uint64_t b)
+{
+    if (b < 1024)
+        printf("%" PRIu64 " B", b);
+    else if (b < 1024ULL * 1024)
+        printf("%.2f KiB", (double)b / 1024);
+    else if (b < 1024ULL * 1024 * 1024)
+        printf("%.2f MiB", (double)b / (1024 * 1024));
+    else
+        printf("%.2f GiB", (double)b / (1024 * 1024 * 1024));
+}
+
+static void show_pretty(const ppn_wg_device *d)
+{
+    char k[PPN_WG_KEY_B64_LEN + 1];
+    uint8_t key[PPN_WG_KEY_BYTES];
+    printf("interface: %s\n", ppn_wg_device_get_name(d));
+    if (ppn_wg_device_get_public_key(d, key) == 0) {
+        b64(key, k);
+        printf("  public key: %s\n", k);
+    }
+    if (ppn_wg_device_get_private_key(d, key) == 0)
+        printf("  private key: (hidden)\n");
+    if (ppn_wg_device_get_listen_port(d))
+        printf("  listening port: %u\n", ppn_wg_device_get_listen_port(d));
+    if (ppn_wg_device_get_fwmark(d))
+        printf("  fwmark: 0x%x\n", ppn_wg_device_get_fwmark(d));
+    for (size_t i = 0; i < ppn_wg_device_peer_count(d); i++) {
+        const ppn_wg_peer *p = ppn_wg_device_peer_at(d, i);
+        char ep[128];
+        int64_t hs, ns;
+        ppn_wg_peer_get_public_key(p, key);
+        b64(key, k);
+        printf("\npeer: %s\n", k);
+        if (ppn_wg_peer_get_flags(p) & PPN_WG_PEER_HAS_PRESHARED_KEY)
+            printf("  preshared key: (hidden)\n");
+        if (ppn_wg_peer_get_flags(p) & PPN_WG_PEER_HAS_ENDPOINT) {
+            endpoint_str(p, ep, sizeof(ep));
+            printf("  endpoint: %s\n", ep);
+        }
+        printf("  allowed ips: ");
+        print_allowedips(p, ", ", stdout);
+        printf("\n");
+        ppn_wg_peer_get_last_handshake(p, &hs, &ns);
+        if (hs) {
+            printf("  latest handshake: ");
+            print_ago(hs);
+            printf("\n");
+        }
+        if (ppn_wg_peer_get_rx_bytes(p) || ppn_wg_peer_get_tx_bytes(p)) {
+            printf("  transfer: ");
+            print_bytes(ppn_wg_peer_get_rx_bytes(p));
+            printf(" received, ");
+            print_bytes(ppn_wg_peer_get_tx_bytes(p));
+            printf(" sent\n");
+        }
+        if (ppn_wg_peer_get_keepalive(p))
+            printf("  persistent keepalive: every %u seconds\n", ppn_wg_peer_get_keepalive(p));
+    }
+    wipe(key, sizeof(key));
+}
+
+/* `wg show <if> <field>` and `dump`: tab-separated, one line per item. */
+static int show_field(const ppn_wg_device *d, const char *field, bool prefix)
+{
+    char k[PPN_WG_KEY_B64_LEN + 1], ep[128];
+    uint8_t key[PPN_WG_KEY_BYTES];
+    const char *name = ppn_wg_device_get_name(d);
+    bool dump = strcmp(field, "dump") == 0;
+#define PFX() (prefix ? printf("%s\t", name) : 0)
+    if (dump) {
+        PFX();
+        if (ppn_wg_device_get_private_key(d, key) == 0) b64(key, k); else strcpy(k, "(none)");
+        printf("%s\t", k);
+        if (ppn_wg_device_get_public_key(d, key) == 0) b64(key, k); else strcpy(k, "(none)");
+        printf("%s\t%u\t", k, ppn_wg_device_get_listen_port(d));
+        if (ppn_wg_device_get_fwmark(d)) printf("0x%x\n", ppn_wg_device_get_fwmark(d)); else printf("off\n");
+    } else if (!strcmp(field, "public-key") || !strcmp(field, "private-key")) {
+        int r = field[1] == 'u' ? ppn_wg_device_get_public_key(d, key) : ppn_wg_device_get_private_key(d, key);
+        if (r == 0) b64(key, k); else strcpy(k, "(none)");
+        PFX();
+        printf("%s\n", k);
+    } else if (!strcmp(field, "listen-port")) {
+        PFX();
+        printf("%u\n", ppn_wg_device_get_listen_port(d));
+    } else if (!strcmp(field, "fwmark")) {
+        PFX();
+        if (ppn_wg_device_get_fwmark(d)) printf("0x%x\n", ppn_wg_device_get_fwmark(d)); else printf("off\n");
+    } else if (!strcmp(field, "peers") || !strcmp(field, "preshared-keys") || !strcmp(field, "endpoints") ||
+               !strcmp(field, "allowed-ips") || !strcmp(field, "latest-handshakes") ||
+               !strcmp(field, "transfer") || !strcmp(field, "persistent-keepalive")) {
+        /* handled below */
+    } else {
+        wipe(key, sizeof(key));
+        return -EINVAL;
+    }
+    bool per_peer = dump || (strcmp(field, "public-key") && strcmp(field, "private-key") &&
+                             strcmp(field, "listen-port") && strcmp(field, "fwmark"));
+    for (size_t i = 0; per_peer && i < ppn_wg_device_peer_count(d); i++) {
+        const ppn_wg_peer *p = ppn_wg_device_peer_at(d, i);
+        int64_t hs, ns;
+        ppn_wg_peer_get_public_key(p, key);
+        b64(key, k);
+        PFX();
+        printf("%s", k);
+        ppn_wg_peer_get_last_handshake(p, &hs, &ns);
+        if (dump || !strcmp(field, "preshared-keys")) {
+            if (ppn_wg_peer_get_preshared_key(p, key) == 0) b64(key, k); else strcpy(k, "(none)");
+            printf("\t%s", k);
+        }
+        if (dump || !strcmp(field, "endpoints")) {
+            endpoint_str(p, ep, sizeof(ep));
+            printf("\t%s", ep);
+        }
+        if (dump || !strcmp(field, "allowed-ips")) {
+            printf("\t");
+            print_allowedips(p, dump ? "," : " ", stdout);
+        }
+        if (dump || !strcmp(field, "latest-handshakes"))
+            printf("\t%" PRId64, hs);
+        if (dump || !strcmp(field, "transfer"))
+            printf("\t%" PRIu64 "\t%" PRIu64, ppn_wg_peer_get_rx_bytes(p), ppn_wg_peer_get_tx_bytes(p));
+        if (dump || !strcmp(field, "persistent-keepalive")) {
+            if (ppn_wg_peer_get_keepalive(p)) printf("\t%u", ppn_wg_peer_get_keepalive(p)); else printf("\toff");
+        }
+        printf("\n");
+    }
+#undef PFX
+    wipe(key, sizeof(key));
+    return 0;
+}
+
+struct names {
+    char (*v)[PPN_WG_IFNAME_MAX + 1];
+    size_t n;
+};
+
+static int collect(const char *ifname, uint32_t ifindex, void *userdata)
+{
+    struct names *ns = userdata;
+    void *nv = realloc(ns->v, (ns->n + 1) * sizeof(*ns->v));
+    if (!nv)
+        return -ENOMEM;
+    ns->v = nv;
+    snprintf(ns->v[ns->n++], PPN_WG_IFNAME_MAX + 1, "%s", ifname);
+    return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static const char show_usage[] =
+    "Usage: ppn-wg show { <interface> | all | interfaces } [public-key | private-key | listen-port |"
+    " fwmark | peers | preshared-keys | endpoints | allowed-ips | latest-handshakes | transfer |"
+    " persistent-keepalive | dump]\n";
+
+static int cmd_show(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(show_usage, stdout);
+        return 0;
+    }
+    if (argc > 3) {
+        fprintf(stderr, "ppn-wg: show takes at most two arguments\n%s", show_usage);
+        return 1;
+    }
+    const char *what = argc > 1 ? argv[1] : "all";
+    const char *field = argc > 2 ? argv[2] : NULL;
+    struct names ns = {0};
+    int r;
+    if (!strcmp(what, "all") || !strcmp(what, "interfaces")) {
+        r = ppn_wg_link_list(collect, &ns);
+        if (r < 0) {
+            free(ns.v);
+            return fail("list", "interfaces", r);
+        }
+        qsort(ns.v, ns.n, sizeof(*ns.v), cmp_names);
+        if (!strcmp(what, "interfaces")) {
+            for (size_t i = 0; i < ns.n; i++)
+                printf("%s%s", i ? " " : "", ns.v[i]);
+            if (ns.n)
+                printf("\n");
+            free(ns.v);
+            return 0;
+        }
+    } else {
+        if (collect(what, 0, &ns) < 0)
+            return fail("show", what, -ENOMEM);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < ns.n; i++) {
+        ppn_wg_device *d;
+        r = ppn_wg_get_device(ns.v[i], &d);
+        if (r < 0) {
+            rc = fail("show", ns.v[i], r);
+            continue;
+        }
+        if (field) {
+            if (show_field(d, field, ns.n > 1 || !strcmp(what, "all")) < 0) {
+                ppn_wg_device_free(d);
+                free(ns.v);
+                fprintf(stderr, "ppn-wg: unknown field '%s'\n%s", field, show_usage);
+                return 1;
+            }
+        } else {
+            if (i)
+                printf("\n");
+            show_pretty(d);
+        }
+        ppn_wg_device_free(d);
+    }
+    free(ns.v);
+    return rc;
+}
+
+static int cmd_showconf(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("Usage: ppn-wg showconf <interface>\n");
+        return 0;
+    }
+    if (argc != 2) {
+        fprintf(stderr, "ppn-wg: showconf takes one interface\nUsage: ppn-wg showconf <interface>\n");
+        return 1;
+    }
+    ppn_wg_device *d;
+    int r = ppn_wg_get_device(argv[1], &d);
+    if (r < 0)
+        return fail("show the configuration of", argv[1], r);
+    char *text;
+    r = ppn_wg_config_format(d, &text);
+    ppn_wg_device_free(d);
+    if (r < 0)
+        return fail("format the configuration of", argv[1], r);
+    size_t len = strlen(text);
+    bool ok = fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
+    wipe(text, len);
+    free(text);
+    return ok ? 0 : fail("write", "stdout", -EIO);
+}
+
+static const char set_usage[] =
+    "Usage: ppn-wg set <interface> [listen-port <port>] [fwmark <mark>] [private-key <file path>]"
+    " [peer <base64 public key> [remove] [preshared-key <file path>] [endpoint <ip>:<port>]"
+    " [persistent-keepalive <interval seconds>] [allowed-ips <ip1>/<cidr1>[,<ip2>/<cidr2>]...] ]...\n";
+
+static int parse_num(const char *s, unsigned long max, unsigned long *ret)
+{
+    char *end;
+    if (!*s || *s == '-')
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 0);
+    if (errno || *end || v > max)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* Builds the device for `set` by writing a one-peer config line by line is
+ * not possible (keys come from files), so the arguments map to setters. */
+static int cmd_set(int argc, char **argv)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(set_usage, stdout);
+        return 0;
+    }
+    if (argc < 3) {
+        fprintf(stderr, "ppn-wg: set needs an interface and at least one setting\n%s", set_usage);
+        return 1;
+    }
+    const char *ifname = argv[1];
+    ppn_wg_device *d;
+    ppn_wg_peer *peer = NULL;
+    uint8_t key[PPN_WG_KEY_BYTES];
+    int r = ppn_wg_device_new(&d);
+    if (r < 0)
+        return fail("configure", ifname, r);
+    if (ppn_wg_device_set_name(d, ifname) < 0) {
+        ppn_wg_device_free(d);
+        fprintf(stderr, "ppn-wg: interface name '%s' is not valid (at most %d characters)\n", ifname,
+                PPN_WG_IFNAME_MAX);
+        return 1;
+    }
+    unsigned long u;
+    int i;
+    for (i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!peer && !strcmp(a, "listen-port") && v) {
+            if (parse_num(v, 65535, &u) < 0)
+                goto bad_value;
+            ppn_wg_device_set_listen_port(d, (uint16_t)u);
+            i++;
+        } else if (!peer && !strcmp(a, "fwmark") && v) {
+            if (!strcmp(v, "off"))
+                u = 0;
+            else if (parse_num(v, 0xffffffffUL, &u) < 0)
+                goto bad_value;
+            ppn_wg_device_set_fwmark(d, (uint32_t)u);
+            i++;
+        } else if (!peer && !strcmp(a, "private-key") && v) {
+            r = read_key_file(v, key);
+            if (r < 0)
+                goto bad_key;
+            ppn_wg_device_set_private_key(d, key);
+            i++;
+        } else if (!strcmp(a, "peer") && v) {
+            r = ppn_wg_key_from_base64(v, strlen(v), key);
+            if (r < 0)
+                goto bad_key;
+            peer = ppn_wg_device_find_peer(d, key);
+            if (!peer && (r = ppn_wg_device_add_peer(d, key, &peer)) < 0)
+                goto fail;
+            i++;
+        } else if (peer && !strcmp(a, "remove")) {
+            ppn_wg_peer_set_flags(peer, ppn_wg_peer_get_flags(peer) | PPN_WG_PEER_REMOVE_ME);
+        } else if (peer && !strcmp(a, "preshared-key") && v) {
+            r = read_key_file(v, key);
+            if (r < 0)
+                goto bad_key;
+            ppn_wg_peer_set_preshared_key(peer, key);
+            i++;
+        } else if (peer && !strcmp(a, "endpoint") && v) {
+            struct sockaddr_in6 sa;
+            socklen_t sl;
+            if (ppn_wg_endpoint_parse(v, &sa, &sl) < 0)
+                goto bad_value;
+            ppn_wg_peer_set_endpoint(peer, (struct sockaddr *)&sa, sl);
+            i++;
+        } else if (peer && !strcmp(a, "persistent-keepalive") && v) {
+            if (!strcmp(v, "off"))
+                u = 0;
+            else if (parse_num(v, 65535, &u) < 0)
+                goto bad_value;
+            ppn_wg_peer_set_keepalive(peer, (uint16_t)u);
+            i++;
+        } else if (peer && !strcmp(a, "allowed-ips") && v) {
+            char *copy = strdup(v), *save = NULL;
+            if (!copy) {
+                r = -ENOMEM;
+                goto fail;
+            }
+            ppn_wg_peer_clear_allowedips(peer);
+            ppn_wg_peer_set_flags(peer, ppn_wg_peer_get_flags(peer) | PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+            for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                ppn_wg_allowedip ip;
+                while (*t == ' ')
+                    t++;
+                if (!*t)
+                    continue;
+                if (ppn_wg_allowedip_parse(t, &ip) < 0 || ppn_wg_peer_add_allowedip(peer, &ip) < 0) {
+                    free(copy);
+                    goto bad_value;
+                }
+            }
+            free(copy);
+            i++;
+        } else {
+            wipe(key, sizeof(key));
+            ppn_wg_device_free(d);
+            fprintf(stderr, "ppn-wg: invalid argument '%s'%s\n%s", a, v ? "" : " (or its value is missing)",
+                    set_usage);
+            return 1;
+        }
+    }
+    wipe(key, sizeof(key));
+    r = ppn_wg_set_device(d);
+    ppn_wg_device_free(d);
+    return r < 0 ? fail("configure", ifname, r) : 0;
+bad_value:
+    wipe(key, sizeof(key));
+    ppn_wg_device_free(d);
+    fprintf(stderr, "ppn-wg: invalid value '%s' for '%s'\n%s", argv[i + 1], argv[i], set_usage);
+    return 1;
+bad_key:
+    wipe(key, sizeof(key));
+    ppn_wg_device_free(d);
+    if (r == -EINVAL)
+        fprintf(stderr, "ppn-wg: Failed to read the key for '%s': a key is 44 characters of base64 (32 bytes)\n",
+                argv[i]);
+    else
+        fprintf(stderr, "ppn-wg: Failed to read the key file '%s': %s\n", argv[i + 1], strerror(-r));
+    return 1;
+fail:
+    wipe(key, sizeof(key));
+    ppn_wg_device_free(d);
+    return fail("configure", ifname, r);
+}
+
+enum conf_mode { SETCONF, ADDCONF, SYNCCONF };
+
+static int conf_cmd(int argc, char **argv, enum conf_mode mode)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("Usage: ppn-wg %s <interface> <configuration filename>\n", argv[0]);
+        return 0;
+    }
+    if (argc != 3) {
+        fprintf(stderr, "ppn-wg: %s takes an interface and a file\nUsage: ppn-wg %s <interface> <configuration filename>\n",
+                argv[0], argv[0]);
+        return 1;
+    }
+    char *text;
+    size_t len;
+    int r = read_whole(argv[2], &text, &len);
+    if (r < 0)
+        return fail("read", argv[2], r);
+    ppn_wg_device *d;
+    unsigned line = 0;
+    r = ppn_wg_config_parse(text, len, &d, &line);
+    wipe(text, len);
+    free(text);
+    if (r < 0) {
+        fprintf(stderr, "ppn-wg: Failed to parse '%s': %s at line %u\n", argv[2],
+                r == -EINVAL ? "a key is 44 characters of base64 (32 bytes)" : "syntax error", line);
+        return 1;
+    }
+    if (ppn_wg_device_set_name(d, argv[1]) < 0) {
+        ppn_wg_device_free(d);
+        fprintf(stderr, "ppn-wg: interface name '%s' is not valid\n", argv[1]);
+        return 1;
+    }
+    if (mode == SETCONF)
+        ppn_wg_device_set_flags(d, PPN_WG_DEVICE_REPLACE_PEERS);
+    if (mode == SYNCCONF)
+        r = ppn_wg_sync_device(d);
+    else
+        r = ppn_wg_set_device(d);
+    ppn_wg_device_free(d);
+    return r < 0 ? fail("configure", argv[1], r) : 0;
+}
+
+static int cmd_setconf(int argc, char **argv) { return conf_cmd(argc, argv, SETCONF); }
+static int cmd_addconf(int argc, char **argv) { return conf_cmd(argc, argv, ADDCONF); }
+static int cmd_syncconf(int argc, char **argv) { return conf_cmd(argc, argv, SYNCCONF); }
+
 static const struct tool_cmd cmds[] = {
+    {"show", cmd_show, "Shows the current configuration and device information"},
+    {"showconf", cmd_showconf, "Shows the current configuration of an interface in wg(8) file format"},
+    {"set", cmd_set, "Changes the current configuration, adds peers, removes peers, or changes peers"},
+    {"setconf", cmd_setconf, "Applies a configuration file, replacing all peers"},
+    {"addconf", cmd_addconf, "Appends a configuration file to the current configuration"},
+    {"syncconf", cmd_syncconf, "Applies only the difference between a configuration file and the device"},
     {NULL, NULL, NULL},
 };
 

@@ -4,12 +4,27 @@
  * Errors: functions that can fail return int: 0 (or a count) on success and a
  * negative errno on failure; see doc/ERRORS.md and the comment of each
  * function for the codes it documents.  Return parameters come last, are
- * named ret_*, are left untouched on failure and always set on success. */
+ * named ret_*, are left untouched on failure and always set on success.
+ *
+ * Three parts:
+ *   ppn_qmp_*    a QMP client: one connection to a QEMU monitor socket,
+ *                commands with ids and per-command timeouts, events kept in
+ *                order whatever their position relative to replies;
+ *   ppn_vm_spec_* a VM specification (type, memory, vCPUs, disk, forwards),
+ *                stored as JSON in a state directory;
+ *   ppn_vm_*     what is done with a specification: the QEMU command line, a
+ *                systemd unit, a direct runner, status, graceful shutdown.
+ *
+ * Strings returned through char ** are malloc'd and owned by the caller
+ * (free() them, or ppn_vmm_strv_free() for a NULL-terminated vector).
+ * JSON crosses this API as UTF-8 text, never as a jansson object. */
 #ifndef PPN_VMM_H
 #define PPN_VMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifndef PPN_EXPORT
 #  if defined(PPN_BUILDING_LIBRARY) && defined(__GNUC__)
@@ -25,6 +40,434 @@ extern "C" {
 
 /* The package version of the library, e.g. "0.1.0".  Static storage. */
 PPN_EXPORT const char *ppn_vmm_version(void);
+
+/* Frees a NULL-terminated vector of malloc'd strings (and the vector).
+ * NULL is fine. */
+PPN_EXPORT void ppn_vmm_strv_free(char **strv);
+
+/* ------------------------------------------------------------------------
+ * QMP client
+ * ------------------------------------------------------------------------ */
+
+/* Longest line (one JSON object) accepted from QEMU; a longer one is
+ * -EMSGSIZE. */
+#define PPN_QMP_LINE_MAX (1024u * 1024u)
+/* Events kept for ppn_qmp_next_event()/ppn_qmp_wait_event(); when full the
+ * oldest is dropped and counted (ppn_qmp_events_dropped()). */
+#define PPN_QMP_EVENT_QUEUE_MAX 1024u
+/* Size of the run-state buffer in ppn_qmp_status ("running", "paused", ...). */
+#define PPN_QMP_STATUS_MAX 32u
+
+PPN_EXPORT size_t ppn_qmp_line_max(void);
+PPN_EXPORT size_t ppn_qmp_event_queue_max(void);
+
+typedef struct ppn_qmp ppn_qmp;
+
+/* Called for every event as soon as it is read, in arrival order, from
+ * inside whichever call read it (execute, poll, wait_event).  'name' is the
+ * event name, 'data_json' its "data" member as JSON text ("{}" when absent),
+ * the timestamp as QEMU sent it (0 when absent).  The strings are valid only
+ * during the call.  The callback must not call back into the same handle. */
+typedef void (*ppn_qmp_event_fn)(const char *name, const char *data_json,
+                                 int64_t ts_seconds, int64_t ts_microseconds,
+                                 void *userdata);
+
+/* Predicate for ppn_qmp_wait_event(): nonzero when the event is the one
+ * waited for.  NULL predicate matches every event of the name. */
+typedef int (*ppn_qmp_event_match_fn)(const char *name, const char *data_json,
+                                      void *userdata);
+
+/* Connects to the UNIX socket 'socket_path', reads the greeting and
+ * negotiates capabilities (qmp_capabilities), all within 'timeout_ms' (> 0).
+ * -EINVAL bad argument (or path too long for sun_path); -ENOENT no socket;
+ * -ECONNREFUSED nobody listens; -ETIMEDOUT no greeting or no answer in time
+ * (e.g. another client holds the monitor); -EBADMSG the greeting is not JSON;
+ * -EPROTO JSON but not a QMP greeting, or capabilities refused;
+ * -ECONNRESET QEMU closed the socket; -ENOMEM. */
+PPN_EXPORT int ppn_qmp_connect(const char *socket_path, int timeout_ms, ppn_qmp **ret_qmp);
+
+/* Closes the connection and frees the handle.  NULL is fine. */
+PPN_EXPORT void ppn_qmp_free(ppn_qmp *qmp);
+
+/* The QEMU version from the greeting, e.g. "7.2.0".  Owned by the handle. */
+PPN_EXPORT const char *ppn_qmp_qemu_version(const ppn_qmp *qmp);
+
+/* Sets (or with NULL clears) the event callback. */
+PPN_EXPORT void ppn_qmp_set_event_callback(ppn_qmp *qmp, ppn_qmp_event_fn fn, void *userdata);
+
+/* Executes 'command' with 'arguments_json' (a JSON object as text, or NULL
+ * for none) and waits at most 'timeout_ms' (> 0) for the reply carrying this
+ * command's id.  Events read meanwhile go to the callback and the queue;
+ * replies to earlier, timed-out commands are discarded by id.
+ * On success *ret_return_json (if not NULL) is the "return" member as JSON
+ * text.  Errors: -EINVAL bad argument or arguments_json not a JSON object;
+ * -EREMOTEIO QEMU answered with an error (ppn_qmp_last_error_class/desc);
+ * -ETIMEDOUT no reply in time (the connection stays usable); -ECONNRESET
+ * QEMU closed the socket; -EBADMSG QEMU sent a line that is not JSON;
+ * -EPROTO a JSON object that is neither reply nor event, or an error
+ * without id (QEMU could not parse the request); -EMSGSIZE an over-long
+ * line; -ENOTCONN the handle was broken by one of these earlier.  After
+ * -ECONNRESET, -EBADMSG, -EPROTO, -EMSGSIZE the handle is broken and every
+ * later call returns -ENOTCONN. */
+PPN_EXPORT int ppn_qmp_execute(ppn_qmp *qmp, const char *command, const char *arguments_json,
+                               int timeout_ms, char **ret_return_json);
+
+/* The error class ("GenericError", "DeviceNotActive", "CommandNotFound",
+ * ...) and description of the last -EREMOTEIO, or "" when there was none.
+ * Owned by the handle, valid until the next command. */
+PPN_EXPORT const char *ppn_qmp_last_error_class(const ppn_qmp *qmp);
+PPN_EXPORT const char *ppn_qmp_last_error_desc(const ppn_qmp *qmp);
+
+/* Reads what QEMU sends for up to 'timeout_ms' (>= 0; 0 only drains what is
+ * already readable) and delivers events.  Returns the number of events read
+ * (0 when the time passed without any), or the errors of ppn_qmp_execute()
+ * except -EREMOTEIO and -ETIMEDOUT. */
+PPN_EXPORT int ppn_qmp_poll(ppn_qmp *qmp, int timeout_ms);
+
+/* Takes the oldest queued event.  -EAGAIN when the queue is empty.  The
+ * caller frees *ret_name and *ret_data_json. */
+PPN_EXPORT int ppn_qmp_next_event(ppn_qmp *qmp, char **ret_name, char **ret_data_json);
+
+/* Waits up to 'timeout_ms' (>= 0) for an event named 'name' that 'match'
+ * accepts: first among queued events (including those that arrived before
+ * the reply of the command that caused them), then among new ones.  The
+ * matching event is removed from the queue; others stay, in order.  On
+ * success *ret_data_json (if not NULL) is its data.  -ETIMEDOUT when the
+ * time passed; -ECONNRESET when QEMU closed the socket first (the handle is
+ * then broken); the other errors of ppn_qmp_poll(). */
+PPN_EXPORT int ppn_qmp_wait_event(ppn_qmp *qmp, const char *name, ppn_qmp_event_match_fn match,
+                                  void *userdata, int timeout_ms, char **ret_data_json);
+
+/* How many events the full queue dropped since the connection opened. */
+PPN_EXPORT uint64_t ppn_qmp_events_dropped(const ppn_qmp *qmp);
+
+/* The socket's file descriptor, for the caller's own poll loop (readable
+ * means: call ppn_qmp_poll(qmp, 0)).  Owned by the handle. */
+PPN_EXPORT int ppn_qmp_fd(const ppn_qmp *qmp);
+
+/* -- Operations over QMP (each bounded by its timeout_ms, same errors as
+ *    ppn_qmp_execute plus those named) -- */
+
+typedef struct ppn_qmp_status {
+    bool running;                      /* vCPUs run */
+    bool singlestep;
+    char status[PPN_QMP_STATUS_MAX];   /* "running", "paused", "shutdown", ... */
+} ppn_qmp_status;
+
+/* query-status. */
+PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status *ret_status);
+/* stop (pause the vCPUs) and cont. */
+PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms);
+PPN_EXPORT int ppn_qmp_cont(ppn_qmp *qmp, int timeout_ms);
+/* Presses the ACPI power button (system_powerdown). */
+PPN_EXPORT int ppn_qmp_powerdown(ppn_qmp *qmp, int timeout_ms);
+/* quit: QEMU exits at once, without the guest's cooperation.  A socket
+ * closed before the reply counts as success. */
+PPN_EXPORT int ppn_qmp_quit(ppn_qmp *qmp, int timeout_ms);
+
+/* Sets the balloon target: the guest's RAM size 'target_bytes' (> 0).  The
+ * guest driver moves toward it over time (BALLOON_CHANGE events).
+ * -ENODEV no balloon device (DeviceNotActive). */
+PPN_EXPORT int ppn_qmp_balloon_set(ppn_qmp *qmp, uint64_t target_bytes, int timeout_ms);
+/* query-balloon: guest RAM minus the balloon, in bytes.  -ENODEV as above. */
+PPN_EXPORT int ppn_qmp_balloon_query(ppn_qmp *qmp, int timeout_ms, uint64_t *ret_actual_bytes);
+
+/* Guest memory statistics reported by the balloon driver.  A value the
+ * guest did not report is UINT64_MAX. */
+typedef struct ppn_vmm_guest_stats {
+    int64_t last_update;               /* guest time of the report, s; 0 never */
+    uint64_t swap_in;
+    uint64_t swap_out;
+    uint64_t major_faults;
+    uint64_t minor_faults;
+    uint64_t free_memory;
+    uint64_t total_memory;
+    uint64_t available_memory;
+    uint64_t disk_caches;
+} ppn_vmm_guest_stats;
+
+/* The QOM path of the balloon device the VMs of this library have. */
+#define PPN_VM_BALLOON_QOM_PATH "/machine/peripheral/ppn-balloon0"
+PPN_EXPORT const char *ppn_vm_balloon_qom_path(void);
+
+/* Asks the balloon driver at QOM 'device_path' (NULL: the path above) to
+ * report every 'interval_s' (0 stops) seconds. */
+PPN_EXPORT int ppn_qmp_guest_stats_enable(ppn_qmp *qmp, const char *device_path,
+                                          uint32_t interval_s, int timeout_ms);
+/* Reads the last report.  -ENODATA when polling is off or nothing came yet;
+ * -ENODEV no such device. */
+PPN_EXPORT int ppn_qmp_guest_stats(ppn_qmp *qmp, const char *device_path, int timeout_ms,
+                                   ppn_vmm_guest_stats *ret_stats);
+
+/* ------------------------------------------------------------------------
+ * Graceful shutdown: power button, re-press, wait, quit, SIGTERM, SIGKILL
+ * ------------------------------------------------------------------------ */
+
+typedef enum ppn_vm_shutdown_step {
+    PPN_VM_SHUTDOWN_CONNECT = 1,  /* connect to the monitor */
+    PPN_VM_SHUTDOWN_PRESS = 2,    /* system_powerdown (first or again) */
+    PPN_VM_SHUTDOWN_GUEST_DOWN = 3, /* SHUTDOWN event or monitor closed */
+    PPN_VM_SHUTDOWN_DEADLINE = 4, /* the guest did not go down in time */
+    PPN_VM_SHUTDOWN_QUIT = 5,     /* QMP quit */
+    PPN_VM_SHUTDOWN_SIGTERM = 6,
+    PPN_VM_SHUTDOWN_SIGKILL = 7,
+    PPN_VM_SHUTDOWN_EXITED = 8,   /* the QEMU process is gone */
+} ppn_vm_shutdown_step;
+
+/* How the VM ended. */
+typedef enum ppn_vm_shutdown_outcome {
+    PPN_VM_SHUTDOWN_OUTCOME_NONE = 0,      /* still running (failure) */
+    PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL = 1,  /* the guest powered off */
+    PPN_VM_SHUTDOWN_OUTCOME_QUIT = 2,      /* QEMU quit on request */
+    PPN_VM_SHUTDOWN_OUTCOME_SIGTERM = 3,
+    PPN_VM_SHUTDOWN_OUTCOME_SIGKILL = 4,
+    PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING = 5, /* nothing was running */
+} ppn_vm_shutdown_outcome;
+
+typedef struct ppn_vm_shutdown_opts {
+    const char *monitor_path;     /* QMP socket; NULL: signals only */
+    pid_t pid;                    /* QEMU process, or 0 if unknown (no signals) */
+    uint32_t deadline_ms;         /* wait for the guest after the first press */
+    uint32_t repress_interval_ms; /* press again this often; 0 never */
+    uint32_t step_timeout_ms;     /* each QMP step (connect, command) */
+    uint32_t quit_wait_ms;        /* after quit, wait for QEMU to exit */
+    uint32_t term_wait_ms;        /* after SIGTERM, wait before SIGKILL */
+    uint32_t kill_wait_ms;        /* after SIGKILL, wait for the exit */
+} ppn_vm_shutdown_opts;
+
+/* Fills 'opts' with defaults: deadline 60 s, re-press every 10 s, steps
+ * 5 s, quit wait 5 s, SIGTERM wait 10 s, SIGKILL wait 5 s; no path, no pid. */
+PPN_EXPORT void ppn_vm_shutdown_opts_init(ppn_vm_shutdown_opts *opts);
+/* Longest the whole sequence can take with 'opts', in ms (for unit
+ * TimeoutStopSec). */
+PPN_EXPORT uint64_t ppn_vm_shutdown_max_ms(const ppn_vm_shutdown_opts *opts);
+
+/* Reported for each step as it completes: 'result' is 0 or a negative errno
+ * of that step, 'elapsed_ms' counts from the start of the sequence. */
+typedef void (*ppn_vm_shutdown_progress_fn)(ppn_vm_shutdown_step step, int result,
+                                            uint64_t elapsed_ms, void *userdata);
+
+typedef struct ppn_vm_shutdown_result {
+    ppn_vm_shutdown_outcome outcome;
+    unsigned presses;             /* power button presses sent */
+    uint64_t elapsed_ms;
+    int last_error;               /* last failing step's negative errno, or 0 */
+} ppn_vm_shutdown_result;
+
+/* Runs the sequence: connect; press; wait for SHUTDOWN or the monitor to
+ * close (re-pressing every interval) until the deadline; then quit; then
+ * SIGTERM, SIGKILL to 'pid'.  With a pid, "down" means the process exited
+ * (reaped if it is our child); without one, that the monitor closed.
+ * 'progress' may be NULL.  Returns 0 when the VM is down (outcome says how)
+ * and -ETIMEDOUT when it still runs after every step; -EINVAL bad options
+ * (neither path nor pid).  *ret_result is set in both cases. */
+PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *opts, ppn_vm_shutdown_progress_fn progress,
+                               void *userdata, ppn_vm_shutdown_result *ret_result);
+
+/* ------------------------------------------------------------------------
+ * VM specification
+ * ------------------------------------------------------------------------ */
+
+typedef enum ppn_vm_type {
+    PPN_VM_TYPE_TOTEBOX = 1,       /* "VM-Totebox": pinned to a node */
+    PPN_VM_TYPE_MEDIAKIT = 2,      /* "VM-MediaKit" */
+    PPN_VM_TYPE_ORCHESTRATION = 3, /* "VM-Orchestration" */
+    PPN_VM_TYPE_PRIVATEGIT = 4,    /* "VM-PrivateGit" */
+} ppn_vm_type;
+
+/* "VM-Totebox", ...; NULL for an unknown type. */
+PPN_EXPORT const char *ppn_vm_type_to_string(ppn_vm_type type);
+/* Accepts "VM-Totebox" and "totebox" (any case).  -EINVAL otherwise. */
+PPN_EXPORT int ppn_vm_type_from_string(const char *s, ppn_vm_type *ret_type);
+
+/* VM names: 1..63 of [a-z0-9-], starting with a letter or digit. */
+#define PPN_VM_NAME_MAX 63u
+#define PPN_VM_PORT_FORWARDS_MAX 64u
+#define PPN_VM_MEMORY_MIN_MIB 64u
+#define PPN_VM_MEMORY_MAX_MIB (1024u * 1024u)
+#define PPN_VM_VCPUS_MAX 256u
+PPN_EXPORT size_t ppn_vm_name_max(void);
+PPN_EXPORT int ppn_vm_name_valid(const char *name); /* 1 valid, 0 not */
+
+typedef enum ppn_vm_proto {
+    PPN_VM_PROTO_TCP = 1,
+    PPN_VM_PROTO_UDP = 2,
+} ppn_vm_proto;
+
+typedef struct ppn_vm_port_forward {
+    ppn_vm_proto proto;
+    uint16_t host_port;     /* on 127.0.0.1 of the host */
+    uint16_t guest_port;
+} ppn_vm_port_forward;
+
+typedef struct ppn_vm_spec ppn_vm_spec;
+
+/* A specification with the defaults of 'type' (doc/vmm.md lists them):
+ * VM-MediaKit 6144 MiB, 2 vCPUs, 20 GiB qcow2, forwards 1xxxx -> xxxx for
+ * 9090 9092 9093 9095 9101 9102; VM-Totebox 4096 MiB, 2 vCPUs, 20 GiB;
+ * VM-Orchestration 2048 MiB, 2 vCPUs, forward 19180 -> 9180;
+ * VM-PrivateGit 2048 MiB, 2 vCPUs, forward 13000 -> 3000.  The disk path
+ * defaults to empty (no disk) until set.  -EINVAL bad name or type. */
+PPN_EXPORT int ppn_vm_spec_new(const char *name, ppn_vm_type type, ppn_vm_spec **ret_spec);
+PPN_EXPORT void ppn_vm_spec_free(ppn_vm_spec *spec);
+/* A deep copy. */
+PPN_EXPORT int ppn_vm_spec_dup(const ppn_vm_spec *spec, ppn_vm_spec **ret_copy);
+
+/* Getters: strings are owned by the spec ("" when unset). */
+PPN_EXPORT const char *ppn_vm_spec_name(const ppn_vm_spec *spec);
+PPN_EXPORT ppn_vm_type ppn_vm_spec_type(const ppn_vm_spec *spec);
+PPN_EXPORT uint32_t ppn_vm_spec_memory_mib(const ppn_vm_spec *spec);
+PPN_EXPORT uint32_t ppn_vm_spec_vcpus(const ppn_vm_spec *spec);
+PPN_EXPORT const char *ppn_vm_spec_disk(const ppn_vm_spec *spec);
+PPN_EXPORT uint64_t ppn_vm_spec_disk_size_bytes(const ppn_vm_spec *spec);
+PPN_EXPORT const char *ppn_vm_spec_node(const ppn_vm_spec *spec);
+PPN_EXPORT const char *ppn_vm_spec_kernel(const ppn_vm_spec *spec);
+PPN_EXPORT const char *ppn_vm_spec_initrd(const ppn_vm_spec *spec);
+PPN_EXPORT const char *ppn_vm_spec_append(const ppn_vm_spec *spec);
+PPN_EXPORT bool ppn_vm_spec_network(const ppn_vm_spec *spec);
+PPN_EXPORT size_t ppn_vm_spec_port_forward_count(const ppn_vm_spec *spec);
+/* -ERANGE index out of range. */
+PPN_EXPORT int ppn_vm_spec_port_forward(const ppn_vm_spec *spec, size_t index,
+                                        ppn_vm_port_forward *ret_forward);
+
+/* Setters: -EINVAL out of range (memory PPN_VM_MEMORY_MIN_MIB..MAX, vCPUs
+ * 1..PPN_VM_VCPUS_MAX, strings with control characters or over 4095
+ * bytes), -ENOMEM.  NULL or "" clears a string. */
+PPN_EXPORT int ppn_vm_spec_set_memory_mib(ppn_vm_spec *spec, uint32_t mib);
+PPN_EXPORT int ppn_vm_spec_set_vcpus(ppn_vm_spec *spec, uint32_t vcpus);
+/* A disk image path (absolute) and its size for creation (0: leave). */
+PPN_EXPORT int ppn_vm_spec_set_disk(ppn_vm_spec *spec, const char *path, uint64_t size_bytes);
+/* The node a VM-Totebox is pinned to (required for that type). */
+PPN_EXPORT int ppn_vm_spec_set_node(ppn_vm_spec *spec, const char *node);
+/* Direct kernel boot (absolute paths; the append line is optional). */
+PPN_EXPORT int ppn_vm_spec_set_kernel(ppn_vm_spec *spec, const char *kernel, const char *initrd,
+                                      const char *append);
+/* User-mode networking on (default) or off (-nic none; no forwards then). */
+PPN_EXPORT int ppn_vm_spec_set_network(ppn_vm_spec *spec, bool enabled);
+/* Adds a forward.  -EEXIST the host port/proto is taken; -E2BIG more than
+ * PPN_VM_PORT_FORWARDS_MAX; -EINVAL port 0 or bad proto. */
+PPN_EXPORT int ppn_vm_spec_add_port_forward(ppn_vm_spec *spec, const ppn_vm_port_forward *forward);
+PPN_EXPORT void ppn_vm_spec_clear_port_forwards(ppn_vm_spec *spec);
+
+/* Checks the whole spec.  -EINVAL with *ret_reason (if not NULL, static
+ * string) naming the problem, e.g. "VM-Totebox needs a pinned node". */
+PPN_EXPORT int ppn_vm_spec_validate(const ppn_vm_spec *spec, const char **ret_reason);
+
+/* JSON text of the spec (versioned object, "format": 1). */
+PPN_EXPORT int ppn_vm_spec_to_json(const ppn_vm_spec *spec, char **ret_json);
+/* Parses and validates.  -EBADMSG not JSON; -EUCLEAN JSON but not a valid
+ * spec (unknown format, missing or wrong-typed member, out of range,
+ * failed validation); *ret_reason (if not NULL) is then a static string
+ * naming the problem. */
+PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec **ret_spec,
+                                     const char **ret_reason);
+
+/* State directory layout: <state_dir>/<name>/spec.json, qmp.sock,
+ * qemu.pid, console.log, qemu.log.
+ * Saves spec.json atomically (creating <state_dir>/<name>/, mode 0700).
+ * -EINVAL invalid spec; -EEXIST when 'create' and the VM exists; -EIO. */
+PPN_EXPORT int ppn_vm_spec_save(const ppn_vm_spec *spec, const char *state_dir, bool create);
+/* Loads and validates <state_dir>/<name>/spec.json.  -ENOENT no such VM;
+ * the errors (and ret_reason) of ppn_vm_spec_from_json; -EUCLEAN also when
+ * the stored name differs from the directory. */
+PPN_EXPORT int ppn_vm_spec_load(const char *state_dir, const char *name, ppn_vm_spec **ret_spec,
+                                const char **ret_reason);
+/* Removes the VM's directory.  -EBUSY while its QEMU runs; -ENOENT. */
+PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name);
+/* Names of the VMs in 'state_dir', sorted; returns the count.  A missing
+ * state directory is 0 VMs.  Free with ppn_vmm_strv_free(). */
+PPN_EXPORT int ppn_vm_list(const char *state_dir, char ***ret_names);
+
+/* Paths of one VM's files: 'what' is "spec", "monitor", "pid", "console",
+ * "log".  -ENAMETOOLONG when the path does not fit 'size'. */
+PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *what, char *buf,
+                           size_t size);
+
+/* ------------------------------------------------------------------------
+ * QEMU command line, systemd unit, runner, status
+ * ------------------------------------------------------------------------ */
+
+/* 1 if KVM really runs a guest here, 0 if not (no /dev/kvm, no permission,
+ * or QEMU's vCPU setup fails as on the build machines).  The probe runs a
+ * vCPU that executes HLT, then qemu-system-x86_64 (from PATH) with -accel
+ * kvm -cpu host -S, which must start and quit; at most ~10 s, once per
+ * process (the answer is cached). */
+PPN_EXPORT int ppn_vmm_kvm_usable(void);
+
+#define PPN_VM_ACCEL_AUTO 0u          /* KVM if ppn_vmm_kvm_usable(), else TCG */
+#define PPN_VM_ACCEL_KVM (1u << 0)
+#define PPN_VM_ACCEL_TCG (1u << 1)
+#define PPN_VM_START_PAUSED (1u << 2) /* -S: vCPUs wait for cont */
+
+/* The QEMU argv (argv[0] is 'qemu_binary' or "qemu-system-x86_64"), NULL-
+ * terminated; always a virtio-balloon device (id ppn-balloon0) and a QMP
+ * socket at the VM's monitor path; the console goes to console.log.
+ * Free with ppn_vmm_strv_free().  -EINVAL invalid spec or flags (both
+ * accelerators). */
+PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, const char *qemu_binary,
+                                unsigned flags, char ***ret_argv);
+
+typedef struct ppn_vm_unit_opts {
+    const char *ppn_vm_binary;    /* absolute path of ppn-vm (ExecStart/ExecStop) */
+    const char *state_dir;        /* absolute */
+    uint32_t shutdown_deadline_ms; /* graceful wait of ExecStop; 0: 60 s */
+} ppn_vm_unit_opts;
+
+/* The unit name "ppn-vm-<name>.service" into 'buf'.  -ENAMETOOLONG. */
+PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size);
+/* The text of a systemd service: ExecStart runs "ppn-vm run" (which execs
+ * QEMU, so the main PID is QEMU), ExecStop runs "ppn-vm shutdown" with the
+ * deadline and $MAINPID, TimeoutStopSec exceeds the longest shutdown.
+ * -EINVAL invalid spec or relative paths. */
+PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *opts, char **ret_text);
+
+/* Direct runner, for hosts where systemd is not PID 1.
+ * Starts QEMU for the stored VM 'name' as a child of the caller in a new
+ * session, records its pid in qemu.pid and waits up to 'timeout_ms' for the
+ * monitor socket to accept a QMP connection.  The caller reaps the child
+ * (ppn_vm_supervise does).  -EALREADY it already runs; -ECHILD QEMU exited
+ * during start (qemu.log says why); -ETIMEDOUT the monitor never answered
+ * (QEMU is killed); the errors of ppn_vm_spec_load. */
+PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
+                            unsigned flags, int timeout_ms, pid_t *ret_pid);
+
+/* Waits for the child 'pid' started by ppn_vm_start() to exit, removes
+ * qemu.pid and the socket, and returns its wait status in *ret_wait_status.
+ * -EINTR when a signal interrupted the wait (call again). */
+PPN_EXPORT int ppn_vm_supervise(const char *state_dir, const char *name, pid_t pid,
+                                int *ret_wait_status);
+
+/* Execs QEMU in the calling process (for ExecStart), writing qemu.pid.
+ * Returns only on failure. */
+PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *qemu_binary,
+                           unsigned flags);
+
+/* The pid recorded in qemu.pid if that process still runs and is QEMU,
+ * else 0 (and a stale pid file is ignored). */
+PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pid);
+
+typedef struct ppn_vm_info {
+    char name[PPN_VM_NAME_MAX + 1];
+    ppn_vm_type type;
+    uint32_t memory_mib;        /* from the spec */
+    uint32_t vcpus;
+    pid_t pid;                  /* 0 when not running */
+    bool running;               /* the QEMU process runs */
+    char status[PPN_QMP_STATUS_MAX]; /* QMP run state, "" when unknown */
+    uint64_t balloon_actual;    /* bytes; 0 when unknown */
+    int qmp_error;              /* 0 or why status/balloon are unknown */
+    char node[64];              /* pinned node ("" when none) */
+} ppn_vm_info;
+
+/* The state of one VM: spec, process, and over QMP (bounded by
+ * 'timeout_ms') run state and balloon actual.  A failing QMP query is not
+ * an error of this function: it lands in qmp_error.  Errors of
+ * ppn_vm_spec_load. */
+PPN_EXPORT int ppn_vm_info_get(const char *state_dir, const char *name, int timeout_ms,
+                               ppn_vm_info *ret_info);
+/* ppn_vm_info_get for every VM of the state directory (VMs whose spec does
+ * not load are skipped).  Returns the count; free *ret_infos with free(). */
+PPN_EXPORT int ppn_vm_info_list(const char *state_dir, int timeout_ms, ppn_vm_info **ret_infos);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,134 @@
+/* ppn-wg against Debian's wg on the same kernel, in the same run:
+ * setconf of N fresh peers into an empty device, then showconf, for
+ * N = 10,000 and 100,000.  Run inside the microVM guest (root, kernel
+ * WireGuard):  bench-wg PATH/TO/ppn-wg [WG] [N...]
+ * Prints seconds for each and the ratio wg / ppn-wg (> 1: ppn-wg faster). */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void key(char out[45])
+{
+    uint8_t k[33];
+    if (getrandom(k, 32, 0) != 32)
+        exit(2);
+    k[32] = 0;
+    for (int i = 0, o = 0; i < 33; i += 3) {
+        uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)(i + 1 < 33 ? k[i + 1] : 0) << 8 |
+                     (uint32_t)(i + 2 < 33 ? k[i + 2] : 0);
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = b64[v >> 6 & 63];
+        out[o++] = b64[v & 63];
+    }
+    out[43] = '=';
+    out[44] = 0;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Runs argv with stdout to /dev/null; returns seconds, exits on failure. */
+static double timed(char *const argv[])
+{
+    double t = now();
+    pid_t pid = fork();
+    if (pid < 0)
+        exit(2);
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "bench-wg: '%s %s %s' failed\n", argv[0], argv[1], argv[2]);
+        exit(1);
+    }
+    return now() - t;
+}
+
+static void sh(const char *cmd)
+{
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench-wg: '%s' failed\n", cmd);
+        exit(1);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench-wg PATH/TO/ppn-wg [WG [N...]]\n");
+        return 1;
+    }
+    char *ppn = argv[1], *wg = argc > 2 ? argv[2] : "wg";
+    static const long dflt[] = {10000, 100000};
+    int nn = argc > 3 ? argc - 3 : 2;
+    printf("%-8s %-9s %10s %10s %8s\n", "peers", "operation", "wg [s]", "ppn-wg [s]", "ratio");
+    for (int i = 0; i < nn; i++) {
+        long n = argc > 3 ? atol(argv[3 + i]) : dflt[i];
+        char path[] = "/tmp/bench-wg.conf", k[45];
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return 2;
+        key(k);
+        fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = %d\n", k, 30000 + i);
+        for (long p = 0; p < n; p++) {
+            key(k);
+            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%ld.%ld.%ld/32, fd00::%lx/128\n", k,
+                    (p >> 16) & 255, (p >> 8) & 255, p & 255, p);
+            if (p % 4 == 0)
+                fprintf(f, "Endpoint = 192.0.2.%ld:%ld\nPersistentKeepalive = 25\n", p % 250 + 1, 1024 + p % 60000);
+        }
+        if (fclose(f) != 0)
+            return 2;
+        /* Fresh devices; not deleted afterwards (peer removal is the slow
+         * path of the kernel and is not what is measured). */
+        char a[32], b[32], cmd[128];
+        snprintf(a, sizeof(a), "bwga%d", i);
+        snprintf(b, sizeof(b), "bwgb%d", i);
+        snprintf(cmd, sizeof(cmd), "ip link add %s type wireguard && ip link add %s type wireguard", a, b);
+        sh(cmd);
+        /* Alternate the order so that neither always runs on a warmer kernel. */
+        double ws, ps, wr, pr;
+        char *ws_argv[] = {wg, "setconf", b, path, NULL};
+        char *ps_argv[] = {ppn, "setconf", a, path, NULL};
+        char *wr_argv[] = {wg, "showconf", b, NULL};
+        char *pr_argv[] = {ppn, "showconf", a, NULL};
+        if (i % 2 == 0) {
+            ws = timed(ws_argv);
+            ps = timed(ps_argv);
+        } else {
+            ps = timed(ps_argv);
+            ws = timed(ws_argv);
+        }
+        /* reads: best of 3 each, interleaved */
+        wr = pr = 1e9;
+        for (int r = 0; r < 3; r++) {
+            double x = timed(wr_argv), y = timed(pr_argv);
+            wr = x < wr ? x : wr;
+            pr = y < pr ? y : pr;
+        }
+        printf("%-8ld %-9s %10.3f %10.3f %7.2fx\n", n, "setconf", ws, ps, ws / ps);
+        printf("%-8ld %-9s %10.3f %10.3f %7.2fx\n", n, "showconf", wr, pr, wr / pr);
+        fflush(stdout);
+        unlink(path);
+    }
+    printf("ratio = wg time / ppn-wg time (> 1 means ppn-wg is faster)\n");
+    return 0;
+}

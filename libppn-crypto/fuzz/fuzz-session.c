@@ -1,0 +1,132 @@
+/* Fuzz the pairing session as a peer would: the first byte selects
+ *   0: the bytes are fed to a fresh responder,
+ *   1: the bytes are fed to a fresh initiator,
+ *   2: a real ceremony runs between two sessions and the bytes are a list of
+ *      (frame index, byte offset, xor value) edits applied in flight.
+ * Whatever happens, a session never releases a record unless it is DONE,
+ * and a failed session stays failed. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ppn/crypto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint64_t counter;
+
+/* A code never used before in this process (codes are single use). */
+static void next_code(char out[16])
+{
+    static const char a[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    uint64_t c = counter++;
+    for (int i = 9; i >= 0; i--) {
+        out[i] = a[c & 31];
+        c >>= 5;
+    }
+    out[10] = '\0';
+}
+
+static void record(ppn_crypto_node_record *r, uint8_t id)
+{
+    memset(r, 0, sizeof(*r));
+    memset(r->identity_public, id, 32);
+    memset(r->wg_public, id + 1, 32);
+    strcpy(r->endpoint, "192.0.2.1:51820");
+    strcpy(r->hostname, id == 1 ? "alpha" : "beta");
+    strcpy(r->address, "10.8.0.2/24");
+}
+
+static void check_invariants(ppn_crypto_session *s)
+{
+    ppn_crypto_node_record r;
+    ppn_crypto_session_state st = ppn_crypto_session_get_state(s);
+    int pr = ppn_crypto_session_peer_record(s, &r);
+    if ((pr == 0) != (st == PPN_CRYPTO_SESSION_DONE))
+        abort();
+    if (st == PPN_CRYPTO_SESSION_FAILED && ppn_crypto_session_error(s) >= 0)
+        abort();
+}
+
+static void drain(ppn_crypto_session *s)
+{
+    uint8_t buf[4096];
+    while (ppn_crypto_session_take_output(s, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static void feed_single(ppn_crypto_role role, const uint8_t *data, size_t size)
+{
+    ppn_crypto_session *s;
+    ppn_crypto_node_record r;
+    char code[16];
+    record(&r, 1);
+    next_code(code);
+    if (ppn_crypto_session_new(&s, role, code, 0, &r, 0) < 0)
+        abort();
+    /* in two chunks, to exercise the framing across calls */
+    size_t half = size / 2;
+    (void)ppn_crypto_session_feed(s, data, half);
+    check_invariants(s);
+    (void)ppn_crypto_session_feed(s, data + half, size - half);
+    check_invariants(s);
+    drain(s);
+    ppn_crypto_session_free(s);
+}
+
+static void ceremony(const uint8_t *edits, size_t n_edits)
+{
+    ppn_crypto_session *s[2];
+    ppn_crypto_node_record ra, rb;
+    char code[16];
+    record(&ra, 1);
+    record(&rb, 2);
+    next_code(code);
+    if (ppn_crypto_session_new(&s[0], PPN_CRYPTO_ROLE_INITIATOR, code, 0, &ra, 0) < 0 ||
+        ppn_crypto_session_new(&s[1], PPN_CRYPTO_ROLE_RESPONDER, code, 0, &rb, 0) < 0)
+        abort();
+    int frame = 0;
+    bool edited = false;
+    for (int round = 0; round < 20; round++) {
+        if (round == 3)
+            (void)ppn_crypto_session_confirm(s[0], true);
+        if (round == 4)
+            (void)ppn_crypto_session_confirm(s[1], true);
+        for (int dir = 0; dir < 2; dir++) {
+            uint8_t buf[4096];
+            ssize_t n = ppn_crypto_session_take_output(s[dir], buf, sizeof(buf));
+            if (n <= 0)
+                continue;
+            for (size_t e = 0; e + 3 <= n_edits; e += 3) {
+                if (edits[e] % 16 == frame && edits[e + 2]) {
+                    buf[edits[e + 1] % (size_t)n] ^= edits[e + 2];
+                    edited = true;
+                }
+            }
+            frame++;
+            (void)ppn_crypto_session_feed(s[!dir], buf, (size_t)n);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        check_invariants(s[i]);
+    /* without edits the ceremony must succeed */
+    if (!edited && (ppn_crypto_session_get_state(s[0]) != PPN_CRYPTO_SESSION_DONE ||
+                    ppn_crypto_session_get_state(s[1]) != PPN_CRYPTO_SESSION_DONE))
+        abort();
+    ppn_crypto_session_free(s[0]);
+    ppn_crypto_session_free(s[1]);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    switch (data[0] % 3) {
+    case 0: feed_single(PPN_CRYPTO_ROLE_RESPONDER, data + 1, size - 1); break;
+    case 1: feed_single(PPN_CRYPTO_ROLE_INITIATOR, data + 1, size - 1); break;
+    case 2: ceremony(data + 1, size - 1 > 30 ? 30 : size - 1); break;
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* Fuzz the heartbeat decoder: the strict parser alone (so that mutations
+ * reach the body without a valid signature), the public open, and the
+ * controller's ingestion with the corpus' signing keys as members. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet-internal.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static ppn_fleet *fleet;
+
+static void setup(void)
+{
+    if (fleet)
+        return;
+    if (ppn_fleet_new(0, &fleet) < 0)
+        abort();
+    /* The corpus is signed by keys from seeds {i, 0, ..., 0x5a}, i = 1..4. */
+    uint8_t keys[4 * 32], sk[64], seed[32];
+    for (unsigned i = 0; i < 4; i++) {
+        memset(seed, 0, sizeof(seed));
+        seed[0] = (uint8_t)(i + 1);
+        seed[31] = 0x5a;
+        ppn_fleet_keypair_from_seed(seed, keys + 32 * i, sk);
+    }
+    if (ppn_fleet_set_members(fleet, keys, 4) != 4)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint64_t now;
+    static uint8_t msg[FLEET_SIGNED_MAX];
+    ppn_fleet_heartbeat hb;
+    uint8_t sig[64];
+    size_t msg_len;
+    setup();
+    if (fleet_heartbeat_parse(data, size, &hb, msg, &msg_len, sig) == 0) {
+        if (hb.n_vms > PPN_FLEET_MAX_VMS || msg_len > sizeof(msg) ||
+            strlen(hb.node_name) > PPN_FLEET_NAME_MAX)
+            abort();
+        for (uint32_t i = 0; i < hb.n_vms; i++)
+            if (!fleet_name_valid(hb.vms[i].name, strlen(hb.vms[i].name)))
+                abort();
+    }
+    if (ppn_fleet_heartbeat_open(data, size, &hb) == 0 &&
+        (hb.n_vms > PPN_FLEET_MAX_VMS || hb.version != PPN_FLEET_HEARTBEAT_VERSION))
+        abort();
+    now += 1000;
+    ppn_fleet_ingest(fleet, data, size, NULL, 0, now);
+    ppn_fleet_tick_result res;
+    ppn_fleet_tick(fleet, now, &res);
+    ppn_fleet_place_query q = {.mem_bytes = 1ULL << 20, .vcpus = 1};
+    ppn_fleet_placement p;
+    ppn_fleet_place(fleet, &q, now, NULL, NULL, &p);
+    return 0;
+}

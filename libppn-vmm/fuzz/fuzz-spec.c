@@ -1,0 +1,30 @@
+/* Fuzzes the VM specification parser (spec.json in the state directory):
+ * whatever it accepts must serialise and parse back to the same text. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ppn/vmm.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ppn_vm_spec *s;
+    const char *why;
+    if (ppn_vm_spec_from_json((const char *)data, size, &s, &why) != 0)
+        return 0;
+    char *a, *b;
+    if (ppn_vm_spec_validate(s, NULL) != 0 || ppn_vm_spec_to_json(s, &a) != 0)
+        abort();
+    ppn_vm_spec *t;
+    if (ppn_vm_spec_from_json(a, strlen(a), &t, &why) != 0 || ppn_vm_spec_to_json(t, &b) != 0)
+        abort();
+    if (strcmp(a, b) != 0)
+        abort();
+    free(a);
+    free(b);
+    ppn_vm_spec_free(s);
+    ppn_vm_spec_free(t);
+    return 0;
+}

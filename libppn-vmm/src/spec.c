@@ -1,0 +1,662 @@
+/* VM specifications: the four guest types with the seeds' defaults, JSON
+ * storage in a state directory, validation with clear reasons. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ppn-common.h"
+#include "ppn/vmm.h"
+#include "vmm-internal.h"
+
+#define STR_MAX 4095u
+#define SPEC_FILE_MAX (256u * 1024u)
+
+struct ppn_vm_spec {
+    char name[PPN_VM_NAME_MAX + 1];
+    ppn_vm_type type;
+    uint32_t memory_mib;
+    uint32_t vcpus;
+    char *disk;
+    uint64_t disk_size;
+    char *node;
+    char *kernel, *initrd, *append;
+    bool network;
+    size_t nfwd;
+    ppn_vm_port_forward fwd[PPN_VM_PORT_FORWARDS_MAX];
+};
+
+static const struct {
+    ppn_vm_type type;
+    const char *name;
+    const char *shortname;
+    uint32_t memory_mib;
+    uint32_t vcpus;
+    uint64_t disk_size;
+    uint16_t ports[8];
+} types[] = {
+    {PPN_VM_TYPE_TOTEBOX, "VM-Totebox", "totebox", 4096, 2, 20ULL << 30, {0}},
+    {PPN_VM_TYPE_MEDIAKIT, "VM-MediaKit", "mediakit", 6144, 2, 20ULL << 30,
+     {9090, 9092, 9093, 9095, 9101, 9102, 0}},
+    {PPN_VM_TYPE_ORCHESTRATION, "VM-Orchestration", "orchestration", 2048, 2, 10ULL << 30, {9180, 0}},
+    {PPN_VM_TYPE_PRIVATEGIT, "VM-PrivateGit", "privategit", 2048, 2, 20ULL << 30, {3000, 0}},
+};
+
+static int type_index(ppn_vm_type t)
+{
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(types); i++)
+        if (types[i].type == t)
+            return (int)i;
+    return -1;
+}
+
+PPN_EXPORT const char *ppn_vm_type_to_string(ppn_vm_type type)
+{
+    int i = type_index(type);
+    return i < 0 ? NULL : types[i].name;
+}
+
+PPN_EXPORT int ppn_vm_type_from_string(const char *s, ppn_vm_type *ret_type)
+{
+    if (!s || !ret_type)
+        return -EINVAL;
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(types); i++)
+        if (!strcasecmp(s, types[i].name) || !strcasecmp(s, types[i].shortname)) {
+            *ret_type = types[i].type;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+PPN_EXPORT size_t ppn_vm_name_max(void) { return PPN_VM_NAME_MAX; }
+
+PPN_EXPORT int ppn_vm_name_valid(const char *name)
+{
+    if (!name)
+        return 0;
+    size_t n = strlen(name);
+    if (n == 0 || n > PPN_VM_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && i > 0);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static bool str_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n > STR_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+static int set_str(char **field, const char *v)
+{
+    if (v && !str_ok(v))
+        return -EINVAL;
+    char *n = NULL;
+    if (v && *v && !(n = strdup(v)))
+        return -ENOMEM;
+    free(*field);
+    *field = n;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_new(const char *name, ppn_vm_type type, ppn_vm_spec **ret_spec)
+{
+    int ti = type_index(type);
+    if (!ppn_vm_name_valid(name) || ti < 0 || !ret_spec)
+        return -EINVAL;
+    ppn_vm_spec *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->type = type;
+    s->memory_mib = types[ti].memory_mib;
+    s->vcpus = types[ti].vcpus;
+    s->disk_size = types[ti].disk_size;
+    s->network = true;
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(types[ti].ports) && types[ti].ports[i]; i++) {
+        uint16_t p = types[ti].ports[i];
+        /* the seeds' convention: host port 1xxxx -> guest :xxxx */
+        s->fwd[s->nfwd++] = (ppn_vm_port_forward){PPN_VM_PROTO_TCP, (uint16_t)(10000 + p), p};
+    }
+    *ret_spec = s;
+    return 0;
+}
+
+PPN_EXPORT void ppn_vm_spec_free(ppn_vm_spec *s)
+{
+    if (!s)
+        return;
+    free(s->disk);
+    free(s->node);
+    free(s->kernel);
+    free(s->initrd);
+    free(s->append);
+    free(s);
+}
+
+PPN_EXPORT int ppn_vm_spec_dup(const ppn_vm_spec *spec, ppn_vm_spec **ret_copy)
+{
+    if (!spec || !ret_copy)
+        return -EINVAL;
+    ppn_vm_spec *c = malloc(sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    *c = *spec;
+    c->disk = c->node = c->kernel = c->initrd = c->append = NULL;
+    if (set_str(&c->disk, spec->disk) < 0 || set_str(&c->node, spec->node) < 0 ||
+        set_str(&c->kernel, spec->kernel) < 0 || set_str(&c->initrd, spec->initrd) < 0 ||
+        set_str(&c->append, spec->append) < 0) {
+        ppn_vm_spec_free(c);
+        return -ENOMEM;
+    }
+    *ret_copy = c;
+    return 0;
+}
+
+#define S(x) ((x) ? (x) : "")
+PPN_EXPORT const char *ppn_vm_spec_name(const ppn_vm_spec *s) { return s ? s->name : ""; }
+PPN_EXPORT ppn_vm_type ppn_vm_spec_type(const ppn_vm_spec *s) { return s ? s->type : (ppn_vm_type)0; }
+PPN_EXPORT uint32_t ppn_vm_spec_memory_mib(const ppn_vm_spec *s) { return s ? s->memory_mib : 0; }
+PPN_EXPORT uint32_t ppn_vm_spec_vcpus(const ppn_vm_spec *s) { return s ? s->vcpus : 0; }
+PPN_EXPORT const char *ppn_vm_spec_disk(const ppn_vm_spec *s) { return s ? S(s->disk) : ""; }
+PPN_EXPORT uint64_t ppn_vm_spec_disk_size_bytes(const ppn_vm_spec *s) { return s ? s->disk_size : 0; }
+PPN_EXPORT const char *ppn_vm_spec_node(const ppn_vm_spec *s) { return s ? S(s->node) : ""; }
+PPN_EXPORT const char *ppn_vm_spec_kernel(const ppn_vm_spec *s) { return s ? S(s->kernel) : ""; }
+PPN_EXPORT const char *ppn_vm_spec_initrd(const ppn_vm_spec *s) { return s ? S(s->initrd) : ""; }
+PPN_EXPORT const char *ppn_vm_spec_append(const ppn_vm_spec *s) { return s ? S(s->append) : ""; }
+PPN_EXPORT bool ppn_vm_spec_network(const ppn_vm_spec *s) { return s ? s->network : false; }
+PPN_EXPORT size_t ppn_vm_spec_port_forward_count(const ppn_vm_spec *s) { return s ? s->nfwd : 0; }
+
+PPN_EXPORT int ppn_vm_spec_port_forward(const ppn_vm_spec *s, size_t index, ppn_vm_port_forward *ret)
+{
+    if (!s || !ret)
+        return -EINVAL;
+    if (index >= s->nfwd)
+        return -ERANGE;
+    *ret = s->fwd[index];
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_memory_mib(ppn_vm_spec *s, uint32_t mib)
+{
+    if (!s || mib < PPN_VM_MEMORY_MIN_MIB || mib > PPN_VM_MEMORY_MAX_MIB)
+        return -EINVAL;
+    s->memory_mib = mib;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_vcpus(ppn_vm_spec *s, uint32_t vcpus)
+{
+    if (!s || vcpus < 1 || vcpus > PPN_VM_VCPUS_MAX)
+        return -EINVAL;
+    s->vcpus = vcpus;
+    return 0;
+}
+
+static bool abs_or_empty(const char *p)
+{
+    return !p || !*p || p[0] == '/';
+}
+
+PPN_EXPORT int ppn_vm_spec_set_disk(ppn_vm_spec *s, const char *path, uint64_t size_bytes)
+{
+    if (!s || !abs_or_empty(path))
+        return -EINVAL;
+    int r = set_str(&s->disk, path);
+    if (r < 0)
+        return r;
+    if (size_bytes)
+        s->disk_size = size_bytes;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_node(ppn_vm_spec *s, const char *node)
+{
+    if (!s || (node && strlen(node) > 63))
+        return -EINVAL;
+    return set_str(&s->node, node);
+}
+
+PPN_EXPORT int ppn_vm_spec_set_kernel(ppn_vm_spec *s, const char *kernel, const char *initrd,
+                                      const char *append)
+{
+    if (!s || !abs_or_empty(kernel) || !abs_or_empty(initrd) || (append && !str_ok(append)) ||
+        (kernel && !str_ok(kernel)) || (initrd && !str_ok(initrd)))
+        return -EINVAL;
+    if (set_str(&s->kernel, kernel) < 0 || set_str(&s->initrd, initrd) < 0 ||
+        set_str(&s->append, append) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_network(ppn_vm_spec *s, bool enabled)
+{
+    if (!s)
+        return -EINVAL;
+    s->network = enabled;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_add_port_forward(ppn_vm_spec *s, const ppn_vm_port_forward *f)
+{
+    if (!s || !f || f->host_port == 0 || f->guest_port == 0 ||
+        (f->proto != PPN_VM_PROTO_TCP && f->proto != PPN_VM_PROTO_UDP))
+        return -EINVAL;
+    for (size_t i = 0; i < s->nfwd; i++)
+        if (s->fwd[i].proto == f->proto && s->fwd[i].host_port == f->host_port)
+            return -EEXIST;
+    if (s->nfwd >= PPN_VM_PORT_FORWARDS_MAX)
+        return -E2BIG;
+    s->fwd[s->nfwd++] = *f;
+    return 0;
+}
+
+PPN_EXPORT void ppn_vm_spec_clear_port_forwards(ppn_vm_spec *s)
+{
+    if (s)
+        s->nfwd = 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_validate(const ppn_vm_spec *s, const char **ret_reason)
+{
+    const char *why = NULL;
+    if (!s)
+        why = "no specification";
+    else if (!ppn_vm_name_valid(s->name))
+        why = "name must be 1..63 of a-z, 0-9 and '-', not starting with '-'";
+    else if (type_index(s->type) < 0)
+        why = "unknown VM type";
+    else if (s->memory_mib < PPN_VM_MEMORY_MIN_MIB || s->memory_mib > PPN_VM_MEMORY_MAX_MIB)
+        why = "memory out of range (64 MiB .. 1 TiB)";
+    else if (s->vcpus < 1 || s->vcpus > PPN_VM_VCPUS_MAX)
+        why = "vcpus out of range (1 .. 256)";
+    else if (s->type == PPN_VM_TYPE_TOTEBOX && !s->node)
+        why = "VM-Totebox needs a pinned node (its WORM archive cannot move)";
+    else if (!abs_or_empty(s->disk) || !abs_or_empty(s->kernel) || !abs_or_empty(s->initrd))
+        why = "disk, kernel and initrd paths must be absolute";
+    else if ((s->initrd || s->append) && !s->kernel)
+        why = "initrd and append need a kernel";
+    else if (!s->disk && !s->kernel)
+        why = "nothing to boot: give a disk image or a kernel";
+    else if (!s->network && s->nfwd > 0)
+        why = "port forwards need networking";
+    else {
+        for (size_t i = 0; i < s->nfwd && !why; i++) {
+            const ppn_vm_port_forward *f = &s->fwd[i];
+            if (!f->host_port || !f->guest_port ||
+                (f->proto != PPN_VM_PROTO_TCP && f->proto != PPN_VM_PROTO_UDP))
+                why = "bad port forward";
+            for (size_t j = 0; j < i && !why; j++)
+                if (s->fwd[j].proto == f->proto && s->fwd[j].host_port == f->host_port)
+                    why = "two port forwards use the same host port";
+        }
+    }
+    if (why) {
+        if (ret_reason)
+            *ret_reason = why;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_to_json(const ppn_vm_spec *s, char **ret_json)
+{
+    if (!s || !ret_json)
+        return -EINVAL;
+    json_t *fw = json_array();
+    json_t *o = json_object();
+    int bad = !fw || !o;
+    for (size_t i = 0; i < s->nfwd && !bad; i++)
+        bad |= json_array_append_new(fw, json_pack("{s:s,s:i,s:i}", "proto",
+                                                   s->fwd[i].proto == PPN_VM_PROTO_UDP ? "udp" : "tcp",
+                                                   "host", (int)s->fwd[i].host_port, "guest",
+                                                   (int)s->fwd[i].guest_port)) < 0;
+    if (!bad) {
+        bad |= json_object_set_new(o, "format", json_integer(1)) < 0;
+        bad |= json_object_set_new(o, "name", json_string(s->name)) < 0;
+        bad |= json_object_set_new(o, "type", json_string(ppn_vm_type_to_string(s->type))) < 0;
+        bad |= json_object_set_new(o, "memory_mib", json_integer(s->memory_mib)) < 0;
+        bad |= json_object_set_new(o, "vcpus", json_integer(s->vcpus)) < 0;
+        bad |= json_object_set_new(o, "disk", json_string(S(s->disk))) < 0;
+        bad |= json_object_set_new(o, "disk_size_bytes", json_integer((json_int_t)s->disk_size)) < 0;
+        bad |= json_object_set_new(o, "node", json_string(S(s->node))) < 0;
+        bad |= json_object_set_new(o, "kernel", json_string(S(s->kernel))) < 0;
+        bad |= json_object_set_new(o, "initrd", json_string(S(s->initrd))) < 0;
+        bad |= json_object_set_new(o, "append", json_string(S(s->append))) < 0;
+        bad |= json_object_set_new(o, "network", json_boolean(s->network)) < 0;
+        bad |= json_object_set(o, "port_forwards", fw) < 0;
+    }
+    char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(fw);
+    json_decref(o);
+    if (!txt)
+        return -ENOMEM;
+    *ret_json = txt;
+    return 0;
+}
+
+static int get_str(json_t *o, const char *key, const char **ret)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_string(v))
+        return -1;
+    *ret = json_string_value(v);
+    if (strlen(*ret) != json_string_length(v))
+        return -1; /* embedded NUL */
+    return 0;
+}
+
+static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *ret)
+{
+    json_t *v = json_object_get(o, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max)
+        return -1;
+    *ret = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec **ret_spec,
+                                     const char **ret_reason)
+{
+    if (!json || !ret_spec)
+        return -EINVAL;
+    const char *why = NULL;
+    json_error_t jerr;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        if (ret_reason)
+            *ret_reason = "not JSON";
+        return -EBADMSG;
+    }
+    ppn_vm_spec *s = NULL;
+    static const char *const known[] = {"format", "name", "type", "memory_mib", "vcpus", "disk",
+                                        "disk_size_bytes", "node", "kernel", "initrd", "append",
+                                        "network", "port_forwards"};
+    uint64_t format, mem, vcpus, dsize;
+    const char *name, *type, *disk, *node, *kernel, *initrd, *append;
+    ppn_vm_type t;
+    json_t *net, *fw;
+    if (!json_is_object(o)) {
+        why = "not a JSON object";
+        goto bad;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(o, key, val) {
+        bool ok = false;
+        for (size_t i = 0; i < PPNC_ARRAY_SIZE(known); i++)
+            ok |= !strcmp(key, known[i]);
+        if (!ok) {
+            why = "unknown member";
+            goto bad;
+        }
+    }
+    if (get_uint(o, "format", 1000, &format) < 0 || format != 1) {
+        why = "\"format\" must be 1";
+        goto bad;
+    }
+    if (get_str(o, "name", &name) < 0 || !ppn_vm_name_valid(name)) {
+        why = "\"name\" missing or not a valid VM name";
+        goto bad;
+    }
+    if (get_str(o, "type", &type) < 0 || ppn_vm_type_from_string(type, &t) < 0) {
+        why = "\"type\" missing or not a VM type";
+        goto bad;
+    }
+    if (ppn_vm_spec_new(name, t, &s) < 0) {
+        why = "out of memory";
+        goto bad;
+    }
+    if (get_uint(o, "memory_mib", UINT32_MAX, &mem) < 0 || ppn_vm_spec_set_memory_mib(s, (uint32_t)mem) < 0) {
+        why = "\"memory_mib\" missing or out of range";
+        goto bad;
+    }
+    if (get_uint(o, "vcpus", UINT32_MAX, &vcpus) < 0 || ppn_vm_spec_set_vcpus(s, (uint32_t)vcpus) < 0) {
+        why = "\"vcpus\" missing or out of range";
+        goto bad;
+    }
+    if (get_str(o, "disk", &disk) < 0 || get_uint(o, "disk_size_bytes", INT64_MAX, &dsize) < 0 ||
+        ppn_vm_spec_set_disk(s, disk, 0) < 0) {
+        why = "\"disk\"/\"disk_size_bytes\" missing or invalid";
+        goto bad;
+    }
+    s->disk_size = dsize;
+    if (get_str(o, "node", &node) < 0 || ppn_vm_spec_set_node(s, node) < 0) {
+        why = "\"node\" missing or invalid";
+        goto bad;
+    }
+    if (get_str(o, "kernel", &kernel) < 0 || get_str(o, "initrd", &initrd) < 0 ||
+        get_str(o, "append", &append) < 0 || ppn_vm_spec_set_kernel(s, kernel, initrd, append) < 0) {
+        why = "\"kernel\"/\"initrd\"/\"append\" missing or invalid";
+        goto bad;
+    }
+    net = json_object_get(o, "network");
+    if (!json_is_boolean(net)) {
+        why = "\"network\" must be true or false";
+        goto bad;
+    }
+    s->network = json_is_true(net);
+    fw = json_object_get(o, "port_forwards");
+    if (!json_is_array(fw) || json_array_size(fw) > PPN_VM_PORT_FORWARDS_MAX) {
+        why = "\"port_forwards\" must be an array of at most 64";
+        goto bad;
+    }
+    ppn_vm_spec_clear_port_forwards(s);
+    for (size_t i = 0; i < json_array_size(fw); i++) {
+        json_t *f = json_array_get(fw, i);
+        const char *proto;
+        uint64_t h, g;
+        if (!json_is_object(f) || json_object_size(f) != 3 || get_str(f, "proto", &proto) < 0 ||
+            (strcmp(proto, "tcp") && strcmp(proto, "udp")) || get_uint(f, "host", 65535, &h) < 0 ||
+            get_uint(f, "guest", 65535, &g) < 0) {
+            why = "a port forward is not {\"proto\": tcp|udp, \"host\": port, \"guest\": port}";
+            goto bad;
+        }
+        ppn_vm_port_forward pf = {strcmp(proto, "udp") ? PPN_VM_PROTO_TCP : PPN_VM_PROTO_UDP,
+                                  (uint16_t)h, (uint16_t)g};
+        if (ppn_vm_spec_add_port_forward(s, &pf) < 0) {
+            why = "a port forward is invalid or repeats a host port";
+            goto bad;
+        }
+    }
+    if (ppn_vm_spec_validate(s, &why) < 0)
+        goto bad;
+    json_decref(o);
+    *ret_spec = s;
+    return 0;
+bad:
+    ppn_vm_spec_free(s);
+    json_decref(o);
+    if (ret_reason)
+        *ret_reason = why;
+    return -EUCLEAN;
+}
+
+PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *what, char *buf,
+                           size_t size)
+{
+    static const struct {
+        const char *what, *file;
+    } files[] = {{"spec", "spec.json"}, {"monitor", "qmp.sock"}, {"pid", "qemu.pid"},
+                 {"console", "console.log"}, {"log", "qemu.log"}, {"dir", ""}};
+    if (!state_dir || !*state_dir || !ppn_vm_name_valid(name) || !what || !buf)
+        return -EINVAL;
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(files); i++)
+        if (!strcmp(what, files[i].what)) {
+            int n = snprintf(buf, size, "%s/%s%s%s", state_dir, name, *files[i].file ? "/" : "",
+                             files[i].file);
+            if (n < 0 || (size_t)n >= size)
+                return -ENAMETOOLONG;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+PPN_EXPORT int ppn_vm_spec_save(const ppn_vm_spec *s, const char *state_dir, bool create)
+{
+    if (!s || !state_dir || ppn_vm_spec_validate(s, NULL) < 0)
+        return -EINVAL;
+    char dir[4096], path[4096];
+    int r = ppn_vm_path(state_dir, s->name, "dir", dir, sizeof(dir));
+    if (r < 0)
+        return r;
+    if ((r = ppn_vm_path(state_dir, s->name, "spec", path, sizeof(path))) < 0)
+        return r;
+    if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    if (mkdir(dir, 0700) < 0) {
+        if (errno != EEXIST)
+            return -errno;
+        if (create && access(path, F_OK) == 0)
+            return -EEXIST;
+    } else {
+        ppnc_fsync_parent(dir);
+    }
+    char *txt;
+    if ((r = ppn_vm_spec_to_json(s, &txt)) < 0)
+        return r;
+    size_t n = strlen(txt);
+    txt[n] = '\0';
+    char *withnl = realloc(txt, n + 2);
+    if (!withnl) {
+        free(txt);
+        return -ENOMEM;
+    }
+    withnl[n] = '\n';
+    withnl[n + 1] = '\0';
+    r = ppnc_write_file_atomic(path, withnl, n + 1, 0600);
+    free(withnl);
+    return r;
+}
+
+PPN_EXPORT int ppn_vm_spec_load(const char *state_dir, const char *name, ppn_vm_spec **ret_spec,
+                                const char **ret_reason)
+{
+    if (!state_dir || !ret_spec || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    char path[4096];
+    int r = ppn_vm_path(state_dir, name, "spec", path, sizeof(path));
+    if (r < 0)
+        return r;
+    uint8_t *data;
+    size_t len;
+    r = ppnc_read_file(path, SPEC_FILE_MAX, &data, &len);
+    if (r < 0) {
+        if (ret_reason)
+            *ret_reason = r == -ENOENT ? "no such VM" : "cannot read spec.json";
+        return r;
+    }
+    ppn_vm_spec *s;
+    r = ppn_vm_spec_from_json((const char *)data, len, &s, ret_reason);
+    free(data);
+    if (r < 0)
+        return r == -EBADMSG ? -EUCLEAN : r;
+    if (strcmp(s->name, name) != 0) {
+        ppn_vm_spec_free(s);
+        if (ret_reason)
+            *ret_reason = "the stored name differs from the VM's directory";
+        return -EUCLEAN;
+    }
+    *ret_spec = s;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+PPN_EXPORT int ppn_vm_list(const char *state_dir, char ***ret_names)
+{
+    if (!state_dir || !ret_names)
+        return -EINVAL;
+    DIR *d = opendir(state_dir);
+    size_t n = 0, cap = 8;
+    char **v = calloc(cap + 1, sizeof(char *));
+    if (!v) {
+        if (d)
+            closedir(d);
+        return -ENOMEM;
+    }
+    if (!d) {
+        if (errno == ENOENT) {
+            *ret_names = v;
+            return 0;
+        }
+        int e = -errno;
+        free(v);
+        return e;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!ppn_vm_name_valid(de->d_name))
+            continue;
+        char p[4096];
+        if (ppn_vm_path(state_dir, de->d_name, "spec", p, sizeof(p)) < 0 || access(p, F_OK) < 0)
+            continue;
+        if (n == cap) {
+            char **nv = realloc(v, (cap * 2 + 1) * sizeof(char *));
+            if (!nv)
+                goto nomem;
+            v = nv;
+            cap *= 2;
+        }
+        if (!(v[n] = strdup(de->d_name)))
+            goto nomem;
+        v[++n] = NULL;
+    }
+    closedir(d);
+    qsort(v, n, sizeof(char *), cmp_str);
+    if (n > INT32_MAX) {
+        ppn_vmm_strv_free(v);
+        return -E2BIG;
+    }
+    *ret_names = v;
+    return (int)n;
+nomem:
+    closedir(d);
+    ppn_vmm_strv_free(v);
+    return -ENOMEM;
+}
+
+PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name)
+{
+    if (!state_dir || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    pid_t pid = 0;
+    int r = ppn_vm_pid(state_dir, name, &pid);
+    if (r < 0)
+        return r;
+    if (pid > 0)
+        return -EBUSY;
+    char dir[4096], p[4096];
+    if ((r = ppn_vm_path(state_dir, name, "dir", dir, sizeof(dir))) < 0)
+        return r;
+    if (access(dir, F_OK) < 0)
+        return -errno;
+    static const char *const what[] = {"spec", "monitor", "pid", "console", "log"};
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(what); i++)
+        if (ppn_vm_path(state_dir, name, what[i], p, sizeof(p)) == 0)
+            unlink(p);
+    if (rmdir(dir) < 0)
+        return -errno;
+    ppnc_fsync_parent(dir);
+    return 0;
+}

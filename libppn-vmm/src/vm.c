@@ -1,0 +1,655 @@
+/* From a specification: the QEMU command line, a systemd unit, a direct
+ * runner, the pid and the status of a VM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ppn-common.h"
+#include "ppn/vmm.h"
+#include "vmm-internal.h"
+
+/* ---- KVM probe: run one HLT in a real-mode vCPU ---- */
+
+static int kvm_probe(void)
+{
+    int ok = 0, kvm = -1, vm = -1, vcpu = -1;
+    void *mem = MAP_FAILED, *run = MAP_FAILED;
+    long runsz = 0;
+    kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+    if (kvm < 0)
+        return 0;
+    if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+        goto out;
+    vm = ioctl(kvm, KVM_CREATE_VM, 0UL);
+    if (vm < 0)
+        goto out;
+    mem = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        goto out;
+    ((unsigned char *)mem)[0] = 0xf4; /* hlt */
+    struct kvm_userspace_memory_region region = {
+        .slot = 0, .guest_phys_addr = 0x1000, .memory_size = 0x1000,
+        .userspace_addr = (uint64_t)(uintptr_t)mem};
+    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+        goto out;
+    vcpu = ioctl(vm, KVM_CREATE_VCPU, 0UL);
+    if (vcpu < 0)
+        goto out;
+    runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+    if (runsz <= 0)
+        goto out;
+    run = mmap(NULL, (size_t)runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+    if (run == MAP_FAILED)
+        goto out;
+    struct kvm_sregs sregs;
+    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
+        goto out;
+    sregs.cs.base = 0;
+    sregs.cs.selector = 0;
+    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
+        goto out;
+    struct kvm_regs regs = {.rip = 0x1000, .rflags = 0x2};
+    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
+        goto out;
+    for (int i = 0; i < 4; i++) {
+        if (ioctl(vcpu, KVM_RUN, 0) < 0) {
+            if (errno == EINTR)
+                continue;
+            goto out;
+        }
+        ok = ((struct kvm_run *)run)->exit_reason == KVM_EXIT_HLT;
+        break;
+    }
+out:
+    if (run != MAP_FAILED)
+        munmap(run, (size_t)runsz);
+    if (mem != MAP_FAILED)
+        munmap(mem, 0x1000);
+    if (vcpu >= 0)
+        close(vcpu);
+    if (vm >= 0)
+        close(vm);
+    close(kvm);
+    return ok;
+}
+
+/* A vCPU that runs HLT is not enough: on the build machines QEMU's own vCPU
+ * setup aborts (an MSR it needs is refused).  So QEMU itself is asked to
+ * bring up a paused KVM vCPU with -cpu host and to quit. */
+static int kvm_probe_qemu(void)
+{
+    static const char cmds[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) < 0)
+        return 0;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(in[0]);
+        close(in[1]);
+        return 0;
+    }
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(in[0], 0);
+        if (nul >= 0) {
+            dup2(nul, 1);
+            dup2(nul, 2);
+        }
+        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-S",
+               "-display", "none", "-nodefaults", "-no-user-config", "-m", "16", "-qmp", "stdio",
+               (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    ssize_t w = write(in[1], cmds, sizeof(cmds) - 1);
+    (void)w;
+    close(in[1]);
+    uint64_t end = ppnc_now_mono_ms() + 10000;
+    int st = 0;
+    for (;;) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            break;
+        if (r < 0 || ppnc_now_mono_ms() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return 0;
+        }
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+PPN_EXPORT int ppn_vmm_kvm_usable(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = kvm_probe() && kvm_probe_qemu();
+    return cached;
+}
+
+/* ---- argv ---- */
+
+struct strv {
+    char **v;
+    size_t n, cap;
+    int err;
+};
+
+static void sv_add(struct strv *sv, char *s)
+{
+    if (!s)
+        sv->err = -ENOMEM;
+    if (sv->err) {
+        free(s);
+        return;
+    }
+    if (sv->n + 2 > sv->cap) {
+        size_t nc = sv->cap ? sv->cap * 2 : 32;
+        char **nv = realloc(sv->v, nc * sizeof(char *));
+        if (!nv) {
+            free(s);
+            sv->err = -ENOMEM;
+            return;
+        }
+        sv->v = nv;
+        sv->cap = nc;
+    }
+    sv->v[sv->n++] = s;
+    sv->v[sv->n] = NULL;
+}
+
+static void sv_addf(struct strv *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void sv_addf(struct strv *sv, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    sv_add(sv, n < 0 ? NULL : s);
+}
+
+/* QEMU option values: a comma is written twice. */
+static char *qemu_escape(const char *s)
+{
+    size_t n = strlen(s), extra = 0;
+    for (size_t i = 0; i < n; i++)
+        extra += s[i] == ',';
+    char *o = malloc(n + extra + 1), *p = o;
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        *p++ = s[i];
+        if (s[i] == ',')
+            *p++ = ',';
+    }
+    *p = '\0';
+    return o;
+}
+
+PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, const char *qemu_binary,
+                                unsigned flags, char ***ret_argv)
+{
+    if (!spec || !state_dir || !ret_argv || ppn_vm_spec_validate(spec, NULL) < 0)
+        return -EINVAL;
+    if (flags & ~(PPN_VM_ACCEL_KVM | PPN_VM_ACCEL_TCG | PPN_VM_START_PAUSED))
+        return -EINVAL;
+    if ((flags & PPN_VM_ACCEL_KVM) && (flags & PPN_VM_ACCEL_TCG))
+        return -EINVAL;
+    const char *name = ppn_vm_spec_name(spec);
+    char mon[4096], con[4096];
+    int r;
+    if ((r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0 ||
+        (r = ppn_vm_path(state_dir, name, "console", con, sizeof(con))) < 0)
+        return r;
+    if (strlen(mon) >= 108) /* sun_path */
+        return -ENAMETOOLONG;
+    bool kvm = (flags & PPN_VM_ACCEL_KVM) || (!(flags & PPN_VM_ACCEL_TCG) && ppn_vmm_kvm_usable());
+
+    struct strv sv = {0};
+    char *emon = qemu_escape(mon), *econ = qemu_escape(con);
+    sv_add(&sv, strdup(qemu_binary && *qemu_binary ? qemu_binary : "qemu-system-x86_64"));
+    sv_add(&sv, strdup("-name"));
+    sv_addf(&sv, "guest=%s,process=ppn-vm-%s", name, name);
+    sv_add(&sv, strdup("-nodefaults"));
+    sv_add(&sv, strdup("-no-user-config"));
+    sv_add(&sv, strdup("-accel"));
+    sv_add(&sv, strdup(kvm ? "kvm" : "tcg"));
+    sv_add(&sv, strdup("-cpu"));
+    sv_add(&sv, strdup(kvm ? "host" : "max"));
+    sv_add(&sv, strdup("-m"));
+    sv_addf(&sv, "%u", ppn_vm_spec_memory_mib(spec));
+    sv_add(&sv, strdup("-smp"));
+    sv_addf(&sv, "%u", ppn_vm_spec_vcpus(spec));
+    sv_add(&sv, strdup("-display"));
+    sv_add(&sv, strdup("none"));
+    sv_add(&sv, strdup("-chardev"));
+    sv_addf(&sv, "socket,id=ppn-qmp,path=%s,server=on,wait=off", emon ? emon : "");
+    sv_add(&sv, strdup("-mon"));
+    sv_add(&sv, strdup("chardev=ppn-qmp,mode=control"));
+    sv_add(&sv, strdup("-chardev"));
+    sv_addf(&sv, "file,id=ppn-console,path=%s", econ ? econ : "");
+    sv_add(&sv, strdup("-serial"));
+    sv_add(&sv, strdup("chardev:ppn-console"));
+    sv_add(&sv, strdup("-device"));
+    sv_add(&sv, strdup("virtio-balloon-pci,id=ppn-balloon0"));
+    if (!emon || !econ)
+        sv.err = -ENOMEM;
+    free(emon);
+    free(econ);
+
+    const char *disk = ppn_vm_spec_disk(spec);
+    if (*disk) {
+        char *e = qemu_escape(disk);
+        size_t dl = strlen(disk);
+        bool qcow = dl > 6 && !strcmp(disk + dl - 6, ".qcow2");
+        sv_add(&sv, strdup("-drive"));
+        sv_addf(&sv, "file=%s,if=virtio,format=%s,cache=none,aio=threads", e ? e : "", qcow ? "qcow2" : "raw");
+        if (!e)
+            sv.err = -ENOMEM;
+        free(e);
+    }
+    if (*ppn_vm_spec_kernel(spec)) {
+        sv_add(&sv, strdup("-kernel"));
+        sv_add(&sv, strdup(ppn_vm_spec_kernel(spec)));
+        if (*ppn_vm_spec_initrd(spec)) {
+            sv_add(&sv, strdup("-initrd"));
+            sv_add(&sv, strdup(ppn_vm_spec_initrd(spec)));
+        }
+        if (*ppn_vm_spec_append(spec)) {
+            sv_add(&sv, strdup("-append"));
+            sv_add(&sv, strdup(ppn_vm_spec_append(spec)));
+        }
+    }
+    sv_add(&sv, strdup("-nic"));
+    if (ppn_vm_spec_network(spec)) {
+        char *nic = strdup("user,model=virtio-net-pci");
+        for (size_t i = 0; nic && i < ppn_vm_spec_port_forward_count(spec); i++) {
+            ppn_vm_port_forward f;
+            ppn_vm_spec_port_forward(spec, i, &f);
+            char *n2;
+            if (asprintf(&n2, "%s,hostfwd=%s:127.0.0.1:%u-:%u", nic,
+                         f.proto == PPN_VM_PROTO_UDP ? "udp" : "tcp", f.host_port, f.guest_port) < 0)
+                n2 = NULL;
+            free(nic);
+            nic = n2;
+        }
+        sv_add(&sv, nic);
+    } else {
+        sv_add(&sv, strdup("none"));
+    }
+    if (flags & PPN_VM_START_PAUSED)
+        sv_add(&sv, strdup("-S"));
+    if (sv.err) {
+        ppn_vmm_strv_free(sv.v);
+        return sv.err;
+    }
+    *ret_argv = sv.v;
+    return 0;
+}
+
+/* ---- systemd unit ---- */
+
+/* A word for Exec* lines: double-quoted, with \ " escaped and % $ doubled
+ * (specifiers and variable expansion off). */
+static int unit_quote(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if ((unsigned char)*s < 0x20)
+            return -EINVAL;
+        if (*s == '\\' || *s == '"')
+            fputc('\\', f);
+        if (*s == '%' || *s == '$')
+            fputc(*s, f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size)
+{
+    if (!spec || !buf)
+        return -EINVAL;
+    int n = snprintf(buf, size, "ppn-vm-%s.service", ppn_vm_spec_name(spec));
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *o, char **ret_text)
+{
+    if (!spec || !o || !ret_text || !o->ppn_vm_binary || o->ppn_vm_binary[0] != '/' ||
+        !o->state_dir || o->state_dir[0] != '/' || ppn_vm_spec_validate(spec, NULL) < 0)
+        return -EINVAL;
+    ppn_vm_shutdown_opts so;
+    ppn_vm_shutdown_opts_init(&so);
+    if (o->shutdown_deadline_ms)
+        so.deadline_ms = o->shutdown_deadline_ms;
+    so.pid = 1;
+    uint64_t stop_s = ppn_vm_shutdown_max_ms(&so) / 1000 + 30;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return -ENOMEM;
+    const char *name = ppn_vm_spec_name(spec);
+    int r = 0;
+    fprintf(f, "# Generated by libppn-vmm %s: %s\n", PPN_VERSION, ppn_vm_type_to_string(ppn_vm_spec_type(spec)));
+    fprintf(f, "[Unit]\nDescription=PointSav %s guest %s\n", ppn_vm_type_to_string(ppn_vm_spec_type(spec)), name);
+    fprintf(f, "After=network-online.target\nWants=network-online.target\n\n");
+    fprintf(f, "[Service]\nType=simple\n");
+    fprintf(f, "ExecStart=");
+    r |= unit_quote(f, o->ppn_vm_binary);
+    fprintf(f, " run --state-dir ");
+    r |= unit_quote(f, o->state_dir);
+    fprintf(f, " %s\n", name);
+    /* ExecStop must not return before QEMU is gone: systemd kills the main
+     * process as soon as it does. */
+    fprintf(f, "ExecStop=");
+    r |= unit_quote(f, o->ppn_vm_binary);
+    fprintf(f, " shutdown --state-dir ");
+    r |= unit_quote(f, o->state_dir);
+    fprintf(f, " --deadline %u --pid ${MAINPID} %s\n", (unsigned)((so.deadline_ms + 999) / 1000), name);
+    fprintf(f, "TimeoutStopSec=%llu\n", (unsigned long long)stop_s);
+    fprintf(f, "KillMode=mixed\nRestart=on-failure\nRestartSec=5\n\n");
+    fprintf(f, "[Install]\nWantedBy=multi-user.target\n");
+    if (fclose(f) != 0 || !text) {
+        free(text);
+        return -ENOMEM;
+    }
+    if (r) {
+        free(text);
+        return -EINVAL;
+    }
+    *ret_text = text;
+    return 0;
+}
+
+/* ---- pid file, runner ---- */
+
+static int write_pid(const char *state_dir, const char *name, pid_t pid)
+{
+    char p[4096], buf[32];
+    int r = ppn_vm_path(state_dir, name, "pid", p, sizeof(p));
+    if (r < 0)
+        return r;
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+    return ppnc_write_file_atomic(p, buf, (size_t)n, 0644);
+}
+
+/* Does /proc/<pid>/cmdline contain the VM's monitor path (QEMU of this
+ * VM, not a recycled pid)? */
+static bool pid_is_vm(pid_t pid, const char *monitor)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
+    uint8_t *data;
+    size_t len;
+    if (ppnc_read_file(p, 1 << 20, &data, &len) < 0)
+        return false;
+    bool found = false;
+    size_t ml = strlen(monitor);
+    for (size_t i = 0; i + ml <= len && !found; i++)
+        found = memcmp(data + i, monitor, ml) == 0;
+    free(data);
+    return found;
+}
+
+PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pid)
+{
+    if (!state_dir || !ret_pid || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    char p[4096], mon[4096];
+    int r = ppn_vm_path(state_dir, name, "pid", p, sizeof(p));
+    if (r < 0 || (r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0)
+        return r;
+    uint8_t *data;
+    size_t len;
+    r = ppnc_read_file(p, 64, &data, &len);
+    if (r == -ENOENT || r == -EFBIG) {
+        *ret_pid = 0;
+        return 0;
+    }
+    if (r < 0)
+        return r;
+    char *end;
+    long v = strtol((char *)data, &end, 10);
+    bool ok = end != (char *)data && (*end == '\n' || *end == '\0') && v > 0 && v < INT32_MAX;
+    free(data);
+    char *esc = qemu_escape(mon);
+    if (!esc)
+        return -ENOMEM;
+    *ret_pid = ok && !vmm_pid_exited((pid_t)v) && pid_is_vm((pid_t)v, esc) ? (pid_t)v : 0;
+    free(esc);
+    return 0;
+}
+
+static int prepare(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags,
+                   char ***ret_argv)
+{
+    ppn_vm_spec *spec;
+    int r = ppn_vm_spec_load(state_dir, name, &spec, NULL);
+    if (r < 0)
+        return r;
+    pid_t pid;
+    if ((r = ppn_vm_pid(state_dir, name, &pid)) < 0)
+        goto out;
+    if (pid > 0) {
+        r = -EALREADY;
+        goto out;
+    }
+    char mon[4096];
+    if ((r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0)
+        goto out;
+    unlink(mon); /* a stale socket of an earlier run */
+    r = ppn_vm_qemu_argv(spec, state_dir, qemu_binary, flags, ret_argv);
+out:
+    ppn_vm_spec_free(spec);
+    return r;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
+                            unsigned flags, int timeout_ms, pid_t *ret_pid)
+{
+    if (!state_dir || !ret_pid || timeout_ms <= 0 || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    char **argv;
+    int r = prepare(state_dir, name, qemu_binary, flags, &argv);
+    if (r < 0)
+        return r;
+    char logp[4096], mon[4096];
+    if ((r = ppn_vm_path(state_dir, name, "log", logp, sizeof(logp))) < 0 ||
+        (r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0) {
+        ppn_vmm_strv_free(argv);
+        return r;
+    }
+    int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        r = -errno;
+        ppn_vmm_strv_free(argv);
+        return r;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        r = -errno;
+        close(logfd);
+        ppn_vmm_strv_free(argv);
+        return r;
+    }
+    if (pid == 0) {
+        /* child: only async-signal-safe calls */
+        setsid();
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(logfd);
+    ppn_vmm_strv_free(argv);
+    r = write_pid(state_dir, name, pid);
+    if (r < 0)
+        goto kill_it;
+    uint64_t deadline = ppnc_now_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            char pp[4096];
+            if (ppn_vm_path(state_dir, name, "pid", pp, sizeof(pp)) == 0)
+                unlink(pp);
+            return -ECHILD;
+        }
+        uint64_t now = ppnc_now_mono_ms();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
+            goto kill_it;
+        }
+        if (access(mon, F_OK) == 0) {
+            ppn_qmp *q;
+            uint64_t left = deadline - now;
+            int c = ppn_qmp_connect(mon, left > 2000 ? 2000 : (int)left, &q);
+            if (c == 0) {
+                ppn_qmp_free(q);
+                *ret_pid = pid;
+                return 0;
+            }
+        }
+        sleep_ms(20);
+    }
+kill_it:
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    {
+        char pp[4096];
+        if (ppn_vm_path(state_dir, name, "pid", pp, sizeof(pp)) == 0)
+            unlink(pp);
+    }
+    return r;
+}
+
+PPN_EXPORT int ppn_vm_supervise(const char *state_dir, const char *name, pid_t pid, int *ret_wait_status)
+{
+    if (!state_dir || pid <= 0 || !ret_wait_status || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    int st;
+    pid_t w = waitpid(pid, &st, 0);
+    if (w < 0)
+        return -errno;
+    char p[4096];
+    if (ppn_vm_path(state_dir, name, "pid", p, sizeof(p)) == 0)
+        unlink(p);
+    if (ppn_vm_path(state_dir, name, "monitor", p, sizeof(p)) == 0)
+        unlink(p);
+    *ret_wait_status = st;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags)
+{
+    if (!state_dir || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    char **argv;
+    int r = prepare(state_dir, name, qemu_binary, flags, &argv);
+    if (r < 0)
+        return r;
+    r = write_pid(state_dir, name, getpid());
+    if (r == 0) {
+        execvp(argv[0], argv);
+        r = -errno;
+        char p[4096];
+        if (ppn_vm_path(state_dir, name, "pid", p, sizeof(p)) == 0)
+            unlink(p);
+    }
+    ppn_vmm_strv_free(argv);
+    return r;
+}
+
+/* ---- status ---- */
+
+PPN_EXPORT int ppn_vm_info_get(const char *state_dir, const char *name, int timeout_ms, ppn_vm_info *ret)
+{
+    if (!state_dir || !ret || timeout_ms <= 0 || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    ppn_vm_spec *spec;
+    int r = ppn_vm_spec_load(state_dir, name, &spec, NULL);
+    if (r < 0)
+        return r;
+    ppn_vm_info info;
+    memset(&info, 0, sizeof(info));
+    snprintf(info.name, sizeof(info.name), "%s", name);
+    info.type = ppn_vm_spec_type(spec);
+    info.memory_mib = ppn_vm_spec_memory_mib(spec);
+    info.vcpus = ppn_vm_spec_vcpus(spec);
+    snprintf(info.node, sizeof(info.node), "%s", ppn_vm_spec_node(spec));
+    ppn_vm_spec_free(spec);
+    pid_t pid = 0;
+    if ((r = ppn_vm_pid(state_dir, name, &pid)) < 0)
+        return r;
+    info.pid = pid;
+    info.running = pid > 0;
+    if (info.running) {
+        char mon[4096];
+        ppn_qmp *q = NULL;
+        uint64_t deadline = ppnc_now_mono_ms() + (uint64_t)timeout_ms;
+        r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon));
+        if (r == 0)
+            r = ppn_qmp_connect(mon, timeout_ms, &q);
+        ppn_qmp_status st;
+        if (r == 0) {
+            uint64_t now = ppnc_now_mono_ms();
+            r = ppn_qmp_query_status(q, now < deadline ? (int)(deadline - now) : 1, &st);
+        }
+        if (r == 0) {
+            snprintf(info.status, sizeof(info.status), "%s", st.status);
+            uint64_t now = ppnc_now_mono_ms();
+            r = ppn_qmp_balloon_query(q, now < deadline ? (int)(deadline - now) : 1, &info.balloon_actual);
+        }
+        info.qmp_error = r;
+        ppn_qmp_free(q);
+    }
+    *ret = info;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_info_list(const char *state_dir, int timeout_ms, ppn_vm_info **ret_infos)
+{
+    if (!state_dir || !ret_infos || timeout_ms <= 0)
+        return -EINVAL;
+    char **names;
+    int n = ppn_vm_list(state_dir, &names);
+    if (n < 0)
+        return n;
+    ppn_vm_info *v = calloc((size_t)n + 1, sizeof(*v));
+    if (!v) {
+        ppn_vmm_strv_free(names);
+        return -ENOMEM;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (ppn_vm_info_get(state_dir, names[i], timeout_ms, &v[k]) == 0)
+            k++;
+    ppn_vmm_strv_free(names);
+    *ret_infos = v;
+    return k;
+}

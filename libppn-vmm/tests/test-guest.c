@@ -1,0 +1,363 @@
+/* libppn-vmm against a real QEMU (TCG) booting the Debian kernel with the
+ * busybox initramfs of tests/vmm-guest: balloon, events, graceful shutdown,
+ * the forced fallback for a guest that ignores the button, and a QEMU that
+ * dies or hangs mid-command.
+ *
+ *   test-guest BUILD-GUEST-SH GUEST-DIR */
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ppn-common.h"
+#include "ppn/vmm.h"
+
+static const char *guest_dir;
+static char state[256];
+
+#define MIB (1024ULL * 1024ULL)
+
+/* One state directory for the run, made and cleaned by the parent process:
+ * a failing test (in its forked child) cannot leave a QEMU running. */
+static void cleanup_state(void)
+{
+    char **names;
+    int n = ppn_vm_list(state, &names);
+    for (int i = 0; i < n; i++) {
+        char p[512];
+        uint8_t *d;
+        size_t len;
+        if (ppn_vm_path(state, names[i], "pid", p, sizeof(p)) == 0 && ppnc_read_file(p, 64, &d, &len) == 0) {
+            pid_t pid = (pid_t)atoi((char *)d);
+            free(d);
+            pid_t running;
+            if (ppn_vm_pid(state, names[i], &running) == 0 && running == pid && pid > 0)
+                kill(pid, SIGKILL);
+        }
+    }
+    if (n >= 0)
+        ppn_vmm_strv_free(names);
+    if (getenv("PPN_KEEP_STATE"))
+        return;
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", state);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", state);
+}
+
+static void make_vm(const char *name, const char *initrd, uint32_t mib)
+{
+    ppn_vm_spec *s;
+    char k[512], i[512];
+    snprintf(k, sizeof(k), "%s/vmlinuz", guest_dir);
+    snprintf(i, sizeof(i), "%s/%s", guest_dir, initrd);
+    ck_assert_int_eq(ppn_vm_spec_new(name, PPN_VM_TYPE_ORCHESTRATION, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_memory_mib(s, mib), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_vcpus(s, 1), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, k, i, "console=ttyS0 panic=-1 loglevel=3"), 0);
+    ppn_vm_spec_clear_port_forwards(s);
+    ck_assert_int_eq(ppn_vm_spec_set_network(s, false), 0);
+    ck_assert_int_eq(ppn_vm_spec_save(s, state, true), 0);
+    ppn_vm_spec_free(s);
+}
+
+/* Waits until the console shows 'what'. */
+static void wait_console(const char *name, const char *what, unsigned timeout_ms)
+{
+    char p[512];
+    ck_assert_int_eq(ppn_vm_path(state, name, "console", p, sizeof(p)), 0);
+    uint64_t end = ppnc_now_mono_ms() + timeout_ms;
+    for (;;) {
+        uint8_t *d;
+        size_t n;
+        if (ppnc_read_file(p, 1 << 22, &d, &n) == 0) {
+            bool found = strstr((char *)d, what) != NULL;
+            free(d);
+            if (found)
+                return;
+        }
+        ck_assert_msg(ppnc_now_mono_ms() < end, "guest never printed '%s'", what);
+        usleep(100 * 1000);
+    }
+}
+
+static pid_t start_vm(const char *name)
+{
+    pid_t pid = 0;
+    int r = ppn_vm_start(state, name, NULL, PPN_VM_ACCEL_AUTO, 20000, &pid);
+    ck_assert_msg(r == 0, "ppn_vm_start: %s", strerror(-r));
+    ck_assert_int_gt(pid, 0);
+    pid_t p2;
+    ck_assert_int_eq(ppn_vm_pid(state, name, &p2), 0);
+    ck_assert_int_eq(p2, pid);
+    ck_assert_int_eq(ppn_vm_start(state, name, NULL, 0, 1000, &p2), -EALREADY);
+    return pid;
+}
+
+static void kill_vm(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+struct bal {
+    int changes;
+};
+
+static void on_event(const char *name, const char *data, int64_t s, int64_t us, void *ud)
+{
+    (void)data;
+    (void)s;
+    (void)us;
+    struct bal *b = ud;
+    if (!strcmp(name, "BALLOON_CHANGE"))
+        b->changes++;
+}
+
+static int actual_is(const char *name, const char *data, void *ud)
+{
+    (void)name;
+    json_t *o = json_loads(data, 0, NULL);
+    int m = (uint64_t)json_integer_value(json_object_get(o, "actual")) == *(uint64_t *)ud;
+    json_decref(o);
+    return m;
+}
+
+struct steps {
+    int seen[16];
+};
+
+static void on_step(ppn_vm_shutdown_step step, int result, uint64_t ms, void *ud)
+{
+    (void)result;
+    (void)ms;
+    struct steps *s = ud;
+    if ((int)step < 16)
+        s->seen[step]++;
+}
+
+/* One boot: balloon down and up with events, guest statistics, info, then
+ * a graceful shutdown through acpid. */
+START_TEST(test_balloon_and_graceful)
+{
+    make_vm("bal", "initrd.gz", 384);
+    pid_t pid = start_vm("bal");
+    wait_console("bal", "ppn-guest: ready acpid", 90000);
+
+    char mon[512];
+    ck_assert_int_eq(ppn_vm_path(state, "bal", "monitor", mon, sizeof(mon)), 0);
+    ppn_qmp *q;
+    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+    struct bal b = {0};
+    ppn_qmp_set_event_callback(q, on_event, &b);
+    ppn_qmp_status st;
+    ck_assert_int_eq(ppn_qmp_query_status(q, 5000, &st), 0);
+    ck_assert(st.running);
+    ck_assert_str_eq(st.status, "running");
+
+    uint64_t actual = 0;
+    ck_assert_int_eq(ppn_qmp_balloon_query(q, 5000, &actual), 0);
+    ck_assert(actual == 384 * MIB);
+
+    uint64_t target = 256 * MIB;
+    ck_assert_int_eq(ppn_qmp_balloon_set(q, target, 5000), 0);
+    int r = ppn_qmp_wait_event(q, "BALLOON_CHANGE", actual_is, &target, 30000, NULL);
+    ck_assert_msg(r == 0, "no BALLOON_CHANGE to 256 MiB: %s", strerror(-r));
+    ck_assert_int_ge(b.changes, 1);
+    ck_assert_int_eq(ppn_qmp_balloon_query(q, 5000, &actual), 0);
+    ck_assert(actual == target);
+
+    /* the fleet agent's view: QEMU serves one monitor client at a time */
+    ppn_qmp_free(q);
+    ppn_vm_info info;
+    ck_assert_int_eq(ppn_vm_info_get(state, "bal", 5000, &info), 0);
+    ck_assert(info.running);
+    ck_assert_int_eq(info.pid, pid);
+    ck_assert_int_eq(info.qmp_error, 0);
+    ck_assert_str_eq(info.status, "running");
+    ck_assert(info.balloon_actual == target);
+    ppn_vm_info *all;
+    ck_assert_int_eq(ppn_vm_info_list(state, 5000, &all), 1);
+    ck_assert(all[0].balloon_actual == target);
+    free(all);
+    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+
+    /* and back up */
+    target = 384 * MIB;
+    ck_assert_int_eq(ppn_qmp_balloon_set(q, target, 5000), 0);
+    r = ppn_qmp_wait_event(q, "BALLOON_CHANGE", actual_is, &target, 30000, NULL);
+    ck_assert_msg(r == 0, "no BALLOON_CHANGE back to 384 MiB: %s", strerror(-r));
+
+    /* guest statistics from the balloon driver */
+    ck_assert_int_eq(ppn_qmp_guest_stats_enable(q, NULL, 1, 5000), 0);
+    ppn_vmm_guest_stats gs;
+    uint64_t end = ppnc_now_mono_ms() + 15000;
+    while ((r = ppn_qmp_guest_stats(q, NULL, 5000, &gs)) == -ENODATA && ppnc_now_mono_ms() < end)
+        usleep(300 * 1000);
+    ck_assert_msg(r == 0, "guest stats: %s", strerror(-r));
+    ck_assert(gs.total_memory > 100 * MIB && gs.total_memory <= 384 * MIB);
+    ck_assert(gs.free_memory > 0 && gs.free_memory < gs.total_memory);
+    ck_assert_int_eq(ppn_qmp_guest_stats(q, "/machine/peripheral/none", 5000, &gs), -ENODEV);
+    ppn_qmp_free(q);
+
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    o.monitor_path = mon;
+    o.pid = pid;
+    o.deadline_ms = 30000;
+    o.repress_interval_ms = 5000;
+    struct steps seen = {{0}};
+    ppn_vm_shutdown_result res;
+    r = ppn_vm_shutdown(&o, on_step, &seen, &res);
+    ck_assert_int_eq(r, 0);
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL);
+    ck_assert_uint_ge(res.presses, 1);
+    ck_assert_uint_lt(res.elapsed_ms, 30000);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_GUEST_DOWN], 1);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_QUIT], 0);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_SIGTERM], 0);
+    wait_console("bal", "powering off", 1000);
+    pid_t p2;
+    ck_assert_int_eq(ppn_vm_pid(state, "bal", &p2), 0);
+    ck_assert_int_eq(p2, 0);
+    ck_assert_int_eq(ppn_vm_info_get(state, "bal", 1000, &info), 0);
+    ck_assert(!info.running);
+}
+END_TEST
+
+START_TEST(test_deaf_guest_fallback)
+{
+    make_vm("deaf", "initrd-deaf.gz", 256);
+    pid_t pid = start_vm("deaf");
+    wait_console("deaf", "ppn-guest: ready deaf", 90000);
+    char mon[512];
+    ck_assert_int_eq(ppn_vm_path(state, "deaf", "monitor", mon, sizeof(mon)), 0);
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    o.monitor_path = mon;
+    o.pid = pid;
+    o.deadline_ms = 4000;
+    o.repress_interval_ms = 1500;
+    o.quit_wait_ms = 3000;
+    struct steps seen = {{0}};
+    ppn_vm_shutdown_result res;
+    ck_assert_int_eq(ppn_vm_shutdown(&o, on_step, &seen, &res), 0);
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_QUIT);
+    ck_assert_uint_ge(res.presses, 3);
+    ck_assert_uint_ge(res.elapsed_ms, 4000);
+    ck_assert_uint_lt(res.elapsed_ms, 4000 + 3000 + 2000);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_DEADLINE], 1);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_QUIT], 1);
+    ck_assert_int_eq(seen.seen[PPN_VM_SHUTDOWN_GUEST_DOWN], 0);
+    ck_assert_int_eq(kill(pid, 0), -1); /* reaped */
+}
+END_TEST
+
+START_TEST(test_hung_qemu_signals)
+{
+    /* a QEMU that neither answers nor exits: SIGSTOP'd */
+    make_vm("hung", "initrd-deaf.gz", 256);
+    pid_t pid = start_vm("hung");
+    char mon[512];
+    ck_assert_int_eq(ppn_vm_path(state, "hung", "monitor", mon, sizeof(mon)), 0);
+    ppn_qmp *q;
+    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    uint64_t t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(ppn_qmp_execute(q, "query-status", NULL, 500, NULL), -ETIMEDOUT);
+    ck_assert_uint_lt(ppnc_now_mono_ms() - t0, 1500);
+    ppn_qmp_free(q);
+
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    o.monitor_path = mon;
+    o.pid = pid;
+    o.deadline_ms = 1000;
+    o.step_timeout_ms = 500;
+    o.quit_wait_ms = 500;
+    o.term_wait_ms = 500;
+    o.kill_wait_ms = 3000;
+    ppn_vm_shutdown_result res;
+    t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(ppn_vm_shutdown(&o, NULL, NULL, &res), 0);
+    /* SIGTERM stays pending on a stopped process: SIGKILL ends it */
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_SIGKILL);
+    ck_assert_uint_lt(ppnc_now_mono_ms() - t0, ppn_vm_shutdown_max_ms(&o));
+}
+END_TEST
+
+START_TEST(test_qemu_killed_mid_command)
+{
+    make_vm("dies", "initrd-deaf.gz", 256);
+    pid_t pid = start_vm("dies");
+    char mon[512];
+    ck_assert_int_eq(ppn_vm_path(state, "dies", "monitor", mon, sizeof(mon)), 0);
+    ppn_qmp *q;
+    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+    /* freeze QEMU so the command is in flight, then kill it 300 ms later */
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    pid_t killer = fork();
+    ck_assert_int_ge(killer, 0);
+    if (killer == 0) {
+        usleep(300 * 1000);
+        kill(pid, SIGKILL);
+        _exit(0);
+    }
+    uint64_t t0 = ppnc_now_mono_ms();
+    int r = ppn_qmp_execute(q, "query-status", NULL, 10000, NULL);
+    uint64_t el = ppnc_now_mono_ms() - t0;
+    ck_assert_msg(r == -ECONNRESET, "got %d", r);
+    ck_assert_uint_ge(el, 250);
+    ck_assert_uint_lt(el, 3000);
+    ck_assert_int_eq(ppn_qmp_execute(q, "query-status", NULL, 1000, NULL), -ENOTCONN);
+    ppn_qmp_free(q);
+    waitpid(killer, NULL, 0);
+    int wst;
+    ck_assert_int_eq(ppn_vm_supervise(state, "dies", pid, &wst), 0);
+    ck_assert(WIFSIGNALED(wst) && WTERMSIG(wst) == SIGKILL);
+    /* the socket is gone with it */
+    ck_assert_int_eq(ppn_qmp_connect(mon, 500, &q), -ENOENT);
+    (void)kill_vm;
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: test-guest BUILD-GUEST-SH GUEST-DIR\n");
+        return 1;
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s' '%s'", argv[1], argv[2]);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "build-guest.sh failed\n");
+        return 1;
+    }
+    guest_dir = realpath(argv[2], NULL); /* the spec wants absolute paths */
+    if (!guest_dir)
+        return 1;
+    snprintf(state, sizeof(state), "/tmp/ppn-vmm-guest-XXXXXX");
+    if (!mkdtemp(state))
+        return 1;
+    Suite *s = suite_create("vmm-guest");
+    TCase *tc = tcase_create("qemu");
+    tcase_set_timeout(tc, 150);
+    tcase_add_test(tc, test_balloon_and_graceful);
+    tcase_add_test(tc, test_deaf_guest_fallback);
+    tcase_add_test(tc, test_hung_qemu_signals);
+    tcase_add_test(tc, test_qemu_killed_mid_command);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    cleanup_state();
+    free((char *)guest_dir);
+    return failed;
+}

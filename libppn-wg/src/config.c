@@ -1,0 +1,366 @@
+/* The wg(8) configuration format: parse (setconf) and format (showconf). */
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ppn-common.h"
+#include "wg-internal.h"
+
+static char *trim(char *s)
+{
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+    char *end;
+    if (!*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
+        return -EINVAL;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 0);
+    if (errno || *end || v > max)
+        return -EINVAL;
+    *ret = v;
+    return 0;
+}
+
+/* "host:port", "[v6]:port" → sockaddr (numeric first, then getaddrinfo). */
+PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret, socklen_t *ret_len)
+{
+    if (!s || !ret || !ret_len)
+        return -EINVAL;
+    char buf[1100];
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, n + 1);
+    char *host = buf, *port;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        *close = '\0';
+        host = buf + 1;
+        port = close + 2;
+    } else {
+        port = strrchr(buf, ':');
+        if (!port)
+            return -EINVAL;
+        *port++ = '\0';
+    }
+    if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
+        atoi(port) > 65535)
+        return -EINVAL;
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_protocol = IPPROTO_UDP;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    int r = getaddrinfo(host, port, &hints, &res);
+    if (r == EAI_NONAME) {
+        hints.ai_flags = AI_NUMERICSERV;
+        r = getaddrinfo(host, port, &hints, &res);
+    }
+    if (r != 0 || !res)
+        return -EINVAL;
+    if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) || res->ai_addrlen > sizeof(*ret)) {
+        freeaddrinfo(res);
+        return -EINVAL;
+    }
+    memset(ret, 0, sizeof(*ret));
+    memcpy(ret, res->ai_addr, res->ai_addrlen);
+    *ret_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int parse_endpoint(ppn_wg_peer *p, const char *s)
+{
+    struct sockaddr_in6 sa;
+    socklen_t len;
+    int r = ppn_wg_endpoint_parse(s, &sa, &len);
+    if (r < 0)
+        return r;
+    return ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&sa, len);
+}
+
+static int parse_key(const char *v, uint8_t out[PPN_WG_KEY_BYTES])
+{
+    return ppnc_key_from_base64(out, v, strlen(v)) < 0 ? -EINVAL : 0;
+}
+
+PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret, unsigned *ret_line)
+{
+    if (!text || !ret)
+        return -EINVAL;
+    ppn_wg_device *d;
+    int r = ppn_wg_device_new(&d);
+    if (r < 0)
+        return r;
+    enum { NONE, IFACE, PEER } sec = NONE;
+    ppn_wg_peer *peer = NULL;
+    unsigned line = 0;
+    size_t pos = 0;
+    char *buf = NULL;
+    size_t bufcap = 0;
+    r = 0;
+    while (pos < len) {
+        line++;
+        size_t e = pos;
+        while (e < len && text[e] != '\n')
+            e++;
+        size_t l = e - pos;
+        if (l + 1 > bufcap) {
+            char *nb = realloc(buf, l + 1);
+            if (!nb) {
+                r = -ENOMEM;
+                break;
+            }
+            buf = nb;
+            bufcap = l + 1;
+        }
+        memcpy(buf, text + pos, l);
+        buf[l] = '\0';
+        pos = e + 1;
+        if (memchr(buf, '\0', l)) {
+            r = -EBADMSG;
+            break;
+        }
+        char *hash = strchr(buf, '#');
+        if (hash)
+            *hash = '\0';
+        char *s = trim(buf);
+        if (!*s)
+            continue;
+        if (s[0] == '[') {
+            if (strcasecmp(s, "[Interface]") == 0) {
+                sec = IFACE;
+                peer = NULL;
+            } else if (strcasecmp(s, "[Peer]") == 0) {
+                sec = PEER;
+                peer = NULL;
+            } else {
+                r = -EBADMSG;
+                break;
+            }
+            continue;
+        }
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            r = -EBADMSG;
+            break;
+        }
+        *eq = '\0';
+        char *k = trim(s), *v = trim(eq + 1);
+        unsigned long u;
+        uint8_t key[PPN_WG_KEY_BYTES];
+        if (sec == IFACE && strcasecmp(k, "PrivateKey") == 0) {
+            if ((r = parse_key(v, key)) < 0)
+                break;
+            ppn_wg_device_set_private_key(d, key);
+            ppnc_wipe(key, sizeof(key));
+        } else if (sec == IFACE && strcasecmp(k, "ListenPort") == 0) {
+            if (parse_uint(v, 65535, &u) < 0) {
+                r = -EBADMSG;
+                break;
+            }
+            ppn_wg_device_set_listen_port(d, (uint16_t)u);
+        } else if (sec == IFACE && strcasecmp(k, "FwMark") == 0) {
+            if (strcasecmp(v, "off") == 0)
+                u = 0;
+            else if (parse_uint(v, 0xffffffffUL, &u) < 0) {
+                r = -EBADMSG;
+                break;
+            }
+            ppn_wg_device_set_fwmark(d, (uint32_t)u);
+        } else if (sec == PEER && strcasecmp(k, "PublicKey") == 0) {
+            if (peer) {
+                r = -EBADMSG;
+                break;
+            }
+            if ((r = parse_key(v, key)) < 0)
+                break;
+            peer = ppn_wg_device_find_peer(d, key);
+            if (!peer && (r = wg_device_append_peer(d, key, &peer)) < 0)
+                break;
+            peer->flags |= PPN_WG_PEER_REPLACE_ALLOWEDIPS;
+        } else if (sec == PEER && peer && strcasecmp(k, "PresharedKey") == 0) {
+            if ((r = parse_key(v, key)) < 0)
+                break;
+            ppn_wg_peer_set_preshared_key(peer, key);
+            ppnc_wipe(key, sizeof(key));
+        } else if (sec == PEER && peer && strcasecmp(k, "AllowedIPs") == 0) {
+            char *save = NULL;
+            for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                ppn_wg_allowedip ip;
+                tok = trim(tok);
+                if (!*tok)
+                    continue;
+                if (ppn_wg_allowedip_parse(tok, &ip) < 0) {
+                    r = -EBADMSG;
+                    break;
+                }
+                if ((r = ppn_wg_peer_add_allowedip(peer, &ip)) < 0)
+                    break;
+            }
+            if (r < 0)
+                break;
+        } else if (sec == PEER && peer && strcasecmp(k, "Endpoint") == 0) {
+            if (parse_endpoint(peer, v) < 0) {
+                r = -EBADMSG;
+                break;
+            }
+        } else if (sec == PEER && peer && strcasecmp(k, "PersistentKeepalive") == 0) {
+            if (strcasecmp(v, "off") == 0)
+                u = 0;
+            else if (parse_uint(v, 65535, &u) < 0) {
+                r = -EBADMSG;
+                break;
+            }
+            ppn_wg_peer_set_keepalive(peer, (uint16_t)u);
+        } else {
+            r = -EBADMSG;
+            break;
+        }
+    }
+    if (buf) {
+        ppnc_wipe(buf, bufcap);
+        free(buf);
+    }
+    if (ret_line)
+        *ret_line = r < 0 ? line : 0;
+    if (r < 0) {
+        ppn_wg_device_free(d);
+        return r;
+    }
+    *ret = d;
+    return 0;
+}
+
+struct sbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+
+static void sb_add(struct sbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = malloc(cap);
+        if (!np) {
+            b->oom = true;
+            return;
+        }
+        if (b->p) {
+            memcpy(np, b->p, b->len);
+            ppnc_wipe(b->p, b->cap);
+            free(b->p);
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* "1.2.3.4:5" or "[v6]:5" the way `wg` prints endpoints. */
+PPN_EXPORT int ppn_wg_endpoint_format(const struct sockaddr *sa, socklen_t len, char *out, size_t size)
+{
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (!sa || !out || !((sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) ||
+                         (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))))
+        return -EINVAL;
+    socklen_t l = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    if (getnameinfo(sa, l, host, sizeof(host), serv, sizeof(serv),
+                    NI_DGRAM | NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        return -EINVAL;
+    int n;
+    if (sa->sa_family == AF_INET6 && strchr(host, ':'))
+        n = snprintf(out, size, "[%s]:%s", host, serv);
+    else
+        n = snprintf(out, size, "%s:%s", host, serv);
+    return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+}
+
+PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
+{
+    if (!d || !ret)
+        return -EINVAL;
+    struct sbuf b = {0};
+    char tmp[160], k[PPN_WG_KEY_B64_LEN + 1];
+    sb_add(&b, "[Interface]\n");
+    if (d->port) {
+        snprintf(tmp, sizeof(tmp), "ListenPort = %u\n", d->port);
+        sb_add(&b, tmp);
+    }
+    if (d->fwmark) {
+        snprintf(tmp, sizeof(tmp), "FwMark = 0x%x\n", d->fwmark);
+        sb_add(&b, tmp);
+    }
+    if (d->flags & PPN_WG_DEVICE_HAS_PRIVATE_KEY) {
+        ppnc_key_to_base64(k, d->priv);
+        sb_add(&b, "PrivateKey = ");
+        sb_add(&b, k);
+        sb_add(&b, "\n");
+    }
+    sb_add(&b, "\n");
+    for (size_t i = 0; i < d->n_peers; i++) {
+        const ppn_wg_peer *p = d->peers[i];
+        ppnc_key_to_base64(k, p->pub);
+        sb_add(&b, "[Peer]\nPublicKey = ");
+        sb_add(&b, k);
+        sb_add(&b, "\n");
+        if (p->flags & PPN_WG_PEER_HAS_PRESHARED_KEY) {
+            ppnc_key_to_base64(k, p->psk);
+            sb_add(&b, "PresharedKey = ");
+            sb_add(&b, k);
+            sb_add(&b, "\n");
+        }
+        if (p->n_ips) {
+            sb_add(&b, "AllowedIPs = ");
+            for (size_t j = 0; j < p->n_ips; j++) {
+                if (ppn_wg_allowedip_format(&p->ips[j], tmp, sizeof(tmp)) < 0)
+                    strcpy(tmp, "?");
+                sb_add(&b, tmp);
+                sb_add(&b, j + 1 < p->n_ips ? ", " : "\n");
+            }
+        }
+        if ((p->flags & PPN_WG_PEER_HAS_ENDPOINT) && ppn_wg_endpoint_format(&p->ep.sa, sizeof(p->ep), tmp, sizeof(tmp)) == 0) {
+            sb_add(&b, "Endpoint = ");
+            sb_add(&b, tmp);
+            sb_add(&b, "\n");
+        }
+        if (p->keepalive) {
+            snprintf(tmp, sizeof(tmp), "PersistentKeepalive = %u\n", p->keepalive);
+            sb_add(&b, tmp);
+        }
+        if (i + 1 < d->n_peers)
+            sb_add(&b, "\n");
+    }
+    ppnc_wipe(k, sizeof(k));
+    if (b.oom) {
+        if (b.p) {
+            ppnc_wipe(b.p, b.cap);
+            free(b.p);
+        }
+        return -ENOMEM;
+    }
+    *ret = b.p;
+    return 0;
+}

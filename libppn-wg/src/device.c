@@ -1,0 +1,525 @@
+/* Device and peer objects, keys, allowed IPs. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ppn-common.h"
+#include "wg-internal.h"
+
+PPN_EXPORT const char *ppn_wg_version(void)
+{
+    return PPN_VERSION;
+}
+
+PPN_EXPORT size_t ppn_wg_key_bytes(void) { return PPN_WG_KEY_BYTES; }
+PPN_EXPORT size_t ppn_wg_key_b64_len(void) { return PPN_WG_KEY_B64_LEN; }
+PPN_EXPORT size_t ppn_wg_ifname_max(void) { return PPN_WG_IFNAME_MAX; }
+
+PPN_EXPORT int ppn_wg_key_to_base64(const uint8_t key[PPN_WG_KEY_BYTES], char *out)
+{
+    if (!key || !out)
+        return -EINVAL;
+    ppnc_key_to_base64(out, key);
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_key_from_base64(const char *s, size_t len, uint8_t ret_key[PPN_WG_KEY_BYTES])
+{
+    if (!s || !ret_key)
+        return -EINVAL;
+    return ppnc_key_from_base64(ret_key, s, len);
+}
+
+/* ---- allowed IPs ---- */
+
+void wg_allowedip_normalize(ppn_wg_allowedip *ip)
+{
+    unsigned bytes = ip->family == AF_INET ? 4 : 16;
+    for (unsigned i = 0; i < bytes; i++) {
+        unsigned bit = i * 8;
+        if (bit >= ip->cidr)
+            ip->addr[i] = 0;
+        else if (ip->cidr - bit < 8)
+            ip->addr[i] &= (uint8_t)(0xff00 >> (ip->cidr - bit));
+    }
+    if (ip->family == AF_INET)
+        memset(ip->addr + 4, 0, 12);
+}
+
+int wg_allowedip_cmp(const ppn_wg_allowedip *a, const ppn_wg_allowedip *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    if (a->cidr != b->cidr)
+        return a->cidr < b->cidr ? -1 : 1;
+    return memcmp(a->addr, b->addr, 16);
+}
+
+static bool allowedip_valid(const ppn_wg_allowedip *ip)
+{
+    return (ip->family == AF_INET && ip->cidr <= 32) || (ip->family == AF_INET6 && ip->cidr <= 128);
+}
+
+PPN_EXPORT int ppn_wg_allowedip_parse(const char *s, ppn_wg_allowedip *ret)
+{
+    char buf[INET6_ADDRSTRLEN + 8];
+    ppn_wg_allowedip ip;
+    if (!s || !ret)
+        return -EINVAL;
+    size_t n = strlen(s);
+    if (n == 0 || n >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, s, n + 1);
+    char *slash = strchr(buf, '/');
+    if (slash)
+        *slash = '\0';
+    memset(&ip, 0, sizeof(ip));
+    if (inet_pton(AF_INET, buf, ip.addr) == 1) {
+        ip.family = AF_INET;
+        ip.cidr = 32;
+    } else if (inet_pton(AF_INET6, buf, ip.addr) == 1) {
+        ip.family = AF_INET6;
+        ip.cidr = 128;
+    } else {
+        return -EINVAL;
+    }
+    if (slash) {
+        const char *c = slash + 1;
+        unsigned v = 0;
+        if (!*c || strlen(c) > 3)
+            return -EINVAL;
+        for (; *c; c++) {
+            if (*c < '0' || *c > '9')
+                return -EINVAL;
+            v = v * 10 + (unsigned)(*c - '0');
+        }
+        if (v > ip.cidr)
+            return -EINVAL;
+        ip.cidr = (uint8_t)v;
+    }
+    *ret = ip;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_allowedip_format(const ppn_wg_allowedip *ip, char *buf, size_t size)
+{
+    char a[INET6_ADDRSTRLEN];
+    if (!ip || !buf || !allowedip_valid(ip))
+        return -EINVAL;
+    if (!inet_ntop(ip->family, ip->addr, a, sizeof(a)))
+        return -EINVAL;
+    size_t need = strlen(a) + 5;
+    if (size < need)
+        return -ENOSPC;
+    size_t al = strlen(a);
+    memcpy(buf, a, al);
+    buf[al] = '/';
+    unsigned c = ip->cidr, pos = (unsigned)al + 1;
+    if (c >= 100)
+        buf[pos++] = (char)('0' + c / 100);
+    if (c >= 10)
+        buf[pos++] = (char)('0' + (c / 10) % 10);
+    buf[pos++] = (char)('0' + c % 10);
+    buf[pos] = '\0';
+    return 0;
+}
+
+/* ---- device ---- */
+
+PPN_EXPORT int ppn_wg_device_new(ppn_wg_device **ret)
+{
+    if (!ret)
+        return -EINVAL;
+    ppn_wg_device *d = calloc(1, sizeof(*d));
+    if (!d)
+        return -ENOMEM;
+    *ret = d;
+    return 0;
+}
+
+static void peer_free(ppn_wg_peer *p)
+{
+    if (!p)
+        return;
+    free(p->ips);
+    ppnc_wipe(p, sizeof(*p));
+    free(p);
+}
+
+PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n_peers; i++)
+        peer_free(d->peers[i]);
+    free(d->peers);
+    free(d->index);
+    ppnc_wipe(d, sizeof(*d));
+    free(d);
+}
+
+PPN_EXPORT int ppn_wg_device_set_name(ppn_wg_device *d, const char *name)
+{
+    if (!d || !name)
+        return -EINVAL;
+    size_t n = strlen(name);
+    if (n == 0 || n > PPN_WG_IFNAME_MAX || strchr(name, '/'))
+        return -EINVAL;
+    memcpy(d->name, name, n + 1);
+    return 0;
+}
+
+PPN_EXPORT const char *ppn_wg_device_get_name(const ppn_wg_device *d)
+{
+    return d ? d->name : "";
+}
+
+PPN_EXPORT uint32_t ppn_wg_device_get_ifindex(const ppn_wg_device *d)
+{
+    return d ? d->ifindex : 0;
+}
+
+PPN_EXPORT uint32_t ppn_wg_device_get_flags(const ppn_wg_device *d)
+{
+    return d ? d->flags : 0;
+}
+
+PPN_EXPORT int ppn_wg_device_set_flags(ppn_wg_device *d, uint32_t flags)
+{
+    if (!d || (flags & ~(uint32_t)PPN_WG_DEVICE_REPLACE_PEERS))
+        return -EINVAL;
+    d->flags = (d->flags & ~(uint32_t)PPN_WG_DEVICE_REPLACE_PEERS) | flags;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_device_set_private_key(ppn_wg_device *d, const uint8_t *key)
+{
+    if (!d)
+        return -EINVAL;
+    if (!key) {
+        ppnc_wipe(d->priv, sizeof(d->priv));
+        d->flags &= ~(uint32_t)PPN_WG_DEVICE_HAS_PRIVATE_KEY;
+        return 0;
+    }
+    memcpy(d->priv, key, PPN_WG_KEY_BYTES);
+    d->flags |= PPN_WG_DEVICE_HAS_PRIVATE_KEY;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_device_get_private_key(const ppn_wg_device *d, uint8_t ret_key[PPN_WG_KEY_BYTES])
+{
+    if (!d || !ret_key)
+        return -EINVAL;
+    if (!(d->flags & PPN_WG_DEVICE_HAS_PRIVATE_KEY))
+        return -ENOENT;
+    memcpy(ret_key, d->priv, PPN_WG_KEY_BYTES);
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_device_get_public_key(const ppn_wg_device *d, uint8_t ret_key[PPN_WG_KEY_BYTES])
+{
+    if (!d || !ret_key)
+        return -EINVAL;
+    if (!(d->flags & PPN_WG_DEVICE_HAS_PUBLIC_KEY))
+        return -ENOENT;
+    memcpy(ret_key, d->pub, PPN_WG_KEY_BYTES);
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_device_set_listen_port(ppn_wg_device *d, uint16_t port)
+{
+    if (!d)
+        return -EINVAL;
+    d->port = port;
+    d->flags |= PPN_WG_DEVICE_HAS_LISTEN_PORT;
+    return 0;
+}
+
+PPN_EXPORT uint16_t ppn_wg_device_get_listen_port(const ppn_wg_device *d)
+{
+    return d ? d->port : 0;
+}
+
+PPN_EXPORT int ppn_wg_device_set_fwmark(ppn_wg_device *d, uint32_t fwmark)
+{
+    if (!d)
+        return -EINVAL;
+    d->fwmark = fwmark;
+    d->flags |= PPN_WG_DEVICE_HAS_FWMARK;
+    return 0;
+}
+
+PPN_EXPORT uint32_t ppn_wg_device_get_fwmark(const ppn_wg_device *d)
+{
+    return d ? d->fwmark : 0;
+}
+
+PPN_EXPORT size_t ppn_wg_device_peer_count(const ppn_wg_device *d)
+{
+    return d ? d->n_peers : 0;
+}
+
+PPN_EXPORT ppn_wg_peer *ppn_wg_device_peer_at(const ppn_wg_device *d, size_t i)
+{
+    if (!d || i >= d->n_peers)
+        return NULL;
+    return d->peers[i];
+}
+
+static size_t key_hash(const uint8_t k[PPN_WG_KEY_BYTES])
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned i = 0; i < PPN_WG_KEY_BYTES; i++)
+        h = (h ^ k[i]) * 0x100000001b3ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int index_rebuild(ppn_wg_device *d, size_t want)
+{
+    size_t size = 64;
+    while (size < want * 2)
+        size *= 2;
+    size_t *idx = calloc(size, sizeof(*idx));
+    if (!idx)
+        return -ENOMEM;
+    free(d->index);
+    d->index = idx;
+    d->index_size = size;
+    for (size_t i = 0; i < d->n_peers; i++) {
+        size_t h = key_hash(d->peers[i]->pub) & (size - 1);
+        while (idx[h])
+            h = (h + 1) & (size - 1);
+        idx[h] = i + 1;
+    }
+    return 0;
+}
+
+static ssize_t index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES])
+{
+    if (!d->index_size)
+        return -1;
+    size_t h = key_hash(pub) & (d->index_size - 1);
+    while (d->index[h]) {
+        size_t i = d->index[h] - 1;
+        if (ppnc_memeq_ct(d->peers[i]->pub, pub, PPN_WG_KEY_BYTES))
+            return (ssize_t)i;
+        h = (h + 1) & (d->index_size - 1);
+    }
+    return -1;
+}
+
+PPN_EXPORT ppn_wg_peer *ppn_wg_device_find_peer(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES])
+{
+    if (!d || !pub)
+        return NULL;
+    ssize_t i = index_find(d, pub);
+    return i < 0 ? NULL : d->peers[i];
+}
+
+int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES], ppn_wg_peer **ret)
+{
+    if (d->n_peers == d->cap_peers) {
+        size_t cap = d->cap_peers ? d->cap_peers * 2 : 16;
+        ppn_wg_peer **np = realloc(d->peers, cap * sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        d->peers = np;
+        d->cap_peers = cap;
+    }
+    if ((d->n_peers + 1) * 2 > d->index_size) {
+        int r = index_rebuild(d, d->n_peers + 1 < 1024 ? 1024 : (d->n_peers + 1) * 2);
+        if (r < 0)
+            return r;
+    }
+    ppn_wg_peer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    memcpy(p->pub, pub, PPN_WG_KEY_BYTES);
+    d->peers[d->n_peers] = p;
+    size_t h = key_hash(pub) & (d->index_size - 1);
+    while (d->index[h])
+        h = (h + 1) & (d->index_size - 1);
+    d->index[h] = ++d->n_peers;
+    if (ret)
+        *ret = p;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_device_add_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES], ppn_wg_peer **ret)
+{
+    if (!d || !pub)
+        return -EINVAL;
+    if (index_find(d, pub) >= 0)
+        return -EEXIST;
+    return wg_device_append_peer(d, pub, ret);
+}
+
+PPN_EXPORT int ppn_wg_device_remove_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES])
+{
+    if (!d || !pub)
+        return -EINVAL;
+    ssize_t i = index_find(d, pub);
+    if (i < 0)
+        return -ENOENT;
+    peer_free(d->peers[i]);
+    memmove(d->peers + i, d->peers + i + 1, (d->n_peers - (size_t)i - 1) * sizeof(*d->peers));
+    d->n_peers--;
+    return index_rebuild(d, d->n_peers < 512 ? 512 : d->n_peers);
+}
+
+/* ---- peer ---- */
+
+PPN_EXPORT void ppn_wg_peer_get_public_key(const ppn_wg_peer *p, uint8_t ret_key[PPN_WG_KEY_BYTES])
+{
+    if (p && ret_key)
+        memcpy(ret_key, p->pub, PPN_WG_KEY_BYTES);
+}
+
+PPN_EXPORT uint32_t ppn_wg_peer_get_flags(const ppn_wg_peer *p)
+{
+    return p ? p->flags : 0;
+}
+
+#define PEER_SETTABLE (PPN_WG_PEER_REPLACE_ALLOWEDIPS | PPN_WG_PEER_REMOVE_ME | PPN_WG_PEER_UPDATE_ONLY)
+
+PPN_EXPORT int ppn_wg_peer_set_flags(ppn_wg_peer *p, uint32_t flags)
+{
+    if (!p || (flags & ~(uint32_t)PEER_SETTABLE))
+        return -EINVAL;
+    p->flags = (p->flags & ~(uint32_t)PEER_SETTABLE) | flags;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_set_preshared_key(ppn_wg_peer *p, const uint8_t *key)
+{
+    if (!p)
+        return -EINVAL;
+    if (!key) {
+        ppnc_wipe(p->psk, sizeof(p->psk));
+        p->flags &= ~(uint32_t)PPN_WG_PEER_HAS_PRESHARED_KEY;
+        return 0;
+    }
+    memcpy(p->psk, key, PPN_WG_KEY_BYTES);
+    p->flags |= PPN_WG_PEER_HAS_PRESHARED_KEY;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_get_preshared_key(const ppn_wg_peer *p, uint8_t ret_key[PPN_WG_KEY_BYTES])
+{
+    if (!p || !ret_key)
+        return -EINVAL;
+    if (!(p->flags & PPN_WG_PEER_HAS_PRESHARED_KEY))
+        return -ENOENT;
+    memcpy(ret_key, p->psk, PPN_WG_KEY_BYTES);
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_set_endpoint(ppn_wg_peer *p, const struct sockaddr *sa, socklen_t len)
+{
+    if (!p)
+        return -EINVAL;
+    if (!sa) {
+        memset(&p->ep, 0, sizeof(p->ep));
+        p->flags &= ~(uint32_t)PPN_WG_PEER_HAS_ENDPOINT;
+        return 0;
+    }
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        memset(&p->ep, 0, sizeof(p->ep));
+        memcpy(&p->ep.sin, sa, sizeof(struct sockaddr_in));
+    } else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        memcpy(&p->ep.sin6, sa, sizeof(struct sockaddr_in6));
+    } else {
+        return -EINVAL;
+    }
+    p->flags |= PPN_WG_PEER_HAS_ENDPOINT;
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_get_endpoint(const ppn_wg_peer *p, struct sockaddr_in6 *ret, socklen_t *ret_len)
+{
+    if (!p || !ret || !ret_len)
+        return -EINVAL;
+    if (!(p->flags & PPN_WG_PEER_HAS_ENDPOINT))
+        return -ENOENT;
+    if (p->ep.sa.sa_family == AF_INET) {
+        memcpy(ret, &p->ep.sin, sizeof(struct sockaddr_in));
+        *ret_len = sizeof(struct sockaddr_in);
+    } else {
+        memcpy(ret, &p->ep.sin6, sizeof(struct sockaddr_in6));
+        *ret_len = sizeof(struct sockaddr_in6);
+    }
+    return 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_set_keepalive(ppn_wg_peer *p, uint16_t seconds)
+{
+    if (!p)
+        return -EINVAL;
+    p->keepalive = seconds;
+    p->flags |= PPN_WG_PEER_HAS_KEEPALIVE;
+    return 0;
+}
+
+PPN_EXPORT uint16_t ppn_wg_peer_get_keepalive(const ppn_wg_peer *p)
+{
+    return p ? p->keepalive : 0;
+}
+
+PPN_EXPORT void ppn_wg_peer_get_last_handshake(const ppn_wg_peer *p, int64_t *ret_sec, int64_t *ret_nsec)
+{
+    if (ret_sec)
+        *ret_sec = p ? p->hs_sec : 0;
+    if (ret_nsec)
+        *ret_nsec = p ? p->hs_nsec : 0;
+}
+
+PPN_EXPORT uint64_t ppn_wg_peer_get_rx_bytes(const ppn_wg_peer *p)
+{
+    return p ? p->rx : 0;
+}
+
+PPN_EXPORT uint64_t ppn_wg_peer_get_tx_bytes(const ppn_wg_peer *p)
+{
+    return p ? p->tx : 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_add_allowedip(ppn_wg_peer *p, const ppn_wg_allowedip *ip)
+{
+    if (!p || !ip || !allowedip_valid(ip))
+        return -EINVAL;
+    if (p->n_ips == p->cap_ips) {
+        size_t cap = p->cap_ips ? p->cap_ips * 2 : 4;
+        ppn_wg_allowedip *n = realloc(p->ips, cap * sizeof(*n));
+        if (!n)
+            return -ENOMEM;
+        p->ips = n;
+        p->cap_ips = cap;
+    }
+    p->ips[p->n_ips] = *ip;
+    if (ip->family == AF_INET)
+        memset(p->ips[p->n_ips].addr + 4, 0, 12);
+    p->n_ips++;
+    return 0;
+}
+
+PPN_EXPORT void ppn_wg_peer_clear_allowedips(ppn_wg_peer *p)
+{
+    if (p)
+        p->n_ips = 0;
+}
+
+PPN_EXPORT size_t ppn_wg_peer_allowedip_count(const ppn_wg_peer *p)
+{
+    return p ? p->n_ips : 0;
+}
+
+PPN_EXPORT int ppn_wg_peer_allowedip_at(const ppn_wg_peer *p, size_t i, ppn_wg_allowedip *ret)
+{
+    if (!p || !ret)
+        return -EINVAL;
+    if (i >= p->n_ips)
+        return -ENOENT;
+    *ret = p->ips[i];
+    return 0;
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# ppn-pair over real TCP on loopback (no WireGuard needed: no --ifname):
+# success, a declined SAS, a typo caught before traffic, a wrong code, an
+# expired window, a node admitted twice, a non-administrator, keys that
+# others can read, and codes never in argv.
+set -uo pipefail
+pair=$1
+ledger=$2
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; failures=$((failures + 1)); }
+port=$((20000 + RANDOM % 20000))
+
+"$pair" keys --state A >/dev/null && "$pair" keys --state B >/dev/null && "$pair" keys --state C >/dev/null ||
+  { echo "keys failed"; exit 1; }
+"$pair" genesis --state A --origin test.pointsav/ledger --hostname node-a --endpoint 127.0.0.1:51820 >/dev/null ||
+  { echo "genesis failed"; exit 1; }
+
+# start_join NAME STATE [ARGS...]: a join in the background reading answers from a fifo
+start_join() {
+  local name=$1 state=$2; shift 2
+  port=$((port + 1))
+  rm -f "$name.in"; mkfifo "$name.in"
+  "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" "$@" <"$name.in" >"$name.out" 2>&1 &
+  jpid=$!
+  exec 7>"$name.in"
+  for _ in $(seq 100); do grep -q '^listening' "$name.out" && break; sleep 0.05; done
+  code=$(awk '$1 == "code" {print $2}' "$name.out")
+}
+finish_join() { exec 7>&-; jrc=0; wait "$jpid" || jrc=$?; }
+members() { "$ledger" show "$1" --json 2>/dev/null | grep -c '"node-join"'; }
+
+# 1. success: both confirm; the joiner gets a verified replica with itself in it
+start_join node-b B
+{ echo "$code"; sleep 0.5; echo y; } | "$pair" admit --state A --connect "127.0.0.1:$port" >admit1.out 2>&1 &
+apid=$!
+for _ in $(seq 100); do grep -q '^SAS' node-b.out && break; sleep 0.05; done
+echo y >&7
+finish_join; arc=0; wait "$apid" || arc=$?
+sa=$(awk '$1=="SAS"{print $2 $3}' admit1.out); sb=$(awk '$1=="SAS"{print $2 $3}' node-b.out)
+if [ "$jrc" = 0 ] && [ "$arc" = 0 ] && [ -n "$sa" ] && [ "$sa" = "$sb" ] && [ -d B/ledger ] &&
+   grep -q '^joined.*10.8.0.2/24' node-b.out && "$ledger" verify B/ledger >/dev/null; then
+  ok "ceremony over TCP: same SAS, node-b admitted as 10.8.0.2, replica verifies"
+else
+  bad "ceremony over TCP (join $jrc, admit $arc, SAS '$sa' '$sb')"; cat node-b.out admit1.out
+fi
+[ "$(stat -c %a B/identity.key)" = 600 ] && ok "identity.key is 0600" || bad "identity.key mode"
+grep -q '"hostname":"node-b"' A/ledger/nodes.jsonl && ok "nodes.jsonl lists node-b" || bad "nodes.jsonl"
+
+# 2. the joining operator declines the SAS: both sides fail, nothing recorded
+before=$(members A/ledger)
+start_join node-c C
+{ echo "$code"; sleep 0.5; echo y; } | "$pair" admit --state A --connect "127.0.0.1:$port" >admit2.out 2>&1 &
+apid=$!
+for _ in $(seq 100); do grep -q '^SAS' node-c.out && break; sleep 0.05; done
+echo n >&7
+finish_join; arc=0; wait "$apid" || arc=$?
+if [ "$jrc" != 0 ] && [ "$arc" != 0 ] && [ ! -e C/ledger ] && [ "$(members A/ledger)" = "$before" ] &&
+   grep -q 'declined' admit2.out; then
+  ok "declined SAS: both fail, nothing recorded, nothing released"
+else
+  bad "declined SAS (join $jrc, admit $arc)"; cat node-c.out admit2.out
+fi
+
+# 3. a typo caught by the check symbol: refused before any traffic; the joiner still waits
+start_join node-c C --yes
+first=${code:0:1}; other=$([ "$first" = 7 ] && echo 8 || echo 7)
+typo="$other${code:1}"
+rc=0; echo "$typo" | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >typo.out 2>&1 || rc=$?
+if [ "$rc" != 0 ] && grep -q 'check symbol.*nothing was sent' typo.out && ! grep -q SAS node-c.out; then
+  ok "typo: refused with its position before any byte was sent"
+else
+  bad "typo"; cat typo.out node-c.out
+fi
+# 4. ...then a wrong code that passes the check: the ceremony fails on both sides for good
+alphabet=0123456789ABCDEFGHJKMNPQRSTVWXYZ; checks='0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U'
+body=$(echo "$typo" | tr -d - | sed 's/.$//'); v=0
+for ((i = 0; i < ${#body}; i++)); do c=${body:i:1}; c=${alphabet%%"$c"*}; v=$(( (v * 32 + ${#c}) % 37 )); done
+wrong="$body${checks:v:1}"
+rc=0; echo "$wrong" | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >wrong.out 2>&1 || rc=$?
+finish_join
+if [ "$rc" != 0 ] && [ "$jrc" != 0 ] && grep -q 'code was wrong' wrong.out && grep -q 'code was wrong' node-c.out &&
+   [ ! -e C/ledger ]; then
+  ok "wrong code: both sides end with an error; the code is used up"
+else
+  bad "wrong code (admit $rc, join $jrc)"; cat wrong.out node-c.out
+fi
+
+# 5. nobody comes within the window: the code expires
+start_join node-c C --yes --timeout 2
+finish_join
+grep -q 'expired' node-c.out && [ "$jrc" != 0 ] && ok "expired window" || { bad "expired window"; cat node-c.out; }
+
+# 6. admitting a member again is refused and records nothing
+before=$(members A/ledger)
+rm -rf B2; cp -r B B2; rm -rf B2/ledger
+start_join node-b B2 --yes
+rc=0; echo "$code" | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >again.out 2>&1 || rc=$?
+finish_join
+[ "$rc" != 0 ] && grep -q 'already a member' again.out && [ "$(members A/ledger)" = "$before" ] &&
+  ok "a member cannot be admitted twice" || { bad "admitted twice"; cat again.out; }
+
+# 7. a node that is not an administrator cannot admit
+rc=0; echo 0000-0000-0 | "$pair" admit --state B --connect 127.0.0.1:1 --yes >notadmin.out 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q 'not an administrator' notadmin.out && ok "non-administrator refused" ||
+  { bad "non-administrator"; cat notadmin.out; }
+
+# 8. a key file readable by others is refused
+chmod 644 C/identity.key
+rc=0; "$pair" status --state C >perm.out 2>&1 || rc=$?
+[ "$rc" != 0 ] && ok "identity key readable by others is refused" || { bad "key mode not checked"; cat perm.out; }
+chmod 600 C/identity.key
+
+# 9. usage errors: one line on stderr, exit 1; --help exit 0
+rc=0; "$pair" frobnicate 2>usage.err || rc=$?
+[ "$rc" = 1 ] && grep -q "unknown command 'frobnicate'" usage.err && ok "unknown command" || bad "unknown command"
+"$pair" join --help >/dev/null && ok "--help" || bad "--help"
+
+echo "$failures failure(s)"
+exit "$failures"

@@ -1,0 +1,48 @@
+/* ppn-pair internals shared by its source files. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ppn/ledger.h"
+
+/* A node's state directory: identity.key, wg.key, ledger/. */
+struct node {
+    char dir[PATH_MAX - 32];
+    char ledger_dir[PATH_MAX];
+    uint8_t id_pk[32], id_sk[64];
+    uint8_t wg_pk[32], wg_sk[32];
+    bool loaded;
+};
+
+/* Loads the keys of the node in 'dir' (and checks for its ledger).  Prints
+ * the error and returns 1 on failure. */
+int node_load(struct node *n, const char *dir, bool need_ledger);
+void node_wipe(struct node *n);
+
+/* An IPv4 mesh range such as 10.8.0.0/24. */
+struct mesh_range {
+    uint32_t net; /* host byte order, host bits zero */
+    unsigned prefix;
+};
+int mesh_range_parse(const char *s, struct mesh_range *ret);
+/* "a.b.c.d/prefix" of host number 'i' within the range. */
+void mesh_range_host(const struct mesh_range *mr, uint32_t i, char *buf, size_t size);
+/* Chooses the joining node's address: its proposal when inside the range,
+ * a host address and unused; else the lowest unused host address.
+ * -ENOSPC when the range is full.  Writes "a.b.c.d/prefix". */
+int mesh_allocate(ppn_ledger *l, const char *proposal, char *buf, size_t size);
+
+/* Checkpoint (signed by the node, which must be an administrator) and
+ * nodes.jsonl.  Prints the error and returns 1 on failure. */
+int ledger_seal(ppn_ledger *l, const struct node *n);
+
+/* Makes WireGuard interface 'ifname' match the ledger.  Prints; returns 1 on
+ * failure. */
+int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, bool quiet_if_same);
+
+/* ceremony.c */
+int cmd_join(int argc, char **argv);
+int cmd_admit(int argc, char **argv);
