@@ -215,7 +215,14 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     }
     uint64_t cp_size = l->has_cp ? l->cp.size : 0;
     uint64_t sig_from = all_sigs ? 0 : cp_size;
-    uint64_t keep_from = strict ? UINT64_MAX : merkle_stored_count(cp_size);
+    /* Hashes kept in memory while scanning: those the checkpoint does not vouch for, and any
+     * the cache lacks (a short or lost cache is rebuilt; a differing hash within the
+     * checkpoint is corruption). */
+    uint64_t keep_from = merkle_stored_count(cp_size);
+    if (tcount < keep_from)
+        keep_from = tcount;
+    if (strict)
+        keep_from = UINT64_MAX;
     uint64_t first_bad = UINT64_MAX;
     uint8_t cp_root[32];
     bool cp_root_set = false;
