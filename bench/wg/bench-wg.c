@@ -1,9 +1,11 @@
 /* ppn-wg against Debian's wg on the same kernel, in the same run:
  * setconf of N fresh peers into an empty device, then showconf, for
- * N = 10,000 and 100,000.  Run inside the microVM guest (root, kernel
+ * N = 10,000 and 100,000 peers and one peer with 100,000 allowed IPs
+ * (given as -100000).  Run inside the microVM guest (root, kernel
  * WireGuard):  bench-wg PATH/TO/ppn-wg [WG] [N...]
  * Prints seconds for each and the ratio wg / ppn-wg (> 1: ppn-wg faster). */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,21 +79,31 @@ int main(int argc, char **argv)
         return 1;
     }
     char *ppn = argv[1], *wg = argc > 2 ? argv[2] : "wg";
-    static const long dflt[] = {10000, 100000};
-    int nn = argc > 3 ? argc - 3 : 2;
-    printf("%-8s %-9s %10s %10s %8s\n", "peers", "operation", "wg [s]", "ppn-wg [s]", "ratio");
+    static const long dflt[] = {10000, 100000, -100000};
+    int nn = argc > 3 ? argc - 3 : 3;
+    printf("%-19s %-9s %10s %10s %8s\n", "size", "operation", "wg [s]", "ppn-wg [s]", "ratio");
     for (int i = 0; i < nn; i++) {
         long n = argc > 3 ? atol(argv[3 + i]) : dflt[i];
+        bool one_peer = n < 0; /* -N: one peer with N allowed IPs */
+        if (one_peer)
+            n = -n;
         char path[] = "/tmp/bench-wg.conf", k[45];
         FILE *f = fopen(path, "w");
         if (!f)
             return 2;
         key(k);
         fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = %d\n", k, 30000 + i);
-        for (long p = 0; p < n; p++) {
+        if (one_peer) {
             key(k);
-            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%ld.%ld.%ld/32, fd00::%lx/128\n", k,
-                    (p >> 16) & 255, (p >> 8) & 255, p & 255, p);
+            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = ", k);
+            for (long p = 0; p < n; p++)
+                fprintf(f, "%sfd01::%lx:%lx/128", p ? ", " : "", (p >> 16) & 0xffff, p & 0xffff);
+            fprintf(f, "\n");
+        }
+        for (long p = 0; !one_peer && p < n; p++) {
+            key(k);
+            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%ld.%ld.%ld/32, fd00::%lx:%lx/128\n", k,
+                    (p >> 16) & 255, (p >> 8) & 255, p & 255, (p >> 16) & 0xffff, p & 0xffff);
             if (p % 4 == 0)
                 fprintf(f, "Endpoint = 192.0.2.%ld:%ld\nPersistentKeepalive = 25\n", p % 250 + 1, 1024 + p % 60000);
         }
@@ -124,8 +136,9 @@ int main(int argc, char **argv)
             wr = x < wr ? x : wr;
             pr = y < pr ? y : pr;
         }
-        printf("%-8ld %-9s %10.3f %10.3f %7.2fx\n", n, "setconf", ws, ps, ws / ps);
-        printf("%-8ld %-9s %10.3f %10.3f %7.2fx\n", n, "showconf", wr, pr, wr / pr);
+        const char *what = one_peer ? "IPs, 1 peer" : "peers";
+        printf("%7ld %-11s %-9s %10.3f %10.3f %7.2fx\n", n, what, "setconf", ws, ps, ws / ps);
+        printf("%7ld %-11s %-9s %10.3f %10.3f %7.2fx\n", n, what, "showconf", wr, pr, wr / pr);
         fflush(stdout);
         unlink(path);
     }

@@ -1,4 +1,5 @@
 /* The wg(8) configuration format: parse (setconf) and format (showconf). */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
@@ -60,6 +61,23 @@ PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret, so
     if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
         atoi(port) > 65535)
         return -EINVAL;
+    /* Numeric addresses without getaddrinfo (which costs milliseconds per
+     * call; a configuration may hold 100,000 endpoints). */
+    uint16_t pnum = (uint16_t)atoi(port);
+    memset(ret, 0, sizeof(*ret));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ret;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(pnum);
+        *ret_len = sizeof(*s4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &ret->sin6_addr) == 1) {
+        ret->sin6_family = AF_INET6;
+        ret->sin6_port = htons(pnum);
+        *ret_len = sizeof(*ret);
+        return 0;
+    }
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -247,15 +265,35 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
     return 0;
 }
 
+/* Public keys are not secret: a table encoder (ppnc_key_to_base64 is
+ * constant time, for private and preshared keys). */
+static void pub_to_base64(char *out, const uint8_t k[PPN_WG_KEY_BYTES])
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned i, o = 0;
+    for (i = 0; i < 30; i += 3) {
+        unsigned v = (unsigned)k[i] << 16 | (unsigned)k[i + 1] << 8 | k[i + 2];
+        out[o++] = t[v >> 18 & 63];
+        out[o++] = t[v >> 12 & 63];
+        out[o++] = t[v >> 6 & 63];
+        out[o++] = t[v & 63];
+    }
+    unsigned v = (unsigned)k[30] << 16 | (unsigned)k[31] << 8;
+    out[o++] = t[v >> 18 & 63];
+    out[o++] = t[v >> 12 & 63];
+    out[o++] = t[v >> 6 & 63];
+    out[o++] = '=';
+    out[o] = '\0';
+}
+
 struct sbuf {
     char *p;
     size_t len, cap;
     bool oom;
 };
 
-static void sb_add(struct sbuf *b, const char *s)
+static void sb_addn(struct sbuf *b, const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (b->oom)
         return;
     if (b->len + n + 1 > b->cap) {
@@ -275,8 +313,27 @@ static void sb_add(struct sbuf *b, const char *s)
         b->p = np;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, s, n + 1);
+    memcpy(b->p + b->len, s, n);
     b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_add(struct sbuf *b, const char *s)
+{
+    sb_addn(b, s, strlen(s));
+}
+
+static void fmt_port(char *out, unsigned v)
+{
+    char t[8];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *out++ = t[--n];
+    *out = '\0';
 }
 
 /* "1.2.3.4:5" or "[v6]:5" the way `wg` prints endpoints. */
@@ -287,15 +344,35 @@ PPN_EXPORT int ppn_wg_endpoint_format(const struct sockaddr *sa, socklen_t len, 
                          (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6))))
         return -EINVAL;
     socklen_t l = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (getnameinfo(sa, l, host, sizeof(host), serv, sizeof(serv),
-                    NI_DGRAM | NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+    const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    if (sa->sa_family == AF_INET6 && s6->sin6_scope_id == 0) {
+        /* inet_ntop gives what getnameinfo would, much faster */
+        if (!inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host)))
+            return -EINVAL;
+        fmt_port(serv, ntohs(s6->sin6_port));
+    } else if (sa->sa_family == AF_INET) {
+        if (!inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host)))
+            return -EINVAL;
+        fmt_port(serv, ntohs(s4->sin_port));
+    } else if (getnameinfo(sa, l, host, sizeof(host), serv, sizeof(serv),
+                           NI_DGRAM | NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
         return -EINVAL;
-    int n;
-    if (sa->sa_family == AF_INET6 && strchr(host, ':'))
-        n = snprintf(out, size, "[%s]:%s", host, serv);
-    else
-        n = snprintf(out, size, "%s:%s", host, serv);
-    return n < 0 || (size_t)n >= size ? -ENOSPC : 0;
+    }
+    bool br = sa->sa_family == AF_INET6 && strchr(host, ':');
+    size_t hl = strlen(host), sl = strlen(serv);
+    if (hl + sl + 4 > size)
+        return -ENOSPC;
+    size_t o = 0;
+    if (br)
+        out[o++] = '[';
+    memcpy(out + o, host, hl);
+    o += hl;
+    if (br)
+        out[o++] = ']';
+    out[o++] = ':';
+    memcpy(out + o, serv, sl + 1);
+    return 0;
 }
 
 PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
@@ -304,6 +381,16 @@ PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
         return -EINVAL;
     struct sbuf b = {0};
     char tmp[160], k[PPN_WG_KEY_B64_LEN + 1];
+    /* One allocation of the right order of size: growing would copy (and
+     * wipe) the text holding keys several times. */
+    size_t est = 256;
+    for (size_t i = 0; i < d->n_peers; i++)
+        est += 256 + d->peers[i]->n_ips * 48;
+    b.p = malloc(est);
+    if (b.p) {
+        b.cap = est;
+        b.p[0] = '\0';
+    }
     sb_add(&b, "[Interface]\n");
     if (d->port) {
         snprintf(tmp, sizeof(tmp), "ListenPort = %u\n", d->port);
@@ -322,10 +409,10 @@ PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
     sb_add(&b, "\n");
     for (size_t i = 0; i < d->n_peers; i++) {
         const ppn_wg_peer *p = d->peers[i];
-        ppnc_key_to_base64(k, p->pub);
-        sb_add(&b, "[Peer]\nPublicKey = ");
-        sb_add(&b, k);
-        sb_add(&b, "\n");
+        char line[19 + PPN_WG_KEY_B64_LEN + 1] = "[Peer]\nPublicKey = ";
+        pub_to_base64(line + 19, p->pub);
+        line[19 + PPN_WG_KEY_B64_LEN] = '\n';
+        sb_addn(&b, line, 19 + PPN_WG_KEY_B64_LEN + 1);
         if (p->flags & PPN_WG_PEER_HAS_PRESHARED_KEY) {
             ppnc_key_to_base64(k, p->psk);
             sb_add(&b, "PresharedKey = ");
@@ -335,10 +422,16 @@ PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret)
         if (p->n_ips) {
             sb_add(&b, "AllowedIPs = ");
             for (size_t j = 0; j < p->n_ips; j++) {
-                if (ppn_wg_allowedip_format(&p->ips[j], tmp, sizeof(tmp)) < 0)
+                if (ppn_wg_allowedip_format(&p->ips[j], tmp, sizeof(tmp) - 2) < 0)
                     strcpy(tmp, "?");
-                sb_add(&b, tmp);
-                sb_add(&b, j + 1 < p->n_ips ? ", " : "\n");
+                size_t tl = strlen(tmp);
+                if (j + 1 < p->n_ips) {
+                    tmp[tl++] = ',';
+                    tmp[tl++] = ' ';
+                } else {
+                    tmp[tl++] = '\n';
+                }
+                sb_addn(&b, tmp, tl);
             }
         }
         if ((p->flags & PPN_WG_PEER_HAS_ENDPOINT) && ppn_wg_endpoint_format(&p->ep.sa, sizeof(p->ep), tmp, sizeof(tmp)) == 0) {

@@ -107,8 +107,21 @@ PPN_EXPORT int ppn_wg_allowedip_format(const ppn_wg_allowedip *ip, char *buf, si
     char a[INET6_ADDRSTRLEN];
     if (!ip || !buf || !allowedip_valid(ip))
         return -EINVAL;
-    if (!inet_ntop(ip->family, ip->addr, a, sizeof(a)))
+    if (ip->family == AF_INET) {
+        /* by hand: glibc's inet_ntop goes through sprintf */
+        char *o = a;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = ip->addr[i];
+            if (v >= 100)
+                *o++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *o++ = (char)('0' + (v / 10) % 10);
+            *o++ = (char)('0' + v % 10);
+            *o++ = i < 3 ? '.' : '\0';
+        }
+    } else if (!inet_ntop(ip->family, ip->addr, a, sizeof(a))) {
         return -EINVAL;
+    }
     size_t need = strlen(a) + 5;
     if (size < need)
         return -ENOSPC;
@@ -143,7 +156,7 @@ static void peer_free(ppn_wg_peer *p)
     if (!p)
         return;
     free(p->ips);
-    ppnc_wipe(p, sizeof(*p));
+    ppnc_wipe(p->psk, sizeof(p->psk)); /* the only secret of a peer */
     free(p);
 }
 
@@ -155,7 +168,7 @@ PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d)
         peer_free(d->peers[i]);
     free(d->peers);
     free(d->index);
-    ppnc_wipe(d, sizeof(*d));
+    ppnc_wipe(d->priv, sizeof(d->priv));
     free(d);
 }
 
@@ -269,9 +282,13 @@ PPN_EXPORT ppn_wg_peer *ppn_wg_device_peer_at(const ppn_wg_device *d, size_t i)
 
 static size_t key_hash(const uint8_t k[PPN_WG_KEY_BYTES])
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned i = 0; i < PPN_WG_KEY_BYTES; i++)
-        h = (h ^ k[i]) * 0x100000001b3ULL;
+    /* Public keys are not secret; mix all four words (a crafted set of keys
+     * can only make lookups slower, never wrong). */
+    uint64_t w[4];
+    memcpy(w, k, sizeof(w));
+    uint64_t h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL)) ^ ((w[2] ^ (w[3] >> 7)) * 0xbf58476d1ce4e5b9ULL);
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebULL;
     return (size_t)(h ^ (h >> 29));
 }
 
@@ -302,7 +319,7 @@ static ssize_t index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_B
     size_t h = key_hash(pub) & (d->index_size - 1);
     while (d->index[h]) {
         size_t i = d->index[h] - 1;
-        if (ppnc_memeq_ct(d->peers[i]->pub, pub, PPN_WG_KEY_BYTES))
+        if (memcmp(d->peers[i]->pub, pub, PPN_WG_KEY_BYTES) == 0) /* public */
             return (ssize_t)i;
         h = (h + 1) & (d->index_size - 1);
     }

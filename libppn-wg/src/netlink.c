@@ -149,6 +149,42 @@ static int map_dev_err(int r)
 
 /* ---- GET ---- */
 
+/* Attribute walk without a library call per step (a dump of 100,000 peers
+ * has millions of attributes); the same checks as mnl_attr_ok(). */
+#define A_OK(a, rem) ((rem) >= (int)sizeof(struct nlattr) && (a)->nla_len >= sizeof(struct nlattr) && \
+                      (int)(a)->nla_len <= (rem))
+#define A_TYPE(a) ((a)->nla_type & NLA_TYPE_MASK)
+#define A_LEN(a) ((size_t)((a)->nla_len - MNL_ATTR_HDRLEN))
+#define A_DATA(a) ((const void *)((const uint8_t *)(a) + MNL_ATTR_HDRLEN))
+#define for_each_nested(a, nest, rem)                                                          \
+    for ((a) = A_DATA(nest), (rem) = (int)A_LEN(nest); A_OK(a, rem);                           \
+         (rem) -= (int)MNL_ALIGN((a)->nla_len),                                                 \
+        (a) = (const struct nlattr *)((const uint8_t *)(a) + MNL_ALIGN((a)->nla_len)))
+
+static inline bool get_u16(const struct nlattr *a, uint16_t *v)
+{
+    if (A_LEN(a) != sizeof(*v))
+        return false;
+    memcpy(v, A_DATA(a), sizeof(*v));
+    return true;
+}
+
+static inline bool get_u8(const struct nlattr *a, uint8_t *v)
+{
+    if (A_LEN(a) != sizeof(*v))
+        return false;
+    *v = *(const uint8_t *)A_DATA(a);
+    return true;
+}
+
+static inline bool get_u64(const struct nlattr *a, uint64_t *v)
+{
+    if (A_LEN(a) != sizeof(*v))
+        return false;
+    memcpy(v, A_DATA(a), sizeof(*v));
+    return true;
+}
+
 struct parse_ctx {
     ppn_wg_device *d;
     ppn_wg_peer *last;
@@ -159,31 +195,29 @@ struct parse_ctx {
 
 static int parse_allowedips(ppn_wg_peer *p, const struct nlattr *nest)
 {
-    const struct nlattr *ipn;
-    mnl_attr_for_each_nested(ipn, nest) {
+    const struct nlattr *ipn, *a;
+    int rem, rem2;
+    for_each_nested(ipn, nest, rem) {
         ppn_wg_allowedip ip;
         bool have_fam = false, have_addr = false, have_cidr = false;
-        const struct nlattr *a;
         size_t alen = 0;
         const void *addr = NULL;
         memset(&ip, 0, sizeof(ip));
-        mnl_attr_for_each_nested(a, ipn) {
-            switch (mnl_attr_get_type(a)) {
+        for_each_nested(a, ipn, rem2) {
+            switch (A_TYPE(a)) {
             case WGALLOWEDIP_A_FAMILY:
-                if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+                if (!get_u16(a, &ip.family))
                     return -EBADMSG;
-                ip.family = mnl_attr_get_u16(a);
                 have_fam = true;
                 break;
             case WGALLOWEDIP_A_IPADDR:
-                alen = mnl_attr_get_payload_len(a);
-                addr = mnl_attr_get_payload(a);
+                alen = A_LEN(a);
+                addr = A_DATA(a);
                 have_addr = true;
                 break;
             case WGALLOWEDIP_A_CIDR_MASK:
-                if (mnl_attr_validate(a, MNL_TYPE_U8) < 0)
+                if (!get_u8(a, &ip.cidr))
                     return -EBADMSG;
-                ip.cidr = mnl_attr_get_u8(a);
                 have_cidr = true;
                 break;
             default:
@@ -209,19 +243,20 @@ static int parse_peer(struct parse_ctx *c, const struct nlattr *nest)
 {
     const struct nlattr *a;
     const struct nlattr *pub = NULL;
-    mnl_attr_for_each_nested(a, nest) {
-        if (mnl_attr_get_type(a) == WGPEER_A_PUBLIC_KEY) {
-            if (mnl_attr_get_payload_len(a) != PPN_WG_KEY_BYTES)
+    int rem;
+    for_each_nested(a, nest, rem) {
+        if (A_TYPE(a) == WGPEER_A_PUBLIC_KEY) {
+            if (A_LEN(a) != PPN_WG_KEY_BYTES)
                 return -EBADMSG;
             pub = a;
         }
     }
     if (!pub)
         return -EBADMSG;
-    const uint8_t *key = mnl_attr_get_payload(pub);
+    const uint8_t *key = A_DATA(pub);
     ppn_wg_peer *p;
     /* A peer continued from the previous message repeats its key. */
-    if (c->last && ppnc_memeq_ct(c->last->pub, key, PPN_WG_KEY_BYTES)) {
+    if (c->last && memcmp(c->last->pub, key, PPN_WG_KEY_BYTES) == 0) { /* public */
         p = c->last;
     } else {
         p = ppn_wg_device_find_peer(c->d, key);
@@ -232,11 +267,12 @@ static int parse_peer(struct parse_ctx *c, const struct nlattr *nest)
         }
     }
     c->last = p;
-    mnl_attr_for_each_nested(a, nest) {
-        size_t len = mnl_attr_get_payload_len(a);
-        const void *v = mnl_attr_get_payload(a);
+    for_each_nested(a, nest, rem) {
+        size_t len = A_LEN(a);
+        const void *v = A_DATA(a);
         int r = 0;
-        switch (mnl_attr_get_type(a)) {
+        uint16_t u16;
+        switch (A_TYPE(a)) {
         case WGPEER_A_PRESHARED_KEY: {
             static const uint8_t zero[PPN_WG_KEY_BYTES];
             if (len != PPN_WG_KEY_BYTES)
@@ -262,10 +298,10 @@ static int parse_peer(struct parse_ctx *c, const struct nlattr *nest)
             break;
         }
         case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL:
-            if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+            if (!get_u16(a, &u16))
                 return -EBADMSG;
-            if (mnl_attr_get_u16(a))
-                ppn_wg_peer_set_keepalive(p, mnl_attr_get_u16(a));
+            if (u16)
+                ppn_wg_peer_set_keepalive(p, u16);
             break;
         case WGPEER_A_LAST_HANDSHAKE_TIME: {
             int64_t ts[2];
@@ -277,14 +313,12 @@ static int parse_peer(struct parse_ctx *c, const struct nlattr *nest)
             break;
         }
         case WGPEER_A_RX_BYTES:
-            if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+            if (!get_u64(a, &p->rx))
                 return -EBADMSG;
-            p->rx = mnl_attr_get_u64(a);
             break;
         case WGPEER_A_TX_BYTES:
-            if (mnl_attr_validate(a, MNL_TYPE_U64) < 0)
+            if (!get_u64(a, &p->tx))
                 return -EBADMSG;
-            p->tx = mnl_attr_get_u64(a);
             break;
         case WGPEER_A_ALLOWEDIPS:
             r = parse_allowedips(p, a);
@@ -346,7 +380,8 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
             break;
         case WGDEVICE_A_PEERS: {
             const struct nlattr *pn;
-            mnl_attr_for_each_nested(pn, a) {
+            int rem;
+            for_each_nested(pn, a, rem) {
                 int r = parse_peer(c, pn);
                 if (r < 0) {
                     c->err = r;

@@ -165,35 +165,45 @@ chmod 644 "$job"
 # QEMU's stdout carries the serial console; pass everything through except
 # the result line, which gives the status.
 status_file=$job.status
-set +e
-timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -machine q35 -cpu max \
-  -m "$mem" -smp "$cpus" -nographic -no-reboot -nodefaults -serial stdio \
-  -kernel "$kernel" -initrd "$initrd" \
-  -append "console=ttyS0 panic=-1 quiet loglevel=3 ppn.job=$job" \
-  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-  </dev/null 2>&1 | {
-    # Boot output is shown only when the guest never starts the command.
-    result= started=0 boot=
-    while IFS= read -r line; do
-      line=${line%$'\r'}
-      case "$line" in
-        *PPN-MICROVM-START) started=1 ;;
-        PPN-MICROVM-RESULT:*) result=${line#PPN-MICROVM-RESULT: }; started=2 ;;
-        *) if [ $started = 1 ]; then printf '%s\n' "$line"; else boot+=$line$'\n'; fi ;;
-      esac
-    done
-    [ $started != 0 ] || printf '%s' "$boot" | tr -cd '[:print:]\n' >&2
-    echo "$result" > "$status_file"
-  }
-rc=${PIPESTATUS[0]}
-set -e
-result=$(cat "$status_file" 2>/dev/null || true)
-rm -f "$status_file"
+boot_once() {
+  set +e
+  timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -machine q35 -cpu max \
+    -m "$mem" -smp "$cpus" -nographic -no-reboot -nodefaults -serial stdio \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ppn.job=$job" \
+    -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+    </dev/null 2>&1 | {
+      # Boot output is shown only when the guest never starts the command.
+      result= started=0 boot=
+      while IFS= read -r line; do
+        line=${line%$'\r'}
+        case "$line" in
+          *PPN-MICROVM-START) started=1 ;;
+          PPN-MICROVM-RESULT:*) result=${line#PPN-MICROVM-RESULT: }; started=2 ;;
+          *) if [ $started = 1 ]; then printf '%s\n' "$line"; else boot+=$line$'\n'; fi ;;
+        esac
+      done
+      [ $started != 0 ] || printf '%s' "$boot" | tr -cd '[:print:]\n' >&2
+      echo "$started $result" > "$status_file"
+    }
+  rc=${PIPESTATUS[0]}
+  set -e
+  read -r started result < "$status_file" || true
+  rm -f "$status_file"
+}
+
+# A guest that dies before it reaches the command (a TCG boot hiccup on a
+# loaded host) is booted once more; a command that ran is never re-run.
+boot_once
+if [ "${started:-0}" = 0 ] && [ "$rc" != 124 ] && [ "$rc" != 137 ]; then
+  echo "run-in-guest: the guest did not reach the command (qemu exit $rc); booting once more" >&2
+  boot_once
+fi
 if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
   echo "run-in-guest: timed out after ${timeout_s}s" >&2
   exit 124
 fi
-case "$result" in
+case "${result:-}" in
   ''|*[!0-9]*) echo "run-in-guest: the guest reported no result (qemu exit $rc)" >&2; exit 125 ;;
 esac
 exit "$result"

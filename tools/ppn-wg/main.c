@@ -13,9 +13,7 @@
 
 static void wipe(void *p, size_t n)
 {
-    volatile uint8_t *v = p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n); /* glibc: memset the compiler keeps */
 }
 
 /* One sentence per documented error of the library. */
