@@ -40,7 +40,11 @@ PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status
     ppn_qmp_status s = {0};
     s.running = json_is_true(run);
     s.singlestep = json_is_true(json_object_get(o, "singlestep"));
-    snprintf(s.status, sizeof(s.status), "%s", json_string_value(st));
+    size_t sl = strlen(json_string_value(st));
+    if (sl >= sizeof(s.status))
+        sl = sizeof(s.status) - 1;
+    memcpy(s.status, json_string_value(st), sl);
+    s.status[sl] = '\0';
     json_decref(o);
     *ret_status = s;
     return 0;

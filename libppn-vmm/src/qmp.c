@@ -220,9 +220,50 @@ static int read_msg(ppn_qmp *qmp, uint64_t deadline, bool block, struct qmp_msg 
 
 static void set_error(ppn_qmp *qmp, const char *cls, const char *desc)
 {
+    if (!cls && !desc) { /* every command: keep it cheap */
+        qmp->err_class[0] = '\0';
+        if (qmp->err_desc) {
+            free(qmp->err_desc);
+            qmp->err_desc = NULL;
+        }
+        return;
+    }
     snprintf(qmp->err_class, sizeof(qmp->err_class), "%s", cls ? cls : "");
     free(qmp->err_desc);
     qmp->err_desc = desc ? strdup(desc) : NULL;
+}
+
+/* {"execute":"<command>"[,"arguments":<args>],"id":<id>}\n without printf
+ * (this is on every round trip).  -1 when it does not fit. */
+static int format_request(char *buf, size_t size, const char *command, const char *args, int64_t id)
+{
+    size_t cl = strlen(command), al = args ? strlen(args) : 0, o = 0;
+    if (cl + al + 64 > size)
+        return -1;
+    memcpy(buf + o, "{\"execute\":\"", 12);
+    o += 12;
+    memcpy(buf + o, command, cl);
+    o += cl;
+    buf[o++] = '"';
+    if (args) {
+        memcpy(buf + o, ",\"arguments\":", 13);
+        o += 13;
+        memcpy(buf + o, args, al);
+        o += al;
+    }
+    memcpy(buf + o, ",\"id\":", 6);
+    o += 6;
+    char digits[24];
+    int nd = 0;
+    uint64_t v = (uint64_t)id; /* ids count up from 1 */
+    do
+        digits[nd++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (nd > 0)
+        buf[o++] = digits[--nd];
+    buf[o++] = '}';
+    buf[o++] = '\n';
+    return (int)o;
 }
 
 static int execute_deadline(ppn_qmp *qmp, const char *command, const char *args, uint64_t deadline,
@@ -234,17 +275,12 @@ static int execute_deadline(ppn_qmp *qmp, const char *command, const char *args,
 
     int64_t id = qmp->next_id++;
     char small[256], *req = small;
-    int n;
-    if (args)
-        n = snprintf(small, sizeof(small), "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%lld}\n", command,
-                     args, (long long)id);
-    else
-        n = snprintf(small, sizeof(small), "{\"execute\":\"%s\",\"id\":%lld}\n", command, (long long)id);
-    if (n >= (int)sizeof(small))
-        n = asprintf(&req, "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%lld}\n", command, args,
-                     (long long)id);
-    if (n < 0)
+    int n = format_request(small, sizeof(small), command, args, id);
+    if (n < 0 && asprintf(&req, "{\"execute\":\"%s\",\"arguments\":%s,\"id\":%lld}\n", command,
+                          args ? args : "{}", (long long)id) < 0)
         return -ENOMEM;
+    if (n < 0)
+        n = (int)strlen(req);
     int r = send_all(qmp, req, (size_t)n, deadline);
     if (req != small)
         free(req);

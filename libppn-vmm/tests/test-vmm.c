@@ -100,7 +100,7 @@ START_TEST(test_parse_bad)
     } t[] = {
         {"garbage", -EBADMSG},
         {"{\"return\": {}", -EBADMSG},
-        {"{\"a\":1,\"a\":2}", -EBADMSG},
+        {"{\"a\":1,\"a\":2}", -EPROTO},
         {"[1,2]", -EPROTO},
         {"42", -EBADMSG},
         {"{\"foo\": 1}", -EPROTO},

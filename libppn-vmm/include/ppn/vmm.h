@@ -368,8 +368,9 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
  * -EINVAL invalid spec; -EEXIST when 'create' and the VM exists; -EIO. */
 PPN_EXPORT int ppn_vm_spec_save(const ppn_vm_spec *spec, const char *state_dir, bool create);
 /* Loads and validates <state_dir>/<name>/spec.json.  -ENOENT no such VM;
- * the errors (and ret_reason) of ppn_vm_spec_from_json; -EUCLEAN also when
- * the stored name differs from the directory. */
+ * -EUCLEAN the stored file is corrupt: not JSON, not a valid spec, or its
+ * name differs from the directory (*ret_reason, if not NULL, says which);
+ * -EFBIG over 256 KiB; other read errors as from the file system. */
 PPN_EXPORT int ppn_vm_spec_load(const char *state_dir, const char *name, ppn_vm_spec **ret_spec,
                                 const char **ret_reason);
 /* Removes the VM's directory.  -EBUSY while its QEMU runs; -ENOENT. */

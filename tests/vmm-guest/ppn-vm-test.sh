@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# ppn-vm guest commands end to end against a real QEMU (TCG) guest from
+# build-guest.sh:  ppn-vm-test.sh BUILD_ROOT
+set -u
+build=$1
+here=$(cd "$(dirname "$0")" && pwd)
+V=$build/tools/ppn-vm/ppn-vm
+guest=$build/vmm-guest
+"$here/build-guest.sh" "$guest" || { echo "FAIL: build-guest.sh"; exit 1; }
+guest=$(cd "$guest" && pwd)
+state=$(mktemp -d /tmp/ppn-vm-test.XXXXXX)
+export PPN_VM_STATE_DIR=$state
+fail=0
+cleanup() {
+  pid=$(cat "$state/g1/qemu.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && grep -q qmp.sock "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+  rm -rf "$state"
+}
+trap cleanup EXIT
+# first "KEY": value of the JSON in $out (no jq on the build machines)
+jget() { printf '%s\n' "$out" | sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -n1; }
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+expect() { # expect STATUS DESCRIPTION -- command...
+  local want=$1 what=$2; shift 3
+  out=$("$@" 2>"$state/err"); st=$?
+  if [ "$st" = "$want" ]; then ok "$what"; else bad "$what (exit $st, wanted $want): $(cat "$state/err")"; fi
+}
+
+expect 0 "help" -- "$V" create --help
+expect 1 "create without a type" -- "$V" create x
+[ "$(wc -l < "$state/err")" -le 2 ] && grep -q "^Usage: ppn-vm create" "$state/err" && ok "one line + usage" || bad "wrong-call output: $(cat "$state/err")"
+expect 1 "Totebox without a node" -- "$V" create box --type totebox --disk /tmp/none.img
+grep -q "pinned node" "$state/err" || bad "Totebox refusal does not say why"
+expect 0 "create" -- "$V" create g1 --type orchestration --memory 320 --vcpus 1 --no-network \
+  --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3"
+expect 1 "create twice" -- "$V" create g1 --type orchestration --kernel "$guest/vmlinuz"
+expect 0 "list --json" -- "$V" list --json
+[ "$(jget name) $(jget running)" = "g1 false" ] && ok "listed, stopped" || bad "list: $out"
+
+expect 0 "start" -- "$V" start g1 --json --timeout 60
+pid=$(jget pid)
+for _ in $(seq 1 900); do grep -q "ppn-guest: ready acpid" "$state/g1/console.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "ppn-guest: ready acpid" "$state/g1/console.log" || bad "guest never became ready"
+expect 0 "status --json" -- "$V" status g1 --json
+[ "$(jget running) $(jget pid) $(jget status) $(jget balloon_actual_bytes)" = "true $pid running 335544320" ] \
+  && ok "status: running, 320 MiB" || bad "status: $out"
+expect 0 "balloon to 200 MiB, waiting" -- "$V" balloon g1 200 --wait 30 --json
+[ "$(jget actual_bytes)" = "209715200" ] && ok "actual 200 MiB" || bad "balloon: $out"
+expect 0 "qmp query-status" -- "$V" qmp g1 query-status --json
+[ "$(jget status)" = "running" ] && ok "raw QMP" || bad "qmp: $out"
+expect 1 "qmp unknown command" -- "$V" qmp g1 no-such-command
+grep -q "CommandNotFound" "$state/err" && ok "QMP error class shown" || bad "qmp error: $(cat "$state/err")"
+expect 0 "stop" -- "$V" stop g1
+expect 0 "status paused" -- "$V" status g1 --json
+[ "$(jget status)" = "paused" ] && ok "paused" || bad "after stop: $out"
+expect 0 "cont" -- "$V" cont g1
+expect 0 "unit" -- "$V" unit g1 --deadline 30
+echo "$out" > "$state/ppn-vm-g1.service"
+verr=$(systemd-analyze verify "$state/ppn-vm-g1.service" 2>&1 >/dev/null); vst=$?
+[ $vst = 0 ] && [ -z "$verr" ] && ok "systemd-analyze verify: clean" || bad "systemd-analyze verify ($vst): $verr"
+expect 0 "graceful shutdown" -- "$V" shutdown g1 --deadline 30 --json
+[ "$(jget outcome)" = "graceful" ] && ok "graceful" || bad "shutdown: $out"
+sleep 0.5
+expect 0 "list after shutdown" -- "$V" list --json
+[ "$(jget running)" = "false" ] && ok "stopped" || bad "after shutdown: $out"
+[ ! -e "$state/g1/qemu.pid" ] && ok "supervisor cleaned up" || bad "qemu.pid left behind"
+expect 1 "kill a stopped VM" -- "$V" kill g1
+exit $fail
