@@ -74,6 +74,8 @@ for m in virtio_pci 9pnet_virtio 9p overlay wireguard veth; do
 done
 [ ${#modules[@]} -gt 0 ] || die "modprobe --show-depends found no modules for $kver"
 
+# /tmp is deliberately not a fresh tmpfs: a checkout or build tree under the host's
+# /tmp (CI clones anywhere) must stay visible; writes land in the overlay's tmpfs anyway.
 init_script='#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -98,7 +100,6 @@ ln -sf /proc/self/fd /newroot/dev/fd
 ln -sf /proc/self/fd/0 /newroot/dev/stdin
 ln -sf /proc/self/fd/1 /newroot/dev/stdout
 ln -sf /proc/self/fd/2 /newroot/dev/stderr
-mount -t tmpfs tmpfs /newroot/tmp
 mount -t tmpfs tmpfs /newroot/run
 ip link set lo up
 hostname ppn-guest
