@@ -516,10 +516,18 @@ START_TEST(t_dump_interrupted)
         ppn_wg_device_set_name(one, "wgt10");
         ppn_wg_peer_get_public_key(ppn_wg_device_peer_at(d, 0), k);
         ppn_wg_device_add_peer(one, k, &p);
+        /* Bursts of writes with quiet gaps: reads during a burst restart,
+         * reads in a gap complete. */
         for (uint16_t i = 0;; i++) {
-            ppn_wg_peer_set_keepalive(p, (uint16_t)(i % 100 + 1));
-            if (ppn_wg_set_device(one) < 0)
-                _exit(2);
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            do {
+                ppn_wg_peer_set_keepalive(p, (uint16_t)(i++ % 100 + 1));
+                if (ppn_wg_set_device(one) < 0)
+                    _exit(2);
+                clock_gettime(CLOCK_MONOTONIC, &b);
+            } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 100);
+            usleep(400 * 1000);
         }
     }
     unsigned long before = wg_dump_restarts;
