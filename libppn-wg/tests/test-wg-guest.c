@@ -547,7 +547,16 @@ START_TEST(t_dump_interrupted)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     fprintf(stderr, "dump restarts seen: %lu, whole reads: %d of 15\n", wg_dump_restarts - before, whole);
-    ck_assert_int_ge(whole, 1);
+    /* How many reads fell in a quiet gap depends on the guest's speed (TCG,
+     * ASan, load); what must hold is above: every read that returned is
+     * whole and consistent, the others say -EAGAIN.  Once the writer is
+     * gone, a read is whole. */
+    ppn_wg_device *g;
+    ck_assert_int_eq(ppn_wg_get_device("wgt10", &g), 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(g), 3000);
+    for (size_t j = 0; j < 3000; j++)
+        ck_assert_uint_eq(ppn_wg_peer_allowedip_count(ppn_wg_device_peer_at(g, j)), 2);
+    ppn_wg_device_free(g);
     ppn_wg_device_free(d);
     /* Not deleted: the kernel removes peers one RCU grace period at a
      * time (minutes for 10,000 under TCG); the guest powers off instead. */
