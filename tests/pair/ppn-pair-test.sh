@@ -6,6 +6,7 @@
 set -uo pipefail
 pair=$1
 ledger=$2
+proxy=$3
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
@@ -118,6 +119,36 @@ chmod 600 C/identity.key
 rc=0; "$pair" frobnicate 2>usage.err || rc=$?
 [ "$rc" = 1 ] && grep -q "unknown command 'frobnicate'" usage.err && ok "unknown command" || bad "unknown command"
 "$pair" join --help >/dev/null && ok "--help" || bad "--help"
+
+# 10. a man in the middle who lets the ceremony through but changes one bit of
+# the ledger replica: the joining node never installs anything but exactly
+# what the administrator sent (here: it refuses, and the administrator says so)
+tampered=0
+for off in 9 13 15 40 80 150 300 500 800 1200 2000; do
+  n=t$off
+  "$pair" keys --state "$n" >/dev/null
+  start_join "$n" "$n" --yes
+  pport=$((port + 500))
+  "$proxy" "$pport" "$port" "$off" >"proxy-$off.out" 2>&1 &
+  ppid=$!
+  for _ in $(seq 50); do grep -q listening "proxy-$off.out" && break; sleep 0.05; done
+  rc=0; echo "$code" | "$pair" admit --state A --connect "127.0.0.1:$pport" --yes >"admit-$off.out" 2>&1 || rc=$?
+  finish_join
+  wait "$ppid" 2>/dev/null
+  grep -q flipped "proxy-$off.out" || continue
+  tampered=$((tampered + 1))
+  if [ "$jrc" != 0 ] && [ "$rc" != 0 ] && [ ! -e "$n/ledger" ] && grep -q "refused the ledger" "admit-$off.out"; then
+    :
+  elif [ "$jrc" = 0 ] && [ -e "$n/ledger" ] && cmp -s "$n/ledger/entries" A/ledger/entries; then
+    :
+  else
+    bad "a replica with byte $off flipped was accepted or mishandled (join $jrc, admit $rc)"
+    cat "$n.out" "admit-$off.out"
+    tampered=-1000
+  fi
+done
+[ "$tampered" -ge 8 ] && ok "tampered replica ($tampered offsets flipped): refused, nothing installed" ||
+  bad "tampered replica cases ($tampered)"
 
 echo "$failures failure(s)"
 exit "$failures"

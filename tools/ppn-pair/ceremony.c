@@ -406,14 +406,20 @@ static int verify_replica(const char *dir, const ppn_crypto_node_record *admin, 
     struct ppn_ledger_report rep;
     int r = ppn_ledger_open_full(dir, 0, &rep, &l);
     if (r < 0) {
-        snprintf(why, why_size, "it does not open (%s at index %lld)", strerror(-r),
-                 rep.error_index == UINT64_MAX ? -1LL : (long long)rep.error_index);
+        if (rep.error_index == UINT64_MAX)
+            snprintf(why, why_size, "it does not open (%s)", strerror(-r));
+        else
+            snprintf(why, why_size, "it does not open (%s at entry %llu, byte %llu)", strerror(-r),
+                     (unsigned long long)rep.error_index, (unsigned long long)rep.error_offset);
         return r;
     }
     r = ppn_ledger_verify(l, 0, &rep);
     if (r < 0) {
-        snprintf(why, why_size, "verification failed at index %lld: %s",
-                 rep.error_index == UINT64_MAX ? -1LL : (long long)rep.error_index, strerror(-r));
+        if (rep.error_index == UINT64_MAX)
+            snprintf(why, why_size, "verification failed: %s", strerror(-r));
+        else
+            snprintf(why, why_size, "verification failed at entry %llu: %s",
+                     (unsigned long long)rep.error_index, strerror(-r));
         goto out;
     }
     char note[PPN_LEDGER_CHECKPOINT_MAX];
