@@ -63,6 +63,21 @@ int tool_error(const char *fmt, ...)
     return 1;
 }
 
+int tool_write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int tool_read_secret_line(int fd, const char *prompt, char *buf, size_t size)
 {
     if (size < 2)

@@ -26,6 +26,10 @@ int tool_fail(const char *verb, const char *what, int err);
 int tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_set_name(const char *name);
 
+/* write() until all of 'buf' is written, retrying EINTR and short writes.
+ * 0, or a negative errno (-EIO if the fd stops accepting bytes). */
+int tool_write_all(int fd, const void *buf, size_t len);
+
 /* Reads one line (a secret or a code) from 'fd' without echo when it is a
  * terminal; strips the newline.  Returns length or a negative errno. */
 int tool_read_secret_line(int fd, const char *prompt, char *buf, size_t size);

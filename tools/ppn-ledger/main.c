@@ -520,6 +520,29 @@ static void print_proof(const uint8_t *proof, size_t n, bool json)
     }
 }
 
+/* "DIR N [M] [--json]", the arguments of prove and consistency: the directory and
+ * one or two numbers.  *ret_has_m says whether M was given.  Returns 0, or the exit
+ * status of a usage error (already reported). */
+static int parse_dir_numbers(int argc, char **argv, const char *cmd, const char *usage,
+                             const char *what, bool *ret_json, const char **ret_dir,
+                             uint64_t *ret_n, uint64_t *ret_m, bool *ret_has_m)
+{
+    const char *pos[3] = {0};
+    int np = 0;
+    *ret_json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) *ret_json = true;
+        else if (argv[i][0] == '-') return usage_error(cmd, usage, "unknown option");
+        else if (np < 3) pos[np++] = argv[i];
+        else return usage_error(cmd, usage, "too many arguments");
+    }
+    if (np < 2 || parse_u64(pos[1], ret_n) < 0 || (np == 3 && parse_u64(pos[2], ret_m) < 0))
+        return usage_error(cmd, usage, what);
+    *ret_dir = pos[0];
+    *ret_has_m = np == 3;
+    return 0;
+}
+
 #define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
 static int cmd_prove(int argc, char **argv)
 {
@@ -527,22 +550,17 @@ static int cmd_prove(int argc, char **argv)
                 "Prints an RFC 9162 inclusion proof of entry INDEX in the tree of SIZE entries\n"
                 "(default: the whole ledger), with the leaf hash and the root; verifies it first."))
         return 0;
-    bool json = false;
-    const char *pos[3] = {0};
-    int np = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-') return usage_error("prove", PROVE_USAGE, "unknown option");
-        else if (np < 3) pos[np++] = argv[i];
-        else return usage_error("prove", PROVE_USAGE, "too many arguments");
-    }
+    bool json, has_size;
+    const char *dir;
     uint64_t index, size = 0;
-    if (np < 2 || parse_u64(pos[1], &index) < 0 || (np == 3 && parse_u64(pos[2], &size) < 0))
-        return usage_error("prove", PROVE_USAGE, "DIR and a numeric INDEX are needed");
+    int u = parse_dir_numbers(argc, argv, "prove", PROVE_USAGE, "DIR and a numeric INDEX are needed",
+                              &json, &dir, &index, &size, &has_size);
+    if (u)
+        return u;
     ppn_ledger *l;
-    if (open_ledger(pos[0], 0, &l) < 0)
+    if (open_ledger(dir, 0, &l) < 0)
         return 1;
-    if (np < 3)
+    if (!has_size)
         size = ppn_ledger_size(l);
     uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], leaf[32], root[32];
     size_t n;
@@ -554,7 +572,7 @@ static int cmd_prove(int argc, char **argv)
     } else if ((r = ppn_ledger_prove_inclusion(l, index, size, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
                (r = ppn_ledger_leaf_hash(l, index, leaf)) < 0 || (r = ppn_ledger_root(l, size, root)) < 0 ||
                (r = ppn_ledger_merkle_verify_inclusion(leaf, index, size, proof, n, root)) < 0) {
-        r = tool_fail("prove inclusion in", pos[0], r);
+        r = tool_fail("prove inclusion in", dir, r);
     } else {
         char lh[65], rh[65];
         sodium_bin2hex(lh, sizeof(lh), leaf, 32);
@@ -580,22 +598,17 @@ static int cmd_consistency(int argc, char **argv)
                 "Prints an RFC 9162 consistency proof between tree sizes OLD and NEW (default: the\n"
                 "whole ledger), with both roots; verifies it first."))
         return 0;
-    bool json = false;
-    const char *pos[3] = {0};
-    int np = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
-        else if (argv[i][0] == '-') return usage_error("consistency", CONSISTENCY_USAGE, "unknown option");
-        else if (np < 3) pos[np++] = argv[i];
-        else return usage_error("consistency", CONSISTENCY_USAGE, "too many arguments");
-    }
+    bool json, has_new;
+    const char *dir;
     uint64_t a, b = 0;
-    if (np < 2 || parse_u64(pos[1], &a) < 0 || (np == 3 && parse_u64(pos[2], &b) < 0))
-        return usage_error("consistency", CONSISTENCY_USAGE, "DIR and a numeric OLD are needed");
+    int u = parse_dir_numbers(argc, argv, "consistency", CONSISTENCY_USAGE, "DIR and a numeric OLD are needed",
+                              &json, &dir, &a, &b, &has_new);
+    if (u)
+        return u;
     ppn_ledger *l;
-    if (open_ledger(pos[0], 0, &l) < 0)
+    if (open_ledger(dir, 0, &l) < 0)
         return 1;
-    if (np < 3)
+    if (!has_new)
         b = ppn_ledger_size(l);
     uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], ra[32], rb[32];
     size_t n;
@@ -607,7 +620,7 @@ static int cmd_consistency(int argc, char **argv)
     } else if ((r = ppn_ledger_prove_consistency(l, a, b, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
                (r = ppn_ledger_root(l, a, ra)) < 0 || (r = ppn_ledger_root(l, b, rb)) < 0 ||
                (r = ppn_ledger_merkle_verify_consistency(a, b, ra, rb, proof, n)) < 0) {
-        r = tool_fail("prove consistency in", pos[0], r);
+        r = tool_fail("prove consistency in", dir, r);
     } else {
         char ha[65], hb[65];
         sodium_bin2hex(ha, sizeof(ha), ra, 32);

@@ -46,21 +46,6 @@
 
 /* ---- small I/O helpers ---------------------------------------------------- */
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int read_exact(int fd, void *buf, size_t len)
 {
     uint8_t *p = buf;
@@ -278,7 +263,7 @@ static int send_bundle(int fd, const char *dir)
     memcpy(hdr, BUNDLE_MAGIC, 8);
     put_be(hdr + 8, count, 4);
     if (r == 0)
-        r = write_all(fd, hdr, sizeof(hdr));
+        r = tool_write_all(fd, hdr, sizeof(hdr));
     for (unsigned i = 0; r == 0 && i < count; i++) {
         char path[PATH_MAX];
         if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >= (int)sizeof(path)) {
@@ -298,7 +283,7 @@ static int send_bundle(int fd, const char *dir)
         put_be(fh, nl, 2);
         memcpy(fh + 2, files[i], nl);
         put_be(fh + 2 + nl, (uint64_t)st.st_size, 8);
-        r = write_all(fd, fh, 2 + nl + 8);
+        r = tool_write_all(fd, fh, 2 + nl + 8);
         uint64_t left = (uint64_t)st.st_size;
         uint8_t buf[65536];
         while (r == 0 && left) {
@@ -308,7 +293,7 @@ static int send_bundle(int fd, const char *dir)
                 r = got < 0 ? -errno : -EIO; /* the file shrank under us */
                 break;
             }
-            r = write_all(fd, buf, (size_t)got);
+            r = tool_write_all(fd, buf, (size_t)got);
             left -= (uint64_t)got;
         }
         close(f);
@@ -364,7 +349,7 @@ static int recv_bundle(int fd, const char *dir)
             size_t want = size < sizeof(buf) ? (size_t)size : sizeof(buf);
             r = read_exact(fd, buf, want);
             if (r == 0)
-                r = write_all(f, buf, want);
+                r = tool_write_all(f, buf, want);
             size -= want;
         }
         if (r == 0 && fsync(f) < 0)
@@ -677,7 +662,7 @@ int cmd_join(int argc, char **argv)
     }
     uint8_t ack[5] = {r == 0 ? 'K' : 'E'};
     put_be(ack + 1, (uint32_t)-r, 4);
-    write_all(fd, ack, sizeof(ack));
+    tool_write_all(fd, ack, sizeof(ack));
     close_gracefully(fd);
     if (r < 0) {
         node_wipe(&n);

@@ -791,16 +791,8 @@ static void controller_client(controller *c)
         line[len] = '\0';
         json_t *out = controller_answer(c, line);
         char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
-        if (text) {
-            size_t tl = strlen(text), off = 0;
-            while (off < tl) {
-                ssize_t w = write(fd, text + off, tl - off);
-                if (w <= 0)
-                    break;
-                off += (size_t)w;
-            }
-            (void)!write(fd, "\n", 1);
-        }
+        if (text && tool_write_all(fd, text, strlen(text)) == 0)
+            (void)tool_write_all(fd, "\n", 1); /* a client that left gets nothing */
         free(text);
         json_decref(out);
         free(line);
@@ -1023,17 +1015,9 @@ static int query(const char *sock, json_t *q, json_t **ret)
     if (!text)
         r = -ENOMEM;
     else {
-        size_t tl = strlen(text), off = 0;
-        while (off < tl) {
-            ssize_t w = write(fd, text + off, tl - off);
-            if (w <= 0) {
-                r = -EPIPE;
-                break;
-            }
-            off += (size_t)w;
-        }
-        if (r == 0 && write(fd, "\n", 1) != 1)
-            r = -EPIPE;
+        r = tool_write_all(fd, text, strlen(text));
+        if (r == 0)
+            r = tool_write_all(fd, "\n", 1);
         free(text);
     }
     shutdown(fd, SHUT_WR);

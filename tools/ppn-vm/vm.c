@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ppn/vmm.h"
+#include "ppn-common.h"
 #include "ppn-vm.h"
 #include "tool-util.h"
 
@@ -967,34 +968,10 @@ int cmd_kill(int argc, char **argv)
 
 /* ------------------------------------------------------------ unit */
 
-static int write_file_synced(const char *path, const char *text)
+/* Units are world-readable, like those systemd ships. */
+static int write_unit_file(const char *path, const char *text)
 {
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-    if (n < 0 || (size_t)n >= sizeof(tmp))
-        return -ENAMETOOLONG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = -errno;
-            close(fd);
-            unlink(tmp);
-            return e;
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        int e = -errno;
-        unlink(tmp);
-        return e;
-    }
-    return 0;
+    return ppnc_write_file_atomic(path, text, strlen(text), 0644);
 }
 
 int cmd_unit(int argc, char **argv)
@@ -1076,7 +1053,7 @@ int cmd_unit(int argc, char **argv)
     }
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", unit_dir, uname);
-    r = write_file_synced(path, text);
+    r = write_unit_file(path, text);
     free(text);
     if (r < 0)
         return tool_fail("install", path, r);
