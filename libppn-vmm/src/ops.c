@@ -50,6 +50,24 @@ PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status
     return 0;
 }
 
+PPN_EXPORT int ppn_qmp_query_kvm(ppn_qmp *qmp, int timeout_ms, bool *ret_enabled)
+{
+    if (!ret_enabled)
+        return -EINVAL;
+    json_t *o = NULL;
+    int r = qmp_execute_json(qmp, "query-kvm", NULL, timeout_ms, &o);
+    if (r < 0)
+        return r;
+    json_t *en = json_object_get(o, "enabled");
+    if (!json_is_boolean(en)) {
+        json_decref(o);
+        return -EPROTO;
+    }
+    *ret_enabled = json_is_true(en);
+    json_decref(o);
+    return 0;
+}
+
 PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms)
 {
     return qmp_execute_internal(qmp, "stop", NULL, timeout_ms, NULL);

@@ -2,13 +2,10 @@
  * runner, the pid and the status of a VM. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kvm.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,127 +14,6 @@
 #include "ppn-common.h"
 #include "ppn/vmm.h"
 #include "vmm-internal.h"
-
-/* ---- KVM probe: run one HLT in a real-mode vCPU ---- */
-
-static int kvm_probe(void)
-{
-    int ok = 0, kvm = -1, vm = -1, vcpu = -1;
-    void *mem = MAP_FAILED, *run = MAP_FAILED;
-    long runsz = 0;
-    kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-    if (kvm < 0)
-        return 0;
-    if (ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-        goto out;
-    vm = ioctl(kvm, KVM_CREATE_VM, 0UL);
-    if (vm < 0)
-        goto out;
-    mem = mmap(NULL, 0x1000, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED)
-        goto out;
-    ((unsigned char *)mem)[0] = 0xf4; /* hlt */
-    struct kvm_userspace_memory_region region = {
-        .slot = 0, .guest_phys_addr = 0x1000, .memory_size = 0x1000,
-        .userspace_addr = (uint64_t)(uintptr_t)mem};
-    if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-        goto out;
-    vcpu = ioctl(vm, KVM_CREATE_VCPU, 0UL);
-    if (vcpu < 0)
-        goto out;
-    runsz = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-    if (runsz <= 0)
-        goto out;
-    run = mmap(NULL, (size_t)runsz, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
-    if (run == MAP_FAILED)
-        goto out;
-    struct kvm_sregs sregs;
-    if (ioctl(vcpu, KVM_GET_SREGS, &sregs) < 0)
-        goto out;
-    sregs.cs.base = 0;
-    sregs.cs.selector = 0;
-    if (ioctl(vcpu, KVM_SET_SREGS, &sregs) < 0)
-        goto out;
-    struct kvm_regs regs = {.rip = 0x1000, .rflags = 0x2};
-    if (ioctl(vcpu, KVM_SET_REGS, &regs) < 0)
-        goto out;
-    for (int i = 0; i < 4; i++) {
-        if (ioctl(vcpu, KVM_RUN, 0) < 0) {
-            if (errno == EINTR)
-                continue;
-            goto out;
-        }
-        ok = ((struct kvm_run *)run)->exit_reason == KVM_EXIT_HLT;
-        break;
-    }
-out:
-    if (run != MAP_FAILED)
-        munmap(run, (size_t)runsz);
-    if (mem != MAP_FAILED)
-        munmap(mem, 0x1000);
-    if (vcpu >= 0)
-        close(vcpu);
-    if (vm >= 0)
-        close(vm);
-    close(kvm);
-    return ok;
-}
-
-/* A vCPU that runs HLT is not enough: on the build machines QEMU's own vCPU
- * setup aborts (an MSR it needs is refused).  So QEMU itself is asked to
- * bring up a paused KVM vCPU with -cpu host and to quit. */
-static int kvm_probe_qemu(void)
-{
-    static const char cmds[] = "{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n";
-    int in[2];
-    if (pipe2(in, O_CLOEXEC) < 0)
-        return 0;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(in[0]);
-        close(in[1]);
-        return 0;
-    }
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(in[0], 0);
-        if (nul >= 0) {
-            dup2(nul, 1);
-            dup2(nul, 2);
-        }
-        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-S",
-               "-display", "none", "-nodefaults", "-no-user-config", "-m", "16", "-qmp", "stdio",
-               (char *)NULL);
-        _exit(127);
-    }
-    close(in[0]);
-    ssize_t w = write(in[1], cmds, sizeof(cmds) - 1);
-    (void)w;
-    close(in[1]);
-    uint64_t end = ppnc_now_mono_ms() + 10000;
-    int st = 0;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 || ppnc_now_mono_ms() >= end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return 0;
-        }
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-PPN_EXPORT int ppn_vmm_kvm_usable(void)
-{
-    static int cached = -1;
-    if (cached < 0)
-        cached = kvm_probe() && kvm_probe_qemu();
-    return cached;
-}
 
 /* ---- argv ---- */
 
@@ -217,7 +93,7 @@ PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, 
         return r;
     if (strlen(mon) >= 108) /* sun_path */
         return -ENAMETOOLONG;
-    bool kvm = (flags & PPN_VM_ACCEL_KVM) || (!(flags & PPN_VM_ACCEL_TCG) && ppn_vmm_kvm_usable());
+    bool kvm = ppn_vm_accel_resolve(qemu_binary, flags) == (int)PPN_VM_ACCEL_KVM;
 
     struct strv sv = {0};
     char *emon = qemu_escape(mon), *econ = qemu_escape(con);
@@ -467,6 +343,39 @@ static void sleep_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* After the monitor answered: the vCPUs run (or wait, when started paused)
+ * and the guest has written to its serial console.  -ECHILD QEMU exited,
+ * -EIO the guest stopped for good (internal error, panic, I/O error,
+ * shutdown), -ETIMEDOUT the deadline passed. */
+static int wait_guest_up(ppn_qmp *q, const char *state_dir, const char *name, pid_t pid, bool paused,
+                         uint64_t deadline)
+{
+    char con[4096];
+    int r = ppn_vm_path(state_dir, name, "console", con, sizeof(con));
+    if (r < 0)
+        return r;
+    for (;;) {
+        if (vmm_pid_exited(pid))
+            return -ECHILD;
+        uint64_t now = ppnc_now_mono_ms();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        ppn_qmp_status st;
+        r = ppn_qmp_query_status(q, (int)(deadline - now), &st);
+        if (r < 0)
+            return vmm_pid_exited(pid) ? -ECHILD : r;
+        if (paused && (!strcmp(st.status, "prelaunch") || !strcmp(st.status, "paused")))
+            return 0;
+        if (!strcmp(st.status, "internal-error") || !strcmp(st.status, "guest-panicked") ||
+            !strcmp(st.status, "io-error") || !strcmp(st.status, "shutdown"))
+            return -EIO;
+        struct stat sb;
+        if (st.running && stat(con, &sb) == 0 && sb.st_size > 0)
+            return 0;
+        sleep_ms(20);
+    }
+}
+
 PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
                             unsigned flags, int timeout_ms, pid_t *ret_pid)
 {
@@ -512,6 +421,7 @@ PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char 
     if (r < 0)
         goto kill_it;
     uint64_t deadline = ppnc_now_mono_ms() + (uint64_t)timeout_ms;
+    bool paused = flags & PPN_VM_START_PAUSED;
     for (;;) {
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
@@ -530,9 +440,15 @@ PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char 
             uint64_t left = deadline - now;
             int c = ppn_qmp_connect(mon, left > 2000 ? 2000 : (int)left, &q);
             if (c == 0) {
+                r = wait_guest_up(q, state_dir, name, pid, paused, deadline);
                 ppn_qmp_free(q);
-                *ret_pid = pid;
-                return 0;
+                if (r == 0) {
+                    *ret_pid = pid;
+                    return 0;
+                }
+                if (r == -ECHILD)
+                    continue; /* reaped above on the next turn */
+                goto kill_it;
             }
         }
         sleep_ms(20);
@@ -585,6 +501,92 @@ PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *
     return r;
 }
 
+PPN_EXPORT int ppn_vm_pid_check(const char *state_dir, const char *name, pid_t pid)
+{
+    if (pid <= 0)
+        return -EINVAL;
+    pid_t rec;
+    int r = ppn_vm_pid(state_dir, name, &rec);
+    if (r < 0)
+        return r;
+    if (rec == 0)
+        return -ESRCH;
+    return rec == pid ? 0 : -EPERM;
+}
+
+PPN_EXPORT int ppn_vm_log_last_line(const char *state_dir, const char *name, char *buf, size_t size)
+{
+    if (!state_dir || !buf || size == 0 || !ppn_vm_name_valid(name))
+        return -EINVAL;
+    char p[4096];
+    int r = ppn_vm_path(state_dir, name, "log", p, sizeof(p));
+    if (r < 0)
+        return r;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    /* the last 4 KiB is plenty for one line */
+    char tail[4096];
+    struct stat sb;
+    off_t off = fstat(fd, &sb) == 0 && sb.st_size > (off_t)sizeof(tail) ? sb.st_size - (off_t)sizeof(tail) : 0;
+    ssize_t n;
+    do
+        n = pread(fd, tail, sizeof(tail), off);
+    while (n < 0 && errno == EINTR);
+    r = n < 0 ? -errno : 0;
+    close(fd);
+    if (r < 0)
+        return r;
+    size_t end = (size_t)n;
+    while (end > 0 && (tail[end - 1] == '\n' || tail[end - 1] == '\r' || tail[end - 1] == ' '))
+        end--;
+    if (end == 0)
+        return -ENODATA;
+    size_t start = end;
+    while (start > 0 && tail[start - 1] != '\n')
+        start--;
+    /* printable ASCII only: the log is QEMU's, the guest's name is in it */
+    size_t k = 0;
+    for (size_t i = start; i < end && k + 1 < size; i++) {
+        unsigned char ch = (unsigned char)tail[i];
+        buf[k++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    buf[k] = '\0';
+    return (int)k;
+}
+
+static int file_readable(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0)
+        return -errno;
+    if (!S_ISREG(sb.st_mode) && !S_ISBLK(sb.st_mode))
+        return -EISDIR;
+    return access(path, R_OK) < 0 ? -errno : 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_check_files(const ppn_vm_spec *spec, const char **ret_field)
+{
+    if (!spec)
+        return -EINVAL;
+    static const char *const fields[] = {"kernel", "initrd", "disk"};
+    const char *paths[] = {ppn_vm_spec_kernel(spec), ppn_vm_spec_initrd(spec), ppn_vm_spec_disk(spec)};
+    for (size_t i = 0; i < 3; i++) {
+        if (!*paths[i])
+            continue;
+        /* a disk with a size is created when missing */
+        if (i == 2 && ppn_vm_spec_disk_size_bytes(spec) > 0 && access(paths[i], F_OK) < 0 && errno == ENOENT)
+            continue;
+        int r = file_readable(paths[i]);
+        if (r < 0) {
+            if (ret_field)
+                *ret_field = fields[i];
+            return r;
+        }
+    }
+    return 0;
+}
+
 /* ---- status ---- */
 
 PPN_EXPORT int ppn_vm_info_get(const char *state_dir, const char *name, int timeout_ms, ppn_vm_info *ret)
@@ -625,6 +627,13 @@ PPN_EXPORT int ppn_vm_info_get(const char *state_dir, const char *name, int time
             uint64_t now = ppnc_now_mono_ms();
             r = ppn_qmp_balloon_query(q, now < deadline ? (int)(deadline - now) : 1, &info.balloon_actual);
         }
+        bool kvm;
+        if (r == 0) {
+            uint64_t now = ppnc_now_mono_ms();
+            r = ppn_qmp_query_kvm(q, now < deadline ? (int)(deadline - now) : 1, &kvm);
+        }
+        if (r == 0)
+            snprintf(info.accel, sizeof(info.accel), "%s", kvm ? "kvm" : "tcg");
         info.qmp_error = r;
         ppn_qmp_free(q);
     }

@@ -17,3 +17,7 @@ int vmm_pid_exited(pid_t pid);
  * recommended): greeting and capabilities as in ppn_qmp_connect.  The
  * handle owns fd on success. */
 int qmp_connect_fd(int fd, int timeout_ms, ppn_qmp **ret_qmp);
+/* accel.c: the probe guest, assembled from accel-payload.S */
+#include <stddef.h>
+extern const unsigned char vmm_accel_payload[];
+extern const size_t vmm_accel_payload_len;

@@ -13,6 +13,8 @@
 
 #include "fake-monitor.h"
 #include "ppn-common.h"
+#include "vmm-internal.h"
+#include "ppn-common.h"
 #include "ppn/vmm.h"
 #include "qmp-internal.h"
 
@@ -732,6 +734,28 @@ START_TEST(test_unit_verify)
 }
 END_TEST
 
+/* The probe guest's bytes are what accel-payload.S assembles to. */
+START_TEST(test_accel_payload_source)
+{
+    char dir[] = "/tmp/ppn-accel-XXXXXX", cmd[2048], bin[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(cmd, sizeof(cmd),
+             "as --64 -o %s/p.o '%s' && ld -e 0x100000 -m elf_x86_64 -Ttext=0x100000 --oformat binary "
+             "-o %s/p.bin %s/p.o",
+             dir, PPN_ACCEL_PAYLOAD_S, dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(bin, sizeof(bin), "%s/p.bin", dir);
+    uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(ppnc_read_file(bin, 1 << 16, &d, &n), 0);
+    ck_assert_uint_eq(n, vmm_accel_payload_len);
+    ck_assert(memcmp(d, vmm_accel_payload, n) == 0);
+    free(d);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 START_TEST(test_kvm_probe_stable)
 {
     int a = ppn_vmm_kvm_usable();
@@ -777,6 +801,7 @@ static Suite *vmm_suite(void)
     tcase_add_test(tc, test_spec_json_reject);
     tcase_add_test(tc, test_qemu_argv);
     tcase_add_test(tc, test_kvm_probe_stable);
+    tcase_add_test(tc, test_accel_payload_source);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("unit");

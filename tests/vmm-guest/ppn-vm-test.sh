@@ -35,16 +35,40 @@ grep -q "pinned node" "$state/err" || bad "Totebox refusal does not say why"
 expect 0 "create" -- "$V" create g1 --type orchestration --memory 320 --vcpus 1 --no-network \
   --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3"
 expect 1 "create twice" -- "$V" create g1 --type orchestration --kernel "$guest/vmlinuz"
+expect 1 "create with a missing kernel" -- "$V" create k1 --type orchestration --no-network --kernel /nonexistent/vmlinuz
+[ "$(wc -l < "$state/err")" = 1 ] && grep -q -- "--kernel /nonexistent/vmlinuz: No such file or directory" "$state/err" \
+  && ok "one line naming the option and file" || bad "missing kernel: $(cat "$state/err")"
+[ ! -e "$state/k1" ] && ok "nothing written for k1" || bad "k1 written although its kernel is missing"
+# QEMU exits at start: its own line is shown, not "No child processes"
+head -c 8192 /dev/zero | tr '\0' x > "$state/not-a-kernel"
+expect 0 "create with a bad kernel" -- "$V" create k2 --type orchestration --no-network --kernel "$state/not-a-kernel"
+expect 1 "start with a bad kernel" -- "$V" start k2 --timeout 30
+grep -q "QEMU exited: qemu.*: invalid kernel header" "$state/err" && ok "QEMU's reason shown" || bad "start failure: $(cat "$state/err")"
+[ ! -e "$state/k2/qemu.pid" ] && ok "nothing left running" || bad "qemu.pid left after a failed start"
+rm -rf "$state/k2"
 expect 0 "list --json" -- "$V" list --json
 [ "$(jget name) $(jget running)" = "g1 false" ] && ok "listed, stopped" || bad "list: $out"
 
 expect 0 "start" -- "$V" start g1 --json --timeout 60
-pid=$(jget pid)
+pid=$(jget pid); accel=$(jget accel)
+case $accel in kvm|tcg) ok "start reports accelerator $accel" ;; *) bad "start: no accelerator: $out" ;; esac
+grep -q . "$state/g1/console.log" && ok "start returned after console output" || bad "start returned before the guest wrote anything"
 for _ in $(seq 1 900); do grep -q "ppn-guest: ready acpid" "$state/g1/console.log" 2>/dev/null && break; sleep 0.1; done
 grep -q "ppn-guest: ready acpid" "$state/g1/console.log" || bad "guest never became ready"
 expect 0 "status --json" -- "$V" status g1 --json
 [ "$(jget running) $(jget pid) $(jget status) $(jget balloon_actual_bytes)" = "true $pid running 335544320" ] \
   && ok "status: running, 320 MiB" || bad "status: $out"
+[ "$(jget accel)" = "$accel" ] && ok "status reports the same accelerator ($accel)" || bad "status accel: $out"
+expect 1 "balloon above the VM's memory" -- "$V" balloon g1 100000
+grep -q "target 100000 MiB is above the VM's memory (320 MiB)" "$state/err" && ok "balloon refusal says why" \
+  || bad "balloon refusal: $(cat "$state/err")"
+for p in 1 $$; do
+  expect 1 "shutdown --pid $p (not the VM's QEMU)" -- "$V" shutdown g1 --pid $p --deadline 1
+  grep -q "pid $p is not its QEMU (that is pid $pid); nothing signalled" "$state/err" && ok "refused: $p" \
+    || bad "shutdown --pid $p: $(cat "$state/err")"
+done
+expect 0 "still running after the refused shutdowns" -- "$V" status g1 --json
+[ "$(jget status)" = "running" ] && ok "untouched" || bad "after refused shutdown: $out"
 expect 0 "balloon to 200 MiB, waiting" -- "$V" balloon g1 200 --wait 30 --json
 [ "$(jget actual_bytes)" = "209715200" ] && ok "actual 200 MiB" || bad "balloon: $out"
 expect 0 "qmp query-status" -- "$V" qmp g1 query-status --json

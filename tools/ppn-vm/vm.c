@@ -301,6 +301,17 @@ int cmd_create(int argc, char **argv)
         tool_error("Failed to create '%s': %s", name, why);
         return 1;
     }
+    const char *field = NULL;
+    r = ppn_vm_spec_check_files(s, &field);
+    if (r < 0) {
+        const char *path = !strcmp(field, "kernel") ? ppn_vm_spec_kernel(s)
+                           : !strcmp(field, "initrd") ? ppn_vm_spec_initrd(s) : ppn_vm_spec_disk(s);
+        tool_error("Failed to create '%s': --%s %s: %s", name, field, path,
+                   r == -ENOENT && !strcmp(field, "disk") ? "does not exist (--disk-size creates it)"
+                                                          : strerror(-r));
+        ppn_vm_spec_free(s);
+        return 1;
+    }
     if (*ppn_vm_spec_disk(s)) {
         r = create_disk(ppn_vm_spec_disk(s), ppn_vm_spec_disk_size_bytes(s));
         if (r < 0) {
@@ -345,6 +356,26 @@ static int parse_accel(const char *s, unsigned *flags)
     else
         return -EINVAL;
     return 0;
+}
+
+/* A start failure in words, with QEMU's own last line where it left one. */
+static int start_fail(const char *state_dir, const char *name, int r, uint32_t timeout_ms)
+{
+    char line[512];
+    bool have = ppn_vm_log_last_line(state_dir, name, line, sizeof(line)) > 0;
+    if (r == -ECHILD)
+        tool_error("Failed to start '%s': QEMU exited: %s", name, have ? line : "(nothing in qemu.log)");
+    else if (r == -EIO)
+        tool_error("Failed to start '%s': the guest stopped before it ran%s%s", name, have ? ": " : "",
+                   have ? line : "");
+    else if (r == -ETIMEDOUT)
+        tool_error("Failed to start '%s': the guest did not come up within %.0f s%s%s", name, timeout_ms / 1000.0,
+                   have ? "; qemu.log: " : "", have ? line : "");
+    else if (r == -EALREADY)
+        tool_error("Failed to start '%s': it is already running", name);
+    else
+        tool_fail("start", name, r);
+    return 1;
 }
 
 static volatile sig_atomic_t got_term;
@@ -395,10 +426,13 @@ int cmd_start(int argc, char **argv)
     if (c.help)
         return help(usage,
                     "Starts the VM's QEMU under a small supervisor (for hosts where systemd is not\n"
-                    "PID 1) and returns once its monitor answers.  The supervisor reaps QEMU,\n"
+                    "PID 1) and returns once the guest runs (QMP says running and the guest wrote\n"
+                    "to its serial console).  The supervisor reaps QEMU,\n"
                     "cleans up, and turns SIGTERM into a graceful shutdown.\n\n"
-                    "  --accel A      auto (KVM if it really works, else TCG), kvm, tcg\n"
-                    "  --timeout S    how long to wait for the monitor (default 30)\n"
+                    "  --accel A      auto (KVM if a probe guest really runs under it, else TCG),\n"
+                    "                 kvm, tcg\n"
+                    "  --timeout S    how long to wait for the guest to run and write to its\n"
+                    "                 console (default 30)\n"
                     "  --foreground   supervise in this process instead of detaching\n"
                     "  --qemu PATH    QEMU binary (default qemu-system-x86_64)\n");
     if (optind + 1 != argc)
@@ -417,7 +451,7 @@ int cmd_start(int argc, char **argv)
             return tool_fail("start", name, -errno);
         if (sup > 0) {
             close(pfd[1]);
-            int msg[2] = {0, 0};
+            int msg[3] = {0, 0, 0};
             ssize_t n;
             do
                 n = read(pfd[0], msg, sizeof(msg));
@@ -427,12 +461,15 @@ int cmd_start(int argc, char **argv)
                 return tool_fail("start", name, -EPIPE);
             if (msg[0] < 0) {
                 waitpid(sup, NULL, 0);
-                return tool_fail("start", name, msg[0]);
+                return start_fail(c.state_dir, name, msg[0], timeout_ms);
             }
+            const char *an = ppn_vm_accel_name((unsigned)msg[2]);
             if (c.json)
-                printf("{\"name\": \"%s\", \"pid\": %d, \"supervisor\": %d}\n", name, msg[1], (int)sup);
+                printf("{\"name\": \"%s\", \"pid\": %d, \"supervisor\": %d, \"accel\": \"%s\"}\n", name,
+                       msg[1], (int)sup, an ? an : "");
             else
-                printf("Started %s: QEMU pid %d, supervisor pid %d\n", name, msg[1], (int)sup);
+                printf("Started %s: QEMU pid %d, supervisor pid %d, accelerator %s\n", name, msg[1], (int)sup,
+                       an ? an : "?");
             return 0;
         }
         close(pfd[0]);
@@ -442,10 +479,11 @@ int cmd_start(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    pid_t pid;
-    int r = ppn_vm_start(c.state_dir, name, qemu, flags, (int)timeout_ms, &pid);
+    pid_t pid = 0;
+    int accel = ppn_vm_accel_resolve(qemu, flags); /* what auto means here, probed once */
+    int r = accel < 0 ? accel : ppn_vm_start(c.state_dir, name, qemu, (unsigned)accel, (int)timeout_ms, &pid);
     if (!fg) {
-        int msg[2] = {r, r == 0 ? (int)pid : 0};
+        int msg[3] = {r, r == 0 ? (int)pid : 0, accel};
         ssize_t w = write(pfd[1], msg, sizeof(msg));
         (void)w;
         close(pfd[1]);
@@ -460,11 +498,12 @@ int cmd_start(int argc, char **argv)
     }
     if (r < 0) {
         if (fg)
-            return tool_fail("start", name, r);
+            return start_fail(c.state_dir, name, r, timeout_ms);
         _exit(1);
     }
     if (fg && !c.json)
-        printf("Started %s: QEMU pid %d (supervising; Ctrl-C shuts it down)\n", name, (int)pid);
+        printf("Started %s: QEMU pid %d, accelerator %s (supervising; Ctrl-C shuts it down)\n", name, (int)pid,
+               ppn_vm_accel_name((unsigned)accel));
     fflush(stdout);
     bool shutting = false;
     for (;;) {
@@ -546,6 +585,7 @@ static json_t *info_json(const ppn_vm_info *i)
     json_object_set_new(o, "running", json_boolean(i->running));
     json_object_set_new(o, "pid", json_integer(i->pid));
     json_object_set_new(o, "status", json_string(i->status));
+    json_object_set_new(o, "accel", i->accel[0] ? json_string(i->accel) : json_null());
     json_object_set_new(o, "balloon_actual_bytes", json_integer((json_int_t)i->balloon_actual));
     json_object_set_new(o, "qmp_error", i->qmp_error ? json_string(strerror(-i->qmp_error)) : json_null());
     return o;
@@ -605,6 +645,8 @@ int cmd_status(int argc, char **argv)
         return 0;
     }
     printf("state:   %s (QEMU pid %d)\n", i.status[0] ? i.status : "running, monitor unreachable", (int)i.pid);
+    if (i.accel[0])
+        printf("accel:   %s\n", i.accel);
     if (i.qmp_error)
         printf("monitor: %s\n", strerror(-i.qmp_error));
     else
@@ -764,6 +806,19 @@ int cmd_balloon(int argc, char **argv)
     bool set = optind + 2 == argc;
     if (set && (parse_uint(argv[optind + 1], 1ULL << 22, &mib) < 0 || mib == 0))
         return usage_error(usage, "TARGET_MIB is a positive number of MiB");
+    if (set) {
+        ppn_vm_spec *s;
+        int lr = ppn_vm_spec_load(c.state_dir, name, &s, NULL);
+        if (lr < 0)
+            return tool_fail("find", name, lr);
+        uint32_t mem = ppn_vm_spec_memory_mib(s);
+        ppn_vm_spec_free(s);
+        if (mib > mem) {
+            tool_error("Failed to set the balloon of '%s': target %llu MiB is above the VM's memory (%u MiB)", name,
+                       mib, mem);
+            return 1;
+        }
+    }
     ppn_qmp *q;
     if (connect_vm(&c, name, &q))
         return 1;
@@ -904,9 +959,19 @@ int cmd_shutdown(int argc, char **argv)
     int r;
     if (pidarg && *pidarg) {
         unsigned long long v;
-        if (parse_uint(pidarg, INT32_MAX, &v) < 0)
+        if (parse_uint(pidarg, INT32_MAX, &v) < 0 || v == 0)
             return usage_error(usage, "--pid is a process id");
-        o.pid = (pid_t)v;
+        r = ppn_vm_pid_check(c.state_dir, name, (pid_t)v);
+        if (r == -EPERM) {
+            pid_t rec = 0;
+            ppn_vm_pid(c.state_dir, name, &rec);
+            tool_error("Failed to shut down '%s': pid %llu is not its QEMU (that is pid %d); nothing signalled", name,
+                       v, (int)rec);
+            return 1;
+        }
+        if (r < 0 && r != -ESRCH)
+            return tool_fail("find", name, r);
+        o.pid = r == 0 ? (pid_t)v : 0; /* not running: the monitor alone decides, nobody is signalled */
     } else {
         r = ppn_vm_pid(c.state_dir, name, &o.pid);
         if (r < 0)

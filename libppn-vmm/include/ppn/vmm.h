@@ -156,6 +156,9 @@ typedef struct ppn_qmp_status {
 
 /* query-status. */
 PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status *ret_status);
+/* query-kvm: *ret_enabled is true when the guest runs under KVM, false
+ * under TCG.  -EPROTO a reply without "enabled". */
+PPN_EXPORT int ppn_qmp_query_kvm(ppn_qmp *qmp, int timeout_ms, bool *ret_enabled);
 /* stop (pause the vCPUs) and cont. */
 PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms);
 PPN_EXPORT int ppn_qmp_cont(ppn_qmp *qmp, int timeout_ms);
@@ -388,17 +391,48 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
  * QEMU command line, systemd unit, runner, status
  * ------------------------------------------------------------------------ */
 
-/* 1 if KVM really runs a guest here, 0 if not (no /dev/kvm, no permission,
- * or QEMU's vCPU setup fails as on the build machines).  The probe runs a
- * vCPU that executes HLT, then qemu-system-x86_64 (from PATH) with -accel
- * kvm -cpu host -S, which must start and quit; at most ~10 s, once per
- * process (the answer is cached). */
-PPN_EXPORT int ppn_vmm_kvm_usable(void);
-
 #define PPN_VM_ACCEL_AUTO 0u          /* KVM if ppn_vmm_kvm_usable(), else TCG */
 #define PPN_VM_ACCEL_KVM (1u << 0)
 #define PPN_VM_ACCEL_TCG (1u << 1)
+
+/* How long ppn_vmm_kvm_probe() lets QEMU run the probe under KVM. */
+#define PPN_VMM_KVM_PROBE_TIMEOUT_MS 1500u
+
+/* Runs the probe guest under 'accel' (PPN_VM_ACCEL_KVM or _TCG): QEMU
+ * ('qemu_binary', NULL: qemu-system-x86_64 from PATH) boots a 278-byte image
+ * that enters long mode, rewrites a live page table, touches and checks the
+ * pages it maps and exits through isa-debug-exit.  For KVM a vCPU running
+ * HLT in this process is tried first (no QEMU when even that fails).
+ * Returns 1 when the guest completed within 'timeout_ms' (QEMU is killed
+ * at the deadline), 0 when it did not, -ENOENT no such QEMU binary,
+ * -EINVAL bad accel or timeout, other negative errno when QEMU could not be
+ * started.  *ret_elapsed_ms (may be NULL) is the wall time it took.
+ * Thread-safe; writes no file; starts one process and reaps it. */
+PPN_EXPORT int ppn_vmm_accel_probe(const char *qemu_binary, unsigned accel, int timeout_ms,
+                                   uint32_t *ret_elapsed_ms);
+/* ppn_vmm_accel_probe(qemu_binary, PPN_VM_ACCEL_KVM,
+ * PPN_VMM_KVM_PROBE_TIMEOUT_MS, NULL), uncached.  Costs about one QEMU start
+ * (tens of ms) where KVM works or QEMU refuses KVM at once; the full 1.5 s
+ * where KVM guests hang. */
+PPN_EXPORT int ppn_vmm_kvm_probe(const char *qemu_binary);
+/* 1 if KVM really runs guests with qemu-system-x86_64 from PATH, else 0:
+ * ppn_vmm_kvm_probe(), once per process (cached). */
+PPN_EXPORT int ppn_vmm_kvm_usable(void);
+/* The accelerator 'flags' mean for 'qemu_binary': PPN_VM_ACCEL_KVM or
+ * PPN_VM_ACCEL_TCG as given, and for AUTO what the probe of that binary says
+ * (cached per binary, thread-safe).  -EINVAL both given. */
+PPN_EXPORT int ppn_vm_accel_resolve(const char *qemu_binary, unsigned flags);
+/* "kvm" or "tcg"; NULL for anything else. */
+PPN_EXPORT const char *ppn_vm_accel_name(unsigned accel);
+
 #define PPN_VM_START_PAUSED (1u << 2) /* -S: vCPUs wait for cont */
+
+/* Checks that the files a specification boots from exist now: kernel and
+ * initrd readable files, the disk a readable file or block device (or
+ * missing with a size, to be created).  On failure *ret_field (may be NULL)
+ * names the field ("kernel", "initrd", "disk") and the errno is stat's or
+ * access's (-ENOENT, -EACCES; -EISDIR not a file). */
+PPN_EXPORT int ppn_vm_spec_check_files(const ppn_vm_spec *spec, const char **ret_field);
 
 /* The QEMU argv (argv[0] is 'qemu_binary' or "qemu-system-x86_64"), NULL-
  * terminated; always a virtio-balloon device (id ppn-balloon0) and a QMP
@@ -424,11 +458,15 @@ PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *opts
 
 /* Direct runner, for hosts where systemd is not PID 1.
  * Starts QEMU for the stored VM 'name' as a child of the caller in a new
- * session, records its pid in qemu.pid and waits up to 'timeout_ms' for the
- * monitor socket to accept a QMP connection.  The caller reaps the child
+ * session, records its pid in qemu.pid and waits up to 'timeout_ms' until
+ * the guest runs: the monitor accepts a QMP connection, query-status says
+ * running (with PPN_VM_START_PAUSED: prelaunch or paused) and the guest
+ * has written to its serial console (console.log is not empty; not waited
+ * for when paused).  The caller reaps the child
  * (ppn_vm_supervise does).  -EALREADY it already runs; -ECHILD QEMU exited
- * during start (qemu.log says why); -ETIMEDOUT the monitor never answered
- * (QEMU is killed); the errors of ppn_vm_spec_load. */
+ * during start (ppn_vm_log_last_line() has QEMU's reason); -EIO the guest
+ * stopped for good before it ran (KVM internal error, panic, shutdown;
+ * QEMU is killed); -ETIMEDOUT it did not come up in time (QEMU is killed); the errors of ppn_vm_spec_load. */
 PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
                             unsigned flags, int timeout_ms, pid_t *ret_pid);
 
@@ -446,6 +484,15 @@ PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *
 /* The pid recorded in qemu.pid if that process still runs and is QEMU,
  * else 0 (and a stale pid file is ignored). */
 PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pid);
+/* 0 when 'pid' is this VM's own running QEMU: the pid recorded in qemu.pid,
+ * alive, with the VM's monitor socket on its command line.  -ESRCH the VM
+ * does not run; -EPERM 'pid' is some other process; -EINVAL pid <= 0;
+ * errors of ppn_vm_pid.  Check before signalling a pid given from outside. */
+PPN_EXPORT int ppn_vm_pid_check(const char *state_dir, const char *name, pid_t pid);
+/* QEMU's last line in the VM's qemu.log (its stderr), non-printable bytes
+ * as '?', into 'buf' (cut to fit).  Returns its length; -ENODATA empty log,
+ * -ENOENT no log. */
+PPN_EXPORT int ppn_vm_log_last_line(const char *state_dir, const char *name, char *buf, size_t size);
 
 typedef struct ppn_vm_info {
     char name[PPN_VM_NAME_MAX + 1];
@@ -458,6 +505,7 @@ typedef struct ppn_vm_info {
     uint64_t balloon_actual;    /* bytes; 0 when unknown */
     int qmp_error;              /* 0 or why status/balloon are unknown */
     char node[64];              /* pinned node ("" when none) */
+    char accel[8];              /* "kvm" or "tcg" as QEMU reports it; "" when unknown */
 } ppn_vm_info;
 
 /* The state of one VM: spec, process, and over QMP (bounded by
