@@ -251,16 +251,19 @@ PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, 
     free(emon);
     free(econ);
 
-    const char *disk = ppn_vm_spec_disk(spec);
-    if (*disk) {
-        char *e = qemu_escape(disk);
-        size_t dl = strlen(disk);
-        bool qcow = dl > 6 && !strcmp(disk + dl - 6, ".qcow2");
+    /* the disk's format is the spec's or read from the image (image.c),
+     * then the cloud-init seed */
+    char *drive = NULL, *seed = NULL;
+    r = vmm_drive_args(spec, state_dir, &drive, &seed);
+    if (r < 0)
+        sv.err = r;
+    if (drive) {
         sv_add(&sv, strdup("-drive"));
-        sv_addf(&sv, "file=%s,if=virtio,format=%s,cache=none,aio=threads", e ? e : "", qcow ? "qcow2" : "raw");
-        if (!e)
-            sv.err = -ENOMEM;
-        free(e);
+        sv_add(&sv, drive);
+    }
+    if (seed) {
+        sv_add(&sv, strdup("-drive"));
+        sv_add(&sv, seed);
     }
     if (*ppn_vm_spec_kernel(spec)) {
         sv_add(&sv, strdup("-kernel"));
@@ -455,6 +458,8 @@ static int prepare(const char *state_dir, const char *name, const char *qemu_bin
     if ((r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0)
         goto out;
     unlink(mon); /* a stale socket of an earlier run */
+    if ((r = ppn_vm_seed_write(spec, state_dir)) < 0) /* cloud-init seed from the spec */
+        goto out;
     r = ppn_vm_qemu_argv(spec, state_dir, qemu_binary, flags, ret_argv);
 out:
     ppn_vm_spec_free(spec);
