@@ -551,9 +551,13 @@ PPN_EXPORT int ppn_vmm_kvm_usable(void);
 
 /* The QEMU argv (argv[0] is 'qemu_binary' or "qemu-system-x86_64"), NULL-
  * terminated; always a virtio-balloon device (id ppn-balloon0) and a QMP
- * socket at the VM's monitor path; the console goes to console.log.
+ * socket at the VM's monitor path; the console goes to console.log.  The
+ * disk is a virtio drive of the spec's pinned format, or of the format read
+ * from the image when it is AUTO; with cloud-init settings the seed
+ * (cidata.img) follows as a read-only virtio drive.
  * Free with ppn_vmm_strv_free().  -EINVAL invalid spec or flags (both
- * accelerators). */
+ * accelerators); for an AUTO disk, the errors of ppn_vm_image_probe (e.g.
+ * -ENOENT no image yet, -EMEDIUMTYPE not raw or qcow2). */
 PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, const char *qemu_binary,
                                 unsigned flags, char ***ret_argv);
 
@@ -572,8 +576,9 @@ PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size)
 PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *opts, char **ret_text);
 
 /* Direct runner, for hosts where systemd is not PID 1.
- * Starts QEMU for the stored VM 'name' as a child of the caller in a new
- * session, records its pid in qemu.pid and waits up to 'timeout_ms' for the
+ * Writes the cloud-init seed (ppn_vm_seed_write), then starts QEMU for the
+ * stored VM 'name' as a child of the caller in a new session, records its
+ * pid in qemu.pid and waits up to 'timeout_ms' for the
  * monitor socket to accept a QMP connection.  The caller reaps the child
  * (ppn_vm_supervise does).  -EALREADY it already runs; -ECHILD QEMU exited
  * during start (qemu.log says why); -ETIMEDOUT the monitor never answered
