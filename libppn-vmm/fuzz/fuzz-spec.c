@@ -1,5 +1,7 @@
 /* Fuzzes the VM specification parser (spec.json in the state directory):
- * whatever it accepts must serialise and parse back to the same text. */
+ * whatever it accepts must serialise and parse back to the same text, and
+ * its cloud-init settings must make a seed image of the published size. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (strcmp(a, b) != 0)
         abort();
+    ppn_vm_cloud_init ci;
+    uint8_t *img;
+    size_t n;
+    int has = ppn_vm_spec_cloud_init(s, &ci);
+    int r = ppn_vm_seed_build(s, &img, &n);
+    if (has == 1) {
+        if (r != 0 || n != PPN_VM_SEED_BYTES)
+            abort();
+        free(img);
+    } else if (has != 0 || r != -ENODATA) {
+        abort();
+    }
     free(a);
     free(b);
     ppn_vm_spec_free(s);

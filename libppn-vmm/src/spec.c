@@ -31,6 +31,13 @@ struct ppn_vm_spec {
     bool network;
     size_t nfwd;
     ppn_vm_port_forward fwd[PPN_VM_PORT_FORWARDS_MAX];
+    ppn_vm_disk_format disk_format;
+    char *base;
+    /* cloud-init: has_ci when any of these is set */
+    bool has_ci;
+    char *ci_hostname, *ci_user, *ci_user_data, *ci_network_config;
+    size_t ci_nkeys;
+    char *ci_keys[PPN_VM_SSH_KEYS_MAX + 1]; /* NULL-terminated */
 };
 
 static const struct {
@@ -44,7 +51,7 @@ static const struct {
 } types[] = {
     {PPN_VM_TYPE_TOTEBOX, "VM-Totebox", "totebox", 4096, 2, 20ULL << 30, {0}},
     {PPN_VM_TYPE_MEDIAKIT, "VM-MediaKit", "mediakit", 6144, 2, 20ULL << 30,
-     {9090, 9092, 9093, 9095, 9101, 9102, 0}},
+     {9090, 9092, 9093, 9095, 9096, 9100, 9101, 9102}},
     {PPN_VM_TYPE_ORCHESTRATION, "VM-Orchestration", "orchestration", 2048, 2, 10ULL << 30, {9180, 0}},
     {PPN_VM_TYPE_PRIVATEGIT, "VM-PrivateGit", "privategit", 2048, 2, 20ULL << 30, {3000, 0}},
 };
@@ -139,10 +146,27 @@ PPN_EXPORT int ppn_vm_spec_new(const char *name, ppn_vm_type type, ppn_vm_spec *
     return 0;
 }
 
+static void ci_clear(ppn_vm_spec *s)
+{
+    free(s->ci_hostname);
+    free(s->ci_user);
+    free(s->ci_user_data);
+    free(s->ci_network_config);
+    for (size_t i = 0; i < s->ci_nkeys; i++) {
+        free(s->ci_keys[i]);
+        s->ci_keys[i] = NULL;
+    }
+    s->ci_hostname = s->ci_user = s->ci_user_data = s->ci_network_config = NULL;
+    s->ci_nkeys = 0;
+    s->has_ci = false;
+}
+
 PPN_EXPORT void ppn_vm_spec_free(ppn_vm_spec *s)
 {
     if (!s)
         return;
+    ci_clear(s);
+    free(s->base);
     free(s->disk);
     free(s->node);
     free(s->kernel);
@@ -159,10 +183,17 @@ PPN_EXPORT int ppn_vm_spec_dup(const ppn_vm_spec *spec, ppn_vm_spec **ret_copy)
     if (!c)
         return -ENOMEM;
     *c = *spec;
-    c->disk = c->node = c->kernel = c->initrd = c->append = NULL;
+    c->disk = c->node = c->kernel = c->initrd = c->append = c->base = NULL;
+    c->has_ci = false;
+    c->ci_hostname = c->ci_user = c->ci_user_data = c->ci_network_config = NULL;
+    c->ci_nkeys = 0;
+    memset(c->ci_keys, 0, sizeof(c->ci_keys));
+    ppn_vm_cloud_init ci;
+    int has = ppn_vm_spec_cloud_init(spec, &ci);
     if (set_str(&c->disk, spec->disk) < 0 || set_str(&c->node, spec->node) < 0 ||
         set_str(&c->kernel, spec->kernel) < 0 || set_str(&c->initrd, spec->initrd) < 0 ||
-        set_str(&c->append, spec->append) < 0) {
+        set_str(&c->append, spec->append) < 0 || set_str(&c->base, spec->base) < 0 ||
+        (has > 0 && ppn_vm_spec_set_cloud_init(c, &ci, NULL) < 0)) {
         ppn_vm_spec_free(c);
         return -ENOMEM;
     }
@@ -274,6 +305,98 @@ PPN_EXPORT void ppn_vm_spec_clear_port_forwards(ppn_vm_spec *s)
         s->nfwd = 0;
 }
 
+PPN_EXPORT int ppn_vm_spec_set_disk_format(ppn_vm_spec *s, ppn_vm_disk_format format)
+{
+    if (!s || !ppn_vm_disk_format_to_string(format))
+        return -EINVAL;
+    s->disk_format = format;
+    return 0;
+}
+
+PPN_EXPORT ppn_vm_disk_format ppn_vm_spec_disk_format(const ppn_vm_spec *s)
+{
+    return s ? s->disk_format : PPN_VM_DISK_FORMAT_AUTO;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_base(ppn_vm_spec *s, const char *base)
+{
+    if (!s || !abs_or_empty(base) || (base && strlen(base) > PPN_VM_BACKING_FILE_MAX))
+        return -EINVAL;
+    return set_str(&s->base, base);
+}
+
+PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *s) { return s ? S(s->base) : ""; }
+
+static int dup_opt(const char *v, char **ret)
+{
+    *ret = NULL;
+    if (v && *v && !(*ret = strdup(v)))
+        return -ENOMEM;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_cloud_init(ppn_vm_spec *s, const ppn_vm_cloud_init *ci,
+                                          const char **ret_reason)
+{
+    if (!s) {
+        if (ret_reason)
+            *ret_reason = "no specification";
+        return -EINVAL;
+    }
+    int r = ci ? vmm_cloud_init_check(ci, ret_reason) : 0;
+    if (r < 0)
+        return r;
+    bool any = ci && ((ci->hostname && *ci->hostname) || (ci->user && *ci->user) || ci->n_ssh_keys ||
+                      (ci->user_data && *ci->user_data) || (ci->network_config && *ci->network_config));
+    ppn_vm_spec n;
+    memset(&n, 0, sizeof(n));
+    if (any) {
+        r = dup_opt(ci->hostname, &n.ci_hostname);
+        if (!r)
+            r = dup_opt(ci->user, &n.ci_user);
+        if (!r)
+            r = dup_opt(ci->user_data, &n.ci_user_data);
+        if (!r)
+            r = dup_opt(ci->network_config, &n.ci_network_config);
+        for (size_t i = 0; !r && i < ci->n_ssh_keys; i++) {
+            if (!(n.ci_keys[i] = strdup(ci->ssh_keys[i])))
+                r = -ENOMEM;
+            else
+                n.ci_nkeys++;
+        }
+        if (r < 0) {
+            ci_clear(&n);
+            if (ret_reason)
+                *ret_reason = "out of memory";
+            return r;
+        }
+        n.has_ci = true;
+    }
+    ci_clear(s);
+    s->has_ci = n.has_ci;
+    s->ci_hostname = n.ci_hostname;
+    s->ci_user = n.ci_user;
+    s->ci_user_data = n.ci_user_data;
+    s->ci_network_config = n.ci_network_config;
+    s->ci_nkeys = n.ci_nkeys;
+    for (size_t i = 0; i <= PPN_VM_SSH_KEYS_MAX; i++)
+        s->ci_keys[i] = i < n.ci_nkeys ? n.ci_keys[i] : NULL;
+    return 0;
+}
+
+PPN_EXPORT int ppn_vm_spec_cloud_init(const ppn_vm_spec *s, ppn_vm_cloud_init *ret)
+{
+    if (!s || !ret)
+        return -EINVAL;
+    ret->hostname = S(s->ci_hostname);
+    ret->user = S(s->ci_user);
+    ret->ssh_keys = (const char *const *)s->ci_keys;
+    ret->n_ssh_keys = s->ci_nkeys;
+    ret->user_data = S(s->ci_user_data);
+    ret->network_config = S(s->ci_network_config);
+    return s->has_ci ? 1 : 0;
+}
+
 PPN_EXPORT int ppn_vm_spec_validate(const ppn_vm_spec *s, const char **ret_reason)
 {
     const char *why = NULL;
@@ -297,6 +420,14 @@ PPN_EXPORT int ppn_vm_spec_validate(const ppn_vm_spec *s, const char **ret_reaso
         why = "nothing to boot: give a disk image or a kernel";
     else if (!s->network && s->nfwd > 0)
         why = "port forwards need networking";
+    else if (!ppn_vm_disk_format_to_string(s->disk_format))
+        why = "unknown disk format";
+    else if (s->base && !s->disk)
+        why = "a base image needs a disk (the overlay on it)";
+    else if (s->base && (s->base[0] != '/' || strlen(s->base) > PPN_VM_BACKING_FILE_MAX))
+        why = "the base image path must be absolute, at most 1023 bytes";
+    else if (s->base && !strcmp(s->base, s->disk))
+        why = "the base image and the disk are the same file";
     else {
         for (size_t i = 0; i < s->nfwd && !why; i++) {
             const ppn_vm_port_forward *f = &s->fwd[i];
@@ -342,6 +473,28 @@ PPN_EXPORT int ppn_vm_spec_to_json(const ppn_vm_spec *s, char **ret_json)
         bad |= json_object_set_new(o, "append", json_string(S(s->append))) < 0;
         bad |= json_object_set_new(o, "network", json_boolean(s->network)) < 0;
         bad |= json_object_set(o, "port_forwards", fw) < 0;
+        /* optional members, absent when unset (older files round-trip) */
+        if (s->disk_format != PPN_VM_DISK_FORMAT_AUTO)
+            bad |= json_object_set_new(o, "disk_format",
+                                       json_string(ppn_vm_disk_format_to_string(s->disk_format))) < 0;
+        if (s->base)
+            bad |= json_object_set_new(o, "base", json_string(s->base)) < 0;
+        if (s->has_ci) {
+            json_t *ci = json_object(), *keys = json_array();
+            bad |= !ci || !keys;
+            for (size_t i = 0; i < s->ci_nkeys && !bad; i++)
+                bad |= json_array_append_new(keys, json_string(s->ci_keys[i])) < 0;
+            if (!bad) {
+                bad |= json_object_set_new(ci, "hostname", json_string(S(s->ci_hostname))) < 0;
+                bad |= json_object_set_new(ci, "user", json_string(S(s->ci_user))) < 0;
+                bad |= json_object_set(ci, "ssh_keys", keys) < 0;
+                bad |= json_object_set_new(ci, "user_data", json_string(S(s->ci_user_data))) < 0;
+                bad |= json_object_set_new(ci, "network_config", json_string(S(s->ci_network_config))) < 0;
+                bad |= json_object_set(o, "cloud_init", ci) < 0;
+            }
+            json_decref(keys);
+            json_decref(ci);
+        }
     }
     char *txt = bad ? NULL : json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(fw);
@@ -388,7 +541,8 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
     ppn_vm_spec *s = NULL;
     static const char *const known[] = {"format", "name", "type", "memory_mib", "vcpus", "disk",
                                         "disk_size_bytes", "node", "kernel", "initrd", "append",
-                                        "network", "port_forwards"};
+                                        "network", "port_forwards", "disk_format", "base",
+                                        "cloud_init"};
     uint64_t format, mem, vcpus, dsize;
     const char *name, *type, *disk, *node, *kernel, *initrd, *append;
     ppn_vm_type t;
@@ -476,6 +630,56 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
             goto bad;
         }
     }
+    json_t *jf = json_object_get(o, "disk_format");
+    if (jf) {
+        const char *fs;
+        ppn_vm_disk_format df;
+        if (get_str(o, "disk_format", &fs) < 0 || ppn_vm_disk_format_from_string(fs, &df) < 0 ||
+            df == PPN_VM_DISK_FORMAT_AUTO) {
+            why = "\"disk_format\" must be \"raw\" or \"qcow2\"";
+            goto bad;
+        }
+        s->disk_format = df;
+    }
+    if (json_object_get(o, "base")) {
+        const char *b;
+        if (get_str(o, "base", &b) < 0 || !*b || ppn_vm_spec_set_base(s, b) < 0) {
+            why = "\"base\" must be an absolute path of at most 1023 bytes";
+            goto bad;
+        }
+    }
+    json_t *jci = json_object_get(o, "cloud_init");
+    if (jci) {
+        static const char *const ck[] = {"hostname", "user", "ssh_keys", "user_data", "network_config"};
+        const char *v[5] = {NULL};
+        json_t *keys = json_object_get(jci, "ssh_keys");
+        const char *kv[PPN_VM_SSH_KEYS_MAX];
+        if (!json_is_object(jci) || json_object_size(jci) != 5 || !json_is_array(keys) ||
+            json_array_size(keys) > PPN_VM_SSH_KEYS_MAX) {
+            why = "\"cloud_init\" must be {hostname, user, ssh_keys (at most 8), user_data, network_config}";
+            goto bad;
+        }
+        for (size_t i = 0; i < 5; i++)
+            if (i != 2 && get_str(jci, ck[i], &v[i]) < 0) {
+                why = "a \"cloud_init\" member is missing or not a string";
+                goto bad;
+            }
+        for (size_t i = 0; i < json_array_size(keys); i++) {
+            json_t *k = json_array_get(keys, i);
+            if (!json_is_string(k) || strlen(json_string_value(k)) != json_string_length(k)) {
+                why = "\"cloud_init\".\"ssh_keys\" holds a non-string";
+                goto bad;
+            }
+            kv[i] = json_string_value(k);
+        }
+        ppn_vm_cloud_init ci = {v[0], v[1], kv, json_array_size(keys), v[3], v[4]};
+        if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0)
+            goto bad;
+        if (!s->has_ci) {
+            why = "\"cloud_init\" is present but empty";
+            goto bad;
+        }
+    }
     if (ppn_vm_spec_validate(s, &why) < 0)
         goto bad;
     json_decref(o);
@@ -495,7 +699,8 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
     static const struct {
         const char *what, *file;
     } files[] = {{"spec", "spec.json"}, {"monitor", "qmp.sock"}, {"pid", "qemu.pid"},
-                 {"console", "console.log"}, {"log", "qemu.log"}, {"dir", ""}};
+                 {"console", "console.log"}, {"log", "qemu.log"}, {"seed", "cidata.img"},
+                 {"dir", ""}};
     if (!state_dir || !*state_dir || !ppn_vm_name_valid(name) || !what || !buf)
         return -EINVAL;
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(files); i++)
@@ -651,7 +856,7 @@ PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name)
         return r;
     if (access(dir, F_OK) < 0)
         return -errno;
-    static const char *const what[] = {"spec", "monitor", "pid", "console", "log"};
+    static const char *const what[] = {"spec", "monitor", "pid", "console", "log", "seed"};
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(what); i++)
         if (ppn_vm_path(state_dir, name, what[i], p, sizeof(p)) == 0)
             unlink(p);

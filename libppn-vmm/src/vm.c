@@ -127,16 +127,19 @@ PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, 
     free(emon);
     free(econ);
 
-    const char *disk = ppn_vm_spec_disk(spec);
-    if (*disk) {
-        char *e = qemu_escape(disk);
-        size_t dl = strlen(disk);
-        bool qcow = dl > 6 && !strcmp(disk + dl - 6, ".qcow2");
+    /* the disk's format is the spec's or read from the image (image.c),
+     * then the cloud-init seed */
+    char *drive = NULL, *seed = NULL;
+    r = vmm_drive_args(spec, state_dir, &drive, &seed);
+    if (r < 0)
+        sv.err = r;
+    if (drive) {
         sv_add(&sv, strdup("-drive"));
-        sv_addf(&sv, "file=%s,if=virtio,format=%s,cache=none,aio=threads", e ? e : "", qcow ? "qcow2" : "raw");
-        if (!e)
-            sv.err = -ENOMEM;
-        free(e);
+        sv_add(&sv, drive);
+    }
+    if (seed) {
+        sv_add(&sv, strdup("-drive"));
+        sv_add(&sv, seed);
     }
     if (*ppn_vm_spec_kernel(spec)) {
         sv_add(&sv, strdup("-kernel"));
@@ -331,6 +334,8 @@ static int prepare(const char *state_dir, const char *name, const char *qemu_bin
     if ((r = ppn_vm_path(state_dir, name, "monitor", mon, sizeof(mon))) < 0)
         goto out;
     unlink(mon); /* a stale socket of an earlier run */
+    if ((r = ppn_vm_seed_write(spec, state_dir)) < 0) /* cloud-init seed from the spec */
+        goto out;
     r = ppn_vm_qemu_argv(spec, state_dir, qemu_binary, flags, ret_argv);
 out:
     ppn_vm_spec_free(spec);
@@ -569,13 +574,16 @@ PPN_EXPORT int ppn_vm_spec_check_files(const ppn_vm_spec *spec, const char **ret
 {
     if (!spec)
         return -EINVAL;
-    static const char *const fields[] = {"kernel", "initrd", "disk"};
-    const char *paths[] = {ppn_vm_spec_kernel(spec), ppn_vm_spec_initrd(spec), ppn_vm_spec_disk(spec)};
-    for (size_t i = 0; i < 3; i++) {
+    static const char *const fields[] = {"kernel", "initrd", "base", "disk"};
+    const char *paths[] = {ppn_vm_spec_kernel(spec), ppn_vm_spec_initrd(spec), ppn_vm_spec_base(spec),
+                           ppn_vm_spec_disk(spec)};
+    bool base = *paths[2];
+    for (size_t i = 0; i < 4; i++) {
         if (!*paths[i])
             continue;
-        /* a disk with a size is created when missing */
-        if (i == 2 && ppn_vm_spec_disk_size_bytes(spec) > 0 && access(paths[i], F_OK) < 0 && errno == ENOENT)
+        /* a disk is created when missing: as an overlay on the base, or with a size */
+        if (i == 3 && (base || ppn_vm_spec_disk_size_bytes(spec) > 0) && access(paths[i], F_OK) < 0 &&
+            errno == ENOENT)
             continue;
         int r = file_readable(paths[i]);
         if (r < 0) {

@@ -21,3 +21,10 @@ int qmp_connect_fd(int fd, int timeout_ms, ppn_qmp **ret_qmp);
 #include <stddef.h>
 extern const unsigned char vmm_accel_payload[];
 extern const size_t vmm_accel_payload_len;
+/* Checks cloud-init settings against the bounds of ppn_vm_cloud_init
+ * (cloudinit.c).  -EINVAL with *ret_reason (static) naming the field. */
+int vmm_cloud_init_check(const ppn_vm_cloud_init *ci, const char **ret_reason);
+/* The -drive values for the spec's disk (format pinned or read from the
+ * image) and its cloud-init seed, each NULL when there is none; malloc'd.
+ * Errors of ppn_vm_image_probe for a disk of AUTO format; -ENOMEM. */
+int vmm_drive_args(const ppn_vm_spec *spec, const char *state_dir, char **ret_disk, char **ret_seed);

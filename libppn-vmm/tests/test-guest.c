@@ -1,7 +1,8 @@
 /* libppn-vmm against a real QEMU (TCG) booting the Debian kernel with the
  * busybox initramfs of tests/vmm-guest: balloon, events, graceful shutdown,
- * the forced fallback for a guest that ignores the button, and a QEMU that
- * dies or hangs mid-command.
+ * the forced fallback for a guest that ignores the button, a QEMU that
+ * dies or hangs mid-command, and a guest on a qcow2 overlay that reads its
+ * cloud-init seed.
  *
  *   test-guest BUILD-GUEST-SH GUEST-DIR */
 #include <check.h>
@@ -447,6 +448,89 @@ START_TEST(test_probe_matches_linux_hanging_kvm)
 }
 END_TEST
 
+/* Guest images end to end: a qcow2 overlay made by the library on a raw
+ * base, a cloud-init seed written by ppn_vm_start from the spec; the guest
+ * finds the seed by its label "cidata", takes the hostname and prints the
+ * user it was given, reads the base through the overlay and writes to it;
+ * after a graceful shutdown the base is untouched and the write is in the
+ * overlay. */
+START_TEST(test_cloud_init_seed_and_overlay)
+{
+    char base[512], disk[512];
+    snprintf(base, sizeof(base), "%s/base.raw", state);
+    snprintf(disk, sizeof(disk), "%s/ci-disk.qcow2", state);
+    size_t bsize = 4u << 20;
+    uint8_t *b = malloc(bsize);
+    memset(b, 0x5a, bsize);
+    memcpy(b, "PPN-BASE", 8);
+    ck_assert_int_eq(ppnc_write_file_atomic(base, b, bsize, 0644), 0);
+    const char *why = NULL;
+    ck_assert_int_eq(ppn_vm_image_create(disk, base, 0, &why), 0);
+    ppn_vm_image_info info;
+    ck_assert_int_eq(ppn_vm_image_probe(disk, &info, &why), 0);
+    ck_assert_int_eq(info.format, PPN_VM_DISK_FORMAT_QCOW2);
+
+    ppn_vm_spec *s;
+    char k[512], i[512];
+    snprintf(k, sizeof(k), "%s/vmlinuz", guest_dir);
+    snprintf(i, sizeof(i), "%s/initrd.gz", guest_dir);
+    ck_assert_int_eq(ppn_vm_spec_new("ci", PPN_VM_TYPE_ORCHESTRATION, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_memory_mib(s, 256), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_vcpus(s, 1), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, k, i, "console=ttyS0 panic=-1 loglevel=3"), 0);
+    ppn_vm_spec_clear_port_forwards(s);
+    ck_assert_int_eq(ppn_vm_spec_set_network(s, false), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_disk(s, disk, 0), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_base(s, base), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_disk_format(s, info.format), 0);
+    const char *keys[] = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl foundry@a"};
+    ppn_vm_cloud_init ci = {.hostname = "vm-mediakit", .user = "foundry", .ssh_keys = keys, .n_ssh_keys = 1,
+                            .network_config = "version: 2\nethernets: {}\n"};
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s, &ci, &why), 0);
+    ck_assert_int_eq(ppn_vm_spec_save(s, state, true), 0);
+    ppn_vm_spec_free(s);
+    char seed[512];
+    ck_assert_int_eq(ppn_vm_path(state, "ci", "seed", seed, sizeof(seed)), 0);
+    ck_assert_int_ne(access(seed, F_OK), 0); /* ppn_vm_start writes it */
+
+    pid_t pid = start_vm("ci");
+    ck_assert_int_eq(access(seed, F_OK), 0);
+    wait_console("ci", "ppn-guest: cidata /dev/vdb hostname=vm-mediakit user=foundry keys=1 network-config=yes", 90000);
+    wait_console("ci", "ppn-guest: vda starts PPN-BASE", 5000);
+    wait_console("ci", "ppn-guest: vda sector 1 written", 10000);
+    wait_console("ci", "ppn-guest: ready acpid", 10000);
+
+    char mon[512];
+    ck_assert_int_eq(ppn_vm_path(state, "ci", "monitor", mon, sizeof(mon)), 0);
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    o.monitor_path = mon;
+    o.pid = pid;
+    o.deadline_ms = 30000;
+    ppn_vm_shutdown_result res;
+    ck_assert_int_eq(ppn_vm_shutdown(&o, NULL, NULL, &res), 0);
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL);
+
+    /* the base is as it was; the guest's write is in the overlay */
+    uint8_t *now;
+    size_t nlen;
+    ck_assert_int_eq(ppnc_read_file(base, bsize, &now, &nlen), 0);
+    ck_assert(nlen == bsize && memcmp(now, b, bsize) == 0);
+    free(now);
+    char cmd[2048], out[600];
+    snprintf(out, sizeof(out), "%s/ci-disk.raw", state);
+    snprintf(cmd, sizeof(cmd), "qemu-img check -q '%s' && qemu-img convert -O raw '%s' '%s'", disk, disk, out);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ppnc_read_file(out, bsize, &now, &nlen), 0);
+    ck_assert(nlen == bsize);
+    ck_assert_int_eq(memcmp(now, "PPN-BASE", 8), 0);
+    ck_assert_int_eq(memcmp(now + 512, "PPN-GUEST-WROTE", 15), 0);
+    ck_assert_int_eq(memcmp(now + 1024, b + 1024, bsize - 1024), 0);
+    free(now);
+    free(b);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -472,6 +556,7 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_deaf_guest_fallback);
     tcase_add_test(tc, test_hung_qemu_signals);
     tcase_add_test(tc, test_qemu_killed_mid_command);
+    tcase_add_test(tc, test_cloud_init_seed_and_overlay);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("accel");
     tcase_set_timeout(ta, 120);

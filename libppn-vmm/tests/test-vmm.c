@@ -515,12 +515,12 @@ START_TEST(test_spec_defaults)
     ppn_vm_spec *s;
     ck_assert_int_eq(ppn_vm_spec_new("media1", PPN_VM_TYPE_MEDIAKIT, &s), 0);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(s), 6144);
-    ck_assert_uint_eq(ppn_vm_spec_port_forward_count(s), 6);
+    ck_assert_uint_eq(ppn_vm_spec_port_forward_count(s), 8);
     ppn_vm_port_forward f;
     ck_assert_int_eq(ppn_vm_spec_port_forward(s, 0, &f), 0);
     ck_assert_uint_eq(f.host_port, 19090);
     ck_assert_uint_eq(f.guest_port, 9090);
-    ck_assert_int_eq(ppn_vm_spec_port_forward(s, 6, &f), -ERANGE);
+    ck_assert_int_eq(ppn_vm_spec_port_forward(s, 8, &f), -ERANGE);
     ck_assert(ppn_vm_spec_disk_size_bytes(s) == 20ULL << 30);
     const char *why = NULL;
     /* nothing to boot yet */

@@ -2,8 +2,8 @@
 # build-guest.sh OUTDIR — a tiny test guest for libppn-vmm (see README.md).
 #
 # Writes OUTDIR/vmlinuz (the Debian kernel of /boot), OUTDIR/initrd.gz (busybox
-# + virtio_balloon, button, evdev; `busybox acpid` powers off on the power
-# button) and OUTDIR/initrd-deaf.gz (the same guest without acpid: it ignores
+# + virtio_balloon, button, evdev, virtio_blk, vfat; `busybox acpid` powers off
+# on the power button; a cidata seed's hostname and user are printed) and OUTDIR/initrd-deaf.gz (the same guest without acpid: it ignores
 # the button).  Cached: rebuilt only when the kernel, busybox or this script
 # change.  Exit 0 on success, 1 with a message on stderr otherwise.
 set -euo pipefail
@@ -29,12 +29,14 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc/acpi/PWRF,lib/modules}
 cp "$bb" "$root/bin/busybox"
-for a in sh mount insmod poweroff acpid cat echo sleep ls mdev; do ln -s busybox "$root/bin/$a"; done
+for a in sh mount insmod poweroff acpid cat echo sleep ls mdev findfs sed grep hostname head dd sync mkdir printf; do
+  ln -s busybox "$root/bin/$a"
+done
 
 # Modules in dependency order (modprobe --show-depends), decompressed.
 order=$tmp/order
 : > "$order"
-for m in virtio_pci virtio_balloon button evdev; do
+for m in virtio_pci virtio_balloon button evdev virtio_blk vfat nls_cp437 nls_ascii nls_utf8; do
   modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}' >> "$order"
 done
 n=0
@@ -65,6 +67,27 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev 2>/dev/null
 while read -r m; do insmod /lib/modules/\$m 2>/dev/null || echo "ppn-guest: insmod \$m failed"; done < /lib/modules/load-order
+# A stand-in for cloud-init's NoCloud datasource: the file system labelled
+# cidata, its meta-data and user-data as libppn-vmm writes them.
+if ls /sys/block 2>/dev/null | grep -q '^vd'; then
+  seed=\$(findfs LABEL=cidata 2>/dev/null)
+  if [ -n "\$seed" ] && mkdir -p /cidata && mount -t vfat -o ro "\$seed" /cidata; then
+    h=\$(sed -n 's/^local-hostname: "\\(.*\\)"\$/\\1/p' /cidata/meta-data)
+    u=\$(sed -n 's/^  - name: "\\(.*\\)"\$/\\1/p' /cidata/user-data)
+    k=\$(grep -c '^ *- "ssh-' /cidata/user-data)
+    net=no; [ -f /cidata/network-config ] && net=yes
+    [ -n "\$h" ] && hostname "\$h"
+    echo "ppn-guest: cidata \$seed hostname=\$(hostname) user=\$u keys=\$k network-config=\$net"
+  else
+    echo "ppn-guest: no cidata"
+  fi
+  # the overlay test's disk: read the base's first bytes, write sector 1
+  if [ -b /dev/vda ] && [ "\$(head -c 8 /dev/vda)" = "PPN-BASE" ]; then
+    echo "ppn-guest: vda starts PPN-BASE"
+    printf 'PPN-GUEST-WROTE' | dd of=/dev/vda bs=512 seek=1 conv=notrunc 2>/dev/null && sync &&
+      echo "ppn-guest: vda sector 1 written"
+  fi
+fi
 if [ "$1" = 1 ]; then
   acpid -c /etc/acpi -l /tmp/acpid.log
   echo "ppn-guest: ready acpid"

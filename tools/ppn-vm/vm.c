@@ -170,6 +170,130 @@ static int create_disk(const char *path, uint64_t size)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
+/* The text of a --user-data/--network-config/--ssh-key file, at most 'max'
+ * bytes; a one-line error naming the option and file on failure. */
+static char *read_option_file(const char *opt, const char *path, size_t max)
+{
+    uint8_t *d;
+    size_t n;
+    int r = ppnc_read_file(path, max, &d, &n);
+    if (r < 0) {
+        if (r == -EFBIG)
+            tool_error("Failed to read %s '%s': over %zu bytes", opt, path, max);
+        else
+            tool_error("Failed to read %s '%s': %s", opt, path, strerror(-r));
+        return NULL;
+    }
+    if (strlen((char *)d) != n) {
+        tool_error("Failed to read %s '%s': it holds a NUL byte", opt, path);
+        free(d);
+        return NULL;
+    }
+    return (char *)d;
+}
+
+/* --ssh-key: a public key itself, or a file of them (one per line, '#'
+ * comments and blank lines skipped, like authorized_keys).  Adds to keys[]
+ * (owned strings); -1 after printing the error. */
+static int add_ssh_keys(const char *arg, char **keys, size_t *n)
+{
+    static const char *const starts[] = {"ssh-", "ecdsa-", "sk-"};
+    bool literal = false;
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(starts); i++)
+        literal |= !strncmp(arg, starts[i], strlen(starts[i]));
+    char *text = literal ? strdup(arg) : read_option_file("--ssh-key", arg, 64 * 1024);
+    if (!text) {
+        if (literal)
+            tool_error("Failed to add --ssh-key: out of memory");
+        return -1;
+    }
+    int r = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r')
+            line[--l] = '\0';
+        if (!l || line[0] == '#')
+            continue;
+        if (*n == PPN_VM_SSH_KEYS_MAX) {
+            tool_error("Failed to add --ssh-key '%s': more than %u keys", arg, PPN_VM_SSH_KEYS_MAX);
+            r = -1;
+            break;
+        }
+        if (!(keys[(*n)++] = strdup(line))) {
+            r = -1;
+            break;
+        }
+    }
+    free(text);
+    return r;
+}
+
+/* The reason an image was refused: the parser's words, or for a file
+ * system error those and the errno's. */
+static const char *image_reason(const char *why, int r, char *buf, size_t size)
+{
+    if (r == -EBADMSG || r == -EMEDIUMTYPE || r == -EFBIG || r == -EINVAL || r == -EEXIST)
+        return why ? why : strerror(-r);
+    snprintf(buf, size, "%s: %s", why ? why : "cannot read it", strerror(-r));
+    return buf;
+}
+
+/* --base and the cloud-init options into the spec, all checked (files read,
+ * base image probed) before anything is written.  -1 after one error line. */
+static int images_prepare(ppn_vm_spec *s, const char *name, const char *base, bool size_given,
+                          const char *hostname, const char *user, const char *const *keyargs,
+                          size_t nkeyargs, const char *user_data_file, const char *netconf_file)
+{
+    const char *why = NULL;
+    if (base) {
+        if (base[0] != '/')
+            return tool_error("Failed to create '%s': --base must be an absolute path", name), -1;
+        if (!*ppn_vm_spec_disk(s))
+            return tool_error("Failed to create '%s': --base needs --disk (the new overlay's path)", name), -1;
+        if (access(ppn_vm_spec_disk(s), F_OK) == 0)
+            return tool_error("Failed to create '%s': --disk '%s' exists; an overlay on --base is a new file",
+                              name, ppn_vm_spec_disk(s)), -1;
+        ppn_vm_image_info bi;
+        int r = ppn_vm_image_probe(base, &bi, &why);
+        if (r < 0) {
+            char rb[256];
+            tool_error("Failed to read --base '%s': %s", base, image_reason(why, r, rb, sizeof(rb)));
+            return -1;
+        }
+        uint64_t size = ppn_vm_spec_disk_size_bytes(s);
+        if (size_given && size < bi.virtual_size)
+            return tool_error("Failed to create '%s': --disk-size is smaller than --base (%llu bytes)", name,
+                              (unsigned long long)bi.virtual_size), -1;
+        if (!size_given && size < bi.virtual_size)
+            size = bi.virtual_size;
+        if (ppn_vm_spec_set_base(s, base) < 0 || ppn_vm_spec_set_disk(s, ppn_vm_spec_disk(s), size) < 0)
+            return tool_error("Failed to create '%s': --base is at most 1023 bytes", name), -1;
+    }
+    char *keys[PPN_VM_SSH_KEYS_MAX] = {NULL};
+    size_t nkeys = 0;
+    char *ud = NULL, *nc = NULL;
+    int ret = -1;
+    for (size_t i = 0; i < nkeyargs; i++)
+        if (add_ssh_keys(keyargs[i], keys, &nkeys) < 0)
+            goto out;
+    if (user_data_file && !(ud = read_option_file("--user-data", user_data_file, PPN_VM_USER_DATA_MAX)))
+        goto out;
+    if (netconf_file && !(nc = read_option_file("--network-config", netconf_file, PPN_VM_NETWORK_CONFIG_MAX)))
+        goto out;
+    ppn_vm_cloud_init ci = {hostname, user, (const char *const *)keys, nkeys, ud, nc};
+    if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
+        tool_error("Failed to create '%s': %s", name, why);
+        goto out;
+    }
+    ret = 0;
+out:
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(ud);
+    free(nc);
+    return ret;
+}
+
 int cmd_create(int argc, char **argv)
 {
     static const char usage[] = "create NAME --type TYPE [options]";
@@ -188,6 +312,12 @@ int cmd_create(int argc, char **argv)
         {"forward", required_argument, NULL, 'f'},
         {"no-default-forwards", no_argument, NULL, 'F'},
         {"force", no_argument, NULL, 'o'},
+        {"base", required_argument, NULL, 'B'},
+        {"hostname", required_argument, NULL, 'H'},
+        {"user", required_argument, NULL, 'U'},
+        {"ssh-key", required_argument, NULL, 'K'},
+        {"user-data", required_argument, NULL, 'Y'},
+        {"network-config", required_argument, NULL, 'W'},
         {0},
     };
     struct common c;
@@ -195,6 +325,9 @@ int cmd_create(int argc, char **argv)
     const char *type = NULL, *mem = NULL, *vcpus = NULL, *disk = NULL, *dsize = NULL, *node = NULL,
                *kernel = NULL, *initrd = NULL, *append = NULL;
     bool nonet = false, nodef = false, force = false;
+    const char *base = NULL, *hostname = NULL, *user = NULL, *user_data = NULL, *netconf = NULL;
+    const char *keyargs[PPN_VM_SSH_KEYS_MAX];
+    size_t nkeyargs = 0;
     const char *fwd[PPN_VM_PORT_FORWARDS_MAX];
     size_t nfwd = 0;
     int opt;
@@ -215,6 +348,16 @@ int cmd_create(int argc, char **argv)
         case 'N': nonet = true; break;
         case 'F': nodef = true; break;
         case 'o': force = true; break;
+        case 'B': base = optarg; break;
+        case 'H': hostname = optarg; break;
+        case 'U': user = optarg; break;
+        case 'Y': user_data = optarg; break;
+        case 'W': netconf = optarg; break;
+        case 'K':
+            if (nkeyargs == PPN_VM_SSH_KEYS_MAX)
+                return usage_error(usage, "too many --ssh-key");
+            keyargs[nkeyargs++] = optarg;
+            break;
         case 'f':
             if (nfwd == PPN_VM_PORT_FORWARDS_MAX)
                 return usage_error(usage, "too many --forward");
@@ -231,14 +374,24 @@ int cmd_create(int argc, char **argv)
                     "  --type TYPE           VM-Totebox, VM-MediaKit, VM-Orchestration, VM-PrivateGit\n"
                     "                        (or totebox, mediakit, ...); sets the type's defaults\n"
                     "  --memory MIB          RAM in MiB          --vcpus N   virtual CPUs\n"
-                    "  --disk PATH           disk image (absolute; .qcow2 or raw)\n"
-                    "  --disk-size GIB       size to create it with (qemu-img, when it is missing)\n"
+                    "  --disk PATH           disk image (absolute); its format is read from it\n"
+                    "  --disk-size GIB       size to create it with when missing (qcow2 if named\n"
+                    "                        .qcow2, else raw), or of the overlay on --base\n"
                     "  --node NODE           node the VM is pinned to (required for VM-Totebox)\n"
                     "  --kernel K --initrd I --append A   direct kernel boot (absolute paths)\n"
                     "  --forward [tcp:|udp:]HOST:GUEST    add a host port forward (repeatable)\n"
                     "  --no-default-forwards drop the type's default forwards\n"
                     "  --no-network          no network card (-nic none)\n"
-                    "  --force               replace an existing specification\n");
+                    "  --force               replace an existing specification\n"
+                    "  --base IMAGE          make --disk a new qcow2 overlay on this shared base image\n"
+                    "                        (raw or qcow2, read from the image; never written)\n"
+                    "cloud-init (a NoCloud seed labelled cidata, attached to the VM):\n"
+                    "  --hostname NAME       the guest's hostname\n"
+                    "  --user NAME           a user with sudo, password locked\n"
+                    "  --ssh-key KEY|FILE    an SSH public key, or a file of them (repeatable)\n"
+                    "  --user-data FILE      cloud-init user-data (instead of --user/--ssh-key)\n"
+                    "  --network-config FILE cloud-init network configuration (version 1 or 2)\n"
+                    "The disk format is read from the image, whatever its name.\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
     const char *name = argv[optind];
@@ -296,6 +449,11 @@ int cmd_create(int argc, char **argv)
         }
     }
     const char *why = NULL;
+    if (images_prepare(s, name, base, dsize != NULL, hostname, user, keyargs, nkeyargs, user_data,
+                       netconf) < 0) {
+        ppn_vm_spec_free(s);
+        return 1;
+    }
     if (ppn_vm_spec_validate(s, &why) < 0) {
         ppn_vm_spec_free(s);
         tool_error("Failed to create '%s': %s", name, why);
@@ -305,14 +463,33 @@ int cmd_create(int argc, char **argv)
     r = ppn_vm_spec_check_files(s, &field);
     if (r < 0) {
         const char *path = !strcmp(field, "kernel") ? ppn_vm_spec_kernel(s)
-                           : !strcmp(field, "initrd") ? ppn_vm_spec_initrd(s) : ppn_vm_spec_disk(s);
+                           : !strcmp(field, "initrd") ? ppn_vm_spec_initrd(s)
+                           : !strcmp(field, "base")   ? ppn_vm_spec_base(s) : ppn_vm_spec_disk(s);
         tool_error("Failed to create '%s': --%s %s: %s", name, field, path,
                    r == -ENOENT && !strcmp(field, "disk") ? "does not exist (--disk-size creates it)"
                                                           : strerror(-r));
         ppn_vm_spec_free(s);
         return 1;
     }
-    if (*ppn_vm_spec_disk(s)) {
+    /* everything is checked; nothing is written before this point */
+    char specp[4096];
+    if (!force && ppn_vm_path(c.state_dir, name, "spec", specp, sizeof(specp)) == 0 && access(specp, F_OK) == 0) {
+        ppn_vm_spec_free(s);
+        tool_error("Failed to create '%s': it exists already (--force replaces it)", name);
+        return 1;
+    }
+    bool made_disk = false;
+    if (*ppn_vm_spec_base(s)) {
+        r = ppn_vm_image_create(ppn_vm_spec_disk(s), ppn_vm_spec_base(s), ppn_vm_spec_disk_size_bytes(s), &why);
+        if (r < 0) {
+            char rb[256];
+            tool_error("Failed to create the overlay '%s': %s", ppn_vm_spec_disk(s), image_reason(why, r, rb, sizeof(rb)));
+            ppn_vm_spec_free(s);
+            return 1;
+        }
+        made_disk = true;
+    } else if (*ppn_vm_spec_disk(s)) {
+        made_disk = access(ppn_vm_spec_disk(s), F_OK) != 0;
         r = create_disk(ppn_vm_spec_disk(s), ppn_vm_spec_disk_size_bytes(s));
         if (r < 0) {
             tool_fail("create the disk image", ppn_vm_spec_disk(s), r);
@@ -320,7 +497,28 @@ int cmd_create(int argc, char **argv)
             return 1;
         }
     }
+    if (*ppn_vm_spec_disk(s)) {
+        /* the format is what the image says, pinned in the spec */
+        ppn_vm_image_info info;
+        r = ppn_vm_image_probe(ppn_vm_spec_disk(s), &info, &why);
+        if (r < 0) {
+            char rb[256];
+            tool_error("Failed to read the disk image '%s': %s", ppn_vm_spec_disk(s), image_reason(why, r, rb, sizeof(rb)));
+            if (made_disk)
+                unlink(ppn_vm_spec_disk(s));
+            ppn_vm_spec_free(s);
+            return 1;
+        }
+        ppn_vm_spec_set_disk_format(s, info.format);
+    }
     r = ppn_vm_spec_save(s, c.state_dir, !force);
+    if (r == 0) {
+        r = ppn_vm_seed_write(s, c.state_dir);
+        if (r < 0 && !force)
+            ppn_vm_remove(c.state_dir, name);
+    }
+    if (r < 0 && made_disk)
+        unlink(ppn_vm_spec_disk(s));
     if (r < 0) {
         ppn_vm_spec_free(s);
         if (r == -EEXIST) {
@@ -338,6 +536,14 @@ int cmd_create(int argc, char **argv)
     } else {
         printf("Created %s %s: %u MiB, %u vCPU(s), %zu port forward(s)\n", ppn_vm_type_to_string(t), name,
                ppn_vm_spec_memory_mib(s), ppn_vm_spec_vcpus(s), ppn_vm_spec_port_forward_count(s));
+        if (*ppn_vm_spec_disk(s))
+            printf("  disk %s (%s%s%s)\n", ppn_vm_spec_disk(s), ppn_vm_disk_format_to_string(ppn_vm_spec_disk_format(s)),
+                   *ppn_vm_spec_base(s) ? ", overlay on " : "", ppn_vm_spec_base(s));
+        ppn_vm_cloud_init ci;
+        if (ppn_vm_spec_cloud_init(s, &ci) > 0)
+            printf("  cloud-init seed: hostname %s, user %s, %zu SSH key(s)%s%s\n", *ci.hostname ? ci.hostname : "-",
+                   *ci.user ? ci.user : "-", ci.n_ssh_keys, *ci.user_data ? ", user-data" : "",
+                   *ci.network_config ? ", network-config" : "");
     }
     ppn_vm_spec_free(s);
     return 0;

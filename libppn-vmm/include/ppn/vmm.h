@@ -307,7 +307,7 @@ typedef struct ppn_vm_spec ppn_vm_spec;
 
 /* A specification with the defaults of 'type' (doc/vmm.md lists them):
  * VM-MediaKit 6144 MiB, 2 vCPUs, 20 GiB qcow2, forwards 1xxxx -> xxxx for
- * 9090 9092 9093 9095 9101 9102; VM-Totebox 4096 MiB, 2 vCPUs, 20 GiB;
+ * 9090 9092 9093 9095 9096 9100 9101 9102 (the seeds' eight services); VM-Totebox 4096 MiB, 2 vCPUs, 20 GiB;
  * VM-Orchestration 2048 MiB, 2 vCPUs, forward 19180 -> 9180;
  * VM-PrivateGit 2048 MiB, 2 vCPUs, forward 13000 -> 3000.  The disk path
  * defaults to empty (no disk) until set.  -EINVAL bad name or type. */
@@ -352,6 +352,72 @@ PPN_EXPORT int ppn_vm_spec_set_network(ppn_vm_spec *spec, bool enabled);
 PPN_EXPORT int ppn_vm_spec_add_port_forward(ppn_vm_spec *spec, const ppn_vm_port_forward *forward);
 PPN_EXPORT void ppn_vm_spec_clear_port_forwards(ppn_vm_spec *spec);
 
+/* Disk format of the spec's disk.  AUTO: read from the image itself each
+ * time the QEMU command line is made (ppn_vm_image_probe); ppn-vm create pins
+ * the format it read, so that a guest writing a qcow2 header into a raw disk
+ * cannot change how the host opens it next time. */
+typedef enum ppn_vm_disk_format {
+    PPN_VM_DISK_FORMAT_AUTO = 0,
+    PPN_VM_DISK_FORMAT_RAW = 1,
+    PPN_VM_DISK_FORMAT_QCOW2 = 2,
+} ppn_vm_disk_format;
+
+/* "auto", "raw", "qcow2"; NULL for an unknown value. */
+PPN_EXPORT const char *ppn_vm_disk_format_to_string(ppn_vm_disk_format format);
+/* The reverse (exact, lower case).  -EINVAL otherwise. */
+PPN_EXPORT int ppn_vm_disk_format_from_string(const char *s, ppn_vm_disk_format *ret_format);
+/* -EINVAL for a value outside the enum. */
+PPN_EXPORT int ppn_vm_spec_set_disk_format(ppn_vm_spec *spec, ppn_vm_disk_format format);
+PPN_EXPORT ppn_vm_disk_format ppn_vm_spec_disk_format(const ppn_vm_spec *spec);
+/* The shared base image the disk is a qcow2 overlay of (absolute; NULL or ""
+ * clears).  Recorded for the operator and the fleet; the overlay itself is
+ * made by ppn_vm_image_create().  Validation wants a disk when a base is set,
+ * and a base different from the disk. */
+PPN_EXPORT int ppn_vm_spec_set_base(ppn_vm_spec *spec, const char *base_path);
+PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *spec);
+
+/* cloud-init NoCloud settings of a VM (see ppn_vm_seed_write).  Strings are
+ * UTF-8, NULL or "" for none.  Bounds (and -EINVAL with a reason beyond):
+ *   hostname        RFC 1123: labels of [a-z0-9-] (not starting or ending
+ *                   with '-'), 1..63 each, joined by '.', at most 253;
+ *   user            [a-z_][a-z0-9_-]*, at most 32;
+ *   ssh_keys        at most PPN_VM_SSH_KEYS_MAX public keys, each one line of
+ *                   printable ASCII, at most PPN_VM_SSH_KEY_MAX bytes, starting
+ *                   "ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-nistp256/384/521 ",
+ *                   "sk-ssh-ed25519@openssh.com " or
+ *                   "sk-ecdsa-sha2-nistp256@openssh.com " (a private key is
+ *                   refused as such);
+ *   user_data       at most PPN_VM_USER_DATA_MAX bytes, starting with '#'
+ *                   ("#cloud-config", "#!...") or "Content-Type:"; no NUL or
+ *                   control characters but tab, CR and LF.  It replaces the
+ *                   user-data the library writes, so it excludes user and
+ *                   ssh_keys (put them in it);
+ *   network_config  at most PPN_VM_NETWORK_CONFIG_MAX bytes, same characters,
+ *                   must name its "version:". */
+#define PPN_VM_SSH_KEYS_MAX 8u
+#define PPN_VM_SSH_KEY_MAX 8192u
+#define PPN_VM_USER_DATA_MAX (64u * 1024u)
+#define PPN_VM_NETWORK_CONFIG_MAX (16u * 1024u)
+typedef struct ppn_vm_cloud_init {
+    const char *hostname;
+    const char *user;
+    const char *const *ssh_keys;
+    size_t n_ssh_keys;
+    const char *user_data;
+    const char *network_config;
+} ppn_vm_cloud_init;
+
+/* Sets the VM's cloud-init settings (copied); NULL, or all fields empty,
+ * removes them (no seed).  -EINVAL with *ret_reason (if not NULL, static)
+ * naming the field and the problem; -ENOMEM.  The spec is unchanged on
+ * failure. */
+PPN_EXPORT int ppn_vm_spec_set_cloud_init(ppn_vm_spec *spec, const ppn_vm_cloud_init *ci,
+                                          const char **ret_reason);
+/* Fills *ret_ci with the spec's settings (strings "" when unset, pointers
+ * owned by the spec, valid until it changes).  Returns 1 when the VM has
+ * cloud-init settings, 0 when not, -EINVAL. */
+PPN_EXPORT int ppn_vm_spec_cloud_init(const ppn_vm_spec *spec, ppn_vm_cloud_init *ret_ci);
+
 /* Checks the whole spec.  -EINVAL with *ret_reason (if not NULL, static
  * string) naming the problem, e.g. "VM-Totebox needs a pinned node". */
 PPN_EXPORT int ppn_vm_spec_validate(const ppn_vm_spec *spec, const char **ret_reason);
@@ -366,7 +432,7 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
                                      const char **ret_reason);
 
 /* State directory layout: <state_dir>/<name>/spec.json, qmp.sock,
- * qemu.pid, console.log, qemu.log.
+ * qemu.pid, console.log, qemu.log, cidata.img.
  * Saves spec.json atomically (creating <state_dir>/<name>/, mode 0700).
  * -EINVAL invalid spec; -EEXIST when 'create' and the VM exists; -EIO. */
 PPN_EXPORT int ppn_vm_spec_save(const ppn_vm_spec *spec, const char *state_dir, bool create);
@@ -383,9 +449,92 @@ PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name);
 PPN_EXPORT int ppn_vm_list(const char *state_dir, char ***ret_names);
 
 /* Paths of one VM's files: 'what' is "spec", "monitor", "pid", "console",
- * "log".  -ENAMETOOLONG when the path does not fit 'size'. */
+ * "log", "seed" (cidata.img), "dir".  -ENAMETOOLONG when the path does not fit 'size'. */
 PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *what, char *buf,
                            size_t size);
+
+/* ------------------------------------------------------------------------
+ * Disk images: format read from the image, qcow2 overlays on a base image
+ * ------------------------------------------------------------------------ */
+
+/* Bytes of an image read to identify it; a qcow2 header, its extensions
+ * and its backing file name must lie within them. */
+#define PPN_VM_IMAGE_HEADER_MAX 65536u
+#define PPN_VM_BACKING_FILE_MAX 1023u
+/* Largest virtual size accepted from an image or for a new one: 64 TiB. */
+#define PPN_VM_IMAGE_SIZE_MAX (64ULL << 40)
+PPN_EXPORT size_t ppn_vm_image_header_max(void);
+
+typedef struct ppn_vm_image_info {
+    ppn_vm_disk_format format;        /* RAW or QCOW2 */
+    uint32_t qcow2_version;           /* 2 or 3; 0 for raw */
+    uint32_t cluster_bits;            /* qcow2; 0 for raw */
+    uint64_t virtual_size;            /* bytes the guest sees */
+    char backing_file[PPN_VM_BACKING_FILE_MAX + 1]; /* "" for none */
+    ppn_vm_disk_format backing_format; /* from the header; AUTO if unstated */
+} ppn_vm_image_info;
+
+/* Identifies an image from its first 'len' bytes 'data' (untrusted; at most
+ * PPN_VM_IMAGE_HEADER_MAX are looked at), 'file_size' being the whole
+ * image's size.  The qcow2 magic "QFI\xfb" makes it qcow2 and then the
+ * header must be valid (version 2 or 3, cluster size 512 B..2 MiB, aligned
+ * tables inside the bounds above, no encryption, no external data file, no
+ * unknown incompatible feature, a backing name of 1..1023 bytes without NUL
+ * or control characters); the magic of another format QEMU knows (QED,
+ * VMDK, VDI, VHDX, VPC, LUKS, Parallels, Bochs, cloop) is refused; anything
+ * else is raw (virtual size = file size).  -EBADMSG an invalid qcow2 header;
+ * -EMEDIUMTYPE a format other than raw and qcow2, or a qcow2 feature this
+ * library does not accept; -EFBIG a virtual size over PPN_VM_IMAGE_SIZE_MAX;
+ * each with *ret_reason (if not NULL, static) saying what; -EINVAL. */
+PPN_EXPORT int ppn_vm_image_parse(const void *data, size_t len, uint64_t file_size,
+                                  ppn_vm_image_info *ret_info, const char **ret_reason);
+
+/* Opens 'path' (a regular file or block device; a FIFO is refused without
+ * blocking), reads its first bytes and parses them as above.  The errors of
+ * ppn_vm_image_parse, -ENOENT, -EACCES, -EISDIR, -ENODEV (not a file or
+ * block device), -EIO. */
+PPN_EXPORT int ppn_vm_image_probe(const char *path, ppn_vm_image_info *ret_info,
+                                  const char **ret_reason);
+
+/* Writes a new qcow2 (version 3, 64 KiB clusters, no compression or
+ * encryption) at 'path' (absolute; must not exist) of 'size_bytes' (rounded
+ * up to 512; 0: the base's virtual size) — with 'base' (absolute, or NULL
+ * for an empty image) as its backing file, the base's format (raw or qcow2,
+ * read from it) recorded in the header so that QEMU never guesses it.  The
+ * base is only read, now and by QEMU later: many overlays can share it.
+ * The file is written under a temporary name, fsync'd, linked into place
+ * (never over an existing file) and the directory fsync'd: a failure leaves
+ * nothing.  -EEXIST 'path' exists; -EINVAL bad arguments, size smaller than
+ * the base or over PPN_VM_IMAGE_SIZE_MAX, base equal to path, base path over
+ * PPN_VM_BACKING_FILE_MAX (*ret_reason says which); the errors of
+ * ppn_vm_image_probe for the base; -EIO and other write errors. */
+PPN_EXPORT int ppn_vm_image_create(const char *path, const char *base, uint64_t size_bytes,
+                                   const char **ret_reason);
+
+/* ------------------------------------------------------------------------
+ * cloud-init NoCloud seed
+ * ------------------------------------------------------------------------ */
+
+/* Size of the seed image: a FAT12 file system labelled "cidata" holding
+ * meta-data (instance-id, local-hostname), user-data (the spec's, or one
+ * the library writes: the user with passwordless sudo, a locked password
+ * and the SSH keys) and, when given, network-config. */
+#define PPN_VM_SEED_BYTES (1024u * 1024u)
+PPN_EXPORT size_t ppn_vm_seed_bytes(void);
+
+/* The seed image of the spec's cloud-init settings, PPN_VM_SEED_BYTES long,
+ * the same bytes for the same spec (instance-id "ppn-<name>-<16 hex>" from
+ * a hash of the settings, so that changed settings are a new instance).
+ * The caller frees *ret_image.  -ENODATA the spec has no cloud-init
+ * settings; -EINVAL; -ENOMEM. */
+PPN_EXPORT int ppn_vm_seed_build(const ppn_vm_spec *spec, uint8_t **ret_image, size_t *ret_size);
+
+/* Writes the seed to <state_dir>/<name>/cidata.img (ppn_vm_path "seed")
+ * atomically, or removes a stale one when the spec has no cloud-init
+ * settings.  ppn_vm_qemu_argv attaches it as a read-only virtio disk;
+ * ppn_vm_start and ppn_vm_exec write it before QEMU starts.  Errors of
+ * ppn_vm_seed_build (but -ENODATA), ppn_vm_path, and the file system. */
+PPN_EXPORT int ppn_vm_seed_write(const ppn_vm_spec *spec, const char *state_dir);
 
 /* ------------------------------------------------------------------------
  * QEMU command line, systemd unit, runner, status
@@ -427,18 +576,23 @@ PPN_EXPORT const char *ppn_vm_accel_name(unsigned accel);
 
 #define PPN_VM_START_PAUSED (1u << 2) /* -S: vCPUs wait for cont */
 
-/* Checks that the files a specification boots from exist now: kernel and
- * initrd readable files, the disk a readable file or block device (or
- * missing with a size, to be created).  On failure *ret_field (may be NULL)
- * names the field ("kernel", "initrd", "disk") and the errno is stat's or
- * access's (-ENOENT, -EACCES; -EISDIR not a file). */
+/* Checks that the files a specification boots from exist now: kernel,
+ * initrd and base image readable files, the disk a readable file or block
+ * device (or missing with a base or a size: it is created).  On failure
+ * *ret_field (may be NULL) names the field ("kernel", "initrd", "base",
+ * "disk") and the errno is stat's or access's (-ENOENT, -EACCES; -EISDIR
+ * not a file). */
 PPN_EXPORT int ppn_vm_spec_check_files(const ppn_vm_spec *spec, const char **ret_field);
 
 /* The QEMU argv (argv[0] is 'qemu_binary' or "qemu-system-x86_64"), NULL-
  * terminated; always a virtio-balloon device (id ppn-balloon0) and a QMP
- * socket at the VM's monitor path; the console goes to console.log.
+ * socket at the VM's monitor path; the console goes to console.log.  The
+ * disk is a virtio drive of the spec's pinned format, or of the format read
+ * from the image when it is AUTO; with cloud-init settings the seed
+ * (cidata.img) follows as a read-only virtio drive.
  * Free with ppn_vmm_strv_free().  -EINVAL invalid spec or flags (both
- * accelerators). */
+ * accelerators); for an AUTO disk, the errors of ppn_vm_image_probe (e.g.
+ * -ENOENT no image yet, -EMEDIUMTYPE not raw or qcow2). */
 PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, const char *qemu_binary,
                                 unsigned flags, char ***ret_argv);
 
@@ -457,16 +611,17 @@ PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size)
 PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *opts, char **ret_text);
 
 /* Direct runner, for hosts where systemd is not PID 1.
- * Starts QEMU for the stored VM 'name' as a child of the caller in a new
- * session, records its pid in qemu.pid and waits up to 'timeout_ms' until
- * the guest runs: the monitor accepts a QMP connection, query-status says
- * running (with PPN_VM_START_PAUSED: prelaunch or paused) and the guest
- * has written to its serial console (console.log is not empty; not waited
- * for when paused).  The caller reaps the child
- * (ppn_vm_supervise does).  -EALREADY it already runs; -ECHILD QEMU exited
+ * Writes the cloud-init seed (ppn_vm_seed_write), then starts QEMU for the
+ * stored VM 'name' as a child of the caller in a new session, records its
+ * pid in qemu.pid and waits up to 'timeout_ms' until the guest runs: the
+ * monitor accepts a QMP connection, query-status says running (with
+ * PPN_VM_START_PAUSED: prelaunch or paused) and the guest has written to
+ * its serial console (console.log is not empty; not waited for when
+ * paused).  The caller reaps the child (ppn_vm_supervise does).  -EALREADY it already runs; -ECHILD QEMU exited
  * during start (ppn_vm_log_last_line() has QEMU's reason); -EIO the guest
  * stopped for good before it ran (KVM internal error, panic, shutdown;
- * QEMU is killed); -ETIMEDOUT it did not come up in time (QEMU is killed); the errors of ppn_vm_spec_load. */
+ * QEMU is killed); -ETIMEDOUT it did not come up in time (QEMU is
+ * killed); the errors of ppn_vm_spec_load. */
 PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
                             unsigned flags, int timeout_ms, pid_t *ret_pid);
 
