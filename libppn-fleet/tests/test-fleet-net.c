@@ -131,8 +131,8 @@ START_TEST(test_udp_loopback)
         ck_assert_uint_eq(info.state, PPN_FLEET_NODE_ALIVE);
         ck_assert_uint_eq(info.seq, 3);
         ck_assert_uint_eq(info.ram_available_bytes, 1000 * MIB * (uint64_t)(i + 1));
-        ck_assert_uint_eq(info.addr_len, sizeof(struct sockaddr_in));
-        const struct sockaddr_in *a = (const struct sockaddr_in *)&info.addr;
+        ck_assert_uint_eq(info.src_addr_len, sizeof(struct sockaddr_in));
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&info.src_addr;
         ck_assert_uint_eq(a->sin_addr.s_addr, htonl(INADDR_LOOPBACK));
         ck_assert_uint_ne(a->sin_port, bad.sin_port);
     }
@@ -240,7 +240,7 @@ START_TEST(test_udp_netns)
             ck_assert_int_eq(ppn_fleet_node_get(f, (size_t)i, now_ms(), &info), 0);
             ck_assert_uint_eq(info.state, PPN_FLEET_NODE_ALIVE);
             char ip[32], want_ip[32];
-            inet_ntop(AF_INET, &((struct sockaddr_in *)&info.addr)->sin_addr, ip, sizeof(ip));
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&info.src_addr)->sin_addr, ip, sizeof(ip));
             snprintf(want_ip, sizeof(want_ip), "10.77.%d.2", i);
             ck_assert_str_eq(ip, want_ip);
         }
