@@ -452,9 +452,6 @@ static void tick(ppn_fleet_controller *c, uint64_t now_ms)
         c->guard = res.guard_tripped;
     }
     store_sync(&c->store);
-    uint64_t suppressed;
-    if (fleet_ratelimit_summary(&c->log, now_ms, &suppressed) && c->cb.refused)
-        c->cb.refused(c, PPN_FLEET_REFUSED_MALFORMED, NULL, 0, suppressed, c->userdata);
 }
 
 PPN_EXPORT int ppn_fleet_controller_process(ppn_fleet_controller *c, uint64_t now_ms)
@@ -491,6 +488,9 @@ PPN_EXPORT int ppn_fleet_controller_process(ppn_fleet_controller *c, uint64_t no
         if (n < BATCH)
             break;
     }
+    uint64_t suppressed;
+    if (fleet_ratelimit_summary(&c->log, now_ms, &suppressed) && c->cb.refused)
+        c->cb.refused(c, PPN_FLEET_REFUSED_MALFORMED, NULL, 0, suppressed, c->userdata);
     if (now_ms >= c->next_tick) {
         tick(c, now_ms);
         c->next_tick = now_ms + TICK_MS;
