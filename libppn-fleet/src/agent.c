@@ -199,13 +199,10 @@ PPN_EXPORT int ppn_fleet_agent_process(ppn_fleet_agent *a, uint64_t now_ms, uint
         ppn_fleet_request rq;
         memset(&rq, 0, sizeof(rq));
         int r = check_request(a, a->buf, (size_t)n, (struct sockaddr *)&from, fl, now_unix, &rq);
-        if (r == 0 && a->cb.request) {
-            r = a->cb.request(a, &rq, a->userdata);
-            if (r == 0)
-                a->next_ms = 0; /* tell the controller at once */
-        }
         if (r < 0)
             report(a, r, rq.vm_name, (struct sockaddr *)&from, fl, now_ms);
+        else if (a->cb.request && a->cb.request(a, &rq, a->userdata) == 0)
+            a->next_ms = 0; /* tell the controller at once */
     }
     uint64_t suppressed;
     if (fleet_ratelimit_summary(&a->log, now_ms, &suppressed) && a->cb.refused)

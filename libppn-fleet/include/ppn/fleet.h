@@ -481,10 +481,12 @@ typedef struct ppn_fleet_agent_callbacks {
      * sets the key and sequence.  A negative errno skips this heartbeat. */
     int (*heartbeat)(ppn_fleet_agent *a, ppn_fleet_heartbeat *hb, void *userdata);
     /* A request for this node that passed every check: carry it out.  0 when
-     * done (a heartbeat follows at once), a negative errno otherwise. */
+     * done (a heartbeat follows at once), a negative errno otherwise (the
+     * request is authentic: the callback reports its own failure). */
     int (*request)(ppn_fleet_agent *a, const ppn_fleet_request *rq, void *userdata);
-    /* Refused datagrams and failed requests, rate-limited as the controller's:
-     * 'err' the negative errno, vm_name "" when the request did not parse. */
+    /* Refused datagrams, rate-limited as the controller's: 'err' the negative
+     * errno, vm_name "" when the request did not parse; from NULL (err 0): a
+     * summary of the 'suppressed' refusals only. */
     void (*refused)(ppn_fleet_agent *a, int err, const char *vm_name,
                     const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
                     void *userdata);
