@@ -815,28 +815,32 @@ static void client_close(client *cl)
     cl->fd = -1;
 }
 
-static void client_answer(controller *c, client *cl)
+/* The answer as one line to send; false (client closed) without memory. */
+static bool client_set_answer(client *cl, json_t *out)
 {
-    cl->in[cl->in_len] = '\0';
-    json_t *out = controller_answer(c, cl->in);
     char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
     json_decref(out);
-    if (!text) {
-        client_close(cl);
-        return;
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? malloc(n + 1) : NULL;
+    if (line) {
+        memcpy(line, text, n);
+        line[n] = '\n';
     }
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
+    free(text);
     if (!line) {
-        free(text);
         client_close(cl);
-        return;
+        return false;
     }
-    line[n] = '\n';
-    line[n + 1] = '\0';
     cl->out = line;
     cl->out_len = n + 1;
     cl->out_off = 0;
+    return true;
+}
+
+static void client_answer(controller *c, client *cl)
+{
+    cl->in[cl->in_len] = '\0';
+    client_set_answer(cl, controller_answer(c, cl->in));
 }
 
 static void client_accept(controller *c, uint64_t now)
@@ -891,24 +895,8 @@ static void client_io(controller *c, client *cl, short revents, uint64_t now)
                 break;
             }
             if (cl->in_len == FLEET_QUERY_MAX) {
-                json_t *e = error_json(-EMSGSIZE, "query longer than 64 KiB");
-                char *t = json_dumps(e, JSON_COMPACT);
-                json_decref(e);
-                free(cl->in);
-                cl->in = NULL;
-                if (!t) {
-                    client_close(cl);
+                if (!client_set_answer(cl, error_json(-EMSGSIZE, "query longer than 64 KiB")))
                     return;
-                }
-                size_t tl = strlen(t);
-                cl->out = realloc(t, tl + 2);
-                if (!cl->out) {
-                    free(t);
-                    client_close(cl);
-                    return;
-                }
-                memcpy(cl->out + tl, "\n", 2);
-                cl->out_len = tl + 1;
                 break;
             }
         }
