@@ -34,6 +34,7 @@ enum {
 PPN_EXPORT size_t ppn_fleet_message_max(void) { return PPN_FLEET_MESSAGE_MAX; }
 PPN_EXPORT size_t ppn_fleet_name_max(void) { return PPN_FLEET_NAME_MAX; }
 PPN_EXPORT size_t ppn_fleet_max_vms(void) { return PPN_FLEET_MAX_VMS; }
+PPN_EXPORT uint64_t ppn_fleet_bytes_max(void) { return PPN_FLEET_BYTES_MAX; }
 
 int fleet_sodium_init(void)
 {
@@ -183,14 +184,14 @@ PPN_EXPORT int ppn_fleet_heartbeat_sign(const ppn_fleet_heartbeat *hb,
                                         uint8_t *buf, size_t size)
 {
     if (!hb || !sk || !buf || hb->n_vms > PPN_FLEET_MAX_VMS || hb->cpu_count == 0 ||
-        hb->ram_available_bytes > hb->ram_total_bytes)
+        hb->ram_available_bytes > hb->ram_total_bytes || hb->ram_total_bytes > PPN_FLEET_BYTES_MAX)
         return -EINVAL;
     size_t name_len = strnlen(hb->node_name, sizeof(hb->node_name));
     if (name_len == sizeof(hb->node_name) || (name_len && !fleet_name_valid(hb->node_name, name_len)))
         return -EINVAL;
     for (uint32_t i = 0; i < hb->n_vms; i++) {
         size_t l = strnlen(hb->vms[i].name, sizeof(hb->vms[i].name));
-        if (!fleet_name_valid(hb->vms[i].name, l))
+        if (!fleet_name_valid(hb->vms[i].name, l) || hb->vms[i].mem_bytes > PPN_FLEET_BYTES_MAX)
             return -EINVAL;
     }
     if (fleet_sodium_init() < 0)
@@ -241,7 +242,8 @@ static bool request_fields_valid(const ppn_fleet_request *req)
     size_t l = strnlen(req->vm_name, sizeof(req->vm_name));
     if (!fleet_name_valid(req->vm_name, l))
         return false;
-    if (req->mem_bytes == 0 || req->vcpus == 0 || req->kind > PPN_FLEET_VM_TOTEBOX)
+    if (req->mem_bytes == 0 || req->mem_bytes > PPN_FLEET_BYTES_MAX || req->vcpus == 0 ||
+        req->kind > PPN_FLEET_VM_TOTEBOX)
         return false;
     if (req->kind == PPN_FLEET_VM_TOTEBOX && !req->has_node)
         return false;
@@ -489,11 +491,11 @@ static int parse_hb_body(const uint8_t *body, size_t body_len, ppn_fleet_heartbe
                 goto out;
             break;
         case HB_RAM_TOTAL:
-            if (!get_uint(val, UINT64_MAX, &hb->ram_total_bytes))
+            if (!get_uint(val, PPN_FLEET_BYTES_MAX, &hb->ram_total_bytes))
                 goto out;
             break;
         case HB_RAM_AVAIL:
-            if (!get_uint(val, UINT64_MAX, &hb->ram_available_bytes))
+            if (!get_uint(val, PPN_FLEET_BYTES_MAX, &hb->ram_available_bytes))
                 goto out;
             break;
         case HB_CPUS:
@@ -523,7 +525,7 @@ static int parse_hb_body(const uint8_t *body, size_t body_len, ppn_fleet_heartbe
                 cbor_item_t **f = cbor_array_handle(vms[j]);
                 if (!get_text(f[0], hb->vms[j].name, PPN_FLEET_NAME_MAX, &l) ||
                     !fleet_name_valid(hb->vms[j].name, l) ||
-                    !get_uint(f[1], UINT64_MAX, &hb->vms[j].mem_bytes))
+                    !get_uint(f[1], PPN_FLEET_BYTES_MAX, &hb->vms[j].mem_bytes))
                     goto out;
             }
             hb->n_vms = (uint32_t)nv;
@@ -631,7 +633,7 @@ static int parse_req_body(const uint8_t *body, size_t body_len, ppn_fleet_reques
             rq->kind = (uint32_t)v;
             break;
         case RQ_MEM:
-            if (!get_uint(val, UINT64_MAX, &rq->mem_bytes) || rq->mem_bytes == 0)
+            if (!get_uint(val, PPN_FLEET_BYTES_MAX, &rq->mem_bytes) || rq->mem_bytes == 0)
                 goto out;
             break;
         case RQ_VCPUS:
@@ -673,42 +675,64 @@ out:
     return r;
 }
 
-PPN_EXPORT int ppn_fleet_request_open(const void *buf, size_t len, ppn_fleet_request *ret_req)
+int fleet_request_parse(const void *buf, size_t len, ppn_fleet_request *ret_req,
+                        uint8_t **ret_msg, size_t *ret_msg_len, uint8_t ret_sig[64])
 {
-    if (!buf || !ret_req)
-        return -EINVAL;
-    if (fleet_sodium_init() < 0)
-        return -ENOMEM;
     cbor_item_t *outer;
     const uint8_t *body, *sig;
     size_t body_len;
     int r = parse_outer(buf, len, PPN_FLEET_REQUEST_VERSION, &outer, &body, &body_len, &sig);
     if (r < 0)
         return r;
-    ppn_fleet_request *rq = calloc(1, sizeof(*rq));
     uint8_t *msg = malloc(sizeof(req_context) + body_len);
     r = -ENOMEM;
-    if (!rq || !msg)
+    if (!msg)
         goto out;
-    r = parse_req_body(body, body_len, rq);
+    memset(ret_req, 0, sizeof(*ret_req));
+    r = parse_req_body(body, body_len, ret_req);
     if (r < 0)
         goto out;
     memcpy(msg, req_context, sizeof(req_context));
     memcpy(msg + sizeof(req_context), body, body_len);
-    if (crypto_sign_verify_detached(sig, msg, sizeof(req_context) + body_len,
-                                    rq->operator_key) != 0) {
-        r = -EKEYREJECTED;
-        goto out;
-    }
-    /* Well-formed and authentic, but a VM-Totebox must name its node. */
-    if (rq->kind == PPN_FLEET_VM_TOTEBOX && !rq->has_node) {
-        r = -EPROTO;
-        goto out;
-    }
-    memcpy(ret_req, rq, sizeof(*rq));
-    r = 0;
+    memcpy(ret_sig, sig, 64);
+    *ret_msg = msg;
+    *ret_msg_len = sizeof(req_context) + body_len;
+    msg = NULL;
 out:
+    free(msg);
     cbor_decref(&outer);
+    return r;
+}
+
+int fleet_request_verify(const ppn_fleet_request *rq, const uint8_t *msg, size_t msg_len,
+                         const uint8_t sig[64])
+{
+    if (crypto_sign_verify_detached(sig, msg, msg_len, rq->operator_key) != 0)
+        return -EKEYREJECTED;
+    /* Well-formed and authentic, but a VM-Totebox must name its node. */
+    if (rq->kind == PPN_FLEET_VM_TOTEBOX && !rq->has_node)
+        return -EPROTO;
+    return 0;
+}
+
+PPN_EXPORT int ppn_fleet_request_open(const void *buf, size_t len, ppn_fleet_request *ret_req)
+{
+    if (!buf || !ret_req)
+        return -EINVAL;
+    if (fleet_sodium_init() < 0)
+        return -ENOMEM;
+    ppn_fleet_request *rq = calloc(1, sizeof(*rq));
+    uint8_t *msg = NULL, sig[64];
+    size_t msg_len;
+    int r = -ENOMEM;
+    if (!rq)
+        goto out;
+    r = fleet_request_parse(buf, len, rq, &msg, &msg_len, sig);
+    if (r == 0)
+        r = fleet_request_verify(rq, msg, msg_len, sig);
+    if (r == 0)
+        memcpy(ret_req, rq, sizeof(*rq));
+out:
     free(rq);
     free(msg);
     return r;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <netinet/in.h>
 #include <sodium.h>
 
 #include "fleet-internal.h"
@@ -24,9 +25,10 @@ typedef struct claim {
 
 typedef struct node {
     uint8_t key[32];
-    char name[PPN_FLEET_NAME_MAX + 1];
+    char name[PPN_FLEET_NAME_MAX + 1]; /* from the member record only */
     uint8_t state;           /* ppn_fleet_node_state as last set by ingest/tick */
     bool heard;
+    bool seq_known;          /* seq holds a floor: heard, or resumed from storage */
     uint64_t last_heard_ms;
     uint64_t seq;
     uint64_t ram_total, ram_available, ledger_size, vm_mem;
@@ -34,8 +36,11 @@ typedef struct node {
     uint32_t n_vms, n_claims;
     ppn_fleet_vm *vms;       /* n_vms, malloc'd */
     claim *claims;           /* n_claims, malloc'd */
-    struct sockaddr_storage addr;
+    struct sockaddr_storage addr; /* member record: where dispatch goes */
     socklen_t addr_len;
+    uint8_t ip[16];          /* addr's IP, IPv4 as ::ffff:a.b.c.d */
+    struct sockaddr_storage src; /* last accepted heartbeat's source */
+    socklen_t src_len;
 } node;
 
 struct ppn_fleet {
@@ -46,6 +51,8 @@ struct ppn_fleet {
     uint32_t *table;         /* index + 1; 0 is empty */
     size_t table_size;       /* power of two, >= 2 * n_nodes */
     uint8_t hash_key[crypto_shorthash_KEYBYTES];
+    uint32_t *atable;        /* member IPs -> index + 1, when every member has one */
+    size_t atable_size;      /* 0: no source check */
     uint64_t refused[PPN_FLEET_REFUSED_COUNT];
     uint64_t accepted;
     ppn_fleet_heartbeat scratch_hb;
@@ -93,6 +100,7 @@ PPN_EXPORT void ppn_fleet_free(ppn_fleet *f)
         node_release(&f->nodes[i]);
     free(f->nodes);
     free(f->table);
+    free(f->atable);
     sodium_memzero(f->scratch_msg, sizeof(f->scratch_msg));
     free(f);
 }
@@ -159,23 +167,88 @@ static long find(const ppn_fleet *f, const uint8_t key[32])
     return table_find(f->table, f->table_size, f->nodes, f->hash_key, key);
 }
 
-PPN_EXPORT int ppn_fleet_set_members(ppn_fleet *f, const uint8_t *keys, size_t n_keys)
+/* The IP of an AF_INET/AF_INET6 address as 16 bytes; false for anything else. */
+static bool addr_ip(const struct sockaddr *a, socklen_t len, uint8_t ip[16])
 {
-    if (!f || (!keys && n_keys) || n_keys > UINT32_MAX / 4)
+    if (!a)
+        return false;
+    if (a->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+        memset(ip, 0, 10);
+        ip[10] = ip[11] = 0xff;
+        memcpy(ip + 12, &v4->sin_addr, 4);
+        return true;
+    }
+    if (a->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+        memcpy(ip, &((const struct sockaddr_in6 *)a)->sin6_addr, 16);
+        return true;
+    }
+    return false;
+}
+
+static uint64_t ip_hash(const uint8_t hash_key[16], const uint8_t ip[16])
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, ip, 16, hash_key);
+    uint64_t v;
+    memcpy(&v, h, sizeof(v));
+    return v;
+}
+
+/* Index of a member whose IP is 'ip', or -1. */
+static long atable_find(const ppn_fleet *f, const uint8_t ip[16])
+{
+    if (!f->atable_size)
+        return -1;
+    size_t mask = f->atable_size - 1;
+    for (size_t i = ip_hash(f->hash_key, ip) & mask;; i = (i + 1) & mask) {
+        uint32_t slot = f->atable[i];
+        if (!slot)
+            return -1;
+        if (memcmp(f->nodes[slot - 1].ip, ip, 16) == 0)
+            return (long)(slot - 1);
+    }
+}
+
+static bool record_valid(const ppn_fleet_member *m)
+{
+    size_t l = strnlen(m->name, sizeof(m->name));
+    if (l == sizeof(m->name) || (l && !fleet_name_valid(m->name, l)))
+        return false;
+    if (!m->addr_len)
+        return true;
+    if (m->addr.ss_family == AF_INET)
+        return m->addr_len == sizeof(struct sockaddr_in);
+    if (m->addr.ss_family == AF_INET6)
+        return m->addr_len == sizeof(struct sockaddr_in6);
+    return false;
+}
+
+/* keys (32 each) or records: one of them. */
+static int set_members(ppn_fleet *f, const uint8_t *keys, const ppn_fleet_member *recs,
+                       size_t n_keys)
+{
+    if (!f || (!keys && !recs && n_keys) || n_keys > UINT32_MAX / 4)
         return -EINVAL;
+    for (size_t i = 0; recs && i < n_keys; i++)
+        if (!record_valid(&recs[i]))
+            return -EINVAL;
     size_t table_size = 16;
     while (table_size < 2 * n_keys)
         table_size *= 2;
     node *nodes = calloc(n_keys ? n_keys : 1, sizeof(*nodes));
     uint32_t *table = calloc(table_size, sizeof(*table));
-    if (!nodes || !table) {
+    uint32_t *atable = recs ? calloc(table_size, sizeof(*atable)) : NULL;
+    if (!nodes || !table || (recs && !atable)) {
         free(nodes);
         free(table);
+        free(atable);
         return -ENOMEM;
     }
     size_t n = 0;
+    bool all_addressed = recs && n_keys > 0;
     for (size_t i = 0; i < n_keys; i++) {
-        const uint8_t *k = keys + 32 * i;
+        const uint8_t *k = recs ? recs[i].key : keys + 32 * i;
         if (table_find(table, table_size, nodes, f->hash_key, k) >= 0)
             continue; /* duplicate */
         long old = find(f, k);
@@ -187,18 +260,57 @@ PPN_EXPORT int ppn_fleet_set_members(ppn_fleet *f, const uint8_t *keys, size_t n
             memcpy(nodes[n].key, k, 32);
             nodes[n].state = PPN_FLEET_NODE_UNKNOWN;
         }
+        memset(nodes[n].name, 0, sizeof(nodes[n].name));
+        nodes[n].addr_len = 0;
+        memset(nodes[n].ip, 0, 16);
+        if (recs) {
+            memcpy(nodes[n].name, recs[i].name, strnlen(recs[i].name, PPN_FLEET_NAME_MAX));
+            if (recs[i].addr_len) {
+                memcpy(&nodes[n].addr, &recs[i].addr, recs[i].addr_len);
+                nodes[n].addr_len = (socklen_t)recs[i].addr_len;
+                addr_ip((const struct sockaddr *)&nodes[n].addr, nodes[n].addr_len, nodes[n].ip);
+            } else {
+                all_addressed = false;
+            }
+        }
         table_insert(table, table_size, f->hash_key, k, (uint32_t)n);
         n++;
+    }
+    if (all_addressed) {
+        size_t mask = table_size - 1;
+        for (size_t i = 0; i < n; i++) {
+            size_t j = ip_hash(f->hash_key, nodes[i].ip) & mask;
+            while (atable[j] && memcmp(nodes[atable[j] - 1].ip, nodes[i].ip, 16) != 0)
+                j = (j + 1) & mask;
+            if (!atable[j])
+                atable[j] = (uint32_t)i + 1;
+        }
+    } else {
+        free(atable);
+        atable = NULL;
     }
     for (size_t i = 0; i < f->n_nodes; i++)
         node_release(&f->nodes[i]);
     free(f->nodes);
     free(f->table);
+    free(f->atable);
     f->nodes = nodes;
     f->n_nodes = n;
     f->table = table;
     f->table_size = table_size;
+    f->atable = atable;
+    f->atable_size = atable ? table_size : 0;
     return (int)n;
+}
+
+PPN_EXPORT int ppn_fleet_set_members(ppn_fleet *f, const uint8_t *keys, size_t n_keys)
+{
+    return set_members(f, keys, NULL, n_keys);
+}
+
+PPN_EXPORT int ppn_fleet_set_member_records(ppn_fleet *f, const ppn_fleet_member *m, size_t n)
+{
+    return set_members(f, NULL, m, n);
 }
 
 /* ---- ingestion -------------------------------------------------------- */
@@ -210,6 +322,7 @@ static const char *const refusal_names[PPN_FLEET_REFUSED_COUNT] = {
     [PPN_FLEET_REFUSED_NON_MEMBER] = "non-member",
     [PPN_FLEET_REFUSED_SIGNATURE] = "bad signature",
     [PPN_FLEET_REFUSED_REPLAY] = "replay or old sequence",
+    [PPN_FLEET_REFUSED_SOURCE] = "wrong source address",
 };
 
 PPN_EXPORT const char *ppn_fleet_refusal_name(ppn_fleet_refusal reason)
@@ -239,6 +352,7 @@ static int refuse(ppn_fleet *f, int err)
     case -EKEYREJECTED: reason = PPN_FLEET_REFUSED_SIGNATURE; break;
     case -ESTALE: reason = PPN_FLEET_REFUSED_REPLAY; break;
     case -EBADMSG: reason = PPN_FLEET_REFUSED_MALFORMED; break;
+    case -EADDRNOTAVAIL: reason = PPN_FLEET_REFUSED_SOURCE; break;
     default: return err; /* -ENOMEM: our problem, not the sender's */
     }
     f->refused[reason]++;
@@ -259,11 +373,25 @@ static void reconcile_claims(node *n, const ppn_fleet_heartbeat *hb)
     n->n_claims = out;
 }
 
-PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *f, const void *buf, size_t len,
-                                const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms)
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    uint64_t s = a + b;
+    return s < a || s > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : s;
+}
+
+int fleet_ingest(ppn_fleet *f, const void *buf, size_t len, const struct sockaddr *from,
+                 socklen_t fromlen, uint64_t now_ms, long *ret_index)
 {
     if (!f || !buf || (from && fromlen > sizeof(struct sockaddr_storage)))
         return -EINVAL;
+    if (len > PPN_FLEET_MESSAGE_MAX)
+        return refuse(f, -EMSGSIZE);
+    /* The mesh authenticates source addresses: a datagram from an IP that is
+     * no member's costs one hash lookup, not a decode. */
+    uint8_t ip[16];
+    bool have_ip = addr_ip(from, fromlen, ip);
+    if (f->atable_size && (!have_ip || atable_find(f, ip) < 0))
+        return refuse(f, -EADDRNOTAVAIL);
     ppn_fleet_heartbeat *hb = &f->scratch_hb;
     uint8_t sig[64];
     size_t msg_len;
@@ -273,11 +401,14 @@ PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *f, const void *buf, size_t len,
     long idx = find(f, hb->node_key);
     if (idx < 0)
         return refuse(f, -EPERM);
+    node *n = &f->nodes[idx];
+    if (f->atable_size && memcmp(n->ip, ip, 16) != 0)
+        return refuse(f, -EADDRNOTAVAIL);
+    /* The sequence before the signature: a replay costs no verification. */
+    if (n->seq_known && hb->seq <= n->seq)
+        return refuse(f, -ESTALE);
     if (crypto_sign_verify_detached(sig, f->scratch_msg, msg_len, hb->node_key) != 0)
         return refuse(f, -EKEYREJECTED);
-    node *n = &f->nodes[idx];
-    if (n->heard && hb->seq <= n->seq)
-        return refuse(f, -ESTALE);
 
     if (hb->n_vms != n->n_vms || !n->vms) {
         ppn_fleet_vm *vms = realloc(n->vms, (hb->n_vms ? hb->n_vms : 1) * sizeof(*vms));
@@ -289,9 +420,9 @@ PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *f, const void *buf, size_t len,
     n->n_vms = hb->n_vms;
     n->vm_mem = 0;
     for (uint32_t i = 0; i < hb->n_vms; i++)
-        n->vm_mem += hb->vms[i].mem_bytes;
-    memcpy(n->name, hb->node_name, sizeof(n->name));
+        n->vm_mem = sat_add(n->vm_mem, hb->vms[i].mem_bytes);
     n->heard = true;
+    n->seq_known = true;
     n->state = PPN_FLEET_NODE_ALIVE;
     n->last_heard_ms = now_ms;
     n->seq = hb->seq;
@@ -301,12 +432,45 @@ PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *f, const void *buf, size_t len,
     n->cpus = hb->cpu_count;
     n->load_milli = hb->load_milli;
     if (from && fromlen) {
-        memcpy(&n->addr, from, fromlen);
-        n->addr_len = fromlen;
+        memcpy(&n->src, from, fromlen);
+        n->src_len = fromlen;
     }
     reconcile_claims(n, hb);
     f->accepted++;
+    if (ret_index)
+        *ret_index = idx;
     return 0;
+}
+
+PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *f, const void *buf, size_t len,
+                                const struct sockaddr *from, socklen_t fromlen, uint64_t now_ms)
+{
+    return fleet_ingest(f, buf, len, from, fromlen, now_ms, NULL);
+}
+
+void fleet_node_resume_seq(ppn_fleet *f, size_t index, uint64_t seq)
+{
+    node *n = &f->nodes[index];
+    if (!n->seq_known || seq > n->seq) {
+        n->seq = seq;
+        n->seq_known = true;
+    }
+}
+
+const uint8_t *fleet_node_key(const ppn_fleet *f, size_t index)
+{
+    return f->nodes[index].key;
+}
+
+uint64_t fleet_node_seq(const ppn_fleet *f, size_t index, bool *ret_known)
+{
+    *ret_known = f->nodes[index].seq_known;
+    return f->nodes[index].seq;
+}
+
+uint64_t fleet_start_ms(const ppn_fleet *f)
+{
+    return f->start_ms;
 }
 
 /* ---- liveness --------------------------------------------------------- */
@@ -386,7 +550,7 @@ static uint64_t claimed(const node *n, uint64_t now_ms)
     uint64_t sum = 0;
     for (uint32_t i = 0; i < n->n_claims; i++)
         if (now_ms < n->claims[i].expires_ms)
-            sum += n->claims[i].mem_bytes;
+            sum = sat_add(sum, n->claims[i].mem_bytes);
     return sum;
 }
 
@@ -417,6 +581,8 @@ PPN_EXPORT int ppn_fleet_node_get(const ppn_fleet *f, size_t index, uint64_t now
     info.vm_mem_bytes = n->vm_mem;
     info.addr = n->addr;
     info.addr_len = n->addr_len;
+    info.src_addr = n->src;
+    info.src_addr_len = n->src_len;
     *ret = info;
     return 0;
 }
@@ -451,7 +617,8 @@ PPN_EXPORT const char *ppn_fleet_node_state_name(ppn_fleet_node_state s)
 PPN_EXPORT int ppn_fleet_claim(ppn_fleet *f, const uint8_t key[32], const char *vm_name,
                                uint64_t mem_bytes, uint64_t now_ms)
 {
-    if (!f || !key || !vm_name || mem_bytes == 0 || !fleet_name_valid(vm_name, strlen(vm_name)))
+    if (!f || !key || !vm_name || mem_bytes == 0 || mem_bytes > PPN_FLEET_BYTES_MAX ||
+        !fleet_name_valid(vm_name, strlen(vm_name)))
         return -EINVAL;
     long idx = find(f, key);
     if (idx < 0)
@@ -494,7 +661,8 @@ PPN_EXPORT int ppn_fleet_place(const ppn_fleet *f, const ppn_fleet_place_query *
                                uint64_t now_ms, ppn_fleet_reason_cb cb, void *userdata,
                                ppn_fleet_placement *ret)
 {
-    if (!f || !q || !ret || q->mem_bytes == 0 || q->vcpus == 0 || q->kind > PPN_FLEET_VM_TOTEBOX)
+    if (!f || !q || !ret || q->mem_bytes == 0 || q->mem_bytes > PPN_FLEET_BYTES_MAX ||
+        q->vcpus == 0 || q->kind > PPN_FLEET_VM_TOTEBOX)
         return -EINVAL;
     if (q->kind == PPN_FLEET_VM_TOTEBOX && !q->has_node)
         return -EDESTADDRREQ;

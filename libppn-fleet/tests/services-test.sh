@@ -29,31 +29,33 @@ umask 077
 for k in admin na nb nc op stranger; do head -c 32 /dev/urandom | base64 > $k.key; done
 NA=$("$LEDGER" pubkey na.key); NB=$("$LEDGER" pubkey nb.key); OP=$("$LEDGER" pubkey op.key)
 WG=$(head -c 32 /dev/urandom | base64)
-"$LEDGER" init L --origin fleet.example/ledger --mesh 10.8.0.0/24 --key admin.key >/dev/null || fail "ledger init"
+"$LEDGER" init L --origin fleet.example/ledger --mesh 127.77.0.0/24 --key admin.key >/dev/null || fail "ledger init"
 cat > entries.jsonl <<J
-{"type":"node-join","subject":"$NA","wg_key":"$WG","mesh":"10.8.0.2","endpoint":"","hostname":"node-a"}
-{"type":"node-join","subject":"$NB","wg_key":"$WG","mesh":"10.8.0.3","endpoint":"","hostname":"node-b"}
+{"type":"node-join","subject":"$NA","wg_key":"$WG","mesh":"127.77.0.2","endpoint":"","hostname":"node-a"}
+{"type":"node-join","subject":"$NB","wg_key":"$WG","mesh":"127.77.0.3","endpoint":"","hostname":"node-b"}
 {"type":"cap-grant","subject":"$OP","capability":"vm.create","scope":""}
 J
 "$LEDGER" append L --key admin.key entries.jsonl >/dev/null || fail "ledger append"
 
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 20000)); APORT=$((PORT + 1))
 SOCK="$W/ctl.sock"
+# Members' mesh addresses are 127.77.0.x (loopback): dispatch goes there, never to a source.
 "$VM" controller --ledger L --listen 127.0.0.1:$PORT --socket "$SOCK" --grace-ms 0 \
-    --silence-ms 3000 2> ctl.log &
+    --silence-ms 3000 --agent-port $APORT --state "$W/ctl.state" 2> ctl.log &
 PIDS+=($!)
 for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "controller socket"
-start_agent() { # key name
+start_agent() { # key name mesh-address
     "$VM" agent --key $1.key --ledger L --controller 127.0.0.1:$PORT --name $2 \
+        --listen $3:$APORT --epoch-file "$W/epoch-$2" \
         --state-dir "$W/vms-$2" --interval-ms 1000 --accel tcg 2> agent-$2.log &
     PIDS+=($!)
 }
-start_agent na node-a
+start_agent na node-a 127.77.0.2
 PID_A=$!
-start_agent nb node-b
+start_agent nb node-b 127.77.0.3
 PID_B=$!
-start_agent nc node-c   # not a member
+start_agent nc node-c 127.77.0.9   # not a member
 alive=0
 for i in $(seq 100); do
     alive=$("$VM" fleet --socket "$SOCK" --json | grep -c '"state": "alive"')
@@ -65,7 +67,7 @@ done
 grep -q '^node-a .* alive ' table.txt || fail "table: $(cat table.txt)"
 grep -q 'LAST HEARD' table.txt || fail "table header"
 sleep 1.5
-"$VM" fleet --socket "$SOCK" --json | grep -q '"non-member": [1-9]' || fail "non-member heartbeats not counted"
+"$VM" fleet --socket "$SOCK" --json | grep -q '"wrong source address": [1-9]' || fail "non-member heartbeats not counted"
 
 # Advisory placement and its refusal.
 "$VM" place --socket "$SOCK" --memory 256 > place.txt || fail "place"

@@ -1,7 +1,11 @@
 /* libppn-fleet unit tests: codec, membership and refusals, liveness with
  * injected time, claims and placement. */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +61,7 @@ START_TEST(test_heartbeat_roundtrip)
         hb.vms[i].name[63] = '\0';
         hb.vms[i].name[0] = (char)('A' + i % 26);
         hb.vms[i].name[1] = (char)('a' + i / 26);
-        hb.vms[i].mem_bytes = UINT64_MAX;
+        hb.vms[i].mem_bytes = PPN_FLEET_BYTES_MAX;
     }
     hb.seq = UINT64_MAX;
     n = test_seal(&hb, &k, buf, sizeof(buf));
@@ -653,6 +657,220 @@ START_TEST(test_eviction_drops_claims)
 }
 END_TEST
 
+
+/* ---- defects of the controller under attack (issue 12 §4) ------------ */
+
+/* A replay costs no signature check: an old sequence with a broken
+ * signature is refused as a replay, not as a forgery. */
+START_TEST(test_sequence_before_signature)
+{
+    test_key k[1] = {test_key_make(1)};
+    ppn_fleet *f = fleet_with(k, 1, 0);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 10, 1000, 100), 0);
+    ppn_fleet_heartbeat hb = test_hb(&k[0], 5, 1000);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    buf[n - 3] ^= 1;
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 200), -ESTALE);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_SIGNATURE), 0);
+    /* A newer sequence with that broken signature is a forgery. */
+    hb.seq = 11;
+    n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    buf[n - 3] ^= 1;
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 200), -EKEYREJECTED);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 200, &info), 0);
+    ck_assert_uint_eq(info.seq, 10);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+static struct sockaddr_in sin_of(const char *ip, uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    ck_assert_int_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+    return a;
+}
+
+static ppn_fleet_member record(const test_key *k, const char *name, const char *ip)
+{
+    ppn_fleet_member m;
+    memset(&m, 0, sizeof(m));
+    memcpy(m.key, k->pk, 32);
+    snprintf(m.name, sizeof(m.name), "%s", name);
+    if (ip) {
+        struct sockaddr_in a = sin_of(ip, 51901);
+        memcpy(&m.addr, &a, sizeof(a));
+        m.addr_len = sizeof(a);
+    }
+    return m;
+}
+
+static int ingest_from(ppn_fleet *f, const test_key *k, uint64_t seq, const char *name,
+                       const char *ip, uint64_t now)
+{
+    ppn_fleet_heartbeat hb = test_hb(k, seq, 1000);
+    snprintf(hb.node_name, sizeof(hb.node_name), "%s", name);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, k, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    struct sockaddr_in a = sin_of(ip, 40000);
+    return ppn_fleet_ingest(f, buf, (size_t)n, (struct sockaddr *)&a, sizeof(a), now);
+}
+
+/* Names come from the member records (the ledger), never from heartbeats;
+ * heartbeats come from the member's own mesh IP; the dispatch address is the
+ * record's, the source is only shown. */
+START_TEST(test_member_records)
+{
+    test_key k[2] = {test_key_make(1), test_key_make(2)};
+    ppn_fleet *f = NULL;
+    ck_assert_int_eq(ppn_fleet_new(0, &f), 0);
+    ppn_fleet_member m[2] = {record(&k[0], "node-a", "10.8.0.2"), record(&k[1], "node-b", "10.8.0.3")};
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, m, 2), 2);
+    /* k[1] announces itself as node-a: the name stays node-b. */
+    ck_assert_int_eq(ingest_from(f, &k[1], 1, "node-a", "10.8.0.3", 10), 0);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 1, 10, &info), 0);
+    ck_assert_str_eq(info.node_name, "node-b");
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&info.addr;
+    ck_assert_uint_eq(info.addr_len, sizeof(*a));
+    ck_assert_uint_eq(ntohs(a->sin_port), 51901);
+    ck_assert_uint_eq(ntohs(((const struct sockaddr_in *)&info.src_addr)->sin_port), 40000);
+    /* From no member's IP: refused before parsing; from the other member's IP: refused. */
+    ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, (struct sockaddr *)&(struct sockaddr_in){
+                                          .sin_family = AF_INET}, sizeof(struct sockaddr_in), 10),
+                     -EADDRNOTAVAIL);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.9", 10), -EADDRNOTAVAIL);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.3", 10), -EADDRNOTAVAIL);
+    ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, NULL, 0, 10), -EADDRNOTAVAIL);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_SOURCE), 4);
+    ck_assert_str_eq(ppn_fleet_refusal_name(PPN_FLEET_REFUSED_SOURCE), "wrong source address");
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.2", 10), 0);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 10, &info), 0);
+    ck_assert_str_eq(info.node_name, "node-a");
+    /* Keys only: no names, no addresses, no source check. */
+    uint8_t keys[64];
+    memcpy(keys, k[0].pk, 32);
+    memcpy(keys + 32, k[1].pk, 32);
+    ck_assert_int_eq(ppn_fleet_set_members(f, keys, 2), 2);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 10, &info), 0);
+    ck_assert_str_eq(info.node_name, "");
+    ck_assert_uint_eq(info.addr_len, 0);
+    ck_assert_int_eq(ingest_from(f, &k[0], 2, "x", "10.8.0.9", 10), 0);
+    /* A record without address turns the source check off; bad records are refused. */
+    ppn_fleet_member bad = record(&k[0], "bad name!", NULL);
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, &bad, 1), -EINVAL);
+    bad = record(&k[0], "ok", "10.8.0.2");
+    bad.addr_len = 3;
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, &bad, 1), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_node_count(f), 2); /* the previous set is kept */
+    ppn_fleet_free(f);
+}
+END_TEST
+
+/* 2^63-byte claims do not wrap: byte counts are bounded by
+ * PPN_FLEET_BYTES_MAX and sums saturate there. */
+START_TEST(test_bytes_do_not_wrap)
+{
+    test_key k[1] = {test_key_make(1)};
+    ppn_fleet *f = fleet_with(k, 1, 0);
+    ck_assert_uint_eq(ppn_fleet_bytes_max(), (uint64_t)INT64_MAX);
+    ck_assert_int_eq(ingest_hb(f, &k[0], 1, 1000, 0), 0);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "a", 1ULL << 63, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "a", PPN_FLEET_BYTES_MAX, 0), 0);
+    ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "b", PPN_FLEET_BYTES_MAX, 0), 0);
+    ppn_fleet_node_info info;
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 0, &info), 0);
+    ck_assert_uint_eq(info.claimed_bytes, PPN_FLEET_BYTES_MAX);
+    ppn_fleet_place_query q = {.mem_bytes = 1, .vcpus = 1};
+    ppn_fleet_placement p;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 0, NULL, NULL, &p), 0);
+    q.mem_bytes = 1ULL << 63;
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 0, NULL, NULL, &p), -EINVAL);
+    /* VM memory listed in a heartbeat sums without wrapping. */
+    ppn_fleet_heartbeat hb = test_hb(&k[0], 2, 1000);
+    hb.n_vms = 3;
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(hb.vms[i].name, sizeof(hb.vms[i].name), "vm-%u", i);
+        hb.vms[i].mem_bytes = PPN_FLEET_BYTES_MAX;
+    }
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, NULL, 0, 1), 0);
+    ck_assert_int_eq(ppn_fleet_node_get(f, 0, 1, &info), 0);
+    ck_assert_uint_eq(info.vm_mem_bytes, PPN_FLEET_BYTES_MAX);
+    /* Above the limit: not signed, and not decoded (a patched uint64). */
+    hb.vms[0].mem_bytes = UINT64_MAX;
+    ck_assert_int_eq(test_seal(&hb, &k[0], buf, sizeof(buf)), -EINVAL);
+    hb = test_hb(&k[0], 3, 1000);
+    hb.ram_total_bytes = hb.ram_available_bytes = PPN_FLEET_BYTES_MAX;
+    n = test_seal(&hb, &k[0], buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    static const uint8_t max_u64[9] = {0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    uint8_t *at = memmem(buf, (size_t)n, max_u64, sizeof(max_u64));
+    ck_assert_ptr_nonnull(at);
+    at[1] = 0xff;
+    ppn_fleet_heartbeat out;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), -EBADMSG);
+    ppn_fleet_request rq;
+    memset(&rq, 0, sizeof(rq));
+    memcpy(rq.operator_key, k[0].pk, 32);
+    strcpy(rq.vm_name, "vm");
+    strcpy(rq.kernel, "/k");
+    rq.vcpus = 1;
+    rq.mem_bytes = 1ULL << 63;
+    ck_assert_int_eq(ppn_fleet_request_sign(&rq, k[0].sk, buf, sizeof(buf)), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
+static void write_text(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+/* Sequences come from an epoch file, not the wall clock. */
+START_TEST(test_epoch)
+{
+    char dir[] = "/tmp/ppn-fleet-epoch-XXXXXX", path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/epoch", dir);
+    uint32_t e = 0;
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, 1700000000, &e), 0);
+    ck_assert_uint_eq(e, 1700000000);
+    /* A clock far behind (or ahead) after that changes nothing. */
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, 5, &e), 0);
+    ck_assert_uint_eq(e, 1700000001);
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, UINT64_MAX, &e), 0);
+    ck_assert_uint_eq(e, 1700000002);
+    unlink(path);
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, 0, &e), 0);
+    ck_assert_uint_eq(e, 1);
+    unlink(path);
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, UINT64_MAX, &e), 0);
+    ck_assert_uint_eq(e, UINT32_MAX - 1);
+    e = 7;
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, 1, &e), -EOVERFLOW);
+    const char *bad[] = {"", "\n", "12", "012\n", "1 2\n", "-1\n", "99999999999\n", "0\n", "x\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        write_text(path, bad[i]);
+        ck_assert_msg(ppn_fleet_epoch_next(path, 1, &e) == -EUCLEAN, "'%s'", bad[i]);
+    }
+    ck_assert_uint_eq(e, 7); /* untouched on failure */
+    write_text(path, "41\n");
+    ck_assert_int_eq(ppn_fleet_epoch_next(path, 1, &e), 0);
+    ck_assert_uint_eq(e, 42);
+    ck_assert_int_eq(ppn_fleet_epoch_next(NULL, 1, &e), -EINVAL);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_null_arguments)
 {
     ppn_fleet *f = NULL;
@@ -686,6 +904,12 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_ingest_refusals_counted);
     tcase_add_test(tc, test_members_keep_state);
     tcase_add_test(tc, test_null_arguments);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("attack");
+    tcase_add_test(tc, test_sequence_before_signature);
+    tcase_add_test(tc, test_member_records);
+    tcase_add_test(tc, test_bytes_do_not_wrap);
+    tcase_add_test(tc, test_epoch);
     suite_add_tcase(s, tc);
     tc = tcase_create("liveness");
     tcase_add_test(tc, test_liveness_29_alive_31_evicted);

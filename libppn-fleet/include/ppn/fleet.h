@@ -53,11 +53,16 @@ PPN_EXPORT const char *ppn_fleet_version(void);
 #define PPN_FLEET_HEARTBEAT_VERSION 1
 #define PPN_FLEET_REQUEST_VERSION 1
 #define PPN_FLEET_NONCE_BYTES 16
+/* The largest byte count (RAM, VM memory) a message may carry and any sum the
+ * library reports: 2^63 - 1, so that every figure fits a signed 64-bit
+ * integer (JSON, most bindings).  Sums saturate here instead of wrapping. */
+#define PPN_FLEET_BYTES_MAX 9223372036854775807ULL
 
 /* The same values, for bindings without access to the macros. */
 PPN_EXPORT size_t ppn_fleet_message_max(void);
 PPN_EXPORT size_t ppn_fleet_name_max(void);
 PPN_EXPORT size_t ppn_fleet_max_vms(void);
+PPN_EXPORT uint64_t ppn_fleet_bytes_max(void);
 
 /* ---- keys -------------------------------------------------------------- */
 
@@ -81,8 +86,8 @@ typedef struct ppn_fleet_vm {
 typedef struct ppn_fleet_heartbeat {
     uint32_t version;            /* PPN_FLEET_HEARTBEAT_VERSION */
     uint8_t node_key[PPN_FLEET_PUBLIC_KEY_BYTES];
-    char node_name[PPN_FLEET_NAME_MAX + 1];
-    uint64_t seq;                /* strictly increasing per node */
+    char node_name[PPN_FLEET_NAME_MAX + 1]; /* informative: the controller takes names from the ledger */
+    uint64_t seq;                /* strictly increasing per node: epoch << 32 | counter */
     uint64_t ram_total_bytes;
     uint64_t ram_available_bytes;
     uint32_t cpu_count;
@@ -96,14 +101,15 @@ typedef struct ppn_fleet_heartbeat {
  * ignored (the current version is written).  hb->node_key must be the public
  * half of sk.  Returns the encoded length.  -EINVAL: NULL, a name that is not
  * 1..63 of [A-Za-z0-9._-] (VM names; the node name may be empty), n_vms too
- * large, or node_key not matching sk; -EMSGSIZE: buf too small; -ENOMEM. */
+ * large, a byte count above PPN_FLEET_BYTES_MAX, or node_key not matching sk; -EMSGSIZE: buf too small; -ENOMEM. */
 PPN_EXPORT int ppn_fleet_heartbeat_sign(const ppn_fleet_heartbeat *hb,
                                         const uint8_t sk[PPN_FLEET_SECRET_KEY_BYTES],
                                         uint8_t *buf, size_t size);
 
 /* Decode a heartbeat and verify its signature by the key it names (this
  * says nothing about membership: see ppn_fleet_ingest()).  -EINVAL: NULL;
- * -EMSGSIZE: longer than PPN_FLEET_MESSAGE_MAX; -EBADMSG: malformed; -EPROTO:
+ * -EMSGSIZE: longer than PPN_FLEET_MESSAGE_MAX; -EBADMSG: malformed (a byte
+ * count above PPN_FLEET_BYTES_MAX included); -EPROTO:
  * another version; -EKEYREJECTED: the signature does not verify; -ENOMEM. */
 PPN_EXPORT int ppn_fleet_heartbeat_open(const void *buf, size_t len,
                                         ppn_fleet_heartbeat *ret_hb);
@@ -137,7 +143,7 @@ typedef struct ppn_fleet_request {
 
 /* Encode and sign a creation request with the operator's 'sk' (whose public
  * half must be req->operator_key).  Returns the encoded length.  -EINVAL: NULL,
- * bad name, mem_bytes or vcpus 0, unknown kind, a VM-Totebox without a node,
+ * bad name, mem_bytes 0 or above PPN_FLEET_BYTES_MAX, vcpus 0, unknown kind, a VM-Totebox without a node,
  * key mismatch; -EMSGSIZE: buf too small; -ENOMEM. */
 PPN_EXPORT int ppn_fleet_request_sign(const ppn_fleet_request *req,
                                       const uint8_t sk[PPN_FLEET_SECRET_KEY_BYTES],
@@ -184,6 +190,28 @@ PPN_EXPORT int ppn_fleet_get_option(const ppn_fleet *fleet, ppn_fleet_option opt
  * or more than 2^30 keys; -ENOMEM (the previous set is kept). */
 PPN_EXPORT int ppn_fleet_set_members(ppn_fleet *fleet, const uint8_t *keys, size_t n_keys);
 
+/* A member as the ledger records it: identity key, name, and the address of
+ * its agent on the mesh (IP from the ledger, the agent's port).  addr_len 0:
+ * no address known. */
+typedef struct ppn_fleet_member {
+    uint8_t key[PPN_FLEET_PUBLIC_KEY_BYTES];
+    char name[PPN_FLEET_NAME_MAX + 1];   /* may be empty */
+    struct sockaddr_storage addr;
+    uint32_t addr_len;
+} ppn_fleet_member;
+
+/* As ppn_fleet_set_members(), with each member's name and mesh address.
+ * Names shown for a node come only from here, never from its heartbeats.
+ * When every member has an address, a datagram whose source IP is none of
+ * them is refused before it is parsed (PPN_FLEET_REFUSED_SOURCE), and a
+ * heartbeat must come from its own member's IP (the mesh authenticates
+ * source addresses).  Dispatching goes to these addresses, never to where a
+ * datagram came from.  -EINVAL: NULL with n > 0, more than 2^30 members, a
+ * name that is not empty or 1..63 of [A-Za-z0-9._-], an address that is not
+ * AF_INET/AF_INET6 of its size; -ENOMEM (the previous set is kept). */
+PPN_EXPORT int ppn_fleet_set_member_records(ppn_fleet *fleet, const ppn_fleet_member *members,
+                                            size_t n);
+
 typedef enum ppn_fleet_refusal {
     PPN_FLEET_REFUSED_MALFORMED = 0,   /* -EBADMSG */
     PPN_FLEET_REFUSED_VERSION = 1,     /* -EPROTO */
@@ -191,16 +219,20 @@ typedef enum ppn_fleet_refusal {
     PPN_FLEET_REFUSED_NON_MEMBER = 3,  /* -EPERM */
     PPN_FLEET_REFUSED_SIGNATURE = 4,   /* -EKEYREJECTED */
     PPN_FLEET_REFUSED_REPLAY = 5,      /* -ESTALE: sequence not newer */
-    PPN_FLEET_REFUSED_COUNT = 6,
+    PPN_FLEET_REFUSED_SOURCE = 6,      /* -EADDRNOTAVAIL: not from the member's mesh address */
+    PPN_FLEET_REFUSED_COUNT = 7,
 } ppn_fleet_refusal;
 
 /* Take one heartbeat datagram received at 'now_ms' from 'from' (may be NULL;
- * kept as the node's address for dispatching).  In order: size, CBOR shape,
- * version, membership, signature, sequence; only then is state changed.
- * Every refusal is counted (see ppn_fleet_refusals()).  0: accepted, and the
- * claims the heartbeat now reflects are released.  Errors: -EINVAL (NULL
- * fleet/buf, fromlen too large), -EMSGSIZE, -EBADMSG, -EPROTO, -EPERM,
- * -EKEYREJECTED, -ESTALE, -ENOMEM. */
+ * shown as the node's last source, never used to dispatch).  Cheap checks
+ * first: size, source address (see ppn_fleet_set_member_records()), CBOR
+ * shape, version, membership, the member's own address, sequence (strictly
+ * newer than the last accepted, so a replay costs no signature check), and
+ * only then the signature; only then is state changed.  Every refusal is
+ * counted (see ppn_fleet_refusals()).  0: accepted, and the claims the
+ * heartbeat now reflects are released.  Errors: -EINVAL (NULL fleet/buf,
+ * fromlen too large), -EMSGSIZE, -EADDRNOTAVAIL, -EBADMSG, -EPROTO, -EPERM,
+ * -ESTALE, -EKEYREJECTED, -ENOMEM. */
 PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *fleet, const void *buf, size_t len,
                                 const struct sockaddr *from, socklen_t fromlen,
                                 uint64_t now_ms);
@@ -251,9 +283,11 @@ typedef struct ppn_fleet_node_info {
     uint64_t ledger_size;
     uint32_t n_vms;
     uint32_t n_claims;
-    uint64_t vm_mem_bytes;       /* sum over the VMs listed */
-    struct sockaddr_storage addr; /* where the last heartbeat came from */
+    uint64_t vm_mem_bytes;       /* sum over the VMs listed (saturates at PPN_FLEET_BYTES_MAX) */
+    struct sockaddr_storage addr; /* the member's mesh address (ledger): where dispatch goes */
     socklen_t addr_len;          /* 0 if unknown */
+    struct sockaddr_storage src_addr; /* where the last accepted heartbeat came from */
+    socklen_t src_addr_len;      /* 0 if unknown */
 } ppn_fleet_node_info;
 
 /* Number of member nodes; index order is stable between set_members calls. */
@@ -312,7 +346,7 @@ typedef void (*ppn_fleet_reason_cb)(size_t node_index, ppn_fleet_reason reason,
 /* Where would a VM described by 'q' go at 'now_ms'?  Returns the number of
  * nodes that fit (0: none, ret->placed false, with a reason per node).
  * 'cb' (may be NULL) is called per node.  -EINVAL: NULL fleet/q/ret,
- * mem_bytes or vcpus 0, unknown kind; -EDESTADDRREQ: a VM-Totebox without a
+ * mem_bytes 0 or above PPN_FLEET_BYTES_MAX, vcpus 0, unknown kind; -EDESTADDRREQ: a VM-Totebox without a
  * named node. */
 PPN_EXPORT int ppn_fleet_place(const ppn_fleet *fleet, const ppn_fleet_place_query *q,
                                uint64_t now_ms, ppn_fleet_reason_cb cb, void *userdata,
@@ -330,10 +364,168 @@ PPN_EXPORT const char *ppn_fleet_reason_name(ppn_fleet_reason reason);
 /* Record that 'vm_name' (mem_bytes) was dispatched to the node with 'key' at
  * now_ms, so that later placements count it until a heartbeat lists the VM
  * or the claim expires.  A second claim for the same name on the node
- * replaces the first.  -EINVAL: NULL, bad name, mem_bytes 0; -ENOENT: not a
- * member; -ENOMEM. */
+ * replaces the first.  Claims add up saturating at PPN_FLEET_BYTES_MAX.
+ * -EINVAL: NULL, bad name, mem_bytes 0 or above PPN_FLEET_BYTES_MAX;
+ * -ENOENT: not a member; -ENOMEM. */
 PPN_EXPORT int ppn_fleet_claim(ppn_fleet *fleet, const uint8_t key[PPN_FLEET_PUBLIC_KEY_BYTES],
                                const char *vm_name, uint64_t mem_bytes, uint64_t now_ms);
+
+/* ---- sequence epochs ------------------------------------------------------
+ * A node's heartbeat sequence is epoch << 32 | counter: the counter starts at
+ * 1 when the agent starts and grows by one per heartbeat; the epoch grows by
+ * one per start and is kept in a file.  No wall clock is involved, so a clock
+ * that jumps (an hour ahead, or back) never locks a node out. */
+
+/* Read the epoch in the file at 'path', add one, store it (a temporary file,
+ * fsync, rename, fsync of the directory; mode 0600) and return it.  With no
+ * file the epoch is 'seed' (e.g. the Unix time in seconds, so that a node
+ * whose file was lost starts above anything it sent before), clamped to
+ * 1..2^32-2.  -EINVAL: NULL; -EUCLEAN: the file is not a decimal epoch;
+ * -EOVERFLOW: the epoch would reach 2^32-1; other negative errno from the
+ * file system. */
+PPN_EXPORT int ppn_fleet_epoch_next(const char *path, uint64_t seed, uint32_t *ret_epoch);
+
+/* ---- the controller engine ------------------------------------------------
+ * Owns a UDP socket bound to the listen address (the mesh address, in the
+ * tools) with a large receive buffer, and a ppn_fleet.  The caller polls
+ * ppn_fleet_controller_fd() for input, calls ppn_fleet_controller_process()
+ * when it is readable or when ppn_fleet_controller_timeout() has passed, and
+ * gives the member records and operator keys from its ledger whenever they
+ * change.  Every time is the caller's: now_ms on its monotonic clock, now_unix
+ * (seconds) on its wall clock for the freshness of creation requests only.
+ *
+ * Replay protection survives a restart: with a state file, the last accepted
+ * sequence of every node is written there (one pwrite per accepted heartbeat,
+ * an fdatasync per second at most), and read back at the next start. */
+
+typedef struct ppn_fleet_controller ppn_fleet_controller;
+
+typedef struct ppn_fleet_controller_callbacks {
+    /* A node was evicted after 'silent_ms' of silence. */
+    void (*evicted)(ppn_fleet_controller *c, size_t node_index, uint64_t silent_ms,
+                    void *userdata);
+    /* The mass-eviction guard started (tripped) or stopped holding 'held' nodes. */
+    void (*guard)(ppn_fleet_controller *c, bool tripped, uint32_t held, void *userdata);
+    /* Refused datagrams, rate-limited: at most one call per second; 'suppressed'
+     * counts the refusals not reported since the previous call (from NULL: a
+     * summary of those only). */
+    void (*refused)(ppn_fleet_controller *c, ppn_fleet_refusal reason,
+                    const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
+                    void *userdata);
+} ppn_fleet_controller_callbacks;
+
+/* A controller listening on 'listen' (AF_INET or AF_INET6), with its fleet's
+ * clock starting at now_ms.  'state_path' (may be NULL: memory only) keeps the
+ * replay state.  -EINVAL: NULL, bad address; -EUCLEAN: the state file is not
+ * one; -ENOMEM; the negative errno of socket/bind (-EADDRINUSE,
+ * -EADDRNOTAVAIL...) or of opening the state file. */
+PPN_EXPORT int ppn_fleet_controller_new(const struct sockaddr *listen, socklen_t listen_len,
+                                        const char *state_path, uint64_t now_ms,
+                                        ppn_fleet_controller **ret_controller);
+/* Closes the socket and the state file (synced) and frees.  NULL is fine. */
+PPN_EXPORT void ppn_fleet_controller_free(ppn_fleet_controller *c);
+/* Callbacks (NULL members are skipped); 'cb' is copied. -EINVAL: NULL c. */
+PPN_EXPORT int ppn_fleet_controller_set_callbacks(ppn_fleet_controller *c,
+                                                  const ppn_fleet_controller_callbacks *cb,
+                                                  void *userdata);
+/* The fleet inside, for options, queries and placement.  Owned by c. */
+PPN_EXPORT ppn_fleet *ppn_fleet_controller_fleet(ppn_fleet_controller *c);
+/* The socket to poll for POLLIN.  Owned by c. */
+PPN_EXPORT int ppn_fleet_controller_fd(const ppn_fleet_controller *c);
+/* The receive buffer the kernel granted, in bytes (getsockopt SO_RCVBUF). */
+PPN_EXPORT int ppn_fleet_controller_rcvbuf(const ppn_fleet_controller *c);
+/* As ppn_fleet_set_member_records(); nodes with a stored sequence resume it. */
+PPN_EXPORT int ppn_fleet_controller_set_members(ppn_fleet_controller *c,
+                                                const ppn_fleet_member *members, size_t n);
+/* The keys allowed to create VMs ("vm.create" in the ledger), 32 bytes each.
+ * Returns the count.  -EINVAL: NULL with n > 0; -ENOMEM. */
+PPN_EXPORT int ppn_fleet_controller_set_operators(ppn_fleet_controller *c, const uint8_t *keys,
+                                                  size_t n);
+/* Drains the socket (recvmmsg in batches, at most 16384 datagrams per call so
+ * that the caller's other work runs) and ingests each datagram, then runs the
+ * timers that are due at now_ms (liveness tick every second, state sync,
+ * log summary).  Returns the number of datagrams handled.  -EINVAL: NULL;
+ * the negative errno of a receive error other than EAGAIN/EINTR. */
+PPN_EXPORT int ppn_fleet_controller_process(ppn_fleet_controller *c, uint64_t now_ms);
+/* Milliseconds from now_ms until the next timer (0: due).  -EINVAL: NULL. */
+PPN_EXPORT int ppn_fleet_controller_timeout(const ppn_fleet_controller *c, uint64_t now_ms);
+
+typedef struct ppn_fleet_dispatch {
+    size_t node_index;
+    ppn_fleet_request request;   /* the request as verified */
+} ppn_fleet_dispatch;
+
+/* Checks a signed creation request and sends it to the named node's mesh
+ * address (its member record, never where a heartbeat came from), then
+ * claims its memory.  Cheap checks first: shape, a named node (-EDESTADDRREQ),
+ * the signer among the operators (-EPERM), created_unix within 300 s of
+ * now_unix and a nonce not seen (-ESTALE), then the signature
+ * (-EKEYREJECTED), the node still fits (-ENOSPC: ask ppn_fleet_place() why),
+ * a known address (-EHOSTUNREACH), the send (its negative errno); a request
+ * dispatched is remembered (-EBUSY when 1024 unexpired nonces are held).
+ * Also -EINVAL (NULL), -EMSGSIZE, -EBADMSG, -EPROTO, -ENOMEM. */
+PPN_EXPORT int ppn_fleet_controller_dispatch(ppn_fleet_controller *c, const void *buf,
+                                             size_t len, uint64_t now_ms, uint64_t now_unix,
+                                             ppn_fleet_dispatch *ret_dispatch);
+
+/* ---- the agent engine -------------------------------------------------------
+ * Owns a UDP socket bound to the node's mesh address: heartbeats leave from
+ * it to the controller, creation requests arrive on it.  The caller measures
+ * (the heartbeat callback), carries out requests (the request callback) and
+ * drives time as for the controller. */
+
+typedef struct ppn_fleet_agent ppn_fleet_agent;
+
+typedef struct ppn_fleet_agent_callbacks {
+    /* Fill in the measurements (RAM, CPUs, load, ledger size, VMs); the agent
+     * sets the key and sequence.  A negative errno skips this heartbeat. */
+    int (*heartbeat)(ppn_fleet_agent *a, ppn_fleet_heartbeat *hb, void *userdata);
+    /* A request for this node that passed every check: carry it out.  0 when
+     * done (a heartbeat follows at once), a negative errno otherwise (the
+     * request is authentic: the callback reports its own failure). */
+    int (*request)(ppn_fleet_agent *a, const ppn_fleet_request *rq, void *userdata);
+    /* Refused datagrams, rate-limited as the controller's: 'err' the negative
+     * errno, vm_name "" when the request did not parse; from NULL (err 0): a
+     * summary of the 'suppressed' refusals only. */
+    void (*refused)(ppn_fleet_agent *a, int err, const char *vm_name,
+                    const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
+                    void *userdata);
+} ppn_fleet_agent_callbacks;
+
+typedef struct ppn_fleet_agent_config {
+    const uint8_t *secret_key;           /* 64 bytes (copied; wiped on free) */
+    const struct sockaddr *listen;       /* the node's mesh address and agent port */
+    socklen_t listen_len;
+    const struct sockaddr *controller;   /* requests are taken from its IP only */
+    socklen_t controller_len;
+    uint32_t epoch;                      /* from ppn_fleet_epoch_next(), >= 1 */
+    uint64_t interval_ms;                /* between heartbeats, +-10 % jitter; 0: 10000 */
+} ppn_fleet_agent_config;
+
+/* An agent whose first heartbeat is due at now_ms.  -EINVAL: NULL, bad
+ * address, epoch 0 or 2^32-1, an interval below 100 ms; -ENOMEM; the negative
+ * errno of socket/bind. */
+PPN_EXPORT int ppn_fleet_agent_new(const ppn_fleet_agent_config *cfg,
+                                   const ppn_fleet_agent_callbacks *cb, void *userdata,
+                                   uint64_t now_ms, ppn_fleet_agent **ret_agent);
+/* Wipes the key, closes the socket, frees.  NULL is fine. */
+PPN_EXPORT void ppn_fleet_agent_free(ppn_fleet_agent *a);
+PPN_EXPORT int ppn_fleet_agent_fd(const ppn_fleet_agent *a);
+/* The keys allowed to create VMs, as for the controller. */
+PPN_EXPORT int ppn_fleet_agent_set_operators(ppn_fleet_agent *a, const uint8_t *keys, size_t n);
+/* Handles the datagrams waiting (at most 256 per call; each request checked
+ * as ppn_fleet_controller_dispatch() does, plus "the node is this one"), then
+ * sends the heartbeat if it is due.  Returns the number of heartbeats sent
+ * (0 or 1).  -EINVAL: NULL; -EOVERFLOW: 2^32-1 heartbeats in this epoch;
+ * the negative errno of the heartbeat callback, signing or sendto (the next
+ * attempt is one interval later). */
+PPN_EXPORT int ppn_fleet_agent_process(ppn_fleet_agent *a, uint64_t now_ms, uint64_t now_unix);
+/* Milliseconds until the next heartbeat (0: due).  -EINVAL: NULL. */
+PPN_EXPORT int ppn_fleet_agent_timeout(const ppn_fleet_agent *a, uint64_t now_ms);
+/* Make the next heartbeat due now. */
+PPN_EXPORT void ppn_fleet_agent_heartbeat_now(ppn_fleet_agent *a);
+/* The sequence of the last heartbeat sent (0: none yet). */
+PPN_EXPORT uint64_t ppn_fleet_agent_seq(const ppn_fleet_agent *a);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,1204 @@
+/* The host agent and the fleet controller: libppn-fleet's engines composed
+ * with libppn-ledger (members, names, mesh addresses, "vm.create") and
+ * libppn-vmm (guests).  This file holds flags, the UNIX-socket protocol,
+ * logging and the poll loops; the behaviour over time is in the engines.
+ *
+ *   agent       heartbeats from /proc and the running guests, from the node's
+ *               mesh address; creation requests checked by the engine, then
+ *               created and started with libppn-vmm.
+ *   controller  heartbeats on the mesh address; "fleet", "place" and "request"
+ *               on a UNIX socket, one JSON line each way, clients served
+ *               without ever blocking on one. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ppn/crypto.h"
+#include "ppn/fleet.h"
+#include "ppn/ledger.h"
+#include "ppn/vmm.h"
+#include "fleet-tool.h"
+#include "ppn-vm.h"
+#include "tool-util.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
+#define DEFAULT_CONTROLLER_STATE "/var/lib/ppn/fleet/controller.state"
+#define DEFAULT_AGENT_EPOCH "/var/lib/ppn/fleet/agent.epoch"
+#define MIB ((uint64_t)1 << 20)
+#define RELOAD_MS 5000
+#define MAX_CLIENTS 32
+#define CLIENT_DEADLINE_MS 2000
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > PPN_FLEET_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!(*s == '-' || *s == '.' || *s == '_' || (*s >= '0' && *s <= '9') ||
+              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+            return false;
+    return true;
+}
+
+/* A mesh address from the ledger ("10.8.0.2") with 'port'. */
+static int mesh_addr(const char *text, uint16_t port, struct sockaddr_storage *ret,
+                     socklen_t *ret_len)
+{
+    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+    memset(ret, 0, sizeof(*ret));
+    if (inet_pton(AF_INET, text, &v4.sin_addr) == 1) {
+        memcpy(ret, &v4, sizeof(v4));
+        *ret_len = sizeof(v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, &v6.sin6_addr) == 1) {
+        memcpy(ret, &v6, sizeof(v6));
+        *ret_len = sizeof(v6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+/* Creates the parent directory of a default state path (one level, 0700). */
+static void make_parent(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        (void)mkdir(dir, 0700);
+    }
+}
+
+/* ---- the ledger's view, read once per reload ------------------------------- */
+
+typedef struct ledger_view {
+    ppn_fleet_member *members;
+    size_t n_members;
+    uint8_t *operators;          /* holders of "vm.create", 32 bytes each */
+    size_t n_operators;
+    uint64_t size;
+    char mesh_range[PPN_LEDGER_TEXT_MAX + 1];
+} ledger_view;
+
+static void ledger_view_free(ledger_view *v)
+{
+    free(v->members);
+    free(v->operators);
+    memset(v, 0, sizeof(*v));
+}
+
+static int ledger_view_load(const char *dir, uint16_t agent_port, ledger_view *ret)
+{
+    ppn_ledger *lg;
+    int r = ppn_ledger_open(dir, 0, &lg);
+    if (r < 0)
+        return r;
+    ledger_view v;
+    memset(&v, 0, sizeof(v));
+    size_t n = ppn_ledger_member_count(lg), g = ppn_ledger_grant_count(lg);
+    v.members = calloc(n ? n : 1, sizeof(*v.members));
+    v.operators = calloc(g ? g : 1, 32);
+    if (!v.members || !v.operators) {
+        ledger_view_free(&v);
+        ppn_ledger_free(lg);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ppn_ledger_member m;
+        if (ppn_ledger_member_get(lg, i, &m) < 0)
+            continue;
+        ppn_fleet_member *fm = &v.members[v.n_members++];
+        memcpy(fm->key, m.identity, 32);
+        if (name_ok(m.hostname))
+            memcpy(fm->name, m.hostname, strlen(m.hostname) + 1);
+        socklen_t l = 0;
+        if (mesh_addr(m.mesh, agent_port, &fm->addr, &l) == 0)
+            fm->addr_len = l;
+    }
+    for (size_t i = 0; i < g; i++) {
+        struct ppn_ledger_grant gr;
+        if (ppn_ledger_grant_get(lg, i, &gr) < 0)
+            continue;
+        bool dup = false;
+        for (size_t j = 0; j < v.n_operators && !dup; j++)
+            dup = memcmp(v.operators + 32 * j, gr.subject, 32) == 0;
+        if (!dup && ppn_ledger_has_capability(lg, gr.subject, PPN_LEDGER_CAP_VM_CREATE, NULL) == 1)
+            memcpy(v.operators + 32 * v.n_operators++, gr.subject, 32);
+    }
+    v.size = ppn_ledger_size(lg);
+    snprintf(v.mesh_range, sizeof(v.mesh_range), "%s", ppn_ledger_mesh_range(lg));
+    ppn_ledger_free(lg);
+    *ret = v;
+    return 0;
+}
+
+/* The one local address inside the ledger's mesh range, with 'port'.
+ * -ENOENT none, -ENOTUNIQ several (the operator names one with --listen). */
+static int local_mesh_address(const char *range, const char *port, struct sockaddr_storage *ret,
+                              socklen_t *ret_len, char *found, size_t found_size)
+{
+    char net[PPN_LEDGER_TEXT_MAX + 1];
+    snprintf(net, sizeof(net), "%s", range);
+    char *slash = strchr(net, '/');
+    if (!slash)
+        return -EINVAL;
+    *slash = '\0';
+    uint64_t plen;
+    if (fleet_parse_u64(slash + 1, &plen) < 0)
+        return -EINVAL;
+    uint8_t base[16];
+    int fam, alen;
+    if (inet_pton(AF_INET, net, base) == 1)
+        fam = AF_INET, alen = 4;
+    else if (inet_pton(AF_INET6, net, base) == 1)
+        fam = AF_INET6, alen = 16;
+    else
+        return -EINVAL;
+    if (plen > (uint64_t)alen * 8)
+        return -EINVAL;
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) < 0)
+        return -errno;
+    int hits = 0;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
+            continue;
+        const uint8_t *a = fam == AF_INET
+                               ? (const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
+                               : (const uint8_t *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+        bool in = true;
+        for (unsigned b = 0; b < plen && in; b++)
+            in = ((a[b / 8] ^ base[b / 8]) & (0x80 >> (b % 8))) == 0;
+        if (!in)
+            continue;
+        char text[INET6_ADDRSTRLEN];
+        inet_ntop(fam, a, text, sizeof(text));
+        if (hits++ == 0) {
+            snprintf(found, found_size, "%s", text);
+        } else {
+            size_t l = strlen(found);
+            snprintf(found + l, found_size - l, ", %s", text);
+        }
+    }
+    freeifaddrs(ifs);
+    if (hits != 1)
+        return hits ? -ENOTUNIQ : -ENOENT;
+    char spec[INET6_ADDRSTRLEN + 16];
+    snprintf(spec, sizeof(spec), fam == AF_INET6 ? "[%s]:%s" : "%s:%s", found, port);
+    return fleet_parse_endpoint(spec, port, ret, ret_len);
+}
+
+/* ---- agent -------------------------------------------------------------------- */
+
+typedef struct agent_ctx {
+    char name[PPN_FLEET_NAME_MAX + 1];
+    const char *ledger_dir, *state_dir, *qemu;
+    unsigned accel;
+    uint64_t ledger_size;
+} agent_ctx;
+
+static uint64_t meminfo_field(const char *text, const char *field)
+{
+    const char *p = strstr(text, field);
+    if (!p)
+        return 0;
+    uint64_t kib = strtoull(p + strlen(field), NULL, 10);
+    return kib > PPN_FLEET_BYTES_MAX / 1024 ? PPN_FLEET_BYTES_MAX : kib * 1024;
+}
+
+static int read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, size - 1);
+    int e = errno;
+    close(fd);
+    if (n < 0)
+        return -e;
+    buf[n] = '\0';
+    return 0;
+}
+
+static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *userdata)
+{
+    agent_ctx *a = userdata;
+    char text[4096];
+    snprintf(hb->node_name, sizeof(hb->node_name), "%s", a->name);
+    int r = read_text("/proc/meminfo", text, sizeof(text));
+    if (r < 0)
+        return r;
+    hb->ram_total_bytes = meminfo_field(text, "MemTotal:");
+    hb->ram_available_bytes = meminfo_field(text, "MemAvailable:");
+    if (hb->ram_available_bytes > hb->ram_total_bytes)
+        hb->ram_available_bytes = hb->ram_total_bytes;
+    if (read_text("/proc/loadavg", text, sizeof(text)) == 0) {
+        double load = strtod(text, NULL);
+        hb->load_milli = load > 0 && load < 4e6 ? (uint32_t)(load * 1000.0) : 0;
+    }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    hb->cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
+    hb->ledger_size = a->ledger_size;
+    char **names = NULL;
+    int n = ppn_vm_list(a->state_dir, &names);
+    for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
+        pid_t pid = 0;
+        ppn_vm_spec *spec;
+        if (ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0)
+            continue;
+        if (ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
+            continue;
+        ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
+        snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
+        vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
+        ppn_vm_spec_free(spec);
+    }
+    ppn_vmm_strv_free(names);
+    return 0;
+}
+
+/* Carries out a request the engine checked (signature, this node, operator,
+ * freshness). */
+static int agent_create(ppn_fleet_agent *ag, const ppn_fleet_request *rq, void *userdata)
+{
+    agent_ctx *a = userdata;
+    int r = ppn_vm_name_valid(rq->vm_name) ? 0 : -EINVAL;
+    ppn_vm_spec *spec = NULL;
+    if (r == 0)
+        r = ppn_vm_spec_new(rq->vm_name,
+                            rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
+                                                             : PPN_VM_TYPE_ORCHESTRATION,
+                            &spec);
+    if (r == 0 && rq->mem_bytes / MIB > UINT32_MAX)
+        r = -EINVAL;
+    if (r == 0)
+        r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
+    if (r == 0)
+        r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
+    if (r == 0)
+        r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
+                                   rq->append[0] ? rq->append : NULL);
+    if (r == 0) {
+        ppn_vm_spec_clear_port_forwards(spec);
+        r = ppn_vm_spec_set_network(spec, false);
+    }
+    if (r == 0 && rq->kind == PPN_FLEET_VM_TOTEBOX)
+        r = ppn_vm_spec_set_node(spec, a->name);
+    if (r == 0)
+        r = ppn_vm_spec_save(spec, a->state_dir, true);
+    ppn_vm_spec_free(spec);
+    pid_t pid = 0;
+    if (r == 0)
+        r = ppn_vm_start(a->state_dir, rq->vm_name, a->qemu, a->accel, 60000, &pid);
+    if (r < 0) {
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': %s\n", rq->vm_name, strerror(-r));
+        return r;
+    }
+    fprintf(stderr, "ppn-vm agent: started VM '%s' (%" PRIu64 " MiB, %u vCPUs), QEMU pid %d\n",
+            rq->vm_name, rq->mem_bytes / MIB, rq->vcpus, (int)pid);
+    return 0;
+}
+
+static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
+                          const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
+                          void *userdata)
+{
+    char src[80], more[64] = "";
+    if (suppressed)
+        snprintf(more, sizeof(more), " (%" PRIu64 " more refused since the last report)",
+                 suppressed);
+    if (!from) {
+        fprintf(stderr, "ppn-vm agent: %" PRIu64 " more datagrams refused\n", suppressed);
+        return;
+    }
+    fleet_format_addr((const struct sockaddr_storage *)from, fromlen, src, sizeof(src));
+    fprintf(stderr, "ppn-vm agent: refused request '%s' from %s: %s%s\n", vm[0] ? vm : "?", src,
+            strerror(-err), more);
+}
+
+static int agent_reload(agent_ctx *a, ppn_fleet_agent *ag)
+{
+    ledger_view v;
+    int r = ledger_view_load(a->ledger_dir, FLEET_DEFAULT_AGENT_PORT, &v);
+    if (r < 0)
+        return r;
+    r = ppn_fleet_agent_set_operators(ag, v.operators, v.n_operators);
+    a->ledger_size = v.size;
+    ledger_view_free(&v);
+    return r < 0 ? r : 0;
+}
+
+#define AGENT_USAGE \
+    "ppn-vm agent --key KEYFILE --ledger DIR --controller HOST[:PORT] [--listen ADDR[:PORT]]\n" \
+    "             [--name NAME] [--state-dir DIR] [--epoch-file FILE] [--interval-ms MS]\n" \
+    "             [--accel auto|tcg|kvm] [--qemu PATH] [--once]\n"
+
+static int agent_usage(FILE *f)
+{
+    fputs("Usage: " AGENT_USAGE
+          "Runs the host agent: a signed heartbeat every 10 s (with jitter) to the controller\n"
+          "(default port " FLEET_DEFAULT_PORT "), sent from this node's mesh address in the ledger\n"
+          "(port 51901, or --listen), where creation requests arrive.  Requests are checked\n"
+          "(from the controller, for this node, signed by a \"vm.create\" holder, fresh) and\n"
+          "started with libppn-vmm.  Sequences: an epoch kept in --epoch-file (default\n"
+          DEFAULT_AGENT_EPOCH ") and a counter.\n",
+          f);
+    return f == stdout ? 0 : 1;
+}
+
+static int agent_fail(agent_ctx *a, uint8_t sk[64], int code)
+{
+    explicit_bzero(sk, 64);
+    free(a);
+    return code;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},       {"key", required_argument, NULL, 'k'},
+        {"ledger", required_argument, NULL, 'l'}, {"controller", required_argument, NULL, 'c'},
+        {"name", required_argument, NULL, 'n'}, {"state-dir", required_argument, NULL, 's'},
+        {"interval-ms", required_argument, NULL, 'i'}, {"accel", required_argument, NULL, 'a'},
+        {"qemu", required_argument, NULL, 'q'}, {"once", no_argument, NULL, 'o'},
+        {"listen", required_argument, NULL, 'L'}, {"epoch-file", required_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
+    };
+    agent_ctx *a = calloc(1, sizeof(*a));
+    const char *keyf = NULL, *ctl = NULL, *listen_at = NULL, *epoch_file = NULL;
+    uint64_t interval = 10000;
+    bool once = false;
+    uint8_t pk[32], sk[64];
+    int c, r;
+    if (!a)
+        return tool_fail("start", "agent", -ENOMEM);
+    a->state_dir = DEFAULT_STATE_DIR;
+    a->accel = PPN_VM_ACCEL_AUTO;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'h': free(a); return agent_usage(stdout);
+        case 'k': keyf = optarg; break;
+        case 'l': a->ledger_dir = optarg; break;
+        case 'c': ctl = optarg; break;
+        case 'n': snprintf(a->name, sizeof(a->name), "%s", optarg); break;
+        case 's': a->state_dir = optarg; break;
+        case 'q': a->qemu = optarg; break;
+        case 'o': once = true; break;
+        case 'L': listen_at = optarg; break;
+        case 'E': epoch_file = optarg; break;
+        case 'i':
+            if (fleet_parse_u64(optarg, &interval) < 0 || interval < 100 || interval > UINT32_MAX) {
+                free(a);
+                fprintf(stderr, "ppn-vm agent: bad --interval-ms '%s' (100..4294967295)\n", optarg);
+                fputs("Usage: " AGENT_USAGE, stderr);
+                return 1;
+            }
+            break;
+        case 'a':
+            if (strcmp(optarg, "tcg") == 0)
+                a->accel = PPN_VM_ACCEL_TCG;
+            else if (strcmp(optarg, "kvm") == 0)
+                a->accel = PPN_VM_ACCEL_KVM;
+            else if (strcmp(optarg, "auto") != 0) {
+                free(a);
+                fprintf(stderr, "ppn-vm agent: bad --accel '%s'\n", optarg);
+                fputs("Usage: " AGENT_USAGE, stderr);
+                return 1;
+            }
+            break;
+        default: free(a); fputs("Usage: " AGENT_USAGE, stderr); return 1;
+        }
+    }
+    if (!keyf || !ctl || !a->ledger_dir || optind != argc) {
+        free(a);
+        if (optind != argc)
+            fprintf(stderr, "ppn-vm agent: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "ppn-vm agent: --key, --ledger and --controller are needed\n");
+        fputs("Usage: " AGENT_USAGE, stderr);
+        return 1;
+    }
+    if (!a->name[0]) {
+        char host[PPN_FLEET_NAME_MAX + 1] = "";
+        gethostname(host, sizeof(host) - 1);
+        for (char *p = host; *p; p++)
+            if (!name_ok((char[]){*p, 0}))
+                *p = '-';
+        snprintf(a->name, sizeof(a->name), "%s", host[0] ? host : "node");
+    }
+    if (!name_ok(a->name)) {
+        fprintf(stderr, "ppn-vm agent: bad --name '%s' (1..63 of [A-Za-z0-9._-])\n", a->name);
+        free(a);
+        return 1;
+    }
+    r = ppn_crypto_identity_load(keyf, pk, sk);
+    if (r < 0) {
+        free(a);
+        return tool_fail("read key file", keyf, r);
+    }
+    struct sockaddr_storage ctl_addr, la;
+    socklen_t ctl_len, ll = 0;
+    r = fleet_parse_endpoint(ctl, FLEET_DEFAULT_PORT, &ctl_addr, &ctl_len);
+    if (r < 0)
+        return agent_fail(a, sk, tool_fail("resolve", ctl, r));
+    if (listen_at) {
+        char port[8];
+        snprintf(port, sizeof(port), "%d", FLEET_DEFAULT_AGENT_PORT);
+        r = fleet_parse_endpoint(listen_at, port, &la, &ll);
+        if (r < 0)
+            return agent_fail(a, sk, tool_fail("resolve", listen_at, r));
+    } else {
+        /* This node's mesh address, from its own ledger record. */
+        ppn_ledger *lg;
+        struct ppn_ledger_member m;
+        r = ppn_ledger_open(a->ledger_dir, 0, &lg);
+        if (r < 0)
+            return agent_fail(a, sk, tool_fail("read ledger", a->ledger_dir, r));
+        r = ppn_ledger_member_find(lg, pk, &m);
+        ppn_ledger_free(lg);
+        if (r < 0 || mesh_addr(m.mesh, FLEET_DEFAULT_AGENT_PORT, &la, &ll) < 0) {
+            fprintf(stderr, "ppn-vm: Failed to find this node's mesh address in the ledger "
+                            "'%s': %s (give --listen)\n",
+                    a->ledger_dir, r < 0 ? "not a member" : "no valid address");
+            return agent_fail(a, sk, 1);
+        }
+    }
+    if (!epoch_file) {
+        epoch_file = DEFAULT_AGENT_EPOCH;
+        make_parent(epoch_file);
+    }
+    uint32_t epoch;
+    r = ppn_fleet_epoch_next(epoch_file, fleet_unix_s(), &epoch);
+    if (r < 0)
+        return agent_fail(a, sk, tool_fail("advance the sequence epoch in", epoch_file, r));
+
+    ppn_fleet_agent_config cfg = {.secret_key = sk, .listen = (struct sockaddr *)&la,
+                                  .listen_len = ll, .controller = (struct sockaddr *)&ctl_addr,
+                                  .controller_len = ctl_len, .epoch = epoch,
+                                  .interval_ms = interval};
+    ppn_fleet_agent_callbacks cb = {agent_measure, agent_create, agent_refused};
+    ppn_fleet_agent *ag = NULL;
+    char where[80];
+    fleet_format_addr(&la, ll, where, sizeof(where));
+    r = ppn_fleet_agent_new(&cfg, &cb, a, fleet_mono_ms(), &ag);
+    explicit_bzero(sk, sizeof(sk));
+    if (r < 0) {
+        free(a);
+        return tool_fail("listen on", where, r);
+    }
+    r = agent_reload(a, ag);
+    if (r < 0) {
+        ppn_fleet_agent_free(ag);
+        tool_fail("read ledger", a->ledger_dir, r);
+        free(a);
+        return 1;
+    }
+    install_stop_handlers();
+    char kb[PPN_CRYPTO_KEY_B64_LEN + 1];
+    ppn_crypto_key_to_base64(pk, kb);
+    fprintf(stderr, "ppn-vm agent: node %s (%s) on %s, heartbeats to %s every %" PRIu64
+            " ms, epoch %u\n", a->name, kb, where, ctl, interval, epoch);
+    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    int status = 0;
+    while (!stop_requested) {
+        uint64_t now = fleet_mono_ms();
+        r = ppn_fleet_agent_process(ag, now, fleet_unix_s());
+        if (r < 0)
+            tool_fail("send heartbeat to", ctl, r);
+        if (once && r != 0) {
+            status = r < 0;
+            break;
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            ; /* QEMU children that ended */
+        if (now >= next_reload) {
+            if ((r = agent_reload(a, ag)) < 0)
+                tool_fail("reload ledger", a->ledger_dir, r);
+            next_reload = now + RELOAD_MS;
+        }
+        int wait = ppn_fleet_agent_timeout(ag, fleet_mono_ms());
+        struct pollfd p = {.fd = ppn_fleet_agent_fd(ag), .events = POLLIN};
+        poll(&p, 1, wait > 1000 ? 1000 : wait);
+    }
+    ppn_fleet_agent_free(ag);
+    free(a);
+    return status;
+}
+
+/* ---- controller --------------------------------------------------------------- */
+
+typedef struct client {
+    int fd;                      /* -1: free */
+    uint64_t deadline;
+    char *in;                    /* FLEET_QUERY_MAX + 1 */
+    size_t in_len;
+    char *out;                   /* the answer line, once known */
+    size_t out_len, out_off;
+} client;
+
+typedef struct controller {
+    ppn_fleet_controller *eng;
+    ppn_fleet *fleet;
+    const char *ledger_dir;
+    uint16_t agent_port;
+    int ux;
+    bool guard;
+    client clients[MAX_CLIENTS];
+} controller;
+
+/* Byte counts are at most PPN_FLEET_BYTES_MAX in libppn-fleet, so they fit
+ * a JSON integer as jansson holds it; clamp anyway rather than print -1. */
+static json_t *json_u64(uint64_t v)
+{
+    return json_integer((json_int_t)(v > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : v));
+}
+
+static json_t *node_json(const ppn_fleet *f, size_t i, uint64_t now)
+{
+    ppn_fleet_node_info info;
+    if (ppn_fleet_node_get(f, i, now, &info) < 0)
+        return NULL;
+    char kb[PPN_CRYPTO_KEY_B64_LEN + 1], addr[80], src[80];
+    ppn_crypto_key_to_base64(info.node_key, kb);
+    fleet_format_addr(&info.addr, info.addr_len, addr, sizeof(addr));
+    fleet_format_addr(&info.src_addr, info.src_addr_len, src, sizeof(src));
+    json_t *vms = json_array();
+    for (uint32_t v = 0; v < info.n_vms; v++) {
+        ppn_fleet_vm vm;
+        if (ppn_fleet_node_vm(f, i, v, &vm) == 0)
+            json_array_append_new(vms, json_pack("{s:s, s:o}", "name", vm.name, "mem_bytes",
+                                                 json_u64(vm.mem_bytes)));
+    }
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:f, s:o, s:o, s:I, s:s, s:s, s:o}",
+                     "key", kb, "name", info.node_name,
+                     "state", ppn_fleet_node_state_name((ppn_fleet_node_state)info.state),
+                     "ram_total_bytes", json_u64(info.ram_total_bytes),
+                     "ram_available_bytes", json_u64(info.ram_available_bytes),
+                     "claimed_bytes", json_u64(info.claimed_bytes),
+                     "cpus", (int)info.cpu_count, "load", info.load_milli / 1000.0,
+                     "ledger_size", json_u64(info.ledger_size), "vms", vms,
+                     "last_heard_ms_ago",
+                     info.last_heard_ms ? (json_int_t)(now - info.last_heard_ms) : (json_int_t)-1,
+                     "addr", addr, "source", src, "seq", json_u64(info.seq));
+}
+
+static json_t *error_json(int err, const char *detail)
+{
+    return json_pack("{s:b, s:i, s:s, s:s}", "ok", 0, "errno", -err, "error", strerror(-err),
+                     "detail", detail ? detail : "");
+}
+
+/* A node named by base64 key or by its name in the ledger. */
+static int resolve_node(const ppn_fleet *f, const char *s, uint8_t key[32])
+{
+    if (ppn_crypto_key_from_base64(s, strlen(s), key) == 0)
+        return 0;
+    size_t n = ppn_fleet_node_count(f);
+    int found = -ENOENT;
+    for (size_t i = 0; i < n; i++) {
+        ppn_fleet_node_info info;
+        if (ppn_fleet_node_get(f, i, 0, &info) == 0 && strcmp(info.node_name, s) == 0) {
+            if (found == 0)
+                return -ENOTUNIQ;
+            memcpy(key, info.node_key, 32);
+            found = 0;
+        }
+    }
+    return found;
+}
+
+struct reason_collect {
+    const ppn_fleet *f;
+    json_t *obj;
+};
+
+static void collect_reason(size_t index, ppn_fleet_reason reason, void *userdata)
+{
+    struct reason_collect *rc = userdata;
+    ppn_fleet_node_info info;
+    if (json_object_size(rc->obj) >= 256 || ppn_fleet_node_get(rc->f, index, 0, &info) < 0)
+        return;
+    char kb[PPN_CRYPTO_KEY_B64_LEN + 1];
+    ppn_crypto_key_to_base64(info.node_key, kb);
+    json_object_set_new(rc->obj, kb, json_string(ppn_fleet_reason_name(reason)));
+}
+
+static json_t *placement_json(const ppn_fleet *f, const ppn_fleet_place_query *q, uint64_t now)
+{
+    ppn_fleet_placement p;
+    struct reason_collect rc = {.f = f, .obj = json_object()};
+    int r = ppn_fleet_place(f, q, now, collect_reason, &rc, &p);
+    if (r < 0) {
+        json_decref(rc.obj);
+        return error_json(r, r == -EDESTADDRREQ ? "a VM-Totebox must be assigned to a named node"
+                                                : NULL);
+    }
+    char text[256], kb[PPN_CRYPTO_KEY_B64_LEN + 1] = "";
+    ppn_fleet_placement_explain(&p, text, sizeof(text));
+    json_t *o = json_pack("{s:b, s:b, s:s, s:o}", "ok", 1, "placed", p.placed, "explain", text,
+                          "reasons", rc.obj);
+    if (p.placed) {
+        ppn_fleet_node_info info;
+        ppn_fleet_node_get(f, p.node_index, now, &info);
+        ppn_crypto_key_to_base64(p.node_key, kb);
+        json_object_set_new(o, "node", json_string(kb));
+        json_object_set_new(o, "node_name", json_string(info.node_name));
+        json_object_set_new(o, "ram_left_bytes", json_u64(p.ram_left_bytes));
+    }
+    return o;
+}
+
+static int query_from_json(const ppn_fleet *f, json_t *req, ppn_fleet_place_query *q)
+{
+    json_int_t mem = 0, vcpus = 1;
+    const char *kind = "general", *node = NULL;
+    if (json_unpack(req, "{s:I, s?I, s?s, s?s}", "mem_bytes", &mem, "vcpus", &vcpus, "kind",
+                    &kind, "node", &node) != 0 || mem <= 0 || vcpus <= 0 || vcpus > UINT32_MAX)
+        return -EINVAL;
+    memset(q, 0, sizeof(*q));
+    q->mem_bytes = (uint64_t)mem;
+    q->vcpus = (uint32_t)vcpus;
+    if (strcmp(kind, "totebox") == 0)
+        q->kind = PPN_FLEET_VM_TOTEBOX;
+    else if (strcmp(kind, "general") != 0)
+        return -EINVAL;
+    if (node && node[0]) {
+        int r = resolve_node(f, node, q->node_key);
+        if (r < 0)
+            return r;
+        q->has_node = true;
+    }
+    return 0;
+}
+
+static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
+{
+    const char *hex;
+    if (json_unpack(req, "{s:s}", "request", &hex) != 0)
+        return error_json(-EINVAL, "no request");
+    uint8_t *buf = malloc(PPN_FLEET_MESSAGE_MAX);
+    if (!buf)
+        return error_json(-ENOMEM, NULL);
+    json_t *out = NULL;
+    ppn_fleet_dispatch d;
+    int n = fleet_hex_decode(hex, buf, PPN_FLEET_MESSAGE_MAX), r;
+    if (n < 0) {
+        out = error_json(n, "request is not hex");
+        goto done;
+    }
+    r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, fleet_unix_s(), &d);
+    if (r < 0) {
+        const char *why = NULL;
+        char text[256] = "";
+        switch (r) {
+        case -EDESTADDRREQ: why = "the request names no node: confirm a placement first"; break;
+        case -EPERM: why = "the signer does not hold \"vm.create\" in the ledger"; break;
+        case -ESTALE: why = "replayed or stale request"; break;
+        case -EBUSY: why = "too many recent requests held for replay protection"; break;
+        case -EHOSTUNREACH: why = "no mesh address for the node in the ledger"; break;
+        case -ENOSPC: {
+            /* Why it no longer fits, from a placement pinned to the node. */
+            ppn_fleet_request rq;
+            if (ppn_fleet_request_open(buf, (size_t)n, &rq) == 0) {
+                ppn_fleet_place_query q = {.mem_bytes = rq.mem_bytes, .vcpus = rq.vcpus,
+                                           .kind = rq.kind, .has_node = true};
+                memcpy(q.node_key, rq.node_key, 32);
+                ppn_fleet_placement p;
+                if (ppn_fleet_place(c->fleet, &q, now, NULL, NULL, &p) == 0)
+                    ppn_fleet_placement_explain(&p, text, sizeof(text));
+            }
+            why = text;
+            break;
+        }
+        case -EKEYREJECTED: case -EBADMSG: case -EPROTO: case -EMSGSIZE:
+            why = "the signed request does not verify";
+            break;
+        default: why = "dispatch"; break;
+        }
+        out = error_json(r, why);
+        goto done;
+    }
+    ppn_fleet_node_info info;
+    ppn_fleet_node_get(c->fleet, d.node_index, now, &info);
+    char kb[PPN_CRYPTO_KEY_B64_LEN + 1], addr[80];
+    ppn_crypto_key_to_base64(d.request.node_key, kb);
+    fleet_format_addr(&info.addr, info.addr_len, addr, sizeof(addr));
+    fprintf(stderr, "ppn-vm controller: dispatched VM '%s' to node %s (%s) at %s\n",
+            d.request.vm_name, info.node_name, kb, addr);
+    out = json_pack("{s:b, s:b, s:s, s:s, s:s}", "ok", 1, "dispatched", 1, "node", kb,
+                    "node_name", info.node_name, "vm", d.request.vm_name);
+done:
+    free(buf);
+    return out;
+}
+
+static json_t *controller_answer(controller *c, const char *line)
+{
+    uint64_t now = fleet_mono_ms();
+    json_error_t jerr;
+    json_t *req = json_loads(line, 0, &jerr), *out = NULL;
+    const char *op = NULL;
+    if (!req || json_unpack(req, "{s:s}", "op", &op) != 0) {
+        json_decref(req);
+        return error_json(-EBADMSG, "not a JSON query");
+    }
+    if (strcmp(op, "fleet") == 0) {
+        json_t *nodes = json_array(), *refused = json_object();
+        for (size_t i = 0; i < ppn_fleet_node_count(c->fleet); i++)
+            json_array_append_new(nodes, node_json(c->fleet, i, now));
+        for (int r = 0; r < PPN_FLEET_REFUSED_COUNT; r++)
+            json_object_set_new(refused, ppn_fleet_refusal_name((ppn_fleet_refusal)r),
+                                json_u64(ppn_fleet_refusals(c->fleet, (ppn_fleet_refusal)r)));
+        out = json_pack("{s:b, s:o, s:o, s:o, s:b}", "ok", 1, "nodes", nodes, "accepted",
+                        json_u64(ppn_fleet_accepted(c->fleet)), "refused", refused,
+                        "guard_tripped", c->guard);
+    } else if (strcmp(op, "place") == 0) {
+        ppn_fleet_place_query q;
+        int r = query_from_json(c->fleet, req, &q);
+        out = r < 0 ? error_json(r, "bad placement query") : placement_json(c->fleet, &q, now);
+    } else if (strcmp(op, "request") == 0) {
+        out = controller_dispatch(c, req, now);
+    } else {
+        out = error_json(-EOPNOTSUPP, "unknown op");
+    }
+    json_decref(req);
+    return out;
+}
+
+/* ---- UNIX-socket clients: non-blocking, a buffer and a deadline each ---- */
+
+static void client_close(client *cl)
+{
+    if (cl->fd >= 0)
+        close(cl->fd);
+    free(cl->in);
+    free(cl->out);
+    memset(cl, 0, sizeof(*cl));
+    cl->fd = -1;
+}
+
+/* The answer as one line to send; false (client closed) without memory. */
+static bool client_set_answer(client *cl, json_t *out)
+{
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    size_t n = text ? strlen(text) : 0;
+    char *line = text ? malloc(n + 1) : NULL;
+    if (line) {
+        memcpy(line, text, n);
+        line[n] = '\n';
+    }
+    free(text);
+    if (!line) {
+        client_close(cl);
+        return false;
+    }
+    cl->out = line;
+    cl->out_len = n + 1;
+    cl->out_off = 0;
+    return true;
+}
+
+static void client_answer(controller *c, client *cl)
+{
+    cl->in[cl->in_len] = '\0';
+    client_set_answer(cl, controller_answer(c, cl->in));
+}
+
+static void client_accept(controller *c, uint64_t now)
+{
+    for (;;) {
+        int fd = accept4(c->ux, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        client *cl = NULL;
+        for (int i = 0; i < MAX_CLIENTS && !cl; i++)
+            if (c->clients[i].fd < 0)
+                cl = &c->clients[i];
+        if (cl)
+            cl->in = malloc(FLEET_QUERY_MAX + 1);
+        if (!cl || !cl->in) {
+            close(fd); /* full: the client sees the connection end */
+            if (cl)
+                client_close(cl);
+            continue;
+        }
+        cl->fd = fd;
+        cl->deadline = now + CLIENT_DEADLINE_MS;
+    }
+}
+
+static void client_io(controller *c, client *cl, short revents, uint64_t now)
+{
+    if (!cl->out && (revents & (POLLIN | POLLHUP | POLLERR))) {
+        for (;;) {
+            ssize_t n = read(cl->fd, cl->in + cl->in_len, FLEET_QUERY_MAX - cl->in_len);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == EAGAIN)
+                    break;
+                client_close(cl);
+                return;
+            }
+            char *nl = n > 0 ? memchr(cl->in + cl->in_len, '\n', (size_t)n) : NULL;
+            cl->in_len += (size_t)n;
+            if (nl) {
+                cl->in_len = (size_t)(nl - cl->in);
+                client_answer(c, cl);
+                break;
+            }
+            if (n == 0) { /* end of the query without a newline */
+                if (!cl->in_len) {
+                    client_close(cl);
+                    return;
+                }
+                client_answer(c, cl);
+                break;
+            }
+            if (cl->in_len == FLEET_QUERY_MAX) {
+                if (!client_set_answer(cl, error_json(-EMSGSIZE, "query longer than 64 KiB")))
+                    return;
+                break;
+            }
+        }
+        if (cl->fd < 0)
+            return;
+    }
+    while (cl->out && cl->out_off < cl->out_len) {
+        ssize_t n = write(cl->fd, cl->out + cl->out_off, cl->out_len - cl->out_off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                client_close(cl);
+            return;
+        }
+        cl->out_off += (size_t)n;
+    }
+    if (cl->out && cl->out_off == cl->out_len)
+        client_close(cl);
+    else if (now >= cl->deadline)
+        client_close(cl); /* a client that trickles or does not read */
+}
+
+/* ---- the engine's reports ------------------------------------------------ */
+
+static void on_evicted(ppn_fleet_controller *e, size_t index, uint64_t silent_ms, void *ud)
+{
+    controller *c = ud;
+    ppn_fleet_node_info info;
+    if (ppn_fleet_node_get(c->fleet, index, 0, &info) == 0)
+        fprintf(stderr, "ppn-vm controller: evicted node '%s': silent for %" PRIu64 " ms\n",
+                info.node_name, silent_ms);
+}
+
+static void on_guard(ppn_fleet_controller *e, bool tripped, uint32_t held, void *ud)
+{
+    controller *c = ud;
+    c->guard = tripped;
+    if (tripped)
+        fprintf(stderr, "ppn-vm controller: %u nodes went silent at once, more than the guard "
+                        "allows: holding evictions (check this controller's own network)\n",
+                held);
+    else
+        fprintf(stderr, "ppn-vm controller: eviction guard released\n");
+}
+
+static void on_refused(ppn_fleet_controller *e, ppn_fleet_refusal reason,
+                       const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
+                       void *ud)
+{
+    if (!from) {
+        fprintf(stderr, "ppn-vm controller: %" PRIu64 " more datagrams refused\n", suppressed);
+        return;
+    }
+    char src[80], more[64] = "";
+    fleet_format_addr((const struct sockaddr_storage *)from, fromlen, src, sizeof(src));
+    if (suppressed)
+        snprintf(more, sizeof(more), " (%" PRIu64 " more refused since the last report)",
+                 suppressed);
+    fprintf(stderr, "ppn-vm controller: refused datagram from %s: %s%s\n", src,
+            ppn_fleet_refusal_name(reason), more);
+}
+
+static int controller_reload(controller *c)
+{
+    ledger_view v;
+    int r = ledger_view_load(c->ledger_dir, c->agent_port, &v);
+    if (r < 0)
+        return r;
+    r = ppn_fleet_controller_set_members(c->eng, v.members, v.n_members);
+    if (r >= 0)
+        r = ppn_fleet_controller_set_operators(c->eng, v.operators, v.n_operators);
+    ledger_view_free(&v);
+    return r < 0 ? r : 0;
+}
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path))
+        return -ENAMETOOLONG;
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+        unlink(path);
+    mode_t old = umask(0077); /* only root (the operator) may query and request */
+    int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (r < 0 || listen(fd, 64) < 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+#define CONTROLLER_USAGE \
+    "ppn-vm controller --ledger DIR [--listen ADDR[:PORT]] [--socket PATH] [--state FILE]\n" \
+    "                  [--agent-port PORT] [--silence-ms MS] [--grace-ms MS] [--margin-mib MIB]\n" \
+    "                  [--claim-ttl-ms MS]\n"
+
+static int controller_usage(FILE *f)
+{
+    fputs("Usage: " CONTROLLER_USAGE
+          "Runs the fleet controller: heartbeats over UDP on this node's mesh address (the one\n"
+          "local address in the ledger's mesh range, port " FLEET_DEFAULT_PORT ", or --listen) from\n"
+          "members of the ledger, each from its own mesh address; nodes silent > 30 s are evicted\n"
+          "(after a grace period, never most of the fleet at once); queries and creation\n"
+          "requests on the UNIX socket (default " FLEET_DEFAULT_SOCKET "), dispatched to the\n"
+          "node's mesh address in the ledger (agent port 51901).  Replay state in --state\n"
+          "(default " DEFAULT_CONTROLLER_STATE ").\n",
+          f);
+    return f == stdout ? 0 : 1;
+}
+
+static int controller_bad(const char *opt, const char *val, const char *range)
+{
+    fprintf(stderr, "ppn-vm controller: bad %s '%s' (%s)\n", opt, val, range);
+    fputs("Usage: " CONTROLLER_USAGE, stderr);
+    return 1;
+}
+
+int cmd_controller(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"help", no_argument, NULL, 'h'},        {"ledger", required_argument, NULL, 'l'},
+        {"listen", required_argument, NULL, 'L'}, {"socket", required_argument, NULL, 'S'},
+        {"silence-ms", required_argument, NULL, 1}, {"grace-ms", required_argument, NULL, 2},
+        {"margin-mib", required_argument, NULL, 3}, {"claim-ttl-ms", required_argument, NULL, 4},
+        {"state", required_argument, NULL, 5}, {"agent-port", required_argument, NULL, 6},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct {
+        ppn_fleet_option opt;
+        uint64_t min, max, scale;
+        const char *flag, *range;
+    } num[5] = {
+        [1] = {PPN_FLEET_OPT_SILENCE_MS, 1, 86400000, 1, "--silence-ms", "1..86400000"},
+        [2] = {PPN_FLEET_OPT_GRACE_MS, 0, 86400000, 1, "--grace-ms", "0..86400000"},
+        [3] = {PPN_FLEET_OPT_SAFETY_MARGIN, 0, 1ULL << 30, MIB, "--margin-mib", "0..1073741824"},
+        [4] = {PPN_FLEET_OPT_CLAIM_TTL_MS, 0, 86400000, 1, "--claim-ttl-ms", "0..86400000"},
+    };
+    controller *c = calloc(1, sizeof(*c));
+    if (!c)
+        return tool_fail("start", "controller", -ENOMEM);
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        c->clients[i].fd = -1;
+    c->agent_port = FLEET_DEFAULT_AGENT_PORT;
+    const char *listen_at = NULL, *sock = FLEET_DEFAULT_SOCKET, *state = NULL;
+    uint64_t vals[5] = {0}, v;
+    bool set[5] = {false};
+    int ch, r, status = 1;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': free(c); return controller_usage(stdout);
+        case 'l': c->ledger_dir = optarg; break;
+        case 'L': listen_at = optarg; break;
+        case 'S': sock = optarg; break;
+        case 5: state = optarg; break;
+        case 6:
+            if (fleet_parse_u64(optarg, &v) < 0 || v == 0 || v > 65535) {
+                free(c);
+                return controller_bad("--agent-port", optarg, "1..65535");
+            }
+            c->agent_port = (uint16_t)v;
+            break;
+        case 1: case 2: case 3: case 4:
+            if (fleet_parse_u64(optarg, &vals[ch]) < 0 || vals[ch] < num[ch].min ||
+                vals[ch] > num[ch].max) {
+                free(c);
+                return controller_bad(num[ch].flag, optarg, num[ch].range);
+            }
+            set[ch] = true;
+            break;
+        default: free(c); fputs("Usage: " CONTROLLER_USAGE, stderr); return 1;
+        }
+    }
+    if (!c->ledger_dir || optind != argc) {
+        if (optind != argc)
+            fprintf(stderr, "ppn-vm controller: unexpected argument '%s'\n", argv[optind]);
+        else
+            fprintf(stderr, "ppn-vm controller: --ledger is needed\n");
+        fputs("Usage: " CONTROLLER_USAGE, stderr);
+        free(c);
+        return 1;
+    }
+    struct sockaddr_storage la;
+    socklen_t ll;
+    char where[128];
+    if (listen_at) {
+        r = fleet_parse_endpoint(listen_at, FLEET_DEFAULT_PORT, &la, &ll);
+        if (r < 0) {
+            free(c);
+            return tool_fail("resolve", listen_at, r);
+        }
+    } else {
+        ledger_view lv;
+        char found[512] = "";
+        r = ledger_view_load(c->ledger_dir, c->agent_port, &lv);
+        if (r < 0) {
+            tool_fail("read ledger", c->ledger_dir, r);
+            free(c);
+            return 1;
+        }
+        r = local_mesh_address(lv.mesh_range, FLEET_DEFAULT_PORT, &la, &ll, found, sizeof(found));
+        if (r < 0) {
+            fprintf(stderr, "ppn-vm: Failed to find this node's mesh address in %s: %s (give "
+                            "--listen)\n", lv.mesh_range,
+                    r == -ENOTUNIQ ? found : r == -ENOENT ? "no local address in the range"
+                                                          : strerror(-r));
+            ledger_view_free(&lv);
+            free(c);
+            return 1;
+        }
+        ledger_view_free(&lv);
+    }
+    fleet_format_addr(&la, ll, where, sizeof(where));
+    if (!state) {
+        state = DEFAULT_CONTROLLER_STATE;
+        make_parent(state);
+    }
+    r = ppn_fleet_controller_new((struct sockaddr *)&la, ll, state, fleet_mono_ms(), &c->eng);
+    if (r < 0) {
+        tool_fail(r == -EUCLEAN || r == -EACCES || r == -ENOENT ? "open state file" : "listen on",
+                  r == -EUCLEAN || r == -EACCES || r == -ENOENT ? state : where, r);
+        free(c);
+        return 1;
+    }
+    c->fleet = ppn_fleet_controller_fleet(c->eng);
+    for (int i = 1; i <= 4; i++)
+        if (set[i] && (r = ppn_fleet_set_option(c->fleet, num[i].opt, vals[i] * num[i].scale)) < 0) {
+            tool_fail("set", "option", r);
+            goto out;
+        }
+    ppn_fleet_controller_callbacks cb = {on_evicted, on_guard, on_refused};
+    ppn_fleet_controller_set_callbacks(c->eng, &cb, c);
+    r = controller_reload(c);
+    if (r < 0) {
+        tool_fail("read ledger", c->ledger_dir, r);
+        goto out;
+    }
+    c->ux = listen_unix(sock);
+    if (c->ux < 0) {
+        tool_fail("listen on", sock, c->ux);
+        goto out;
+    }
+    install_stop_handlers();
+    fprintf(stderr, "ppn-vm controller: %zu members, heartbeats on %s (receive buffer %d KiB), "
+            "queries on %s\n", ppn_fleet_node_count(c->fleet), where,
+            ppn_fleet_controller_rcvbuf(c->eng) / 1024, sock);
+    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    while (!stop_requested) {
+        struct pollfd p[2 + MAX_CLIENTS];
+        client *who[2 + MAX_CLIENTS];
+        nfds_t np = 0;
+        uint64_t now = fleet_mono_ms();
+        int wait = ppn_fleet_controller_timeout(c->eng, now);
+        p[np++] = (struct pollfd){.fd = ppn_fleet_controller_fd(c->eng), .events = POLLIN};
+        p[np++] = (struct pollfd){.fd = c->ux, .events = POLLIN};
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+            client *cl = &c->clients[i];
+            if (cl->fd < 0)
+                continue;
+            who[np] = cl;
+            p[np++] = (struct pollfd){.fd = cl->fd, .events = cl->out ? POLLOUT : POLLIN};
+            int left = cl->deadline > now ? (int)(cl->deadline - now) : 0;
+            if (left < wait)
+                wait = left;
+        }
+        if (next_reload > now && (int)(next_reload - now) < wait)
+            wait = (int)(next_reload - now);
+        if (poll(p, np, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
+            break;
+        now = fleet_mono_ms();
+        /* Heartbeats first: the engine drains its queue in batches. */
+        r = ppn_fleet_controller_process(c->eng, now);
+        if (r < 0)
+            tool_fail("receive heartbeats on", where, r);
+        for (nfds_t i = 2; i < np; i++)
+            if (who[i]->fd == p[i].fd)
+                client_io(c, who[i], p[i].revents, now);
+        if (p[1].revents & POLLIN)
+            client_accept(c, now);
+        if (now >= next_reload) {
+            r = controller_reload(c);
+            if (r < 0)
+                tool_fail("reload ledger", c->ledger_dir, r);
+            next_reload = now + RELOAD_MS;
+        }
+    }
+    status = 0;
+    unlink(sock);
+    close(c->ux);
+out:
+    for (int i = 0; i < MAX_CLIENTS; i++)
+        if (c->clients[i].fd >= 0)
+            client_close(&c->clients[i]);
+    ppn_fleet_controller_free(c->eng);
+    free(c);
+    return status;
+}
