@@ -129,3 +129,144 @@ bool tool_confirm(const char *question)
         return false;
     return !strcmp(line, "y\n") || !strcmp(line, "yes\n") || !strcmp(line, "Y\n");
 }
+
+/* ---- the command-line kit ---- */
+
+static int why_set(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int why_set(char *why, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, TOOL_WHY_MAX, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* At most 40 bytes of an argument, non-printable bytes as '?'. */
+static const char *shown(const char *s, char buf[48])
+{
+    size_t k = 0;
+    for (; s[k] && k < 40; k++)
+        buf[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
+    if (s[k])
+        buf[k - 1] = '~';
+    buf[k] = '\0';
+    return buf;
+}
+
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX])
+{
+    char b[48];
+    if (!s || !*s)
+        return why_set(why, "a number in %llu..%llu is needed", (unsigned long long)min,
+                       (unsigned long long)max);
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return why_set(why, "'%s' is not a whole number (%llu..%llu)", shown(s, b), (unsigned long long)min,
+                           (unsigned long long)max);
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return why_set(why, "'%s' is above the maximum %llu", shown(s, b), (unsigned long long)max);
+        v = v * 10 + d;
+    }
+    if (v < min || v > max)
+        return why_set(why, "%llu is out of range %llu..%llu", (unsigned long long)v, (unsigned long long)min,
+                       (unsigned long long)max);
+    *ret = v;
+    return 0;
+}
+
+int tool_parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms,
+                          char why[TOOL_WHY_MAX])
+{
+    char b[48];
+    uint64_t whole = 0, ms = 0;
+    const char *p = s ? s : "";
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (whole > UINT64_MAX / 10000)
+            return why_set(why, "'%s' seconds is too long (at most %.3g)", shown(s, b), max_ms / 1000.0);
+        whole = whole * 10 + (uint64_t)(*p - '0');
+    }
+    if (*p == '.') {
+        p++;
+        for (uint64_t scale = 100; *p >= '0' && *p <= '9'; p++, digits++, scale /= 10)
+            ms += (uint64_t)(*p - '0') * scale;
+    }
+    if (*p || digits == 0)
+        return why_set(why, "'%s' is not a number of seconds", shown(s ? s : "", b));
+    uint64_t v = whole * 1000 + ms;
+    if (v < min_ms || v > max_ms)
+        return why_set(why, "%s s is out of range %.3g..%.3g s", shown(s, b), min_ms / 1000.0, max_ms / 1000.0);
+    *ret_ms = v;
+    return 0;
+}
+
+int tool_check_ifname(const char *s, char why[TOOL_WHY_MAX])
+{
+    char b[48];
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0)
+        return why_set(why, "an interface name is needed");
+    if (n > 15)
+        return why_set(why, "'%s' is %zu bytes; an interface name is at most 15", shown(s, b), n);
+    if (!strcmp(s, ".") || !strcmp(s, ".."))
+        return why_set(why, "'%s' is not an interface name", s);
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '/' || s[i] == ':' || s[i] <= ' ' || s[i] >= 0x7f)
+            return why_set(why, "'%s' has a character an interface name cannot hold", shown(s, b));
+    return 0;
+}
+
+int tool_parse_hostport(const char *s, bool allow_zero, char *host, size_t host_size, uint16_t *ret_port,
+                        char why[TOOL_WHY_MAX])
+{
+    char b[48];
+    const char *colon, *h = s ? s : "";
+    size_t hl;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close || close[1] != ':')
+            return why_set(why, "'%s' is not [ADDRESS]:PORT", shown(h, b));
+        h++;
+        hl = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (!colon || strchr(h, ':') != colon)
+            return why_set(why, "'%s' is not HOST:PORT", shown(h, b));
+        hl = (size_t)(colon - h);
+    }
+    if (hl == 0)
+        return why_set(why, "'%s' has no host", shown(s, b));
+    if (hl >= host_size)
+        return why_set(why, "the host of '%s' is too long", shown(s, b));
+    uint64_t port;
+    char pw[TOOL_WHY_MAX];
+    if (tool_parse_uint(colon + 1, allow_zero ? 0 : 1, 65535, &port, pw) < 0)
+        return why_set(why, "port of '%s': %s", shown(s, b), pw);
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *ret_port = (uint16_t)port;
+    return 0;
+}
+
+int tool_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", tool_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nUsage: %s %s\n", tool_name, usage);
+    return 1;
+}
+
+int tool_no_operands(int argc, char **argv, int first, const char *usage)
+{
+    char b[48];
+    if (first >= argc)
+        return 0;
+    return tool_usage_error(usage, "unexpected argument '%s'", shown(argv[first], b));
+}

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct tool_cmd {
@@ -36,3 +37,28 @@ int tool_read_secret_line(int fd, const char *prompt, char *buf, size_t size);
 
 /* Asks "<question> [y/N] " on the terminal; true only for y/yes. */
 bool tool_confirm(const char *question);
+
+/* ---- the command-line kit: one way to check options ----
+ * Every checker prints nothing; on failure it fills 'why' (a sentence
+ * without the option name) and returns -EINVAL, so that the caller reports
+ * it with tool_usage_error(usage, "--opt: %s", why) and exits 1. */
+#define TOOL_WHY_MAX 160
+
+/* A whole decimal number in [min, max] (no sign, no spaces, no suffix). */
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX]);
+/* Seconds in [min_ms, max_ms] as milliseconds; "1.5" allowed. */
+int tool_parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms,
+                          char why[TOOL_WHY_MAX]);
+/* A network interface name the kernel accepts: 1..15 bytes, no '/', ':',
+ * whitespace, not "." or "..". */
+int tool_check_ifname(const char *s, char why[TOOL_WHY_MAX]);
+/* HOST:PORT or [V6]:PORT with a port in 1..65535 (0 too when 'allow_zero':
+ * "any free port").  'host' receives the host part without brackets. */
+int tool_parse_hostport(const char *s, bool allow_zero, char *host, size_t host_size, uint16_t *ret_port,
+                        char why[TOOL_WHY_MAX]);
+
+/* "<tool>: <message>" then "Usage: <tool> <usage>" on stderr.  Returns 1. */
+int tool_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Refuses positional arguments at argv[first..argc): tool_usage_error
+ * naming the first one.  Returns 0 when there are none, else 1. */
+int tool_no_operands(int argc, char **argv, int first, const char *usage);

@@ -498,6 +498,41 @@ static int run_ceremony(ppn_crypto_session *s, int fd, bool assume_yes, ppn_cryp
     return 0;
 }
 
+/* ---- argument checks (before any code is shown or anything is written) ---- */
+
+#define JOIN_USAGE                                                                                      \
+    "join --state DIR --listen ADDR:PORT [--endpoint HOST:PORT] [--hostname NAME] [--address CIDR] "   \
+    "[--ifname IF [--listen-port N]] [--symbols N] [--timeout SECONDS] [--yes]"
+#define ADMIT_USAGE "admit --state DIR --connect HOST:PORT [--ifname IF [--listen-port N]] [--timeout SECONDS] [--yes]"
+
+int opt_uint(const char *usage, const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+    char why[TOOL_WHY_MAX];
+    uint64_t v;
+    if (tool_parse_uint(s, min, max, &v, why) < 0)
+        return tool_usage_error(usage, "%s: %s", opt, why);
+    *ret = (unsigned)v;
+    return 0;
+}
+
+/* The address to listen on or connect to, the endpoint and the interface
+ * options, all before anything happens. */
+int check_addr_opts(const char *usage, const char *addr, bool listening, const char *endpoint,
+                    const char *ifname, bool port_given, const char *addr_opt)
+{
+    char why[TOOL_WHY_MAX], host[256];
+    uint16_t port;
+    if (tool_parse_hostport(addr, listening, host, sizeof(host), &port, why) < 0)
+        return tool_usage_error(usage, "%s: %s", addr_opt, why);
+    if (endpoint && *endpoint && tool_parse_hostport(endpoint, false, host, sizeof(host), &port, why) < 0)
+        return tool_usage_error(usage, "--endpoint: %s", why);
+    if (ifname && tool_check_ifname(ifname, why) < 0)
+        return tool_usage_error(usage, "--ifname: %s", why);
+    if (port_given && !ifname)
+        return tool_usage_error(usage, "--listen-port needs --ifname");
+    return 0;
+}
+
 /* ---- join (the new node) --------------------------------------------------- */
 
 int cmd_join(int argc, char **argv)
@@ -519,7 +554,7 @@ int cmd_join(int argc, char **argv)
     const char *state = NULL, *listen_addr = NULL, *endpoint = "", *address = "", *ifname = NULL;
     char hostname[256] = "";
     unsigned port = 51820, symbols = PPN_CRYPTO_CODE_DEFAULT_SYMBOLS, timeout_s = 600;
-    bool yes = false;
+    bool yes = false, port_given = false;
     int c;
     while ((c = getopt_long(argc, argv, "s:l:e:n:a:i:p:c:t:yh", opts, NULL)) != -1) {
         switch (c) {
@@ -529,9 +564,17 @@ int cmd_join(int argc, char **argv)
         case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
         case 'a': address = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'c': symbols = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 't': timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'p':
+            port_given = true;
+            if (opt_uint(JOIN_USAGE, "--listen-port", optarg, 1, 65535, &port))
+                return 1;
+            break;
+        case 'c':
+            if (opt_uint(JOIN_USAGE, "--symbols", optarg, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS,
+                         &symbols))
+                return 1;
+            break;
+        case 't': if (opt_uint(JOIN_USAGE, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
         case 'y': yes = true; break;
         case 'h':
             printf("Usage: ppn-pair join --state DIR --listen ADDR:PORT [--endpoint HOST:PORT] [--hostname NAME]\n"
@@ -542,11 +585,15 @@ int cmd_join(int argc, char **argv)
                    "operator confirms it here (stdin) unless --yes.  On success the ledger replica\n"
                    "is verified and installed in DIR/ledger and, with --ifname, WireGuard is set up.\n");
             return 0;
-        default: return tool_error("usage: ppn-pair join --state DIR --listen ADDR:PORT [...]");
+        default: return tool_usage_error(JOIN_USAGE, "unknown option (see --help)");
         }
     }
+    if (tool_no_operands(argc, argv, optind, JOIN_USAGE))
+        return 1;
     if (!state || !listen_addr)
-        return tool_error("--state DIR and --listen ADDR:PORT are required");
+        return tool_usage_error(JOIN_USAGE, "--state DIR and --listen ADDR:PORT are required");
+    if (check_addr_opts(JOIN_USAGE, listen_addr, true, endpoint, ifname, port_given, "--listen"))
+        return 1;
     if (!hostname[0] && gethostname(hostname, sizeof(hostname)) < 0)
         return tool_fail("read", "hostname", -errno);
 
@@ -694,15 +741,19 @@ int cmd_admit(int argc, char **argv)
     };
     const char *state = NULL, *connect_addr = NULL, *ifname = NULL;
     unsigned port = 51820, timeout_s = 600;
-    bool yes = false;
+    bool yes = false, port_given = false;
     int c;
     while ((c = getopt_long(argc, argv, "s:c:i:p:t:yh", opts, NULL)) != -1) {
         switch (c) {
         case 's': state = optarg; break;
         case 'c': connect_addr = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 't': timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'p':
+            port_given = true;
+            if (opt_uint(ADMIT_USAGE, "--listen-port", optarg, 1, 65535, &port))
+                return 1;
+            break;
+        case 't': if (opt_uint(ADMIT_USAGE, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
         case 'y': yes = true; break;
         case 'h':
             printf("Usage: ppn-pair admit --state DIR --connect HOST:PORT [--ifname IF [--listen-port N]]\n"
@@ -712,11 +763,15 @@ int cmd_admit(int argc, char **argv)
                    "any network traffic.  After the SAS is confirmed on both consoles, the node is\n"
                    "recorded in the ledger, a checkpoint is signed and the replica is sent to it.\n");
             return 0;
-        default: return tool_error("usage: ppn-pair admit --state DIR --connect HOST:PORT [...]");
+        default: return tool_usage_error(ADMIT_USAGE, "unknown option (see --help)");
         }
     }
+    if (tool_no_operands(argc, argv, optind, ADMIT_USAGE))
+        return 1;
     if (!state || !connect_addr)
-        return tool_error("--state DIR and --connect HOST:PORT are required");
+        return tool_usage_error(ADMIT_USAGE, "--state DIR and --connect HOST:PORT are required");
+    if (check_addr_opts(ADMIT_USAGE, connect_addr, false, NULL, ifname, port_given, "--connect"))
+        return 1;
 
     struct node n;
     if (node_load(&n, state, true))

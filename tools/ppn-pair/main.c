@@ -117,6 +117,11 @@ static int cmd_keys(int argc, char **argv)
 
 /* ---- genesis ------------------------------------------------------------- */
 
+#define GENESIS_USAGE                                                                                   \
+    "genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT] [--hostname NAME] "       \
+    "[--ifname IF [--listen-port N]]"
+#define MESH_USAGE "mesh --state DIR [--ifname IF] [--listen-port N] [--import LEDGER_DIR]"
+
 static int cmd_genesis(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -133,6 +138,7 @@ static int cmd_genesis(int argc, char **argv)
     const char *state = NULL, *origin = NULL, *range = "10.8.0.0/24", *endpoint = "", *ifname = NULL;
     char hostname[256] = "";
     unsigned port = 51820;
+    bool port_given = false;
     int c;
     while ((c = getopt_long(argc, argv, "s:o:r:e:n:i:p:h", opts, NULL)) != -1) {
         switch (c) {
@@ -142,7 +148,11 @@ static int cmd_genesis(int argc, char **argv)
         case 'e': endpoint = optarg; break;
         case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
         case 'i': ifname = optarg; break;
-        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'p':
+            port_given = true;
+            if (opt_uint(GENESIS_USAGE, "--listen-port", optarg, 1, 65535, &port))
+                return 1;
+            break;
         case 'h':
             printf("Usage: ppn-pair genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT]\n"
                    "                        [--hostname NAME] [--ifname IF [--listen-port N]]\n"
@@ -150,11 +160,24 @@ static int cmd_genesis(int argc, char **argv)
                    "identity as first administrator, admit this node with the first address of\n"
                    "the range, and with --ifname bring up its WireGuard interface.\n");
             return 0;
-        default: return tool_error("usage: ppn-pair genesis --state DIR --origin NAME [...]");
+        default: return tool_usage_error(GENESIS_USAGE, "unknown option (see --help)");
         }
     }
+    if (optind < argc)
+        return tool_usage_error(GENESIS_USAGE, "unexpected argument '%s'%s", argv[optind],
+                                strchr(argv[optind], '/') ? " (a mesh range is given with --range)" : "");
     if (!state || !origin)
-        return tool_error("--state DIR and --origin NAME are required");
+        return tool_usage_error(GENESIS_USAGE, "--state DIR and --origin NAME are required");
+    {
+        char why[TOOL_WHY_MAX], host[256];
+        uint16_t ep;
+        if (*endpoint && tool_parse_hostport(endpoint, false, host, sizeof(host), &ep, why) < 0)
+            return tool_usage_error(GENESIS_USAGE, "--endpoint: %s", why);
+        if (ifname && tool_check_ifname(ifname, why) < 0)
+            return tool_usage_error(GENESIS_USAGE, "--ifname: %s", why);
+        if (port_given && !ifname)
+            return tool_usage_error(GENESIS_USAGE, "--listen-port needs --ifname");
+    }
     if (!hostname[0] && gethostname(hostname, sizeof(hostname)) < 0)
         return tool_fail("read", "hostname", -errno);
 
@@ -211,7 +234,10 @@ static int cmd_mesh(int argc, char **argv)
         switch (c) {
         case 's': state = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p': port = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'p':
+            if (opt_uint(MESH_USAGE, "--listen-port", optarg, 1, 65535, &port))
+                return 1;
+            break;
         case 'm': import = optarg; break;
         case 'h':
             printf("Usage: ppn-pair mesh --state DIR [--ifname IF] [--listen-port N] [--import LEDGER_DIR]\n"
@@ -219,8 +245,15 @@ static int cmd_mesh(int argc, char **argv)
                    "address, one peer per other current member (revoked members removed).\n"
                    "--import first imports newer entries from another replica's ledger directory.\n");
             return 0;
-        default: return tool_error("usage: ppn-pair mesh --state DIR [--ifname IF]");
+        default: return tool_usage_error(MESH_USAGE, "unknown option (see --help)");
         }
+    }
+    if (tool_no_operands(argc, argv, optind, MESH_USAGE))
+        return 1;
+    {
+        char why[TOOL_WHY_MAX];
+        if (tool_check_ifname(ifname, why) < 0)
+            return tool_usage_error(MESH_USAGE, "--ifname: %s", why);
     }
     if (!state)
         return tool_error("--state DIR is required");

@@ -44,5 +44,12 @@ int ledger_seal(ppn_ledger *l, const struct node *n);
 int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, bool quiet_if_same);
 
 /* ceremony.c */
+/* Option checks shared by the commands (ceremony.c): a whole number in
+ * [min, max], and the address/endpoint/interface options; each reports a
+ * usage error and returns 1 on failure, 0 when fine. */
+int opt_uint(const char *usage, const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret);
+int check_addr_opts(const char *usage, const char *addr, bool listening, const char *endpoint,
+                    const char *ifname, bool port_given, const char *addr_opt);
+
 int cmd_join(int argc, char **argv);
 int cmd_admit(int argc, char **argv);

@@ -75,9 +75,17 @@ static bool name_ok(const char *s)
 }
 
 /* A mesh address from the ledger ("10.8.0.2") with 'port'. */
-static int mesh_addr(const char *text, uint16_t port, struct sockaddr_storage *ret,
+/* A ledger mesh address ("10.8.0.2" or, as ppn-pair records it,
+ * "10.8.0.2/24": the prefix is the mesh's, not part of the address). */
+static int mesh_addr(const char *mesh, uint16_t port, struct sockaddr_storage *ret,
                      socklen_t *ret_len)
 {
+    char text[64];
+    size_t n = strcspn(mesh, "/");
+    if (n >= sizeof(text))
+        return -EINVAL;
+    memcpy(text, mesh, n);
+    text[n] = '\0';
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
     memset(ret, 0, sizeof(*ret));
@@ -94,16 +102,25 @@ static int mesh_addr(const char *text, uint16_t port, struct sockaddr_storage *r
     return -EINVAL;
 }
 
-/* Creates the parent directory of a default state path (one level, 0700). */
+/* Creates the directories above a default state path (/var/lib/ppn/fleet
+ * on a fresh machine): the upper ones 0755, the last 0700.  A failure shows
+ * when the file is opened. */
 static void make_parent(const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        (void)mkdir(dir, 0700);
+    char *last = strrchr(dir, '/');
+    if (!last || last == dir)
+        return;
+    *last = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        (void)mkdir(dir, 0755);
+        *p = '/';
     }
+    (void)mkdir(dir, 0700);
 }
 
 /* ---- the ledger's view, read once per reload ------------------------------- */

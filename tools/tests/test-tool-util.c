@@ -1,0 +1,107 @@
+/* The command-line kit of tool-util: every checker against its edges. */
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool-util.h"
+
+START_TEST(test_uint)
+{
+    char why[TOOL_WHY_MAX];
+    uint64_t v = 7;
+    ck_assert_int_eq(tool_parse_uint("0", 0, 10, &v, why), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(tool_parse_uint("65535", 1, 65535, &v, why), 0);
+    ck_assert_uint_eq(v, 65535);
+    ck_assert_int_eq(tool_parse_uint("18446744073709551615", 0, UINT64_MAX, &v, why), 0);
+    ck_assert(v == UINT64_MAX);
+    v = 7;
+    static const char *const bad[] = {"", "abc", "-1", "+1", " 1", "1 ", "0x10", "1e3", "12a", "65536",
+                                      "18446744073709551616", "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        ck_assert_msg(tool_parse_uint(bad[i], 1, 65535, &v, why) == -EINVAL, "accepted '%s'", bad[i]);
+        ck_assert_msg(why[0], "no reason for '%s'", bad[i]);
+        ck_assert_uint_eq(v, 7); /* untouched */
+    }
+    ck_assert_int_eq(tool_parse_uint("0", 1, 10, &v, why), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(why, "1..10"));
+    ck_assert_int_eq(tool_parse_uint(NULL, 1, 10, &v, why), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_seconds)
+{
+    char why[TOOL_WHY_MAX];
+    uint64_t ms = 1;
+    ck_assert_int_eq(tool_parse_seconds_ms("1.5", 0, 60000, &ms, why), 0);
+    ck_assert_uint_eq(ms, 1500);
+    ck_assert_int_eq(tool_parse_seconds_ms("600", 1000, 3600000, &ms, why), 0);
+    ck_assert_uint_eq(ms, 600000);
+    ck_assert_int_eq(tool_parse_seconds_ms(".25", 0, 1000, &ms, why), 0);
+    ck_assert_uint_eq(ms, 250);
+    ms = 9;
+    static const char *const bad[] = {"", "abc", "-1", "1s", ".", "1.2.3", "3601", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(tool_parse_seconds_ms(bad[i], 1000, 3600000, &ms, why) == -EINVAL, "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(ms, 9);
+    }
+    ck_assert_int_eq(tool_parse_seconds_ms("0", 1000, 3600000, &ms, why), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_ifname)
+{
+    char why[TOOL_WHY_MAX];
+    ck_assert_int_eq(tool_check_ifname("wg0", why), 0);
+    ck_assert_int_eq(tool_check_ifname("abcdefghijklmno", why), 0); /* 15 */
+    ck_assert_int_eq(tool_check_ifname("abcdefghijklmnop", why), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(why, "at most 15"));
+    static const char *const bad[] = {"", ".", "..", "a/b", "a:b", "a b", "a\tb", "\x7f"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(tool_check_ifname(bad[i], why) == -EINVAL, "accepted '%s'", bad[i]);
+    ck_assert_int_eq(tool_check_ifname(NULL, why), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_hostport)
+{
+    char why[TOOL_WHY_MAX], host[64];
+    uint16_t port = 1;
+    ck_assert_int_eq(tool_parse_hostport("127.0.0.1:51820", false, host, sizeof(host), &port, why), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_uint_eq(port, 51820);
+    ck_assert_int_eq(tool_parse_hostport("[fd00::1]:7", false, host, sizeof(host), &port, why), 0);
+    ck_assert_str_eq(host, "fd00::1");
+    ck_assert_uint_eq(port, 7);
+    ck_assert_int_eq(tool_parse_hostport("node-a.example:0", true, host, sizeof(host), &port, why), 0);
+    ck_assert_uint_eq(port, 0);
+    port = 3;
+    static const char *const bad[] = {"127.0.0.1:99999", "127.0.0.1:0", "127.0.0.1:", "127.0.0.1", ":80",
+                                      "fd00::1:80", "[fd00::1]80", "[fd00::1]", "h:abc", "h:-1", "h:65536"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(tool_parse_hostport(bad[i], false, host, sizeof(host), &port, why) == -EINVAL,
+                      "accepted '%s'", bad[i]);
+        ck_assert_uint_eq(port, 3);
+    }
+    char small[4];
+    ck_assert_int_eq(tool_parse_hostport("abcd:1", false, small, sizeof(small), &port, why), -EINVAL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tool-util");
+    TCase *tc = tcase_create("kit");
+    tcase_add_test(tc, test_uint);
+    tcase_add_test(tc, test_seconds);
+    tcase_add_test(tc, test_ifname);
+    tcase_add_test(tc, test_hostport);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
