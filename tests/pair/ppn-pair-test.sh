@@ -150,5 +150,42 @@ done
 [ "$tampered" -ge 8 ] && ok "tampered replica ($tampered offsets flipped): refused, nothing installed" ||
   bad "tampered replica cases ($tampered)"
 
+# every numeric and address option is checked before a code is shown or anything is written:
+# abc, -1 and one past the maximum, each one line + a usage line, exit 1, no ledger for Z
+"$pair" keys --state Z >/dev/null
+optcheck() { # DESCRIPTION command...
+  local what=$1; shift
+  local rc=0
+  "$@" >optcheck.out 2>optcheck.err </dev/null || rc=$?
+  if [ "$rc" = 1 ] && [ "$(wc -l <optcheck.err)" = 2 ] && grep -q '^Usage: ppn-pair ' optcheck.err &&
+     ! grep -q '^code' optcheck.out && [ ! -e Z/ledger ]; then
+    :
+  else
+    bad "$what: exit $rc, $(cat optcheck.err optcheck.out)"; optfail=1
+  fi
+}
+optfail=0
+for v in abc -1 65536; do
+  optcheck "join --listen-port $v" "$pair" join --state Z --listen 127.0.0.1:0 --ifname wg9 --listen-port "$v"
+  optcheck "admit --listen-port $v" "$pair" admit --state A --connect 127.0.0.1:1 --ifname wg9 --listen-port "$v"
+  optcheck "genesis --listen-port $v" "$pair" genesis --state Z --origin o --ifname wg9 --listen-port "$v"
+  optcheck "mesh --listen-port $v" "$pair" mesh --state A --listen-port "$v"
+  optcheck "join --listen 127.0.0.1:$v" "$pair" join --state Z --listen "127.0.0.1:$v"
+  optcheck "admit --connect 127.0.0.1:$v" "$pair" admit --state A --connect "127.0.0.1:$v"
+done
+for v in abc -1 3601; do
+  optcheck "join --timeout $v" "$pair" join --state Z --listen 127.0.0.1:0 --timeout "$v"
+  optcheck "admit --timeout $v" "$pair" admit --state A --connect 127.0.0.1:1 --timeout "$v"
+done
+for v in abc -1 5 11; do
+  optcheck "join --symbols $v" "$pair" join --state Z --listen 127.0.0.1:0 --symbols "$v"
+done
+optcheck "join --ifname of 16 bytes" "$pair" join --state Z --listen 127.0.0.1:0 --ifname abcdefghijklmnop
+optcheck "join --endpoint nohost" "$pair" join --state Z --listen 127.0.0.1:0 --endpoint nohost
+optcheck "genesis --ifname a/b" "$pair" genesis --state Z --origin o --ifname a/b
+optcheck "genesis with a stray range" "$pair" genesis --state Z --origin o 10.9.0.0/24
+optcheck "join --listen-port without --ifname" "$pair" join --state Z --listen 127.0.0.1:0 --listen-port 51821
+[ "$optfail" = 0 ] && ok "options checked before anything happens (abc, -1, max+1, names, operands)"
+
 echo "$failures failure(s)"
 exit "$failures"
