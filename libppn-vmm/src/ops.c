@@ -313,6 +313,33 @@ static int finish(struct sd *s, ppn_vm_shutdown_outcome outcome, ppn_vm_shutdown
     return outcome == PPN_VM_SHUTDOWN_OUTCOME_NONE ? -ETIMEDOUT : 0;
 }
 
+/* A SHUTDOWN event the guest asked for ("guest": true), not QEMU on a
+ * signal or a quit. */
+static int guest_initiated(const char *name, const char *data, void *userdata)
+{
+    (void)name;
+    (void)userdata;
+    json_t *o = json_loads(data, 0, NULL);
+    int yes = json_is_true(json_object_get(o, "guest"));
+    json_decref(o);
+    return yes;
+}
+
+/* The monitor closed or QEMU exited: was it the guest powering off? */
+static ppn_vm_shutdown_outcome gone_outcome(ppn_qmp *q, bool guest_down)
+{
+    if (!guest_down && q && ppn_qmp_wait_event(q, "SHUTDOWN", guest_initiated, NULL, 0, NULL) == 0)
+        guest_down = true;
+    return guest_down ? PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL : PPN_VM_SHUTDOWN_OUTCOME_EXITED;
+}
+
+static void sleep_some(uint64_t deadline, unsigned max_ms)
+{
+    uint64_t now = ppnc_now_mono_ms();
+    if (now < deadline)
+        sleep_ms(deadline - now < max_ms ? (unsigned)(deadline - now) : max_ms);
+}
+
 PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *o, ppn_vm_shutdown_progress_fn progress,
                                void *userdata, ppn_vm_shutdown_result *ret_result)
 {
@@ -322,48 +349,69 @@ PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *o, ppn_vm_shutdown_pr
     struct sd s = {.o = o, .fn = progress, .ud = userdata, .t0 = ppnc_now_mono_ms()};
     int step_ms = (int)o->step_timeout_ms;
     pid_t pid = o->pid;
+    uint64_t deadline = s.t0 + o->deadline_ms;
 
     if (pid > 0 && vmm_pid_exited(pid))
         return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING, ret_result);
 
+    /* Connect.  A monitor another client holds (a full backlog) times out:
+     * with a pid, keep trying until the deadline before any signal. */
     ppn_qmp *q = NULL;
     int r = -ENOENT;
     if (o->monitor_path) {
-        r = ppn_qmp_connect(o->monitor_path, step_ms, &q);
-        report(&s, PPN_VM_SHUTDOWN_CONNECT, r);
-        if (r < 0 && pid <= 0) {
-            /* nobody to signal; no monitor means nothing runs there */
-            if (r == -ENOENT || r == -ECONNREFUSED)
-                return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING, ret_result);
-            return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NONE, ret_result);
+        for (bool first = true;; first = false) {
+            r = ppn_qmp_connect(o->monitor_path, step_ms, &q);
+            if (first || r == 0)
+                report(&s, PPN_VM_SHUTDOWN_CONNECT, r);
+            if (r == 0)
+                break;
+            if (pid <= 0) {
+                /* nobody to signal; no monitor means nothing runs there */
+                if (r == -ENOENT || r == -ECONNREFUSED)
+                    return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING, ret_result);
+                return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NONE, ret_result);
+            }
+            if (vmm_pid_exited(pid))
+                return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_EXITED, ret_result);
+            if (r != -ETIMEDOUT && r != -EAGAIN && r != -ECONNREFUSED && r != -ENOENT)
+                break; /* a monitor that does not speak QMP: go on to the signals */
+            if (ppnc_now_mono_ms() >= deadline)
+                break;
+            sleep_some(deadline, 100);
         }
     }
 
-    bool down = false; /* the guest went down (SHUTDOWN or monitor closed) */
+    bool guest_down = false; /* a SHUTDOWN event from the guest was seen */
+    bool closed = false;     /* the monitor closed (QEMU is going or gone) */
     if (q) {
         r = ppn_qmp_powerdown(q, step_ms);
         s.res.presses++;
         report(&s, PPN_VM_SHUTDOWN_PRESS, r);
-        if (r == -ECONNRESET || r == -ENOTCONN)
-            down = true;
-        uint64_t deadline = s.t0 + o->deadline_ms;
+        closed = r == -ECONNRESET;
         uint64_t next_press = ppnc_now_mono_ms() + (o->repress_interval_ms ? o->repress_interval_ms : UINT32_MAX);
-        while (!down && r != -ETIMEDOUT) {
+        /* only a closed monitor or a guest SHUTDOWN ends the wait; a broken
+         * handle (a protocol error) says nothing about the guest */
+        bool usable = r == 0 || r == -ETIMEDOUT || r == -EREMOTEIO;
+        while (!closed && !guest_down) {
             uint64_t now = ppnc_now_mono_ms();
             if (now >= deadline)
                 break;
             if (pid > 0 && vmm_pid_exited(pid)) {
-                down = true;
+                closed = true;
                 break;
+            }
+            if (!usable) {
+                if (pid <= 0)
+                    break;
+                sleep_some(deadline, 100);
+                continue;
             }
             if (now >= next_press) {
                 r = ppn_qmp_powerdown(q, step_ms);
                 s.res.presses++;
                 report(&s, PPN_VM_SHUTDOWN_PRESS, r);
-                if (r == -ECONNRESET || r == -ENOTCONN) {
-                    down = true;
-                    break;
-                }
+                closed = r == -ECONNRESET;
+                usable = r == 0 || r == -ETIMEDOUT || r == -EREMOTEIO;
                 next_press = ppnc_now_mono_ms() + o->repress_interval_ms;
                 continue;
             }
@@ -371,43 +419,56 @@ PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *o, ppn_vm_shutdown_pr
             uint64_t slice = until - now;
             if (pid > 0 && slice > 200)
                 slice = 200;
-            int w = ppn_qmp_wait_event(q, "SHUTDOWN", NULL, NULL, (int)slice, NULL);
-            if (w == 0 || w == -ECONNRESET || w == -ENOTCONN)
-                down = true;
-            else if (w != -ETIMEDOUT) {
+            /* a SHUTDOWN for another reason (QEMU signalled) is followed
+             * by the monitor closing */
+            int w = ppn_qmp_wait_event(q, "SHUTDOWN", guest_initiated, NULL, (int)slice, NULL);
+            if (w == 0) {
+                guest_down = true;
+            } else if (w == -ECONNRESET) {
+                closed = true;
+            } else if (w != -ETIMEDOUT) {
                 report(&s, PPN_VM_SHUTDOWN_GUEST_DOWN, w);
-                break;
+                usable = false;
             }
         }
-        if (down) {
-            report(&s, PPN_VM_SHUTDOWN_GUEST_DOWN, 0);
-            if (pid <= 0) {
-                ppn_qmp_free(q);
-                return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL, ret_result);
-            }
+        if (closed || guest_down) {
+            ppn_vm_shutdown_outcome out = guest_down ? PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL : gone_outcome(q, false);
+            report(&s, PPN_VM_SHUTDOWN_GUEST_DOWN, out == PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL ? 0 : -ECONNRESET);
             /* QEMU exits after the guest's poweroff (no -no-shutdown) */
-            if (wait_pid_exit(pid, o->quit_wait_ms)) {
+            if (pid <= 0 || wait_pid_exit(pid, o->quit_wait_ms)) {
                 ppn_qmp_free(q);
-                return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL, ret_result);
+                return finish(&s, out, ret_result);
             }
+            guest_down = out == PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL;
         } else {
             report(&s, PPN_VM_SHUTDOWN_DEADLINE, -ETIMEDOUT);
         }
 
-        r = ppn_qmp_quit(q, step_ms);
-        report(&s, PPN_VM_SHUTDOWN_QUIT, r);
+        if (usable) {
+            r = ppn_qmp_quit(q, step_ms);
+            report(&s, PPN_VM_SHUTDOWN_QUIT, r);
+        }
         ppn_qmp_free(q);
         q = NULL;
         if (pid <= 0)
-            return finish(&s, r == 0 ? PPN_VM_SHUTDOWN_OUTCOME_QUIT : PPN_VM_SHUTDOWN_OUTCOME_NONE,
+            return finish(&s, usable && r == 0 ? PPN_VM_SHUTDOWN_OUTCOME_QUIT : PPN_VM_SHUTDOWN_OUTCOME_NONE,
                           ret_result);
-        if (wait_pid_exit(pid, o->quit_wait_ms))
-            return finish(&s, down ? PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL : PPN_VM_SHUTDOWN_OUTCOME_QUIT,
+        if (usable && wait_pid_exit(pid, o->quit_wait_ms))
+            return finish(&s, guest_down ? PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL : PPN_VM_SHUTDOWN_OUTCOME_QUIT,
                           ret_result);
+    } else if (pid > 0) {
+        /* no monitor to press: the guest still gets its deadline to go */
+        while (ppnc_now_mono_ms() < deadline && !vmm_pid_exited(pid))
+            sleep_some(deadline, 100);
+        if (vmm_pid_exited(pid))
+            return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_EXITED, ret_result);
+        report(&s, PPN_VM_SHUTDOWN_DEADLINE, -ETIMEDOUT);
     }
 
     if (pid <= 0)
         return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_NONE, ret_result);
+    if (vmm_pid_exited(pid))
+        return finish(&s, PPN_VM_SHUTDOWN_OUTCOME_EXITED, ret_result);
     r = kill(pid, SIGTERM) < 0 ? -errno : 0;
     report(&s, PPN_VM_SHUTDOWN_SIGTERM, r);
     if (wait_pid_exit(pid, o->term_wait_ms))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ppn-common.h"
@@ -110,28 +111,34 @@ static int send_all(ppn_qmp *qmp, const char *buf, size_t len, uint64_t deadline
 }
 
 /* Reads one line into ret_line and ret_len (valid until the next read;
- * newline excluded): 0, -ETIMEDOUT, -ECONNRESET, -EMSGSIZE. */
+ * newline excluded): 0, -ETIMEDOUT, -ECONNRESET, -EMSGSIZE.
+ * rbuf[rscan..rlen) is what is not consumed yet: handing out a buffered
+ * line only moves rscan, and the remainder (at most a partial line) is
+ * moved to the front only before a recv, so a burst of lines costs linear
+ * time.  A blocking read returns -ETIMEDOUT once 'deadline' has passed even
+ * while lines keep arriving (a flood of events cannot hold a call). */
 static int read_line(ppn_qmp *qmp, uint64_t deadline, bool block, const char **ret_line,
                      size_t *ret_len)
 {
-    /* drop the line handed out last time */
-    if (qmp->rscan > 0) {
-        memmove(qmp->rbuf, qmp->rbuf + qmp->rscan, qmp->rlen - qmp->rscan);
-        qmp->rlen -= qmp->rscan;
-        qmp->rscan = 0;
-    }
-    size_t searched = 0;
+    if (block && ppnc_now_mono_ms() >= deadline)
+        return -ETIMEDOUT;
+    size_t searched = qmp->rscan;
     for (;;) {
         char *nl = qmp->rlen > searched ? memchr(qmp->rbuf + searched, '\n', qmp->rlen - searched) : NULL;
         if (nl) {
-            *ret_line = qmp->rbuf;
-            *ret_len = (size_t)(nl - qmp->rbuf);
-            qmp->rscan = *ret_len + 1;
+            *ret_line = qmp->rbuf + qmp->rscan;
+            *ret_len = (size_t)(nl - *ret_line);
+            qmp->rscan = (size_t)(nl - qmp->rbuf) + 1;
             return 0;
         }
-        searched = qmp->rlen;
-        if (qmp->rlen > PPN_QMP_LINE_MAX)
+        if (qmp->rlen - qmp->rscan > PPN_QMP_LINE_MAX)
             return -EMSGSIZE;
+        if (qmp->rscan > 0) { /* keep only the partial line */
+            memmove(qmp->rbuf, qmp->rbuf + qmp->rscan, qmp->rlen - qmp->rscan);
+            qmp->rlen -= qmp->rscan;
+            qmp->rscan = 0;
+        }
+        searched = qmp->rlen;
         if (qmp->rcap - qmp->rlen < 16384) {
             size_t ncap = qmp->rcap ? qmp->rcap * 2 : 65536;
             char *n = realloc(qmp->rbuf, ncap);
@@ -231,6 +238,14 @@ static void set_error(ppn_qmp *qmp, const char *cls, const char *desc)
     snprintf(qmp->err_class, sizeof(qmp->err_class), "%s", cls ? cls : "");
     free(qmp->err_desc);
     qmp->err_desc = desc ? strdup(desc) : NULL;
+    /* text from the monitor goes to terminals and logs: no escapes, no
+     * line breaks */
+    for (char *p = qmp->err_class; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    for (char *p = qmp->err_desc; p && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
 }
 
 /* {"execute":"<command>"[,"arguments":<args>],"id":<id>}\n without printf
@@ -456,27 +471,21 @@ PPN_EXPORT int ppn_qmp_connect(const char *socket_path, int timeout_ms, ppn_qmp 
         r = -errno;
         goto fail;
     }
+    /* A UNIX socket whose backlog is full (QEMU serves one monitor client
+     * and another holds it) refuses a non-blocking connect with EAGAIN at
+     * once; there is nothing to poll for, so try again until the deadline. */
     while (connect(qmp->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EINPROGRESS) {
-            /* backlog full: wait for the socket to become writable */
-            r = wait_fd(qmp->fd, POLLOUT, deadline);
-            if (r < 0)
-                goto fail;
-            if (r == 0) {
+            int left = remaining_ms(deadline);
+            if (left == 0) {
                 r = -ETIMEDOUT;
                 goto fail;
             }
-            int err = 0;
-            socklen_t el = sizeof(err);
-            if (getsockopt(qmp->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-                err = errno;
-            if (err) {
-                r = -err;
-                goto fail;
-            }
-            break;
+            struct timespec ts = {0, (left < 20 ? left : 20) * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
         }
         r = -errno;
         goto fail;
@@ -549,7 +558,9 @@ PPN_EXPORT int ppn_qmp_fd(const ppn_qmp *qmp)
 static int poll_until(ppn_qmp *qmp, uint64_t deadline, bool block, int stop_after)
 {
     int events = 0;
-    for (;;) {
+    /* without blocking, at most one queue's worth: a monitor that writes
+     * faster than this reads cannot hold the call */
+    for (unsigned handled = 0; block || handled < PPN_QMP_EVENT_QUEUE_MAX; handled++) {
         struct qmp_msg m;
         int r = read_msg(qmp, deadline, block, &m);
         if (r == -ETIMEDOUT)
@@ -565,6 +576,7 @@ static int poll_until(ppn_qmp *qmp, uint64_t deadline, bool block, int stop_afte
             qmp_msg_clear(&m);
         }
     }
+    return events;
 }
 
 PPN_EXPORT int ppn_qmp_poll(ppn_qmp *qmp, int timeout_ms)

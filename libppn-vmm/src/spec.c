@@ -700,9 +700,25 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
         const char *what, *file;
     } files[] = {{"spec", "spec.json"}, {"monitor", "qmp.sock"}, {"pid", "qemu.pid"},
                  {"console", "console.log"}, {"log", "qemu.log"}, {"seed", "cidata.img"},
-                 {"dir", ""}};
+                 {"lock", "lock"}, {"dir", ""}};
     if (!state_dir || !*state_dir || !ppn_vm_name_valid(name) || !what || !buf)
         return -EINVAL;
+    /* Always absolute: QEMU's command line holds the monitor path, and a
+     * VM named through a relative state directory is the same VM. */
+    char abs[4096];
+    if (state_dir[0] != '/') {
+        if (realpath(state_dir, abs)) {
+            state_dir = abs;
+        } else {
+            char cwd[4096];
+            if (!getcwd(cwd, sizeof(cwd)))
+                return -errno;
+            int n = snprintf(abs, sizeof(abs), "%s/%s", cwd, state_dir);
+            if (n < 0 || (size_t)n >= sizeof(abs))
+                return -ENAMETOOLONG;
+            state_dir = abs;
+        }
+    }
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(files); i++)
         if (!strcmp(what, files[i].what)) {
             int n = snprintf(buf, size, "%s/%s%s%s", state_dir, name, *files[i].file ? "/" : "",

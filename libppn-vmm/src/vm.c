@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -316,6 +317,34 @@ PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pi
     return 0;
 }
 
+/* One start at a time per VM: an exclusive flock on <vm>/lock, tried until
+ * 'deadline'.  Returns the descriptor (close it to release; an exec
+ * releases it too) or -ETIMEDOUT / the open error. */
+static int lock_vm(const char *state_dir, const char *name, uint64_t deadline)
+{
+    char p[4096];
+    int r = ppn_vm_path(state_dir, name, "lock", p, sizeof(p));
+    if (r < 0)
+        return r;
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            r = -errno;
+            close(fd);
+            return r;
+        }
+        if (ppnc_now_mono_ms() >= deadline) {
+            close(fd);
+            return -ETIMEDOUT;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return fd;
+}
+
 static int prepare(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags,
                    char ***ret_argv)
 {
@@ -381,11 +410,27 @@ static int wait_guest_up(ppn_qmp *q, const char *state_dir, const char *name, pi
     }
 }
 
+static int start_locked(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags,
+                        int timeout_ms, pid_t *ret_pid);
+
 PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char *qemu_binary,
                             unsigned flags, int timeout_ms, pid_t *ret_pid)
 {
     if (!state_dir || !ret_pid || timeout_ms <= 0 || !ppn_vm_name_valid(name))
         return -EINVAL;
+    /* held until the guest is up or the start failed: a second start
+     * waits, then finds it running (-EALREADY) */
+    int lock = lock_vm(state_dir, name, ppnc_now_mono_ms() + (uint64_t)timeout_ms);
+    if (lock < 0)
+        return lock; /* -ENOENT: no such VM */
+    int r = start_locked(state_dir, name, qemu_binary, flags, timeout_ms, ret_pid);
+    close(lock);
+    return r;
+}
+
+static int start_locked(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags,
+                        int timeout_ms, pid_t *ret_pid)
+{
     char **argv;
     int r = prepare(state_dir, name, qemu_binary, flags, &argv);
     if (r < 0)
@@ -410,7 +455,11 @@ PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char 
         return r;
     }
     if (pid == 0) {
-        /* child: only async-signal-safe calls */
+        /* child: only async-signal-safe calls; QEMU starts with no signal
+         * blocked, whatever the caller had blocked */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         setsid();
         int nul = open("/dev/null", O_RDONLY);
         if (nul >= 0)
@@ -473,27 +522,33 @@ PPN_EXPORT int ppn_vm_supervise(const char *state_dir, const char *name, pid_t p
 {
     if (!state_dir || pid <= 0 || !ret_wait_status || !ppn_vm_name_valid(name))
         return -EINVAL;
-    int st;
+    int st = 0;
     pid_t w = waitpid(pid, &st, 0);
-    if (w < 0)
+    if (w < 0 && errno != ECHILD)
         return -errno;
+    int r = w < 0 ? -ECHILD : 0;
     char p[4096];
     if (ppn_vm_path(state_dir, name, "pid", p, sizeof(p)) == 0)
         unlink(p);
     if (ppn_vm_path(state_dir, name, "monitor", p, sizeof(p)) == 0)
         unlink(p);
     *ret_wait_status = st;
-    return 0;
+    return r;
 }
 
 PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *qemu_binary, unsigned flags)
 {
     if (!state_dir || !ppn_vm_name_valid(name))
         return -EINVAL;
+    int lock = lock_vm(state_dir, name, ppnc_now_mono_ms() + 30000); /* O_CLOEXEC: exec releases it */
+    if (lock < 0)
+        return lock; /* -ENOENT: no such VM */
     char **argv;
     int r = prepare(state_dir, name, qemu_binary, flags, &argv);
-    if (r < 0)
+    if (r < 0) {
+        close(lock);
         return r;
+    }
     r = write_pid(state_dir, name, getpid());
     if (r == 0) {
         execvp(argv[0], argv);
@@ -503,6 +558,7 @@ PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *
             unlink(p);
     }
     ppn_vmm_strv_free(argv);
+    close(lock);
     return r;
 }
 

@@ -90,4 +90,34 @@ expect 0 "list after shutdown" -- "$V" list --json
 [ "$(jget running)" = "false" ] && ok "stopped" || bad "after shutdown: $out"
 [ ! -e "$state/g1/qemu.pid" ] && ok "supervisor cleaned up" || bad "qemu.pid left behind"
 expect 1 "kill a stopped VM" -- "$V" kill g1
+
+# two starts at once: one QEMU, the other says it is already running
+"$V" start g1 --timeout 60 >"$state/s1" 2>"$state/e1" & p1=$!
+"$V" start g1 --timeout 60 >"$state/s2" 2>"$state/e2" & p2=$!
+r1=0; wait $p1 || r1=$?; r2=0; wait $p2 || r2=$?
+nq=$(pgrep -fc -- "path=$state/g1/qmp.sock" || true)
+if [ "$((r1 + r2))" = 1 ] && [ "$nq" = 1 ] && cat "$state/e1" "$state/e2" | grep -q "already running"; then
+  ok "concurrent starts: one QEMU"
+else
+  bad "concurrent starts: exits $r1 $r2, $nq QEMU(s): $(cat "$state/e1" "$state/e2")"
+fi
+# the same VM through a relative state directory
+out=$(cd "$(dirname "$state")" && "$V" status g1 --state-dir "$(basename "$state")" --json 2>&1)
+[ "$(jget running)" = "true" ] && ok "relative --state-dir names the same VM" || bad "relative state dir: $out"
+expect 0 "shutdown" -- "$V" shutdown g1 --deadline 30
+# a supervisor in the foreground ended by SIGTERM: graceful shutdown, exit 0, nothing left
+for _ in $(seq 50); do [ -e "$state/g1/qemu.pid" ] || break; sleep 0.1; done
+rm -f "$state/g1/console.log"
+"$V" start g1 --foreground --timeout 60 >"$state/fg.out" 2>&1 & fp=$!
+for _ in $(seq 900); do grep -q "ppn-guest: ready acpid" "$state/g1/console.log" 2>/dev/null && break; sleep 0.1; done
+kill -TERM "$fp"; fr=0; wait "$fp" || fr=$?
+# and one that arrives while the start is still under way is not lost either
+rm -f "$state/g1/console.log"
+"$V" start g1 --foreground --timeout 60 >"$state/fg2.out" 2>&1 & fp=$!
+sleep 0.2; kill -TERM "$fp"
+fr2=0; timeout 120 tail --pid="$fp" -f /dev/null || fr2=timeout; wait "$fp" || fr2=$?
+[ "$fr2" = 0 ] && [ ! -e "$state/g1/qemu.pid" ] && ok "SIGTERM during the start: handled once it is up" \
+  || bad "SIGTERM during start: $fr2, $(cat "$state/fg2.out")"
+[ "$fr" = 0 ] && [ ! -e "$state/g1/qemu.pid" ] && ok "SIGTERM to the supervisor: exit 0, qemu.pid removed" \
+  || bad "supervisor after SIGTERM: exit $fr, $(cat "$state/fg.out"), pid file $(ls "$state/g1")"
 exit $fail

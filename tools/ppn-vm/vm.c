@@ -5,11 +5,13 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -584,6 +586,13 @@ static int start_fail(const char *state_dir, const char *name, int r, uint32_t t
     return 1;
 }
 
+/* Has our child 'pid' exited?  (Not reaped: ppn_vm_supervise does that.) */
+static bool child_exited(pid_t pid)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
+}
+
 static volatile sig_atomic_t got_term;
 static void on_term(int sig)
 {
@@ -685,6 +694,15 @@ int cmd_start(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* SIGTERM/SIGINT stay blocked except inside ppoll() below, so one that
+     * arrives during the start or between two checks is never missed */
+    sigset_t term, unblocked;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigaddset(&term, SIGINT);
+    sigprocmask(SIG_BLOCK, &term, &unblocked);
+    sigdelset(&unblocked, SIGTERM);
+    sigdelset(&unblocked, SIGINT);
     pid_t pid = 0;
     int accel = ppn_vm_accel_resolve(qemu, flags); /* what auto means here, probed once */
     int r = accel < 0 ? accel : ppn_vm_start(c.state_dir, name, qemu, (unsigned)accel, (int)timeout_ms, &pid);
@@ -712,23 +730,36 @@ int cmd_start(int argc, char **argv)
                ppn_vm_accel_name((unsigned)accel));
     fflush(stdout);
     bool shutting = false;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     for (;;) {
         int st;
-        r = ppn_vm_supervise(c.state_dir, name, pid, &st);
-        if (r == -EINTR) {
-            if (got_term && !shutting) {
-                shutting = true;
-                char mon[PATH_MAX];
-                ppn_vm_shutdown_opts o;
-                ppn_vm_shutdown_opts_init(&o);
-                if (ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon)) == 0)
-                    o.monitor_path = mon;
-                o.pid = pid;
-                ppn_vm_shutdown_result res;
-                ppn_vm_shutdown(&o, NULL, NULL, &res);
-            }
-            continue;
+        if (got_term && !shutting) {
+            shutting = true;
+            char mon[PATH_MAX];
+            ppn_vm_shutdown_opts o;
+            ppn_vm_shutdown_opts_init(&o);
+            if (ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon)) == 0)
+                o.monitor_path = mon;
+            o.pid = pid;
+            ppn_vm_shutdown_result res;
+            ppn_vm_shutdown(&o, NULL, NULL, &res);
         }
+        if (!shutting) {
+            /* wait for QEMU to exit or a signal, atomically unblocking the
+             * signals (without pidfd_open, before Linux 5.3: 200 ms steps) */
+            struct pollfd pw = {.fd = pidfd, .events = POLLIN};
+            struct timespec step = {0, 200 * 1000000L};
+            int n = ppoll(&pw, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? NULL : &step, &unblocked);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0 && !child_exited(pid))
+                continue;
+        }
+        r = ppn_vm_supervise(c.state_dir, name, pid, &st);
+        if (r == -EINTR)
+            continue;
+        if (r == -ECHILD && shutting)
+            return 0; /* the shutdown sequence reaped QEMU; the files are gone */
         if (r < 0)
             return fg ? tool_fail("supervise", name, r) : 1;
         if (fg && !c.json) {
@@ -1093,6 +1124,7 @@ static const char *outcome_name(ppn_vm_shutdown_outcome o)
     case PPN_VM_SHUTDOWN_OUTCOME_SIGTERM: return "sigterm";
     case PPN_VM_SHUTDOWN_OUTCOME_SIGKILL: return "sigkill";
     case PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING: return "not-running";
+    case PPN_VM_SHUTDOWN_OUTCOME_EXITED: return "exited";
     }
     return "?";
 }

@@ -114,7 +114,8 @@ PPN_EXPORT int ppn_qmp_execute(ppn_qmp *qmp, const char *command, const char *ar
 
 /* The error class ("GenericError", "DeviceNotActive", "CommandNotFound",
  * ...) and description of the last -EREMOTEIO, or "" when there was none.
- * Owned by the handle, valid until the next command. */
+ * Owned by the handle, valid until the next command.  Control characters
+ * (escapes, line breaks) from the monitor are replaced with '?'. */
 PPN_EXPORT const char *ppn_qmp_last_error_class(const ppn_qmp *qmp);
 PPN_EXPORT const char *ppn_qmp_last_error_desc(const ppn_qmp *qmp);
 
@@ -225,6 +226,8 @@ typedef enum ppn_vm_shutdown_outcome {
     PPN_VM_SHUTDOWN_OUTCOME_SIGTERM = 3,
     PPN_VM_SHUTDOWN_OUTCOME_SIGKILL = 4,
     PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING = 5, /* nothing was running */
+    PPN_VM_SHUTDOWN_OUTCOME_EXITED = 6,  /* QEMU went away, not by the guest's poweroff
+                                            nor by this sequence (killed by someone else) */
 } ppn_vm_shutdown_outcome;
 
 typedef struct ppn_vm_shutdown_opts {
@@ -257,10 +260,15 @@ typedef struct ppn_vm_shutdown_result {
     int last_error;               /* last failing step's negative errno, or 0 */
 } ppn_vm_shutdown_result;
 
-/* Runs the sequence: connect; press; wait for SHUTDOWN or the monitor to
- * close (re-pressing every interval) until the deadline; then quit; then
- * SIGTERM, SIGKILL to 'pid'.  With a pid, "down" means the process exited
- * (reaped if it is our child); without one, that the monitor closed.
+/* Runs the sequence: connect (with a pid, a monitor another client holds
+ * is retried until the deadline); press; wait for the guest's SHUTDOWN
+ * event ("guest": true) or the monitor to close (re-pressing every
+ * interval) until the deadline; then quit; then SIGTERM, SIGKILL to 'pid'.
+ * With a pid, "down" means the process exited (reaped if it is our child);
+ * without one, that the monitor closed.  GRACEFUL only when the guest's
+ * SHUTDOWN was seen; QEMU going away otherwise is EXITED.  A monitor that
+ * breaks the protocol is not taken for a guest going down: the guest keeps
+ * its deadline, then the signals follow.
  * 'progress' may be NULL.  Returns 0 when the VM is down (outcome says how)
  * and -ETIMEDOUT when it still runs after every step; -EINVAL bad options
  * (neither path nor pid).  *ret_result is set in both cases. */
@@ -449,7 +457,9 @@ PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name);
 PPN_EXPORT int ppn_vm_list(const char *state_dir, char ***ret_names);
 
 /* Paths of one VM's files: 'what' is "spec", "monitor", "pid", "console",
- * "log", "seed" (cidata.img), "dir".  -ENAMETOOLONG when the path does not fit 'size'. */
+ * "log", "seed" (cidata.img), "lock" (serialises start), "dir".  Always
+ * absolute: a relative 'state_dir' is resolved against the working
+ * directory.  -ENAMETOOLONG when the path does not fit 'size'. */
 PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *what, char *buf,
                            size_t size);
 
@@ -627,7 +637,9 @@ PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char 
 
 /* Waits for the child 'pid' started by ppn_vm_start() to exit, removes
  * qemu.pid and the socket, and returns its wait status in *ret_wait_status.
- * -EINTR when a signal interrupted the wait (call again). */
+ * -EINTR when a signal interrupted the wait (call again); -ECHILD it was
+ * reaped already (ppn_vm_shutdown() reaps a child it waits for): the files
+ * are removed all the same and the status is unknown. */
 PPN_EXPORT int ppn_vm_supervise(const char *state_dir, const char *name, pid_t pid,
                                 int *ret_wait_status);
 
