@@ -139,6 +139,27 @@ static bool set(const char *s)
     return s && *s;
 }
 
+/* The MIME type cloud-init gives user-data by its first characters (its
+ * INCLUSION_TYPES_MAP), longest prefix first; NULL for others (MIME itself). */
+static const char *part_type(const char *ud)
+{
+    static const char *const map[][2] = {
+        {"#cloud-config-archive", "text/cloud-config-archive"},
+        {"#cloud-config-jsonp", "text/cloud-config-jsonp"},
+        {"## template: jinja", "text/jinja2"},
+        {"#cloud-boothook", "text/cloud-boothook"},
+        {"#include-once", "text/x-include-once-url"},
+        {"#cloud-config", "text/cloud-config"},
+        {"#part-handler", "text/part-handler"},
+        {"#include", "text/x-include-url"},
+        {"#!", "text/x-shellscript"},
+    };
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(map); i++)
+        if (!strncmp(ud, map[i][0], strlen(map[i][0])))
+            return map[i][1];
+    return NULL;
+}
+
 int vmm_cloud_init_check(const ppn_vm_cloud_init *ci, const char **ret_reason)
 {
     const char *why = NULL;
@@ -158,8 +179,9 @@ int vmm_cloud_init_check(const ppn_vm_cloud_init *ci, const char **ret_reason)
         why = "user-data: over 64 KiB, not UTF-8, or control characters other than tab and newline";
     else if (set(ci->user_data) && ci->user_data[0] != '#' && strncmp(ci->user_data, "Content-Type:", 13))
         why = "user-data: must start with '#cloud-config', '#!' or another cloud-init marker";
-    else if (set(ci->user_data) && (set(ci->user) || ci->n_ssh_keys))
-        why = "user-data replaces the one written for user and ssh keys: put them in it";
+    else if (set(ci->user_data) && (set(ci->user) || ci->n_ssh_keys) && !part_type(ci->user_data))
+        why = "user-data: MIME or of unknown type, so it cannot be combined with user and ssh keys: "
+              "put them in it";
     else if (set(ci->network_config) &&
              !utf8_text_ok(ci->network_config, PPN_VM_NETWORK_CONFIG_MAX, &len))
         why = "network-config: over 16 KiB, not UTF-8, or control characters other than tab and newline";
@@ -234,15 +256,35 @@ static int make_files(const ppn_vm_spec *spec, struct seed_files *sf)
     if (fclose(f) != 0)
         return -ENOMEM;
 
-    if (*ci.user_data) {
+    bool generated = *ci.user || ci.n_ssh_keys || !*ci.user_data;
+    if (*ci.user_data && !generated) {
         sf->user = strdup(ci.user_data);
         if (!sf->user)
             return -ENOMEM;
         sf->user_len = strlen(sf->user);
     } else {
+        /* the user and keys as cloud-config; with given user-data, the two
+         * as parts of one MIME message, the given one last so that its keys
+         * win where both set the same (cloud-init's default merge) */
+        char boundary[64];
+        uint64_t b = h;
+        for (int tries = 0;; tries++) {
+            snprintf(boundary, sizeof(boundary), "==ppn-%016llx==", (unsigned long long)b);
+            if (!*ci.user_data || !strstr(ci.user_data, boundary))
+                break;
+            if (tries == 16)
+                return -EINVAL;
+            b = b * 0x100000001b3ULL + 1;
+        }
         f = open_memstream(&sf->user, &sf->user_len);
         if (!f)
             return -ENOMEM;
+        if (*ci.user_data)
+            fprintf(f,
+                    "Content-Type: multipart/mixed; boundary=\"%s\"\nMIME-Version: 1.0\n\n"
+                    "--%s\nContent-Type: text/cloud-config; charset=\"utf-8\"\nMIME-Version: 1.0\n"
+                    "Content-Disposition: attachment; filename=\"ppn-vmm.cfg\"\n\n",
+                    boundary, boundary);
         fputs("#cloud-config\n# written by libppn-vmm\n", f);
         const char *indent = "";
         if (*ci.user) {
@@ -261,6 +303,14 @@ static int make_files(const ppn_vm_spec *spec, struct seed_files *sf)
         }
         if (!*ci.user && !ci.n_ssh_keys)
             fputs("{}\n", f);
+        if (*ci.user_data) {
+            size_t ul = strlen(ci.user_data);
+            fprintf(f,
+                    "\n--%s\nContent-Type: %s; charset=\"utf-8\"\nMIME-Version: 1.0\n"
+                    "Content-Disposition: attachment; filename=\"user-data\"\n\n%s%s--%s--\n",
+                    boundary, part_type(ci.user_data), ci.user_data,
+                    ul && ci.user_data[ul - 1] == '\n' ? "\n" : "\n\n", boundary);
+        }
         if (fclose(f) != 0)
             return -ENOMEM;
     }

@@ -479,8 +479,8 @@ START_TEST(test_cloud_init_settings)
         {{.user_data = "packages: [nginx]\n"}, "user-data: must start"},
         {{.user_data = "#cloud-config\n\x01"}, "user-data: over 64 KiB"},
         {{.user_data = "#cloud-config\n\xc3("}, "user-data: over 64 KiB"},
-        {{.user_data = "#cloud-config\n", .user = "foundry"}, "put them in it"},
-        {{.user_data = "#cloud-config\n", .ssh_keys = keys, .n_ssh_keys = 1}, "put them in it"},
+        {{.user_data = "Content-Type: multipart/mixed; boundary=x\n", .user = "foundry"}, "put them in it"},
+        {{.user_data = "# not a cloud-init marker\n", .ssh_keys = keys, .n_ssh_keys = 1}, "put them in it"},
         {{.network_config = "ethernets: {}\n"}, "network-config: not"},
         {{.network_config = "version: 2\n\x1b[31m"}, "network-config: over"},
     };
@@ -678,7 +678,32 @@ START_TEST(test_seed_image)
     free(meta2);
     free(b);
 
-    /* given user-data goes as is */
+    /* user-data with the user and keys: one MIME message, ours first */
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s2, &(ppn_vm_cloud_init){.hostname = "vm-mediakit", .user = "foundry",
+                     .ssh_keys = &KEY, .n_ssh_keys = 1, .user_data = "#cloud-config\npackages: [nginx, build-essential]"}, NULL), 0);
+    ck_assert_int_eq(ppn_vm_seed_write(s2, tmpdir), 0);
+    char *mm = mtype(img, "user-data");
+    ck_assert_msg(!strncmp(mm, "Content-Type: multipart/mixed; boundary=\"==ppn-", 46), "user-data: %s", mm);
+    char bnd[64];
+    ck_assert_int_eq(sscanf(mm, "Content-Type: multipart/mixed; boundary=\"%63[^\"]\"", bnd), 1);
+    char *p1 = strstr(mm, "Content-Type: text/cloud-config; charset=\"utf-8\"");
+    ck_assert_ptr_nonnull(p1);
+    char *u1 = strstr(p1, "users:\n  - name: \"foundry\"\n");
+    ck_assert_ptr_nonnull(u1);
+    char *p2 = strstr(u1, "filename=\"user-data\"\n\n#cloud-config\npackages: [nginx, build-essential]\n\n--");
+    ck_assert_ptr_nonnull(p2);
+    char closing[80];
+    snprintf(closing, sizeof(closing), "--%s--\n", bnd);
+    ck_assert_str_eq(mm + strlen(mm) - strlen(closing), closing);
+    free(mm);
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s2, &(ppn_vm_cloud_init){.user = "foundry", .user_data = "#!/bin/sh\necho hi\n"}, NULL), 0);
+    ck_assert_int_eq(ppn_vm_seed_write(s2, tmpdir), 0);
+    mm = mtype(img, "user-data");
+    ck_assert_ptr_nonnull(strstr(mm, "Content-Type: text/x-shellscript; charset=\"utf-8\""));
+    ck_assert_ptr_nonnull(strstr(mm, "filename=\"user-data\"\n\n#!/bin/sh\necho hi\n\n--==ppn-"));
+    free(mm);
+
+    /* given user-data alone goes as is */
     ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s2, &(ppn_vm_cloud_init){.hostname = "h", .user_data = "#!/bin/sh\necho hi\n"}, NULL), 0);
     ck_assert_int_eq(ppn_vm_seed_write(s2, tmpdir), 0);
     char *ud = mtype(img, "user-data");

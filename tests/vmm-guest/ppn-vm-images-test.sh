@@ -52,7 +52,8 @@ printf '# operator keys\n%s\n\nssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 second\n
 printf -- '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n' > "$disks/id_ed25519"
 printf 'version: 2\nethernets:\n  id0:\n    match: {name: "en*"}\n    dhcp4: true\n' > "$disks/net.yaml"
 printf 'ethernets: {}\n' > "$disks/net-bad.yaml"
-printf '#cloud-config\npackages: [nginx]\n' > "$disks/user-data"
+printf '#cloud-config\npackages: [nginx, build-essential]\n' > "$disks/user-data"
+printf 'Content-Type: multipart/mixed; boundary="x"\n\n--x\n--x--\n' > "$disks/user-data-mime"
 head -c 70000 /dev/zero | tr '\0' '#' > "$disks/user-data-big"
 qemu-img create -q -f vmdk "$disks/x.vmdk" 1M
 qemu-img create -q -f qcow2 "$disks/cloud.img" 1G     # the Ubuntu case: qcow2 named .img
@@ -79,19 +80,25 @@ refused "missing --ssh-key file" "Failed to read --ssh-key '$disks/none.pub'" --
 refused "bad literal --ssh-key" "ssh key:" -- g1 --type mediakit "${boot[@]}" --ssh-key "ssh-ed25519 not-base64!"
 refused "missing --user-data" "Failed to read --user-data" -- g1 --type mediakit "${boot[@]}" --user-data "$disks/none"
 refused "--user-data over 64 KiB" "over 65536 bytes" -- g1 --type mediakit "${boot[@]}" --user-data "$disks/user-data-big"
-refused "--user-data with --user" "put them in it" -- g1 --type mediakit "${boot[@]}" --user-data "$disks/user-data" --user foundry
+refused "MIME --user-data with --user" "put them in it" -- g1 --type mediakit "${boot[@]}" --user-data "$disks/user-data-mime" --user foundry
 refused "bad --network-config" "network-config:" -- g1 --type mediakit "${boot[@]}" --network-config "$disks/net-bad.yaml"
 
 # the seeds' VM-MediaKit: an overlay on the shared base and a cloud-init seed
 expect 0 "create with --base and cloud-init" -- "$V" create g1 --type mediakit "${boot[@]}" --disk "$ov" --base "$base" \
-  --hostname vm-mediakit --user foundry --ssh-key "$disks/keys.pub" --network-config "$disks/net.yaml"
+  --hostname vm-mediakit --user foundry --ssh-key "$disks/keys.pub" --network-config "$disks/net.yaml" \
+  --user-data "$disks/user-data"
 printf '%s\n' "$out" | grep -q "disk $ov (qcow2, overlay on $base)" && ok "says overlay" || bad "create output: $out"
-printf '%s\n' "$out" | grep -q "cloud-init seed: hostname vm-mediakit, user foundry, 2 SSH key(s), network-config" \
+printf '%s\n' "$out" | grep -q "cloud-init seed: hostname vm-mediakit, user foundry, 2 SSH key(s), user-data, network-config" \
   && ok "says seed" || bad "create output: $out"
 grep -q '"disk_format": "qcow2"' "$state/g1/spec.json" && grep -q "\"base\": \"$base\"" "$state/g1/spec.json" \
   && ok "spec pins qcow2 and names the base" || bad "spec: $(cat "$state/g1/spec.json")"
 [ -s "$state/g1/cidata.img" ] && ok "seed written" || bad "no cidata.img"
 [ "$(blkid -o value -s LABEL "$state/g1/cidata.img")" = cidata ] && ok "seed labelled cidata" || bad "seed label"
+ud=$(MTOOLS_SKIP_CHECK=1 mtype -i "$state/g1/cidata.img" ::user-data)
+printf '%s\n' "$ud" | head -n1 | grep -q '^Content-Type: multipart/mixed; boundary="==ppn-' &&
+  printf '%s\n' "$ud" | grep -q '^packages: \[nginx, build-essential\]$' &&
+  printf '%s\n' "$ud" | grep -q '^  - name: "foundry"$' && ok "user-data: the user and the given part in one MIME message" \
+  || bad "user-data: $ud"
 qemu-img info "$ov" | grep -q "backing file: $base" && ok "qemu-img sees the backing file" || bad "qemu-img info: $(qemu-img info "$ov")"
 qemu-img check -q "$ov" && ok "qemu-img check" || bad "qemu-img check"
 expect 1 "create the same VM again" -- "$V" create g1 --type mediakit "${boot[@]}" --disk "$disks/g1b.qcow2" --base "$base"

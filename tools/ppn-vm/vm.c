@@ -391,7 +391,8 @@ int cmd_create(int argc, char **argv)
                     "  --hostname NAME       the guest's hostname\n"
                     "  --user NAME           a user with sudo, password locked\n"
                     "  --ssh-key KEY|FILE    an SSH public key, or a file of them (repeatable)\n"
-                    "  --user-data FILE      cloud-init user-data (instead of --user/--ssh-key)\n"
+                    "  --user-data FILE      cloud-init user-data (with --user/--ssh-key, both go as\n"
+                    "                        parts of one MIME message, this one last)\n"
                     "  --network-config FILE cloud-init network configuration (version 1 or 2)\n"
                     "The disk format is read from the image, whatever its name.\n");
     if (optind + 1 != argc)

@@ -397,9 +397,13 @@ PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *spec);
  *                   refused as such);
  *   user_data       at most PPN_VM_USER_DATA_MAX bytes, starting with '#'
  *                   ("#cloud-config", "#!...") or "Content-Type:"; no NUL or
- *                   control characters but tab, CR and LF.  It replaces the
- *                   user-data the library writes, so it excludes user and
- *                   ssh_keys (put them in it);
+ *                   control characters but tab, CR and LF.  Alone it is the
+ *                   seed's user-data as given; with user or ssh_keys, the
+ *                   seed's user-data is a MIME multipart of the library's
+ *                   cloud-config and this (last, so that its keys win), which
+ *                   needs it to start with a marker cloud-init types
+ *                   ("#cloud-config", "#!", "#cloud-boothook", "#include",
+ *                   ...), not to be MIME itself;
  *   network_config  at most PPN_VM_NETWORK_CONFIG_MAX bytes, same characters,
  *                   must name its "version:". */
 #define PPN_VM_SSH_KEYS_MAX 8u
@@ -526,9 +530,10 @@ PPN_EXPORT int ppn_vm_image_create(const char *path, const char *base, uint64_t 
  * ------------------------------------------------------------------------ */
 
 /* Size of the seed image: a FAT12 file system labelled "cidata" holding
- * meta-data (instance-id, local-hostname), user-data (the spec's, or one
- * the library writes: the user with passwordless sudo, a locked password
- * and the SSH keys) and, when given, network-config. */
+ * meta-data (instance-id, local-hostname), user-data (the library's
+ * cloud-config: the user with passwordless sudo, a locked password and the
+ * SSH keys; the spec's user-data as given; or both as a MIME multipart)
+ * and, when given, network-config. */
 #define PPN_VM_SEED_BYTES (1024u * 1024u)
 PPN_EXPORT size_t ppn_vm_seed_bytes(void);
 
