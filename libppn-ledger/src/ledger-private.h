@@ -29,7 +29,15 @@ struct ppn_ledger {
     struct checkpoint cp;
     bool has_cp;
     uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
+    uint64_t err_index;  /* entry refused by the last failed append, UINT64_MAX if none */
+    char err[512];       /* why, naming the field and the rule ("" if none) */
 };
+
+/* check.c: the meaning of an entry (write time), with a message naming field and rule. */
+bool check_ipv4(const char *s, uint32_t *ret);
+int entry_check_meaning(const struct ppn_ledger_entry *e, char *msg, size_t size);
+int view_check_write(const struct view *v, const char *mesh_range, const struct ppn_ledger_entry *e,
+                     char *msg, size_t size);
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,

@@ -3,11 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +26,7 @@ static int path_in(const ppn_ledger *l, const char *name, char *buf, size_t size
 static void report_init(struct ppn_ledger_report *r)
 {
     memset(r, 0, sizeof(*r));
-    r->error_index = r->error_offset = r->torn_offset = UINT64_MAX;
+    r->error_index = r->error_offset = r->torn_offset = r->lost_index = UINT64_MAX;
 }
 
 /* ---- stored hashes ---- */
@@ -190,6 +190,34 @@ static int take_lock(ppn_ledger *l)
     return 0;
 }
 
+/* Read up to 'size' bytes of fd from offset 0 into a malloc'd buffer; *ret_len = what was
+ * there (less if the file was cut meanwhile). */
+static int read_whole(int fd, uint64_t size, uint8_t **ret, uint64_t *ret_len)
+{
+    if (size > SIZE_MAX / 2)
+        return -EFBIG;
+    uint8_t *b = malloc(size ? (size_t)size : 1);
+    if (!b)
+        return -ENOMEM;
+    uint64_t got = 0;
+    while (got < size) {
+        ssize_t k = pread(fd, b + got, (size_t)(size - got > (1u << 30) ? 1u << 30 : size - got),
+                          (off_t)got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            free(b);
+            return -EIO;
+        }
+        if (k == 0)
+            break;
+        got += (uint64_t)k;
+    }
+    *ret = b;
+    *ret_len = got;
+    return 0;
+}
+
 /* Reads and checks everything.  sig_from: verify signatures of entries >= this (UINT64_MAX =
  * from the checkpoint size).  strict: any tree-cache difference is corruption (verify). */
 static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool strict,
@@ -199,19 +227,19 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     int r;
     if (fstat(l->efd, &st) < 0)
         return -errno;
+    /* Read with pread, never mmap: a writer may cut a torn tail (or shorten the tree cache)
+     * while this runs, and touching a mapping past the new end of file is SIGBUS.  A file
+     * found shorter than fstat said simply ends there. */
     uint64_t fsize = (uint64_t)st.st_size;
-    const uint8_t *data = NULL;
-    if (fsize && (data = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, l->efd, 0)) == MAP_FAILED)
-        return -errno;
-    const uint8_t *tree = NULL;
+    uint8_t *data = NULL, *tree = NULL;
+    if (fsize && (r = read_whole(l->efd, fsize, &data, &fsize)) < 0)
+        return r;
     uint64_t tcount = 0;
     if (fstat(l->tfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 32) {
-        tcount = (uint64_t)st.st_size / 32;
-        tree = mmap(NULL, tcount * 32, PROT_READ, MAP_PRIVATE, l->tfd, 0);
-        if (tree == MAP_FAILED) {
-            r = -errno;
+        uint64_t tsize;
+        if ((r = read_whole(l->tfd, (uint64_t)st.st_size / 32 * 32, &tree, &tsize)) < 0)
             goto out;
-        }
+        tcount = tsize / 32;
     }
     uint64_t cp_size = l->has_cp ? l->cp.size : 0;
     uint64_t sig_from = all_sigs ? 0 : cp_size;
@@ -353,6 +381,22 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         }
     }
     uint64_t want = merkle_stored_count(l->n);
+    if (tcount > want) {
+        /* The cache goes further than the entries: the largest m with stored_count(m) <= tcount
+         * leaves were hashed, so entries n..m-1 were written once and are gone. */
+        uint64_t lo = l->n, hi = tcount;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo + 1) / 2;
+            if (merkle_stored_count(mid) <= tcount)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        if (lo > l->n) {
+            rep->lost_index = l->n;
+            rep->lost_count = lo - l->n;
+        }
+    }
     if (strict && tcount < want) {
         r = fail_at(rep, -EUCLEAN, l->n - 1, tcount * 32, 1);
         goto out;
@@ -364,10 +408,8 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     rep->tree_rebuilt = (uint32_t)(want - l->tree_count);
     r = 0;
 out:
-    if (data)
-        munmap((void *)data, fsize);
-    if (tree && tree != MAP_FAILED)
-        munmap((void *)tree, tcount * 32);
+    free(data);
+    free(tree);
     return r;
 }
 
@@ -408,8 +450,36 @@ static int ledger_alloc(const char *dir, bool writer, ppn_ledger **ret)
     }
     l->efd = l->tfd = l->lockfd = -1;
     l->writer = writer;
+    l->err_index = UINT64_MAX;
     *ret = l;
     return 0;
+}
+
+/* Writer, under the lock: remove what killed processes left of write-temp-rename.  Only a
+ * writer writes 'checkpoint', so every checkpoint.tmp.<pid> is stale now; nodes.jsonl may be
+ * exported by any process, so its temporary file goes only when that process is gone. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int dfd = dirfd(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *pid = NULL;
+        bool always = false;
+        if (!strncmp(de->d_name, "checkpoint.tmp.", 15)) {
+            pid = de->d_name + 15;
+            always = true;
+        } else if (!strncmp(de->d_name, "nodes.jsonl.tmp.", 16)) {
+            pid = de->d_name + 16;
+        }
+        if (!pid || !*pid || strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
+            continue;
+        if (always || (kill((pid_t)atol(pid), 0) < 0 && errno == ESRCH))
+            (void)unlinkat(dfd, de->d_name, 0);
+    }
+    closedir(d);
 }
 
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
@@ -423,7 +493,10 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         goto fail;
     if ((r = open_files(l, false)) < 0)
         goto fail;
-    /* A writer may have created 'lock' or 'tree': make the names durable. */
+    if (l->writer)
+        remove_stale_temps(dir);
+    /* A writer may have created 'lock' or 'tree' (or removed temporary files): make the
+     * names durable. */
     if (l->writer && ppnc_fsync_dir(dir) < 0) {
         r = -EIO;
         goto fail;
@@ -432,7 +505,9 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         fail_at(rep, r, UINT64_MAX, 0, 2);
         goto fail;
     }
-    if ((r = scan(l, rep, verify_all, verify_all, threads)) < 0)
+    /* verify_all checks every signature; the tree cache is judged the same way in both cases
+     * (after a crash, hashes beyond the checkpoint may be missing or stale: rebuilt). */
+    if ((r = scan(l, rep, verify_all, false, threads)) < 0)
         goto fail;
     if (l->writer && (r = repair_tail(l, rep)) < 0)
         goto fail;
@@ -504,7 +579,8 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         return -EINVAL;
     strcpy(g.text, origin);
     strcpy(g.mesh, mesh_range);
-    if (entry_check_fields(&g) < 0)
+    /* Nothing is created for a genesis entry that would not make sense forever. */
+    if (ppn_ledger_entry_check(&g, NULL, 0) < 0)
         return -EINVAL;
     if (mkdir(dir, 0700) < 0) {
         if (errno != EEXIST)
@@ -562,6 +638,42 @@ fail:
 }
 
 /* ---- append ---- */
+static void explain_view_error(ppn_ledger *l, const struct ppn_ledger_entry *e, int r)
+{
+    const char *tn = ppn_ledger_entry_type_name(e->type), *rule = "breaks a ledger rule";
+    if (r == -EPERM) {
+        char a[PPNC_KEY_B64_LEN + 1];
+        ppnc_key_to_base64(a, e->author);
+        const char *cap = e->type == PPN_LEDGER_ENTRY_NODE_JOIN || e->type == PPN_LEDGER_ENTRY_NODE_REVOKE
+                              ? PPN_LEDGER_CAP_NODE_ADMIT
+                              : e->type == PPN_LEDGER_ENTRY_VM_ASSIGN ? PPN_LEDGER_CAP_VM_ASSIGN
+                              : e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "that its target needed"
+                                                                      : PPN_LEDGER_CAP_ADMIN;
+        snprintf(l->err, sizeof(l->err), "%s: the author %s lacks the capability %s%s%s", tn, a,
+                 e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "" : "\"", cap,
+                 e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "" : "\"");
+        return;
+    }
+    if (r == -ENOMEM) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        return;
+    }
+    switch (e->type) {
+    case PPN_LEDGER_ENTRY_GENESIS: rule = "a genesis entry only at index 0, once, self-signed"; break;
+    case PPN_LEDGER_ENTRY_NODE_JOIN: rule = "\"subject\": that identity key is already a member"; break;
+    case PPN_LEDGER_ENTRY_NODE_REVOKE: rule = "\"subject\": that identity key is not a current member"; break;
+    case PPN_LEDGER_ENTRY_CAP_GRANT: rule = "the same grant (subject, capability, scope) is already in effect"; break;
+    case PPN_LEDGER_ENTRY_CAP_REVOKE: rule = "no grant of that subject, capability and scope is in effect"; break;
+    case PPN_LEDGER_ENTRY_VM_ASSIGN: rule = "\"node\": that identity key is not a current member"; break;
+    case PPN_LEDGER_ENTRY_SUPERSEDE:
+        rule = "\"target\" is not a node-join, cap-grant or vm-assign still in effect (or the "
+               "replacement's identity key is already a member), or \"replacement_type\" is not the "
+               "target's type";
+        break;
+    }
+    snprintf(l->err, sizeof(l->err), "%s: %s", tn, rule);
+}
+
 /* Append n decoded entries whose signed bytes are payloads[i]: authority, framing, tree, one
  * fdatasync.  The caller has checked the signatures. */
 static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
@@ -592,12 +704,23 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     *fr = l->fr;
     size_t roff = 0, nh = 0;
     for (size_t i = 0; i < n; i++) {
-        if (es[i].index != l->n + i) {
+        const struct ppn_ledger_entry *e = &es[i];
+        const char *tn = ppn_ledger_entry_type_name(e->type);
+        l->err_index = l->n + i;
+        if (e->index != l->n + i) {
+            snprintf(l->err, sizeof(l->err), "%s: \"index\": signed for index %llu, not %llu",
+                     tn, (unsigned long long)e->index, (unsigned long long)(l->n + i));
             r = -EPROTO;
             goto undo;
         }
-        if ((r = view_apply(&l->v, &es[i])) < 0)
+        /* The meaning, then the rules that need the ledger, then authority and the view. */
+        if ((r = entry_check_meaning(e, l->err, sizeof(l->err))) < 0 ||
+            (r = view_check_write(&l->v, l->mesh, e, l->err, sizeof(l->err))) < 0)
             goto undo;
+        if ((r = view_apply(&l->v, e)) < 0) {
+            explain_view_error(l, e, r);
+            goto undo;
+        }
         record_frame(rec + roff, l->n + i, payloads[i], lens[i]);
         uint8_t leaf[32];
         ppn_ledger_merkle_leaf_hash(payloads[i], lens[i], leaf);
@@ -617,6 +740,8 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     l->fr = *fr;
     l->n += n;
     l->end += rec_total;
+    l->err_index = UINT64_MAX;
+    l->err[0] = 0;
     l->tree_count += nh;
     view_free(&snap);
     free(fr);
@@ -650,8 +775,16 @@ PPN_EXPORT int ppn_ledger_append(ppn_ledger *l, const struct ppn_ledger_entry *e
     for (size_t i = 0; i < n; i++) {
         uint8_t *b = buf + i * PPN_LEDGER_ENTRY_MAX;
         r = ppn_ledger_entry_sign(&entries[i], l->n + i, author_sk, b, PPN_LEDGER_ENTRY_MAX, &lens[i]);
-        if (r < 0)
+        if (r < 0) {
+            struct ppn_ledger_entry e = entries[i];
+            e.index = l->n + i;
+            memcpy(e.author, author_sk + 32, 32);
+            l->err_index = l->n + i;
+            if (ppn_ledger_entry_check(&e, l->err, sizeof(l->err)) == 0)
+                snprintf(l->err, sizeof(l->err), "%s: cannot be signed with this key (%s)",
+                         ppn_ledger_entry_type_name(e.type), strerror(-r));
             goto out;
+        }
         if (entry_decode_unverified(b, lens[i], &es[i], NULL, NULL, NULL) < 0) {
             r = -EINVAL;
             goto out;
@@ -686,6 +819,12 @@ PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *l, const uint8_t *const *ent
             r = -EINVAL;
         else
             r = ppn_ledger_entry_decode(entries[i], lens[i], &es[i]);
+        if (r < 0) {
+            l->err_index = l->n + i;
+            snprintf(l->err, sizeof(l->err), "entry %llu of the batch: %s",
+                     (unsigned long long)i, r == -EKEYREJECTED ? "the signature does not verify"
+                     : "not one canonical signed entry (CBOR [body, signature] with the fields of its type)");
+        }
     }
     uint64_t first = l->n;
     if (r == 0)
@@ -788,6 +927,16 @@ PPN_EXPORT int ppn_ledger_supersede(ppn_ledger *l, uint64_t target,
     e.type = PPN_LEDGER_ENTRY_SUPERSEDE;
     e.target = target;
     return ppn_ledger_append(l, &e, 1, author_sk, ret_index);
+}
+
+PPN_EXPORT const char *ppn_ledger_last_error(const ppn_ledger *l)
+{
+    return l ? l->err : "";
+}
+
+PPN_EXPORT uint64_t ppn_ledger_last_error_index(const ppn_ledger *l)
+{
+    return l ? l->err_index : UINT64_MAX;
 }
 
 /* ---- reading ---- */
@@ -954,12 +1103,12 @@ PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *l, const uint8_t signer_sk[64],
     snprintf(cp.origin, sizeof(cp.origin), "%s", l->origin);
     cp.size = l->n;
     frontier_root(&l->fr, cp.root);
-    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    char note[1024]; /* origin <= 255 bytes: text <= 322, signature line <= 353 */
     size_t len;
     int r = checkpoint_sign(&cp, signer_sk, note, sizeof(note), &len);
     if (r < 0)
         return r;
-    if (len >= size)
+    if (len > size)
         return -ENOBUFS;
     /* The tree cache up to here becomes durable before a checkpoint vouches for it. */
     if (fdatasync(l->tfd) < 0) {
@@ -983,7 +1132,9 @@ PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *l, const uint8_t signer_sk[64],
         l->cp = cp;
         l->has_cp = true;
     }
-    memcpy(buf, note, len + 1);
+    memcpy(buf, note, len);
+    if (len < size)
+        buf[len] = 0;
     *ret_len = len;
     return 0;
 }
@@ -994,10 +1145,11 @@ PPN_EXPORT int ppn_ledger_checkpoint_get(ppn_ledger *l, char *buf, size_t size, 
         return -EINVAL;
     if (!l->has_cp)
         return -ENOENT;
-    if (l->cp_len >= size)
+    if (l->cp_len > size)
         return -ENOBUFS;
     memcpy(buf, l->cp_note, l->cp_len);
-    buf[l->cp_len] = 0;
+    if (l->cp_len < size)
+        buf[l->cp_len] = 0;
     *ret_len = l->cp_len;
     return 0;
 }
