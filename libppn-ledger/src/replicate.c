@@ -200,6 +200,12 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
         rep.error_file = srep.error_file;
         rep.error_index = srep.error_index;
         rep.error_offset = srep.error_offset;
+        l->err_index = UINT64_MAX;
+        snprintf(l->err, sizeof(l->err), "%s",
+                 r == -EKEYREJECTED ? "a signature does not verify (forged or damaged)"
+                 : r == -EPERM ? "its author lacked the capability the entry needs"
+                 : r == -EUCLEAN ? "damaged (framing, head check, checksum, encoding, index, tree cache or checkpoint)"
+                 : strerror(-r));
         if (report)
             *report = rep;
         return r == -EUCLEAN || r == -EKEYREJECTED || r == -EPERM ? -EBADMSG : r;
