@@ -48,6 +48,33 @@ bool check_ipv4(const char *s, uint32_t *ret)
     return true;
 }
 
+/* A node's mesh address: "a.b.c.d", or "a.b.c.d/p" with the prefix of the mesh range (the
+ * form ppn-pair writes).  *ret_prefix = p, or 0 if none was given. */
+static bool mesh_address(const char *s, uint32_t *ret, unsigned *ret_prefix)
+{
+    char ip[INET_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    unsigned prefix = 0;
+    size_t al = slash ? (size_t)(slash - s) : strlen(s);
+    if (al >= sizeof(ip))
+        return false;
+    memcpy(ip, s, al);
+    ip[al] = 0;
+    if (slash) {
+        const char *p = slash + 1;
+        if (!*p || strlen(p) > 2 || (p[0] == '0') || strspn(p, "0123456789") != strlen(p))
+            return false;
+        prefix = (unsigned)atoi(p);
+        if (prefix < 8 || prefix > 32)
+            return false;
+    }
+    if (!check_ipv4(ip, ret))
+        return false;
+    if (ret_prefix)
+        *ret_prefix = prefix;
+    return true;
+}
+
 /* "a.b.c.d/p": 8 <= p <= 30 (room for hosts), no host bits set. */
 static int check_range(const char *s, uint32_t *ret_net, unsigned *ret_prefix, char *msg,
                        size_t size, const char *field)
@@ -191,9 +218,10 @@ static int check_body(uint32_t t, const struct ppn_ledger_entry *e, const char *
             return why(msg, size, "%s: \"subject\": the node's identity key is missing (all zero)", tn);
         if (all_zero(e->wg_key, 32))
             return why(msg, size, "%s: \"wg_key\": the node's WireGuard key is missing (all zero)", tn);
-        if (!check_ipv4(e->mesh, NULL))
+        if (!mesh_address(e->mesh, NULL, NULL))
             return why(msg, size, "%s: \"mesh\": \"%s\" is not a dotted-quad IPv4 address "
-                       "(four numbers 0..255, no leading zeros)", tn, e->mesh);
+                       "(four numbers 0..255, no leading zeros; /prefix of the range allowed)", tn,
+                       e->mesh);
         int r = check_endpoint(e->endpoint, msg, size);
         if (r < 0)
             return r;
@@ -282,19 +310,24 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
     uint32_t t = e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? e->replacement_type : e->type;
     if (t != PPN_LEDGER_ENTRY_NODE_JOIN)
         return 0;
-    uint32_t net, a;
-    unsigned prefix;
+    uint32_t net, a, b;
+    unsigned prefix, ap, bp;
     if (check_range(mesh_range, &net, &prefix, NULL, 0, "mesh") < 0)
         return 0; /* an older ledger whose range this version would refuse: no range rule */
-    check_ipv4(e->mesh, &a);
+    mesh_address(e->mesh, &a, &ap);
     uint32_t mask = ~0U << (32 - prefix);
+    if (ap && ap != prefix) {
+        why(msg, size, "%s: \"mesh\": %s has another prefix than the mesh range %s",
+            ppn_ledger_entry_type_name(e->type), e->mesh, mesh_range);
+        return -EPROTO;
+    }
     if ((a & mask) != net || a == net || a == (net | ~mask)) {
         why(msg, size, "%s: \"mesh\": %s is not a host address of the mesh range %s",
             ppn_ledger_entry_type_name(e->type), e->mesh, mesh_range);
         return -EPROTO;
     }
     for (size_t i = 0; i < v->nm; i++)
-        if (!strcmp(v->members[i].mesh, e->mesh) &&
+        if (mesh_address(v->members[i].mesh, &b, &bp) && a == b &&
             !(e->type == PPN_LEDGER_ENTRY_SUPERSEDE && v->members[i].index == e->target))
         {
             why(msg, size, "%s: \"mesh\": %s is already the address of member entry %llu (%s)",

@@ -545,7 +545,8 @@ START_TEST(test_invalid_entries_refused)
     e = good_join(9);
     memset(e.wg_key, 0, 32);
     expect_refused(l, d, &e, -EINVAL, "\"wg_key\"");
-    static const char *bad_mesh[] = {"10.9.0.999", "10.8.0", "010.8.0.9", "10.8.0.9/24", "", "::1"};
+    static const char *bad_mesh[] = {"10.9.0.999", "10.8.0", "010.8.0.9", "10.8.0.9/33", "10.8.0.9/024",
+                                     "10.8.0.9/", "", "::1"};
     for (size_t i = 0; i < sizeof(bad_mesh) / sizeof(*bad_mesh); i++) {
         e = good_join(9);
         strcpy(e.mesh, bad_mesh[i]);
@@ -565,7 +566,8 @@ START_TEST(test_invalid_entries_refused)
         expect_refused(l, d, &e, -EINVAL, "\"hostname\"");
     }
     /* Ledger rules: outside the mesh range, its network or broadcast address, taken. */
-    static const char *bad_addr[] = {"10.9.0.5", "10.8.0.0", "10.8.0.255", "10.8.0.2"};
+    static const char *bad_addr[] = {"10.9.0.5", "10.8.0.0", "10.8.0.255", "10.8.0.2",
+                                     "10.8.0.2/24", "10.8.0.9/16"};
     for (size_t i = 0; i < sizeof(bad_addr) / sizeof(*bad_addr); i++) {
         e = good_join(9);
         strcpy(e.mesh, bad_addr[i]);
@@ -585,7 +587,11 @@ START_TEST(test_invalid_entries_refused)
     e.target = 2;
     e.replacement_type = PPN_LEDGER_ENTRY_NODE_REVOKE;
     expect_refused(l, d, &e, -EINVAL, "\"replacement_type\"");
-    /* Good entries still go in, and the handle forgets the last refusal. */
+    /* Good entries still go in (the address alone, or with the range's prefix as ppn-pair
+     * writes it), and the handle forgets the last refusal. */
+    e = good_join(8);
+    strcpy(e.mesh, "10.8.0.8/24");
+    ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
     e = good_join(9);
     ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
     ck_assert_str_eq(ppn_ledger_last_error(l), "");
