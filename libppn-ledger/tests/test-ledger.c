@@ -676,7 +676,8 @@ START_TEST(test_kill9_loop)
     char *d = NULL;
     volatile uint64_t *acked = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne((void *)acked, MAP_FAILED);
-    unsigned iterations = 300, survived_torn = 0;
+    unsigned iterations = 300, survived_torn = 0, verified = 0;
+    uint64_t checked = 0;
     const char *env = getenv("PPN_LEDGER_KILL_ITERATIONS");
     if (env)
         iterations = (unsigned)atoi(env);
@@ -730,17 +731,26 @@ START_TEST(test_kill9_loop)
             survived_torn++;
         ck_assert_msg(ppn_ledger_size(l) >= ack, "iteration %u: lost acknowledged entries (%llu < %llu)",
                       it, (unsigned long long)ppn_ledger_size(l), (unsigned long long)ack);
-        /* The acknowledged entries are the ones written. */
-        for (uint64_t i = ack > 5 ? ack - 3 : 2; i < ack; i++) {
+        /* Every acknowledged entry is the one written, and the whole ledger verifies, after
+         * every iteration. */
+        for (uint64_t i = 2; i < ack; i++) {
             struct ppn_ledger_entry e;
             ck_assert_int_eq(ppn_ledger_get(l, i, &e), 0);
-            ck_assert_uint_eq(e.time_ms, 1000 + i);
+            ck_assert_msg(e.time_ms == 1000 + i, "iteration %u: entry %llu is not the one acknowledged",
+                          it, (unsigned long long)i);
+            checked++;
         }
-        if (it % 10 == 9)
-            ck_assert_int_eq(ppn_ledger_verify(l, 0, NULL), 0);
+        struct ppn_ledger_report vrep;
+        r = ppn_ledger_verify(l, 0, &vrep);
+        ck_assert_msg(r == 0, "iteration %u: verify failed %d at index %llu offset %llu", it, r,
+                      (unsigned long long)vrep.error_index, (unsigned long long)vrep.error_offset);
+        verified++;
         ppn_ledger_free(l);
     }
-    printf("kill -9 loop: %u iterations, %u with a torn tail cut back\n", iterations, survived_torn);
+    printf("kill -9 loop: %u iterations, %u with a torn tail cut back, %u verifications, %llu "
+           "acknowledged entries checked\n", iterations, survived_torn, verified,
+           (unsigned long long)checked);
+    ck_assert_uint_eq(verified, iterations);
     rmrf(d);
     free(d);
     munmap((void *)acked, 4096);
