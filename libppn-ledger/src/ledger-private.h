@@ -31,6 +31,8 @@ struct ppn_ledger {
     uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
     uint64_t err_index;  /* entry refused by the last failed append, UINT64_MAX if none */
     char err[512];       /* why, naming the field and the rule ("" if none) */
+    ppn_ledger_progress_fn progress;
+    void *progress_ud;
 };
 
 /* check.c: the meaning of an entry (write time), with a message naming field and rule. */
@@ -41,4 +43,5 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+                         ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret);

@@ -61,14 +61,19 @@ struct sigjob {
     uint64_t from, to;
     unsigned stride, id;
     uint64_t bad; /* lowest failing index or UINT64_MAX */
+    ppn_ledger_progress_fn progress; /* job 0 only: it runs in the calling thread */
+    void *progress_ud;
 };
 
 static void *sig_worker(void *arg)
 {
     struct sigjob *j = arg;
     j->bad = UINT64_MAX;
+    uint64_t k = 0;
     for (uint64_t i = j->from + j->id; i < j->to; i += j->stride) {
         const struct entry_loc *c = &j->locs[i];
+        if (j->progress && ++k % 2048 == 0)
+            j->progress(j->progress_ud, "signatures", i - j->from, j->to - j->from);
         if (entry_verify_sig(c->author, j->data + c->body, c->body_len, j->data + c->sig) < 0) {
             j->bad = i;
             break;
@@ -77,8 +82,8 @@ static void *sig_worker(void *arg)
     return NULL;
 }
 
-static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, uint64_t from,
-                            uint64_t to, unsigned threads)
+static uint64_t verify_sigs(const ppn_ledger *l, const uint8_t *data, const struct entry_loc *locs,
+                            uint64_t from, uint64_t to, unsigned threads)
 {
     if (threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -94,7 +99,7 @@ static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, u
     pthread_t tid[64];
     unsigned started = 0;
     for (unsigned t = 0; t < threads; t++) {
-        jobs[t] = (struct sigjob){data, locs, from, to, threads, t, UINT64_MAX};
+        jobs[t] = (struct sigjob){data, locs, from, to, threads, t, UINT64_MAX, NULL, NULL};
         if (t > 0 && pthread_create(&tid[t], NULL, sig_worker, &jobs[t]) == 0)
             started |= 0; /* joined below */
         else if (t > 0) {
@@ -103,7 +108,11 @@ static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, u
             jobs[t].id = UINT32_MAX;
         }
     }
+    jobs[0].progress = l->progress;
+    jobs[0].progress_ud = l->progress_ud;
     sig_worker(&jobs[0]);
+    if (l->progress)
+        l->progress(l->progress_ud, "signatures", to - from, to - from);
     uint64_t bad = jobs[0].bad;
     for (unsigned t = 1; t < threads; t++) {
         if (jobs[t].id != UINT32_MAX)
@@ -260,6 +269,8 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     int err = 0;
     while (off < fsize) {
         size_t len;
+        if (l->progress && idx % 4096 == 0)
+            l->progress(l->progress_ud, "reading", off, fsize);
         enum rec_status s = record_check(data + off, (size_t)(fsize - off), idx, &len);
         if (s == REC_TORN) {
             rep->torn_offset = off;
@@ -346,7 +357,9 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     rep->entries = idx;
     /* Second pass: signatures, up to and including an entry that failed authority. */
     uint64_t to = err_idx != UINT64_MAX ? err_idx + 1 : (err ? idx : idx);
-    uint64_t bad = verify_sigs(data, l->locs, sig_from, to, threads);
+    if (l->progress)
+        l->progress(l->progress_ud, "reading", off, fsize);
+    uint64_t bad = verify_sigs(l, data, l->locs, sig_from, to, threads);
     if (bad != UINT64_MAX && (!err || bad <= err_idx || err_idx == UINT64_MAX)) {
         if (!err || bad < rep->error_index) {
             report_init(rep);
@@ -483,12 +496,15 @@ static void remove_stale_temps(const char *dir)
 }
 
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+                         ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret)
 {
     ppn_ledger *l;
     int r = ledger_alloc(dir, flags & PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)
         return r;
+    l->progress = progress;
+    l->progress_ud = progress_ud;
     if (l->writer && (r = take_lock(l)) < 0)
         goto fail;
     if ((r = open_files(l, false)) < 0)
@@ -523,6 +539,23 @@ fail:
     return r;
 }
 
+PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
+                                        struct ppn_ledger_report *report,
+                                        ppn_ledger_progress_fn fn, void *userdata,
+                                        ppn_ledger **ret_ledger)
+{
+    struct ppn_ledger_report rep;
+    report_init(&rep);
+    int r;
+    if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
+        r = -EINVAL;
+    else
+        r = ledger_open_internal(dir, flags, false, 0, fn, userdata, &rep, ret_ledger);
+    if (report)
+        *report = rep;
+    return r;
+}
+
 PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
                                     struct ppn_ledger_report *report, ppn_ledger **ret_ledger)
 {
@@ -532,7 +565,7 @@ PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
     if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
         r = -EINVAL;
     else
-        r = ledger_open_internal(dir, flags, false, 0, &rep, ret_ledger);
+        r = ledger_open_internal(dir, flags, false, 0, NULL, NULL, &rep, ret_ledger);
     if (report)
         *report = rep;
     return r;
@@ -810,11 +843,13 @@ PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *l, const uint8_t *const *ent
         return -EINVAL;
     if (!l->writer)
         return -EBADF;
-    struct ppn_ledger_entry *es = malloc((n ? n : 1) * sizeof(*es));
+    struct ppn_ledger_entry *es = calloc(n ? n : 1, sizeof(*es));
     if (!es)
         return -ENOMEM;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
+        if (l->progress && i % 2048 == 0)
+            l->progress(l->progress_ud, "appending", i, n);
         if (!entries[i])
             r = -EINVAL;
         else
@@ -829,6 +864,8 @@ PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *l, const uint8_t *const *ent
     uint64_t first = l->n;
     if (r == 0)
         r = append_core(l, es, entries, lens, n);
+    if (r == 0 && l->progress && n >= 2048)
+        l->progress(l->progress_ud, "appending", n, n);
     if (r == 0 && ret_first_index)
         *ret_first_index = first;
     free(es);
@@ -927,6 +964,14 @@ PPN_EXPORT int ppn_ledger_supersede(ppn_ledger *l, uint64_t target,
     e.type = PPN_LEDGER_ENTRY_SUPERSEDE;
     e.target = target;
     return ppn_ledger_append(l, &e, 1, author_sk, ret_index);
+}
+
+PPN_EXPORT void ppn_ledger_set_progress(ppn_ledger *l, ppn_ledger_progress_fn fn, void *userdata)
+{
+    if (!l)
+        return;
+    l->progress = fn;
+    l->progress_ud = userdata;
 }
 
 PPN_EXPORT const char *ppn_ledger_last_error(const ppn_ledger *l)

@@ -130,7 +130,7 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_led
         return -EINVAL;
     }
     ppn_ledger *f;
-    int r = ledger_open_internal(l->dir, 0, true, threads, &rep, &f);
+    int r = ledger_open_internal(l->dir, 0, true, threads, l->progress, l->progress_ud, &rep, &f);
     if (r == 0) {
         /* What is on disk must be what this handle holds (a writer sees all of it). */
         uint8_t a[32], b[32];
@@ -194,7 +194,9 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
         return -EBADF;
     ppn_ledger *s;
     struct ppn_ledger_report srep;
-    int r = ppn_ledger_open_full(src_dir, 0, &srep, &s);
+    memset(&srep, 0, sizeof(srep));
+    srep.error_index = srep.error_offset = srep.torn_offset = srep.lost_index = UINT64_MAX;
+    int r = ledger_open_internal(src_dir, 0, false, 0, l->progress, l->progress_ud, &srep, &s);
     if (r < 0) {
         /* Where the source is damaged or forged: its file, entry index and byte offset. */
         rep.error_file = srep.error_file;
@@ -242,16 +244,19 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
     }
     if (s->n > l->n) {
         size_t n = (size_t)(s->n - l->n);
-        uint8_t *buf = malloc(n * PPN_LEDGER_ENTRY_MAX);
+        /* Room for exactly their records (not ENTRY_MAX each: 50,000 entries would be 200 MB). */
+        size_t room = (size_t)(s->end - s->locs[l->n].off);
+        uint8_t *buf = malloc(room);
         const uint8_t **pp = malloc(n * sizeof(*pp));
         size_t *lens = malloc(n * sizeof(*lens));
         r = -ENOMEM;
         if (buf && pp && lens) {
             r = 0;
+            size_t used = 0;
             for (size_t i = 0; i < n && r == 0; i++) {
-                pp[i] = buf + i * PPN_LEDGER_ENTRY_MAX;
-                r = ppn_ledger_get_raw(s, l->n + i, buf + i * PPN_LEDGER_ENTRY_MAX,
-                                       PPN_LEDGER_ENTRY_MAX, &lens[i]);
+                pp[i] = buf + used;
+                r = ppn_ledger_get_raw(s, l->n + i, buf + used, room - used, &lens[i]);
+                used += lens[i];
             }
             if (r == 0)
                 r = ppn_ledger_append_signed(l, pp, lens, n, NULL);

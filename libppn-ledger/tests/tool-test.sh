@@ -82,6 +82,20 @@ cp -a L L4
 printf '\xff' | dd of=L4/entries bs=1 seek=300 conv=notrunc status=none
 if "$T" import L3 L4 2>err; then fail "damaged source imported"; fi
 grep -q "at entry 1, byte offset [0-9]* of 'L4/entries'" err || fail "import error not located: $(cat err)"
+# long operations report progress on a terminal (and only there)
+"$T" init P --origin tool.example/ledger --mesh 10.8.0.0/24 --key admin.key >/dev/null
+cp -a P P0
+{ echo "{\"type\":\"node-join\",\"subject\":\"$NPK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.2\",\"hostname\":\"n\"}"
+  for i in $(seq 6000); do echo "{\"type\":\"vm-assign\",\"vm\":\"v$i\",\"node\":\"$NPK\"}"; done; } > many.jsonl
+"$T" append P --key admin.key many.jsonl >/dev/null
+script -qec "$T verify P" /dev/null > tty.out
+tr '\r' '\n' < tty.out | grep -q "P: signatures [0-9]*/6002" || fail "no progress on a terminal: $(tr '\r' '\n' < tty.out | head -5)"
+grep -q "6002 entries verified" tty.out || fail "verify on a terminal"
+"$T" verify P > out 2> err
+[ ! -s err ] || fail "progress written when not on a terminal: $(cat err)"
+script -qec "$T import P0 P" /dev/null > tty.out
+tr '\r' '\n' < tty.out | grep -q "P: appending [0-9]*/6001" || fail "no import progress: $(tr '\r' '\n' < tty.out | head -5)"
+grep -q "imported 6001 entries" tty.out || fail "import on a terminal"
 # corruption is refused with index and offset
 printf '\xff' | dd of=L/entries bs=1 seek=300 conv=notrunc status=none
 if "$T" verify L 2>err; then fail "corruption not detected"; fi

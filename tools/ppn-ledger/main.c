@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -144,6 +145,50 @@ static int report_open_error(const char *dir, int r, const struct ppn_ledger_rep
     return tool_fail("open", dir, r);
 }
 
+/* ---- progress on a terminal ---- */
+struct progress {
+    const char *label;
+    uint64_t last_ms;
+    bool shown;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void show_progress(void *ud, const char *what, uint64_t done, uint64_t total)
+{
+    struct progress *p = ud;
+    uint64_t now = mono_ms();
+    if (p->shown && now - p->last_ms < 200 && done < total)
+        return;
+    p->last_ms = now;
+    p->shown = true;
+    bool bytes = !strcmp(what, "reading");
+    fprintf(stderr, "\r\033[K%s: %s %" PRIu64 "/%" PRIu64 "%s (%u%%)", p->label, what,
+            bytes ? done >> 10 : done, bytes ? total >> 10 : total, bytes ? " KiB" : "",
+            total ? (unsigned)(done * 100 / total) : 100);
+    fflush(stderr);
+}
+
+static void progress_on(ppn_ledger *l, struct progress *p, const char *label)
+{
+    memset(p, 0, sizeof(*p));
+    p->label = label;
+    if (isatty(STDERR_FILENO))
+        ppn_ledger_set_progress(l, show_progress, p);
+}
+
+static void progress_off(ppn_ledger *l, struct progress *p)
+{
+    ppn_ledger_set_progress(l, NULL, NULL);
+    if (p->shown)
+        fprintf(stderr, "\r\033[K");
+}
+
 static void report_lost(const char *dir, const struct ppn_ledger_report *rep, uint32_t flags)
 {
     if (!rep->lost_count)
@@ -158,7 +203,15 @@ static void report_lost(const char *dir, const struct ppn_ledger_report *rep, ui
 static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
 {
     struct ppn_ledger_report rep;
-    int r = ppn_ledger_open_full(dir, flags, &rep, l);
+    static struct progress pr;
+    memset(&pr, 0, sizeof(pr));
+    pr.label = dir;
+    int r = ppn_ledger_open_progress(dir, flags, &rep, isatty(STDERR_FILENO) ? show_progress : NULL,
+                                     &pr, l);
+    if (pr.shown)
+        fprintf(stderr, "\r\033[K");
+    if (r == 0)
+        ppn_ledger_set_progress(*l, NULL, NULL);
     if (r < 0) {
         report_open_error(dir, r, &rep);
         return r;
@@ -520,7 +573,10 @@ static int cmd_verify(int argc, char **argv)
     if (open_ledger(dir, 0, &l) < 0)
         return 1;
     struct ppn_ledger_report rep;
+    struct progress pr;
+    progress_on(l, &pr, dir);
     int r = ppn_ledger_verify(l, threads, &rep);
+    progress_off(l, &pr);
     if (r < 0)
         report_open_error(dir, r, &rep);
     else
@@ -751,7 +807,10 @@ static int cmd_import(int argc, char **argv)
     if (open_ledger(argv[1], PPN_LEDGER_OPEN_WRITE, &l) < 0)
         return 1;
     struct ppn_ledger_import_report rep;
+    struct progress pr;
+    progress_on(l, &pr, argv[2]);
     int r = ppn_ledger_import(l, argv[2], &rep);
+    progress_off(l, &pr);
     char why[512];
     snprintf(why, sizeof(why), "%s", ppn_ledger_last_error(l));
     ppn_ledger_free(l);

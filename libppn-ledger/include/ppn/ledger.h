@@ -193,6 +193,15 @@ struct ppn_ledger_report {
     uint64_t lost_count;
 };
 
+/* Progress of the long operations on a handle (ppn_ledger_verify, ppn_ledger_import): called
+ * in the calling thread every few thousand entries with what is being done ("reading" the
+ * records, in bytes; "signatures", in entries; "appending", in entries), how much of it is
+ * done and its total.  fn NULL: none (the default). */
+typedef void (*ppn_ledger_progress_fn)(void *userdata, const char *what, uint64_t done,
+                                       uint64_t total);
+PPN_EXPORT void ppn_ledger_set_progress(ppn_ledger *ledger, ppn_ledger_progress_fn fn,
+                                        void *userdata);
+
 /* Create the ledger directory 'dir' (it must not exist, or be empty) with its genesis entry:
  * origin name (checkpoint origin, e.g. "pointsav.example/ledger"), mesh address range, first
  * administrator = the public half of 'admin_sk', which signs it.  Everything is durable when
@@ -214,6 +223,13 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
 PPN_EXPORT int ppn_ledger_open(const char *dir, uint32_t flags, ppn_ledger **ret_ledger);
 PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
                                     struct ppn_ledger_report *report, ppn_ledger **ret_ledger);
+
+/* As ppn_ledger_open_full, reporting progress as ppn_ledger_set_progress says (fn may be
+ * NULL); the handle keeps fn for its own long operations. */
+PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
+                                        struct ppn_ledger_report *report,
+                                        ppn_ledger_progress_fn fn, void *userdata,
+                                        ppn_ledger **ret_ledger);
 
 /* Close: syncs the tree cache of a writer and releases the lock.  NULL is fine. */
 PPN_EXPORT void ppn_ledger_free(ppn_ledger *ledger);
