@@ -219,7 +219,10 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
  * (reader) and reported.  Anything else refuses: -EUCLEAN (bad checksum, bad entry, ledger
  * shorter than its checkpoint, tree cache wrong within the checkpoint), -EKEYREJECTED (a bad
  * signature), -EPERM (an entry whose author lacked the capability), with index and offset in
- * *report (may be NULL).  -ENOENT no ledger there, -EBUSY writer lock held. */
+ * *report (may be NULL).  -ENOENT no ledger there, -EBUSY writer lock held.  Files are read
+ * with pread (a writer cutting a tail meanwhile cannot crash a reader).  Entries the tree cache
+ * hashed but 'entries' lost are reported (lost_index, lost_count), not refused.  A writer
+ * removes stale checkpoint.tmp.<pid> files. */
 PPN_EXPORT int ppn_ledger_open(const char *dir, uint32_t flags, ppn_ledger **ret_ledger);
 PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
                                     struct ppn_ledger_report *report, ppn_ledger **ret_ledger);
@@ -414,7 +417,8 @@ PPN_EXPORT int ppn_ledger_prove_consistency(ppn_ledger *ledger, uint64_t old_siz
 
 /* Stand-alone: leaf hash SHA-256(0x00 || data), and proof verification.  Return 0 when the
  * proof holds, -EBADMSG when it does not (wrong length, wrong hashes, index >= size, ...),
- * -EINVAL for NULL arguments. */
+ * -EINVAL for NULL arguments.  A consistency proof from size 0 holds only for the empty-tree
+ * root SHA-256("") as old_root (and, for (0, 0), as both roots). */
 PPN_EXPORT void ppn_ledger_merkle_leaf_hash(const uint8_t *data, size_t len,
                                             uint8_t ret_hash[PPN_LEDGER_HASH_BYTES]);
 PPN_EXPORT int ppn_ledger_merkle_verify_inclusion(const uint8_t leaf_hash[PPN_LEDGER_HASH_BYTES],
@@ -431,7 +435,9 @@ PPN_EXPORT int ppn_ledger_merkle_verify_consistency(uint64_t old_size, uint64_t 
 /* Full verification of what is on disk: every checksum, canonical encoding, signature (spread
  * over 'threads' threads; 0 = one per online CPU), authority, every stored tree hash, the
  * stored checkpoint, and nodes.jsonl if present (it may lag behind, as a prefix of whole lines,
- * but must not differ).  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
+ * but must not differ; error_offset is where it diverges).  The tree cache is judged as by
+ * opening: hashes missing or stale after the checkpoint (a crash) are counted in tree_rebuilt,
+ * not refused.  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
  * NULL). */
 PPN_EXPORT int ppn_ledger_verify(ppn_ledger *ledger, unsigned threads,
                                  struct ppn_ledger_report *report);
@@ -447,7 +453,10 @@ struct ppn_ledger_import_report {
     uint64_t error_offset; /* and its byte offset in the source's file; UINT64_MAX if none */
 };
 
-/* Import from another replica's ledger directory 'src_dir' (opened read-only).  Their
+/* Import from another replica's ledger directory 'src_dir' (opened read-only).  A damaged or
+ * forged source (-EBADMSG), or a source entry our rules refuse (-EPERM, -EPROTO, -EINVAL), is
+ * located in report->error_file/error_index/error_offset (in the source), its reason in
+ * ppn_ledger_last_error.  Their
  * checkpoint must be signed by a key holding "admin"; their entries must verify (signatures,
  * authority) and agree with ours on the common prefix and with both checkpoints.  Two
  * checkpoints of the same size with different roots, or any disagreement on the common
