@@ -31,6 +31,7 @@ struct ppn_ledger {
     uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
     uint64_t err_index;  /* entry refused by the last failed append, UINT64_MAX if none */
     char err[512];       /* why, naming the field and the rule ("" if none) */
+    uint64_t state_n;    /* entries taken from the verified state on opening (0: none) */
     ppn_ledger_progress_fn progress;
     void *progress_ud;
 };
@@ -45,3 +46,18 @@ int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
                          ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret);
+
+/* state.c: the last state this node verified (the 'verified' file). */
+struct state_loaded {
+    uint64_t n, end;
+    struct entry_loc *locs; /* n, offsets only */
+    struct view v;
+    struct frontier fr;
+    char origin[PPN_LEDGER_TEXT_MAX + 1], mesh[PPN_LEDGER_TEXT_MAX + 1];
+};
+/* 0 and *ret filled if the state file matches these file contents; -ENOENT / -EUCLEAN (ignore
+ * it) / -ENOMEM otherwise. */
+int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t *tree,
+               uint64_t tcount, struct state_loaded *ret);
+/* Writer: record the state this handle holds.  0 or a negative errno (never fatal). */
+int state_save(ppn_ledger *l);

@@ -227,6 +227,20 @@ static int read_whole(int fd, uint64_t size, uint8_t **ret, uint64_t *ret_len)
     return 0;
 }
 
+struct memtree {
+    const uint8_t *tree;
+    uint64_t count;
+};
+
+static int memtree_read(void *ud, uint64_t idx, uint8_t out[32])
+{
+    const struct memtree *m = ud;
+    if (idx >= m->count)
+        return -EUCLEAN;
+    memcpy(out, m->tree + idx * 32, 32);
+    return 0;
+}
+
 /* Reads and checks everything.  sig_from: verify signatures of entries >= this (UINT64_MAX =
  * from the checkpoint size).  strict: any tree-cache difference is corruption (verify). */
 static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool strict,
@@ -267,6 +281,29 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     size_t loccap = 0;
     uint64_t err_idx = UINT64_MAX;
     int err = 0;
+    /* The last state this node verified, if the files still hold exactly what it covers:
+     * then only the records after it are read (see state.c).  Full verification never. */
+    struct state_loaded sl;
+    if (!all_sigs && !strict && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
+        free(l->locs);
+        l->locs = sl.locs;
+        loccap = (size_t)sl.n;
+        view_free(&l->v);
+        l->v = sl.v;
+        l->fr = sl.fr;
+        memcpy(l->origin, sl.origin, sizeof(l->origin));
+        memcpy(l->mesh, sl.mesh, sizeof(l->mesh));
+        off = sl.end;
+        idx = sl.n;
+        l->state_n = sl.n;
+        if (sig_from < idx)
+            sig_from = idx;
+        if (cp_size && cp_size <= idx) {
+            struct memtree mt = {tree, tcount};
+            if (merkle_subtree_hash(memtree_read, &mt, 0, cp_size, cp_root) == 0)
+                cp_root_set = true;
+        }
+    }
     while (off < fsize) {
         size_t len;
         if (l->progress && idx % 4096 == 0)
@@ -484,6 +521,9 @@ static void remove_stale_temps(const char *dir)
         if (!strncmp(de->d_name, "checkpoint.tmp.", 15)) {
             pid = de->d_name + 15;
             always = true;
+        } else if (!strncmp(de->d_name, "verified.tmp.", 13)) {
+            pid = de->d_name + 13;
+            always = true;
         } else if (!strncmp(de->d_name, "nodes.jsonl.tmp.", 16)) {
             pid = de->d_name + 16;
         }
@@ -580,8 +620,8 @@ PPN_EXPORT void ppn_ledger_free(ppn_ledger *l)
 {
     if (!l)
         return;
-    if (l->writer && l->tfd >= 0 && !l->poisoned)
-        (void)fdatasync(l->tfd);
+    if (l->writer && l->tfd >= 0 && !l->poisoned && fdatasync(l->tfd) == 0)
+        (void)state_save(l); /* the state this node verified, for the next opening */
     if (l->efd >= 0)
         close(l->efd);
     if (l->tfd >= 0)

@@ -698,6 +698,118 @@ START_TEST(test_json_fields_checked)
 }
 END_TEST
 
+/* ---- opening costs the work since the last state this node verified ---- */
+static void flip_byte(const char *dir, const char *name, off_t at)
+{
+    char p[512];
+    path(p, sizeof(p), dir, name);
+    int fd = open(p, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+    b ^= 0x04;
+    ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+static void same_views(ppn_ledger *a, ppn_ledger *b)
+{
+    ck_assert_uint_eq(ppn_ledger_size(a), ppn_ledger_size(b));
+    ck_assert_str_eq(ppn_ledger_origin(a), ppn_ledger_origin(b));
+    ck_assert_str_eq(ppn_ledger_mesh_range(a), ppn_ledger_mesh_range(b));
+    ck_assert_uint_eq(ppn_ledger_member_count(a), ppn_ledger_member_count(b));
+    ck_assert_uint_eq(ppn_ledger_grant_count(a), ppn_ledger_grant_count(b));
+    ck_assert_uint_eq(ppn_ledger_assignment_count(a), ppn_ledger_assignment_count(b));
+    for (size_t i = 0; i < ppn_ledger_assignment_count(a); i++) {
+        struct ppn_ledger_assignment x, y;
+        ck_assert_int_eq(ppn_ledger_assignment_get(a, i, &x), 0);
+        ck_assert_int_eq(ppn_ledger_assignment_get(b, i, &y), 0);
+        ck_assert_mem_eq(&x, &y, sizeof(x));
+    }
+    uint8_t ra[32], rb[32];
+    for (uint64_t k = 0; k <= ppn_ledger_size(a); k += 7) {
+        ck_assert_int_eq(ppn_ledger_root(a, k, ra), 0);
+        ck_assert_int_eq(ppn_ledger_root(b, k, rb), 0);
+        ck_assert_mem_eq(ra, rb, 32);
+    }
+}
+
+START_TEST(test_open_from_verified_state)
+{
+    ppn_ledger *w;
+    char *d = make_ledger(300, &w);
+    ck_assert_int_eq(checkpoint(w), 0);
+    for (unsigned i = 0; i < 20; i++) {
+        struct ppn_ledger_entry e = vm_entry(300 + i);
+        ck_assert_int_eq(ppn_ledger_append(w, &e, 1, admin_sk, NULL), 0);
+    }
+    ppn_ledger_free(w); /* records the state it verified */
+    ck_assert_int_ge(file_size(d, "verified"), 1);
+    ppn_ledger *l, *full;
+    struct ppn_ledger_report rep;
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), 0);
+    ck_assert_uint_eq(l->state_n, 320);
+    /* The same ledger as a full scan sees (the state file moved away). */
+    char p[512], q[512];
+    path(p, sizeof(p), d, "verified");
+    path(q, sizeof(q), d, "verified.keep");
+    ck_assert_int_eq(rename(p, q), 0);
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &full), 0);
+    ck_assert_uint_eq(full->state_n, 0);
+    same_views(l, full);
+    ppn_ledger_free(full);
+    ppn_ledger_free(l);
+    ck_assert_int_eq(rename(q, p), 0);
+    /* Entries after the state are scanned, signatures and all: one signed badly is refused. */
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &w), 0);
+    ck_assert_uint_eq(w->state_n, 320);
+    struct ppn_ledger_entry e = vm_entry(320);
+    ck_assert_int_eq(ppn_ledger_append(w, &e, 1, admin_sk, NULL), 0);
+    uint64_t off = w->locs[320].off, end = w->end;
+    /* keep the state of 320: the writer's close would record 321 */
+    ck_assert_int_eq(rename(p, q), 0);
+    ppn_ledger_free(w);
+    ck_assert_int_eq(rename(q, p), 0);
+    uint8_t rec[PPN_LEDGER_ENTRY_MAX + REC_OVERHEAD];
+    path(q, sizeof(q), d, "entries");
+    int fd = open(q, O_RDWR);
+    ck_assert_int_eq(pread(fd, rec, (size_t)(end - off), (off_t)off), (ssize_t)(end - off));
+    size_t len = (size_t)(end - off) - REC_OVERHEAD;
+    uint8_t payload[PPN_LEDGER_ENTRY_MAX];
+    memcpy(payload, rec + REC_HEAD, len);
+    payload[len - 1] ^= 1; /* the last signature byte */
+    record_frame(rec, 320, payload, len);
+    ck_assert_int_eq(pwrite(fd, rec, len + REC_OVERHEAD, (off_t)off), (ssize_t)(len + REC_OVERHEAD));
+    close(fd);
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), -EKEYREJECTED);
+    ck_assert_uint_eq(rep.error_index, 320);
+    ck_assert_int_eq(truncate(q, (off_t)off), 0);
+    /* A damaged prefix: the state no longer matches, the full scan finds the damage. */
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), 0);
+    ck_assert_uint_eq(l->state_n, 320);
+    uint64_t off100 = l->locs[100].off;
+    ppn_ledger_free(l);
+    flip_byte(d, "entries", (off_t)off100 + 40);
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), -EUCLEAN);
+    ck_assert_uint_eq(rep.error_index, 100);
+    flip_byte(d, "entries", (off_t)off100 + 40);
+    /* A damaged tree cache within the state: the same. */
+    flip_byte(d, "tree", 32 * 50 + 3);
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), -EUCLEAN);
+    ck_assert_uint_eq(rep.error_file, 1);
+    flip_byte(d, "tree", 32 * 50 + 3);
+    /* A damaged state file is ignored. */
+    flip_byte(d, "verified", 100);
+    ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), 0);
+    ck_assert_uint_eq(l->state_n, 0);
+    ck_assert_uint_eq(ppn_ledger_size(l), 320);
+    ck_assert_int_eq(ppn_ledger_verify(l, 1, &rep), 0);
+    ppn_ledger_free(l);
+    rmrf(d);
+    free(d);
+}
+END_TEST
+
 Suite *hardening_suite(void);
 Suite *hardening_suite(void)
 {
@@ -719,6 +831,9 @@ Suite *hardening_suite(void)
     tcase_add_test(tc, test_invalid_entries_refused);
     tcase_add_test(tc, test_invalid_genesis_refused);
     tcase_add_test(tc, test_json_fields_checked);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("opening");
+    tcase_add_test(tc, test_open_from_verified_state);
     suite_add_tcase(s, tc);
     return s;
 }
