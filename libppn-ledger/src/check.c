@@ -132,42 +132,42 @@ static bool hostname_ok(const char *s, size_t n)
 }
 
 /* "" (none), or host:port with host a name, dotted-quad IPv4 or [IPv6], port 1..65535. */
-static int check_endpoint(const char *s, char *msg, size_t size)
+static int check_endpoint(const char *s, const char *tn, char *msg, size_t size)
 {
     if (!*s)
         return 0;
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s)
-        return why(msg, size, "\"endpoint\": \"%s\" is not host:port", s);
+        return why(msg, size, "%s: \"endpoint\": \"%s\" is not host:port", tn, s);
     const char *port = colon + 1;
     size_t pl = strlen(port);
     if (pl == 0 || pl > 5 || strspn(port, "0123456789") != pl || port[0] == '0' || atoi(port) > 65535)
-        return why(msg, size, "\"endpoint\": port \"%s\" is not a number 1..65535", port);
+        return why(msg, size, "%s: \"endpoint\": port \"%s\" is not a number 1..65535", tn, port);
     size_t hl = (size_t)(colon - s);
     char host[256];
     if (hl >= sizeof(host))
-        return why(msg, size, "\"endpoint\": host is longer than 253 bytes");
+        return why(msg, size, "%s: \"endpoint\": host is longer than 253 bytes", tn);
     memcpy(host, s, hl);
     host[hl] = 0;
     if (host[0] == '[') {
         struct in6_addr a6;
         if (hl < 3 || host[hl - 1] != ']')
-            return why(msg, size, "\"endpoint\": \"%s\" is not [IPv6 address]", host);
+            return why(msg, size, "%s: \"endpoint\": \"%s\" is not [IPv6 address]", tn, host);
         host[hl - 1] = 0;
         if (inet_pton(AF_INET6, host + 1, &a6) != 1)
-            return why(msg, size, "\"endpoint\": \"%s\" is not an IPv6 address", host + 1);
+            return why(msg, size, "%s: \"endpoint\": \"%s\" is not an IPv6 address", tn, host + 1);
         return 0;
     }
     if (strspn(host, "0123456789.") == hl) {
         if (!check_ipv4(host, NULL))
-            return why(msg, size, "\"endpoint\": \"%s\" is not a dotted-quad IPv4 address", host);
+            return why(msg, size, "%s: \"endpoint\": \"%s\" is not a dotted-quad IPv4 address", tn, host);
         return 0;
     }
     if (strchr(host, ':'))
-        return why(msg, size, "\"endpoint\": an IPv6 host must be in brackets, as [%s]:%s", host, port);
+        return why(msg, size, "%s: \"endpoint\": an IPv6 host must be in brackets, as [%s]:%s", tn, host, port);
     if (!hostname_ok(host, hl))
-        return why(msg, size, "\"endpoint\": host \"%s\" is not a host name (RFC 1123: letters, "
-                   "digits and '-' in dot-separated labels)", host);
+        return why(msg, size, "%s: \"endpoint\": host \"%s\" is not a host name (RFC 1123: letters, "
+                   "digits and '-' in dot-separated labels)", tn, host);
     return 0;
 }
 
@@ -222,7 +222,7 @@ static int check_body(uint32_t t, const struct ppn_ledger_entry *e, const char *
             return why(msg, size, "%s: \"mesh\": \"%s\" is not a dotted-quad IPv4 address "
                        "(four numbers 0..255, no leading zeros; /prefix of the range allowed)", tn,
                        e->mesh);
-        int r = check_endpoint(e->endpoint, msg, size);
+        int r = check_endpoint(e->endpoint, tn, msg, size);
         if (r < 0)
             return r;
         if (!hostname_ok(e->hostname, strlen(e->hostname)))

@@ -32,6 +32,7 @@ struct ppn_ledger {
     uint64_t err_index;  /* entry refused by the last failed append, UINT64_MAX if none */
     char err[512];       /* why, naming the field and the rule ("" if none) */
     uint64_t state_n;    /* entries taken from the verified state on opening (0: none) */
+    bool opened;         /* opened (or created) successfully: its state may be recorded */
     ppn_ledger_progress_fn progress;
     void *progress_ud;
 };

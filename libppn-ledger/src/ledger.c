@@ -572,6 +572,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         l->mem = NULL;
         l->mem_n = 0;
     }
+    l->opened = true;
     *ret = l;
     return 0;
 fail:
@@ -700,6 +701,7 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         goto fail;
     snprintf(l->origin, sizeof(l->origin), "%s", origin);
     snprintf(l->mesh, sizeof(l->mesh), "%s", mesh_range);
+    l->opened = true;
     if (ret_ledger)
         *ret_ledger = l;
     else

@@ -177,7 +177,7 @@ out:
 
 int state_save(ppn_ledger *l)
 {
-    if (!l->writer || l->poisoned || l->n == 0 || l->tree_count != merkle_stored_count(l->n))
+    if (!l->writer || !l->opened || l->poisoned || l->n == 0 || l->tree_count != merkle_stored_count(l->n))
         return 0;
     struct state_head h;
     memset(&h, 0, sizeof(h));
