@@ -156,6 +156,11 @@ START_TEST(test_long_origin_checkpoints)
     origin[200] = 0;
     ppn_ledger *l;
     char *d = make_ledger_origin(origin, 2, &l);
+    /* A replica with the same two entries, to import the cosigned checkpoint into. */
+    char *rd = tmpdir();
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "cp -a '%s/entries' '%s/tree' '%s/'", d, d, rd);
+    ck_assert_int_eq(system(cmd), 0);
     uint8_t wsk[64], wpk[32];
     crypto_sign_keypair(wpk, wsk);
     char witness[201];
@@ -187,10 +192,32 @@ START_TEST(test_long_origin_checkpoints)
         ck_assert_int_eq(ppn_ledger_checkpoint_get(l, note, sizeof(note), &len), 0);
         ck_assert_int_eq(ppn_ledger_checkpoint_verify(note, len, origin, admin_pk, &cs, root), 0);
         ck_assert_int_eq(ppn_ledger_verify(l, 1, NULL), 0);
+        if (size == 40)
+            break;
         struct ppn_ledger_entry e = vm_entry(size);
         ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
     }
     ppn_ledger_free(l);
+    /* The replica imports the entries and keeps the cosigned checkpoint as it is. */
+    ppn_ledger *r;
+    struct ppn_ledger_import_report irep;
+    ck_assert_int_eq(ppn_ledger_open(rd, PPN_LEDGER_OPEN_WRITE, &r), 0);
+    ck_assert_int_eq(ppn_ledger_import(r, d, &irep), 0);
+    ck_assert_uint_eq(irep.imported, 38);
+    char a[PPN_LEDGER_CHECKPOINT_MAX], b[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t al, bl;
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(r, a, sizeof(a), &al), 0);
+    ppn_ledger_free(r);
+    ck_assert_int_eq(ppn_ledger_open(d, 0, &r), 0);
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(r, b, sizeof(b), &bl), 0);
+    ppn_ledger_free(r);
+    ck_assert_uint_eq(al, bl);
+    ck_assert_mem_eq(a, b, al);
+    ck_assert_ptr_nonnull(strstr(a, witness));
+    ck_assert_int_eq(ppn_ledger_open(rd, 0, &r), 0);
+    ppn_ledger_free(r);
+    rmrf(rd);
+    free(rd);
     rmrf(d);
     free(d);
 }
