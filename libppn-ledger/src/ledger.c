@@ -241,10 +241,11 @@ static int memtree_read(void *ud, uint64_t idx, uint8_t out[32])
     return 0;
 }
 
-/* Reads and checks everything.  sig_from: verify signatures of entries >= this (UINT64_MAX =
- * from the checkpoint size).  strict: any tree-cache difference is corruption (verify). */
-static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool strict,
-                unsigned threads)
+/* Reads and checks everything.  all_sigs: verify every signature and ignore the verified state
+ * (ppn_ledger_verify); else only those after the checkpoint and the state.  The tree cache is
+ * judged the same way in both cases (after a crash, hashes beyond the checkpoint may be
+ * missing or stale: they are rebuilt). */
+static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, unsigned threads)
 {
     struct stat st;
     int r;
@@ -272,8 +273,6 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     uint64_t keep_from = merkle_stored_count(cp_size);
     if (tcount < keep_from)
         keep_from = tcount;
-    if (strict)
-        keep_from = UINT64_MAX;
     uint64_t first_bad = UINT64_MAX;
     uint8_t cp_root[32];
     bool cp_root_set = false;
@@ -284,7 +283,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     /* The last state this node verified, if the files still hold exactly what it covers:
      * then only the records after it are read (see state.c).  Full verification never. */
     struct state_loaded sl;
-    if (!all_sigs && !strict && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
+    if (!all_sigs && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
         free(l->locs);
         l->locs = sl.locs;
         loccap = (size_t)sl.n;
@@ -360,7 +359,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         unsigned k = frontier_append(&l->fr, leaf, hs);
         for (unsigned i = 0; i < k; i++, pos++) {
             if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + pos * 32, hs[i], 32)) {
-                if (strict || pos < keep_from) {
+                if (pos < keep_from) {
                     err = fail_at(rep, -EUCLEAN, idx, pos * 32, 1);
                     break;
                 }
@@ -446,10 +445,6 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
             rep->lost_index = l->n;
             rep->lost_count = lo - l->n;
         }
-    }
-    if (strict && tcount < want) {
-        r = fail_at(rep, -EUCLEAN, l->n - 1, tcount * 32, 1);
-        goto out;
     }
     l->tree_count = tcount < want ? tcount : want;
     if (first_bad != UINT64_MAX && first_bad < l->tree_count)
@@ -561,9 +556,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         fail_at(rep, r, UINT64_MAX, 0, 2);
         goto fail;
     }
-    /* verify_all checks every signature; the tree cache is judged the same way in both cases
-     * (after a crash, hashes beyond the checkpoint may be missing or stale: rebuilt). */
-    if ((r = scan(l, rep, verify_all, false, threads)) < 0)
+    if ((r = scan(l, rep, verify_all, threads)) < 0)
         goto fail;
     if (l->writer && (r = repair_tail(l, rep)) < 0)
         goto fail;
