@@ -44,7 +44,9 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
                      char *msg, size_t size);
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
-int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+/* use_state: trust this directory's own 'verified' state (not for another replica's). */
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
+                         unsigned threads,
                          ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret);
 

@@ -245,7 +245,8 @@ static int memtree_read(void *ud, uint64_t idx, uint8_t out[32])
  * (ppn_ledger_verify); else only those after the checkpoint and the state.  The tree cache is
  * judged the same way in both cases (after a crash, hashes beyond the checkpoint may be
  * missing or stale: they are rebuilt). */
-static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, unsigned threads)
+static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool use_state,
+                unsigned threads)
 {
     struct stat st;
     int r;
@@ -283,7 +284,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, uns
     /* The last state this node verified, if the files still hold exactly what it covers:
      * then only the records after it are read (see state.c).  Full verification never. */
     struct state_loaded sl;
-    if (!all_sigs && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
+    if (use_state && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
         free(l->locs);
         l->locs = sl.locs;
         loccap = (size_t)sl.n;
@@ -530,7 +531,8 @@ static void remove_stale_temps(const char *dir)
     closedir(d);
 }
 
-int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
+                         unsigned threads,
                          ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret)
 {
@@ -556,7 +558,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         fail_at(rep, r, UINT64_MAX, 0, 2);
         goto fail;
     }
-    if ((r = scan(l, rep, verify_all, threads)) < 0)
+    if ((r = scan(l, rep, verify_all, use_state && !verify_all, threads)) < 0)
         goto fail;
     if (l->writer && (r = repair_tail(l, rep)) < 0)
         goto fail;
@@ -584,7 +586,7 @@ PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
     if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
         r = -EINVAL;
     else
-        r = ledger_open_internal(dir, flags, false, 0, fn, userdata, &rep, ret_ledger);
+        r = ledger_open_internal(dir, flags, false, true, 0, fn, userdata, &rep, ret_ledger);
     if (report)
         *report = rep;
     return r;
@@ -599,7 +601,7 @@ PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
     if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
         r = -EINVAL;
     else
-        r = ledger_open_internal(dir, flags, false, 0, NULL, NULL, &rep, ret_ledger);
+        r = ledger_open_internal(dir, flags, false, true, 0, NULL, NULL, &rep, ret_ledger);
     if (report)
         *report = rep;
     return r;

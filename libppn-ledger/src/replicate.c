@@ -130,7 +130,7 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_led
         return -EINVAL;
     }
     ppn_ledger *f;
-    int r = ledger_open_internal(l->dir, 0, true, threads, l->progress, l->progress_ud, &rep, &f);
+    int r = ledger_open_internal(l->dir, 0, true, false, threads, l->progress, l->progress_ud, &rep, &f);
     if (r == 0) {
         /* What is on disk must be what this handle holds (a writer sees all of it). */
         uint8_t a[32], b[32];
@@ -196,7 +196,8 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
     struct ppn_ledger_report srep;
     memset(&srep, 0, sizeof(srep));
     srep.error_index = srep.error_offset = srep.torn_offset = srep.lost_index = UINT64_MAX;
-    int r = ledger_open_internal(src_dir, 0, false, 0, l->progress, l->progress_ud, &srep, &s);
+    /* Another replica's 'verified' state records what that node checked, not this one. */
+    int r = ledger_open_internal(src_dir, 0, false, false, 0, l->progress, l->progress_ud, &srep, &s);
     if (r < 0) {
         /* Where the source is damaged or forged: its file, entry index and byte offset. */
         rep.error_file = srep.error_file;
