@@ -106,6 +106,14 @@ int main(int argc, char **argv)
                (double)t_delta / (double)t_full,
                ((double)t_delta / (double)delta) / ((double)t_none / (double)n));
     printf("speed-up of the verified state over no state: %.1fx\n", (double)t_none / (double)t_state);
+    const char *files[] = {"entries", "tree", "verified"};
+    for (int i = 0; i < 3; i++) {
+        char fp[4200];
+        struct stat sb;
+        snprintf(fp, sizeof(fp), "%s/%s", dir, files[i]);
+        if (stat(fp, &sb) == 0)
+            printf("  %-8s %10lld bytes\n", files[i], (long long)sb.st_size);
+    }
     rm_dir(dir);
     free(buf);
     free(pp);

@@ -88,11 +88,14 @@ cp -a P P0
 { echo "{\"type\":\"node-join\",\"subject\":\"$NPK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.2\",\"hostname\":\"n\"}"
   for i in $(seq 6000); do echo "{\"type\":\"vm-assign\",\"vm\":\"v$i\",\"node\":\"$NPK\"}"; done; } > many.jsonl
 "$T" append P --key admin.key many.jsonl >/dev/null
+export PPN_LEDGER_PROGRESS_DELAY_MS=0  # shown from the start (else after 1 s)
 script -qec "$T verify P" /dev/null > tty.out
 tr '\r' '\n' < tty.out | grep -q "P: signatures [0-9]*/6002" || fail "no progress on a terminal: $(tr '\r' '\n' < tty.out | head -5)"
 grep -q "6002 entries verified" tty.out || fail "verify on a terminal"
 "$T" verify P > out 2> err
 [ ! -s err ] || fail "progress written when not on a terminal: $(cat err)"
+PPN_LEDGER_PROGRESS_DELAY_MS=60000 script -qec "$T verify P" /dev/null > tty.out
+! grep -q "signatures" tty.out || fail "progress of a quick run shown"
 script -qec "$T import P0 P" /dev/null > tty.out
 tr '\r' '\n' < tty.out | grep -q "P: appending [0-9]*/6001" || fail "no import progress: $(tr '\r' '\n' < tty.out | head -5)"
 grep -q "imported 6001 entries" tty.out || fail "import on a terminal"

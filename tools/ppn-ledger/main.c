@@ -148,7 +148,7 @@ static int report_open_error(const char *dir, int r, const struct ppn_ledger_rep
 /* ---- progress on a terminal ---- */
 struct progress {
     const char *label;
-    uint64_t last_ms;
+    uint64_t start_ms, delay_ms, last_ms;
     bool shown;
 };
 
@@ -159,10 +159,19 @@ static uint64_t mono_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Shown once an operation has run PPN_LEDGER_PROGRESS_DELAY_MS (default 1000: quick ones stay
+ * silent), then every 200 ms. */
 static void show_progress(void *ud, const char *what, uint64_t done, uint64_t total)
 {
     struct progress *p = ud;
     uint64_t now = mono_ms();
+    if (!p->start_ms) {
+        const char *d = getenv("PPN_LEDGER_PROGRESS_DELAY_MS");
+        p->start_ms = now;
+        p->delay_ms = d ? strtoull(d, NULL, 10) : 1000;
+    }
+    if (now - p->start_ms < p->delay_ms)
+        return;
     if (p->shown && now - p->last_ms < 200 && done < total)
         return;
     p->last_ms = now;
