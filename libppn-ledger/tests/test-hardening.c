@@ -155,6 +155,16 @@ START_TEST(test_long_origin_checkpoints)
     memcpy(origin, "long.example/", 13);
     origin[200] = 0;
     ppn_ledger *l;
+    /* Size 1: the genesis entry alone. */
+    char *g = tmpdir();
+    keys_setup();
+    ck_assert_int_eq(ppn_ledger_create(g, origin, "10.8.0.0/24", admin_sk, &l), 0);
+    ck_assert_int_eq(checkpoint(l), 0);
+    ppn_ledger_free(l);
+    ck_assert_int_eq(ppn_ledger_open(g, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    ppn_ledger_free(l);
+    rmrf(g);
+    free(g);
     char *d = make_ledger_origin(origin, 2, &l);
     /* A replica with the same two entries, to import the cosigned checkpoint into. */
     char *rd = tmpdir();
