@@ -52,15 +52,16 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool 
 
 /* state.c: the last state this node verified (the 'verified' file). */
 struct state_loaded {
-    uint64_t n, end;
+    uint64_t n, end, tree_hashes;
     struct entry_loc *locs; /* n, offsets only */
     struct view v;
     struct frontier fr;
     char origin[PPN_LEDGER_TEXT_MAX + 1], mesh[PPN_LEDGER_TEXT_MAX + 1];
 };
-/* 0 and *ret filled if the state file matches these file contents; -ENOENT / -EUCLEAN (ignore
- * it) / -ENOMEM otherwise. */
-int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t *tree,
-               uint64_t tcount, struct state_loaded *ret);
+/* 0 and *ret filled if the state file matches the first bytes of 'entries' (of fsize) and
+ * 'tree' (tcount hashes), read in chunks; -ENOENT / -EUCLEAN (ignore it) / -ENOMEM otherwise. */
+int state_load(ppn_ledger *l, uint64_t fsize, uint64_t tcount, struct state_loaded *ret);
+/* Bytes read at a time while hashing the prefixes (tests make it tiny). */
+extern size_t state_chunk_bytes;
 /* Writer: record the state this handle holds.  0 or a negative errno (never fatal). */
 int state_save(ppn_ledger *l);

@@ -199,9 +199,9 @@ static int take_lock(ppn_ledger *l)
     return 0;
 }
 
-/* Read up to 'size' bytes of fd from offset 0 into a malloc'd buffer; *ret_len = what was
- * there (less if the file was cut meanwhile). */
-static int read_whole(int fd, uint64_t size, uint8_t **ret, uint64_t *ret_len)
+/* Read up to 'size' bytes of fd from offset 'from' into a malloc'd buffer; *ret_len = what
+ * was there (less if the file was cut meanwhile). */
+static int read_range(int fd, uint64_t from, uint64_t size, uint8_t **ret, uint64_t *ret_len)
 {
     if (size > SIZE_MAX / 2)
         return -EFBIG;
@@ -211,7 +211,7 @@ static int read_whole(int fd, uint64_t size, uint8_t **ret, uint64_t *ret_len)
     uint64_t got = 0;
     while (got < size) {
         ssize_t k = pread(fd, b + got, (size_t)(size - got > (1u << 30) ? 1u << 30 : size - got),
-                          (off_t)got);
+                          (off_t)(from + got));
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {
@@ -227,18 +227,11 @@ static int read_whole(int fd, uint64_t size, uint8_t **ret, uint64_t *ret_len)
     return 0;
 }
 
-struct memtree {
-    const uint8_t *tree;
-    uint64_t count;
-};
-
-static int memtree_read(void *ud, uint64_t idx, uint8_t out[32])
+static int tfd_read(void *ud, uint64_t idx, uint8_t out[32])
 {
-    const struct memtree *m = ud;
-    if (idx >= m->count)
-        return -EUCLEAN;
-    memcpy(out, m->tree + idx * 32, 32);
-    return 0;
+    int fd = *(const int *)ud;
+    ssize_t n = pread(fd, out, 32, (off_t)(idx * 32));
+    return n == 32 ? 0 : n < 0 ? -EIO : -EUCLEAN;
 }
 
 /* Reads and checks everything.  all_sigs: verify every signature and ignore the verified state
@@ -254,17 +247,37 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         return -errno;
     /* Read with pread, never mmap: a writer may cut a torn tail (or shorten the tree cache)
      * while this runs, and touching a mapping past the new end of file is SIGBUS.  A file
-     * found shorter than fstat said simply ends there. */
-    uint64_t fsize = (uint64_t)st.st_size;
+     * found shorter than fstat said simply ends there.  With a verified state only what
+     * follows it is held in memory: data[0] is byte 'base' of the file, tree[0] hash 'tbase'. */
+    uint64_t fsize = (uint64_t)st.st_size, tcount = 0, base = 0, tbase = 0;
     uint8_t *data = NULL, *tree = NULL;
-    if (fsize && (r = read_whole(l->efd, fsize, &data, &fsize)) < 0)
+    struct stat tst;
+    if (fstat(l->tfd, &tst) == 0 && S_ISREG(tst.st_mode))
+        tcount = (uint64_t)tst.st_size / 32;
+    struct state_loaded sl;
+    bool from_state = use_state && fsize && state_load(l, fsize, tcount, &sl) == 0;
+    if (from_state) {
+        base = sl.end;
+        tbase = sl.tree_hashes;
+    }
+    uint64_t got;
+    if ((r = read_range(l->efd, base, fsize - base, &data, &got)) < 0) {
+        if (from_state) {
+            free(sl.locs);
+            view_free(&sl.v);
+        }
         return r;
-    uint64_t tcount = 0;
-    if (fstat(l->tfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 32) {
-        uint64_t tsize;
-        if ((r = read_whole(l->tfd, (uint64_t)st.st_size / 32 * 32, &tree, &tsize)) < 0)
+    }
+    fsize = base + got;
+    if (tcount > tbase) {
+        if ((r = read_range(l->tfd, tbase * 32, (tcount - tbase) * 32, &tree, &got)) < 0) {
+            if (from_state) {
+                free(sl.locs);
+                view_free(&sl.v);
+            }
             goto out;
-        tcount = tsize / 32;
+        }
+        tcount = tbase + got / 32;
     }
     uint64_t cp_size = l->has_cp ? l->cp.size : 0;
     uint64_t sig_from = all_sigs ? 0 : cp_size;
@@ -283,8 +296,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     int err = 0;
     /* The last state this node verified, if the files still hold exactly what it covers:
      * then only the records after it are read (see state.c).  Full verification never. */
-    struct state_loaded sl;
-    if (use_state && state_load(l, data, fsize, tree, tcount, &sl) == 0) {
+    if (from_state) {
         free(l->locs);
         l->locs = sl.locs;
         loccap = (size_t)sl.n;
@@ -298,17 +310,15 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         l->state_n = sl.n;
         if (sig_from < idx)
             sig_from = idx;
-        if (cp_size && cp_size <= idx) {
-            struct memtree mt = {tree, tcount};
-            if (merkle_subtree_hash(memtree_read, &mt, 0, cp_size, cp_root) == 0)
-                cp_root_set = true;
-        }
+        /* The checkpoint within the state: its root from the (verified) cache prefix. */
+        if (cp_size && cp_size <= idx && merkle_subtree_hash(tfd_read, &l->tfd, 0, cp_size, cp_root) == 0)
+            cp_root_set = true;
     }
     while (off < fsize) {
         size_t len;
         if (l->progress && idx % 4096 == 0)
             l->progress(l->progress_ud, "reading", off, fsize);
-        enum rec_status s = record_check(data + off, (size_t)(fsize - off), idx, &len);
+        enum rec_status s = record_check(data + (off - base), (size_t)(fsize - off), idx, &len);
         if (s == REC_TORN) {
             rep->torn_offset = off;
             rep->torn_bytes = fsize - off;
@@ -321,7 +331,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         struct ppn_ledger_entry e;
         const uint8_t *body, *sig;
         size_t bl;
-        const uint8_t *payload = data + off + REC_HEAD;
+        const uint8_t *payload = data + (off - base) + REC_HEAD;
         if (entry_decode_unverified(payload, len, &e, &body, &bl, &sig) < 0 || e.index != idx) {
             err = fail_at(rep, -EUCLEAN, idx, off, 0);
             break;
@@ -359,7 +369,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         uint64_t pos = merkle_stored_count(idx);
         unsigned k = frontier_append(&l->fr, leaf, hs);
         for (unsigned i = 0; i < k; i++, pos++) {
-            if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + pos * 32, hs[i], 32)) {
+            if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + (pos - tbase) * 32, hs[i], 32)) {
                 if (pos < keep_from) {
                     err = fail_at(rep, -EUCLEAN, idx, pos * 32, 1);
                     break;

@@ -77,8 +77,51 @@ static int state_path(const ppn_ledger *l, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t *tree,
-               uint64_t tcount, struct state_loaded *ret)
+/* BLAKE2b-256 of fd's bytes [0, len) read in chunks; with 'heads' (n entries), also walk the
+ * record heads from offset 0, writing each record's offset; the walk must end exactly at len. */
+size_t state_chunk_bytes = 1u << 20;
+
+static int hash_file(int fd, uint64_t len, uint8_t out[32], struct entry_loc *heads, uint64_t n)
+{
+    const size_t CHUNK = state_chunk_bytes;
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf)
+        return -ENOMEM;
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, 32);
+    uint64_t pos = 0, next = 0, i = 0;
+    int r = 0;
+    while (pos < len) {
+        size_t k = len - pos > CHUNK ? CHUNK : (size_t)(len - pos);
+        if (pread_full(fd, buf, k, (off_t)pos) != (ssize_t)k) {
+            r = -EIO;
+            break;
+        }
+        crypto_generichash_update(&st, buf, k);
+        while (heads && i < n && next + 8 <= pos + k) {
+            uint8_t b4[4];
+            const uint8_t *q = b4;
+            if (next + 4 >= pos)
+                q = buf + (next + 4 - pos);
+            else if (pread_full(fd, b4, 4, (off_t)(next + 4)) != 4) /* straddles two chunks */
+                r = -EIO;
+            uint32_t rl = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                          (uint32_t)q[3] << 24;
+            heads[i++].off = next;
+            next += (uint64_t)rl + REC_OVERHEAD;
+        }
+        if (r < 0)
+            break;
+        pos += k;
+    }
+    free(buf);
+    crypto_generichash_final(&st, out, 32);
+    if (r == 0 && heads && (i != n || next != len))
+        r = -EUCLEAN;
+    return r;
+}
+
+int state_load(ppn_ledger *l, uint64_t fsize, uint64_t tcount, struct state_loaded *ret)
 {
     char p[4096];
     uint8_t *b = NULL;
@@ -89,6 +132,7 @@ int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t
     r = -EUCLEAN;
     struct state_head h;
     uint8_t sum[32];
+    struct entry_loc *locs = NULL;
     if (len < sizeof(h) + 32)
         goto out;
     hash(sum, b, len - 32);
@@ -98,39 +142,24 @@ int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t
     if (memcmp(h.magic, STATE_MAGIC, 8) || h.endian != 0x01020304u || h.layout != layout() ||
         h.n == 0 || h.end > fsize || h.tree_hashes != merkle_stored_count(h.n) ||
         h.tree_hashes > tcount || h.nm > len || h.ng > len || h.na > len || h.nadm > len ||
-        h.fr.size != h.n || !memchr(h.origin, 0, sizeof(h.origin)) || !memchr(h.mesh, 0, sizeof(h.mesh)))
+        h.n > h.end / REC_OVERHEAD || h.fr.size != h.n || !memchr(h.origin, 0, sizeof(h.origin)) ||
+        !memchr(h.mesh, 0, sizeof(h.mesh)))
         goto out;
     size_t want = sizeof(h) + h.nm * sizeof(struct ppn_ledger_member) +
                   h.ng * sizeof(struct ppn_ledger_grant) + h.na * sizeof(struct ppn_ledger_assignment) +
                   h.nadm * 32 + 32;
     if (want != len)
         goto out;
-    /* The prefixes must be byte for byte what was verified. */
-    hash(sum, data, h.end);
-    if (sodium_memcmp(sum, h.entries_hash, 32) != 0)
-        goto out;
-    hash(sum, tree, h.tree_hashes * 32);
-    if (sodium_memcmp(sum, h.tree_hash, 32) != 0)
-        goto out;
-    /* Record offsets: a walk over the (verified) heads. */
-    struct entry_loc *locs = calloc((size_t)h.n, sizeof(*locs));
+    /* The prefixes must be byte for byte what was verified: hashed in chunks, never held. */
+    locs = calloc((size_t)h.n, sizeof(*locs));
     if (!locs) {
         r = -ENOMEM;
         goto out;
     }
-    uint64_t off = 0;
-    for (uint64_t i = 0; i < h.n; i++) {
-        if (off + REC_HEAD > h.end) {
-            free(locs);
-            goto out;
-        }
-        uint32_t rl = (uint32_t)data[off + 4] | (uint32_t)data[off + 5] << 8 |
-                      (uint32_t)data[off + 6] << 16 | (uint32_t)data[off + 7] << 24;
-        locs[i].off = off;
-        off += (uint64_t)rl + REC_OVERHEAD;
-    }
-    if (off != h.end) {
-        free(locs);
+    if ((r = hash_file(l->efd, h.end, sum, locs, h.n)) < 0 || sodium_memcmp(sum, h.entries_hash, 32) != 0 ||
+        (r = hash_file(l->tfd, h.tree_hashes * 32, sum, NULL, 0)) < 0 ||
+        sodium_memcmp(sum, h.tree_hash, 32) != 0) {
+        r = r == -ENOMEM ? r : -EUCLEAN;
         goto out;
     }
     struct view v;
@@ -147,7 +176,6 @@ int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t
     v.admins = h.nadm ? malloc((size_t)h.nadm * 32) : NULL;
     if ((h.nm && !v.members) || (h.ng && !v.grants) || (h.na && !v.asg) || (h.nadm && !v.admins)) {
         view_free(&v);
-        free(locs);
         r = -ENOMEM;
         goto out;
     }
@@ -164,13 +192,16 @@ int state_load(ppn_ledger *l, const uint8_t *data, uint64_t fsize, const uint8_t
         memcpy(v.admins, q, (size_t)h.nadm * 32);
     ret->n = h.n;
     ret->end = h.end;
+    ret->tree_hashes = h.tree_hashes;
     ret->locs = locs;
+    locs = NULL;
     ret->v = v;
     ret->fr = h.fr;
     memcpy(ret->origin, h.origin, sizeof(ret->origin));
     memcpy(ret->mesh, h.mesh, sizeof(ret->mesh));
     r = 0;
 out:
+    free(locs);
     free(b);
     return r;
 }
