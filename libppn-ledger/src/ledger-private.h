@@ -1,6 +1,8 @@
 #pragma once
 #include <stdbool.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 #include "view.h"
 
@@ -33,6 +35,8 @@ struct ppn_ledger {
     char err[512];       /* why, naming the field and the rule ("" if none) */
     uint64_t state_n;    /* entries taken from the verified state on opening (0: none) */
     bool opened;         /* opened (or created) successfully: its state may be recorded */
+    bool hashing;        /* eh/th cover entries[0, end) and the tree's hashes of n entries */
+    crypto_generichash_state eh, th; /* BLAKE2b-256 so far of those bytes (the verified state) */
     ppn_ledger_progress_fn progress;
     void *progress_ud;
 };
@@ -53,6 +57,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool 
 /* state.c: the last state this node verified (the 'verified' file). */
 struct state_loaded {
     uint64_t n, end, tree_hashes;
+    crypto_generichash_state eh, th; /* the prefixes' hashes, to go on with */
     struct entry_loc *locs; /* n, offsets only */
     struct view v;
     struct frontier fr;

@@ -296,7 +296,11 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     int err = 0;
     /* The last state this node verified, if the files still hold exactly what it covers:
      * then only the records after it are read (see state.c).  Full verification never. */
+    crypto_generichash_init(&l->eh, NULL, 0, 32);
+    crypto_generichash_init(&l->th, NULL, 0, 32);
     if (from_state) {
+        l->eh = sl.eh;
+        l->th = sl.th;
         free(l->locs);
         l->locs = sl.locs;
         loccap = (size_t)sl.n;
@@ -368,6 +372,8 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         ppn_ledger_merkle_leaf_hash(payload, len, leaf);
         uint64_t pos = merkle_stored_count(idx);
         unsigned k = frontier_append(&l->fr, leaf, hs);
+        crypto_generichash_update(&l->eh, data + (off - base), len + REC_OVERHEAD);
+        crypto_generichash_update(&l->th, hs[0], (unsigned long long)k * 32);
         for (unsigned i = 0; i < k; i++, pos++) {
             if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + (pos - tbase) * 32, hs[i], 32)) {
                 if (pos < keep_from) {
@@ -462,6 +468,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         l->tree_count = first_bad;
     l->mem_from = l->tree_count;
     rep->tree_rebuilt = (uint32_t)(want - l->tree_count);
+    l->hashing = true;
     r = 0;
 out:
     free(data);
@@ -697,6 +704,9 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         return r;
     if ((r = take_lock(l)) < 0 || (r = open_files(l, true)) < 0)
         goto fail;
+    crypto_generichash_init(&l->eh, NULL, 0, 32);
+    crypto_generichash_init(&l->th, NULL, 0, 32);
+    l->hashing = true;
     if (ppnc_fsync_dir(dir) < 0) {
         r = -EIO;
         goto fail;
@@ -820,6 +830,8 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     l->fr = *fr;
     l->n += n;
     l->end += rec_total;
+    crypto_generichash_update(&l->eh, rec, rec_total);
+    crypto_generichash_update(&l->th, hs[0], (unsigned long long)nh * 32);
     l->err_index = UINT64_MAX;
     l->err[0] = 0;
     l->tree_count += nh;

@@ -81,7 +81,8 @@ static int state_path(const ppn_ledger *l, char *buf, size_t size)
  * record heads from offset 0, writing each record's offset; the walk must end exactly at len. */
 size_t state_chunk_bytes = 1u << 20;
 
-static int hash_file(int fd, uint64_t len, uint8_t out[32], struct entry_loc *heads, uint64_t n)
+static int hash_file(int fd, uint64_t len, crypto_generichash_state *ret_st, uint8_t out[32],
+                     struct entry_loc *heads, uint64_t n)
 {
     const size_t CHUNK = state_chunk_bytes;
     uint8_t *buf = malloc(CHUNK);
@@ -115,6 +116,7 @@ static int hash_file(int fd, uint64_t len, uint8_t out[32], struct entry_loc *he
         pos += k;
     }
     free(buf);
+    *ret_st = st; /* to go on hashing what follows */
     crypto_generichash_final(&st, out, 32);
     if (r == 0 && heads && (i != n || next != len))
         r = -EUCLEAN;
@@ -156,8 +158,9 @@ int state_load(ppn_ledger *l, uint64_t fsize, uint64_t tcount, struct state_load
         r = -ENOMEM;
         goto out;
     }
-    if ((r = hash_file(l->efd, h.end, sum, locs, h.n)) < 0 || sodium_memcmp(sum, h.entries_hash, 32) != 0 ||
-        (r = hash_file(l->tfd, h.tree_hashes * 32, sum, NULL, 0)) < 0 ||
+    if ((r = hash_file(l->efd, h.end, &ret->eh, sum, locs, h.n)) < 0 ||
+        sodium_memcmp(sum, h.entries_hash, 32) != 0 ||
+        (r = hash_file(l->tfd, h.tree_hashes * 32, &ret->th, sum, NULL, 0)) < 0 ||
         sodium_memcmp(sum, h.tree_hash, 32) != 0) {
         r = r == -ENOMEM ? r : -EUCLEAN;
         goto out;
@@ -208,7 +211,7 @@ out:
 
 int state_save(ppn_ledger *l)
 {
-    if (!l->writer || !l->opened || l->poisoned || l->n == 0 || l->tree_count != merkle_stored_count(l->n))
+    if (!l->writer || !l->opened || !l->hashing || l->poisoned || l->n == 0 || l->tree_count != merkle_stored_count(l->n))
         return 0;
     struct state_head h;
     memset(&h, 0, sizeof(h));
@@ -226,22 +229,12 @@ int state_save(ppn_ledger *l)
     memcpy(h.origin, l->origin, sizeof(h.origin));
     memcpy(h.mesh, l->mesh, sizeof(h.mesh));
     h.fr = l->fr;
-    /* Hash what is on disk (this writer holds the lock: it is what it verified or wrote). */
-    uint8_t *buf = malloc(h.end > h.tree_hashes * 32 ? (size_t)h.end : (size_t)(h.tree_hashes * 32));
-    if (!buf)
-        return -ENOMEM;
-    int r = 0;
-    if (pread_full(l->efd, buf, (size_t)h.end, 0) != (ssize_t)h.end)
-        r = -EIO;
-    else
-        hash(h.entries_hash, buf, h.end);
-    if (r == 0 && pread_full(l->tfd, buf, (size_t)(h.tree_hashes * 32), 0) != (ssize_t)(h.tree_hashes * 32))
-        r = -EIO;
-    else if (r == 0)
-        hash(h.tree_hash, buf, h.tree_hashes * 32);
-    free(buf);
-    if (r < 0)
-        return r;
+    /* The running hashes of what this handle verified or wrote, byte for byte what the files
+     * hold (this writer holds the lock). */
+    crypto_generichash_state e = l->eh, t = l->th;
+    crypto_generichash_final(&e, h.entries_hash, 32);
+    crypto_generichash_final(&t, h.tree_hash, 32);
+    int r;
     size_t len = sizeof(h) + l->v.nm * sizeof(*l->v.members) + l->v.ng * sizeof(*l->v.grants) +
                  l->v.na * sizeof(*l->v.asg) + l->v.nadm * 32 + 32;
     uint8_t *out = malloc(len), *q = out;

@@ -334,6 +334,12 @@ START_TEST(test_verify_short_tree_cache)
      * checkpoint is corruption. */
     ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &l), 0);
     ppn_ledger_free(l);
+    ck_assert_int_eq(ppn_ledger_open(d, 0, &l), 0);
+    ck_assert_uint_eq(l->state_n, 80); /* the rebuilt cache is what the state says */
+    ppn_ledger_free(l);
+    char vp[512];
+    path(vp, sizeof(vp), d, "verified");
+    ck_assert_int_eq(unlink(vp), 0); /* the stale hashes below must be found by a scan */
     int fd = open(p, O_WRONLY);
     ck_assert_int_ge(fd, 0);
     uint8_t junk[32];
@@ -491,8 +497,10 @@ START_TEST(test_lost_entries_reported)
     ck_assert_uint_eq(rep.lost_index, 25);
     ck_assert_uint_eq(rep.lost_count, 5);
     ppn_ledger_free(l);
-    /* The writer truncated the cache to the entries: nothing more is reported. */
+    /* The writer truncated the cache to the entries: nothing more is reported, and the state
+     * it recorded on closing matches the repaired files. */
     ck_assert_int_eq(ppn_ledger_open_full(d, 0, &rep, &l), 0);
+    ck_assert_uint_eq(l->state_n, 25);
     ck_assert_uint_eq(rep.lost_count, 0);
     ck_assert_uint_eq(rep.lost_index, UINT64_MAX);
     ppn_ledger_free(l);
@@ -813,6 +821,29 @@ START_TEST(test_open_from_verified_state)
     ppn_ledger_free(full);
     ppn_ledger_free(l);
     ck_assert_int_eq(rename(q, p), 0);
+    /* A writer that opened from the state and appends records the new state on closing. */
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &w), 0);
+    ck_assert_uint_eq(w->state_n, 320);
+    struct ppn_ledger_entry five[5];
+    for (unsigned i = 0; i < 5; i++)
+        five[i] = vm_entry(320 + i);
+    ck_assert_int_eq(ppn_ledger_append(w, five, 5, admin_sk, NULL), 0);
+    ppn_ledger_free(w);
+    ck_assert_int_eq(ppn_ledger_open(d, 0, &l), 0);
+    ck_assert_uint_eq(l->state_n, 325);
+    uint64_t off320 = l->locs[320].off;
+    ppn_ledger_free(l);
+    /* Back to 320 entries: the state of 325 no longer fits and is ignored; the writer that
+     * scans everything records the state of 320. */
+    path(q, sizeof(q), d, "entries");
+    ck_assert_int_eq(truncate(q, (off_t)off320), 0);
+    path(q, sizeof(q), d, "tree");
+    ck_assert_int_eq(truncate(q, (off_t)(merkle_stored_count(320) * 32)), 0);
+    path(q, sizeof(q), d, "verified.keep");
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &w), 0);
+    ck_assert_uint_eq(w->state_n, 0);
+    ck_assert_uint_eq(ppn_ledger_size(w), 320);
+    ppn_ledger_free(w);
     /* Entries after the state are scanned, signatures and all: one signed badly is refused. */
     ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &w), 0);
     ck_assert_uint_eq(w->state_n, 320);
