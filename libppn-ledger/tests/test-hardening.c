@@ -454,8 +454,21 @@ START_TEST(test_stale_checkpoint_tmp_removed)
     ck_assert_int_eq(ppn_ledger_open(d, 0, &l), 0);
     ppn_ledger_free(l);
     ck_assert_int_eq(access(p, F_OK), 0); /* a reader changes nothing */
+    char v[512], nj[512], live[512];
+    path(v, sizeof(v), d, "verified.tmp.999998");
+    path(nj, sizeof(nj), d, "nodes.jsonl.tmp.999997"); /* no such process */
+    snprintf(live, sizeof(live), "%s/nodes.jsonl.tmp.%d", d, (int)getpid()); /* an exporter at work */
+    const char *made[] = {v, nj, live};
+    for (int i = 0; i < 3; i++) {
+        f = fopen(made[i], "wb");
+        fputs("x", f);
+        fclose(f);
+    }
     ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &l), 0);
     ck_assert_int_eq(access(p, F_OK), -1);
+    ck_assert_int_eq(access(v, F_OK), -1);
+    ck_assert_int_eq(access(nj, F_OK), -1);
+    ck_assert_int_eq(access(live, F_OK), 0);
     ppn_ledger_free(l);
     rmrf(d);
     free(d);
