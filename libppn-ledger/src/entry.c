@@ -1,6 +1,9 @@
 /* Entries: canonical CBOR (RFC 8949 §4.2.1) written by hand, since libcbor 0.8 does not
  * promise deterministic output; the decoder accepts only the one canonical form. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +12,7 @@
 #include <sodium.h>
 
 #include "internal.h"
+#include "ledger-private.h"
 #include "ppn-common.h"
 
 enum {
@@ -52,9 +56,12 @@ static uint32_t entry_fields(const struct ppn_ledger_entry *e)
 
 bool text_valid(const char *s, size_t len)
 {
+    return len <= PPN_LEDGER_TEXT_MAX && utf8_valid(s, len);
+}
+
+bool utf8_valid(const char *s, size_t len)
+{
     const unsigned char *p = (const unsigned char *)s;
-    if (len > PPN_LEDGER_TEXT_MAX)
-        return false;
     for (size_t i = 0; i < len;) {
         unsigned c = p[i];
         size_t n;
@@ -225,6 +232,8 @@ PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint6
         return -EINVAL;
     int r = entry_check_fields(&e);
     if (r < 0)
+        return r;
+    if ((r = entry_check_meaning(&e, NULL, 0)) < 0)
         return r;
     uint8_t body[PPN_LEDGER_ENTRY_MAX];
     struct enc w = {body, sizeof(body), 0};
@@ -471,76 +480,211 @@ PPN_EXPORT int ppn_ledger_entry_to_json(const struct ppn_ledger_entry *e, char *
     return 0;
 }
 
-static int get_text(json_t *o, const char *name, char out[PPN_LEDGER_TEXT_MAX + 1])
+/* ---- JSON in: every field named, typed and known to the entry's type ---- */
+struct jfield {
+    const char *name, *alias; /* alias: a second name for the same field (or NULL) */
+    unsigned kind;            /* 0 key (base64), 1 text, 2 number */
+    size_t off;
+    bool required;
+};
+#define JF(n, a, k, f, req) {n, a, k, offsetof(struct ppn_ledger_entry, f), req}
+
+static const struct jfield *type_jfields(uint32_t t, size_t *ret_n)
 {
-    json_t *v = json_object_get(o, name);
-    if (!v)
-        return 0;
-    if (!json_is_string(v) || json_string_length(v) > PPN_LEDGER_TEXT_MAX ||
-        !text_valid(json_string_value(v), json_string_length(v)))
-        return -EBADMSG;
-    memcpy(out, json_string_value(v), json_string_length(v) + 1);
-    return 0;
-}
-static int get_key(json_t *o, const char *name, uint8_t out[32])
-{
-    json_t *v = json_object_get(o, name);
-    if (!v)
-        return 0;
-    if (!json_is_string(v) ||
-        ppnc_key_from_base64(out, json_string_value(v), json_string_length(v)) < 0)
-        return -EBADMSG;
-    return 0;
-}
-static int get_u64(json_t *o, const char *name, uint64_t *out)
-{
-    json_t *v = json_object_get(o, name);
-    if (!v)
-        return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
-        return -EBADMSG;
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
+    static const struct jfield genesis[] = {
+        JF("origin", "text", 1, text, true), JF("mesh", NULL, 1, mesh, true),
+        JF("subject", NULL, 0, subject, false)};
+    static const struct jfield join[] = {
+        JF("subject", "identity", 0, subject, true), JF("wg_key", NULL, 0, wg_key, true),
+        JF("mesh", NULL, 1, mesh, true), JF("endpoint", NULL, 1, endpoint, false),
+        JF("hostname", NULL, 1, hostname, true)};
+    static const struct jfield revoke[] = {
+        JF("subject", "identity", 0, subject, true), JF("reason", "text", 1, text, false)};
+    static const struct jfield cap[] = {
+        JF("subject", NULL, 0, subject, true), JF("capability", NULL, 1, capability, true),
+        JF("scope", NULL, 1, scope, false)};
+    static const struct jfield vm[] = {
+        JF("vm", "text", 1, text, true), JF("node", "subject", 0, subject, true)};
+    static const struct jfield sup[] = {
+        JF("target", NULL, 2, target, true)};
+    switch (t) {
+    case PPN_LEDGER_ENTRY_GENESIS: *ret_n = PPNC_ARRAY_SIZE(genesis); return genesis;
+    case PPN_LEDGER_ENTRY_NODE_JOIN: *ret_n = PPNC_ARRAY_SIZE(join); return join;
+    case PPN_LEDGER_ENTRY_NODE_REVOKE: *ret_n = PPNC_ARRAY_SIZE(revoke); return revoke;
+    case PPN_LEDGER_ENTRY_CAP_GRANT:
+    case PPN_LEDGER_ENTRY_CAP_REVOKE: *ret_n = PPNC_ARRAY_SIZE(cap); return cap;
+    case PPN_LEDGER_ENTRY_VM_ASSIGN: *ret_n = PPNC_ARRAY_SIZE(vm); return vm;
+    case PPN_LEDGER_ENTRY_SUPERSEDE: *ret_n = PPNC_ARRAY_SIZE(sup); return sup;
+    default: *ret_n = 0; return NULL;
+    }
 }
 
-PPN_EXPORT int ppn_ledger_entry_from_json(const char *json, size_t len,
-                                          struct ppn_ledger_entry *ret_entry)
+static int jwhy(char *msg, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int jwhy(char *msg, size_t size, const char *fmt, ...)
+{
+    if (msg && size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, size, fmt, ap);
+        va_end(ap);
+    }
+    return -EBADMSG;
+}
+
+static void list_fields(char *buf, size_t size, const struct jfield *f, size_t n,
+                        const struct jfield *f2, size_t n2)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n + n2 && o < size; i++) {
+        const struct jfield *x = i < n ? &f[i] : &f2[i - n];
+        int k = snprintf(buf + o, size - o, "%s%s", o ? ", " : "", x->name);
+        if (k > 0)
+            o += (size_t)k;
+    }
+}
+
+static int get_field(json_t *v, const struct jfield *f, const char *name, const char *tn,
+                     struct ppn_ledger_entry *e, char *msg, size_t size)
+{
+    uint8_t *base = (uint8_t *)e;
+    switch (f->kind) {
+    case 0:
+        if (!json_is_string(v) ||
+            ppnc_key_from_base64(base + f->off, json_string_value(v), json_string_length(v)) < 0)
+            return jwhy(msg, size, "%s: \"%s\" must be a 32-byte key in base64 (44 characters, as "
+                        "wg genkey prints)", tn, name);
+        return 0;
+    case 1:
+        if (!json_is_string(v))
+            return jwhy(msg, size, "%s: \"%s\" must be a string", tn, name);
+        if (json_string_length(v) > PPN_LEDGER_TEXT_MAX ||
+            !text_valid(json_string_value(v), json_string_length(v)))
+            return jwhy(msg, size, "%s: \"%s\" must be UTF-8 without NUL, at most %d bytes", tn, name,
+                        PPN_LEDGER_TEXT_MAX);
+        memcpy(base + f->off, json_string_value(v), json_string_length(v) + 1);
+        return 0;
+    default:
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return jwhy(msg, size, "%s: \"%s\" must be a non-negative integer", tn, name);
+        *(uint64_t *)(void *)(base + f->off) = (uint64_t)json_integer_value(v);
+        return 0;
+    }
+}
+
+PPN_EXPORT int ppn_ledger_entry_parse_json(const char *json, size_t len,
+                                           struct ppn_ledger_entry *ret_entry, char *msg,
+                                           size_t msg_size)
 {
     if (!json || !ret_entry)
         return -EINVAL;
-    json_error_t err;
-    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &err);
+    if (msg && msg_size)
+        msg[0] = 0;
+    json_error_t jerr;
+    json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!o)
-        return -EBADMSG;
+        return jwhy(msg, msg_size, "not JSON: %s (column %d)", jerr.text, jerr.column);
     struct ppn_ledger_entry e;
     memset(&e, 0, sizeof(e));
     int r = -EBADMSG;
-    json_t *t = json_object_get(o, "type");
-    if (!json_is_object(o) || !json_is_string(t) || !(e.type = type_from_name(json_string_value(t))))
+    char names[256];
+    if (!json_is_object(o)) {
+        jwhy(msg, msg_size, "not a JSON object");
         goto out;
-    json_t *rt = json_object_get(o, "replacement_type");
-    if (rt) {
-        if (!json_is_string(rt))
-            goto out;
-        e.replacement_type = strcmp(json_string_value(rt), "none") ? type_from_name(json_string_value(rt)) : 0;
     }
-    if (get_u64(o, "index", &e.index) < 0 || get_u64(o, "time_ms", &e.time_ms) < 0 ||
-        get_u64(o, "target", &e.target) < 0 || get_key(o, "author", e.author) < 0 ||
-        get_key(o, "subject", e.subject) < 0 || get_key(o, "wg_key", e.wg_key) < 0 ||
-        get_text(o, "text", e.text) < 0 || get_text(o, "mesh", e.mesh) < 0 ||
-        get_text(o, "endpoint", e.endpoint) < 0 || get_text(o, "hostname", e.hostname) < 0 ||
-        get_text(o, "capability", e.capability) < 0 || get_text(o, "scope", e.scope) < 0)
+    json_t *t = json_object_get(o, "type");
+    if (!json_is_string(t)) {
+        jwhy(msg, msg_size, "\"type\" is missing or not a string");
         goto out;
-    /* Friendlier names for the one text field some types carry. */
-    const char *alias[] = {"origin", "reason", "vm"};
-    for (size_t i = 0; i < PPNC_ARRAY_SIZE(alias); i++)
-        if (get_text(o, alias[i], e.text) < 0)
+    }
+    if (!(e.type = type_from_name(json_string_value(t)))) {
+        jwhy(msg, msg_size, "\"type\": \"%s\" is not an entry type (genesis, node-join, "
+             "node-revoke, cap-grant, cap-revoke, vm-assign, supersede)", json_string_value(t));
+        goto out;
+    }
+    const char *tn = type_names[e.type];
+    size_t n1, n2 = 0;
+    const struct jfield *f1 = type_jfields(e.type, &n1), *f2 = NULL;
+    if (e.type == PPN_LEDGER_ENTRY_SUPERSEDE) {
+        json_t *rt = json_object_get(o, "replacement_type");
+        if (!json_is_string(rt)) {
+            jwhy(msg, msg_size, "supersede: \"replacement_type\" is missing or not a string "
+                 "(none, node-join, cap-grant or vm-assign)");
             goto out;
-    if (get_key(o, "identity", e.subject) < 0 || get_key(o, "node", e.subject) < 0)
-        goto out;
+        }
+        const char *rs = json_string_value(rt);
+        e.replacement_type = strcmp(rs, "none") ? type_from_name(rs) : 0;
+        if (strcmp(rs, "none") &&
+            e.replacement_type != PPN_LEDGER_ENTRY_NODE_JOIN &&
+            e.replacement_type != PPN_LEDGER_ENTRY_CAP_GRANT &&
+            e.replacement_type != PPN_LEDGER_ENTRY_VM_ASSIGN) {
+            jwhy(msg, msg_size, "supersede: \"replacement_type\": \"%s\" is not none, node-join, "
+                 "cap-grant or vm-assign", rs);
+            goto out;
+        }
+        if (e.replacement_type)
+            f2 = type_jfields(e.replacement_type, &n2);
+    }
+    /* Every key must be known: a misspelt field is refused, never ignored. */
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!strcmp(k, "type") || (e.type == PPN_LEDGER_ENTRY_SUPERSEDE && !strcmp(k, "replacement_type")))
+            continue;
+        if (!strcmp(k, "index") || !strcmp(k, "time_ms")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0) {
+                jwhy(msg, msg_size, "%s: \"%s\" must be a non-negative integer", tn, k);
+                goto out;
+            }
+            *(!strcmp(k, "index") ? &e.index : &e.time_ms) = (uint64_t)json_integer_value(v);
+            continue;
+        }
+        if (!strcmp(k, "author")) {
+            if (!json_is_string(v) || ppnc_key_from_base64(e.author, json_string_value(v),
+                                                           json_string_length(v)) < 0) {
+                jwhy(msg, msg_size, "%s: \"author\" must be a 32-byte key in base64", tn);
+                goto out;
+            }
+            continue;
+        }
+        const struct jfield *f = NULL;
+        for (size_t i = 0; i < n1 + n2 && !f; i++) {
+            const struct jfield *x = i < n1 ? &f1[i] : &f2[i - n1];
+            if (!strcmp(x->name, k) || (x->alias && !strcmp(x->alias, k)))
+                f = x;
+        }
+        if (!f) {
+            list_fields(names, sizeof(names), f1, n1, f2, n2);
+            jwhy(msg, msg_size, "%s: \"%s\" is not a field of %s%s%s (its fields: %s)", tn, k, tn,
+                 f2 ? " replaced by " : "", f2 ? type_names[e.replacement_type] : "", names);
+            goto out;
+        }
+        if (f->alias && json_object_get(o, f->name) && json_object_get(o, f->alias)) {
+            jwhy(msg, msg_size, "%s: \"%s\" and \"%s\" are the same field; give one", tn, f->name,
+                 f->alias);
+            goto out;
+        }
+        if ((r = get_field(v, f, k, tn, &e, msg, msg_size)) < 0)
+            goto out;
+        r = -EBADMSG;
+    }
+    for (size_t i = 0; i < n1 + n2; i++) {
+        const struct jfield *x = i < n1 ? &f1[i] : &f2[i - n1];
+        if (x->required && !json_object_get(o, x->name) && !(x->alias && json_object_get(o, x->alias))) {
+            jwhy(msg, msg_size, "%s: \"%s\" is missing (a %s%s%s needs it)", tn, x->name, tn,
+                 f2 ? " replaced by " : "", f2 ? type_names[e.replacement_type] : "");
+            goto out;
+        }
+    }
     *ret_entry = e;
     r = 0;
 out:
     json_decref(o);
     return r;
+}
+
+PPN_EXPORT int ppn_ledger_entry_from_json(const char *json, size_t len,
+                                          struct ppn_ledger_entry *ret_entry)
+{
+    return ppn_ledger_entry_parse_json(json, len, ret_entry, NULL, 0);
 }

@@ -1,6 +1,8 @@
 #pragma once
 #include <stdbool.h>
 
+#include <sodium.h>
+
 #include "internal.h"
 #include "view.h"
 
@@ -29,8 +31,42 @@ struct ppn_ledger {
     struct checkpoint cp;
     bool has_cp;
     uint64_t hash_reads; /* stored hashes read from the tree file (benchmarks) */
+    uint64_t err_index;  /* entry refused by the last failed append, UINT64_MAX if none */
+    char err[512];       /* why, naming the field and the rule ("" if none) */
+    uint64_t state_n;    /* entries taken from the verified state on opening (0: none) */
+    bool opened;         /* opened (or created) successfully: its state may be recorded */
+    bool hashing;        /* eh/th cover entries[0, end) and the tree's hashes of n entries */
+    crypto_generichash_state eh, th; /* BLAKE2b-256 so far of those bytes (the verified state) */
+    ppn_ledger_progress_fn progress;
+    void *progress_ud;
 };
 
+/* check.c: the meaning of an entry (write time), with a message naming field and rule. */
+bool check_ipv4(const char *s, uint32_t *ret);
+int entry_check_meaning(const struct ppn_ledger_entry *e, char *msg, size_t size);
+int view_check_write(const struct view *v, const char *mesh_range, const struct ppn_ledger_entry *e,
+                     char *msg, size_t size);
+
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
-int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+/* use_state: trust this directory's own 'verified' state (not for another replica's). */
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
+                         unsigned threads,
+                         ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret);
+
+/* state.c: the last state this node verified (the 'verified' file). */
+struct state_loaded {
+    uint64_t n, end, tree_hashes;
+    crypto_generichash_state eh, th; /* the prefixes' hashes, to go on with */
+    struct entry_loc *locs; /* n, offsets only */
+    struct view v;
+    struct frontier fr;
+    char origin[PPN_LEDGER_TEXT_MAX + 1], mesh[PPN_LEDGER_TEXT_MAX + 1];
+};
+/* 0 and *ret filled if the state file matches the first bytes of 'entries' (of fsize) and
+ * 'tree' (tcount hashes), read in chunks; -ENOENT / -EUCLEAN (ignore it) / -ENOMEM otherwise. */
+int state_load(ppn_ledger *l, uint64_t fsize, uint64_t tcount, struct state_loaded *ret);
+/* Bytes read at a time while hashing the prefixes (tests make it tiny). */
+extern size_t state_chunk_bytes;
+/* Writer: record the state this handle holds.  0 or a negative errno (never fatal). */
+int state_save(ppn_ledger *l);

@@ -3,11 +3,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,7 +26,7 @@ static int path_in(const ppn_ledger *l, const char *name, char *buf, size_t size
 static void report_init(struct ppn_ledger_report *r)
 {
     memset(r, 0, sizeof(*r));
-    r->error_index = r->error_offset = r->torn_offset = UINT64_MAX;
+    r->error_index = r->error_offset = r->torn_offset = r->lost_index = UINT64_MAX;
 }
 
 /* ---- stored hashes ---- */
@@ -61,14 +61,19 @@ struct sigjob {
     uint64_t from, to;
     unsigned stride, id;
     uint64_t bad; /* lowest failing index or UINT64_MAX */
+    ppn_ledger_progress_fn progress; /* job 0 only: it runs in the calling thread */
+    void *progress_ud;
 };
 
 static void *sig_worker(void *arg)
 {
     struct sigjob *j = arg;
     j->bad = UINT64_MAX;
+    uint64_t k = 0;
     for (uint64_t i = j->from + j->id; i < j->to; i += j->stride) {
         const struct entry_loc *c = &j->locs[i];
+        if (j->progress && ++k % 2048 == 0)
+            j->progress(j->progress_ud, "signatures", i - j->from, j->to - j->from);
         if (entry_verify_sig(c->author, j->data + c->body, c->body_len, j->data + c->sig) < 0) {
             j->bad = i;
             break;
@@ -77,8 +82,8 @@ static void *sig_worker(void *arg)
     return NULL;
 }
 
-static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, uint64_t from,
-                            uint64_t to, unsigned threads)
+static uint64_t verify_sigs(const ppn_ledger *l, const uint8_t *data, const struct entry_loc *locs,
+                            uint64_t from, uint64_t to, unsigned threads)
 {
     if (threads == 0) {
         long c = sysconf(_SC_NPROCESSORS_ONLN);
@@ -94,7 +99,7 @@ static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, u
     pthread_t tid[64];
     unsigned started = 0;
     for (unsigned t = 0; t < threads; t++) {
-        jobs[t] = (struct sigjob){data, locs, from, to, threads, t, UINT64_MAX};
+        jobs[t] = (struct sigjob){data, locs, from, to, threads, t, UINT64_MAX, NULL, NULL};
         if (t > 0 && pthread_create(&tid[t], NULL, sig_worker, &jobs[t]) == 0)
             started |= 0; /* joined below */
         else if (t > 0) {
@@ -103,7 +108,11 @@ static uint64_t verify_sigs(const uint8_t *data, const struct entry_loc *locs, u
             jobs[t].id = UINT32_MAX;
         }
     }
+    jobs[0].progress = l->progress;
+    jobs[0].progress_ud = l->progress_ud;
     sig_worker(&jobs[0]);
+    if (l->progress)
+        l->progress(l->progress_ud, "signatures", to - from, to - from);
     uint64_t bad = jobs[0].bad;
     for (unsigned t = 1; t < threads; t++) {
         if (jobs[t].id != UINT32_MAX)
@@ -190,28 +199,85 @@ static int take_lock(ppn_ledger *l)
     return 0;
 }
 
-/* Reads and checks everything.  sig_from: verify signatures of entries >= this (UINT64_MAX =
- * from the checkpoint size).  strict: any tree-cache difference is corruption (verify). */
-static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool strict,
+/* Read up to 'size' bytes of fd from offset 'from' into a malloc'd buffer; *ret_len = what
+ * was there (less if the file was cut meanwhile). */
+static int read_range(int fd, uint64_t from, uint64_t size, uint8_t **ret, uint64_t *ret_len)
+{
+    if (size > SIZE_MAX / 2)
+        return -EFBIG;
+    uint8_t *b = malloc(size ? (size_t)size : 1);
+    if (!b)
+        return -ENOMEM;
+    uint64_t got = 0;
+    while (got < size) {
+        ssize_t k = pread(fd, b + got, (size_t)(size - got > (1u << 30) ? 1u << 30 : size - got),
+                          (off_t)(from + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            free(b);
+            return -EIO;
+        }
+        if (k == 0)
+            break;
+        got += (uint64_t)k;
+    }
+    *ret = b;
+    *ret_len = got;
+    return 0;
+}
+
+static int tfd_read(void *ud, uint64_t idx, uint8_t out[32])
+{
+    int fd = *(const int *)ud;
+    ssize_t n = pread(fd, out, 32, (off_t)(idx * 32));
+    return n == 32 ? 0 : n < 0 ? -EIO : -EUCLEAN;
+}
+
+/* Reads and checks everything.  all_sigs: verify every signature and ignore the verified state
+ * (ppn_ledger_verify); else only those after the checkpoint and the state.  The tree cache is
+ * judged the same way in both cases (after a crash, hashes beyond the checkpoint may be
+ * missing or stale: they are rebuilt). */
+static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool use_state,
                 unsigned threads)
 {
     struct stat st;
     int r;
     if (fstat(l->efd, &st) < 0)
         return -errno;
-    uint64_t fsize = (uint64_t)st.st_size;
-    const uint8_t *data = NULL;
-    if (fsize && (data = mmap(NULL, fsize, PROT_READ, MAP_PRIVATE, l->efd, 0)) == MAP_FAILED)
-        return -errno;
-    const uint8_t *tree = NULL;
-    uint64_t tcount = 0;
-    if (fstat(l->tfd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 32) {
-        tcount = (uint64_t)st.st_size / 32;
-        tree = mmap(NULL, tcount * 32, PROT_READ, MAP_PRIVATE, l->tfd, 0);
-        if (tree == MAP_FAILED) {
-            r = -errno;
+    /* Read with pread, never mmap: a writer may cut a torn tail (or shorten the tree cache)
+     * while this runs, and touching a mapping past the new end of file is SIGBUS.  A file
+     * found shorter than fstat said simply ends there.  With a verified state only what
+     * follows it is held in memory: data[0] is byte 'base' of the file, tree[0] hash 'tbase'. */
+    uint64_t fsize = (uint64_t)st.st_size, tcount = 0, base = 0, tbase = 0;
+    uint8_t *data = NULL, *tree = NULL;
+    struct stat tst;
+    if (fstat(l->tfd, &tst) == 0 && S_ISREG(tst.st_mode))
+        tcount = (uint64_t)tst.st_size / 32;
+    struct state_loaded sl;
+    bool from_state = use_state && fsize && state_load(l, fsize, tcount, &sl) == 0;
+    if (from_state) {
+        base = sl.end;
+        tbase = sl.tree_hashes;
+    }
+    uint64_t got;
+    if ((r = read_range(l->efd, base, fsize - base, &data, &got)) < 0) {
+        if (from_state) {
+            free(sl.locs);
+            view_free(&sl.v);
+        }
+        return r;
+    }
+    fsize = base + got;
+    if (tcount > tbase) {
+        if ((r = read_range(l->tfd, tbase * 32, (tcount - tbase) * 32, &tree, &got)) < 0) {
+            if (from_state) {
+                free(sl.locs);
+                view_free(&sl.v);
+            }
             goto out;
         }
+        tcount = tbase + got / 32;
     }
     uint64_t cp_size = l->has_cp ? l->cp.size : 0;
     uint64_t sig_from = all_sigs ? 0 : cp_size;
@@ -221,8 +287,6 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     uint64_t keep_from = merkle_stored_count(cp_size);
     if (tcount < keep_from)
         keep_from = tcount;
-    if (strict)
-        keep_from = UINT64_MAX;
     uint64_t first_bad = UINT64_MAX;
     uint8_t cp_root[32];
     bool cp_root_set = false;
@@ -230,9 +294,35 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     size_t loccap = 0;
     uint64_t err_idx = UINT64_MAX;
     int err = 0;
+    /* The last state this node verified, if the files still hold exactly what it covers:
+     * then only the records after it are read (see state.c).  Full verification never. */
+    crypto_generichash_init(&l->eh, NULL, 0, 32);
+    crypto_generichash_init(&l->th, NULL, 0, 32);
+    if (from_state) {
+        l->eh = sl.eh;
+        l->th = sl.th;
+        free(l->locs);
+        l->locs = sl.locs;
+        loccap = (size_t)sl.n;
+        view_free(&l->v);
+        l->v = sl.v;
+        l->fr = sl.fr;
+        memcpy(l->origin, sl.origin, sizeof(l->origin));
+        memcpy(l->mesh, sl.mesh, sizeof(l->mesh));
+        off = sl.end;
+        idx = sl.n;
+        l->state_n = sl.n;
+        if (sig_from < idx)
+            sig_from = idx;
+        /* The checkpoint within the state: its root from the (verified) cache prefix. */
+        if (cp_size && cp_size <= idx && merkle_subtree_hash(tfd_read, &l->tfd, 0, cp_size, cp_root) == 0)
+            cp_root_set = true;
+    }
     while (off < fsize) {
         size_t len;
-        enum rec_status s = record_check(data + off, (size_t)(fsize - off), idx, &len);
+        if (l->progress && idx % 4096 == 0)
+            l->progress(l->progress_ud, "reading", off, fsize);
+        enum rec_status s = record_check(data + (off - base), (size_t)(fsize - off), idx, &len);
         if (s == REC_TORN) {
             rep->torn_offset = off;
             rep->torn_bytes = fsize - off;
@@ -245,7 +335,7 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         struct ppn_ledger_entry e;
         const uint8_t *body, *sig;
         size_t bl;
-        const uint8_t *payload = data + off + REC_HEAD;
+        const uint8_t *payload = data + (off - base) + REC_HEAD;
         if (entry_decode_unverified(payload, len, &e, &body, &bl, &sig) < 0 || e.index != idx) {
             err = fail_at(rep, -EUCLEAN, idx, off, 0);
             break;
@@ -282,9 +372,11 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         ppn_ledger_merkle_leaf_hash(payload, len, leaf);
         uint64_t pos = merkle_stored_count(idx);
         unsigned k = frontier_append(&l->fr, leaf, hs);
+        crypto_generichash_update(&l->eh, data + (off - base), len + REC_OVERHEAD);
+        crypto_generichash_update(&l->th, hs[0], (unsigned long long)k * 32);
         for (unsigned i = 0; i < k; i++, pos++) {
-            if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + pos * 32, hs[i], 32)) {
-                if (strict || pos < keep_from) {
+            if (pos < tcount && first_bad == UINT64_MAX && memcmp(tree + (pos - tbase) * 32, hs[i], 32)) {
+                if (pos < keep_from) {
                     err = fail_at(rep, -EUCLEAN, idx, pos * 32, 1);
                     break;
                 }
@@ -318,7 +410,9 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
     rep->entries = idx;
     /* Second pass: signatures, up to and including an entry that failed authority. */
     uint64_t to = err_idx != UINT64_MAX ? err_idx + 1 : (err ? idx : idx);
-    uint64_t bad = verify_sigs(data, l->locs, sig_from, to, threads);
+    if (l->progress)
+        l->progress(l->progress_ud, "reading", off, fsize);
+    uint64_t bad = verify_sigs(l, data, l->locs, sig_from, to, threads);
     if (bad != UINT64_MAX && (!err || bad <= err_idx || err_idx == UINT64_MAX)) {
         if (!err || bad < rep->error_index) {
             report_init(rep);
@@ -353,21 +447,32 @@ static int scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, boo
         }
     }
     uint64_t want = merkle_stored_count(l->n);
-    if (strict && tcount < want) {
-        r = fail_at(rep, -EUCLEAN, l->n - 1, tcount * 32, 1);
-        goto out;
+    if (tcount > want) {
+        /* The cache goes further than the entries: the largest m with stored_count(m) <= tcount
+         * leaves were hashed, so entries n..m-1 were written once and are gone. */
+        uint64_t lo = l->n, hi = tcount;
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo + 1) / 2;
+            if (merkle_stored_count(mid) <= tcount)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        if (lo > l->n) {
+            rep->lost_index = l->n;
+            rep->lost_count = lo - l->n;
+        }
     }
     l->tree_count = tcount < want ? tcount : want;
     if (first_bad != UINT64_MAX && first_bad < l->tree_count)
         l->tree_count = first_bad;
     l->mem_from = l->tree_count;
     rep->tree_rebuilt = (uint32_t)(want - l->tree_count);
+    l->hashing = true;
     r = 0;
 out:
-    if (data)
-        munmap((void *)data, fsize);
-    if (tree && tree != MAP_FAILED)
-        munmap((void *)tree, tcount * 32);
+    free(data);
+    free(tree);
     return r;
 }
 
@@ -408,22 +513,60 @@ static int ledger_alloc(const char *dir, bool writer, ppn_ledger **ret)
     }
     l->efd = l->tfd = l->lockfd = -1;
     l->writer = writer;
+    l->err_index = UINT64_MAX;
     *ret = l;
     return 0;
 }
 
-int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsigned threads,
+/* Writer, under the lock: remove what killed processes left of write-temp-rename.  Only a
+ * writer writes 'checkpoint', so every checkpoint.tmp.<pid> is stale now; nodes.jsonl may be
+ * exported by any process, so its temporary file goes only when that process is gone. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    int dfd = dirfd(d);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *pid = NULL;
+        bool always = false;
+        if (!strncmp(de->d_name, "checkpoint.tmp.", 15)) {
+            pid = de->d_name + 15;
+            always = true;
+        } else if (!strncmp(de->d_name, "verified.tmp.", 13)) {
+            pid = de->d_name + 13;
+            always = true;
+        } else if (!strncmp(de->d_name, "nodes.jsonl.tmp.", 16)) {
+            pid = de->d_name + 16;
+        }
+        if (!pid || !*pid || strspn(pid, "0123456789") != strlen(pid) || strlen(pid) > 9)
+            continue;
+        if (always || (kill((pid_t)atol(pid), 0) < 0 && errno == ESRCH))
+            (void)unlinkat(dfd, de->d_name, 0);
+    }
+    closedir(d);
+}
+
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
+                         unsigned threads,
+                         ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret)
 {
     ppn_ledger *l;
     int r = ledger_alloc(dir, flags & PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)
         return r;
+    l->progress = progress;
+    l->progress_ud = progress_ud;
     if (l->writer && (r = take_lock(l)) < 0)
         goto fail;
     if ((r = open_files(l, false)) < 0)
         goto fail;
-    /* A writer may have created 'lock' or 'tree': make the names durable. */
+    if (l->writer)
+        remove_stale_temps(dir);
+    /* A writer may have created 'lock' or 'tree' (or removed temporary files): make the
+     * names durable. */
     if (l->writer && ppnc_fsync_dir(dir) < 0) {
         r = -EIO;
         goto fail;
@@ -432,7 +575,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         fail_at(rep, r, UINT64_MAX, 0, 2);
         goto fail;
     }
-    if ((r = scan(l, rep, verify_all, verify_all, threads)) < 0)
+    if ((r = scan(l, rep, verify_all, use_state && !verify_all, threads)) < 0)
         goto fail;
     if (l->writer && (r = repair_tail(l, rep)) < 0)
         goto fail;
@@ -441,10 +584,28 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, unsig
         l->mem = NULL;
         l->mem_n = 0;
     }
+    l->opened = true;
     *ret = l;
     return 0;
 fail:
     ppn_ledger_free(l);
+    return r;
+}
+
+PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
+                                        struct ppn_ledger_report *report,
+                                        ppn_ledger_progress_fn fn, void *userdata,
+                                        ppn_ledger **ret_ledger)
+{
+    struct ppn_ledger_report rep;
+    report_init(&rep);
+    int r;
+    if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
+        r = -EINVAL;
+    else
+        r = ledger_open_internal(dir, flags, false, true, 0, fn, userdata, &rep, ret_ledger);
+    if (report)
+        *report = rep;
     return r;
 }
 
@@ -457,7 +618,7 @@ PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
     if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
         r = -EINVAL;
     else
-        r = ledger_open_internal(dir, flags, false, 0, &rep, ret_ledger);
+        r = ledger_open_internal(dir, flags, false, true, 0, NULL, NULL, &rep, ret_ledger);
     if (report)
         *report = rep;
     return r;
@@ -472,8 +633,8 @@ PPN_EXPORT void ppn_ledger_free(ppn_ledger *l)
 {
     if (!l)
         return;
-    if (l->writer && l->tfd >= 0 && !l->poisoned)
-        (void)fdatasync(l->tfd);
+    if (l->writer && l->tfd >= 0 && !l->poisoned && fdatasync(l->tfd) == 0)
+        (void)state_save(l); /* the state this node verified, for the next opening */
     if (l->efd >= 0)
         close(l->efd);
     if (l->tfd >= 0)
@@ -504,7 +665,8 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         return -EINVAL;
     strcpy(g.text, origin);
     strcpy(g.mesh, mesh_range);
-    if (entry_check_fields(&g) < 0)
+    /* Nothing is created for a genesis entry that would not make sense forever. */
+    if (ppn_ledger_entry_check(&g, NULL, 0) < 0)
         return -EINVAL;
     if (mkdir(dir, 0700) < 0) {
         if (errno != EEXIST)
@@ -542,6 +704,9 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         return r;
     if ((r = take_lock(l)) < 0 || (r = open_files(l, true)) < 0)
         goto fail;
+    crypto_generichash_init(&l->eh, NULL, 0, 32);
+    crypto_generichash_init(&l->th, NULL, 0, 32);
+    l->hashing = true;
     if (ppnc_fsync_dir(dir) < 0) {
         r = -EIO;
         goto fail;
@@ -551,6 +716,7 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
         goto fail;
     snprintf(l->origin, sizeof(l->origin), "%s", origin);
     snprintf(l->mesh, sizeof(l->mesh), "%s", mesh_range);
+    l->opened = true;
     if (ret_ledger)
         *ret_ledger = l;
     else
@@ -562,6 +728,42 @@ fail:
 }
 
 /* ---- append ---- */
+static void explain_view_error(ppn_ledger *l, const struct ppn_ledger_entry *e, int r)
+{
+    const char *tn = ppn_ledger_entry_type_name(e->type), *rule = "breaks a ledger rule";
+    if (r == -EPERM) {
+        char a[PPNC_KEY_B64_LEN + 1];
+        ppnc_key_to_base64(a, e->author);
+        const char *cap = e->type == PPN_LEDGER_ENTRY_NODE_JOIN || e->type == PPN_LEDGER_ENTRY_NODE_REVOKE
+                              ? PPN_LEDGER_CAP_NODE_ADMIT
+                              : e->type == PPN_LEDGER_ENTRY_VM_ASSIGN ? PPN_LEDGER_CAP_VM_ASSIGN
+                              : e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "that its target needed"
+                                                                      : PPN_LEDGER_CAP_ADMIN;
+        snprintf(l->err, sizeof(l->err), "%s: the author %s lacks the capability %s%s%s", tn, a,
+                 e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "" : "\"", cap,
+                 e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? "" : "\"");
+        return;
+    }
+    if (r == -ENOMEM) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        return;
+    }
+    switch (e->type) {
+    case PPN_LEDGER_ENTRY_GENESIS: rule = "a genesis entry only at index 0, once, self-signed"; break;
+    case PPN_LEDGER_ENTRY_NODE_JOIN: rule = "\"subject\": that identity key is already a member"; break;
+    case PPN_LEDGER_ENTRY_NODE_REVOKE: rule = "\"subject\": that identity key is not a current member"; break;
+    case PPN_LEDGER_ENTRY_CAP_GRANT: rule = "the same grant (subject, capability, scope) is already in effect"; break;
+    case PPN_LEDGER_ENTRY_CAP_REVOKE: rule = "no grant of that subject, capability and scope is in effect"; break;
+    case PPN_LEDGER_ENTRY_VM_ASSIGN: rule = "\"node\": that identity key is not a current member"; break;
+    case PPN_LEDGER_ENTRY_SUPERSEDE:
+        rule = "\"target\" is not a node-join, cap-grant or vm-assign still in effect (or the "
+               "replacement's identity key is already a member), or \"replacement_type\" is not the "
+               "target's type";
+        break;
+    }
+    snprintf(l->err, sizeof(l->err), "%s: %s", tn, rule);
+}
+
 /* Append n decoded entries whose signed bytes are payloads[i]: authority, framing, tree, one
  * fdatasync.  The caller has checked the signatures. */
 static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
@@ -592,12 +794,23 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     *fr = l->fr;
     size_t roff = 0, nh = 0;
     for (size_t i = 0; i < n; i++) {
-        if (es[i].index != l->n + i) {
+        const struct ppn_ledger_entry *e = &es[i];
+        const char *tn = ppn_ledger_entry_type_name(e->type);
+        l->err_index = l->n + i;
+        if (e->index != l->n + i) {
+            snprintf(l->err, sizeof(l->err), "%s: \"index\": signed for index %llu, not %llu",
+                     tn, (unsigned long long)e->index, (unsigned long long)(l->n + i));
             r = -EPROTO;
             goto undo;
         }
-        if ((r = view_apply(&l->v, &es[i])) < 0)
+        /* The meaning, then the rules that need the ledger, then authority and the view. */
+        if ((r = entry_check_meaning(e, l->err, sizeof(l->err))) < 0 ||
+            (r = view_check_write(&l->v, l->mesh, e, l->err, sizeof(l->err))) < 0)
             goto undo;
+        if ((r = view_apply(&l->v, e)) < 0) {
+            explain_view_error(l, e, r);
+            goto undo;
+        }
         record_frame(rec + roff, l->n + i, payloads[i], lens[i]);
         uint8_t leaf[32];
         ppn_ledger_merkle_leaf_hash(payloads[i], lens[i], leaf);
@@ -617,6 +830,10 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     l->fr = *fr;
     l->n += n;
     l->end += rec_total;
+    crypto_generichash_update(&l->eh, rec, rec_total);
+    crypto_generichash_update(&l->th, hs[0], (unsigned long long)nh * 32);
+    l->err_index = UINT64_MAX;
+    l->err[0] = 0;
     l->tree_count += nh;
     view_free(&snap);
     free(fr);
@@ -650,8 +867,16 @@ PPN_EXPORT int ppn_ledger_append(ppn_ledger *l, const struct ppn_ledger_entry *e
     for (size_t i = 0; i < n; i++) {
         uint8_t *b = buf + i * PPN_LEDGER_ENTRY_MAX;
         r = ppn_ledger_entry_sign(&entries[i], l->n + i, author_sk, b, PPN_LEDGER_ENTRY_MAX, &lens[i]);
-        if (r < 0)
+        if (r < 0) {
+            struct ppn_ledger_entry e = entries[i];
+            e.index = l->n + i;
+            memcpy(e.author, author_sk + 32, 32);
+            l->err_index = l->n + i;
+            if (ppn_ledger_entry_check(&e, l->err, sizeof(l->err)) == 0)
+                snprintf(l->err, sizeof(l->err), "%s: cannot be signed with this key (%s)",
+                         ppn_ledger_entry_type_name(e.type), strerror(-r));
             goto out;
+        }
         if (entry_decode_unverified(b, lens[i], &es[i], NULL, NULL, NULL) < 0) {
             r = -EINVAL;
             goto out;
@@ -677,19 +902,29 @@ PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *l, const uint8_t *const *ent
         return -EINVAL;
     if (!l->writer)
         return -EBADF;
-    struct ppn_ledger_entry *es = malloc((n ? n : 1) * sizeof(*es));
+    struct ppn_ledger_entry *es = calloc(n ? n : 1, sizeof(*es));
     if (!es)
         return -ENOMEM;
     int r = 0;
     for (size_t i = 0; i < n && r == 0; i++) {
+        if (l->progress && i % 2048 == 0)
+            l->progress(l->progress_ud, "appending", i, n);
         if (!entries[i])
             r = -EINVAL;
         else
             r = ppn_ledger_entry_decode(entries[i], lens[i], &es[i]);
+        if (r < 0) {
+            l->err_index = l->n + i;
+            snprintf(l->err, sizeof(l->err), "entry %llu of the batch: %s",
+                     (unsigned long long)i, r == -EKEYREJECTED ? "the signature does not verify"
+                     : "not one canonical signed entry (CBOR [body, signature] with the fields of its type)");
+        }
     }
     uint64_t first = l->n;
     if (r == 0)
         r = append_core(l, es, entries, lens, n);
+    if (r == 0 && l->progress && n >= 2048)
+        l->progress(l->progress_ud, "appending", n, n);
     if (r == 0 && ret_first_index)
         *ret_first_index = first;
     free(es);
@@ -788,6 +1023,24 @@ PPN_EXPORT int ppn_ledger_supersede(ppn_ledger *l, uint64_t target,
     e.type = PPN_LEDGER_ENTRY_SUPERSEDE;
     e.target = target;
     return ppn_ledger_append(l, &e, 1, author_sk, ret_index);
+}
+
+PPN_EXPORT void ppn_ledger_set_progress(ppn_ledger *l, ppn_ledger_progress_fn fn, void *userdata)
+{
+    if (!l)
+        return;
+    l->progress = fn;
+    l->progress_ud = userdata;
+}
+
+PPN_EXPORT const char *ppn_ledger_last_error(const ppn_ledger *l)
+{
+    return l ? l->err : "";
+}
+
+PPN_EXPORT uint64_t ppn_ledger_last_error_index(const ppn_ledger *l)
+{
+    return l ? l->err_index : UINT64_MAX;
 }
 
 /* ---- reading ---- */
@@ -954,12 +1207,12 @@ PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *l, const uint8_t signer_sk[64],
     snprintf(cp.origin, sizeof(cp.origin), "%s", l->origin);
     cp.size = l->n;
     frontier_root(&l->fr, cp.root);
-    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    char note[1024]; /* origin <= 255 bytes: text <= 322, signature line <= 353 */
     size_t len;
     int r = checkpoint_sign(&cp, signer_sk, note, sizeof(note), &len);
     if (r < 0)
         return r;
-    if (len >= size)
+    if (len > size)
         return -ENOBUFS;
     /* The tree cache up to here becomes durable before a checkpoint vouches for it. */
     if (fdatasync(l->tfd) < 0) {
@@ -983,7 +1236,9 @@ PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *l, const uint8_t signer_sk[64],
         l->cp = cp;
         l->has_cp = true;
     }
-    memcpy(buf, note, len + 1);
+    memcpy(buf, note, len);
+    if (len < size)
+        buf[len] = 0;
     *ret_len = len;
     return 0;
 }
@@ -994,10 +1249,11 @@ PPN_EXPORT int ppn_ledger_checkpoint_get(ppn_ledger *l, char *buf, size_t size, 
         return -EINVAL;
     if (!l->has_cp)
         return -ENOENT;
-    if (l->cp_len >= size)
+    if (l->cp_len > size)
         return -ENOBUFS;
     memcpy(buf, l->cp_note, l->cp_len);
-    buf[l->cp_len] = 0;
+    if (l->cp_len < size)
+        buf[l->cp_len] = 0;
     *ret_len = l->cp_len;
     return 0;
 }

@@ -233,6 +233,12 @@ PPN_EXPORT int ppn_ledger_merkle_verify_consistency(uint64_t old_size, uint64_t 
         return -EINVAL;
     if (old_size > new_size)
         return -EBADMSG;
+    /* The tree of size 0 has one root, SHA-256("") (RFC 9162 §2.1.1): a proof from it holds
+     * only for that root, whatever the new tree is. */
+    uint8_t empty[32];
+    merkle_empty_root(empty);
+    if (old_size == 0 && sodium_memcmp(old_root, empty, 32) != 0)
+        return -EBADMSG;
     if (old_size == new_size)
         return count == 0 && sodium_memcmp(old_root, new_root, 32) == 0 ? 0 : -EBADMSG;
     if (old_size == 0)

@@ -123,14 +123,14 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_led
 {
     struct ppn_ledger_report rep;
     memset(&rep, 0, sizeof(rep));
-    rep.error_index = rep.error_offset = rep.torn_offset = UINT64_MAX;
+    rep.error_index = rep.error_offset = rep.torn_offset = rep.lost_index = UINT64_MAX;
     if (!l) {
         if (report)
             *report = rep;
         return -EINVAL;
     }
     ppn_ledger *f;
-    int r = ledger_open_internal(l->dir, 0, true, threads, &rep, &f);
+    int r = ledger_open_internal(l->dir, 0, true, false, threads, l->progress, l->progress_ud, &rep, &f);
     if (r == 0) {
         /* What is on disk must be what this handle holds (a writer sees all of it). */
         uint8_t a[32], b[32];
@@ -158,7 +158,9 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_led
             if (r == 0 && !prefix) {
                 rep.error_file = 3;
                 rep.error_index = UINT64_MAX;
-                rep.error_offset = 0;
+                /* The first byte that differs, or where the shorter one ends (a file longer
+                 * than the entries say, or one that stops inside a line). */
+                rep.error_offset = hl < wl ? hl : wl;
                 for (size_t i = 0; i < hl && i < wl; i++)
                     if (have[i] != (uint8_t)want[i]) {
                         rep.error_offset = i;
@@ -182,6 +184,7 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
 {
     struct ppn_ledger_import_report rep;
     memset(&rep, 0, sizeof(rep));
+    rep.error_index = rep.error_offset = UINT64_MAX;
     if (!l || !src_dir) {
         if (report)
             *report = rep;
@@ -190,51 +193,82 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
     if (!l->writer)
         return -EBADF;
     ppn_ledger *s;
-    int r = ppn_ledger_open(src_dir, 0, &s);
+    struct ppn_ledger_report srep;
+    memset(&srep, 0, sizeof(srep));
+    srep.error_index = srep.error_offset = srep.torn_offset = srep.lost_index = UINT64_MAX;
+    /* Another replica's 'verified' state records what that node checked, not this one. */
+    int r = ledger_open_internal(src_dir, 0, false, false, 0, l->progress, l->progress_ud, &srep, &s);
     if (r < 0) {
+        /* Where the source is damaged or forged: its file, entry index and byte offset. */
+        rep.error_file = srep.error_file;
+        rep.error_index = srep.error_index;
+        rep.error_offset = srep.error_offset;
+        l->err_index = UINT64_MAX;
+        snprintf(l->err, sizeof(l->err), "%s",
+                 r == -EKEYREJECTED ? "a signature does not verify (forged or damaged)"
+                 : r == -EPERM ? "its author lacked the capability the entry needs"
+                 : r == -EUCLEAN ? "damaged (framing, head check, checksum, encoding, index, tree cache or checkpoint)"
+                 : strerror(-r));
         if (report)
             *report = rep;
         return r == -EUCLEAN || r == -EKEYREJECTED || r == -EPERM ? -EBADMSG : r;
     }
     uint64_t common = l->n < s->n ? l->n : s->n;
     uint8_t ours[32], theirs[32];
-    /* Same-size checkpoints with different roots, or any disagreement on the common prefix. */
-    uint64_t at = common;
-    if (l->has_cp && s->has_cp && l->cp.size == s->cp.size && memcmp(l->cp.root, s->cp.root, 32)) {
-        at = l->cp.size;
-        memcpy(ours, l->cp.root, 32);
-        memcpy(theirs, s->cp.root, 32);
-        r = -EPROTO;
-    } else if ((r = ppn_ledger_root(l, common, ours)) < 0 || (r = ppn_ledger_root(s, common, theirs)) < 0) {
+    /* Any disagreement on the common prefix is a fork (two checkpoints of the same size with
+     * different roots are one too: each was checked against its own entries on opening). */
+    if ((r = ppn_ledger_root(l, common, ours)) < 0 || (r = ppn_ledger_root(s, common, theirs)) < 0)
         goto out;
-    } else if (memcmp(ours, theirs, 32) != 0) {
-        r = -EPROTO;
-    }
-    if (r == -EPROTO) {
-        /* Find the first size at which they disagree, for the report. */
+    if (memcmp(ours, theirs, 32) != 0) {
+        /* The first size at which they differ: roots agree below it and differ from it on
+         * (a root commits to its whole prefix), so a binary search finds it. */
+        uint64_t lo = 1, hi = common; /* the answer is in [lo, hi] */
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            uint8_t a[32], b[32];
+            if ((r = ppn_ledger_root(l, mid, a)) < 0 || (r = ppn_ledger_root(s, mid, b)) < 0)
+                goto out;
+            if (memcmp(a, b, 32) != 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
         rep.fork = 1;
-        rep.fork_size = at;
-        memcpy(rep.ours, ours, 32);
-        memcpy(rep.theirs, theirs, 32);
+        rep.fork_size = lo;
+        if ((r = ppn_ledger_root(l, lo, rep.ours)) < 0 || (r = ppn_ledger_root(s, lo, rep.theirs)) < 0)
+            goto out;
+        rep.error_file = 0;
+        rep.error_index = lo - 1;
+        rep.error_offset = s->locs[lo - 1].off;
+        r = -EPROTO;
         goto out;
     }
     if (s->n > l->n) {
         size_t n = (size_t)(s->n - l->n);
-        uint8_t *buf = malloc(n * PPN_LEDGER_ENTRY_MAX);
+        /* Room for exactly their records (not ENTRY_MAX each: 50,000 entries would be 200 MB). */
+        size_t room = (size_t)(s->end - s->locs[l->n].off);
+        uint8_t *buf = malloc(room);
         const uint8_t **pp = malloc(n * sizeof(*pp));
         size_t *lens = malloc(n * sizeof(*lens));
         r = -ENOMEM;
         if (buf && pp && lens) {
             r = 0;
+            size_t used = 0;
             for (size_t i = 0; i < n && r == 0; i++) {
-                pp[i] = buf + i * PPN_LEDGER_ENTRY_MAX;
-                r = ppn_ledger_get_raw(s, l->n + i, buf + i * PPN_LEDGER_ENTRY_MAX,
-                                       PPN_LEDGER_ENTRY_MAX, &lens[i]);
+                pp[i] = buf + used;
+                r = ppn_ledger_get_raw(s, l->n + i, buf + used, room - used, &lens[i]);
+                used += lens[i];
             }
             if (r == 0)
                 r = ppn_ledger_append_signed(l, pp, lens, n, NULL);
             if (r == 0)
                 rep.imported = n;
+            else if (l->err_index != UINT64_MAX && l->err_index < s->n) {
+                /* An entry the source holds but our rules refuse: where it is in the source. */
+                rep.error_file = 0;
+                rep.error_index = l->err_index;
+                rep.error_offset = s->locs[l->err_index].off;
+            }
         }
         free(buf);
         free(pp);

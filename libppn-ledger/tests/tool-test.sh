@@ -23,10 +23,40 @@ echo "{\"type\":\"vm-assign\",\"vm\":\"totebox-1\",\"node\":\"$NPK\"}" | "$T" ap
 # authority: node.key cannot admit nodes
 if echo "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.3\",\"endpoint\":\"\",\"hostname\":\"x\"}" | "$T" append L --key node.key 2>err; then fail "unauthorised append accepted"; fi
 grep -q "Operation not permitted" err || fail "no EPERM message: $(cat err)"
-# a malformed JSON line is named with its line number
-printf '{"type":"node-join"}\n{"type":"nope"}\n' > bad.jsonl
+# a malformed JSON line is named with its line number and what is wrong with it
+printf '{"type":"vm-assign","vm":"v1","node":"%s"}\n{"type":"nope"}\n' "$NPK" > bad.jsonl
 if "$T" append L --key admin.key bad.jsonl 2>err; then fail "bad entries accepted"; fi
-grep -q "bad.jsonl line 2" err || fail "error does not name the line: $(cat err)"
+grep -q "bad.jsonl line 2.*\"type\": \"nope\" is not an entry type" err || fail "error does not name the line: $(cat err)"
+# issue 14: nothing invalid is written, and the message names the field and the rule
+size_before=$(stat -c %s L/entries)
+refuse() { # JSON, expected message
+    echo "$1" > inv.jsonl
+    if "$T" append L --key admin.key inv.jsonl 2>err; then fail "accepted: $1"; fi
+    grep -q -- "$2" err || fail "message for $1 lacks '$2': $(cat err)"
+    [ "$(stat -c %s L/entries)" = "$size_before" ] || fail "something was written for $1"
+}
+refuse '{"type":"node-join","mesh":"10.8.0.9"}' '"subject" is missing'
+refuse "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.9\",\"hostnmae\":\"h\"}" '"hostnmae" is not a field of node-join'
+refuse "{\"type\":\"supersede\",\"target\":3,\"replacement_type\":\"vm-asign\",\"vm\":\"v\",\"node\":\"$NPK\"}" '"replacement_type": "vm-asign"'
+refuse "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.9.0.999\",\"hostname\":\"h\"}" '"mesh": "10.9.0.999" is not a dotted-quad'
+refuse "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.9\",\"endpoint\":\"nohost\",\"hostname\":\"h\"}" '"endpoint": "nohost" is not host:port'
+refuse "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.9\",\"hostname\":\"bad_h!\"}" '"hostname": "bad_h!" is not a host name'
+refuse "{\"type\":\"node-join\",\"subject\":\"$APK\",\"wg_key\":\"$WG\",\"mesh\":\"10.9.0.9\",\"hostname\":\"h\"}" 'line 1 (entry 4).*not a host address of the mesh range 10.8.0.0/24'
+for m in 10.9.0.0/40 garbage 10.9.0.1/24 /0; do
+    if "$T" init "bad-$m" --origin o.example --mesh "$m" --key admin.key 2>err; then fail "init --mesh $m accepted"; fi
+    grep -q '"mesh"' err || fail "init --mesh $m: $(cat err)"
+    [ ! -e "bad-$m" ] || fail "init --mesh $m wrote something"
+done
+# key files holding a hex seed load (doc/ledger.md allows them)
+SEED=$(head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n')
+printf '%s\n' "$SEED" > hex.key
+printf '%s' "$SEED" | xxd -r -p | base64 > b64.key
+[ "$("$T" pubkey hex.key)" = "$("$T" pubkey b64.key)" ] || fail "hex seed key file"
+# an entry's exact bytes: their leaf hash is the one show --json reports
+"$T" show L 1 --raw > e1.cbor
+LH=$("$T" show L 1 --json | sed 's/.*"leaf_hash":"\([0-9a-f]*\)".*/\1/')
+[ "$( (printf '\0'; cat e1.cbor) | sha256sum | cut -c1-64)" = "$LH" ] || fail "show --raw bytes"
+[ "$("$T" show L 1 --hex)" = "$(od -An -v -tx1 e1.cbor | tr -d ' \n')" ] || fail "show --hex"
 "$T" show L | grep -q 'totebox-1' || fail show
 [ "$("$T" show L --json | wc -l)" = 4 ] || fail "show --json"
 "$T" show L 3 --json | grep -q '"leaf_hash"' || fail "show INDEX --json"
@@ -46,6 +76,29 @@ grep -q '"index":1,"leaf_hash":"' L/nodes.jsonl || fail "nodes.jsonl index/leaf 
 "$T" init F --origin tool.example/ledger --mesh 10.8.0.0/24 --key admin.key >/dev/null
 if "$T" import L2 F 2>err; then fail "fork imported"; fi
 grep -q "fork at tree size" err || fail "fork not reported: $(cat err)"
+# a damaged source is named with its file, entry index and byte offset
+cp -a L2 L3
+cp -a L L4
+printf '\xff' | dd of=L4/entries bs=1 seek=300 conv=notrunc status=none
+if "$T" import L3 L4 2>err; then fail "damaged source imported"; fi
+grep -q "at entry 1, byte offset [0-9]* of 'L4/entries'" err || fail "import error not located: $(cat err)"
+# long operations report progress on a terminal (and only there)
+"$T" init P --origin tool.example/ledger --mesh 10.8.0.0/24 --key admin.key >/dev/null
+cp -a P P0
+{ echo "{\"type\":\"node-join\",\"subject\":\"$NPK\",\"wg_key\":\"$WG\",\"mesh\":\"10.8.0.2\",\"hostname\":\"n\"}"
+  for i in $(seq 6000); do echo "{\"type\":\"vm-assign\",\"vm\":\"v$i\",\"node\":\"$NPK\"}"; done; } > many.jsonl
+"$T" append P --key admin.key many.jsonl >/dev/null
+export PPN_LEDGER_PROGRESS_DELAY_MS=0  # shown from the start (else after 1 s)
+script -qec "$T verify P" /dev/null > tty.out
+tr '\r' '\n' < tty.out | grep -q "P: signatures [0-9]*/6002" || fail "no progress on a terminal: $(tr '\r' '\n' < tty.out | head -5)"
+grep -q "6002 entries verified" tty.out || fail "verify on a terminal"
+"$T" verify P > out 2> err
+[ ! -s err ] || fail "progress written when not on a terminal: $(cat err)"
+PPN_LEDGER_PROGRESS_DELAY_MS=60000 script -qec "$T verify P" /dev/null > tty.out
+! grep -q "signatures" tty.out || fail "progress of a quick run shown"
+script -qec "$T import P0 P" /dev/null > tty.out
+tr '\r' '\n' < tty.out | grep -q "P: appending [0-9]*/6001" || fail "no import progress: $(tr '\r' '\n' < tty.out | head -5)"
+grep -q "imported 6001 entries" tty.out || fail "import on a terminal"
 # corruption is refused with index and offset
 printf '\xff' | dd of=L/entries bs=1 seek=300 conv=notrunc status=none
 if "$T" verify L 2>err; then fail "corruption not detected"; fi

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -83,27 +84,31 @@ static int load_key(const char *path, uint8_t sk[64])
     if (r < 0)
         return r;
     uint8_t raw[64], pk[32];
-    size_t got = 0;
+    size_t got = 0, all = n;
     r = -EBADMSG;
-    if (n == 64) {
-        memcpy(sk, b, 64);
-        r = 0;
-    } else {
-        while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
-            n--;
-        b[n] = 0;
-        if (sodium_base642bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL,
-                              sodium_base64_VARIANT_ORIGINAL) != 0 &&
-            sodium_hex2bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL) != 0)
+    while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
+        n--;
+    /* Hex first: 64 hex digits (a seed) are also valid base64, and 64 raw bytes could be
+     * anything.  Then base64, then 64 raw bytes. */
+    bool is_hex = (n == 64 || n == 128) && strspn((char *)b, "0123456789abcdefABCDEF") >= n;
+    if (is_hex) {
+        if (sodium_hex2bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL) != 0)
             got = 0;
-        if (got == 64) {
-            memcpy(sk, raw, 64);
-            r = 0;
-        } else if (got == 32) {
-            crypto_sign_seed_keypair(pk, sk, raw);
-            r = 0;
-        }
+    } else if (all != 64 && sodium_base642bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL,
+                                              sodium_base64_VARIANT_ORIGINAL) != 0) {
+        got = 0;
+    } else if (all == 64) {
+        memcpy(raw, b, 64);
+        got = 64;
     }
+    if (got == 64) {
+        memcpy(sk, raw, 64);
+        r = 0;
+    } else if (got == 32) {
+        crypto_sign_seed_keypair(pk, sk, raw);
+        r = 0;
+    }
+    n = all;
     if (r == 0) {
         /* The public half must belong to the seed. */
         crypto_sign_ed25519_sk_to_pk(pk, sk);
@@ -140,10 +145,82 @@ static int report_open_error(const char *dir, int r, const struct ppn_ledger_rep
     return tool_fail("open", dir, r);
 }
 
+/* ---- progress on a terminal ---- */
+struct progress {
+    const char *label;
+    uint64_t start_ms, delay_ms, last_ms;
+    bool shown;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Shown once an operation has run PPN_LEDGER_PROGRESS_DELAY_MS (default 1000: quick ones stay
+ * silent), then every 200 ms. */
+static void show_progress(void *ud, const char *what, uint64_t done, uint64_t total)
+{
+    struct progress *p = ud;
+    uint64_t now = mono_ms();
+    if (!p->start_ms) {
+        const char *d = getenv("PPN_LEDGER_PROGRESS_DELAY_MS");
+        p->start_ms = now;
+        p->delay_ms = d ? strtoull(d, NULL, 10) : 1000;
+    }
+    if (now - p->start_ms < p->delay_ms)
+        return;
+    if (p->shown && now - p->last_ms < 200 && done < total)
+        return;
+    p->last_ms = now;
+    p->shown = true;
+    bool bytes = !strcmp(what, "reading");
+    fprintf(stderr, "\r\033[K%s: %s %" PRIu64 "/%" PRIu64 "%s (%u%%)", p->label, what,
+            bytes ? done >> 10 : done, bytes ? total >> 10 : total, bytes ? " KiB" : "",
+            total ? (unsigned)(done * 100 / total) : 100);
+    fflush(stderr);
+}
+
+static void progress_on(ppn_ledger *l, struct progress *p, const char *label)
+{
+    memset(p, 0, sizeof(*p));
+    p->label = label;
+    if (isatty(STDERR_FILENO))
+        ppn_ledger_set_progress(l, show_progress, p);
+}
+
+static void progress_off(ppn_ledger *l, struct progress *p)
+{
+    ppn_ledger_set_progress(l, NULL, NULL);
+    if (p->shown)
+        fprintf(stderr, "\r\033[K");
+}
+
+static void report_lost(const char *dir, const struct ppn_ledger_report *rep, uint32_t flags)
+{
+    if (!rep->lost_count)
+        return;
+    fprintf(stderr, "ppn-ledger: '%s': warning: entries %" PRIu64 "..%" PRIu64 " are lost: the tree cache "
+            "holds their hashes but 'entries' ends before them (never acknowledged if power failed "
+            "while they were written; otherwise 'entries' was cut: restore them from a replica)%s\n",
+            dir, rep->lost_index, rep->lost_index + rep->lost_count - 1,
+            (flags & PPN_LEDGER_OPEN_WRITE) ? "; new entries are appended from there" : "");
+}
+
 static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
 {
     struct ppn_ledger_report rep;
-    int r = ppn_ledger_open_full(dir, flags, &rep, l);
+    static struct progress pr;
+    memset(&pr, 0, sizeof(pr));
+    pr.label = dir;
+    int r = ppn_ledger_open_progress(dir, flags, &rep, isatty(STDERR_FILENO) ? show_progress : NULL,
+                                     &pr, l);
+    if (pr.shown)
+        fprintf(stderr, "\r\033[K");
+    if (r == 0)
+        ppn_ledger_set_progress(*l, NULL, NULL);
     if (r < 0) {
         report_open_error(dir, r, &rep);
         return r;
@@ -153,6 +230,7 @@ static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
                 rep.torn_bytes, rep.torn_offset, (flags & PPN_LEDGER_OPEN_WRITE) ? "cut back" : "ignored");
     if (rep.tree_rebuilt)
         fprintf(stderr, "ppn-ledger: '%s': %u hashes of the tree cache rebuilt\n", dir, rep.tree_rebuilt);
+    report_lost(dir, &rep, flags);
     return 0;
 }
 
@@ -186,6 +264,20 @@ static int cmd_init(int argc, char **argv)
     }
     if (optind + 1 != argc || !origin || !mesh || !keyf)
         return usage_error("init", INIT_USAGE, "DIR, --origin, --mesh and --key are needed");
+    struct ppn_ledger_entry g;
+    memset(&g, 0, sizeof(g));
+    g.type = PPN_LEDGER_ENTRY_GENESIS;
+    if (strlen(origin) > PPN_LEDGER_TEXT_MAX || strlen(mesh) > PPN_LEDGER_TEXT_MAX)
+        return usage_error("init", INIT_USAGE, "--origin and --mesh are at most 255 bytes");
+    strcpy(g.text, origin);
+    strcpy(g.mesh, mesh);
+    memset(g.subject, 1, 32); /* the key is checked when it is read */
+    memset(g.author, 1, 32);
+    char msg[512];
+    if (ppn_ledger_entry_check(&g, msg, sizeof(msg)) < 0) {
+        fprintf(stderr, "ppn-ledger: Failed to create ledger '%s': %s; nothing written\n", argv[optind], msg);
+        return 1;
+    }
     uint8_t sk[64];
     int r = load_key(keyf, sk);
     if (r < 0)
@@ -239,7 +331,8 @@ static int cmd_append(int argc, char **argv)
         r = ppn_ledger_append_signed(l, &p, &len, 1, &first);
         count = 1;
         if (r < 0)
-            tool_fail("append signed entry from", in, r);
+            fprintf(stderr, "ppn-ledger: Failed to append signed entry from '%s': %s%s%s; nothing appended\n",
+                    in, strerror(-r), ppn_ledger_last_error(l)[0] ? ": " : "", ppn_ledger_last_error(l));
     } else {
         uint8_t sk[64];
         r = load_key(keyf, sk);
@@ -247,6 +340,7 @@ static int cmd_append(int argc, char **argv)
             tool_fail("read key file", keyf, r);
         } else {
             struct ppn_ledger_entry *es = NULL;
+            size_t *lines = NULL;
             size_t cap = 0, line = 0;
             char *save, *s = strtok_r((char *)data, "\n", &save);
             for (; s && r >= 0; s = strtok_r(NULL, "\n", &save)) {
@@ -256,19 +350,31 @@ static int cmd_append(int argc, char **argv)
                 if (count == cap) {
                     cap = cap ? cap * 2 : 16;
                     struct ppn_ledger_entry *ne = realloc(es, cap * sizeof(*es));
-                    if (!ne) {
+                    size_t *nl = realloc(lines, cap * sizeof(*lines));
+                    if (nl)
+                        lines = nl;
+                    if (!ne || !nl) {
+                        free(ne ? ne : es);
+                        es = NULL;
                         r = -ENOMEM;
                         break;
                     }
                     es = ne;
                 }
-                r = ppn_ledger_entry_from_json(s, strlen(s), &es[count]);
+                char msg[512];
+                r = ppn_ledger_entry_parse_json(s, strlen(s), &es[count], msg, sizeof(msg));
                 if (r < 0) {
-                    char what[4096];
-                    snprintf(what, sizeof(what), "%s line %zu", in, line);
-                    tool_fail("parse entry", what, r);
-                } else
-                    count++;
+                    fprintf(stderr, "ppn-ledger: Failed to parse entry '%s line %zu': %s\n", in, line, msg);
+                } else {
+                    /* The entry's meaning too, before the ledger is touched. */
+                    struct ppn_ledger_entry chk = es[count];
+                    chk.index = ppn_ledger_size(l) + count;
+                    memcpy(chk.author, sk + 32, 32);
+                    if ((r = ppn_ledger_entry_check(&chk, msg, sizeof(msg))) < 0)
+                        fprintf(stderr, "ppn-ledger: Failed to check entry '%s line %zu': %s\n", in, line, msg);
+                    else
+                        lines[count++] = line;
+                }
             }
             if (r >= 0 && count == 0) {
                 r = -ENODATA;
@@ -276,15 +382,19 @@ static int cmd_append(int argc, char **argv)
             } else if (r >= 0) {
                 r = ppn_ledger_append(l, es, count, sk, &first);
                 if (r < 0) {
-                    char what[4096];
-                    snprintf(what, sizeof(what), "%s (entries %" PRIu64 "..%" PRIu64 " of %s)", dir,
-                             ppn_ledger_size(l), ppn_ledger_size(l) + count - 1, in);
-                    tool_fail("append to", what, r);
-                    if (r == -EPERM)
-                        fprintf(stderr, "ppn-ledger: the author lacks the capability these entries need\n");
+                    uint64_t bad = ppn_ledger_last_error_index(l), base = ppn_ledger_size(l);
+                    if (bad != UINT64_MAX && bad >= base && bad - base < count)
+                        fprintf(stderr, "ppn-ledger: Failed to append to '%s': %s line %zu (entry %" PRIu64
+                                "): %s: %s; nothing appended\n", dir, in, lines[bad - base], bad,
+                                strerror(-r), ppn_ledger_last_error(l));
+                    else
+                        fprintf(stderr, "ppn-ledger: Failed to append to '%s': %s%s%s; nothing appended\n",
+                                dir, strerror(-r), ppn_ledger_last_error(l)[0] ? ": " : "",
+                                ppn_ledger_last_error(l));
                 }
             }
             free(es);
+            free(lines);
         }
         sodium_memzero(sk, sizeof(sk));
     }
@@ -329,17 +439,21 @@ static void print_entry(const struct ppn_ledger_entry *e)
     printf("\n");
 }
 
-#define SHOW_USAGE "DIR [INDEX] [--json]"
+#define SHOW_USAGE "DIR [INDEX] [--json | --raw | --hex]"
 static int cmd_show(int argc, char **argv)
 {
     if (help_if(argc, argv, "show", SHOW_USAGE,
                 "Prints the ledger: summary, current members, grants and assignments, then every entry\n"
-                "(or only entry INDEX).  --json: one JSON object per entry with its leaf hash."))
+                "(or only entry INDEX).  --json: one JSON object per entry with its leaf hash.\n"
+                "--raw: the exact signed bytes of entry INDEX (canonical CBOR, the Merkle leaf is\n"
+                "SHA-256(0x00 || bytes)); --hex: the same bytes in hex, one line."))
         return 0;
-    bool json = false;
+    bool json = false, raw = false, hexout = false;
     const char *dir = NULL, *idxs = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = true;
+        else if (!strcmp(argv[i], "--raw")) raw = true;
+        else if (!strcmp(argv[i], "--hex")) hexout = true;
         else if (argv[i][0] == '-' && argv[i][1]) return usage_error("show", SHOW_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else if (!idxs) idxs = argv[i];
@@ -347,6 +461,8 @@ static int cmd_show(int argc, char **argv)
     }
     if (!dir)
         return usage_error("show", SHOW_USAGE, "DIR is needed");
+    if ((raw || hexout) && (!idxs || json || (raw && hexout)))
+        return usage_error("show", SHOW_USAGE, "--raw and --hex need one INDEX and go alone");
     ppn_ledger *l;
     if (open_ledger(dir, 0, &l) < 0)
         return 1;
@@ -365,6 +481,24 @@ static int cmd_show(int argc, char **argv)
         }
         from = v;
         to = v + 1;
+        if (raw || hexout) {
+            uint8_t b[PPN_LEDGER_ENTRY_MAX];
+            size_t bl;
+            int r = ppn_ledger_get_raw(l, v, b, sizeof(b), &bl);
+            if (r < 0) {
+                ppn_ledger_free(l);
+                return tool_fail("read entry", idxs, r);
+            }
+            if (raw) {
+                r = fwrite(b, 1, bl, stdout) == bl ? 0 : -EIO;
+            } else {
+                char hb[2 * PPN_LEDGER_ENTRY_MAX + 1];
+                sodium_bin2hex(hb, sizeof(hb), b, bl);
+                r = printf("%s\n", hb) < 0 ? -EIO : 0;
+            }
+            ppn_ledger_free(l);
+            return r < 0 ? tool_fail("write entry", idxs, r) : 0;
+        }
     }
     uint8_t root[32];
     char hx[65];
@@ -448,7 +582,10 @@ static int cmd_verify(int argc, char **argv)
     if (open_ledger(dir, 0, &l) < 0)
         return 1;
     struct ppn_ledger_report rep;
+    struct progress pr;
+    progress_on(l, &pr, dir);
     int r = ppn_ledger_verify(l, threads, &rep);
+    progress_off(l, &pr);
     if (r < 0)
         report_open_error(dir, r, &rep);
     else
@@ -679,7 +816,12 @@ static int cmd_import(int argc, char **argv)
     if (open_ledger(argv[1], PPN_LEDGER_OPEN_WRITE, &l) < 0)
         return 1;
     struct ppn_ledger_import_report rep;
+    struct progress pr;
+    progress_on(l, &pr, argv[2]);
     int r = ppn_ledger_import(l, argv[2], &rep);
+    progress_off(l, &pr);
+    char why[512];
+    snprintf(why, sizeof(why), "%s", ppn_ledger_last_error(l));
     ppn_ledger_free(l);
     if (r < 0 && rep.fork) {
         char a[65], b[65];
@@ -688,6 +830,20 @@ static int cmd_import(int argc, char **argv)
         fprintf(stderr, "ppn-ledger: Failed to import '%s': fork at tree size %" PRIu64 ": our root %s, theirs %s; nothing imported\n",
                 argv[2], rep.fork_size, a, b);
         return 2;
+    }
+    if (r < 0 && rep.error_index != UINT64_MAX) {
+        static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
+        fprintf(stderr, "ppn-ledger: Failed to import '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64
+                " of '%s/%s'%s%s; nothing imported\n", argv[2], strerror(-r), rep.error_index,
+                rep.error_offset, argv[2], rep.error_file < 4 ? files[rep.error_file] : "?",
+                why[0] ? ": " : "", why);
+        return 1;
+    }
+    if (r < 0 && rep.error_offset != UINT64_MAX) {
+        static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
+        fprintf(stderr, "ppn-ledger: Failed to import '%s': %s in '%s/%s' (byte offset %" PRIu64 "); nothing imported\n",
+                argv[2], strerror(-r), argv[2], rep.error_file < 4 ? files[rep.error_file] : "?", rep.error_offset);
+        return 1;
     }
     if (r < 0)
         return tool_fail("import", argv[2], r);

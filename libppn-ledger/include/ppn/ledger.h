@@ -63,8 +63,10 @@ PPN_EXPORT const char *ppn_ledger_version(void);
 #define PPN_LEDGER_ENTRY_MAX 4096
 /* Most hashes in an inclusion or consistency proof (trees up to 2^63 leaves). */
 #define PPN_LEDGER_PROOF_MAX 128
-/* Longest checkpoint note this library writes or reads, in bytes. */
-#define PPN_LEDGER_CHECKPOINT_MAX 1024
+/* Longest checkpoint note this library reads (or returns), in bytes: a C2SP signed note with
+ * cosignatures, of at most 100 signature lines (the limit of golang.org/x/mod/sumdb/note).
+ * The notes it signs itself are far shorter (under 700 bytes). */
+#define PPN_LEDGER_CHECKPOINT_MAX 16384
 
 /* The same values for bindings: which is one of the names above without the prefix,
  * e.g. "HASH_BYTES".  Returns the value, or 0 for an unknown name. */
@@ -140,6 +142,27 @@ PPN_EXPORT int ppn_ledger_entry_decode(const uint8_t *data, size_t len,
 PPN_EXPORT int ppn_ledger_entry_to_json(const struct ppn_ledger_entry *entry, char **ret_json);
 PPN_EXPORT int ppn_ledger_entry_from_json(const char *json, size_t len,
                                           struct ppn_ledger_entry *ret_entry);
+/* As ppn_ledger_entry_from_json, and every key must be a field of the type (a misspelt or
+ * unknown field is refused, never ignored), every field the type needs must be there
+ * ("endpoint", "scope" and "reason" may be left out: ""), "replacement_type" must be "none",
+ * "node-join", "cap-grant" or "vm-assign".  On failure (-EBADMSG) 'msg' (may be NULL) gets a
+ * sentence naming the field and the rule.  The entry's meaning is checked on signing and
+ * appending (ppn_ledger_entry_check), not here. */
+PPN_EXPORT int ppn_ledger_entry_parse_json(const char *json, size_t len,
+                                           struct ppn_ledger_entry *ret_entry, char *msg,
+                                           size_t msg_size);
+
+/* Check what an entry means, as ppn_ledger_entry_sign and every append do before anything is
+ * written: keys present (not all zero), the genesis origin a note key name and its mesh an
+ * IPv4 range a.b.c.d/8../30 without host bits, a node's mesh address dotted-quad IPv4, its
+ * endpoint "" or host:port (host name, IPv4 or [IPv6]; port 1..65535), its hostname RFC 1123,
+ * a VM name 1..63 of a-z 0-9 '-', a capability without spaces, a supersede's
+ * replacement_type none / node-join / cap-grant / vm-assign.  (Appending also checks that a
+ * node's address is a host of the ledger's mesh range and not another member's.)  Returns 0,
+ * or -EINVAL with a sentence naming the field and the rule in 'msg' (may be NULL). */
+PPN_EXPORT int ppn_ledger_entry_check(const struct ppn_ledger_entry *entry, char *msg,
+                                      size_t msg_size);
+
 /* "genesis", "node-join", ...; "?" for an unknown type.  Static storage. */
 PPN_EXPORT const char *ppn_ledger_entry_type_name(uint32_t type);
 
@@ -161,7 +184,23 @@ struct ppn_ledger_report {
     uint32_t tree_rebuilt; /* hashes of the tree cache beyond the last checkpoint rewritten */
     uint32_t error_file;   /* where error_offset points: 0 entries, 1 tree, 2 checkpoint,
                               3 nodes.jsonl (verify only) */
+    /* Entries the tree cache holds hashes of but 'entries' does not hold (it ends, at a record
+     * boundary or in a torn tail, before them): indices lost_index .. lost_index+lost_count-1.
+     * After a power loss these were never acknowledged (the records and the tree are written
+     * before the one fdatasync); otherwise 'entries' was cut.  A writer then truncates the
+     * cache and appends at lost_index.  lost_count 0: none. */
+    uint64_t lost_index;
+    uint64_t lost_count;
 };
+
+/* Progress of the long operations on a handle (ppn_ledger_verify, ppn_ledger_import): called
+ * in the calling thread every few thousand entries with what is being done ("reading" the
+ * records, in bytes; "signatures", in entries; "appending", in entries), how much of it is
+ * done and its total.  fn NULL: none (the default). */
+typedef void (*ppn_ledger_progress_fn)(void *userdata, const char *what, uint64_t done,
+                                       uint64_t total);
+PPN_EXPORT void ppn_ledger_set_progress(ppn_ledger *ledger, ppn_ledger_progress_fn fn,
+                                        void *userdata);
 
 /* Create the ledger directory 'dir' (it must not exist, or be empty) with its genesis entry:
  * origin name (checkpoint origin, e.g. "pointsav.example/ledger"), mesh address range, first
@@ -180,10 +219,20 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
  * (reader) and reported.  Anything else refuses: -EUCLEAN (bad checksum, bad entry, ledger
  * shorter than its checkpoint, tree cache wrong within the checkpoint), -EKEYREJECTED (a bad
  * signature), -EPERM (an entry whose author lacked the capability), with index and offset in
- * *report (may be NULL).  -ENOENT no ledger there, -EBUSY writer lock held. */
+ * *report (may be NULL).  -ENOENT no ledger there, -EBUSY writer lock held.  Files are read
+ * with pread (a writer cutting a tail meanwhile cannot crash a reader).  Entries the tree cache
+ * hashed but 'entries' lost are reported (lost_index, lost_count), not refused.  A writer
+ * removes stale checkpoint.tmp.<pid> files. */
 PPN_EXPORT int ppn_ledger_open(const char *dir, uint32_t flags, ppn_ledger **ret_ledger);
 PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
                                     struct ppn_ledger_report *report, ppn_ledger **ret_ledger);
+
+/* As ppn_ledger_open_full, reporting progress as ppn_ledger_set_progress says (fn may be
+ * NULL); the handle keeps fn for its own long operations. */
+PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
+                                        struct ppn_ledger_report *report,
+                                        ppn_ledger_progress_fn fn, void *userdata,
+                                        ppn_ledger **ret_ledger);
 
 /* Close: syncs the tree cache of a writer and releases the lock.  NULL is fine. */
 PPN_EXPORT void ppn_ledger_free(ppn_ledger *ledger);
@@ -224,6 +273,12 @@ PPN_EXPORT int ppn_ledger_append(ppn_ledger *ledger, const struct ppn_ledger_ent
  * ppn_ledger_append. */
 PPN_EXPORT int ppn_ledger_append_signed(ppn_ledger *ledger, const uint8_t *const *entries,
                                         const size_t *lens, size_t n, uint64_t *ret_first_index);
+
+/* Why the last append (or import) on this handle refused an entry: a sentence naming the
+ * field and the rule ("" after a success), and that entry's ledger index (UINT64_MAX if
+ * none).  Owned by the handle, valid until the next call on it. */
+PPN_EXPORT const char *ppn_ledger_last_error(const ppn_ledger *ledger);
+PPN_EXPORT uint64_t ppn_ledger_last_error_index(const ppn_ledger *ledger);
 
 /* Conveniences for one entry each; same errors as ppn_ledger_append.  Strings may be "" but
  * not NULL, except where said. */
@@ -323,13 +378,15 @@ PPN_EXPORT int ppn_ledger_export_nodes(ppn_ledger *ledger, const char *path);
 
 /* Sign a checkpoint of the whole ledger with 'signer_sk' (its key must hold "admin"; -EPERM
  * otherwise), store it durably as '<dir>/checkpoint', and copy the note text to 'buf'.
- * The note key name is the origin.  -ENOBUFS if 'size' < the note length
- * (PPN_LEDGER_CHECKPOINT_MAX suffices).  *ret_len = length (no NUL counted; a NUL is written
- * if it fits).  Writer only. */
+ * The note key name is the origin.  -ENOBUFS if 'size' < the note length (a buffer of exactly
+ * the note's length is enough; PPN_LEDGER_CHECKPOINT_MAX always suffices).  *ret_len = length
+ * (no NUL counted; a NUL is written if it fits).  Writer only. */
 PPN_EXPORT int ppn_ledger_checkpoint(ppn_ledger *ledger,
                                      const uint8_t signer_sk[PPN_LEDGER_SECRET_KEY_BYTES],
                                      char *buf, size_t size, size_t *ret_len);
-/* The latest stored checkpoint note.  -ENOENT if none was made yet. */
+/* The latest stored checkpoint note (with any cosignatures added to it).  -ENOENT if none was
+ * made yet; -ENOBUFS if 'size' < its length (exactly its length is enough; a NUL is written if
+ * it fits). */
 PPN_EXPORT int ppn_ledger_checkpoint_get(ppn_ledger *ledger, char *buf, size_t size,
                                          size_t *ret_len);
 
@@ -360,7 +417,8 @@ PPN_EXPORT int ppn_ledger_prove_consistency(ppn_ledger *ledger, uint64_t old_siz
 
 /* Stand-alone: leaf hash SHA-256(0x00 || data), and proof verification.  Return 0 when the
  * proof holds, -EBADMSG when it does not (wrong length, wrong hashes, index >= size, ...),
- * -EINVAL for NULL arguments. */
+ * -EINVAL for NULL arguments.  A consistency proof from size 0 holds only for the empty-tree
+ * root SHA-256("") as old_root (and, for (0, 0), as both roots). */
 PPN_EXPORT void ppn_ledger_merkle_leaf_hash(const uint8_t *data, size_t len,
                                             uint8_t ret_hash[PPN_LEDGER_HASH_BYTES]);
 PPN_EXPORT int ppn_ledger_merkle_verify_inclusion(const uint8_t leaf_hash[PPN_LEDGER_HASH_BYTES],
@@ -377,7 +435,9 @@ PPN_EXPORT int ppn_ledger_merkle_verify_consistency(uint64_t old_size, uint64_t 
 /* Full verification of what is on disk: every checksum, canonical encoding, signature (spread
  * over 'threads' threads; 0 = one per online CPU), authority, every stored tree hash, the
  * stored checkpoint, and nodes.jsonl if present (it may lag behind, as a prefix of whole lines,
- * but must not differ).  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
+ * but must not differ; error_offset is where it diverges).  The tree cache is judged as by
+ * opening: hashes missing or stale after the checkpoint (a crash) are counted in tree_rebuilt,
+ * not refused.  -EUCLEAN / -EKEYREJECTED / -EPERM with index and offset in *report (may be
  * NULL). */
 PPN_EXPORT int ppn_ledger_verify(ppn_ledger *ledger, unsigned threads,
                                  struct ppn_ledger_report *report);
@@ -385,13 +445,18 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *ledger, unsigned threads,
 struct ppn_ledger_import_report {
     uint64_t imported;    /* entries appended */
     uint32_t fork;        /* 1 if a fork was found (then nothing was imported) */
-    uint32_t reserved;
-    uint64_t fork_size;   /* the tree size at which the two disagree */
+    uint32_t error_file;  /* where error_offset points in the SOURCE: as in ppn_ledger_report */
+    uint64_t fork_size;   /* the first tree size at which the two differ (entry fork_size-1) */
     uint8_t ours[PPN_LEDGER_HASH_BYTES];   /* our root at fork_size */
     uint8_t theirs[PPN_LEDGER_HASH_BYTES]; /* theirs at fork_size */
+    uint64_t error_index;  /* the source's entry at fault (damaged, forged, refused, forked), */
+    uint64_t error_offset; /* and its byte offset in the source's file; UINT64_MAX if none */
 };
 
-/* Import from another replica's ledger directory 'src_dir' (opened read-only).  Their
+/* Import from another replica's ledger directory 'src_dir' (opened read-only).  A damaged or
+ * forged source (-EBADMSG), or a source entry our rules refuse (-EPERM, -EPROTO, -EINVAL), is
+ * located in report->error_file/error_index/error_offset (in the source), its reason in
+ * ppn_ledger_last_error.  Their
  * checkpoint must be signed by a key holding "admin"; their entries must verify (signatures,
  * authority) and agree with ours on the common prefix and with both checkpoints.  Two
  * checkpoints of the same size with different roots, or any disagreement on the common
