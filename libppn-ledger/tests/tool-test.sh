@@ -106,4 +106,16 @@ grep -q "at entry 1, byte offset" err || fail "corruption not located: $(cat err
 # usage errors
 if "$T" prove 2>/dev/null; then fail "prove without args"; fi
 "$T" init --help | grep -q Usage || fail help
+# numeric options and operands: abc, -1, one past the maximum; one line + usage, exit 1
+for v in abc -1 257; do
+  rc=0; "$T" verify P --threads "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && [ "$(wc -l <err)" = 2 ] && grep -q -- "--threads" err && grep -q "^Usage: ppn-ledger verify" err ||
+    fail "verify --threads $v: exit $rc, $(cat err)"
+done
+for v in abc -1 18446744073709551616; do
+  rc=0; "$T" show P "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger show" err || fail "show INDEX $v: exit $rc, $(cat err)"
+  rc=0; "$T" prove P "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger prove" err || fail "prove N $v: exit $rc, $(cat err)"
+done
 echo "ppn-ledger tool test passed"

@@ -35,6 +35,31 @@ grep -q "pinned node" "$state/err" || bad "Totebox refusal does not say why"
 expect 0 "create" -- "$V" create g1 --type orchestration --memory 320 --vcpus 1 --no-network \
   --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3"
 expect 1 "create twice" -- "$V" create g1 --type orchestration --kernel "$guest/vmlinuz"
+# every numeric option with abc, -1 and one past its maximum: exit 1, one line + a usage line
+numfail=0
+numopt() { # command...
+  local rc=0
+  "$V" "$@" >"$state/num.out" 2>"$state/num.err" || rc=$?
+  if [ "$rc" != 1 ] || [ "$(wc -l <"$state/num.err")" != 2 ] || ! grep -q "^Usage: ppn-vm " "$state/num.err"; then
+    bad "ppn-vm $*: exit $rc, $(cat "$state/num.err")"; numfail=1
+  fi
+}
+for v in abc -1 1048577; do numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --memory "$v"; done
+for v in abc -1 257; do numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --vcpus "$v"; done
+for v in abc -1 1048577; do numopt create n1 --type orchestration --disk /tmp/n1.img --disk-size "$v"; done
+for v in tcp:abc:22 tcp:-1:22 tcp:65536:22 tcp:2222:65536; do
+  numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --forward "$v"
+done
+for v in abc -1 604801; do
+  numopt start g1 --timeout "$v"
+  numopt shutdown g1 --deadline "$v"
+  numopt shutdown g1 --repress "$v"
+  numopt balloon g1 100 --wait "$v"
+done
+for v in abc -1 4194305; do numopt balloon g1 "$v"; done
+for v in abc -1 2147483648; do numopt shutdown g1 --pid "$v"; done
+[ ! -e "$state/n1" ] || bad "n1 written by a refused create"
+[ "$numfail" = 0 ] && ok "numeric options: abc, -1 and max+1 refused"
 expect 1 "create with a missing kernel" -- "$V" create k1 --type orchestration --no-network --kernel /nonexistent/vmlinuz
 [ "$(wc -l < "$state/err")" = 1 ] && grep -q -- "--kernel /nonexistent/vmlinuz: No such file or directory" "$state/err" \
   && ok "one line naming the option and file" || bad "missing kernel: $(cat "$state/err")"

@@ -571,7 +571,13 @@ static int cmd_verify(int argc, char **argv)
     unsigned threads = 0;
     const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char why[TOOL_WHY_MAX];
+            uint64_t v;
+            if (tool_parse_uint(argv[++i], 0, 256, &v, why) < 0)
+                return usage_error("verify", VERIFY_USAGE, "--threads: 0 (one per CPU) to 256");
+            threads = (unsigned)v;
+        }
         else if (argv[i][0] == '-') return usage_error("verify", VERIFY_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else return usage_error("verify", VERIFY_USAGE, "too many arguments");
