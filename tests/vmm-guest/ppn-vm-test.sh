@@ -108,6 +108,8 @@ expect 0 "unit" -- "$V" unit g1 --deadline 30
 echo "$out" > "$state/ppn-vm-g1.service"
 verr=$(systemd-analyze verify "$state/ppn-vm-g1.service" 2>&1 >/dev/null); vst=$?
 [ $vst = 0 ] && [ -z "$verr" ] && ok "systemd-analyze verify: clean" || bad "systemd-analyze verify ($vst): $verr"
+expect 0 "unit --accel tcg" -- "$V" unit g1 --accel tcg
+printf '%s\n' "$out" | grep -q '^ExecStart=.*"--accel" "tcg" "g1"$' && ok "the unit carries the accelerator" || bad "unit --accel: $out"
 expect 0 "graceful shutdown" -- "$V" shutdown g1 --deadline 30 --json
 [ "$(jget outcome)" = "graceful" ] && ok "graceful" || bad "shutdown: $out"
 sleep 0.5

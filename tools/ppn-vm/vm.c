@@ -1280,17 +1280,20 @@ static int write_unit_file(const char *path, const char *text)
 
 int cmd_unit(int argc, char **argv)
 {
-    static const char usage[] = "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS]";
+    static const char usage[] =
+        "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS] [--accel auto|kvm|tcg]";
     static const struct option lo[] = {
         COMMON_LONGOPTS,
         {"install", no_argument, NULL, 'i'},
         {"unit-dir", required_argument, NULL, 'u'},
         {"ppn-vm", required_argument, NULL, 'p'},
         {"deadline", required_argument, NULL, 'd'},
+        {"accel", required_argument, NULL, 'a'},
         {0},
     };
     struct common c;
     common_init(&c);
+    unsigned accel = PPN_VM_ACCEL_AUTO;
     bool install = false;
     const char *unit_dir = "/etc/systemd/system", *self = NULL;
     uint32_t deadline = 0;
@@ -1303,6 +1306,10 @@ int cmd_unit(int argc, char **argv)
         case 'i': install = true; break;
         case 'u': unit_dir = optarg; break;
         case 'p': self = optarg; break;
+        case 'a':
+            if (parse_accel(optarg, &accel) < 0)
+                return usage_error(usage, "--accel is auto, kvm or tcg");
+            break;
         case 'd':
             if (parse_seconds_ms(optarg, &deadline) < 0)
                 return usage_error(usage, "--deadline is a number of seconds");
@@ -1318,7 +1325,8 @@ int cmd_unit(int argc, char **argv)
                     "--unit-dir (default /etc/systemd/system) as ppn-vm-NAME.service.\n"
                     "ExecStart runs 'ppn-vm run' (QEMU becomes the main process), ExecStop runs\n"
                     "'ppn-vm shutdown --deadline S --pid $MAINPID', and TimeoutStopSec exceeds the\n"
-                    "whole shutdown sequence.\n");
+                    "whole shutdown sequence.  --accel puts the accelerator on ExecStart\n"
+                    "(default auto: 'ppn-vm run' probes at each start).\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
     const char *name = argv[optind];
@@ -1341,7 +1349,7 @@ int cmd_unit(int argc, char **argv)
         tool_error("Failed to load '%s': %s", name, load_reason_or(why, r));
         return 1;
     }
-    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .shutdown_deadline_ms = deadline};
+    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .shutdown_deadline_ms = deadline, .accel = accel};
     char *text;
     r = ppn_vm_unit(s, &uo, &text);
     char uname[128];
