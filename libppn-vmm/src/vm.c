@@ -103,6 +103,10 @@ PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, 
     sv_addf(&sv, "guest=%s,process=ppn-vm-%s", name, name);
     sv_add(&sv, strdup("-nodefaults"));
     sv_add(&sv, strdup("-no-user-config"));
+    /* seccomp: no obsolete syscalls, no setuid, no fork/exec, no
+     * scheduler or affinity changes */
+    sv_add(&sv, strdup("-sandbox"));
+    sv_add(&sv, strdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
     sv_add(&sv, strdup("-accel"));
     sv_add(&sv, strdup(kvm ? "kvm" : "tcg"));
     sv_add(&sv, strdup("-cpu"));

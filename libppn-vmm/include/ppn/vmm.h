@@ -160,6 +160,8 @@ PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status
 /* query-kvm: *ret_enabled is true when the guest runs under KVM, false
  * under TCG.  -EPROTO a reply without "enabled". */
 PPN_EXPORT int ppn_qmp_query_kvm(ppn_qmp *qmp, int timeout_ms, bool *ret_enabled);
+/* system_reset: the reset button, without the guest's cooperation. */
+PPN_EXPORT int ppn_qmp_system_reset(ppn_qmp *qmp, int timeout_ms);
 /* stop (pause the vCPUs) and cont. */
 PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms);
 PPN_EXPORT int ppn_qmp_cont(ppn_qmp *qmp, int timeout_ms);
