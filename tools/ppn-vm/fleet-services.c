@@ -999,7 +999,7 @@ static int listen_unix(const char *path)
 #define CONTROLLER_USAGE \
     "ppn-vm controller --ledger DIR [--listen ADDR[:PORT]] [--socket PATH] [--state FILE]\n" \
     "                  [--agent-port PORT] [--silence-ms MS] [--grace-ms MS] [--margin-mib MIB]\n" \
-    "                  [--claim-ttl-ms MS]\n"
+    "                  [--claim-ttl-ms MS] [--member-rate N]\n"
 
 static int controller_usage(FILE *f)
 {
@@ -1010,7 +1010,8 @@ static int controller_usage(FILE *f)
           "(after a grace period, never most of the fleet at once); queries and creation\n"
           "requests on the UNIX socket (default " FLEET_DEFAULT_SOCKET "), dispatched to the\n"
           "node's mesh address in the ledger (agent port 51901).  Replay state in --state\n"
-          "(default " DEFAULT_CONTROLLER_STATE ").\n",
+          "(default " DEFAULT_CONTROLLER_STATE ").  More than --member-rate datagrams/s (20)\n"
+          "from one member's address are refused before parsing.\n",
           f);
     return f == stdout ? 0 : 1;
 }
@@ -1030,17 +1031,19 @@ int cmd_controller(int argc, char **argv)
         {"silence-ms", required_argument, NULL, 1}, {"grace-ms", required_argument, NULL, 2},
         {"margin-mib", required_argument, NULL, 3}, {"claim-ttl-ms", required_argument, NULL, 4},
         {"state", required_argument, NULL, 5}, {"agent-port", required_argument, NULL, 6},
+        {"member-rate", required_argument, NULL, 7},
         {NULL, 0, NULL, 0},
     };
     static const struct {
         ppn_fleet_option opt;
         uint64_t min, max, scale;
         const char *flag, *range;
-    } num[5] = {
+    } num[8] = {
         [1] = {PPN_FLEET_OPT_SILENCE_MS, 1, 86400000, 1, "--silence-ms", "1..86400000"},
         [2] = {PPN_FLEET_OPT_GRACE_MS, 0, 86400000, 1, "--grace-ms", "0..86400000"},
         [3] = {PPN_FLEET_OPT_SAFETY_MARGIN, 0, 1ULL << 30, MIB, "--margin-mib", "0..1073741824"},
         [4] = {PPN_FLEET_OPT_CLAIM_TTL_MS, 0, 86400000, 1, "--claim-ttl-ms", "0..86400000"},
+        [7] = {PPN_FLEET_OPT_MEMBER_RATE, 0, 1000000, 1, "--member-rate", "0..1000000"},
     };
     controller *c = calloc(1, sizeof(*c));
     if (!c)
@@ -1049,8 +1052,8 @@ int cmd_controller(int argc, char **argv)
         c->clients[i].fd = -1;
     c->agent_port = FLEET_DEFAULT_AGENT_PORT;
     const char *listen_at = NULL, *sock = FLEET_DEFAULT_SOCKET, *state = NULL;
-    uint64_t vals[5] = {0}, v;
-    bool set[5] = {false};
+    uint64_t vals[8] = {0}, v;
+    bool set[8] = {false};
     int ch, r, status = 1;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1067,7 +1070,7 @@ int cmd_controller(int argc, char **argv)
             }
             c->agent_port = (uint16_t)v;
             break;
-        case 1: case 2: case 3: case 4:
+        case 1: case 2: case 3: case 4: case 7:
             if (fleet_parse_u64(optarg, &vals[ch]) < 0 || vals[ch] < num[ch].min ||
                 vals[ch] > num[ch].max) {
                 free(c);
@@ -1130,7 +1133,7 @@ int cmd_controller(int argc, char **argv)
         return 1;
     }
     c->fleet = ppn_fleet_controller_fleet(c->eng);
-    for (int i = 1; i <= 4; i++)
+    for (int i = 1; i < 8; i++)
         if (set[i] && (r = ppn_fleet_set_option(c->fleet, num[i].opt, vals[i] * num[i].scale)) < 0) {
             tool_fail("set", "option", r);
             goto out;
