@@ -18,7 +18,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 ip netns exec c "$vm" controller --ledger "$work/c/ledger" --listen 10.8.0.3:51900 --socket "$sock" \
-  --silence-ms 6000 --grace-ms 2000 >"$work/controller.log" 2>&1 &
+  --state "$work/c/fleet.state" --silence-ms 6000 --grace-ms 2000 >"$work/controller.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || fail "the controller did not start: $(cat "$work/controller.log")"
@@ -27,6 +27,7 @@ declare -A agent
 for n in a b c; do
   ip netns exec "$n" "$vm" agent --key "$work/$n/identity.key" --ledger "$work/$n/ledger" \
     --controller 10.8.0.3:51900 --name "${host[$n]}" --state-dir "$work/$n/vms" --interval-ms 2000 \
+    --epoch-file "$work/$n/fleet.epoch" \
     >"$work/agent-$n.log" 2>&1 &
   agent[$n]=$!
   pids+=($!)

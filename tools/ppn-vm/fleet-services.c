@@ -94,15 +94,16 @@ static int mesh_addr(const char *text, uint16_t port, struct sockaddr_storage *r
     return -EINVAL;
 }
 
-/* Creates the parent directory of a default state path (one level, 0700). */
+/* Creates the directories above a default state path (0700 each; errors
+ * show when the file itself is opened). */
 static void make_parent(const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
+    for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
+        *p = '\0';
         (void)mkdir(dir, 0700);
+        *p = '/';
     }
 }
 
