@@ -40,7 +40,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 "$vm" fleet --socket "$sock"
-[ "$alive" -ge 3 ] || fail "the controller does not see three live nodes"
+[ "$alive" -ge 3 ] || fail "the controller does not see three live nodes: $(tail -n 5 "$work"/agent-*.log "$work/controller.log")"
 
 echo; echo "advisory placement of a 256 MiB VM (no confirmation needed for a suggestion):"
 "$vm" place --socket "$sock" --memory 256 || fail "no node for a 256 MiB VM"

@@ -74,10 +74,17 @@ static bool name_ok(const char *s)
     return true;
 }
 
-/* A mesh address from the ledger ("10.8.0.2") with 'port'. */
-static int mesh_addr(const char *text, uint16_t port, struct sockaddr_storage *ret,
+/* A mesh address from the ledger ("10.8.0.2", or with a prefix as ppn-pair
+ * writes it, "10.8.0.2/32") with 'port'. */
+static int mesh_addr(const char *mesh, uint16_t port, struct sockaddr_storage *ret,
                      socklen_t *ret_len)
 {
+    char text[INET6_ADDRSTRLEN + 1];
+    size_t n = strcspn(mesh, "/");
+    if (n >= sizeof(text))
+        return -EINVAL;
+    memcpy(text, mesh, n);
+    text[n] = '\0';
     struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
     struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
     memset(ret, 0, sizeof(*ret));
