@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The Debian packages, quickly (about a minute): dpkg-buildpackage -us -uc -b
+# on a copy of the source tree, lintian (no error, no warning but the one a
+# package outside the archive always has), the contents of each package,
+# then the packages unpacked into a temporary root where one program per
+# library builds with nothing but pkg-config (shared and static) and the
+# packaged tools run.  The slow check on a debootstrap'd Debian 12 system is
+# tests/packaging/clean-system-test.sh.
+#
+# usage: package-test.sh SRCDIR VERSION
+set -eu
+src=$1; version=$2
+progs=$src/tests/installed
+arch=$(dpkg --print-architecture)
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+libs=(crypto ledger wg vmm fleet)
+tools=(ppn-ledger ppn-pair ppn-vm ppn-wg)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ppn-package-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+fail=0
+bad() { echo "FAIL: $*"; fail=1; }
+
+# dpkg-buildpackage writes into the parent of the tree: copy the sources
+# (not .git, not build directories) to $work/libppn-VERSION.
+tree=$work/libppn-$version
+mkdir "$tree"
+for e in "$src"/* "$src"/.[!.]*; do
+  [ -e "$e" ] || continue
+  case $(basename "$e") in .git) continue ;; esac
+  [ -d "$e/meson-private" ] && continue
+  cp -a "$e" "$tree/"
+done
+
+deb_version=$(cd "$tree" && dpkg-parsechangelog -SVersion)
+upstream=${deb_version%-*}
+[ "$upstream" = "$version" ] ||
+  bad "debian/changelog is at $deb_version, meson.build at $version (add a changelog entry)"
+
+(cd "$tree" && dpkg-checkbuilddeps) || { echo "FAIL: build dependencies missing (see above)"; exit 1; }
+t0=$(date +%s)
+if ! (cd "$tree" && DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
+  tail -n 40 "$work/build.log"
+  echo "FAIL: dpkg-buildpackage -us -uc -b"
+  exit 1
+fi
+t1=$(date +%s)
+echo "dpkg-buildpackage -us -uc -b: $((t1 - t0)) s"
+grep -E '^dpkg-gensymbols: warning' -A20 "$work/build.log" && bad "dpkg-gensymbols: the symbols files and the libraries differ"
+changes=$work/libppn_${deb_version}_${arch}.changes
+[ -f "$changes" ] || { echo "FAIL: no $changes"; exit 1; }
+
+# lintian: nothing at warning level or above.  initial-upload-closes-no-bugs
+# is suppressed: these packages are not uploaded to Debian (no ITP bug).
+if ! lintian --fail-on error,warning --suppress-tags initial-upload-closes-no-bugs \
+      --display-info "$changes" >"$work/lintian.log" 2>&1; then
+  cat "$work/lintian.log"
+  bad "lintian reports errors or warnings"
+else
+  sed 's/^/lintian: /' "$work/lintian.log" | grep -v 'running with root privileges' || true
+  echo "lintian: no errors, no warnings ($(date +%s | awk -v t="$t1" '{print $1 - t}') s)"
+fi
+
+deb() { echo "$work/${1}_${deb_version}_$2.deb"; }
+contents() { dpkg-deb -c "$1" | awk '{print $6}' | sed 's#^\./#/#'; }
+has() { # deb path...
+  local d=$1 p list; shift
+  list=$(contents "$d")
+  for p in "$@"; do
+    printf '%s\n' "$list" | grep -qx -- "$p" || bad "$(basename "$d") lacks $p"
+  done
+}
+
+# One runtime package per library, named after the soname.
+for l in "${libs[@]}"; do
+  d=$(deb "libppn-${l}1" "$arch")
+  [ -f "$d" ] || { bad "no package libppn-${l}1"; continue; }
+  has "$d" "/usr/lib/$multiarch/libppn-$l.so.1" "/usr/lib/$multiarch/libppn-$l.so.1.0.0"
+  extra=$(contents "$d" | grep -E '\.so|\.a$|/include/' | grep -v "/libppn-$l\.so\.1" || true)
+  [ -z "$extra" ] || bad "libppn-${l}1 holds files of the -dev package: $extra"
+  dpkg-deb --ctrl-tarfile "$d" | tar -xOf - ./symbols | grep -q "^libppn-$l.so.1 libppn-${l}1 " ||
+    bad "libppn-${l}1 has no symbols file for libppn-$l.so.1"
+  [ "$(dpkg-deb -f "$d" Multi-Arch)" = same ] || bad "libppn-${l}1 is not Multi-Arch: same"
+done
+dev=$(deb libppn-dev "$arch")
+for l in "${libs[@]}"; do
+  has "$dev" "/usr/include/ppn/$l.h" "/usr/lib/$multiarch/libppn-$l.a" \
+    "/usr/lib/$multiarch/libppn-$l.so" "/usr/lib/$multiarch/pkgconfig/libppn-$l.pc"
+  dpkg-deb -f "$dev" Depends | grep -q "libppn-${l}1 (= $deb_version)" ||
+    bad "libppn-dev does not depend on libppn-${l}1 (= $deb_version)"
+done
+tdeb=$(deb ppn-tools "$arch")
+has "$tdeb" "${tools[@]/#//usr/bin/}" /usr/share/man/man1/ppn-ledger.1.gz \
+  /usr/share/man/man1/ppn-pair.1.gz /usr/share/man/man1/ppn-vm.1.gz /usr/share/man/man8/ppn-wg.8.gz
+docdeb=$(deb libppn-doc all)
+for f in "$src"/doc/*.md README.md NEWS; do
+  n=$(basename "$f")
+  contents "$docdeb" | grep -qxE "/usr/share/doc/libppn/$n(\.gz)?" || bad "libppn-doc lacks /usr/share/doc/libppn/$n"
+done
+
+# Unpack every package (not the -dbgsym ones) into a temporary root.
+root=$work/root
+mkdir "$root"
+for d in "$work"/*.deb; do
+  case $d in *-dbgsym_*) continue ;; esac
+  dpkg-deb -x "$d" "$root"
+done
+libdir=$root/usr/lib/$multiarch
+
+# The tools' shlibs dependencies name every libppn library they link.
+for t in "${tools[@]}"; do
+  for n in $(readelf -d "$root/usr/bin/$t" | sed -n 's/.*(NEEDED).*\[libppn-\([a-z]*\)\.so\.1\]/\1/p'); do
+    dpkg-deb -f "$tdeb" Depends | grep -q "libppn-${n}1 (>= " || bad "ppn-tools links libppn-$n but does not depend on libppn-${n}1"
+  done
+done
+
+# A program per library from pkg-config alone: shared, then static (the
+# archive and pkg-config --static's private dependencies).  The packaged .pc
+# files with their prefix moved into the temporary root; the Requires.private
+# modules (libsodium, ...) from this system, as the -dev package depends on them.
+mkdir "$work/pc"
+for l in "${libs[@]}"; do
+  sed "s#^prefix=/usr\$#prefix=$root/usr#" "$libdir/pkgconfig/libppn-$l.pc" >"$work/pc/libppn-$l.pc"
+done
+export PKG_CONFIG_PATH=$work/pc
+for l in "${libs[@]}"; do
+  if ! cflags=$(pkg-config --cflags "libppn-$l") || ! lflags=$(pkg-config --libs "libppn-$l") ||
+     ! sflags=$(pkg-config --static --libs "libppn-$l"); then
+    bad "pkg-config libppn-$l"; continue
+  fi
+  # shellcheck disable=SC2086
+  if ! cc -std=c99 -Wall -Werror $cflags "$progs/use-$l.c" -o "$work/use-$l" $lflags; then
+    bad "use-$l.c does not build against the packaged libppn-$l"; continue
+  fi
+  if ! out=$(LD_LIBRARY_PATH=$libdir "$work/use-$l" "$version"); then
+    bad "use-$l: $out"; continue
+  fi
+  readelf -d "$work/use-$l" | grep -q "NEEDED.*\[libppn-$l\.so\.1\]" || bad "use-$l does not need libppn-$l.so.1"
+  # shellcheck disable=SC2086
+  if ! cc -std=c99 -Wall -Werror $cflags "$progs/use-$l.c" -o "$work/use-$l-static" \
+         $(printf '%s\n' $sflags | sed "s#^-lppn-$l\$#$libdir/libppn-$l.a#"); then
+    bad "use-$l.c does not link the packaged libppn-$l.a with pkg-config --static"; continue
+  fi
+  if readelf -d "$work/use-$l-static" | grep -q 'NEEDED.*libppn'; then bad "use-$l-static needs a libppn shared library"; fi
+  out=$("$work/use-$l-static" "$version") || { bad "use-$l-static: $out"; continue; }
+  echo "ok libppn-$l (shared and static): $out"
+done
+
+# The packaged tools run from the packaged libraries.
+for t in "${tools[@]}"; do
+  if ! out=$(LD_LIBRARY_PATH=$libdir "$root/usr/bin/$t" --help 2>&1) || ! grep -q "^Usage: $t " <<<"$out"; then
+    bad "$t --help: $out"
+  fi
+done
+if LD_LIBRARY_PATH=$libdir "$root/usr/bin/ppn-pair" keys --state "$work/node" >/dev/null &&
+   LD_LIBRARY_PATH=$libdir "$root/usr/bin/ppn-ledger" init "$work/ledger" --origin pkg.test \
+     --mesh 10.9.0.0/24 --key "$work/node/identity.key" >/dev/null &&
+   LD_LIBRARY_PATH=$libdir "$root/usr/bin/ppn-ledger" verify "$work/ledger" >/dev/null; then
+  echo "ok ppn-tools: ppn-pair keys, ppn-ledger init and verify"
+else
+  bad "the packaged ppn-pair keys / ppn-ledger init / verify"
+fi
+exit $fail
