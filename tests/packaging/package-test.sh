@@ -123,6 +123,16 @@ for l in "${libs[@]}"; do
   sed "s#^prefix=/usr\$#prefix=$root/usr#" "$libdir/pkgconfig/libppn-$l.pc" >"$work/pc/libppn-$l.pc"
 done
 export PKG_CONFIG_PATH=$work/pc
+# pkg-config resolves Requires.private even without --static: libppn-dev must
+# depend on the Debian package of each such module.
+for l in "${libs[@]}"; do
+  for m in $(pkg-config --print-requires-private "libppn-$l" | awk '{print $1}'); do
+    p=$(dpkg -S "$(pkg-config --variable=pcfiledir "$m")/$m.pc" 2>/dev/null | cut -d: -f1)
+    [ -n "$p" ] || { bad "no installed package holds $m.pc (needed by libppn-$l.pc)"; continue; }
+    dpkg-deb -f "$dev" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -qx "$p" ||
+      bad "libppn-dev does not depend on $p ($m, Requires.private of libppn-$l.pc)"
+  done
+done
 for l in "${libs[@]}"; do
   if ! cflags=$(pkg-config --cflags "libppn-$l") || ! lflags=$(pkg-config --libs "libppn-$l") ||
      ! sflags=$(pkg-config --static --libs "libppn-$l"); then
