@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The Debian packages, quickly (about a minute): dpkg-buildpackage -us -uc -b
-# on a copy of the source tree, lintian (no error, no warning but the one a
-# package outside the archive always has), the contents of each package,
-# then the packages unpacked into a temporary root where one program per
-# library builds with nothing but pkg-config (shared and static) and the
-# packaged tools run.  The slow check on a debootstrap'd Debian 12 system is
-# tests/packaging/clean-system-test.sh.
+# The Debian packages, quickly (about a minute): `meson dist` makes the
+# release tarball; dpkg-buildpackage -us -uc -b builds the packages from it
+# (so the tarball builds, with -Dtests=disabled, which builds no fuzz
+# harness or benchmark); lintian (no error, no warning but the one a
+# package outside the Debian archive always has); the contents of each
+# package; then the packages unpacked into a temporary root where one
+# program per library builds with nothing but pkg-config (shared and
+# static) and the packaged tools run.  The slow check on a debootstrap'd
+# Debian 12 system is tests/packaging/clean-system-test.sh.
 #
-# usage: package-test.sh SRCDIR VERSION
+# usage: package-test.sh SRCDIR BUILDDIR VERSION
 set -eu
-src=$1; version=$2
+src=$1; build=$2; version=$3
 progs=$src/tests/installed
 arch=$(dpkg --print-architecture)
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
@@ -21,16 +23,30 @@ trap 'rm -rf "$work"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
-# dpkg-buildpackage writes into the parent of the tree: copy the sources
-# (not .git, not build directories) to $work/libppn-VERSION.
+# The source tree to package: in a git checkout, the `meson dist` tarball
+# (committed files only: HEAD is what is tested); otherwise the tree is
+# itself a release tarball, copied without its build directories.
 tree=$work/libppn-$version
-mkdir "$tree"
-for e in "$src"/* "$src"/.[!.]*; do
-  [ -e "$e" ] || continue
-  case $(basename "$e") in .git) continue ;; esac
-  [ -d "$e/meson-private" ] && continue
-  cp -a "$e" "$tree/"
-done
+if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$src" diff-index --quiet HEAD -- ||
+    echo "NOTE: uncommitted changes are not in the dist tarball; this tests HEAD"
+  if ! meson dist -C "$build" --no-tests --allow-dirty --formats xztar >"$work/dist.log" 2>&1; then
+    cat "$work/dist.log"; echo "FAIL: meson dist --no-tests"; exit 1
+  fi
+  tarball=$build/meson-dist/libppn-$version.tar.xz
+  [ -f "$tarball" ] || { cat "$work/dist.log"; echo "FAIL: meson dist made no $tarball"; exit 1; }
+  cp "$tarball" "$work/libppn_$version.orig.tar.xz"
+  tar -C "$work" -xJf "$tarball"
+  [ -d "$tree" ] || { echo "FAIL: $tarball does not unpack into libppn-$version/"; exit 1; }
+  echo "meson dist: $(basename "$tarball"), $(tar -tJf "$tarball" | grep -vc '/$') files"
+else
+  mkdir "$tree"
+  for e in "$src"/* "$src"/.[!.]*; do
+    [ -e "$e" ] || continue
+    [ -d "$e/meson-private" ] && continue
+    cp -a "$e" "$tree/"
+  done
+fi
 
 deb_version=$(cd "$tree" && dpkg-parsechangelog -SVersion)
 upstream=${deb_version%-*}
@@ -47,6 +63,8 @@ fi
 t1=$(date +%s)
 echo "dpkg-buildpackage -us -uc -b: $((t1 - t0)) s"
 grep -E '^dpkg-gensymbols: warning' -A20 "$work/build.log" && bad "dpkg-gensymbols: the symbols files and the libraries differ"
+built=$(find "$tree"/obj-* -type f \( -name 'fuzz-*' -o -name 'bench-*' \) -perm -u+x 2>/dev/null || true)
+[ -z "$built" ] || bad "the package build (-Dtests=disabled) built fuzz harnesses or benchmarks: $built"
 changes=$work/libppn_${deb_version}_${arch}.changes
 [ -f "$changes" ] || { echo "FAIL: no $changes"; exit 1; }
 
