@@ -62,7 +62,9 @@ if ! (cd "$tree" && DEB_BUILD_OPTIONS=parallel=2 dpkg-buildpackage -us -uc -b) >
 fi
 t1=$(date +%s)
 echo "dpkg-buildpackage -us -uc -b: $((t1 - t0)) s"
-grep -E '^dpkg-gensymbols: warning' -A20 "$work/build.log" && bad "dpkg-gensymbols: the symbols files and the libraries differ"
+grep -E '^dpkg-gensymbols: warning' -A20 "$work/build.log" &&
+  bad "dpkg-gensymbols: debian/libppn-*1.symbols and the libraries differ (a new version node needs its
+  line '(symver)PPN_<LIB>_<node> <version>', see debian/README.source)"
 built=$(find "$tree"/obj-* -type f \( -name 'fuzz-*' -o -name 'bench-*' \) -perm -u+x 2>/dev/null || true)
 [ -z "$built" ] || bad "the package build (-Dtests=disabled) built fuzz harnesses or benchmarks: $built"
 changes=$work/libppn_${deb_version}_${arch}.changes
