@@ -176,6 +176,27 @@ for l in "${libs[@]}"; do
   echo "ok libppn-$l (shared and static): $out"
 done
 
+# All five archives in one program (as a tool links them): each carries its
+# own copy of the internal common/ objects, which must not collide.
+{
+  for l in "${libs[@]}"; do echo "#include <ppn/$l.h>"; done
+  echo '#include <stdio.h>'
+  echo 'int main(void) {'
+  for l in "${libs[@]}"; do echo "    printf(\"%s \", ppn_${l}_version());"; done
+  echo '    return 0;'
+  echo '}'
+} >"$work/use-all.c"
+sall=$(pkg-config --static --libs "${libs[@]/#/libppn-}")
+for l in "${libs[@]}"; do sall=$(printf '%s\n' $sall | sed "s#^-lppn-$l\$#$libdir/libppn-$l.a#"); done
+# shellcheck disable=SC2046,SC2086
+if cc -std=c99 -Wall -Werror $(pkg-config --cflags "${libs[@]/#/libppn-}") "$work/use-all.c" \
+     -o "$work/use-all" $sall && out=$("$work/use-all") &&
+   [ "$out" = "$(printf "$version %.0s" "${libs[@]}")" ]; then
+  echo "ok the five static libraries in one program"
+else
+  bad "one program with the five packaged static libraries: ${out:-does not link}"
+fi
+
 # The packaged tools run from the packaged libraries.
 for t in "${tools[@]}"; do
   if ! out=$(LD_LIBRARY_PATH=$libdir "$root/usr/bin/$t" --help 2>&1) || ! grep -q "^Usage: $t " <<<"$out"; then
