@@ -117,6 +117,10 @@ for f in "$src"/doc/*.md README.md NEWS; do
   n=$(basename "$f")
   contents "$docdeb" | grep -qxE "/usr/share/doc/libppn/$n(\.gz)?" || bad "libppn-doc lacks /usr/share/doc/libppn/$n"
 done
+# meson installs all of doc/ but man/ and meson.build there (install_subdir):
+# anything not a page is misplaced (completions, units: outside doc/).
+other=$(contents "$docdeb" | grep '^/usr/share/doc/libppn/.' | grep -vxE '/usr/share/doc/libppn/([^/]+\.md|NEWS)(\.gz)?' || true)
+[ -z "$other" ] || bad "share/doc/libppn holds files that are not pages (move them out of doc/ or exclude them): $other"
 
 # Unpack every package (not the -dbgsym ones) into a temporary root.
 root=$work/root
