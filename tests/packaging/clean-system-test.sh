@@ -26,6 +26,7 @@ version=$(sed -n "s/^  version: '\([^']*\)'.*/\1/p" "$src/meson.build" | head -n
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/ppn-clean-system.XXXXXX")
 chroot=$work/chroot
+# shellcheck disable=SC2317  # invoked by the trap
 cleanup() {
   for m in dev/pts dev proc; do mountpoint -q "$chroot/$m" 2>/dev/null && umount -l "$chroot/$m"; done
   [ "${KEEP:-0}" = 1 ] && { echo "kept $work"; return; }

@@ -162,7 +162,7 @@ for l in "${libs[@]}"; do
      ! sflags=$(pkg-config --static --libs "libppn-$l"); then
     bad "pkg-config libppn-$l"; continue
   fi
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046,SC2086
   if ! cc -std=c99 -Wall -Werror $cflags "$progs/use-$l.c" -o "$work/use-$l" $lflags; then
     bad "use-$l.c does not build against the packaged libppn-$l"; continue
   fi
@@ -170,7 +170,7 @@ for l in "${libs[@]}"; do
     bad "use-$l: $out"; continue
   fi
   readelf -d "$work/use-$l" | grep -q "NEEDED.*\[libppn-$l\.so\.1\]" || bad "use-$l does not need libppn-$l.so.1"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2046,SC2086
   if ! cc -std=c99 -Wall -Werror $cflags "$progs/use-$l.c" -o "$work/use-$l-static" \
          $(printf '%s\n' $sflags | sed "s#^-lppn-$l\$#$libdir/libppn-$l.a#"); then
     bad "use-$l.c does not link the packaged libppn-$l.a with pkg-config --static"; continue
@@ -191,6 +191,7 @@ done
   echo '}'
 } >"$work/use-all.c"
 sall=$(pkg-config --static --libs "${libs[@]/#/libppn-}")
+# shellcheck disable=SC2086
 for l in "${libs[@]}"; do sall=$(printf '%s\n' $sall | sed "s#^-lppn-$l\$#$libdir/libppn-$l.a#"); done
 # shellcheck disable=SC2046,SC2086
 if cc -std=c99 -Wall -Werror $(pkg-config --cflags "${libs[@]/#/libppn-}") "$work/use-all.c" \
