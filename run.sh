@@ -11,6 +11,7 @@ PACKAGES=(
   libsodium-dev libcbor-dev libmnl-dev libnl-3-dev libnl-route-3-dev libjansson-dev check
   qemu-system-x86 qemu-utils busybox-static wireguard-tools linux-image-amd64 kmod xz-utils cpio
   iproute2 iputils-ping systemd procps binutils dosfstools mtools
+  dpkg-dev debhelper lintian
 )
 
 install_deps() {
@@ -62,7 +63,7 @@ cmd_test() {
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:print_summary=1
   export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
   passed=0; failed=0
-  setup build -Dwerror=true -Dtests=enabled -Dguest_tests=enabled
+  setup build -Dwerror=true -Dtests=enabled -Dguest_tests=enabled -Dpackaging_tests=enabled
   setup build-asan -Dwerror=true -Dtests=enabled -Dguest_tests=enabled -Db_sanitize=address,undefined -Dbuildtype=debug
   run_suite build "plain"
   run_suite build-asan "address,undefined"
