@@ -28,11 +28,14 @@ install_deps() {
 }
 
 setup() { # dir [meson options...]
-  local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
-  else
-    meson setup "$dir" "$@" >/dev/null
+  local dir=$1 out; shift
+  local re=()
+  [ -f "$dir/build.ninja" ] && re=(--reconfigure)
+  # quiet when it works; meson's own words when it does not
+  if ! out=$(meson setup "${re[@]}" "$dir" "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "== meson setup $dir failed" >&2
+    return 1
   fi
   ninja -C "$dir"
 }
