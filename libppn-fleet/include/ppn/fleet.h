@@ -68,7 +68,7 @@ PPN_EXPORT uint64_t ppn_fleet_bytes_max(void);
 
 /* Derive an Ed25519 key pair from a 32-byte seed (what a node's key file
  * holds).  ret_sk is secret: wipe it when done.  -EINVAL on NULL;
- * -ENOMEM if libsodium cannot initialise. */
+ * -EIO if libsodium cannot initialise. */
 PPN_EXPORT int ppn_fleet_keypair_from_seed(const uint8_t seed[PPN_FLEET_SEED_BYTES],
                                            uint8_t ret_pk[PPN_FLEET_PUBLIC_KEY_BYTES],
                                            uint8_t ret_sk[PPN_FLEET_SECRET_KEY_BYTES]);
