@@ -64,6 +64,14 @@ PPN_EXPORT size_t ppn_fleet_name_max(void);
 PPN_EXPORT size_t ppn_fleet_max_vms(void);
 PPN_EXPORT uint64_t ppn_fleet_bytes_max(void);
 
+/* For bindings that cannot read this header (ctypes, cffi's ABI mode): the
+ * size of a public struct ('field' NULL) or the offset and size of one of
+ * its fields, by name ("ppn_fleet_heartbeat", "seq").  Covers
+ * ppn_fleet_vm, ppn_fleet_heartbeat, ppn_fleet_place_query and
+ * ppn_fleet_placement.  *ret_offset may be NULL.  -EINVAL: NULL type or
+ * ret_size; -ENOENT: no such struct or field. */
+PPN_EXPORT int ppn_fleet_layout(const char *type, const char *field, size_t *ret_offset, size_t *ret_size);
+
 /* ---- keys -------------------------------------------------------------- */
 
 /* Derive an Ed25519 key pair from a 32-byte seed (what a node's key file
