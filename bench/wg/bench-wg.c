@@ -42,6 +42,34 @@ static double now(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* The configuration: N peers, each an IPv4 /32 and an IPv6 /128, every
+ * fourth an endpoint and a keepalive; or (one_peer) one peer with N IPv6
+ * /128.  Returns 0 or -1. */
+static int write_config(const char *path, long n, bool one_peer, int port)
+{
+    char k[45];
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    key(k);
+    fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = %d\n", k, port);
+    if (one_peer) {
+        key(k);
+        fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = ", k);
+        for (long p = 0; p < n; p++)
+            fprintf(f, "%sfd01::%lx:%lx/128", p ? ", " : "", (p >> 16) & 0xffff, p & 0xffff);
+        fprintf(f, "\n");
+    }
+    for (long p = 0; !one_peer && p < n; p++) {
+        key(k);
+        fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%ld.%ld.%ld/32, fd00::%lx:%lx/128\n", k,
+                (p >> 16) & 255, (p >> 8) & 255, p & 255, (p >> 16) & 0xffff, p & 0xffff);
+        if (p % 4 == 0)
+            fprintf(f, "Endpoint = 192.0.2.%ld:%ld\nPersistentKeepalive = 25\n", p % 250 + 1, 1024 + p % 60000);
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
+
 /* Runs argv with stdout to /dev/null; returns seconds, exits on failure. */
 static double timed(char *const argv[])
 {
@@ -72,8 +100,66 @@ static void sh(const char *cmd)
     }
 }
 
+/* Best of 'runs' timings of argv. */
+static double best(char *const argv[], int runs)
+{
+    double b = 1e9;
+    for (int r = 0; r < runs; r++) {
+        double t = timed(argv);
+        b = t < b ? t : b;
+    }
+    return b;
+}
+
+/* bench-wg sync PPN [WG [N]]: a device of N peers (20,000 by default) set
+ * with setconf (not timed), its own showconf saved as the configuration;
+ * then, best of 3 each: the reads (showconf, show dump) and syncconf of the
+ * unchanged configuration by ppn-wg and by wg; once: syncconf of the same
+ * configuration with one peer's endpoint changed.  Ratio: sync / showconf
+ * of the same device in the same run (1 = a sync costs one read). */
+static int bench_sync(char *ppn, char *wg, long n)
+{
+    char path[] = "/tmp/bench-wg-sync.conf", conf[] = "/tmp/bench-wg-sync.cur",
+         one[] = "/tmp/bench-wg-sync.one", dev[] = "bwgs0", cmd[512];
+    if (write_config(path, n, false, 31000) < 0)
+        return 2;
+    snprintf(cmd, sizeof(cmd), "ip link add %s type wireguard && %s setconf %s %s && %s showconf %s > %s", dev,
+             ppn, dev, path, ppn, dev, conf);
+    sh(cmd);
+    /* The first endpoint of the file moves to another port. */
+    snprintf(cmd, sizeof(cmd), "sed '0,/^Endpoint = /s/^Endpoint = \\(.*\\):[0-9]*$/Endpoint = \\1:9/' %s > %s", conf,
+             one);
+    sh(cmd);
+    char *show[] = {ppn, "showconf", dev, NULL};
+    char *dump[] = {ppn, "show", dev, "dump", NULL};
+    char *psync[] = {ppn, "syncconf", dev, conf, NULL};
+    char *wsync[] = {wg, "syncconf", dev, conf, NULL};
+    char *psync1[] = {ppn, "syncconf", dev, one, NULL};
+    double t_show = best(show, 3), t_dump = best(dump, 3), t_psync = best(psync, 3), t_wsync = best(wsync, 3);
+    double t_one = timed(psync1);
+    printf("%ld peers\n", n);
+    printf("  %-36s %8.3f s\n", "ppn-wg showconf (the floor)", t_show);
+    printf("  %-36s %8.3f s %7.2fx\n", "ppn-wg show dump", t_dump, t_dump / t_show);
+    printf("  %-36s %8.3f s %7.2fx\n", "ppn-wg syncconf, nothing changed", t_psync, t_psync / t_show);
+    printf("  %-36s %8.3f s %7.2fx\n", "ppn-wg syncconf, one endpoint changed", t_one, t_one / t_show);
+    printf("  %-36s %8.3f s %7.2fx\n", "wg syncconf, nothing changed", t_wsync, t_wsync / t_show);
+    printf("ratio = time / ppn-wg showconf of the same device in the same run\n");
+    unlink(path);
+    unlink(conf);
+    unlink(one);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "sync") == 0) {
+        if (argc < 3) {
+            fprintf(stderr, "usage: bench-wg sync PATH/TO/ppn-wg [WG [N]]\n");
+            return 1;
+        }
+        long n = argc > 4 ? atol(argv[4]) : 20000;
+        return bench_sync(argv[2], argc > 3 ? argv[3] : "wg", n > 0 ? n : 20000);
+    }
     if (argc < 2) {
         fprintf(stderr, "usage: bench-wg PATH/TO/ppn-wg [WG [N...]]\n");
         return 1;
@@ -87,27 +173,8 @@ int main(int argc, char **argv)
         bool one_peer = n < 0; /* -N: one peer with N allowed IPs */
         if (one_peer)
             n = -n;
-        char path[] = "/tmp/bench-wg.conf", k[45];
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return 2;
-        key(k);
-        fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = %d\n", k, 30000 + i);
-        if (one_peer) {
-            key(k);
-            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = ", k);
-            for (long p = 0; p < n; p++)
-                fprintf(f, "%sfd01::%lx:%lx/128", p ? ", " : "", (p >> 16) & 0xffff, p & 0xffff);
-            fprintf(f, "\n");
-        }
-        for (long p = 0; !one_peer && p < n; p++) {
-            key(k);
-            fprintf(f, "\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%ld.%ld.%ld/32, fd00::%lx:%lx/128\n", k,
-                    (p >> 16) & 255, (p >> 8) & 255, p & 255, (p >> 16) & 0xffff, p & 0xffff);
-            if (p % 4 == 0)
-                fprintf(f, "Endpoint = 192.0.2.%ld:%ld\nPersistentKeepalive = 25\n", p % 250 + 1, 1024 + p % 60000);
-        }
-        if (fclose(f) != 0)
+        char path[] = "/tmp/bench-wg.conf";
+        if (write_config(path, n, one_peer, 30000 + i) < 0)
             return 2;
         /* Fresh devices; not deleted afterwards (peer removal is the slow
          * path of the kernel and is not what is measured). */
