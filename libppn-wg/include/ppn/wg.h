@@ -68,6 +68,18 @@ PPN_EXPORT int ppn_wg_key_to_base64(const uint8_t key[PPN_WG_KEY_BYTES], char *o
 PPN_EXPORT int ppn_wg_key_from_base64(const char *s, size_t len,
                                       uint8_t ret_key[PPN_WG_KEY_BYTES]);
 
+/* A new private key: 32 random bytes from libsodium, clamped for X25519
+ * (bits 0-2 and 255 cleared, bit 254 set), the `wg genkey` form.  -EINVAL
+ * on NULL, -EIO when libsodium cannot be initialised.  Wipe it after use. */
+PPN_EXPORT int ppn_wg_key_generate(uint8_t ret_key[PPN_WG_KEY_BYTES]);
+/* A new preshared key: 32 random bytes (`wg genpsk`).  -EINVAL, -EIO. */
+PPN_EXPORT int ppn_wg_key_generate_preshared(uint8_t ret_key[PPN_WG_KEY_BYTES]);
+/* The public key of a private key (X25519 with the base point, the scalar
+ * clamped as the kernel clamps it: `wg pubkey`).  -EINVAL on NULL, -EIO
+ * when libsodium cannot be initialised.  'ret_public' untouched on failure. */
+PPN_EXPORT int ppn_wg_key_public(const uint8_t private_key[PPN_WG_KEY_BYTES],
+                                 uint8_t ret_public[PPN_WG_KEY_BYTES]);
+
 /* ---- allowed IPs -------------------------------------------------------- */
 
 /* One prefix: family AF_INET or AF_INET6, address in network byte order in
