@@ -172,14 +172,29 @@ PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d)
     free(d);
 }
 
+bool wg_ifname_valid(const char *name)
+{
+    if (!name || !name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    size_t n = 0;
+    for (; name[n]; n++) {
+        unsigned char c = (unsigned char)name[n];
+        if (n >= PPN_WG_IFNAME_MAX || c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r'))
+            return false;
+    }
+    return true;
+}
+
+PPN_EXPORT int ppn_wg_ifname_check(const char *name)
+{
+    return wg_ifname_valid(name) ? 0 : -EINVAL;
+}
+
 PPN_EXPORT int ppn_wg_device_set_name(ppn_wg_device *d, const char *name)
 {
-    if (!d || !name)
+    if (!d || !wg_ifname_valid(name))
         return -EINVAL;
-    size_t n = strlen(name);
-    if (n == 0 || n > PPN_WG_IFNAME_MAX || strchr(name, '/'))
-        return -EINVAL;
-    memcpy(d->name, name, n + 1);
+    memcpy(d->name, name, strlen(name) + 1);
     return 0;
 }
 

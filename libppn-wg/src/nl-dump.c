@@ -375,7 +375,7 @@ int wg_nl_get(struct wg_nl *nl, const char *ifname, ppn_wg_device **ret)
 
 PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret)
 {
-    if (!ifname || !ret || strlen(ifname) == 0 || strlen(ifname) > PPN_WG_IFNAME_MAX)
+    if (!wg_ifname_valid(ifname) || !ret)
         return -EINVAL;
     struct wg_nl nl;
     int r = wg_nl_open(&nl);

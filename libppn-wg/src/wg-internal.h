@@ -4,6 +4,7 @@
 
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,6 +47,10 @@ struct ppn_wg_device {
  * (-ENOMEM); keeps the index. */
 int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES],
                           ppn_wg_peer **ret);
+/* An interface name as the kernel takes it (dev_valid_name): 1 to
+ * PPN_WG_IFNAME_MAX characters, not "." or "..", no '/', ':' or whitespace.
+ * Every function taking a name checks it with this. */
+bool wg_ifname_valid(const char *name);
 /* Position of the peer with this public key in d->peers, or -1. */
 ssize_t wg_device_index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES]);
 /* Masks host bits. */

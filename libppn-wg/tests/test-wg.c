@@ -301,6 +301,30 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+START_TEST(test_ifname)
+{
+    static const char *ok[] = {"w", "wg0", "abcdefghijklmno", "wg-mesh_1.x"};
+    static const char *bad[] = {"", "abcdefghijklmnop", ".", "..", "a/b", "a:b", "a b", "a\tb", "a\nb"};
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ck_assert_int_eq(ppn_wg_ifname_check(ok[i]), 0);
+        ck_assert_int_eq(ppn_wg_device_set_name(d, ok[i]), 0);
+        ck_assert_str_eq(ppn_wg_device_get_name(d), ok[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(ppn_wg_ifname_check(bad[i]), -EINVAL);
+        ck_assert_int_eq(ppn_wg_device_set_name(d, bad[i]), -EINVAL);
+        ck_assert_int_eq(ppn_wg_link_del(bad[i]), -EINVAL); /* refused before any socket */
+        ppn_wg_device *g = NULL;
+        ck_assert_int_eq(ppn_wg_get_device(bad[i], &g), -EINVAL);
+    }
+    ck_assert_int_eq(ppn_wg_ifname_check(NULL), -EINVAL);
+    ck_assert_str_eq(ppn_wg_device_get_name(d), "wg-mesh_1.x");
+    ppn_wg_device_free(d);
+}
+END_TEST
+
 /* X25519 public keys: RFC 7748 section 6.1 (Alice), and generation. */
 START_TEST(test_key_generate_public)
 {
@@ -489,6 +513,7 @@ static Suite *wg_suite(void)
     tcase_add_test(tc, test_config_errors);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys-and-sync");
+    tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_key_generate_public);
     tcase_add_test(tc, test_sync_plan);
     tcase_add_test(tc, test_peer_index);

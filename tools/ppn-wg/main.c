@@ -52,17 +52,10 @@ static int usage_error(const char *usage, const char *fmt, ...)
 }
 
 /* Interface names are checked the same way by every command, before
- * anything else is done: 1 to PPN_WG_IFNAME_MAX characters, no '/', no
- * whitespace (never cut to fit). */
+ * anything else is done, by the library's rule (never cut to fit). */
 static bool ifname_ok(const char *name)
 {
-    size_t n = strlen(name);
-    if (n == 0 || n > PPN_WG_IFNAME_MAX || strchr(name, '/'))
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (name[i] == ' ' || name[i] == '\t' || name[i] == '\n' || name[i] == '\r' || name[i] == ':')
-            return false;
-    return true;
+    return ppn_wg_ifname_check(name) == 0;
 }
 
 static int ifname_error(const char *usage, const char *name)

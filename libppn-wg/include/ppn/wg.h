@@ -57,6 +57,12 @@ PPN_EXPORT size_t ppn_wg_key_bytes(void);
 PPN_EXPORT size_t ppn_wg_key_b64_len(void);
 PPN_EXPORT size_t ppn_wg_ifname_max(void);
 
+/* 0 when 'name' is a valid interface name (1 to PPN_WG_IFNAME_MAX
+ * characters, not "." or "..", no '/', ':' or whitespace: what the kernel
+ * accepts), -EINVAL otherwise (NULL included).  Every function of this
+ * library that takes a name applies this check. */
+PPN_EXPORT int ppn_wg_ifname_check(const char *name);
+
 /* ---- keys --------------------------------------------------------------- */
 
 /* Writes the key as 44 characters of base64 plus a NUL (the `wg genkey`
@@ -137,7 +143,9 @@ enum ppn_wg_peer_flag {
 PPN_EXPORT int ppn_wg_device_new(ppn_wg_device **ret);
 PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d);
 
-/* Interface name, at most PPN_WG_IFNAME_MAX characters: -EINVAL otherwise.
+/* Interface name: 1 to PPN_WG_IFNAME_MAX characters, not "." or "..", no
+ * '/', ':' or whitespace (what the kernel accepts); -EINVAL otherwise, and
+ * every function taking a name checks it the same way (never cut to fit).
  * get_name returns "" when unset; the string lives as long as 'd'. */
 PPN_EXPORT int ppn_wg_device_set_name(ppn_wg_device *d, const char *name);
 PPN_EXPORT const char *ppn_wg_device_get_name(const ppn_wg_device *d);
