@@ -161,19 +161,6 @@ static int bench_sync(char *ppn, char *wg, long n)
         }
         t_lsync = t < t_lsync ? t : t_lsync;
     }
-        d = g;
-    }
-    for (int r = 0; r < 3; r++) {
-        double t = now();
-        int w = ppn_wg_sync_device(d);
-        t = now() - t;
-        if (w != 0) {
-            fprintf(stderr, "bench-wg: ppn_wg_sync_device of the state just read wrote %d peers\n", w);
-            return 1;
-        }
-        t_lsync = t < t_lsync ? t : t_lsync;
-    }
-    ppn_wg_device_free(d);
     printf("%ld peers\n", n);
     printf("  %-40s %8.3f s\n", "ppn-wg showconf (the floor)", t_show);
     printf("  %-40s %8.3f s %7.2fx\n", "ppn-wg show dump", t_dump, t_dump / t_show);
