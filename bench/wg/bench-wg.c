@@ -102,24 +102,24 @@ static void sh(const char *cmd)
     }
 }
 
-/* Best of 'runs' timings of argv. */
-static double best(char *const argv[], int runs)
+/* bench-wg sync PPN [WG [N [OTHER]]]: a device of N peers (20,000 by
+ * default) set with setconf (not timed), its own showconf saved as the
+ * configuration.  Then, interleaved, best of 5 each: the reads (showconf,
+ * show dump) and syncconf of the unchanged configuration by ppn-wg (and by
+ * OTHER, e.g. an older ppn-wg, when given) and by wg; syncconf with one
+ * peer's endpoint changed (alternating with the original, so that each run
+ * has one change to write); in the process, ppn_wg_get_device against
+ * ppn_wg_sync_device of the state just read.  Ratio: time / the read of the
+ * same device in the same run (1 = a sync costs one read). */
+#define SYNC_RUNS 5
+static double mins(double *best, double t)
 {
-    double b = 1e9;
-    for (int r = 0; r < runs; r++) {
-        double t = timed(argv);
-        b = t < b ? t : b;
-    }
-    return b;
+    if (t < *best)
+        *best = t;
+    return t;
 }
 
-/* bench-wg sync PPN [WG [N]]: a device of N peers (20,000 by default) set
- * with setconf (not timed), its own showconf saved as the configuration;
- * then, best of 3 each: the reads (showconf, show dump) and syncconf of the
- * unchanged configuration by ppn-wg and by wg; once: syncconf of the same
- * configuration with one peer's endpoint changed.  Ratio: sync / showconf
- * of the same device in the same run (1 = a sync costs one read). */
-static int bench_sync(char *ppn, char *wg, long n)
+static int bench_sync(char *ppn, char *wg, long n, char *other)
 {
     char path[] = "/tmp/bench-wg-sync.conf", conf[] = "/tmp/bench-wg-sync.cur",
          one[] = "/tmp/bench-wg-sync.one", dev[] = "bwgs0", cmd[512];
@@ -132,44 +132,57 @@ static int bench_sync(char *ppn, char *wg, long n)
     snprintf(cmd, sizeof(cmd), "sed '0,/^Endpoint = /s/^Endpoint = \\(.*\\):[0-9]*$/Endpoint = \\1:9/' %s > %s", conf,
              one);
     sh(cmd);
-    char *show[] = {ppn, "showconf", dev, NULL};
-    char *dump[] = {ppn, "show", dev, "dump", NULL};
-    char *psync[] = {ppn, "syncconf", dev, conf, NULL};
-    char *wsync[] = {wg, "syncconf", dev, conf, NULL};
-    char *psync1[] = {ppn, "syncconf", dev, one, NULL};
-    double t_show = best(show, 3), t_dump = best(dump, 3), t_psync = best(psync, 3), t_wsync = best(wsync, 3);
-    double t_one = timed(psync1);
-    /* In the process, through the library: a read (ppn_wg_get_device) and a
-     * sync to the state just read (nothing to change). */
-    double t_get = 1e9, t_lsync = 1e9;
-    for (int r = 0; r < 5; r++) { /* interleaved, best of 5 each */
+    char *bins[2] = {ppn, other};
+    int nb = other ? 2 : 1;
+    double show[2] = {1e9, 1e9}, dump[2] = {1e9, 1e9}, psync[2] = {1e9, 1e9}, pone[2] = {1e9, 1e9};
+    double wsync = 1e9, t_get = 1e9, t_lsync = 1e9;
+    for (int r = 0; r < SYNC_RUNS; r++) {
+        for (int b = 0; b < nb; b++) {
+            int k = (r + b) % nb; /* alternate which binary goes first */
+            char *a_show[] = {bins[k], "showconf", dev, NULL};
+            char *a_dump[] = {bins[k], "show", dev, "dump", NULL};
+            char *a_sync[] = {bins[k], "syncconf", dev, conf, NULL};
+            char *a_one[] = {bins[k], "syncconf", dev, one, NULL};
+            mins(&show[k], timed(a_show));
+            mins(&dump[k], timed(a_dump));
+            mins(&psync[k], timed(a_sync));
+            mins(&pone[k], timed(a_one)); /* one endpoint to write ... */
+            char *a_back[] = {ppn, "syncconf", dev, conf, NULL};
+            timed(a_back); /* ... and back, not timed */
+        }
+        char *a_wsync[] = {wg, "syncconf", dev, conf, NULL};
+        mins(&wsync, timed(a_wsync));
+        /* In the process, through the library. */
         ppn_wg_device *d;
         double t = now();
         if (ppn_wg_get_device(dev, &d) < 0) {
             fprintf(stderr, "bench-wg: ppn_wg_get_device failed\n");
             return 1;
         }
-        t = now() - t;
-        t_get = t < t_get ? t : t_get;
+        mins(&t_get, now() - t);
         t = now();
         int w = ppn_wg_sync_device(d);
-        t = now() - t;
+        mins(&t_lsync, now() - t);
         ppn_wg_device_free(d);
         if (w != 0) {
             fprintf(stderr, "bench-wg: ppn_wg_sync_device of the state just read wrote %d peers\n", w);
             return 1;
         }
-        t_lsync = t < t_lsync ? t : t_lsync;
     }
-    printf("%ld peers\n", n);
-    printf("  %-40s %8.3f s\n", "ppn-wg showconf (the floor)", t_show);
-    printf("  %-40s %8.3f s %7.2fx\n", "ppn-wg show dump", t_dump, t_dump / t_show);
-    printf("  %-40s %8.3f s %7.2fx\n", "ppn-wg syncconf, nothing changed", t_psync, t_psync / t_show);
-    printf("  %-40s %8.3f s %7.2fx\n", "ppn-wg syncconf, one endpoint changed", t_one, t_one / t_show);
-    printf("  %-40s %8.3f s %7.2fx\n", "wg syncconf, nothing changed", t_wsync, t_wsync / t_show);
-    printf("  %-40s %8.3f s\n", "library: ppn_wg_get_device (the floor)", t_get);
-    printf("  %-40s %8.3f s %7.2fx\n", "library: ppn_wg_sync_device, unchanged", t_lsync, t_lsync / t_get);
-    printf("ratio = time / the floor above it (ppn-wg showconf, or ppn_wg_get_device), same device, same run\n");
+    printf("%ld peers, best of %d\n", n, SYNC_RUNS);
+    for (int k = 0; k < nb; k++) {
+        printf(" %s\n", bins[k]);
+        printf("  %-40s %8.3f s\n", "showconf (the floor)", show[k]);
+        printf("  %-40s %8.3f s %7.2fx\n", "show dump", dump[k], dump[k] / show[k]);
+        printf("  %-40s %8.3f s %7.2fx\n", "syncconf, nothing changed", psync[k], psync[k] / show[k]);
+        printf("  %-40s %8.3f s %7.2fx\n", "syncconf, one endpoint changed", pone[k], pone[k] / show[k]);
+    }
+    printf(" %s\n", wg);
+    printf("  %-40s %8.3f s %7.2fx\n", "syncconf, nothing changed (/ showconf)", wsync, wsync / show[0]);
+    printf(" library (linked into bench-wg)\n");
+    printf("  %-40s %8.3f s\n", "ppn_wg_get_device (the floor)", t_get);
+    printf("  %-40s %8.3f s %7.2fx\n", "ppn_wg_sync_device, nothing changed", t_lsync, t_lsync / t_get);
+    printf("ratio = time / the floor above it (the same program's read), same device, same run\n");
     unlink(path);
     unlink(conf);
     unlink(one);
@@ -180,11 +193,11 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "sync") == 0) {
         if (argc < 3) {
-            fprintf(stderr, "usage: bench-wg sync PATH/TO/ppn-wg [WG [N]]\n");
+            fprintf(stderr, "usage: bench-wg sync PATH/TO/ppn-wg [WG [N [OTHER/ppn-wg]]]\n");
             return 1;
         }
         long n = argc > 4 ? atol(argv[4]) : 20000;
-        return bench_sync(argv[2], argc > 3 ? argv[3] : "wg", n > 0 ? n : 20000);
+        return bench_sync(argv[2], argc > 3 ? argv[3] : "wg", n > 0 ? n : 20000, argc > 5 ? argv[5] : NULL);
     }
     if (argc < 2) {
         fprintf(stderr, "usage: bench-wg PATH/TO/ppn-wg [WG [N...]]\n");

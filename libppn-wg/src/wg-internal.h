@@ -53,6 +53,9 @@ int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES],
 bool wg_ifname_valid(const char *name);
 /* Position of the peer with this public key in d->peers, or -1. */
 ssize_t wg_device_index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES]);
+/* A public key from base64, fast (not constant time: for public keys only);
+ * accepts exactly what ppn_wg_key_from_base64 accepts.  0 or -EINVAL. */
+int wg_pubkey_from_base64(const char *s, size_t len, uint8_t ret_key[PPN_WG_KEY_BYTES]);
 /* Masks host bits. */
 void wg_allowedip_normalize(ppn_wg_allowedip *ip);
 int wg_allowedip_cmp(const ppn_wg_allowedip *a, const ppn_wg_allowedip *b);

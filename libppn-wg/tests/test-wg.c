@@ -47,6 +47,35 @@ START_TEST(test_keys)
 }
 END_TEST
 
+/* The public-key decoder of the configuration parser agrees with the
+ * constant-time one on every key and every one-character change of it. */
+START_TEST(test_pubkey_decoder)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=*- \n\x80";
+    uint8_t k[32], a[32], b[32];
+    char s[45];
+    for (int n = 0; n < 200; n++) {
+        for (int i = 0; i < 32; i++)
+            k[i] = (uint8_t)(n * 131 + i * 29 + (n * i) % 7);
+        ppn_wg_key_to_base64(k, s);
+        ck_assert_int_eq(wg_pubkey_from_base64(s, 44, a), 0);
+        ck_assert_mem_eq(a, k, 32);
+        for (int pos = 0; pos < 44; pos++) {
+            char saved = s[pos];
+            for (const char *c = alphabet; *c; c++) {
+                s[pos] = *c;
+                int r1 = ppn_wg_key_from_base64(s, 44, a), r2 = wg_pubkey_from_base64(s, 44, b);
+                ck_assert_int_eq(r1, r2);
+                if (r1 == 0)
+                    ck_assert_mem_eq(a, b, 32);
+            }
+            s[pos] = saved;
+        }
+        ck_assert_int_eq(wg_pubkey_from_base64(s, 43, a), -EINVAL);
+    }
+}
+END_TEST
+
 /* ---- prefixes and endpoints ---- */
 
 START_TEST(test_allowedip)
@@ -503,6 +532,7 @@ static Suite *wg_suite(void)
     TCase *tc = tcase_create("basics");
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_pubkey_decoder);
     tcase_add_test(tc, test_allowedip);
     tcase_add_test(tc, test_endpoint);
     tcase_add_test(tc, test_device_object);
