@@ -54,7 +54,7 @@ START_TEST(test_pubkey_decoder)
     static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=*- \n\x80";
     uint8_t k[32], a[32], b[32];
     char s[45];
-    for (int n = 0; n < 200; n++) {
+    for (int n = 0; n < 12; n++) {
         for (int i = 0; i < 32; i++)
             k[i] = (uint8_t)(n * 131 + i * 29 + (n * i) % 7);
         ppn_wg_key_to_base64(k, s);
