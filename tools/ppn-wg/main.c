@@ -734,14 +734,25 @@ static const struct tool_cmd cmds[] = {
     {NULL, NULL, NULL},
 };
 
+/* stdout's buffer is ours, so that the private keys `showconf` and `show
+ * dump` print through it can be wiped before exit. */
+static char out_buf[1 << 16];
+
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, out_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(out_buf));
+    int rc;
     /* As wg(8): no command means `show` (every interface). */
     if (argc == 1) {
         static char show[] = "show";
         char *args[] = {show, NULL};
         tool_set_name("ppn-wg");
-        return cmd_show(1, args);
+        rc = cmd_show(1, args);
+    } else {
+        rc = tool_dispatch("ppn-wg", ppn_wg_version(), cmds, argc, argv);
     }
-    return tool_dispatch("ppn-wg", ppn_wg_version(), cmds, argc, argv);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = fail("write", "stdout", -EIO);
+    wipe(out_buf, sizeof(out_buf));
+    return rc;
 }

@@ -52,6 +52,14 @@ grep -q "Warning: writing a secret key to a file others can read" "$tmp/e" || ba
 "$P" genkey > "$tmp/k2" 2> "$tmp/e2"
 [ ! -s "$tmp/e2" ] || bad "warning for a 0600 key file: $(cat "$tmp/e2")"
 
+# a key that cannot be written is a failure, said so
+t
+"$P" genkey > /dev/full 2> "$tmp/e"; rc=$?
+[ $rc -eq 1 ] && grep -q "^ppn-wg: Failed to write 'stdout'" "$tmp/e" || bad "genkey > /dev/full: rc $rc $(cat "$tmp/e")"
+t
+"$P" --help > /dev/full 2> "$tmp/e"; rc=$?
+[ $rc -eq 1 ] || bad "--help > /dev/full: rc $rc"
+
 # usage errors: exactly two lines on stderr (problem, usage), nothing on
 # stdout, exit 1; the first line names what is wrong
 usage_err() { # want-substring command...
