@@ -134,15 +134,18 @@ static int bench_sync(char *ppn, char *wg, long n, char *other)
     sh(cmd);
     char *bins[2] = {ppn, other};
     int nb = other ? 2 : 1;
-    double show[2] = {1e9, 1e9}, dump[2] = {1e9, 1e9}, psync[2] = {1e9, 1e9}, pone[2] = {1e9, 1e9};
+    double show[2] = {1e9, 1e9}, dump[2] = {1e9, 1e9}, psync[2] = {1e9, 1e9}, pone[2] = {1e9, 1e9},
+           start[2] = {1e9, 1e9};
     double wsync = 1e9, t_get = 1e9, t_lsync = 1e9;
     for (int r = 0; r < SYNC_RUNS; r++) {
         for (int b = 0; b < nb; b++) {
             int k = (r + b) % nb; /* alternate which binary goes first */
+            char *a_start[] = {bins[k], "--version", NULL};
             char *a_show[] = {bins[k], "showconf", dev, NULL};
             char *a_dump[] = {bins[k], "show", dev, "dump", NULL};
             char *a_sync[] = {bins[k], "syncconf", dev, conf, NULL};
             char *a_one[] = {bins[k], "syncconf", dev, one, NULL};
+            mins(&start[k], timed(a_start));
             mins(&show[k], timed(a_show));
             mins(&dump[k], timed(a_dump));
             mins(&psync[k], timed(a_sync));
@@ -172,10 +175,12 @@ static int bench_sync(char *ppn, char *wg, long n, char *other)
     printf("%ld peers, best of %d\n", n, SYNC_RUNS);
     for (int k = 0; k < nb; k++) {
         printf(" %s\n", bins[k]);
+        printf("  %-40s %8.3f s\n", "--version (process start)", start[k]);
         printf("  %-40s %8.3f s\n", "showconf (the floor)", show[k]);
         printf("  %-40s %8.3f s %7.2fx\n", "show dump", dump[k], dump[k] / show[k]);
         printf("  %-40s %8.3f s %7.2fx\n", "syncconf, nothing changed", psync[k], psync[k] / show[k]);
         printf("  %-40s %8.3f s %7.2fx\n", "syncconf, one endpoint changed", pone[k], pone[k] / show[k]);
+        printf("  %-40s %17.2fx\n", "syncconf unchanged, less process start", (psync[k] - start[k]) / (show[k] - start[k]));
     }
     printf(" %s\n", wg);
     printf("  %-40s %8.3f s %7.2fx\n", "syncconf, nothing changed (/ showconf)", wsync, wsync / show[0]);
