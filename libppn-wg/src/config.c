@@ -135,17 +135,25 @@ static int parse_key(const char *v, uint8_t out[PPN_WG_KEY_BYTES])
  * bits zero); a configuration may hold 100,000 of them. */
 int wg_pubkey_from_base64(const char *v, size_t len, uint8_t out[PPN_WG_KEY_BYTES])
 {
-    static int8_t t[256];
-    static bool ready;
-    if (!ready) { /* idempotent: concurrent first calls write the same bytes */
-        int8_t tmp[256];
-        memset(tmp, -1, sizeof(tmp));
-        static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        for (int i = 0; i < 64; i++)
-            tmp[(unsigned char)a[i]] = (int8_t)i;
-        memcpy(t, tmp, sizeof(t));
-        __atomic_store_n(&ready, true, __ATOMIC_RELEASE);
-    }
+    /* The base64 alphabet: 0..63, -1 outside it. */
+    static const int8_t t[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+        -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+        -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
     if (len != PPN_WG_KEY_B64_LEN || v[PPN_WG_KEY_B64_LEN - 1] != '=')
         return -EINVAL;
     uint8_t k[PPN_WG_KEY_BYTES];

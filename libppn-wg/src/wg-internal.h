@@ -39,7 +39,7 @@ struct ppn_wg_device {
     struct wg_index_slot {
         uint32_t pos;  /* peer position + 1, 0 = empty */
         uint32_t hash; /* of its public key: compared before the key */
-    } *index;          /* open addressing, linear probing, load <= 1/4 */
+    } *index;          /* open addressing, linear probing, load <= 1/2 */
     size_t index_size;
 };
 

@@ -232,10 +232,13 @@ PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret);
 PPN_EXPORT int ppn_wg_set_device(const ppn_wg_device *d);
 /* Makes the interface named in 'desired' match it: reads the current state,
  * then writes only the difference — device fields that differ, peers that
- * are new, changed or gone, allowed IPs added or removed.  A peer's endpoint
- * is written only when 'desired' has one and it differs from the kernel's;
- * an absent endpoint never clears the kernel's (it may have roamed).
- * Returns the number of peers written (added, changed or removed). */
+ * are new, changed or gone (a desired peer flagged REMOVE_ME counts as
+ * gone), allowed IPs added or removed.  A peer's endpoint is written only
+ * when 'desired' has one and it differs from the kernel's; an absent
+ * endpoint never clears the kernel's (it may have roamed).  When nothing
+ * differs nothing is sent: the cost is one read of the device plus an O(n)
+ * comparison by public key.  Returns the number of peers written (added,
+ * changed or removed). */
 PPN_EXPORT int ppn_wg_sync_device(const ppn_wg_device *desired);
 
 /* ---- kernel: links and addresses (rtnetlink) ---------------------------- */
