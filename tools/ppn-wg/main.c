@@ -70,6 +70,12 @@ static int read_whole(const char *path, char **ret, size_t *ret_len)
     if (!f)
         return -errno;
     size_t cap = 4096, len = 0;
+    struct stat st;
+    /* A regular file is read into one buffer of its size (no copies, each
+     * of which would leave a key to wipe). */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uintmax_t)st.st_size < SIZE_MAX / 2)
+        cap = (size_t)st.st_size + 2;
     char *buf = malloc(cap);
     int r = 0;
     if (!buf)
