@@ -127,7 +127,7 @@ static int parse_endpoint(ppn_wg_peer *p, const char *s)
 
 static int parse_key(const char *v, uint8_t out[PPN_WG_KEY_BYTES])
 {
-    return ppnc_key_from_base64(out, v, strlen(v)) < 0 ? -EINVAL : 0;
+    return ppnc_key_from_base64(out, v, strlen(v)) < 0 ? -EBADMSG : 0;
 }
 
 /* Public keys are not secret: a table decoder, accepting exactly what
@@ -155,7 +155,7 @@ int wg_pubkey_from_base64(const char *v, size_t len, uint8_t out[PPN_WG_KEY_BYTE
         -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     };
     if (len != PPN_WG_KEY_B64_LEN || v[PPN_WG_KEY_B64_LEN - 1] != '=')
-        return -EINVAL;
+        return -EBADMSG; /* as ppn_wg_key_from_base64 */
     uint8_t k[PPN_WG_KEY_BYTES];
     int bad = 0;
     unsigned o = 0;
@@ -171,7 +171,7 @@ int wg_pubkey_from_base64(const char *v, size_t len, uint8_t out[PPN_WG_KEY_BYTE
     int a = t[(unsigned char)v[40]], b = t[(unsigned char)v[41]], c = t[(unsigned char)v[42]];
     bad |= a | b | c;
     if (bad < 0 || (c & 3))
-        return -EINVAL;
+        return -EBADMSG;
     unsigned x = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6;
     k[o++] = (uint8_t)(x >> 16);
     k[o++] = (uint8_t)(x >> 8);

@@ -838,7 +838,7 @@ START_TEST(t_errors)
     static const char bad[] = "[Peer]\nPublicKey = nope\n";
     ppn_wg_device *x;
     unsigned line = 0;
-    ck_assert_int_eq(ppn_wg_config_parse(bad, strlen(bad), &x, &line), -EINVAL);
+    ck_assert_int_eq(ppn_wg_config_parse(bad, strlen(bad), &x, &line), -EBADMSG);
     ck_assert_uint_eq(line, 2);
 
     /* Not permitted: the same calls as an unprivileged user. */

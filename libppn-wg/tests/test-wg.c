@@ -71,7 +71,7 @@ START_TEST(test_pubkey_decoder)
             }
             s[pos] = saved;
         }
-        ck_assert_int_eq(wg_pubkey_from_base64(s, 43, a), -EINVAL);
+        ck_assert_int_eq(wg_pubkey_from_base64(s, 43, a), -EBADMSG);
     }
 }
 END_TEST
@@ -295,8 +295,8 @@ END_TEST
 START_TEST(test_config_errors)
 {
     static const struct { const char *text; int err; unsigned line; } bad[] = {
-        {"[Interface]\nPrivateKey = abc\n", -EINVAL, 2},
-        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", -EINVAL, 2},
+        {"[Interface]\nPrivateKey = abc\n", -EBADMSG, 2},
+        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", -EBADMSG, 2},
         {"[Interface]\nListenPort = 65536\n", -EBADMSG, 2},
         {"[Interface]\nListenPort = -1\n", -EBADMSG, 2},
         {"[Interface]\nAddress = 10.0.0.1/24\n", -EBADMSG, 2},

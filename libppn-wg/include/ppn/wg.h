@@ -271,9 +271,10 @@ PPN_EXPORT int ppn_wg_link_list(ppn_wg_link_cb cb, void *userdata);
 /* Parses the `wg setconf` format ([Interface] PrivateKey, ListenPort, FwMark;
  * [Peer] PublicKey, PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive)
  * into a new device object (no name set).  Host names in Endpoint are
- * resolved with getaddrinfo.  -EBADMSG for a syntax error, with the 1-based
- * line in *ret_line when 'ret_line' is not NULL (also set on failure);
- * -EINVAL for a bad key. */
+ * resolved with getaddrinfo.  -EBADMSG for a syntax error or a key that is
+ * not canonical base64 of 32 bytes, with the 1-based line in *ret_line when
+ * 'ret_line' is not NULL (also set on failure); -EINVAL for NULL text or
+ * ret. */
 PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret,
                                    unsigned *ret_line);
 /* Formats 'd' in the `wg showconf` format into a malloc'd NUL-terminated
