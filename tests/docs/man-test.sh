@@ -6,6 +6,9 @@
 # hidden option the bash completion uses) lists the same commands, and every
 # --option that '<tool> <subcommand> --help' shows is in that subcommand's
 # section, in the page's OPTIONS section, or in the subcommand's own page.
+# (A page may instead list its commands as '.TP' items of '.SH COMMANDS',
+# the tag starting with the command's name; the top-level options may be in
+# OPTIONS or SYNOPSIS.)
 # Every page renders without a groff warning.  The check is then run once
 # more on a copy of the pages with one option removed, and must fail there
 # (a test that cannot fail is no test).
@@ -17,9 +20,10 @@ mandir=$1 bindir=$2
 # tool:page, and subcommand=page for subcommands with a page of their own.
 TOOLS=(ppn-pair:ppn-pair.1 ppn-ledger:ppn-ledger.1 ppn-vm:ppn-vm.1)
 declare -A OWN_PAGE=([ppn-vm:agent]=ppn-vm-agent.8 [ppn-vm:controller]=ppn-vm-controller.8)
-# ppn-wg is excluded: doc/man/ppn-wg.8 has no COMMANDS section with one '.SS'
-# per subcommand (the wg branch rewrites the page and adds genkey, genpsk and
-# pubkey); the lead adds "ppn-wg:ppn-wg.8" here once the page has them.
+# ppn-wg is excluded: this branch's doc/man/ppn-wg.8 has no COMMANDS section
+# (neither '.SS' nor '.TP' items per command) and no --help in its SYNOPSIS.
+# The wg branch's rewrite of the page passes this check (tried against this
+# branch's ppn-wg); once it is merged, add "ppn-wg:ppn-wg.8" to TOOLS.
 EXCLUDED=(ppn-wg)
 
 fails=0 checked_cmds=0 checked_opts=0
@@ -33,6 +37,19 @@ section() { # file kind name
     plain "$1" | awk -v k="$2" -v n="$3" '
         $1 == "." k && $2 == n && NF == 2 { on = 1; next }
         on && ($1 == ".SS" || $1 == ".SH") { exit }
+        on { print }'
+}
+
+# The item of command NAME in a '.SH COMMANDS' made of '.TP' items (as
+# ppn-wg.8 is): from the '.TP' whose tag starts with NAME to the next item
+# of a command in CMDS, or the next .SH/.SS.
+tp_item() { # file name cmds
+    plain "$1" | awk -v n="$2" -v cmds=" $(echo $3) " '
+        function first(l) { sub(/^\.(B|BI|BR|I|IR|IB)[ \t]+/, "", l); gsub(/"/, "", l); sub(/[ \t].*$/, "", l); return l }
+        $0 == ".SH COMMANDS" { inc = 1; next }
+        inc && /^\.S[HS]/ { exit }
+        inc && $1 == ".TP" { tp = 1; next }
+        inc && tp { tp = 0; w = first($0); if (index(cmds, " " w " ")) { if (on) exit; on = (w == n) } }
         on { print }'
 }
 
@@ -54,18 +71,18 @@ check_tool() { # mandir tool page
     listed=$("$exe" --list-commands) || fail "$tool --list-commands exits $?"
     [ "$listed" = "$cmds" ] || fail "$tool --list-commands ($(echo $listed)) differs from --help ($(echo $cmds))"
     local common
-    common=$(section "$page" SH OPTIONS)
-    [ -n "$common" ] || fail "$3 has no OPTIONS section"
+    common=$(section "$page" SH OPTIONS; section "$page" SH SYNOPSIS)
     # Options in the list of commands belong to their command (checked below).
     for o in $(grep -v '^  [a-z]' <<<"$help" | options_of); do
         checked_opts=$((checked_opts + 1))
-        has_option "$common" "$o" || fail "'$tool --help' shows $o, not in the OPTIONS of $3"
+        has_option "$common" "$o" || fail "'$tool --help' shows $o, not in the OPTIONS or SYNOPSIS of $3"
     done
     for c in $cmds; do
         checked_cmds=$((checked_cmds + 1))
         local text own=${OWN_PAGE[$tool:$c]:-} sub where
         text=$(section "$page" SS "$c")
-        [ -n "$text" ] || { fail "$3 has no '.SS $c' section ('$tool --help' lists $c)"; continue; }
+        [ -n "$text" ] || text=$(tp_item "$page" "$c" "$cmds")
+        [ -n "$text" ] || { fail "$3 has no '.SS $c' section nor '.TP' item in COMMANDS ('$tool --help' lists $c)"; continue; }
         where="section $c or OPTIONS of $3"
         if [ -n "$own" ]; then
             [ -r "$dir/$own" ] || { fail "$dir/$own (the page of '$tool $c') is missing"; continue; }
