@@ -36,10 +36,10 @@ START_TEST(test_keys)
     ck_assert_mem_eq(k, back, 32);
     /* wrong length, wrong encoding, non-canonical, NULL */
     memset(back, 0x55, 32);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 43, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 44, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", 44, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 43, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 44, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", 44, back), -EBADMSG);
     ck_assert_int_eq(ppn_wg_key_from_base64(NULL, 44, back), -EINVAL);
     ck_assert_uint_eq(back[0], 0x55); /* untouched on failure */
     ck_assert_int_eq(ppn_wg_key_to_base64(NULL, b), -EINVAL);

@@ -96,6 +96,16 @@ expect 0 "still running after the refused shutdowns" -- "$V" status g1 --json
 [ "$(jget status)" = "running" ] && ok "untouched" || bad "after refused shutdown: $out"
 expect 0 "balloon to 200 MiB, waiting" -- "$V" balloon g1 200 --wait 30 --json
 [ "$(jget actual_bytes)" = "209715200" ] && ok "actual 200 MiB" || bad "balloon: $out"
+expect 0 "console" -- "$V" console g1
+printf '%s\n' "$out" | grep -q "ppn-guest: ready acpid" && ok "console shows the guest" || bad "console: $out"
+grep -q -- "-sandbox on" "/proc/$pid/cmdline" 2>/dev/null || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-sandbox on,obsolete=deny" \
+  && ok "QEMU runs with -sandbox on" || bad "no -sandbox: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+expect 1 "remove while running" -- "$V" remove g1
+grep -q "it is running" "$state/err" && ok "remove refused in words" || bad "remove: $(cat "$state/err")"
+mkdir -p "$state/broken" && echo '{"format": 1, "name": "broken"' >"$state/broken/spec.json"
+expect 1 "list with a broken specification" -- "$V" list
+printf '%s\n' "$out" | grep -q "^broken .*broken.*(" && ok "broken VM listed with its reason" || bad "list: $out"
+rm -rf "$state/broken"
 expect 0 "qmp query-status" -- "$V" qmp g1 query-status --json
 [ "$(jget status)" = "running" ] && ok "raw QMP" || bad "qmp: $out"
 expect 1 "qmp unknown command" -- "$V" qmp g1 no-such-command
@@ -108,6 +118,8 @@ expect 0 "unit" -- "$V" unit g1 --deadline 30
 echo "$out" > "$state/ppn-vm-g1.service"
 verr=$(systemd-analyze verify "$state/ppn-vm-g1.service" 2>&1 >/dev/null); vst=$?
 [ $vst = 0 ] && [ -z "$verr" ] && ok "systemd-analyze verify: clean" || bad "systemd-analyze verify ($vst): $verr"
+expect 0 "unit --accel tcg" -- "$V" unit g1 --accel tcg
+printf '%s\n' "$out" | grep -q '^ExecStart=.*"--accel" "tcg" "g1"$' && ok "the unit carries the accelerator" || bad "unit --accel: $out"
 expect 0 "graceful shutdown" -- "$V" shutdown g1 --deadline 30 --json
 [ "$(jget outcome)" = "graceful" ] && ok "graceful" || bad "shutdown: $out"
 sleep 0.5
@@ -145,4 +157,7 @@ fr2=0; timeout 120 tail --pid="$fp" -f /dev/null || fr2=timeout; wait "$fp" || f
   || bad "SIGTERM during start: $fr2, $(cat "$state/fg2.out")"
 [ "$fr" = 0 ] && [ ! -e "$state/g1/qemu.pid" ] && ok "SIGTERM to the supervisor: exit 0, qemu.pid removed" \
   || bad "supervisor after SIGTERM: exit $fr, $(cat "$state/fg.out"), pid file $(ls "$state/g1")"
+for _ in $(seq 50); do [ -e "$state/g1/qemu.pid" ] || break; sleep 0.1; done
+expect 0 "remove" -- "$V" remove g1
+[ ! -e "$state/g1" ] && ok "removed" || bad "g1 still there"
 exit $fail

@@ -63,8 +63,9 @@ PPN_EXPORT size_t ppn_wg_ifname_max(void);
  * form) into 'out' (at least PPN_WG_KEY_B64_LEN + 1 bytes). -EINVAL on NULL. */
 PPN_EXPORT int ppn_wg_key_to_base64(const uint8_t key[PPN_WG_KEY_BYTES], char *out);
 /* Decodes 'len' characters of base64 into a 32-byte key, in constant time.
- * -EINVAL for NULL, a wrong length (not 44 characters, i.e. not 32 bytes) or
- * a bad encoding; 'ret_key' untouched on failure. */
+ * -EINVAL for NULL; -EBADMSG for a wrong length (not 44 characters, i.e.
+ * not 32 bytes) or anything but the canonical encoding, as
+ * ppn_crypto_key_from_base64; 'ret_key' untouched on failure. */
 PPN_EXPORT int ppn_wg_key_from_base64(const char *s, size_t len,
                                       uint8_t ret_key[PPN_WG_KEY_BYTES]);
 
