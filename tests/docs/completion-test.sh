@@ -44,6 +44,15 @@ expect "" ppn-vm no-such-command --
 expect "agent" ppn-vm ag
 expect "syncconf" ppn-wg sy
 expect "--import" ppn-pair mesh --state /tmp/s --im
+# Values the help shows as '--opt a|b|c'; nothing where it shows none.
+expect "auto kvm tcg" ppn-vm start web1 --accel ""
+expect "general totebox" ppn-vm place --memory 512 --type ""
+expect "" ppn-vm start web1 --timeout ""
+expect "" ppn-ledger show /tmp/ledger ""
+# ppn-wg's usage lines are written the wg(8) way: their keywords.
+expect "dump" ppn-wg show wg0 d
+expect "peer persistent-keepalive preshared-key private-key" ppn-wg set wg0 p
+expect "all allowed-ips" ppn-wg show al
 # Level 1 of every tool is exactly the command list of its --help.
 for t in ppn-pair ppn-ledger ppn-vm ppn-wg; do
     want=$("$t" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }' | sort | tr '\n' ' ' | sed 's/ $//')
