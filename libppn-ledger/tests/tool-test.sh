@@ -99,6 +99,20 @@ PPN_LEDGER_PROGRESS_DELAY_MS=60000 script -qec "$T verify P" /dev/null > tty.out
 script -qec "$T import P0 P" /dev/null > tty.out
 tr '\r' '\n' < tty.out | grep -q "P: appending [0-9]*/6001" || fail "no import progress: $(tr '\r' '\n' < tty.out | head -5)"
 grep -q "imported 6001 entries" tty.out || fail "import on a terminal"
+# --json for scripts: results on stdout, failures as JSON on stderr
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+"$T" verify P --json | jq_ 'd["verified"] and d["entries"] == 6002 and len(d["root"]) == 64' | grep -q True || fail "verify --json"
+"$T" checkpoint L --json | jq_ 'd["size"] == 4 and d["origin"] and d["note"].startswith(d["origin"])' | grep -q True || fail "checkpoint --json"
+"$T" show L --view members --json | jq_ 'all(m["hostname"] and m["mesh"] and len(m["identity"]) == 44 for m in d) and len(d) >= 1' | grep -q True || fail "show --view members --json"
+"$T" show L --view grants --json | jq_ 'any(g["capability"] == "admin" for g in d)' | grep -q True || fail "show --view grants --json"
+"$T" show L --view members | grep -q "node-b" || fail "show --view members"
+if "$T" verify /nonexistent --json 2>err >out; then fail "verify of nothing"; fi
+jq_ '"error" in d and d["tool"] == "ppn-ledger"' <err | grep -q True || fail "error not JSON under --json: $(cat err)"
+if "$T" show L --view nope 2>err; then fail "--view nope accepted"; fi
+"$T" import L2 L --json 2>err | jq_ 'd["imported"] >= 0 and d["source"] == "L"' | grep -q True || fail "import --json: $(cat err)"
+rc=0; "$T" import L2 F --json 2>err >/dev/null || rc=$?
+[ "$rc" = 2 ] && jq_ 'd["error"] == "fork" and d["fork_size"] >= 1 and len(d["our_root"]) == 64' <err | grep -q True ||
+  fail "fork under --json: exit $rc, $(cat err)"
 # corruption is refused with index and offset
 printf '\xff' | dd of=L/entries bs=1 seek=300 conv=notrunc status=none
 if "$T" verify L 2>err; then fail "corruption not detected"; fi

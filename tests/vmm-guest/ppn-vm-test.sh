@@ -118,6 +118,10 @@ expect 0 "unit" -- "$V" unit g1 --deadline 30
 echo "$out" > "$state/ppn-vm-g1.service"
 verr=$(systemd-analyze verify "$state/ppn-vm-g1.service" 2>&1 >/dev/null); vst=$?
 [ $vst = 0 ] && [ -z "$verr" ] && ok "systemd-analyze verify: clean" || bad "systemd-analyze verify ($vst): $verr"
+expect 0 "unit --json" -- "$V" unit g1 --json
+[ "$(jget unit)" = "ppn-vm-g1.service" ] && printf '%s' "$out" | grep -q '"text": "# Generated' && ok "unit --json is JSON" || bad "unit --json: $out"
+expect 1 "status of no such VM, --json" -- "$V" status nope --json
+grep -q '^{"tool": "ppn-vm", "error": ' "$state/err" && ok "errors as JSON under --json" || bad "error under --json: $(cat "$state/err")"
 expect 0 "unit --accel tcg" -- "$V" unit g1 --accel tcg
 printf '%s\n' "$out" | grep -q '^ExecStart=.*"--accel" "tcg" "g1"$' && ok "the unit carries the accelerator" || bad "unit --accel: $out"
 expect 0 "graceful shutdown" -- "$V" shutdown g1 --deadline 30 --json

@@ -59,6 +59,7 @@ static int common_opt(struct common *c, int opt)
         return 1;
     case OPT_JSON:
         c->json = true;
+        tool_set_json_errors(true); /* errors as JSON on stderr too */
         return 1;
     case 'h':
         c->help = true;
@@ -1476,7 +1477,10 @@ int cmd_unit(int argc, char **argv)
     if (r < 0)
         return tool_fail("generate the unit of", name, r);
     if (!install) {
-        fputs(text, stdout);
+        if (c.json)
+            print_json(json_pack("{s:s,s:s}", "unit", uname, "text", text));
+        else
+            fputs(text, stdout);
         free(text);
         return 0;
     }
