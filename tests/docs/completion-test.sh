@@ -38,7 +38,7 @@ expect "start status stop" ppn-vm st
 expect "--accel --foreground --help --json --qemu --state-dir --timeout" ppn-vm start --
 # And around them.
 expect "--foreground" ppn-vm start web1 --f
-expect "--help --hex --json --raw" ppn-ledger show /tmp/ledger --
+expect "--help --hex --json --raw --view" ppn-ledger show /tmp/ledger --
 expect "--help --version" ppn-vm --
 expect "" ppn-vm no-such-command --
 expect "agent" ppn-vm ag
@@ -47,6 +47,7 @@ expect "--import" ppn-pair mesh --state /tmp/s --im
 # Values the help shows as '--opt a|b|c'; nothing where it shows none.
 expect "auto kvm tcg" ppn-vm start web1 --accel ""
 expect "general totebox" ppn-vm place --memory 512 --type ""
+expect "assignments grants members" ppn-ledger show /tmp/ledger --view ""
 expect "" ppn-vm start web1 --timeout ""
 expect "" ppn-ledger show /tmp/ledger ""
 # ppn-wg's usage lines are written the wg(8) way: their keywords.
