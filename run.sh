@@ -11,7 +11,7 @@ PACKAGES=(
   libsodium-dev libcbor-dev libmnl-dev libnl-3-dev libnl-route-3-dev libjansson-dev check
   qemu-system-x86 qemu-utils busybox-static wireguard-tools linux-image-amd64 kmod xz-utils cpio
   iproute2 iputils-ping systemd procps binutils dosfstools mtools
-  dpkg-dev debhelper lintian abigail-tools python3
+  dpkg-dev debhelper lintian abigail-tools python3 groff-base
 )
 
 install_deps() {

@@ -36,6 +36,11 @@ int tool_dispatch(const char *tool, const char *version, const struct tool_cmd *
         printf("%s %s\n", tool, version);
         return 0;
     }
+    if (!strcmp(sub, TOOL_LIST_COMMANDS)) {
+        for (const struct tool_cmd *c = cmds; c->name; c++)
+            printf("%s\n", c->name);
+        return 0;
+    }
     for (const struct tool_cmd *c = cmds; c->name; c++)
         if (!strcmp(c->name, sub))
             return c->run(argc - 1, argv + 1);
