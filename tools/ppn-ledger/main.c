@@ -950,9 +950,10 @@ static int cmd_import(int argc, char **argv)
         sodium_bin2hex(a, sizeof(a), rep.ours, 32);
         sodium_bin2hex(b, sizeof(b), rep.theirs, 32);
         if (json) {
-            char *t = json_dumps(json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "tool", "ppn-ledger", "error", "fork",
-                                           "source", src, "fork_size", (json_int_t)rep.fork_size, "our_root", a,
-                                           "their_root", b), JSON_COMPACT | JSON_ENSURE_ASCII);
+            json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "tool", "ppn-ledger", "error", "fork", "source", src,
+                                  "fork_size", (json_int_t)rep.fork_size, "our_root", a, "their_root", b);
+            char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+            json_decref(o);
             fprintf(stderr, "%s\n", t ? t : "{}");
             free(t);
         } else {

@@ -368,7 +368,8 @@ static int cmd_show(int argc, char **argv)
             free(ns.v);
             return fail("list", "interfaces", r);
         }
-        qsort(ns.v, ns.n, sizeof(*ns.v), cmp_names);
+        if (ns.n)
+            qsort(ns.v, ns.n, sizeof(*ns.v), cmp_names);
         if (!strcmp(what, "interfaces")) {
             for (size_t i = 0; i < ns.n; i++)
                 printf("%s%s", i ? " " : "", ns.v[i]);
