@@ -19,6 +19,7 @@
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
 #include "ppn/wg.h"
+#include "glue.h"
 #include "pair.h"
 #include "tool-util.h"
 
@@ -184,8 +185,8 @@ static int cmd_genesis(int argc, char **argv)
     struct node n;
     if (node_load(&n, state, false))
         return 1;
-    struct mesh_range mr;
-    if (mesh_range_parse(range, &mr) < 0) {
+    struct glue_mesh_range mr;
+    if (glue_mesh_range_parse(range, &mr) < 0) {
         node_wipe(&n);
         return tool_error("Failed to parse mesh range '%s': expected an IPv4 prefix such as 10.8.0.0/24", range);
     }
@@ -197,7 +198,7 @@ static int cmd_genesis(int argc, char **argv)
                             : tool_fail("create ledger", n.ledger_dir, r);
     }
     char addr[64];
-    mesh_range_host(&mr, 1, addr, sizeof(addr));
+    glue_mesh_range_host(&mr, 1, addr, sizeof(addr));
     r = ppn_ledger_node_join(l, n.id_pk, n.wg_pk, addr, endpoint, hostname, n.id_sk, NULL);
     if (r < 0) {
         ppn_ledger_free(l);

@@ -22,17 +22,8 @@ struct node {
 int node_load(struct node *n, const char *dir, bool need_ledger);
 void node_wipe(struct node *n);
 
-/* An IPv4 mesh range such as 10.8.0.0/24. */
-struct mesh_range {
-    uint32_t net; /* host byte order, host bits zero */
-    unsigned prefix;
-};
-int mesh_range_parse(const char *s, struct mesh_range *ret);
-/* "a.b.c.d/prefix" of host number 'i' within the range. */
-void mesh_range_host(const struct mesh_range *mr, uint32_t i, char *buf, size_t size);
-/* Chooses the joining node's address: its proposal when inside the range,
- * a host address and unused; else the lowest unused host address.
- * -ENOSPC when the range is full.  Writes "a.b.c.d/prefix". */
+/* A mesh address for a new member (glue_mesh_allocate: never one a node
+ * ever had). */
 int mesh_allocate(ppn_ledger *l, const char *proposal, char *buf, size_t size);
 
 /* Checkpoint (signed by the node, which must be an administrator) and
