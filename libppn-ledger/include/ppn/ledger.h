@@ -465,6 +465,65 @@ struct ppn_ledger_import_report {
 PPN_EXPORT int ppn_ledger_import(ppn_ledger *ledger, const char *src_dir,
                                  struct ppn_ledger_import_report *report);
 
+/* ---- Replica bundles (doc/ledger-bundle.md) ----------------------------------------- */
+
+/* A bundle is one replica in one byte string, to hand a whole ledger to a new member: the
+ * 'entries', 'tree' and 'checkpoint' files of a ledger directory in the PPNLEDG1 format of
+ * doc/ledger-bundle.md.  It needs no secrecy: everything in it is signed and is verified on
+ * installing. */
+
+/* Largest bundle this library builds or reads, in bytes (256 MiB), and most files in one. */
+#define PPN_LEDGER_BUNDLE_MAX (256U << 20)
+#define PPN_LEDGER_BUNDLE_FILES_MAX 16
+
+/* Where a bundle was refused.  Filled by ppn_ledger_bundle_need and _install, on success
+ * (nothing set) and on failure. */
+struct ppn_ledger_bundle_report {
+    uint32_t part;         /* the bundle's file (0 = first) at fault, UINT32_MAX if none */
+    uint32_t error_file;   /* for a replica that does not verify: as in ppn_ledger_report */
+    uint64_t offset;       /* byte offset in the bundle at fault, UINT64_MAX if none */
+    uint64_t error_index;  /* the entry at fault, UINT64_MAX if none */
+    uint64_t error_offset; /* its byte offset in that file of the replica, UINT64_MAX if none */
+    char file[65];         /* the name of that file ("" if none) */
+    char why[256];         /* a sentence saying what is wrong ("" on success) */
+};
+
+/* Build the bundle of what 'ledger' holds (its entries, the tree hashes of them, its stored
+ * checkpoint if any) into *ret_buf (malloc'd; free with free()), *ret_len bytes.  -EINVAL
+ * NULL arguments, -EFBIG more than PPN_LEDGER_BUNDLE_MAX, -EIO a read failed, -ENOMEM. */
+PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *ledger, uint8_t **ret_buf, size_t *ret_len);
+
+/* For reading a bundle from a stream: given its first 'len' bytes, returns 0 with *ret_total
+ * = the length of the whole bundle once 'len' covers every header (*ret_total <= len means it
+ * is all there; bytes after it are not part of it), or -EAGAIN with *ret_total = a length it
+ * needs at least (read up to it and call again).  -EBADMSG when the bytes cannot start a valid
+ * bundle (magic, file count, name, duplicate, size), -EFBIG when it would exceed
+ * PPN_LEDGER_BUNDLE_MAX; report (may be NULL) says where. */
+PPN_EXPORT int ppn_ledger_bundle_need(const uint8_t *buf, size_t len, uint64_t *ret_total,
+                                      struct ppn_ledger_bundle_report *report);
+
+/* Called by ppn_ledger_bundle_install with the verified replica opened read-only, before it is
+ * installed: return 0 to install it, or a negative errno (and a sentence in 'why') to refuse. */
+typedef int (*ppn_ledger_bundle_accept_fn)(void *userdata, ppn_ledger *replica, char *why,
+                                           size_t why_size);
+
+/* Verify the bundle buf[0..len) and install it as the new ledger directory 'dir' (which must
+ * not exist: -EEXIST) atomically: written to a temporary sibling '<dir>.tmp.<pid>', every file
+ * and the directory fsynced, fully verified there (as ppn_ledger_verify: every checksum,
+ * encoding, signature, authority, tree hash), its checkpoint checked to be signed by
+ * 'signer_pk' (NULL: by any current administrator of the replica) and to cover every entry,
+ * then 'accept' (may be NULL) asked, and only then renamed to 'dir' (never over anything) and
+ * the parent fsynced.  On any failure nothing is left behind.  Errors: -EINVAL arguments;
+ * -EBADMSG a malformed bundle (trailing bytes included) or one without 'entries' or
+ * 'checkpoint'; -EFBIG too large; -EUCLEAN / -EKEYREJECTED / -EPERM a replica that does not
+ * verify (file, entry index and offset in *report); -EKEYREJECTED a checkpoint not signed by
+ * the key; -EPROTO a checkpoint that does not cover all the entries; -EEXIST; -EIO; whatever
+ * 'accept' returns.  report (may be NULL) says where and why. */
+PPN_EXPORT int ppn_ledger_bundle_install(const uint8_t *buf, size_t len, const char *dir,
+                                         const uint8_t signer_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                         ppn_ledger_bundle_accept_fn accept, void *userdata,
+                                         struct ppn_ledger_bundle_report *report);
+
 #ifdef __cplusplus
 }
 #endif
