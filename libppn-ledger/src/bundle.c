@@ -90,8 +90,8 @@ int bundle_scan(const uint8_t *buf, size_t len, struct bundle_part *parts, size_
         uint64_t nl = get_be(buf + pos, 2);
         if (nl == 0 || nl > BUNDLE_NAME_MAX)
             return refuse(rep, -EBADMSG, i, pos, "a file name length is not 1 to 64");
-        if (len < pos + 2 + nl + 8) {
-            *ret_total = pos + 2 + nl + 8;
+        if (len < pos + 2 + nl) {
+            *ret_total = pos + 2 + nl;
             return -EAGAIN;
         }
         char name[BUNDLE_NAME_MAX + 1];
@@ -104,10 +104,14 @@ int bundle_scan(const uint8_t *buf, size_t len, struct bundle_part *parts, size_
         for (uint32_t j = 0; j < i; j++)
             if (!strcmp(parts[j].name, name))
                 return refuse(rep, -EBADMSG, i, pos + 2, "file '%s' appears twice", name);
+        if (len < pos + 2 + nl + 8) {
+            *ret_total = pos + 2 + nl + 8;
+            return -EAGAIN;
+        }
         uint64_t size = get_be(buf + pos + 2 + nl, 8);
         uint64_t data = pos + 2 + nl + 8;
         if (size > PPN_LEDGER_BUNDLE_MAX || data + size > PPN_LEDGER_BUNDLE_MAX)
-            return refuse(rep, -EFBIG, i, pos + 2 + nl, "file '%s' would make the bundle larger than 256 MiB",
+            return refuse(rep, -E2BIG, i, pos + 2 + nl, "file '%s' would make the bundle larger than 256 MiB",
                           name);
         memcpy(parts[i].name, name, nl + 1);
         parts[i].header = pos;
@@ -145,7 +149,7 @@ PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *l, uint8_t **ret_buf, size_t 
     if (l->has_cp)
         total += 2 + 10 + 8 + l->cp_len;
     if (total > PPN_LEDGER_BUNDLE_MAX)
-        return -EFBIG;
+        return -E2BIG;
     uint8_t *b = malloc((size_t)total);
     if (!b)
         return -ENOMEM;

@@ -548,7 +548,7 @@ int cmd_join(int argc, char **argv)
     size_t blen = 0;
     r = recv_bundle(fd, TRANSFER_TIMEOUT_S, &bundle, &blen, &brep);
     if (r < 0) {
-        snprintf(why, sizeof(why), "receiving it failed: %s", r == -EBADMSG || r == -EFBIG ? brep.why : strerror(-r));
+        snprintf(why, sizeof(why), "receiving it failed: %s", r == -EBADMSG || r == -E2BIG ? brep.why : strerror(-r));
     } else {
         struct accept_ctx ctx = {.admin = &admin, .self = &n};
         r = ppn_ledger_bundle_install(bundle, blen, n.ledger_dir, admin.identity_public, accept_replica, &ctx,

@@ -465,11 +465,11 @@ struct ppn_ledger_import_report {
 PPN_EXPORT int ppn_ledger_import(ppn_ledger *ledger, const char *src_dir,
                                  struct ppn_ledger_import_report *report);
 
-/* ---- Replica bundles (doc/ledger-bundle.md) ----------------------------------------- */
+/* ---- Replica bundles (doc/sync.md) ----------------------------------------- */
 
 /* A bundle is one replica in one byte string, to hand a whole ledger to a new member: the
  * 'entries', 'tree' and 'checkpoint' files of a ledger directory in the PPNLEDG1 format of
- * doc/ledger-bundle.md.  It needs no secrecy: everything in it is signed and is verified on
+ * doc/sync.md.  It needs no secrecy: everything in it is signed and is verified on
  * installing. */
 
 /* Largest bundle this library builds or reads, in bytes (256 MiB), and most files in one. */
@@ -490,14 +490,14 @@ struct ppn_ledger_bundle_report {
 
 /* Build the bundle of what 'ledger' holds (its entries, the tree hashes of them, its stored
  * checkpoint if any) into *ret_buf (malloc'd; free with free()), *ret_len bytes.  -EINVAL
- * NULL arguments, -EFBIG more than PPN_LEDGER_BUNDLE_MAX, -EIO a read failed, -ENOMEM. */
+ * NULL arguments, -E2BIG more than PPN_LEDGER_BUNDLE_MAX, -EIO a read failed, -ENOMEM. */
 PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *ledger, uint8_t **ret_buf, size_t *ret_len);
 
 /* For reading a bundle from a stream: given its first 'len' bytes, returns 0 with *ret_total
  * = the length of the whole bundle once 'len' covers every header (*ret_total <= len means it
  * is all there; bytes after it are not part of it), or -EAGAIN with *ret_total = a length it
  * needs at least (read up to it and call again).  -EBADMSG when the bytes cannot start a valid
- * bundle (magic, file count, name, duplicate, size), -EFBIG when it would exceed
+ * bundle (magic, file count, name, duplicate, size), -E2BIG when it would exceed
  * PPN_LEDGER_BUNDLE_MAX; report (may be NULL) says where. */
 PPN_EXPORT int ppn_ledger_bundle_need(const uint8_t *buf, size_t len, uint64_t *ret_total,
                                       struct ppn_ledger_bundle_report *report);
@@ -515,7 +515,7 @@ typedef int (*ppn_ledger_bundle_accept_fn)(void *userdata, ppn_ledger *replica, 
  * then 'accept' (may be NULL) asked, and only then renamed to 'dir' (never over anything) and
  * the parent fsynced.  On any failure nothing is left behind.  Errors: -EINVAL arguments;
  * -EBADMSG a malformed bundle (trailing bytes included) or one without 'entries' or
- * 'checkpoint'; -EFBIG too large; -EUCLEAN / -EKEYREJECTED / -EPERM a replica that does not
+ * 'checkpoint'; -E2BIG too large; -EUCLEAN / -EKEYREJECTED / -EPERM a replica that does not
  * verify (file, entry index and offset in *report); -EKEYREJECTED a checkpoint not signed by
  * the key; -EPROTO a checkpoint that does not cover all the entries; -EEXIST; -EIO; whatever
  * 'accept' returns.  report (may be NULL) says where and why. */
