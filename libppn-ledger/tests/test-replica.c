@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "ledger-private.h"
+#include "sync.h"
 #include "ppn/ledger.h"
 
 static uint8_t admin_sk[64], admin_pk[32], node_sk[64], node_pk[32], other_sk[64], other_pk[32];
@@ -352,7 +353,267 @@ START_TEST(test_bundle_refusals)
 }
 END_TEST
 
-/*SYNC-TESTS*/
+
+/* ---- sync ---- */
+
+/* <base>/b: a replica of a installed from its bundle, open for writing. */
+static ppn_ledger *replicate(ppn_ledger *a, const char *base, const char *name)
+{
+    char d[600];
+    snprintf(d, sizeof(d), "%s/%s", base, name);
+    uint8_t *b;
+    size_t len;
+    ck_assert_int_eq(ppn_ledger_bundle_build(a, &b, &len), 0);
+    ck_assert_int_eq(ppn_ledger_bundle_install(b, len, d, admin_pk, NULL, NULL, NULL), 0);
+    free(b);
+    ppn_ledger *l;
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    return l;
+}
+
+/* One round: 'to' asks 'from'; returns the apply result. */
+static int pull(ppn_ledger *to, ppn_ledger *from, size_t max, struct ppn_ledger_sync_report *rep)
+{
+    uint8_t q[PPN_LEDGER_SYNC_REQUEST_MAX], *ans;
+    size_t ql, al;
+    ck_assert_int_eq(ppn_ledger_sync_request(to, q, sizeof(q), &ql), 0);
+    ck_assert_int_eq(ppn_ledger_sync_answer(from, q, ql, max, &ans, &al), 0);
+    int r = ppn_ledger_sync_apply(to, ans, al, max, rep);
+    free(ans);
+    return r;
+}
+
+static void assert_same(ppn_ledger *x, ppn_ledger *y)
+{
+    ck_assert_uint_eq(ppn_ledger_size(x), ppn_ledger_size(y));
+    uint8_t r1[32], r2[32];
+    ck_assert_int_eq(ppn_ledger_root(x, ppn_ledger_size(x), r1), 0);
+    ck_assert_int_eq(ppn_ledger_root(y, ppn_ledger_size(y), r2), 0);
+    ck_assert_mem_eq(r1, r2, 32);
+}
+
+/* Two ledgers on disk: B falls behind A and catches up, in one round or in many small ones; a
+ * revocation reaches B; B ahead of A is not a fork; everything survives reopening. */
+START_TEST(test_sync_converge)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 5), *b = replicate(a, base, "b");
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 0);
+    add_vms(a, 3, 1);
+    ck_assert_int_eq(checkpoint(a), 0);
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 3);
+    ck_assert_str_eq(rep.why, "");
+    assert_same(a, b);
+    char n1[PPN_LEDGER_CHECKPOINT_MAX], n2[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t l1, l2;
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(a, n1, sizeof(n1), &l1), 0);
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(b, n2, sizeof(n2), &l2), 0);
+    ck_assert_uint_eq(l1, l2);
+    ck_assert_mem_eq(n1, n2, l1);
+    /* A revocation. */
+    add_vms(a, 40, 2);
+    ck_assert_int_eq(ppn_ledger_node_revoke(a, node_pk, "lost", admin_sk, NULL), 0);
+    ck_assert_int_eq(checkpoint(a), 0);
+    struct ppn_ledger_member mem;
+    ck_assert_int_eq(ppn_ledger_member_find(b, node_pk, &mem), 0);
+    /* A small bound: a few entries a round, the proof carries each round to the checkpoint. */
+    unsigned rounds = 0;
+    while (ppn_ledger_size(b) < ppn_ledger_size(a)) {
+        ck_assert_int_eq(pull(b, a, 1200, &rep), 0);
+        ck_assert_uint_gt(rep.appended, 0);
+        ck_assert_uint_eq(rep.their_size, ppn_ledger_size(a));
+        ck_assert_uint_lt(++rounds, 100);
+    }
+    ck_assert_uint_gt(rounds, 3);
+    assert_same(a, b);
+    ck_assert_int_eq(ppn_ledger_member_find(b, node_pk, &mem), -ENOENT);
+    /* B ahead of a stale A: A's answer holds its leaf hashes; B finds them its own: no fork. */
+    ck_assert_int_eq(ppn_ledger_cap_grant(b, other_pk, "vm.create", "x", admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_cap_grant(b, other_pk, "vm.create", "y", admin_sk, NULL), 0);
+    ck_assert_int_eq(checkpoint(b), 0);
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 0);
+    ck_assert_uint_eq(rep.fork, 0);
+    ck_assert_int_eq(pull(a, b, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 2);
+    assert_same(a, b);
+    /* Durable: reopened and fully verified. */
+    char d[600];
+    snprintf(d, sizeof(d), "%s/b", base);
+    ppn_ledger_free(b);
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &b), 0);
+    assert_same(a, b);
+    ck_assert_int_eq(ppn_ledger_verify(b, 1, NULL), 0);
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
+/* The answer B gets from A after A appended 3: its bytes, for tampering. */
+static uint8_t *answer_for(ppn_ledger *b, ppn_ledger *a, size_t *ret_len)
+{
+    uint8_t q[PPN_LEDGER_SYNC_REQUEST_MAX], *ans;
+    size_t ql;
+    ck_assert_int_eq(ppn_ledger_sync_request(b, q, sizeof(q), &ql), 0);
+    ck_assert_int_eq(ppn_ledger_sync_answer(a, q, ql, PPN_LEDGER_SYNC_ANSWER_MAX, &ans, ret_len), 0);
+    return ans;
+}
+
+static size_t note_offset(const uint8_t *ans, size_t len)
+{
+    struct sync_answer sa;
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(sync_answer_decode(ans, len, len, &sa, &rep), 0);
+    return sa.note_off;
+}
+
+/* A forged entry, a forged checkpoint, a truncated answer, one too big: refused, with where,
+ * and B unchanged. */
+START_TEST(test_sync_refusals)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 5), *b = replicate(a, base, "b");
+    add_vms(a, 3, 1);
+    ck_assert_int_eq(checkpoint(a), 0);
+    uint64_t before = ppn_ledger_size(b);
+    size_t len;
+    uint8_t *ans = answer_for(b, a, &len);
+    struct ppn_ledger_sync_report rep;
+    /* Too big: refused on its length alone. */
+    ck_assert_int_eq(ppn_ledger_sync_apply(b, ans, len, len - 1, &rep), -E2BIG);
+    /* Truncated anywhere. */
+    for (size_t cut = 0; cut < len; cut++)
+        ck_assert_int_eq(ppn_ledger_sync_apply(b, ans, cut, len, &rep), -EBADMSG);
+    ck_assert_uint_eq(ppn_ledger_size(b), before);
+    /* Every byte flipped: never applied. */
+    for (size_t off = 0; off < len; off++) {
+        ans[off] ^= 0x10;
+        int r = ppn_ledger_sync_apply(b, ans, len, len, &rep);
+        ans[off] ^= 0x10;
+        if (r == 0)
+            ck_abort_msg("answer byte %zu flipped was applied (%llu appended)", off,
+                         (unsigned long long)rep.appended);
+        ck_assert_str_ne(rep.why, "");
+    }
+    ck_assert_uint_eq(ppn_ledger_size(b), before);
+    /* A forged checkpoint: the same text signed by a key that is not an administrator. */
+    size_t no = note_offset(ans, len);
+    struct checkpoint cp;
+    memset(&cp, 0, sizeof(cp));
+    snprintf(cp.origin, sizeof(cp.origin), "%s", ppn_ledger_origin(a));
+    cp.size = ppn_ledger_size(a);
+    ck_assert_int_eq(ppn_ledger_root(a, cp.size, cp.root), 0);
+    char note[1024];
+    size_t nl;
+    ck_assert_int_eq(checkpoint_sign(&cp, other_sk, note, sizeof(note), &nl), 0);
+    uint8_t *forged = malloc(len);
+    memcpy(forged, ans, len);
+    memcpy(forged + no, note, nl);
+    ck_assert_int_eq(ppn_ledger_sync_apply(b, forged, len, len, &rep), -EKEYREJECTED);
+    ck_assert_uint_eq(rep.error_offset, no);
+    ck_assert_ptr_nonnull(strstr(rep.why, "checkpoint"));
+    /* A forged entry the checkpoint vouches for (its signer re-signs over the forged tree):
+     * the entry's own signature is checked before anything is appended. */
+    memcpy(forged, ans, len);
+    struct sync_answer sa;
+    ck_assert_int_eq(sync_answer_decode(forged, len, len, &sa, &rep), 0);
+    size_t e1 = sa.entry_off + 2 + ((size_t)forged[sa.entry_off] << 8 | forged[sa.entry_off + 1]);
+    size_t el = (size_t)forged[e1] << 8 | forged[e1 + 1];
+    forged[e1 + 2 + el - 1] ^= 1; /* the last byte of entry before+1's signature */
+    struct frontier f = b->fr;
+    uint8_t tmp[64][32];
+    size_t p = sa.entry_off;
+    for (uint32_t i = 0; i < sa.count; i++) {
+        size_t n = (size_t)forged[p] << 8 | forged[p + 1];
+        uint8_t leaf[32];
+        ppn_ledger_merkle_leaf_hash(forged + p + 2, n, leaf);
+        frontier_append(&f, leaf, tmp);
+        p += 2 + n;
+    }
+    frontier_root(&f, cp.root);
+    ck_assert_int_eq(checkpoint_sign(&cp, admin_sk, note, sizeof(note), &nl), 0);
+    memcpy(forged + no, note, nl);
+    ck_assert_int_eq(ppn_ledger_sync_apply(b, forged, len, len, &rep), -EKEYREJECTED);
+    ck_assert_uint_eq(rep.error_index, before + 1);
+    ck_assert_uint_eq(rep.error_offset, e1);
+    ck_assert_ptr_nonnull(strstr(rep.why, "signature"));
+    ck_assert_uint_eq(ppn_ledger_size(b), before);
+    /* A stale answer (for another size) and one for another ledger. */
+    add_vms(b, 1, 7);
+    ck_assert_int_eq(ppn_ledger_sync_apply(b, ans, len, len, &rep), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(rep.why, "follows size"));
+    uint8_t q[PPN_LEDGER_SYNC_REQUEST_MAX], *x;
+    size_t ql, xl;
+    ck_assert_int_eq(ppn_ledger_sync_request(b, q, sizeof(q), &ql), 0);
+    q[49] ^= 1;
+    ck_assert_int_eq(ppn_ledger_sync_answer(a, q, ql, PPN_LEDGER_SYNC_ANSWER_MAX, &x, &xl), -EPROTO);
+    ck_assert_int_eq(ppn_ledger_sync_answer(a, q, ql - 1, PPN_LEDGER_SYNC_ANSWER_MAX, &x, &xl), -EBADMSG);
+    q[49] ^= 1;
+    ck_assert_int_eq(ppn_ledger_sync_answer(a, q, ql, 100, &x, &xl), -E2BIG);
+    struct ppn_ledger_sync_request rq;
+    ck_assert_int_eq(ppn_ledger_sync_request_decode(q, ql, &rq), 0);
+    ck_assert_uint_eq(rq.size, ppn_ledger_size(b));
+    ck_assert_int_eq(ppn_ledger_sync_request_decode(q, PPN_LEDGER_SYNC_REQUEST_MAX + 1, &rq), -E2BIG);
+    free(forged);
+    free(ans);
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
+/* A fork: the same administrator signs two different entries 6 and checkpoints each.  Each side
+ * refuses the other's answer with the evidence: the first size at which they differ (7) and
+ * both roots there, which are the two ledgers' own roots at 7. */
+START_TEST(test_sync_fork_evidence)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 4), *b = replicate(a, base, "b");
+    add_vms(a, 3, 1);
+    ck_assert_int_eq(checkpoint(a), 0);
+    add_vms(b, 1, 2);
+    ck_assert_int_eq(checkpoint(b), 0);
+    uint64_t sa = ppn_ledger_size(a), sb = ppn_ledger_size(b);
+    uint8_t ra[32], rb[32];
+    ck_assert_int_eq(ppn_ledger_root(a, 7, ra), 0);
+    ck_assert_int_eq(ppn_ledger_root(b, 7, rb), 0);
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_exact, 1);
+    ck_assert_uint_eq(rep.fork_size, 7);
+    ck_assert_mem_eq(rep.ours, rb, 32);
+    ck_assert_mem_eq(rep.theirs, ra, 32);
+    ck_assert_uint_eq(rep.error_index, 6);
+    ck_assert_ptr_nonnull(strstr(rep.why, "fork"));
+    ck_assert_uint_eq(rep.appended, 0);
+    /* The other way (the asker ahead of the answerer's checkpoint). */
+    ck_assert_int_eq(pull(a, b, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_exact, 1);
+    ck_assert_uint_eq(rep.fork_size, 7);
+    ck_assert_mem_eq(rep.ours, ra, 32);
+    ck_assert_mem_eq(rep.theirs, rb, 32);
+    /* Without room for the leaf hashes: still refused, the size known to differ. */
+    ck_assert_int_eq(pull(b, a, 600, &rep), -EPROTO);
+    ck_assert_uint_eq(rep.fork_exact, 0);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_size, 7);
+    ck_assert_uint_eq(ppn_ledger_size(a), sa);
+    ck_assert_uint_eq(ppn_ledger_size(b), sb);
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
 
 static Suite *replica_suite(void)
 {
@@ -365,7 +626,12 @@ static Suite *replica_suite(void)
     tcase_add_test(tc, test_bundle_error_location);
     tcase_add_test(tc, test_bundle_refusals);
     suite_add_tcase(s, tc);
-    /*SYNC-TCASE*/
+    tc = tcase_create("sync");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_sync_converge);
+    tcase_add_test(tc, test_sync_refusals);
+    tcase_add_test(tc, test_sync_fork_evidence);
+    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -524,6 +524,70 @@ PPN_EXPORT int ppn_ledger_bundle_install(const uint8_t *buf, size_t len, const c
                                          ppn_ledger_bundle_accept_fn accept, void *userdata,
                                          struct ppn_ledger_bundle_report *report);
 
+/* ---- Network sync, sans-I/O (doc/sync.md) -------------------------------------------- */
+
+/* One member asks another for what it lacks with a request (origin, its size, its root) and
+ * applies the answer: the entries after its size, the answering member's latest signed
+ * checkpoint, a consistency proof from the new size to it; when the two histories diverge,
+ * the answerer's leaf hashes instead, from which the first size at which they differ is found.
+ * No I/O here: byte buffers in and out, every length bounded; the caller moves them. */
+
+/* Longest request (an origin of 255 bytes), and the largest answer ever built or applied. */
+#define PPN_LEDGER_SYNC_REQUEST_MAX 304
+#define PPN_LEDGER_SYNC_ANSWER_MAX (16U << 20)
+
+/* Encode this ledger's request (its size and root) into buf (PPN_LEDGER_SYNC_REQUEST_MAX
+ * always suffices, else -ENOBUFS).  -EINVAL NULL arguments. */
+PPN_EXPORT int ppn_ledger_sync_request(ppn_ledger *ledger, uint8_t *buf, size_t size,
+                                       size_t *ret_len);
+
+struct ppn_ledger_sync_request {
+    uint64_t size;
+    uint8_t root[PPN_LEDGER_HASH_BYTES];
+    char origin[PPN_LEDGER_TEXT_MAX + 1];
+};
+/* Decode a request: -E2BIG longer than PPN_LEDGER_SYNC_REQUEST_MAX, -EBADMSG malformed. */
+PPN_EXPORT int ppn_ledger_sync_request_decode(const uint8_t *buf, size_t len,
+                                              struct ppn_ledger_sync_request *ret_request);
+
+/* Answer a request from what 'ledger' holds, in at most 'max' bytes (capped at
+ * PPN_LEDGER_SYNC_ANSWER_MAX): the entries after the asker's size up to this ledger's latest
+ * checkpoint, as many as fit (the asker asks again for the rest), that checkpoint, and the
+ * consistency proof; if the asker's root is not this ledger's at its size (or it is ahead of
+ * the checkpoint), this ledger's leaf hashes up to the smaller size instead, when they fit.
+ * *ret_buf is malloc'd (free()).  -EBADMSG a malformed request, -EPROTO another ledger's
+ * origin, -ENOENT no checkpoint to answer with, -E2BIG 'max' too small for any answer. */
+PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *ledger, const uint8_t *request, size_t len,
+                                      size_t max, uint8_t **ret_buf, size_t *ret_len);
+
+/* What applying an answer did or why it refused.  Filled on success and on failure. */
+struct ppn_ledger_sync_report {
+    uint64_t appended;    /* entries appended */
+    uint64_t their_size;  /* the answering member's checkpoint size (ask again while larger) */
+    uint32_t fork;        /* 1: the two signed histories differ (nothing appended) */
+    uint32_t fork_exact;  /* 1: fork_size is the first size at which they differ (entry
+                             fork_size-1); 0: they differ at fork_size, maybe earlier too */
+    uint64_t fork_size;
+    uint8_t ours[PPN_LEDGER_HASH_BYTES];   /* our root at fork_size */
+    uint8_t theirs[PPN_LEDGER_HASH_BYTES]; /* theirs (zero when not proven: fork_exact 0 and
+                                              fork_size below their checkpoint's) */
+    uint64_t error_index;  /* the ledger index of the entry at fault, UINT64_MAX if none */
+    uint64_t error_offset; /* byte offset in the answer at fault, UINT64_MAX if none */
+    char why[256];         /* a sentence ("" on success) */
+};
+
+/* Apply an answer to this ledger (writer only, -EBADF): checked in order, cheapest first —
+ * its length against 'max' (-E2BIG, before anything is read), its framing (-EBADMSG), that it
+ * answers this ledger at its present size (-EPROTO), the entries' encoding and indices, the
+ * checkpoint's signature by a key that holds or is granted "admin" in this ledger
+ * (-EKEYREJECTED), the Merkle tree of our entries and theirs against the checkpoint with the
+ * proof (-EBADMSG), then every entry's signature (-EKEYREJECTED) and authority (-EPERM,
+ * -EPROTO, -EINVAL) in one batch that is appended durably only if all hold (-EIO).  A fork is
+ * -EPROTO with report->fork = 1 and the evidence.  A newer checkpoint is stored.  Returns 0 with
+ * report->appended (0: nothing new). */
+PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *ledger, const uint8_t *answer, size_t len,
+                                     size_t max, struct ppn_ledger_sync_report *report);
+
 #ifdef __cplusplus
 }
 #endif
