@@ -11,6 +11,7 @@ PACKAGES=(
   libsodium-dev libcbor-dev libmnl-dev libnl-3-dev libnl-route-3-dev libjansson-dev check
   qemu-system-x86 qemu-utils busybox-static wireguard-tools linux-image-amd64 kmod xz-utils cpio
   iproute2 iputils-ping systemd procps binutils dosfstools mtools
+  dpkg-dev debhelper lintian abigail-tools python3 groff-base
 )
 
 install_deps() {
@@ -27,11 +28,14 @@ install_deps() {
 }
 
 setup() { # dir [meson options...]
-  local dir=$1; shift
-  if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
-  else
-    meson setup "$dir" "$@" >/dev/null
+  local dir=$1 out; shift
+  local re=()
+  [ -f "$dir/build.ninja" ] && re=(--reconfigure)
+  # quiet when it works; meson's own words when it does not
+  if ! out=$(meson setup "${re[@]}" "$dir" "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    echo "== meson setup $dir failed" >&2
+    return 1
   fi
   ninja -C "$dir"
 }
@@ -62,7 +66,7 @@ cmd_test() {
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1:print_summary=1
   export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
   passed=0; failed=0
-  setup build -Dwerror=true -Dtests=enabled -Dguest_tests=enabled
+  setup build -Dwerror=true -Dtests=enabled -Dguest_tests=enabled -Dpackaging_tests=enabled
   setup build-asan -Dwerror=true -Dtests=enabled -Dguest_tests=enabled -Db_sanitize=address,undefined -Dbuildtype=debug
   run_suite build "plain"
   run_suite build-asan "address,undefined"

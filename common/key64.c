@@ -49,8 +49,10 @@ void ppnc_key_to_base64(char out[PPNC_KEY_B64_LEN + 1], const uint8_t key[32])
 
 int ppnc_key_from_base64(uint8_t key[32], const char *s, size_t len)
 {
-    if (!s || len != PPNC_KEY_B64_LEN || s[PPNC_KEY_B64_LEN - 1] != '=')
+    if (!s)
         return -EINVAL;
+    if (len != PPNC_KEY_B64_LEN || s[PPNC_KEY_B64_LEN - 1] != '=')
+        return -EBADMSG;
     uint8_t out[32];
     int bad = 0;
     unsigned i, o = 0;
@@ -72,7 +74,7 @@ int ppnc_key_from_base64(uint8_t key[32], const char *s, size_t len)
     out[o++] = (uint8_t)(v >> 8);
     if (bad) {
         ppnc_wipe(out, sizeof(out));
-        return -EINVAL;
+        return -EBADMSG;
     }
     for (i = 0; i < 32; i++)
         key[i] = out[i];

@@ -37,8 +37,9 @@ uint64_t ppnc_now_real_ns(void);
 /* 32-byte keys in base64 exactly as `wg genkey` / `wg pubkey` print them. */
 #define PPNC_KEY_B64_LEN 44
 void ppnc_key_to_base64(char out[PPNC_KEY_B64_LEN + 1], const uint8_t key[32]);
-/* Constant time in the key's value.  -EINVAL for anything but 44 characters
- * of canonical base64 ending in '='.  'key' is untouched on failure. */
+/* Constant time in the key's value.  -EINVAL for NULL, -EBADMSG for
+ * anything but 44 characters of canonical base64 ending in '='.  'key' is
+ * untouched on failure. */
 int ppnc_key_from_base64(uint8_t key[32], const char *s, size_t len);
 
 /* Wipe memory the compiler may not elide (for code without libsodium). */

@@ -26,5 +26,18 @@ for l in crypto ledger wg vmm fleet; do
     echo "FAIL: use-$l: $out"; fail=1; continue
   fi
   echo "ok libppn-$l: $out"
+  # statically, by a program that has internal-sounding names of its own
+  static=$(pkg-config --static --libs "libppn-$l" | sed 's/-lppn-[a-z]*//')
+  # shellcheck disable=SC2086
+  if ! cc -std=c99 -Wall -Werror "${san[@]}" $cflags -DPPN_OWN_NAMES "$progs/use-$l.c" "$progs/own-names.c" \
+       -o "$dest/use-$l-static" "$libdir/libppn-$l.a" $static; then
+    echo "FAIL: use-$l.c does not link statically next to its own ppnc_* names"; fail=1; continue
+  fi
+  if ! out=$("$dest/use-$l-static" "$version"); then
+    echo "FAIL: use-$l (static): $out"; fail=1; continue
+  fi
+  leaked=$(nm "$libdir/libppn-$l.a" | awk '$2 ~ /^[A-Z]$/ && $2 != "U" && $2 != "W" && $3 !~ /^ppn_/ {print $3}' | head -3)
+  [ -z "$leaked" ] || { echo "FAIL: libppn-$l.a exports internal symbols: $leaked"; fail=1; continue; }
+  echo "ok libppn-$l.a: only ppn_* symbols; linked beside a program's own ppnc_wipe"
 done
 exit $fail

@@ -36,6 +36,11 @@ int tool_dispatch(const char *tool, const char *version, const struct tool_cmd *
         printf("%s %s\n", tool, version);
         return 0;
     }
+    if (!strcmp(sub, TOOL_LIST_COMMANDS)) {
+        for (const struct tool_cmd *c = cmds; c->name; c++)
+            printf("%s\n", c->name);
+        return 0;
+    }
     for (const struct tool_cmd *c = cmds; c->name; c++)
         if (!strcmp(c->name, sub))
             return c->run(argc - 1, argv + 1);
@@ -44,10 +49,54 @@ int tool_dispatch(const char *tool, const char *version, const struct tool_cmd *
     return 1;
 }
 
+static bool json_errors;
+
+void tool_set_json_errors(bool on) { json_errors = on; }
+
+/* A JSON string on stderr: quotes, backslashes and control bytes escaped. */
+static void json_str(const char *s)
+{
+    fputc('"', stderr);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(stderr, "\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(stderr, "\\u%04x", c);
+        else
+            fputc(c, stderr);
+    }
+    fputc('"', stderr);
+}
+
+/* {"tool": ..., "error": message[, "errno": n, "code": "ENOENT"]} */
+static void json_error(const char *message, int err)
+{
+    fputs("{\"tool\": ", stderr);
+    json_str(tool_name);
+    fputs(", \"error\": ", stderr);
+    json_str(message);
+    if (err > 0) {
+        fprintf(stderr, ", \"errno\": %d", err);
+        const char *code = strerrorname_np(err);
+        if (code) {
+            fputs(", \"code\": ", stderr);
+            json_str(code);
+        }
+    }
+    fputs("}\n", stderr);
+}
+
 int tool_fail(const char *verb, const char *what, int err)
 {
     if (err < 0)
         err = -err;
+    if (json_errors) {
+        char m[1024];
+        snprintf(m, sizeof(m), "Failed to %s '%s': %s", verb, what, strerror(err));
+        json_error(m, err);
+        return 1;
+    }
     fprintf(stderr, "%s: Failed to %s '%s': %s\n", tool_name, verb, what, strerror(err));
     return 1;
 }
@@ -55,6 +104,14 @@ int tool_fail(const char *verb, const char *what, int err)
 int tool_error(const char *fmt, ...)
 {
     va_list ap;
+    if (json_errors) {
+        char m[1024];
+        va_start(ap, fmt);
+        vsnprintf(m, sizeof(m), fmt, ap);
+        va_end(ap);
+        json_error(m, 0);
+        return 1;
+    }
     fprintf(stderr, "%s: ", tool_name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);

@@ -14,15 +14,21 @@ struct tool_cmd {
 };
 
 /* Dispatch argv[1] through 'cmds' (terminated by a NULL name).  Handles
- * -h/--help/help (to stdout, exit 0) and --version; an unknown subcommand
- * gets one line on stderr plus the usage line, exit 1.  Returns the exit
- * status of the subcommand. */
+ * -h/--help/help (to stdout, exit 0), --version and the hidden
+ * TOOL_LIST_COMMANDS (the command names, one a line, exit 0: what the bash
+ * completion in completions/ asks for); an unknown subcommand gets one line
+ * on stderr plus the usage line, exit 1.  Returns the exit status of the
+ * subcommand. */
+#define TOOL_LIST_COMMANDS "--list-commands"
 int tool_dispatch(const char *tool, const char *version, const struct tool_cmd *cmds,
                   int argc, char **argv);
 void tool_usage(FILE *f, const char *tool, const struct tool_cmd *cmds);
 
 /* "Failed to <verb> '<what>': <strerror(-err)>" on stderr.  Returns 1. */
 int tool_fail(const char *verb, const char *what, int err);
+/* With --json: tool_fail and tool_error write one JSON object on stderr,
+ * {"tool", "error"[, "errno", "code"]}, instead of a sentence. */
+void tool_set_json_errors(bool on);
 /* One line on stderr: "<tool>: <message>".  Returns 1. */
 int tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_set_name(const char *name);

@@ -3,7 +3,8 @@
  * nothing is lost on loopback).
  *
  * 20 member nodes, each on its own "mesh" address 127.77.1.x, send signed
- * heartbeats every 50 ms (400/s in all) from one process.  Flooders send as
+ * heartbeats every 100 ms (200/s in all, half the default member rate) from
+ * one process.  Flooders send as
  * fast as they can with sendmmsg from 127.0.0.9 (no member's address), each
  * batch a mix of garbage, forged heartbeats of the members with fresh
  * sequences and replays of captured genuine heartbeats.  The controller engine
@@ -14,7 +15,12 @@
  * default receive buffer, 256 recvfrom per poll, members as keys only (no
  * source check) and the signature checked before the sequence.
  *
- * Usage: bench-fleet-flood [SECONDS per run (5)] [FLOODERS (1)] */
+ * "member" as a third argument floods from member 0's own address with its
+ * key (what the mesh rules out: it authenticates source addresses), so that
+ * fresh forgeries each cost a signature verification; the genuine sender
+ * then leaves member 0 out, and the ratio is that of the other members.
+ *
+ * Usage: bench-fleet-flood [SECONDS per run (5)] [FLOODERS (1)] [member] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -32,7 +38,7 @@
 #include "fleet-internal.h"
 
 #define NODES 20
-#define HB_INTERVAL_MS 50
+#define HB_INTERVAL_MS 100
 #define BATCH 64
 
 static uint64_t ms_now(void)
@@ -48,6 +54,7 @@ static struct sockaddr_in sin_of(const char *ip, uint16_t port)
 }
 
 static uint8_t pks[NODES][32], sks[NODES][64];
+static bool from_member;
 
 static int node_socket(unsigned i)
 {
@@ -71,13 +78,15 @@ static void genuine(struct sockaddr_in ctl, double seconds, uint64_t seq0, int o
     double end = bench_now() + seconds, next = bench_now();
     ppn_fleet_heartbeat hb;
     uint8_t buf[PPN_FLEET_MESSAGE_MAX];
-    unsigned who = 0;
+    unsigned who = from_member ? 1 : 0;
     while (bench_now() < end) {
         bench_hb(&hb, pks[who], who, ++seq);
         int n = ppn_fleet_heartbeat_sign(&hb, sks[who], buf, sizeof(buf));
         if (n > 0 && sendto(fds[who], buf, (size_t)n, 0, (struct sockaddr *)&ctl, sizeof(ctl)) == n)
             sent++;
         who = (who + 1) % NODES;
+        if (from_member && who == 0)
+            who = 1;
         next += HB_INTERVAL_MS / 1000.0 / NODES;
         double wait = next - bench_now();
         if (wait > 0)
@@ -99,7 +108,7 @@ static void on_term(int s)
 static void flooder(struct sockaddr_in ctl, int out, unsigned id)
 {
     signal(SIGTERM, on_term);
-    struct sockaddr_in a = sin_of("127.0.0.9", 0);
+    struct sockaddr_in a = sin_of(from_member ? "127.77.1.1" : "127.0.0.9", 0);
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
         _exit(2);
@@ -110,7 +119,7 @@ static void flooder(struct sockaddr_in ctl, int out, unsigned id)
     memset(msgs, 0, sizeof(msgs));
     for (unsigned k = 0; k < BATCH; k++) {
         ppn_fleet_heartbeat hb;
-        unsigned node = k % NODES;
+        unsigned node = from_member ? 0 : k % NODES;
         size_t len;
         if (k % 3 == 0) {
             randombytes_buf(pkt[k], 64);
@@ -149,9 +158,11 @@ typedef struct result {
 
 static uint64_t old_refused;
 
+/* In "member" mode member 0 is the attacker's: its evictions are not false. */
 static void on_evicted(ppn_fleet_controller *c, size_t i, uint64_t ms, void *ud)
 {
-    (*(uint64_t *)ud)++;
+    if (!(from_member && i == 0))
+        (*(uint64_t *)ud)++;
 }
 
 /* One run: the engine (old == 0) or the old loop (old == 1). */
@@ -241,8 +252,15 @@ static int run(bool old, double seconds, int flooders, uint64_t seq0, result *re
         static uint64_t next_tick;
         if (now >= next_tick) {
             ppn_fleet_tick_result tr;
+            static uint8_t was[NODES];
             if (ppn_fleet_tick(f, now, &tr) > 0)
-                res->evictions += tr.evicted;
+                for (unsigned i = from_member ? 1 : 0; i < NODES; i++) {
+                    ppn_fleet_node_info info;
+                    if (ppn_fleet_node_get(f, i, now, &info) == 0 &&
+                        info.state == PPN_FLEET_NODE_EVICTED && !was[i])
+                        res->evictions++;
+                    was[i] = info.state == PPN_FLEET_NODE_EVICTED;
+                }
             next_tick = now + 1000;
         }
         if (ms_now() > end)
@@ -262,6 +280,9 @@ static int run(bool old, double seconds, int flooders, uint64_t seq0, result *re
     if (read(gp[0], &res->sent, sizeof(res->sent)) != sizeof(res->sent))
         return -1;
     res->accepted = ppn_fleet_accepted(f);
+    ppn_fleet_node_info n0;
+    if (from_member && ppn_fleet_node_get(f, 0, ms_now(), &n0) == 0 && n0.seq)
+        res->accepted--; /* the attacker's replay of member 0's seq 1 */
     res->refused = old_refused;
     old_refused = 0;
     for (int r = 0; r < PPN_FLEET_REFUSED_COUNT; r++)
@@ -291,6 +312,7 @@ int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 5;
     int flooders = argc > 2 ? atoi(argv[2]) : 1;
+    from_member = argc > 3 && strcmp(argv[3], "member") == 0;
     if (seconds <= 0 || flooders < 1 || flooders > 8 || sodium_init() < 0)
         return 1;
     for (unsigned i = 0; i < NODES; i++)
@@ -301,8 +323,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench-fleet-flood: setup failed: %s\n", strerror(errno));
         return 1;
     }
-    printf("%d s per run, %d member nodes every %d ms, %d flooder(s) with sendmmsg from a "
-           "non-member address\n", (int)seconds, NODES, HB_INTERVAL_MS, flooders);
+    printf("%d s per run, %d member nodes every %d ms, %d flooder(s) with sendmmsg from %s\n",
+           (int)seconds, NODES, HB_INTERVAL_MS, flooders,
+           from_member ? "member 0's own address (others' ratio)" : "a non-member address");
     report("floor (no flood)", &floor_r, seconds);
     report("engine under flood", &eng, seconds);
     report("before (old loop) under flood", &old, seconds);

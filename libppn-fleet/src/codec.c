@@ -38,7 +38,7 @@ PPN_EXPORT uint64_t ppn_fleet_bytes_max(void) { return PPN_FLEET_BYTES_MAX; }
 
 int fleet_sodium_init(void)
 {
-    return sodium_init() < 0 ? -ENOMEM : 0;
+    return sodium_init() < 0 ? -EIO : 0;
 }
 
 bool fleet_name_valid(const char *s, size_t len)

@@ -411,6 +411,7 @@ static ppn_fleet_refusal reason_of(int err)
     case -EKEYREJECTED: return PPN_FLEET_REFUSED_SIGNATURE;
     case -ESTALE: return PPN_FLEET_REFUSED_REPLAY;
     case -EADDRNOTAVAIL: return PPN_FLEET_REFUSED_SOURCE;
+    case -EAGAIN: return PPN_FLEET_REFUSED_RATE;
     default: return PPN_FLEET_REFUSED_MALFORMED;
     }
 }

@@ -39,13 +39,16 @@ typedef struct node {
     struct sockaddr_storage addr; /* member record: where dispatch goes */
     socklen_t addr_len;
     uint8_t ip[16];          /* addr's IP, IPv4 as ::ffff:a.b.c.d */
+    uint64_t tokens_milli;   /* datagrams allowed from ip, x 1000 (token bucket) */
+    uint64_t tokens_ms;      /* when last refilled */
+    bool tokens_set;
     struct sockaddr_storage src; /* last accepted heartbeat's source */
     socklen_t src_len;
 } node;
 
 struct ppn_fleet {
     uint64_t start_ms;
-    uint64_t opt[6];
+    uint64_t opt[7];
     node *nodes;
     size_t n_nodes;
     uint32_t *table;         /* index + 1; 0 is empty */
@@ -59,13 +62,14 @@ struct ppn_fleet {
     uint8_t scratch_msg[FLEET_SIGNED_MAX];
 };
 
-static const uint64_t default_opts[6] = {
+static const uint64_t default_opts[7] = {
     [PPN_FLEET_OPT_SILENCE_MS] = 30000,
     [PPN_FLEET_OPT_GRACE_MS] = 30000,
     [PPN_FLEET_OPT_GUARD_PERCENT] = 50,
     [PPN_FLEET_OPT_GUARD_MIN_NODES] = 2,
     [PPN_FLEET_OPT_CLAIM_TTL_MS] = 60000,
     [PPN_FLEET_OPT_SAFETY_MARGIN] = 512ULL << 20,
+    [PPN_FLEET_OPT_MEMBER_RATE] = 20,
 };
 
 PPN_EXPORT int ppn_fleet_new(uint64_t now_ms, ppn_fleet **ret_fleet)
@@ -107,11 +111,13 @@ PPN_EXPORT void ppn_fleet_free(ppn_fleet *f)
 
 PPN_EXPORT int ppn_fleet_set_option(ppn_fleet *f, ppn_fleet_option opt, uint64_t value)
 {
-    if (!f || (unsigned)opt > PPN_FLEET_OPT_SAFETY_MARGIN)
+    if (!f || (unsigned)opt > PPN_FLEET_OPT_MEMBER_RATE)
         return -EINVAL;
     if (opt == PPN_FLEET_OPT_SILENCE_MS && value == 0)
         return -EINVAL;
     if (opt == PPN_FLEET_OPT_GUARD_PERCENT && value > 100)
+        return -EINVAL;
+    if (opt == PPN_FLEET_OPT_MEMBER_RATE && value > 1000000)
         return -EINVAL;
     f->opt[opt] = value;
     return 0;
@@ -119,7 +125,7 @@ PPN_EXPORT int ppn_fleet_set_option(ppn_fleet *f, ppn_fleet_option opt, uint64_t
 
 PPN_EXPORT int ppn_fleet_get_option(const ppn_fleet *f, ppn_fleet_option opt, uint64_t *ret_value)
 {
-    if (!f || !ret_value || (unsigned)opt > PPN_FLEET_OPT_SAFETY_MARGIN)
+    if (!f || !ret_value || (unsigned)opt > PPN_FLEET_OPT_MEMBER_RATE)
         return -EINVAL;
     *ret_value = f->opt[opt];
     return 0;
@@ -323,6 +329,7 @@ static const char *const refusal_names[PPN_FLEET_REFUSED_COUNT] = {
     [PPN_FLEET_REFUSED_SIGNATURE] = "bad signature",
     [PPN_FLEET_REFUSED_REPLAY] = "replay or old sequence",
     [PPN_FLEET_REFUSED_SOURCE] = "wrong source address",
+    [PPN_FLEET_REFUSED_RATE] = "over the member's rate",
 };
 
 PPN_EXPORT const char *ppn_fleet_refusal_name(ppn_fleet_refusal reason)
@@ -353,6 +360,7 @@ static int refuse(ppn_fleet *f, int err)
     case -ESTALE: reason = PPN_FLEET_REFUSED_REPLAY; break;
     case -EBADMSG: reason = PPN_FLEET_REFUSED_MALFORMED; break;
     case -EADDRNOTAVAIL: reason = PPN_FLEET_REFUSED_SOURCE; break;
+    case -EAGAIN: reason = PPN_FLEET_REFUSED_RATE; break;
     default: return err; /* -ENOMEM: our problem, not the sender's */
     }
     f->refused[reason]++;
@@ -373,6 +381,31 @@ static void reconcile_claims(node *n, const ppn_fleet_heartbeat *hb)
     n->n_claims = out;
 }
 
+/* One token from the bucket of the member at n->ip: false when it is empty. */
+static bool take_token(const ppn_fleet *f, node *n, uint64_t now_ms)
+{
+    uint64_t rate = f->opt[PPN_FLEET_OPT_MEMBER_RATE], cap = 2 * rate * 1000;
+    if (!rate)
+        return true;
+    if (!n->tokens_set) {
+        n->tokens_set = true;
+        n->tokens_milli = cap;
+        n->tokens_ms = now_ms;
+    } else if (now_ms > n->tokens_ms) {
+        /* rate per second is rate milli-tokens per millisecond */
+        uint64_t dt = now_ms - n->tokens_ms;
+        uint64_t add = dt > cap ? cap : dt * rate;
+        n->tokens_milli = cap - n->tokens_milli < add ? cap : n->tokens_milli + add;
+        n->tokens_ms = now_ms;
+    }
+    if (n->tokens_milli > cap)
+        n->tokens_milli = cap; /* the rate was lowered */
+    if (n->tokens_milli < 1000)
+        return false;
+    n->tokens_milli -= 1000;
+    return true;
+}
+
 static uint64_t sat_add(uint64_t a, uint64_t b)
 {
     uint64_t s = a + b;
@@ -390,8 +423,15 @@ int fleet_ingest(ppn_fleet *f, const void *buf, size_t len, const struct sockadd
      * no member's costs one hash lookup, not a decode. */
     uint8_t ip[16];
     bool have_ip = addr_ip(from, fromlen, ip);
-    if (f->atable_size && (!have_ip || atable_find(f, ip) < 0))
-        return refuse(f, -EADDRNOTAVAIL);
+    if (f->atable_size) {
+        long at = have_ip ? atable_find(f, ip) : -1;
+        if (at < 0)
+            return refuse(f, -EADDRNOTAVAIL);
+        /* Before any parsing: a flood from one member's address (its mesh
+         * key stolen, or a local sender) costs the others nothing. */
+        if (!take_token(f, &f->nodes[at], now_ms))
+            return refuse(f, -EAGAIN);
+    }
     ppn_fleet_heartbeat *hb = &f->scratch_hb;
     uint8_t sig[64];
     size_t msg_len;

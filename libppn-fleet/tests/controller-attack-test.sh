@@ -4,7 +4,8 @@
 #     are answered and a live node is not evicted;
 #   - names come from the ledger, not from heartbeats (an agent announcing another's name);
 #   - a garbage flood at the controller and at an agent gives a handful of log lines, not one
-#     per datagram, and genuine heartbeats keep coming through;
+#     per datagram, and genuine heartbeats keep coming through; a flood from one member's own
+#     address is cut at its rate and never evicts another member;
 #   - a controller restarted on its state file and an agent restarted on its epoch file carry
 #     on without refusing anything as a replay;
 #   - numeric options are range-checked (abc, -1, one past the maximum).
@@ -43,6 +44,10 @@ for bad in abc -1 86400001; do
 done
 for bad in abc -1 65536 0; do
     "$VM" controller --ledger L --agent-port "$bad" 2> opt.err; [ $? = 1 ] || fail "--agent-port $bad accepted"
+done
+for bad in abc -1 1000001; do
+    "$VM" controller --ledger L --member-rate "$bad" 2> opt.err; [ $? = 1 ] || fail "--member-rate $bad accepted"
+    grep -q -- "bad --member-rate '$bad'" opt.err || fail "message: $(cat opt.err)"
 done
 for bad in abc -1 4294967296 99; do
     "$VM" agent --key na.key --ledger L --controller 127.0.0.1 --interval-ms "$bad" 2> opt.err
@@ -134,6 +139,24 @@ ctl_lines=$(( $(wc -l < ctl.log) - before )); agent_lines=$(( $(wc -l < agent-na
 [ "$agent_lines" -ge 1 ] || fail "agent did not report the flood"
 grep -q evicted ctl.log && fail "a node was evicted during the flood"
 [ "$(alive)" = 2 ] || fail "nodes not alive after the flood"
+
+# From node-a's own mesh address (its key stolen, say): node-b must not suffer.
+"$PY" - $PORT <<'P'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.77.0.2", 0))
+end = time.time() + 2
+while time.time() < end:
+    try:
+        s.sendto(b"\x83\x01garbage", ("127.0.0.1", int(sys.argv[1])))
+    except OSError:
+        pass
+P
+grep -q "evicted node 'node-b'" ctl.log && fail "node-b evicted by a flood from node-a's address"
+"$VM" fleet --socket "$SOCK" --json > rate.json
+grep -q '"over the member'"'"'s rate": [1-9]' rate.json || fail "rate refusals not counted: $(cat rate.json)"
+"$VM" fleet --socket "$SOCK" | grep -q '^node-b .* alive ' || fail "node-b not alive"
+wait_alive 2   # node-a comes back once the flood stops
 
 # Restarts: the controller on its state file, then an agent on its epoch file.
 kill $CTL; wait $CTL 2>/dev/null

@@ -31,7 +31,7 @@ for k in admin n1 n2 n3; do head -c 32 /dev/urandom | base64 > $k.key; done
 WG=$(head -c 32 /dev/urandom | base64)
 "$LEDGER" init L --origin fleet.example/ledger --mesh 10.79.0.0/24 --key admin.key >/dev/null || fail "ledger init"
 for i in 1 2; do
-    echo "{\"type\":\"node-join\",\"subject\":\"$("$LEDGER" pubkey n$i.key)\",\"wg_key\":\"$WG\",\"mesh\":\"10.79.0.$((i + 1))\",\"endpoint\":\"\",\"hostname\":\"n$i\"}"
+    echo "{\"type\":\"node-join\",\"subject\":\"$("$LEDGER" pubkey n$i.key)\",\"wg_key\":\"$WG\",\"mesh\":\"10.79.0.$((i + 1))/24\",\"endpoint\":\"\",\"hostname\":\"n$i\"}"
 done > join.jsonl
 "$LEDGER" append L --key admin.key join.jsonl >/dev/null || fail "ledger append"
 

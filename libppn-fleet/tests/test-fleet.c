@@ -769,6 +769,46 @@ START_TEST(test_member_records)
 }
 END_TEST
 
+/* A flood from one member's address is cut at its rate before parsing, and
+ * costs the other members nothing. */
+START_TEST(test_member_rate)
+{
+    test_key k[2] = {test_key_make(1), test_key_make(2)};
+    ppn_fleet *f = NULL;
+    ck_assert_int_eq(ppn_fleet_new(0, &f), 0);
+    uint64_t v = 0;
+    ck_assert_int_eq(ppn_fleet_get_option(f, PPN_FLEET_OPT_MEMBER_RATE, &v), 0);
+    ck_assert_uint_eq(v, 20);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_MEMBER_RATE, 1000001), -EINVAL);
+    ppn_fleet_member m[2] = {record(&k[0], "node-a", "10.8.0.2"), record(&k[1], "node-b", "10.8.0.3")};
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, m, 2), 2);
+    struct sockaddr_in a = sin_of("10.8.0.2", 40000);
+    /* A burst of twice the rate passes to the parser, then nothing. */
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, (struct sockaddr *)&a, sizeof(a), 1000),
+                         -EBADMSG);
+    ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, (struct sockaddr *)&a, sizeof(a), 1000),
+                     -EAGAIN);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.2", 1000), -EAGAIN);
+    /* The other member is untouched; node-a gets one token per 50 ms. */
+    ck_assert_int_eq(ingest_from(f, &k[1], 1, "x", "10.8.0.3", 1000), 0);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.2", 1049), -EAGAIN);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "x", "10.8.0.2", 1050), 0);
+    ck_assert_int_eq(ingest_from(f, &k[0], 2, "x", "10.8.0.2", 1050), -EAGAIN);
+    ck_assert_uint_eq(ppn_fleet_refusals(f, PPN_FLEET_REFUSED_RATE), 4);
+    ck_assert_str_eq(ppn_fleet_refusal_name(PPN_FLEET_REFUSED_RATE), "over the member's rate");
+    /* Full again after two seconds; 0 lifts the limit. */
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, (struct sockaddr *)&a, sizeof(a), 4000),
+                         -EBADMSG);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_MEMBER_RATE, 0), 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(ppn_fleet_ingest(f, "junk", 4, (struct sockaddr *)&a, sizeof(a), 4000),
+                         -EBADMSG);
+    ppn_fleet_free(f);
+}
+END_TEST
+
 /* 2^63-byte claims do not wrap: byte counts are bounded by
  * PPN_FLEET_BYTES_MAX and sums saturate there. */
 START_TEST(test_bytes_do_not_wrap)
@@ -908,6 +948,7 @@ static Suite *fleet_suite(void)
     tc = tcase_create("attack");
     tcase_add_test(tc, test_sequence_before_signature);
     tcase_add_test(tc, test_member_records);
+    tcase_add_test(tc, test_member_rate);
     tcase_add_test(tc, test_bytes_do_not_wrap);
     tcase_add_test(tc, test_epoch);
     suite_add_tcase(s, tc);

@@ -223,6 +223,8 @@ PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint6
 {
     if (!entry || !author_sk || !buf || !ret_len)
         return -EINVAL;
+    if (sodium_init() < 0)
+        return -EIO;
     struct ppn_ledger_entry e = *entry;
     e.index = index;
     memcpy(e.author, author_sk + 32, 32);

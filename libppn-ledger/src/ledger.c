@@ -553,6 +553,8 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool 
                          ppn_ledger_progress_fn progress, void *progress_ud,
                          struct ppn_ledger_report *rep, ppn_ledger **ret)
 {
+    if (sodium_init() < 0)
+        return -EIO;
     ppn_ledger *l;
     int r = ledger_alloc(dir, flags & PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)
@@ -656,6 +658,8 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
 {
     if (!dir || !origin || !mesh_range || !admin_sk)
         return -EINVAL;
+    if (sodium_init() < 0)
+        return -EIO;
     struct ppn_ledger_entry g;
     memset(&g, 0, sizeof(g));
     g.type = PPN_LEDGER_ENTRY_GENESIS;

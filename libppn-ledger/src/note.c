@@ -250,6 +250,8 @@ PPN_EXPORT int ppn_ledger_checkpoint_verify(const char *note, size_t len, const 
 {
     if (!note || !origin || !pk || !ret_size || !ret_root)
         return -EINVAL;
+    if (sodium_init() < 0)
+        return -EIO;
     struct checkpoint cp;
     const uint8_t (*pks)[32] = (const uint8_t (*)[32])pk;
     int r = checkpoint_verify_any(note, len, origin, pks, 1, &cp);

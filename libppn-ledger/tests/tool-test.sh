@@ -99,6 +99,20 @@ PPN_LEDGER_PROGRESS_DELAY_MS=60000 script -qec "$T verify P" /dev/null > tty.out
 script -qec "$T import P0 P" /dev/null > tty.out
 tr '\r' '\n' < tty.out | grep -q "P: appending [0-9]*/6001" || fail "no import progress: $(tr '\r' '\n' < tty.out | head -5)"
 grep -q "imported 6001 entries" tty.out || fail "import on a terminal"
+# --json for scripts: results on stdout, failures as JSON on stderr
+jq_() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+"$T" verify P --json | jq_ 'd["verified"] and d["entries"] == 6002 and len(d["root"]) == 64' | grep -q True || fail "verify --json"
+"$T" checkpoint L --json | jq_ 'd["size"] == 4 and d["origin"] and d["note"].startswith(d["origin"])' | grep -q True || fail "checkpoint --json"
+"$T" show L --view members --json | jq_ 'all(m["hostname"] and m["mesh"] and len(m["identity"]) == 44 for m in d) and len(d) >= 1' | grep -q True || fail "show --view members --json"
+"$T" show L --view grants --json | jq_ 'any(g["capability"] == "admin" for g in d)' | grep -q True || fail "show --view grants --json"
+"$T" show L --view members | grep -q "node-b" || fail "show --view members"
+if "$T" verify /nonexistent --json 2>err >out; then fail "verify of nothing"; fi
+jq_ '"error" in d and d["tool"] == "ppn-ledger"' <err | grep -q True || fail "error not JSON under --json: $(cat err)"
+if "$T" show L --view nope 2>err; then fail "--view nope accepted"; fi
+"$T" import L2 L --json 2>err | jq_ 'd["imported"] >= 0 and d["source"] == "L"' | grep -q True || fail "import --json: $(cat err)"
+rc=0; "$T" import L2 F --json 2>err >/dev/null || rc=$?
+[ "$rc" = 2 ] && jq_ 'd["error"] == "fork" and d["fork_size"] >= 1 and len(d["our_root"]) == 64' <err | grep -q True ||
+  fail "fork under --json: exit $rc, $(cat err)"
 # corruption is refused with index and offset
 printf '\xff' | dd of=L/entries bs=1 seek=300 conv=notrunc status=none
 if "$T" verify L 2>err; then fail "corruption not detected"; fi
@@ -106,4 +120,16 @@ grep -q "at entry 1, byte offset" err || fail "corruption not located: $(cat err
 # usage errors
 if "$T" prove 2>/dev/null; then fail "prove without args"; fi
 "$T" init --help | grep -q Usage || fail help
+# numeric options and operands: abc, -1, one past the maximum; one line + usage, exit 1
+for v in abc -1 257; do
+  rc=0; "$T" verify P --threads "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && [ "$(wc -l <err)" = 2 ] && grep -q -- "--threads" err && grep -q "^Usage: ppn-ledger verify" err ||
+    fail "verify --threads $v: exit $rc, $(cat err)"
+done
+for v in abc -1 18446744073709551616; do
+  rc=0; "$T" show P "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger show" err || fail "show INDEX $v: exit $rc, $(cat err)"
+  rc=0; "$T" prove P "$v" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger prove" err || fail "prove N $v: exit $rc, $(cat err)"
+done
 echo "ppn-ledger tool test passed"

@@ -68,6 +68,11 @@ PPN_EXPORT int ppn_qmp_query_kvm(ppn_qmp *qmp, int timeout_ms, bool *ret_enabled
     return 0;
 }
 
+PPN_EXPORT int ppn_qmp_system_reset(ppn_qmp *qmp, int timeout_ms)
+{
+    return qmp_execute_internal(qmp, "system_reset", NULL, timeout_ms, NULL);
+}
+
 PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms)
 {
     return qmp_execute_internal(qmp, "stop", NULL, timeout_ms, NULL);

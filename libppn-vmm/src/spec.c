@@ -872,7 +872,7 @@ PPN_EXPORT int ppn_vm_remove(const char *state_dir, const char *name)
         return r;
     if (access(dir, F_OK) < 0)
         return -errno;
-    static const char *const what[] = {"spec", "monitor", "pid", "console", "log", "seed"};
+    static const char *const what[] = {"spec", "monitor", "pid", "console", "log", "seed", "lock"};
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(what); i++)
         if (ppn_vm_path(state_dir, name, what[i], p, sizeof(p)) == 0)
             unlink(p);

@@ -103,6 +103,10 @@ PPN_EXPORT int ppn_vm_qemu_argv(const ppn_vm_spec *spec, const char *state_dir, 
     sv_addf(&sv, "guest=%s,process=ppn-vm-%s", name, name);
     sv_add(&sv, strdup("-nodefaults"));
     sv_add(&sv, strdup("-no-user-config"));
+    /* seccomp: no obsolete syscalls, no setuid, no fork/exec, no
+     * scheduler or affinity changes */
+    sv_add(&sv, strdup("-sandbox"));
+    sv_add(&sv, strdup("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
     sv_add(&sv, strdup("-accel"));
     sv_add(&sv, strdup(kvm ? "kvm" : "tcg"));
     sv_add(&sv, strdup("-cpu"));
@@ -209,10 +213,38 @@ PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size)
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* One command line: each word quoted; the words "$MAINPID" and "${MAINPID}"
+ * are left for systemd to expand, every other '$' and '%' is literal. */
+static int unit_command(FILE *f, const char *const *argv)
+{
+    int r = 0;
+    for (size_t i = 0; argv[i]; i++) {
+        if (i)
+            fputc(' ', f);
+        if (i > 0 && (!strcmp(argv[i], "$MAINPID") || !strcmp(argv[i], "${MAINPID}")))
+            fputs("${MAINPID}", f);
+        else
+            r |= unit_quote(f, argv[i]);
+    }
+    fputc('\n', f);
+    return r;
+}
+
+static bool argv_ok(const char *const *argv)
+{
+    return argv && argv[0] && argv[0][0] == '/';
+}
+
 PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *o, char **ret_text)
 {
-    if (!spec || !o || !ret_text || !o->ppn_vm_binary || o->ppn_vm_binary[0] != '/' ||
-        !o->state_dir || o->state_dir[0] != '/' || ppn_vm_spec_validate(spec, NULL) < 0)
+    if (!spec || !o || !ret_text || ppn_vm_spec_validate(spec, NULL) < 0)
+        return -EINVAL;
+    bool own = o->exec_start != NULL; /* the caller's command lines */
+    if (own ? !argv_ok(o->exec_start) || (o->exec_stop && !argv_ok(o->exec_stop))
+            : !o->ppn_vm_binary || o->ppn_vm_binary[0] != '/' || !o->state_dir || o->state_dir[0] != '/')
+        return -EINVAL;
+    if (o->accel & ~(PPN_VM_ACCEL_KVM | PPN_VM_ACCEL_TCG) ||
+        (o->accel & PPN_VM_ACCEL_KVM && o->accel & PPN_VM_ACCEL_TCG))
         return -EINVAL;
     ppn_vm_shutdown_opts so;
     ppn_vm_shutdown_opts_init(&so);
@@ -231,18 +263,34 @@ PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *o, c
     fprintf(f, "[Unit]\nDescription=PointSav %s guest %s\n", ppn_vm_type_to_string(ppn_vm_spec_type(spec)), name);
     fprintf(f, "After=network-online.target\nWants=network-online.target\n\n");
     fprintf(f, "[Service]\nType=simple\n");
+    char dl[16];
+    snprintf(dl, sizeof(dl), "%u", (unsigned)((so.deadline_ms + 999) / 1000));
+    const char *accel = ppn_vm_accel_name(o->accel);
     fprintf(f, "ExecStart=");
-    r |= unit_quote(f, o->ppn_vm_binary);
-    fprintf(f, " run --state-dir ");
-    r |= unit_quote(f, o->state_dir);
-    fprintf(f, " %s\n", name);
+    if (own) {
+        r |= unit_command(f, o->exec_start);
+    } else {
+        const char *start[8] = {o->ppn_vm_binary, "run", "--state-dir", o->state_dir};
+        size_t n = 4;
+        if (accel) {
+            start[n++] = "--accel";
+            start[n++] = accel;
+        }
+        start[n++] = name;
+        r |= unit_command(f, start);
+    }
     /* ExecStop must not return before QEMU is gone: systemd kills the main
      * process as soon as it does. */
-    fprintf(f, "ExecStop=");
-    r |= unit_quote(f, o->ppn_vm_binary);
-    fprintf(f, " shutdown --state-dir ");
-    r |= unit_quote(f, o->state_dir);
-    fprintf(f, " --deadline %u --pid ${MAINPID} %s\n", (unsigned)((so.deadline_ms + 999) / 1000), name);
+    if (!own || o->exec_stop) {
+        fprintf(f, "ExecStop=");
+        if (own) {
+            r |= unit_command(f, o->exec_stop);
+        } else {
+            const char *stop[] = {o->ppn_vm_binary, "shutdown", "--state-dir", o->state_dir, "--deadline", dl,
+                                  "--pid", "${MAINPID}", name, NULL};
+            r |= unit_command(f, stop);
+        }
+    }
     fprintf(f, "TimeoutStopSec=%llu\n", (unsigned long long)stop_s);
     fprintf(f, "KillMode=mixed\nRestart=on-failure\nRestartSec=5\n\n");
     fprintf(f, "[Install]\nWantedBy=multi-user.target\n");

@@ -707,7 +707,7 @@ START_TEST(test_unit_verify)
     char *text;
     ck_assert_int_eq(ppn_vm_unit(s, &o, &text), 0);
     ck_assert_ptr_nonnull(strstr(text, "ExecStop="));
-    ck_assert_ptr_nonnull(strstr(text, "--deadline 30 --pid ${MAINPID}"));
+    ck_assert_ptr_nonnull(strstr(text, "\"--deadline\" \"30\" \"--pid\" ${MAINPID}"));
     ck_assert_ptr_nonnull(strstr(text, "$$HOME 100%%"));
     /* TimeoutStopSec longer than the graceful wait */
     const char *t = strstr(text, "TimeoutStopSec=");
@@ -730,6 +730,45 @@ START_TEST(test_unit_verify)
     free(err);
     o.state_dir = "relative";
     ck_assert_int_eq(ppn_vm_unit(s, &o, &text), -EINVAL);
+
+    /* the accelerator on ppn-vm's own ExecStart */
+    o.state_dir = "/var/lib/ppn/vms";
+    o.accel = PPN_VM_ACCEL_TCG;
+    ck_assert_int_eq(ppn_vm_unit(s, &o, &text), 0);
+    ck_assert_ptr_nonnull(strstr(text, "\"run\" \"--state-dir\" \"/var/lib/ppn/vms\" \"--accel\" \"tcg\" \"orch1\"\n"));
+    free(text);
+    o.accel = PPN_VM_ACCEL_TCG | PPN_VM_ACCEL_KVM;
+    ck_assert_int_eq(ppn_vm_unit(s, &o, &text), -EINVAL);
+    o.accel = 0;
+
+    /* another program's own command lines */
+    const char *start[] = {self, "exec", "orch1", NULL};
+    const char *stop[] = {self, "stop", "--pid", "$MAINPID", "50%", NULL};
+    ppn_vm_unit_opts own = {.exec_start = start, .exec_stop = stop, .shutdown_deadline_ms = 20000};
+    ck_assert_int_eq(ppn_vm_unit(s, &own, &text), 0);
+    char want[PATH_MAX + 100];
+    snprintf(want, sizeof(want), "ExecStart=\"%s\" \"exec\" \"orch1\"\n", self);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    snprintf(want, sizeof(want), "ExecStop=\"%s\" \"stop\" \"--pid\" ${MAINPID} \"50%%%%\"\n", self);
+    ck_assert_ptr_nonnull(strstr(text, want));
+    ck_assert_ptr_null(strstr(text, "\"shutdown\""));
+    ck_assert_ptr_null(strstr(text, "\"run\""));
+    ck_assert_int_eq(ppnc_write_file_atomic(path, text, strlen(text), 0644), 0);
+    free(text);
+    st = system(cmd);
+    ck_assert_int_eq(ppnc_read_file(errp, 1 << 20, &err, &elen), 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 && elen == 0, "systemd-analyze (own lines): %d: %s", st, err);
+    free(err);
+    own.exec_stop = NULL; /* no ExecStop at all */
+    ck_assert_int_eq(ppn_vm_unit(s, &own, &text), 0);
+    ck_assert_ptr_null(strstr(text, "ExecStop="));
+    free(text);
+    const char *rel[] = {"other-vmm", NULL};
+    own.exec_start = rel;
+    ck_assert_int_eq(ppn_vm_unit(s, &own, &text), -EINVAL);
+    const char *ctl[] = {"/bin/x", "a\nExecStartPre=/bin/evil", NULL};
+    own.exec_start = ctl;
+    ck_assert_int_eq(ppn_vm_unit(s, &own, &text), -EINVAL);
     ppn_vm_spec_free(s);
 }
 END_TEST

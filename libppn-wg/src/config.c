@@ -21,6 +21,19 @@ static char *trim(char *s)
     return s;
 }
 
+/* trim() of a string of known length: no strlen. */
+static char *trim_n(char *s, size_t *len)
+{
+    size_t n = *len;
+    while (n && isspace((unsigned char)*s))
+        s++, n--;
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    s[n] = '\0';
+    *len = n;
+    return s;
+}
+
 static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {
     char *end;
@@ -114,7 +127,56 @@ static int parse_endpoint(ppn_wg_peer *p, const char *s)
 
 static int parse_key(const char *v, uint8_t out[PPN_WG_KEY_BYTES])
 {
-    return ppnc_key_from_base64(out, v, strlen(v)) < 0 ? -EINVAL : 0;
+    return ppnc_key_from_base64(out, v, strlen(v)) < 0 ? -EBADMSG : 0;
+}
+
+/* Public keys are not secret: a table decoder, accepting exactly what
+ * ppnc_key_from_base64 accepts (44 characters, the last '=', the two unused
+ * bits zero); a configuration may hold 100,000 of them. */
+int wg_pubkey_from_base64(const char *v, size_t len, uint8_t out[PPN_WG_KEY_BYTES])
+{
+    /* The base64 alphabet: 0..63, -1 outside it. */
+    static const int8_t t[256] = {
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+        52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+        -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+        15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+        -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+        41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+        -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+    };
+    if (len != PPN_WG_KEY_B64_LEN || v[PPN_WG_KEY_B64_LEN - 1] != '=')
+        return -EBADMSG; /* as ppn_wg_key_from_base64 */
+    uint8_t k[PPN_WG_KEY_BYTES];
+    int bad = 0;
+    unsigned o = 0;
+    for (unsigned i = 0; i < 40; i += 4) {
+        int a = t[(unsigned char)v[i]], b = t[(unsigned char)v[i + 1]], c = t[(unsigned char)v[i + 2]],
+            d = t[(unsigned char)v[i + 3]];
+        bad |= a | b | c | d;
+        unsigned x = (unsigned)(a & 63) << 18 | (unsigned)(b & 63) << 12 | (unsigned)(c & 63) << 6 | (unsigned)(d & 63);
+        k[o++] = (uint8_t)(x >> 16);
+        k[o++] = (uint8_t)(x >> 8);
+        k[o++] = (uint8_t)x;
+    }
+    int a = t[(unsigned char)v[40]], b = t[(unsigned char)v[41]], c = t[(unsigned char)v[42]];
+    bad |= a | b | c;
+    if (bad < 0 || (c & 3))
+        return -EBADMSG;
+    unsigned x = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6;
+    k[o++] = (uint8_t)(x >> 16);
+    k[o++] = (uint8_t)(x >> 8);
+    memcpy(out, k, sizeof(k));
+    return 0;
 }
 
 PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret, unsigned *ret_line)
@@ -134,18 +196,23 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
     r = 0;
     while (pos < len) {
         line++;
-        size_t e = pos;
-        while (e < len && text[e] != '\n')
-            e++;
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t e = nl ? (size_t)(nl - text) : len;
         size_t l = e - pos;
         if (l + 1 > bufcap) {
-            char *nb = realloc(buf, l + 1);
+            /* Not realloc: the old buffer may hold a private key line. */
+            size_t cap = l + 1 > 2 * bufcap ? l + 1 : 2 * bufcap;
+            char *nb = malloc(cap);
             if (!nb) {
                 r = -ENOMEM;
                 break;
             }
+            if (buf) {
+                ppnc_wipe(buf, bufcap);
+                free(buf);
+            }
             buf = nb;
-            bufcap = l + 1;
+            bufcap = cap;
         }
         memcpy(buf, text + pos, l);
         buf[l] = '\0';
@@ -154,11 +221,13 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
             r = -EBADMSG;
             break;
         }
-        char *hash = strchr(buf, '#');
-        if (hash)
+        char *hash = memchr(buf, '#', l);
+        if (hash) {
             *hash = '\0';
-        char *s = trim(buf);
-        if (!*s)
+            l = (size_t)(hash - buf);
+        }
+        char *s = trim_n(buf, &l);
+        if (!l)
             continue;
         if (s[0] == '[') {
             if (strcasecmp(s, "[Interface]") == 0) {
@@ -173,13 +242,14 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
             }
             continue;
         }
-        char *eq = strchr(s, '=');
+        char *eq = memchr(s, '=', l);
         if (!eq) {
             r = -EBADMSG;
             break;
         }
         *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
+        size_t kl = (size_t)(eq - s), vl = l - kl - 1;
+        char *k = trim_n(s, &kl), *v = trim_n(eq + 1, &vl);
         unsigned long u;
         uint8_t key[PPN_WG_KEY_BYTES];
         if (sec == IFACE && strcasecmp(k, "PrivateKey") == 0) {
@@ -206,7 +276,7 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
                 r = -EBADMSG;
                 break;
             }
-            if ((r = parse_key(v, key)) < 0)
+            if ((r = wg_pubkey_from_base64(v, vl, key)) < 0)
                 break;
             peer = ppn_wg_device_find_peer(d, key);
             if (!peer && (r = wg_device_append_peer(d, key, &peer)) < 0)

@@ -172,14 +172,29 @@ PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d)
     free(d);
 }
 
+bool wg_ifname_valid(const char *name)
+{
+    if (!name || !name[0] || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    size_t n = 0;
+    for (; name[n]; n++) {
+        unsigned char c = (unsigned char)name[n];
+        if (n >= PPN_WG_IFNAME_MAX || c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r'))
+            return false;
+    }
+    return true;
+}
+
+PPN_EXPORT int ppn_wg_ifname_check(const char *name)
+{
+    return wg_ifname_valid(name) ? 0 : -EINVAL;
+}
+
 PPN_EXPORT int ppn_wg_device_set_name(ppn_wg_device *d, const char *name)
 {
-    if (!d || !name)
+    if (!d || !wg_ifname_valid(name))
         return -EINVAL;
-    size_t n = strlen(name);
-    if (n == 0 || n > PPN_WG_IFNAME_MAX || strchr(name, '/'))
-        return -EINVAL;
-    memcpy(d->name, name, n + 1);
+    memcpy(d->name, name, strlen(name) + 1);
     return 0;
 }
 
@@ -280,7 +295,7 @@ PPN_EXPORT ppn_wg_peer *ppn_wg_device_peer_at(const ppn_wg_device *d, size_t i)
     return d->peers[i];
 }
 
-static size_t key_hash(const uint8_t k[PPN_WG_KEY_BYTES])
+static uint32_t key_hash(const uint8_t k[PPN_WG_KEY_BYTES])
 {
     /* Public keys are not secret; mix all four words (a crafted set of keys
      * can only make lookups slower, never wrong). */
@@ -289,39 +304,56 @@ static size_t key_hash(const uint8_t k[PPN_WG_KEY_BYTES])
     uint64_t h = (w[0] ^ (w[1] * 0x9e3779b97f4a7c15ULL)) ^ ((w[2] ^ (w[3] >> 7)) * 0xbf58476d1ce4e5b9ULL);
     h ^= h >> 31;
     h *= 0x94d049bb133111ebULL;
-    return (size_t)(h ^ (h >> 29));
+    return (uint32_t)(h ^ (h >> 29));
 }
 
+static void index_put(ppn_wg_device *d, uint32_t hash, size_t pos)
+{
+    size_t mask = d->index_size - 1, h = hash & mask;
+    while (d->index[h].pos)
+        h = (h + 1) & mask;
+    d->index[h].pos = (uint32_t)pos + 1;
+    d->index[h].hash = hash;
+}
+
+/* Rebuilds from the stored hashes: no peer is touched (with 100,000 peers
+ * every peer touched is a cache miss). */
 static int index_rebuild(ppn_wg_device *d, size_t want)
 {
     size_t size = 64;
     while (size < want * 2)
         size *= 2;
-    size_t *idx = calloc(size, sizeof(*idx));
+    struct wg_index_slot *idx = calloc(size, sizeof(*idx)), *old = d->index;
     if (!idx)
         return -ENOMEM;
-    free(d->index);
+    size_t old_size = d->index_size;
     d->index = idx;
     d->index_size = size;
-    for (size_t i = 0; i < d->n_peers; i++) {
-        size_t h = key_hash(d->peers[i]->pub) & (size - 1);
-        while (idx[h])
-            h = (h + 1) & (size - 1);
-        idx[h] = i + 1;
+    if (old_size == 0) {
+        for (size_t i = 0; i < d->n_peers; i++)
+            index_put(d, key_hash(d->peers[i]->pub), i);
+    } else {
+        for (size_t i = 0; i < old_size; i++)
+            if (old[i].pos)
+                index_put(d, old[i].hash, old[i].pos - 1);
     }
+    free(old);
     return 0;
 }
 
-static ssize_t index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES])
+ssize_t wg_device_index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES])
 {
     if (!d->index_size)
         return -1;
-    size_t h = key_hash(pub) & (d->index_size - 1);
-    while (d->index[h]) {
-        size_t i = d->index[h] - 1;
-        if (memcmp(d->peers[i]->pub, pub, PPN_WG_KEY_BYTES) == 0) /* public */
-            return (ssize_t)i;
-        h = (h + 1) & (d->index_size - 1);
+    uint32_t hash = key_hash(pub);
+    size_t mask = d->index_size - 1, h = hash & mask;
+    while (d->index[h].pos) {
+        if (d->index[h].hash == hash) {
+            size_t i = d->index[h].pos - 1;
+            if (memcmp(d->peers[i]->pub, pub, PPN_WG_KEY_BYTES) == 0) /* public */
+                return (ssize_t)i;
+        }
+        h = (h + 1) & mask;
     }
     return -1;
 }
@@ -330,12 +362,14 @@ PPN_EXPORT ppn_wg_peer *ppn_wg_device_find_peer(const ppn_wg_device *d, const ui
 {
     if (!d || !pub)
         return NULL;
-    ssize_t i = index_find(d, pub);
+    ssize_t i = wg_device_index_find(d, pub);
     return i < 0 ? NULL : d->peers[i];
 }
 
 int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES], ppn_wg_peer **ret)
 {
+    if (d->n_peers >= UINT32_MAX - 1)
+        return -ENOMEM; /* the index holds 32-bit positions */
     if (d->n_peers == d->cap_peers) {
         size_t cap = d->cap_peers ? d->cap_peers * 2 : 16;
         ppn_wg_peer **np = realloc(d->peers, cap * sizeof(*np));
@@ -354,10 +388,8 @@ int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES],
         return -ENOMEM;
     memcpy(p->pub, pub, PPN_WG_KEY_BYTES);
     d->peers[d->n_peers] = p;
-    size_t h = key_hash(pub) & (d->index_size - 1);
-    while (d->index[h])
-        h = (h + 1) & (d->index_size - 1);
-    d->index[h] = ++d->n_peers;
+    index_put(d, key_hash(pub), d->n_peers);
+    d->n_peers++;
     if (ret)
         *ret = p;
     return 0;
@@ -367,7 +399,7 @@ PPN_EXPORT int ppn_wg_device_add_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG
 {
     if (!d || !pub)
         return -EINVAL;
-    if (index_find(d, pub) >= 0)
+    if (wg_device_index_find(d, pub) >= 0)
         return -EEXIST;
     return wg_device_append_peer(d, pub, ret);
 }
@@ -376,12 +408,15 @@ PPN_EXPORT int ppn_wg_device_remove_peer(ppn_wg_device *d, const uint8_t pub[PPN
 {
     if (!d || !pub)
         return -EINVAL;
-    ssize_t i = index_find(d, pub);
+    ssize_t i = wg_device_index_find(d, pub);
     if (i < 0)
         return -ENOENT;
     peer_free(d->peers[i]);
     memmove(d->peers + i, d->peers + i + 1, (d->n_peers - (size_t)i - 1) * sizeof(*d->peers));
     d->n_peers--;
+    free(d->index); /* positions moved: rehash from the peers */
+    d->index = NULL;
+    d->index_size = 0;
     return index_rebuild(d, d->n_peers < 512 ? 512 : d->n_peers);
 }
 

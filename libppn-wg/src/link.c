@@ -34,7 +34,7 @@ static int map_nl(int e)
 
 static bool name_ok(const char *n)
 {
-    return n && n[0] && strlen(n) <= PPN_WG_IFNAME_MAX && !strchr(n, '/');
+    return wg_ifname_valid(n);
 }
 
 static int sock_open(struct nl_sock **ret)

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,13 +37,42 @@ START_TEST(test_keys)
     ck_assert_mem_eq(k, back, 32);
     /* wrong length, wrong encoding, non-canonical, NULL */
     memset(back, 0x55, 32);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 43, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 44, back), -EINVAL);
-    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", 44, back), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", 43, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 44, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA!=", 44, back), -EBADMSG);
+    ck_assert_int_eq(ppn_wg_key_from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=", 44, back), -EBADMSG);
     ck_assert_int_eq(ppn_wg_key_from_base64(NULL, 44, back), -EINVAL);
     ck_assert_uint_eq(back[0], 0x55); /* untouched on failure */
     ck_assert_int_eq(ppn_wg_key_to_base64(NULL, b), -EINVAL);
+}
+END_TEST
+
+/* The public-key decoder of the configuration parser agrees with the
+ * constant-time one on every key and every one-character change of it. */
+START_TEST(test_pubkey_decoder)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=*- \n\x80";
+    uint8_t k[32], a[32], b[32];
+    char s[45];
+    for (int n = 0; n < 12; n++) {
+        for (int i = 0; i < 32; i++)
+            k[i] = (uint8_t)(n * 131 + i * 29 + (n * i) % 7);
+        ppn_wg_key_to_base64(k, s);
+        ck_assert_int_eq(wg_pubkey_from_base64(s, 44, a), 0);
+        ck_assert_mem_eq(a, k, 32);
+        for (int pos = 0; pos < 44; pos++) {
+            char saved = s[pos];
+            for (const char *c = alphabet; *c; c++) {
+                s[pos] = *c;
+                int r1 = ppn_wg_key_from_base64(s, 44, a), r2 = wg_pubkey_from_base64(s, 44, b);
+                ck_assert_int_eq(r1, r2);
+                if (r1 == 0)
+                    ck_assert_mem_eq(a, b, 32);
+            }
+            s[pos] = saved;
+        }
+        ck_assert_int_eq(wg_pubkey_from_base64(s, 43, a), -EBADMSG);
+    }
 }
 END_TEST
 
@@ -265,8 +295,8 @@ END_TEST
 START_TEST(test_config_errors)
 {
     static const struct { const char *text; int err; unsigned line; } bad[] = {
-        {"[Interface]\nPrivateKey = abc\n", -EINVAL, 2},
-        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", -EINVAL, 2},
+        {"[Interface]\nPrivateKey = abc\n", -EBADMSG, 2},
+        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", -EBADMSG, 2},
         {"[Interface]\nListenPort = 65536\n", -EBADMSG, 2},
         {"[Interface]\nListenPort = -1\n", -EBADMSG, 2},
         {"[Interface]\nAddress = 10.0.0.1/24\n", -EBADMSG, 2},
@@ -300,12 +330,209 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
+START_TEST(test_ifname)
+{
+    static const char *ok[] = {"w", "wg0", "abcdefghijklmno", "wg-mesh_1.x"};
+    static const char *bad[] = {"", "abcdefghijklmnop", ".", "..", "a/b", "a:b", "a b", "a\tb", "a\nb"};
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ck_assert_int_eq(ppn_wg_ifname_check(ok[i]), 0);
+        ck_assert_int_eq(ppn_wg_device_set_name(d, ok[i]), 0);
+        ck_assert_str_eq(ppn_wg_device_get_name(d), ok[i]);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(ppn_wg_ifname_check(bad[i]), -EINVAL);
+        ck_assert_int_eq(ppn_wg_device_set_name(d, bad[i]), -EINVAL);
+        ck_assert_int_eq(ppn_wg_link_del(bad[i]), -EINVAL); /* refused before any socket */
+        ppn_wg_device *g = NULL;
+        ck_assert_int_eq(ppn_wg_get_device(bad[i], &g), -EINVAL);
+    }
+    ck_assert_int_eq(ppn_wg_ifname_check(NULL), -EINVAL);
+    ck_assert_str_eq(ppn_wg_device_get_name(d), "wg-mesh_1.x");
+    ppn_wg_device_free(d);
+}
+END_TEST
+
+/* X25519 public keys: RFC 7748 section 6.1 (Alice), and generation. */
+START_TEST(test_key_generate_public)
+{
+    static const uint8_t alice[32] = {0x77, 0x07, 0x6d, 0x0a, 0x73, 0x18, 0xa5, 0x7d, 0x3c, 0x16, 0xc1,
+                                      0x72, 0x51, 0xb2, 0x66, 0x45, 0xdf, 0x4c, 0x2f, 0x87, 0xeb, 0xc0,
+                                      0x99, 0x2a, 0xb1, 0x77, 0xfb, 0xa5, 0x1d, 0xb9, 0x2c, 0x2a};
+    static const uint8_t alice_pub[32] = {0x85, 0x20, 0xf0, 0x09, 0x89, 0x30, 0xa7, 0x54, 0x74, 0x8b, 0x7d,
+                                          0xdc, 0xb4, 0x3e, 0xf7, 0x5a, 0x0d, 0xbf, 0x3a, 0x0d, 0x26, 0x38,
+                                          0x1a, 0xf4, 0xeb, 0xa4, 0xa9, 0x8e, 0xaa, 0x9b, 0x4e, 0x6a};
+    uint8_t pub[32], k[32], k2[32];
+    ck_assert_int_eq(ppn_wg_key_public(alice, pub), 0);
+    ck_assert_mem_eq(pub, alice_pub, 32);
+    ck_assert_int_eq(ppn_wg_key_public(NULL, pub), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_public(alice, NULL), -EINVAL);
+    for (int i = 0; i < 64; i++) {
+        ck_assert_int_eq(ppn_wg_key_generate(k), 0);
+        ck_assert_uint_eq(k[0] & 7, 0); /* clamped */
+        ck_assert_uint_eq(k[31] & 0xc0, 0x40);
+        ck_assert_int_eq(ppn_wg_key_generate(k2), 0);
+        ck_assert_int_ne(memcmp(k, k2, 32), 0);
+        ck_assert_int_eq(ppn_wg_key_generate_preshared(k), 0);
+        ck_assert_int_eq(ppn_wg_key_generate_preshared(k2), 0);
+        ck_assert_int_ne(memcmp(k, k2, 32), 0);
+    }
+    ck_assert_int_eq(ppn_wg_key_generate(NULL), -EINVAL);
+    ck_assert_int_eq(ppn_wg_key_generate_preshared(NULL), -EINVAL);
+}
+END_TEST
+
+/* ---- the sync's diff (wg_sync_plan), no kernel ---- */
+
+static ppn_wg_device *plan_device(size_t n)
+{
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, "wg0"), 0);
+    uint8_t k[32];
+    memset(k, 0x11, 32);
+    ppn_wg_device_set_private_key(d, k);
+    ppn_wg_device_set_listen_port(d, 51820);
+    for (size_t i = 0; i < n; i++) {
+        ppn_wg_peer *p;
+        char buf[64];
+        ppn_wg_allowedip ip;
+        memset(k, 0, 32);
+        memcpy(k, &i, sizeof(i));
+        ck_assert_int_eq(ppn_wg_device_add_peer(d, k, &p), 0);
+        snprintf(buf, sizeof(buf), "10.%zu.%zu.%zu/32", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+        ck_assert_int_eq(ppn_wg_allowedip_parse(buf, &ip), 0);
+        ppn_wg_peer_add_allowedip(p, &ip);
+        snprintf(buf, sizeof(buf), "fd00::%zx/128", i);
+        ck_assert_int_eq(ppn_wg_allowedip_parse(buf, &ip), 0);
+        ppn_wg_peer_add_allowedip(p, &ip);
+        if (i % 2 == 0) {
+            struct sockaddr_in6 sa;
+            socklen_t sl;
+            snprintf(buf, sizeof(buf), "192.0.2.%zu:%zu", i % 250 + 1, 1000 + i);
+            ck_assert_int_eq(ppn_wg_endpoint_parse(buf, &sa, &sl), 0);
+            ppn_wg_peer_set_endpoint(p, (struct sockaddr *)&sa, sl);
+            ppn_wg_peer_set_keepalive(p, 25);
+        }
+    }
+    return d;
+}
+
+static ppn_wg_peer *peer_n(const ppn_wg_device *d, size_t i)
+{
+    uint8_t k[32];
+    memset(k, 0, 32);
+    memcpy(k, &i, sizeof(i));
+    return ppn_wg_device_find_peer(d, k);
+}
+
+START_TEST(test_sync_plan)
+{
+    ppn_wg_device *cur = plan_device(5000), *want = plan_device(5000), *out;
+    /* Unchanged: nothing to write, not even a device field. */
+    ck_assert_int_eq(wg_sync_plan(want, cur, &out), 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(out), 0);
+    ck_assert_uint_eq(ppn_wg_device_get_flags(out), 0);
+    ck_assert_str_eq(ppn_wg_device_get_name(out), "wg0");
+    ppn_wg_device_free(out);
+
+    /* The same IPs in another order, with host bits set: unchanged.  A
+     * desired peer without an endpoint leaves the kernel's alone. */
+    ppn_wg_peer *p = peer_n(want, 10);
+    ppn_wg_allowedip a, b;
+    ppn_wg_peer_allowedip_at(p, 0, &a);
+    ppn_wg_peer_allowedip_at(p, 1, &b);
+    ppn_wg_peer_clear_allowedips(p);
+    ppn_wg_peer_add_allowedip(p, &b);
+    ppn_wg_peer_add_allowedip(p, &a);
+    ppn_wg_peer_set_endpoint(p, NULL, 0);
+    ppn_wg_allowedip_parse("10.99.0.7/16", &a);
+    ppn_wg_peer_add_allowedip(peer_n(cur, 11), &(ppn_wg_allowedip){.family = AF_INET, .cidr = 16,
+                                                                  .addr = {10, 99}});
+    ppn_wg_peer_add_allowedip(peer_n(want, 11), &a);
+    ck_assert_int_eq(wg_sync_plan(want, cur, &out), 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(out), 0);
+    ppn_wg_device_free(out);
+
+    /* One endpoint changed: one peer, with only its endpoint. */
+    struct sockaddr_in6 sa, got;
+    socklen_t sl;
+    ck_assert_int_eq(ppn_wg_endpoint_parse("198.51.100.9:9", &sa, &sl), 0);
+    ppn_wg_peer_set_endpoint(peer_n(want, 20), (struct sockaddr *)&sa, sl);
+    ck_assert_int_eq(wg_sync_plan(want, cur, &out), 1);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(out), 1);
+    ck_assert_uint_eq(ppn_wg_device_get_flags(out), 0);
+    p = ppn_wg_device_peer_at(out, 0);
+    ck_assert_ptr_eq(ppn_wg_device_find_peer(out, (uint8_t[32]){20}), p);
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p), PPN_WG_PEER_HAS_ENDPOINT);
+    ck_assert_uint_eq(ppn_wg_peer_allowedip_count(p), 0);
+    ck_assert_int_eq(ppn_wg_peer_get_endpoint(p, &got, &sl), 0);
+    ck_assert_mem_eq(&got, &sa, sizeof(struct sockaddr_in));
+    ppn_wg_device_free(out);
+
+    /* An added IP is sent alone; a removed one replaces the list; a new
+     * keepalive; a listen port; a peer gone; a peer marked REMOVE_ME; a new
+     * peer.  Removals come first. */
+    ppn_wg_allowedip_parse("10.200.0.1/32", &a);
+    ppn_wg_peer_add_allowedip(peer_n(want, 30), &a);
+    p = peer_n(want, 31);
+    ppn_wg_peer_allowedip_at(p, 0, &a);
+    ppn_wg_peer_clear_allowedips(p);
+    ppn_wg_peer_add_allowedip(p, &a);
+    ppn_wg_peer_set_keepalive(peer_n(want, 32), 7);
+    ppn_wg_device_set_listen_port(want, 51821);
+    ck_assert_int_eq(ppn_wg_device_remove_peer(want, (uint8_t[32]){40}), 0);
+    ppn_wg_peer_set_flags(peer_n(want, 41), PPN_WG_PEER_REMOVE_ME);
+    uint8_t nk[32];
+    memset(nk, 0xee, 32);
+    ck_assert_int_eq(ppn_wg_device_add_peer(want, nk, &p), 0);
+    ppn_wg_peer_add_allowedip(p, &a);
+    ck_assert_int_eq(wg_sync_plan(want, cur, &out), 7);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(out), 7);
+    ck_assert_uint_eq(ppn_wg_device_get_flags(out), PPN_WG_DEVICE_HAS_LISTEN_PORT);
+    ck_assert_uint_eq(ppn_wg_device_get_listen_port(out), 51821);
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(ppn_wg_device_peer_at(out, 0)), PPN_WG_PEER_REMOVE_ME);
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(ppn_wg_device_peer_at(out, 1)), PPN_WG_PEER_REMOVE_ME);
+    ck_assert_ptr_nonnull(ppn_wg_device_find_peer(out, (uint8_t[32]){40}));
+    ck_assert_ptr_nonnull(ppn_wg_device_find_peer(out, (uint8_t[32]){41}));
+    p = ppn_wg_device_find_peer(out, (uint8_t[32]){30});
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p), 0);
+    ck_assert_uint_eq(ppn_wg_peer_allowedip_count(p), 1);
+    p = ppn_wg_device_find_peer(out, (uint8_t[32]){31});
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p), PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+    ck_assert_uint_eq(ppn_wg_peer_allowedip_count(p), 1);
+    p = ppn_wg_device_find_peer(out, (uint8_t[32]){32});
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p), PPN_WG_PEER_HAS_KEEPALIVE);
+    ck_assert_uint_eq(ppn_wg_peer_get_keepalive(p), 7);
+    p = ppn_wg_device_find_peer(out, nk);
+    ck_assert_uint_eq(ppn_wg_peer_get_flags(p), PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+    ppn_wg_device_free(out);
+    ppn_wg_device_free(want);
+    ppn_wg_device_free(cur);
+}
+END_TEST
+
+/* The index after removals and many insertions still finds every peer. */
+START_TEST(test_peer_index)
+{
+    ppn_wg_device *d = plan_device(3000);
+    for (size_t i = 0; i < 3000; i += 3)
+        ck_assert_int_eq(ppn_wg_device_remove_peer(d, (uint8_t[32]){(uint8_t)i, (uint8_t)(i >> 8)}), 0);
+    ck_assert_uint_eq(ppn_wg_device_peer_count(d), 2000);
+    for (size_t i = 0; i < 3000; i++)
+        ck_assert_int_eq(peer_n(d, i) != NULL, i % 3 != 0);
+    ppn_wg_device_free(d);
+}
+END_TEST
+
 static Suite *wg_suite(void)
 {
     Suite *s = suite_create("wg");
     TCase *tc = tcase_create("basics");
     tcase_add_test(tc, test_version);
     tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_pubkey_decoder);
     tcase_add_test(tc, test_allowedip);
     tcase_add_test(tc, test_endpoint);
     tcase_add_test(tc, test_device_object);
@@ -314,6 +541,12 @@ static Suite *wg_suite(void)
     tcase_add_test(tc, test_config_roundtrip);
     tcase_add_test(tc, test_config_lenient);
     tcase_add_test(tc, test_config_errors);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("keys-and-sync");
+    tcase_add_test(tc, test_ifname);
+    tcase_add_test(tc, test_key_generate_public);
+    tcase_add_test(tc, test_sync_plan);
+    tcase_add_test(tc, test_peer_index);
     suite_add_tcase(s, tc);
     return s;
 }

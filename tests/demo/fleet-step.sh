@@ -18,7 +18,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 ip netns exec c "$vm" controller --ledger "$work/c/ledger" --listen 10.8.0.3:51900 --socket "$sock" \
-  --state "$work/c/controller.state" --silence-ms 6000 --grace-ms 2000 >"$work/controller.log" 2>&1 &
+  --state "$work/c/fleet.state" --silence-ms 6000 --grace-ms 2000 >"$work/controller.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || fail "the controller did not start: $(cat "$work/controller.log")"
@@ -26,7 +26,8 @@ for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 declare -A agent
 for n in a b c; do
   ip netns exec "$n" "$vm" agent --key "$work/$n/identity.key" --ledger "$work/$n/ledger" \
-    --controller 10.8.0.3:51900 --name "${host[$n]}" --state-dir "$work/$n/vms" --epoch-file "$work/$n/agent.epoch" --interval-ms 2000 \
+    --controller 10.8.0.3:51900 --name "${host[$n]}" --state-dir "$work/$n/vms" --interval-ms 2000 \
+    --epoch-file "$work/$n/fleet.epoch" \
     >"$work/agent-$n.log" 2>&1 &
   agent[$n]=$!
   pids+=($!)
@@ -39,8 +40,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 "$vm" fleet --socket "$sock"
-[ "$alive" -ge 3 ] || fail "the controller does not see three live nodes; logs:
-$(for f in "$work/controller.log" "$work"/agent-?.log; do echo "--- $f"; tail -n 5 "$f"; done)"
+[ "$alive" -ge 3 ] || fail "the controller does not see three live nodes: $(tail -n 5 "$work"/agent-*.log "$work/controller.log")"
 
 echo; echo "advisory placement of a 256 MiB VM (no confirmation needed for a suggestion):"
 "$vm" place --socket "$sock" --memory 256 || fail "no node for a 256 MiB VM"

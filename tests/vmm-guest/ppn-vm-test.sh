@@ -35,6 +35,31 @@ grep -q "pinned node" "$state/err" || bad "Totebox refusal does not say why"
 expect 0 "create" -- "$V" create g1 --type orchestration --memory 320 --vcpus 1 --no-network \
   --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3"
 expect 1 "create twice" -- "$V" create g1 --type orchestration --kernel "$guest/vmlinuz"
+# every numeric option with abc, -1 and one past its maximum: exit 1, one line + a usage line
+numfail=0
+numopt() { # command...
+  local rc=0
+  "$V" "$@" >"$state/num.out" 2>"$state/num.err" || rc=$?
+  if [ "$rc" != 1 ] || [ "$(wc -l <"$state/num.err")" != 2 ] || ! grep -q "^Usage: ppn-vm " "$state/num.err"; then
+    bad "ppn-vm $*: exit $rc, $(cat "$state/num.err")"; numfail=1
+  fi
+}
+for v in abc -1 1048577; do numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --memory "$v"; done
+for v in abc -1 257; do numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --vcpus "$v"; done
+for v in abc -1 1048577; do numopt create n1 --type orchestration --disk /tmp/n1.img --disk-size "$v"; done
+for v in tcp:abc:22 tcp:-1:22 tcp:65536:22 tcp:2222:65536; do
+  numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --forward "$v"
+done
+for v in abc -1 604801; do
+  numopt start g1 --timeout "$v"
+  numopt shutdown g1 --deadline "$v"
+  numopt shutdown g1 --repress "$v"
+  numopt balloon g1 100 --wait "$v"
+done
+for v in abc -1 4194305; do numopt balloon g1 "$v"; done
+for v in abc -1 2147483648; do numopt shutdown g1 --pid "$v"; done
+[ ! -e "$state/n1" ] || bad "n1 written by a refused create"
+[ "$numfail" = 0 ] && ok "numeric options: abc, -1 and max+1 refused"
 expect 1 "create with a missing kernel" -- "$V" create k1 --type orchestration --no-network --kernel /nonexistent/vmlinuz
 [ "$(wc -l < "$state/err")" = 1 ] && grep -q -- "--kernel /nonexistent/vmlinuz: No such file or directory" "$state/err" \
   && ok "one line naming the option and file" || bad "missing kernel: $(cat "$state/err")"
@@ -71,6 +96,16 @@ expect 0 "still running after the refused shutdowns" -- "$V" status g1 --json
 [ "$(jget status)" = "running" ] && ok "untouched" || bad "after refused shutdown: $out"
 expect 0 "balloon to 200 MiB, waiting" -- "$V" balloon g1 200 --wait 30 --json
 [ "$(jget actual_bytes)" = "209715200" ] && ok "actual 200 MiB" || bad "balloon: $out"
+expect 0 "console" -- "$V" console g1
+printf '%s\n' "$out" | grep -q "ppn-guest: ready acpid" && ok "console shows the guest" || bad "console: $out"
+grep -q -- "-sandbox on" "/proc/$pid/cmdline" 2>/dev/null || tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "-sandbox on,obsolete=deny" \
+  && ok "QEMU runs with -sandbox on" || bad "no -sandbox: $(tr '\0' ' ' <"/proc/$pid/cmdline")"
+expect 1 "remove while running" -- "$V" remove g1
+grep -q "it is running" "$state/err" && ok "remove refused in words" || bad "remove: $(cat "$state/err")"
+mkdir -p "$state/broken" && echo '{"format": 1, "name": "broken"' >"$state/broken/spec.json"
+expect 1 "list with a broken specification" -- "$V" list
+printf '%s\n' "$out" | grep -q "^broken .*broken.*(" && ok "broken VM listed with its reason" || bad "list: $out"
+rm -rf "$state/broken"
 expect 0 "qmp query-status" -- "$V" qmp g1 query-status --json
 [ "$(jget status)" = "running" ] && ok "raw QMP" || bad "qmp: $out"
 expect 1 "qmp unknown command" -- "$V" qmp g1 no-such-command
@@ -83,6 +118,12 @@ expect 0 "unit" -- "$V" unit g1 --deadline 30
 echo "$out" > "$state/ppn-vm-g1.service"
 verr=$(systemd-analyze verify "$state/ppn-vm-g1.service" 2>&1 >/dev/null); vst=$?
 [ $vst = 0 ] && [ -z "$verr" ] && ok "systemd-analyze verify: clean" || bad "systemd-analyze verify ($vst): $verr"
+expect 0 "unit --json" -- "$V" unit g1 --json
+[ "$(jget unit)" = "ppn-vm-g1.service" ] && printf '%s' "$out" | grep -q '"text": "# Generated' && ok "unit --json is JSON" || bad "unit --json: $out"
+expect 1 "status of no such VM, --json" -- "$V" status nope --json
+grep -q '^{"tool": "ppn-vm", "error": ' "$state/err" && ok "errors as JSON under --json" || bad "error under --json: $(cat "$state/err")"
+expect 0 "unit --accel tcg" -- "$V" unit g1 --accel tcg
+printf '%s\n' "$out" | grep -q '^ExecStart=.*"--accel" "tcg" "g1"$' && ok "the unit carries the accelerator" || bad "unit --accel: $out"
 expect 0 "graceful shutdown" -- "$V" shutdown g1 --deadline 30 --json
 [ "$(jget outcome)" = "graceful" ] && ok "graceful" || bad "shutdown: $out"
 sleep 0.5
@@ -120,4 +161,7 @@ fr2=0; timeout 120 tail --pid="$fp" -f /dev/null || fr2=timeout; wait "$fp" || f
   || bad "SIGTERM during start: $fr2, $(cat "$state/fg2.out")"
 [ "$fr" = 0 ] && [ ! -e "$state/g1/qemu.pid" ] && ok "SIGTERM to the supervisor: exit 0, qemu.pid removed" \
   || bad "supervisor after SIGTERM: exit $fr, $(cat "$state/fg.out"), pid file $(ls "$state/g1")"
+for _ in $(seq 50); do [ -e "$state/g1/qemu.pid" ] || break; sleep 0.1; done
+expect 0 "remove" -- "$V" remove g1
+[ ! -e "$state/g1" ] && ok "removed" || bad "g1 still there"
 exit $fail

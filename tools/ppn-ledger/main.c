@@ -1,5 +1,6 @@
 /* ppn-ledger — administer a libppn-ledger directory.  See doc/ledger.md. */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,6 +16,17 @@
 #include "ppn/ledger.h"
 #include "tool-util.h"
 
+
+/* One JSON object on stdout (taking the reference); numbers above 2^63 are
+ * never put in one: sizes and indices of a ledger stay below. */
+static void print_json(json_t *o)
+{
+    char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    if (t)
+        puts(t);
+    free(t);
+    json_decref(o);
+}
 
 static int usage_error(const char *cmd, const char *usage, const char *msg)
 {
@@ -439,19 +451,76 @@ static void print_entry(const struct ppn_ledger_entry *e)
     printf("\n");
 }
 
-#define SHOW_USAGE "DIR [INDEX] [--json | --raw | --hex]"
+/* One current view of the ledger: members, grants or assignments. */
+static int show_view(const char *dir, const char *view, bool json)
+{
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    json_t *a = json_array();
+    char k[45], w[45];
+    if (!strcmp(view, "members")) {
+        for (size_t i = 0; i < ppn_ledger_member_count(l); i++) {
+            struct ppn_ledger_member m;
+            ppn_ledger_member_get(l, i, &m);
+            b64key(k, m.identity);
+            b64key(w, m.wg_key);
+            if (json)
+                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "hostname", m.hostname, "mesh",
+                                                   m.mesh, "endpoint", m.endpoint, "identity", k, "wg_key", w,
+                                                   "entry", (json_int_t)m.index));
+            else
+                printf("%-16s %-15s %s  %s (entry %" PRIu64 ")\n", m.hostname, m.mesh, k,
+                       m.endpoint[0] ? m.endpoint : "-", m.index);
+        }
+    } else if (!strcmp(view, "grants")) {
+        for (size_t i = 0; i < ppn_ledger_grant_count(l); i++) {
+            struct ppn_ledger_grant g;
+            ppn_ledger_grant_get(l, i, &g);
+            b64key(k, g.subject);
+            if (json)
+                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "capability", g.capability, "subject", k,
+                                                   "scope", g.scope, "entry", (json_int_t)g.index));
+            else
+                printf("%-12s %s%s%s (entry %" PRIu64 ")\n", g.capability, k, g.scope[0] ? " scope " : "", g.scope,
+                       g.index);
+        }
+    } else {
+        for (size_t i = 0; i < ppn_ledger_assignment_count(l); i++) {
+            struct ppn_ledger_assignment as;
+            ppn_ledger_assignment_get(l, i, &as);
+            b64key(k, as.node);
+            if (json)
+                json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "vm", as.vm, "node", k, "entry",
+                                                   (json_int_t)as.index));
+            else
+                printf("%-16s on %s (entry %" PRIu64 ")\n", as.vm, k, as.index);
+        }
+    }
+    ppn_ledger_free(l);
+    if (json)
+        print_json(a);
+    else
+        json_decref(a);
+    return 0;
+}
+
+#define SHOW_USAGE "DIR [INDEX] [--json | --raw | --hex] [--view members|grants|assignments]"
 static int cmd_show(int argc, char **argv)
 {
     if (help_if(argc, argv, "show", SHOW_USAGE,
                 "Prints the ledger: summary, current members, grants and assignments, then every entry\n"
                 "(or only entry INDEX).  --json: one JSON object per entry with its leaf hash.\n"
                 "--raw: the exact signed bytes of entry INDEX (canonical CBOR, the Merkle leaf is\n"
-                "SHA-256(0x00 || bytes)); --hex: the same bytes in hex, one line."))
+                "SHA-256(0x00 || bytes)); --hex: the same bytes in hex, one line.\n"
+                "--view members|grants|assignments: only that current view (with --json, one\n"
+                "JSON array: members with hostname, mesh, endpoint, identity, wg_key and entry)."))
         return 0;
     bool json = false, raw = false, hexout = false;
-    const char *dir = NULL, *idxs = NULL;
+    const char *dir = NULL, *idxs = NULL, *view = NULL;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = true;
+        if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
+        else if (!strcmp(argv[i], "--view") && i + 1 < argc) view = argv[++i];
         else if (!strcmp(argv[i], "--raw")) raw = true;
         else if (!strcmp(argv[i], "--hex")) hexout = true;
         else if (argv[i][0] == '-' && argv[i][1]) return usage_error("show", SHOW_USAGE, "unknown option");
@@ -461,6 +530,12 @@ static int cmd_show(int argc, char **argv)
     }
     if (!dir)
         return usage_error("show", SHOW_USAGE, "DIR is needed");
+    if (view && strcmp(view, "members") && strcmp(view, "grants") && strcmp(view, "assignments"))
+        return usage_error("show", SHOW_USAGE, "--view is members, grants or assignments");
+    if (view && (idxs || raw || hexout))
+        return usage_error("show", SHOW_USAGE, "--view goes without INDEX, --raw and --hex");
+    if (view)
+        return show_view(dir, view, json);
     if ((raw || hexout) && (!idxs || json || (raw && hexout)))
         return usage_error("show", SHOW_USAGE, "--raw and --hex need one INDEX and go alone");
     ppn_ledger *l;
@@ -561,7 +636,7 @@ static int cmd_show(int argc, char **argv)
 }
 
 /* ---- verify ---- */
-#define VERIFY_USAGE "DIR [--threads N]"
+#define VERIFY_USAGE "DIR [--threads N] [--json]"
 static int cmd_verify(int argc, char **argv)
 {
     if (help_if(argc, argv, "verify", VERIFY_USAGE,
@@ -570,8 +645,18 @@ static int cmd_verify(int argc, char **argv)
         return 0;
     unsigned threads = 0;
     const char *dir = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = (unsigned)atoi(argv[++i]);
+        if (!strcmp(argv[i], "--json")) {
+            json = true;
+            tool_set_json_errors(true);
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char why[TOOL_WHY_MAX];
+            uint64_t v;
+            if (tool_parse_uint(argv[++i], 0, 256, &v, why) < 0)
+                return usage_error("verify", VERIFY_USAGE, "--threads: 0 (one per CPU) to 256");
+            threads = (unsigned)v;
+        }
         else if (argv[i][0] == '-') return usage_error("verify", VERIFY_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else return usage_error("verify", VERIFY_USAGE, "too many arguments");
@@ -586,16 +671,24 @@ static int cmd_verify(int argc, char **argv)
     progress_on(l, &pr, dir);
     int r = ppn_ledger_verify(l, threads, &rep);
     progress_off(l, &pr);
-    if (r < 0)
+    if (r < 0) {
         report_open_error(dir, r, &rep);
-    else
+    } else if (json) {
+        uint8_t root[32];
+        char hx[65];
+        ppn_ledger_root(l, ppn_ledger_size(l), root);
+        sodium_bin2hex(hx, sizeof(hx), root, 32);
+        print_json(json_pack("{s:s,s:s,s:I,s:s,s:b}", "dir", dir, "origin", ppn_ledger_origin(l), "entries",
+                             (json_int_t)ppn_ledger_size(l), "root", hx, "verified", 1));
+    } else {
         printf("%s: %" PRIu64 " entries verified\n", dir, ppn_ledger_size(l));
+    }
     ppn_ledger_free(l);
     return r < 0;
 }
 
 /* ---- checkpoint ---- */
-#define CHECKPOINT_USAGE "DIR [--key KEYFILE]"
+#define CHECKPOINT_USAGE "DIR [--key KEYFILE] [--json]"
 static int cmd_checkpoint(int argc, char **argv)
 {
     if (help_if(argc, argv, "checkpoint", CHECKPOINT_USAGE,
@@ -603,8 +696,10 @@ static int cmd_checkpoint(int argc, char **argv)
                 "stores it and prints it.  Without: prints the latest stored checkpoint."))
         return 0;
     const char *dir = NULL, *keyf = NULL;
+    bool json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--key") && i + 1 < argc) keyf = argv[++i];
+        else if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
         else if (argv[i][0] == '-') return usage_error("checkpoint", CHECKPOINT_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else return usage_error("checkpoint", CHECKPOINT_USAGE, "too many arguments");
@@ -627,8 +722,21 @@ static int cmd_checkpoint(int argc, char **argv)
         sodium_memzero(sk, sizeof(sk));
     } else if ((r = ppn_ledger_checkpoint_get(l, note, sizeof(note), &len)) < 0)
         tool_fail("read checkpoint of", dir, r);
-    if (r == 0)
+    if (r == 0 && json) {
+        /* the note's body: origin, size, base64 root (C2SP tlog-checkpoint) */
+        char body[PPN_LEDGER_CHECKPOINT_MAX];
+        size_t bl = len < sizeof(body) - 1 ? len : sizeof(body) - 1;
+        memcpy(body, note, bl);
+        body[bl] = '\0';
+        char *l1 = strtok(body, "\n"), *l2 = strtok(NULL, "\n"), *l3 = strtok(NULL, "\n");
+        char nt[PPN_LEDGER_CHECKPOINT_MAX];
+        memcpy(nt, note, len);
+        nt[len < sizeof(nt) ? len : sizeof(nt) - 1] = '\0';
+        print_json(json_pack("{s:s,s:I,s:s,s:s}", "origin", l1 ? l1 : "", "size",
+                             (json_int_t)strtoull(l2 ? l2 : "0", NULL, 10), "root", l3 ? l3 : "", "note", nt));
+    } else if (r == 0) {
         fwrite(note, 1, len, stdout);
+    }
     ppn_ledger_free(l);
     return r < 0;
 }
@@ -803,51 +911,86 @@ static int cmd_export(int argc, char **argv)
     return r < 0;
 }
 
-#define IMPORT_USAGE "DIR SOURCE-DIR"
+#define IMPORT_USAGE "DIR SOURCE-DIR [--json]"
 static int cmd_import(int argc, char **argv)
 {
     if (help_if(argc, argv, "import", IMPORT_USAGE,
                 "Imports the entries of another replica after checking signatures, authority and\n"
-                "consistency with the checkpoints; a fork imports nothing and exits 2."))
+                "consistency with the checkpoints; a fork imports nothing and exits 2.  --json:\n"
+                "the result as JSON on stdout, a failure (with the fork's evidence) on stderr."))
         return 0;
-    if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-')
+    const char *pos[2] = {0};
+    int np = 0;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
+        else if (argv[i][0] == '-') return usage_error("import", IMPORT_USAGE, "unknown option");
+        else if (np < 2) pos[np++] = argv[i];
+        else return usage_error("import", IMPORT_USAGE, "too many arguments");
+    }
+    if (np != 2)
         return usage_error("import", IMPORT_USAGE, "DIR and SOURCE-DIR are needed");
+    const char *dir = pos[0], *src = pos[1];
     ppn_ledger *l;
-    if (open_ledger(argv[1], PPN_LEDGER_OPEN_WRITE, &l) < 0)
+    if (open_ledger(dir, PPN_LEDGER_OPEN_WRITE, &l) < 0)
         return 1;
     struct ppn_ledger_import_report rep;
     struct progress pr;
-    progress_on(l, &pr, argv[2]);
-    int r = ppn_ledger_import(l, argv[2], &rep);
+    progress_on(l, &pr, src);
+    int r = ppn_ledger_import(l, src, &rep);
     progress_off(l, &pr);
     char why[512];
     snprintf(why, sizeof(why), "%s", ppn_ledger_last_error(l));
+    uint64_t size = ppn_ledger_size(l);
     ppn_ledger_free(l);
+    static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
+    const char *file = rep.error_file < 4 ? files[rep.error_file] : "?";
     if (r < 0 && rep.fork) {
         char a[65], b[65];
         sodium_bin2hex(a, sizeof(a), rep.ours, 32);
         sodium_bin2hex(b, sizeof(b), rep.theirs, 32);
-        fprintf(stderr, "ppn-ledger: Failed to import '%s': fork at tree size %" PRIu64 ": our root %s, theirs %s; nothing imported\n",
-                argv[2], rep.fork_size, a, b);
+        if (json) {
+            json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "tool", "ppn-ledger", "error", "fork", "source", src,
+                                  "fork_size", (json_int_t)rep.fork_size, "our_root", a, "their_root", b);
+            char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+            json_decref(o);
+            fprintf(stderr, "%s\n", t ? t : "{}");
+            free(t);
+        } else {
+            fprintf(stderr, "ppn-ledger: Failed to import '%s': fork at tree size %" PRIu64
+                    ": our root %s, theirs %s; nothing imported\n", src, rep.fork_size, a, b);
+        }
         return 2;
     }
-    if (r < 0 && rep.error_index != UINT64_MAX) {
-        static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
-        fprintf(stderr, "ppn-ledger: Failed to import '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64
-                " of '%s/%s'%s%s; nothing imported\n", argv[2], strerror(-r), rep.error_index,
-                rep.error_offset, argv[2], rep.error_file < 4 ? files[rep.error_file] : "?",
-                why[0] ? ": " : "", why);
-        return 1;
-    }
-    if (r < 0 && rep.error_offset != UINT64_MAX) {
-        static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
-        fprintf(stderr, "ppn-ledger: Failed to import '%s': %s in '%s/%s' (byte offset %" PRIu64 "); nothing imported\n",
-                argv[2], strerror(-r), argv[2], rep.error_file < 4 ? files[rep.error_file] : "?", rep.error_offset);
+    if (r < 0 && (rep.error_index != UINT64_MAX || rep.error_offset != UINT64_MAX)) {
+        if (json) {
+            json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "tool", "ppn-ledger", "error", strerror(-r), "source",
+                                  src, "errno", -r, "file", file, "reason", why);
+            if (rep.error_index != UINT64_MAX)
+                json_object_set_new(o, "index", json_integer((json_int_t)rep.error_index));
+            if (rep.error_offset != UINT64_MAX)
+                json_object_set_new(o, "offset", json_integer((json_int_t)rep.error_offset));
+            char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+            json_decref(o);
+            fprintf(stderr, "%s\n", t ? t : "{}");
+            free(t);
+        } else if (rep.error_index != UINT64_MAX) {
+            fprintf(stderr, "ppn-ledger: Failed to import '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64
+                    " of '%s/%s'%s%s; nothing imported\n", src, strerror(-r), rep.error_index,
+                    rep.error_offset, src, file, why[0] ? ": " : "", why);
+        } else {
+            fprintf(stderr, "ppn-ledger: Failed to import '%s': %s in '%s/%s' (byte offset %" PRIu64
+                    "); nothing imported\n", src, strerror(-r), src, file, rep.error_offset);
+        }
         return 1;
     }
     if (r < 0)
-        return tool_fail("import", argv[2], r);
-    printf("imported %" PRIu64 " entries from %s\n", rep.imported, argv[2]);
+        return tool_fail("import", src, r);
+    if (json)
+        print_json(json_pack("{s:s,s:s,s:I,s:I}", "dir", dir, "source", src, "imported", (json_int_t)rep.imported,
+                             "entries", (json_int_t)size));
+    else
+        printf("imported %" PRIu64 " entries from %s\n", rep.imported, src);
     return 0;
 }
 

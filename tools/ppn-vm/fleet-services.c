@@ -74,13 +74,12 @@ static bool name_ok(const char *s)
     return true;
 }
 
-/* A mesh address from the ledger ("10.8.0.2") with 'port'. */
-/* A ledger mesh address ("10.8.0.2" or, as ppn-pair records it,
- * "10.8.0.2/24": the prefix is the mesh's, not part of the address). */
+/* A mesh address from the ledger ("10.8.0.2", or with a prefix as ppn-pair
+ * writes it, "10.8.0.2/32") with 'port'. */
 static int mesh_addr(const char *mesh, uint16_t port, struct sockaddr_storage *ret,
                      socklen_t *ret_len)
 {
-    char text[64];
+    char text[INET6_ADDRSTRLEN + 1];
     size_t n = strcspn(mesh, "/");
     if (n >= sizeof(text))
         return -EINVAL;
@@ -102,25 +101,17 @@ static int mesh_addr(const char *mesh, uint16_t port, struct sockaddr_storage *r
     return -EINVAL;
 }
 
-/* Creates the directories above a default state path (/var/lib/ppn/fleet
- * on a fresh machine): the upper ones 0755, the last 0700.  A failure shows
- * when the file is opened. */
+/* Creates the directories above a default state path (0700 each; errors
+ * show when the file itself is opened). */
 static void make_parent(const char *path)
 {
     char dir[4096];
     snprintf(dir, sizeof(dir), "%s", path);
-    char *last = strrchr(dir, '/');
-    if (!last || last == dir)
-        return;
-    *last = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+    for (char *p = dir + 1; (p = strchr(p, '/')); p++) {
         *p = '\0';
-        (void)mkdir(dir, 0755);
+        (void)mkdir(dir, 0700);
         *p = '/';
     }
-    (void)mkdir(dir, 0700);
 }
 
 /* ---- the ledger's view, read once per reload ------------------------------- */
@@ -1016,7 +1007,7 @@ static int listen_unix(const char *path)
 #define CONTROLLER_USAGE \
     "ppn-vm controller --ledger DIR [--listen ADDR[:PORT]] [--socket PATH] [--state FILE]\n" \
     "                  [--agent-port PORT] [--silence-ms MS] [--grace-ms MS] [--margin-mib MIB]\n" \
-    "                  [--claim-ttl-ms MS]\n"
+    "                  [--claim-ttl-ms MS] [--member-rate N]\n"
 
 static int controller_usage(FILE *f)
 {
@@ -1027,7 +1018,8 @@ static int controller_usage(FILE *f)
           "(after a grace period, never most of the fleet at once); queries and creation\n"
           "requests on the UNIX socket (default " FLEET_DEFAULT_SOCKET "), dispatched to the\n"
           "node's mesh address in the ledger (agent port 51901).  Replay state in --state\n"
-          "(default " DEFAULT_CONTROLLER_STATE ").\n",
+          "(default " DEFAULT_CONTROLLER_STATE ").  More than --member-rate datagrams/s (20)\n"
+          "from one member's address are refused before parsing.\n",
           f);
     return f == stdout ? 0 : 1;
 }
@@ -1047,17 +1039,19 @@ int cmd_controller(int argc, char **argv)
         {"silence-ms", required_argument, NULL, 1}, {"grace-ms", required_argument, NULL, 2},
         {"margin-mib", required_argument, NULL, 3}, {"claim-ttl-ms", required_argument, NULL, 4},
         {"state", required_argument, NULL, 5}, {"agent-port", required_argument, NULL, 6},
+        {"member-rate", required_argument, NULL, 7},
         {NULL, 0, NULL, 0},
     };
     static const struct {
         ppn_fleet_option opt;
         uint64_t min, max, scale;
         const char *flag, *range;
-    } num[5] = {
+    } num[8] = {
         [1] = {PPN_FLEET_OPT_SILENCE_MS, 1, 86400000, 1, "--silence-ms", "1..86400000"},
         [2] = {PPN_FLEET_OPT_GRACE_MS, 0, 86400000, 1, "--grace-ms", "0..86400000"},
         [3] = {PPN_FLEET_OPT_SAFETY_MARGIN, 0, 1ULL << 30, MIB, "--margin-mib", "0..1073741824"},
         [4] = {PPN_FLEET_OPT_CLAIM_TTL_MS, 0, 86400000, 1, "--claim-ttl-ms", "0..86400000"},
+        [7] = {PPN_FLEET_OPT_MEMBER_RATE, 0, 1000000, 1, "--member-rate", "0..1000000"},
     };
     controller *c = calloc(1, sizeof(*c));
     if (!c)
@@ -1066,8 +1060,8 @@ int cmd_controller(int argc, char **argv)
         c->clients[i].fd = -1;
     c->agent_port = FLEET_DEFAULT_AGENT_PORT;
     const char *listen_at = NULL, *sock = FLEET_DEFAULT_SOCKET, *state = NULL;
-    uint64_t vals[5] = {0}, v;
-    bool set[5] = {false};
+    uint64_t vals[8] = {0}, v;
+    bool set[8] = {false};
     int ch, r, status = 1;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -1084,7 +1078,7 @@ int cmd_controller(int argc, char **argv)
             }
             c->agent_port = (uint16_t)v;
             break;
-        case 1: case 2: case 3: case 4:
+        case 1: case 2: case 3: case 4: case 7:
             if (fleet_parse_u64(optarg, &vals[ch]) < 0 || vals[ch] < num[ch].min ||
                 vals[ch] > num[ch].max) {
                 free(c);
@@ -1147,7 +1141,7 @@ int cmd_controller(int argc, char **argv)
         return 1;
     }
     c->fleet = ppn_fleet_controller_fleet(c->eng);
-    for (int i = 1; i <= 4; i++)
+    for (int i = 1; i < 8; i++)
         if (set[i] && (r = ppn_fleet_set_option(c->fleet, num[i].opt, vals[i] * num[i].scale)) < 0) {
             tool_fail("set", "option", r);
             goto out;

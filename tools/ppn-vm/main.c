@@ -5,6 +5,9 @@
 
 /* vm.c; declared here so that ppn-vm.h (shared with fleet.c) stays as it is */
 int cmd_cont(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 static const struct tool_cmd cmds[] = {
     {"create",     cmd_create,     "write a VM specification into the state directory"},
@@ -17,6 +20,9 @@ static const struct tool_cmd cmds[] = {
     {"stop",       cmd_stop,       "pause a VM's vCPUs (QMP stop)"},
     {"cont",       cmd_cont,       "resume a paused VM's vCPUs (QMP cont)"},
     {"kill",       cmd_kill,       "end the QEMU process at once"},
+    {"reset",      cmd_reset,      "reset a VM at once (QMP system_reset)"},
+    {"remove",     cmd_remove,     "remove a stopped VM's specification and state"},
+    {"console",    cmd_console,    "print (or follow) a VM's serial console"},
     {"unit",       cmd_unit,       "print or install a VM's systemd unit"},
     {"qmp",        cmd_qmp,        "execute a raw QMP command"},
     {"agent",      cmd_agent,      "run the host agent (heartbeats, creation requests)"},

@@ -23,6 +23,9 @@
 
 /* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
 int cmd_cont(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
 #define QMP_TIMEOUT_MS 5000
@@ -56,6 +59,7 @@ static int common_opt(struct common *c, int opt)
         return 1;
     case OPT_JSON:
         c->json = true;
+        tool_set_json_errors(true); /* errors as JSON on stderr too */
         return 1;
     case 'h':
         c->help = true;
@@ -870,9 +874,10 @@ int cmd_status(int argc, char **argv)
     r = ppn_vm_info_get(c.state_dir, name, QMP_TIMEOUT_MS, &i);
     if (r < 0)
         return tool_fail("get status of", name, r);
+    int rc = i.running && i.qmp_error ? 1 : 0; /* it runs, but its monitor does not answer */
     if (c.json) {
         print_json(info_json(&i));
-        return 0;
+        return rc;
     }
     printf("vm:      %s (%s)\n", i.name, ppn_vm_type_to_string(i.type));
     if (i.node[0])
@@ -889,38 +894,56 @@ int cmd_status(int argc, char **argv)
         printf("monitor: %s\n", strerror(-i.qmp_error));
     else
         printf("balloon: %llu MiB actual\n", (unsigned long long)(i.balloon_actual >> 20));
-    return 0;
+    return rc;
 }
 
 int cmd_list(int argc, char **argv)
 {
     static const char usage[] = "list [--json]";
     struct common c;
-    int r = simple_args(argc, argv, usage, "Lists the VMs of the state directory with their state and memory.\n", &c, NULL);
+    int r = simple_args(argc, argv, usage,
+                        "Lists the VMs of the state directory with their state and memory; a VM whose\n"
+                        "specification does not load is listed with the reason.\n", &c, NULL);
     if (r)
         return r < 0 ? 0 : r;
-    ppn_vm_info *v;
-    int n = ppn_vm_info_list(c.state_dir, 2000, &v);
+    char **names;
+    int n = ppn_vm_list(c.state_dir, &names);
     if (n < 0)
         return tool_fail("list", c.state_dir, n);
-    if (c.json) {
-        json_t *a = json_array();
-        for (int k = 0; k < n; k++)
-            json_array_append_new(a, info_json(&v[k]));
-        print_json(a);
-    } else {
+    json_t *a = c.json ? json_array() : NULL;
+    if (!c.json)
         printf("%-20s %-17s %-9s %8s %10s %10s\n", "NAME", "TYPE", "STATE", "PID", "MEMORY", "ACTUAL");
-        for (int k = 0; k < n; k++) {
-            char actual[32] = "-";
-            if (v[k].running && !v[k].qmp_error)
-                snprintf(actual, sizeof(actual), "%lluM", (unsigned long long)(v[k].balloon_actual >> 20));
-            printf("%-20s %-17s %-9s %8d %9uM %10s\n", v[k].name, ppn_vm_type_to_string(v[k].type),
-                   v[k].running ? (v[k].status[0] ? v[k].status : "running") : "stopped", (int)v[k].pid,
-                   v[k].memory_mib, actual);
+    int broken = 0;
+    for (int k = 0; k < n; k++) {
+        ppn_vm_info i;
+        r = ppn_vm_info_get(c.state_dir, names[k], 2000, &i);
+        if (r < 0) {
+            ppn_vm_spec *sp = NULL;
+            const char *why = NULL;
+            int lr = ppn_vm_spec_load(c.state_dir, names[k], &sp, &why);
+            ppn_vm_spec_free(sp);
+            const char *reason = load_reason_or(why, lr < 0 ? lr : r);
+            broken++;
+            if (c.json)
+                json_array_append_new(a, json_pack("{s:s,s:s}", "name", names[k], "error", reason));
+            else
+                printf("%-20s %-17s %-9s %8s %10s %10s  (%s)\n", names[k], "?", "broken", "-", "-", "-", reason);
+            continue;
         }
+        if (c.json) {
+            json_array_append_new(a, info_json(&i));
+            continue;
+        }
+        char actual[32] = "-";
+        if (i.running && !i.qmp_error)
+            snprintf(actual, sizeof(actual), "%lluM", (unsigned long long)(i.balloon_actual >> 20));
+        printf("%-20s %-17s %-9s %8d %9uM %10s\n", i.name, ppn_vm_type_to_string(i.type),
+               i.running ? (i.status[0] ? i.status : "running") : "stopped", (int)i.pid, i.memory_mib, actual);
     }
-    free(v);
-    return 0;
+    ppn_vmm_strv_free(names);
+    if (c.json)
+        print_json(a);
+    return broken ? 1 : 0;
 }
 
 /* ------------------------------------------------------------ QMP commands */
@@ -984,6 +1007,101 @@ static int simple_qmp(int argc, char **argv, const char *usage, const char *text
         printf("{\"name\": \"%s\", \"result\": \"%s\"}\n", name, done);
     else
         printf("%s: %s\n", name, done);
+    return 0;
+}
+
+int cmd_reset(int argc, char **argv)
+{
+    return simple_qmp(argc, argv, "reset NAME",
+                      "Resets the VM at once, like the reset button (QMP system_reset): the guest is\n"
+                      "not asked and loses what it has not written.\n",
+                      "reset", ppn_qmp_system_reset, "reset");
+}
+
+int cmd_remove(int argc, char **argv)
+{
+    static const char usage[] = "remove NAME";
+    struct common c;
+    const char *name;
+    int r = simple_args(argc, argv, usage,
+                        "Removes a stopped VM's specification and state directory (not its disk\n"
+                        "image).  A running VM is refused: shut it down first.\n", &c, &name);
+    if (r)
+        return r < 0 ? 0 : r;
+    r = ppn_vm_remove(c.state_dir, name);
+    if (r == -EBUSY) {
+        tool_error("Failed to remove '%s': it is running (ppn-vm shutdown %s)", name, name);
+        return 1;
+    }
+    if (r < 0)
+        return tool_fail("remove", name, r);
+    if (!c.json)
+        printf("Removed %s\n", name);
+    return 0;
+}
+
+int cmd_console(int argc, char **argv)
+{
+    static const char usage[] = "console NAME [--follow]";
+    static const struct option lo[] = {COMMON_LONGOPTS, {"follow", no_argument, NULL, 'f'}, {0}};
+    struct common c;
+    common_init(&c);
+    bool follow = false;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "hf", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        if (opt == 'f') {
+            follow = true;
+            continue;
+        }
+        return usage_error(usage, "unknown option");
+    }
+    if (c.help)
+        return help(usage, "Prints the guest's serial console (console.log), with --follow goes on\n"
+                           "printing while the VM runs (Ctrl-C ends it; the VM runs on).  Bytes that\n"
+                           "are not printable text or line breaks are shown as '?'.\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    char p[PATH_MAX];
+    int r = ppn_vm_path(c.state_dir, name, "console", p, sizeof(p));
+    if (r < 0)
+        return tool_fail("find the console of", name, r);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tool_fail("open the console of", name, -errno);
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            close(fd);
+            return tool_fail("read the console of", name, r);
+        }
+        if (n == 0) {
+            pid_t pid = 0;
+            if (!follow || ppn_vm_pid(c.state_dir, name, &pid) < 0 || pid == 0)
+                break;
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        /* the guest's bytes, defused for the terminal */
+        for (ssize_t k = 0; k < n; k++) {
+            unsigned char ch = (unsigned char)buf[k];
+            if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+                buf[k] = '?';
+        }
+        if (tool_write_all(1, buf, (size_t)n) < 0)
+            break;
+    }
+    close(fd);
     return 0;
 }
 
@@ -1280,17 +1398,20 @@ static int write_unit_file(const char *path, const char *text)
 
 int cmd_unit(int argc, char **argv)
 {
-    static const char usage[] = "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS]";
+    static const char usage[] =
+        "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS] [--accel auto|kvm|tcg]";
     static const struct option lo[] = {
         COMMON_LONGOPTS,
         {"install", no_argument, NULL, 'i'},
         {"unit-dir", required_argument, NULL, 'u'},
         {"ppn-vm", required_argument, NULL, 'p'},
         {"deadline", required_argument, NULL, 'd'},
+        {"accel", required_argument, NULL, 'a'},
         {0},
     };
     struct common c;
     common_init(&c);
+    unsigned accel = PPN_VM_ACCEL_AUTO;
     bool install = false;
     const char *unit_dir = "/etc/systemd/system", *self = NULL;
     uint32_t deadline = 0;
@@ -1303,6 +1424,10 @@ int cmd_unit(int argc, char **argv)
         case 'i': install = true; break;
         case 'u': unit_dir = optarg; break;
         case 'p': self = optarg; break;
+        case 'a':
+            if (parse_accel(optarg, &accel) < 0)
+                return usage_error(usage, "--accel is auto, kvm or tcg");
+            break;
         case 'd':
             if (parse_seconds_ms(optarg, &deadline) < 0)
                 return usage_error(usage, "--deadline is a number of seconds");
@@ -1318,7 +1443,8 @@ int cmd_unit(int argc, char **argv)
                     "--unit-dir (default /etc/systemd/system) as ppn-vm-NAME.service.\n"
                     "ExecStart runs 'ppn-vm run' (QEMU becomes the main process), ExecStop runs\n"
                     "'ppn-vm shutdown --deadline S --pid $MAINPID', and TimeoutStopSec exceeds the\n"
-                    "whole shutdown sequence.\n");
+                    "whole shutdown sequence.  --accel puts the accelerator on ExecStart\n"
+                    "(default auto: 'ppn-vm run' probes at each start).\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
     const char *name = argv[optind];
@@ -1341,7 +1467,7 @@ int cmd_unit(int argc, char **argv)
         tool_error("Failed to load '%s': %s", name, load_reason_or(why, r));
         return 1;
     }
-    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .shutdown_deadline_ms = deadline};
+    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .shutdown_deadline_ms = deadline, .accel = accel};
     char *text;
     r = ppn_vm_unit(s, &uo, &text);
     char uname[128];
@@ -1351,7 +1477,10 @@ int cmd_unit(int argc, char **argv)
     if (r < 0)
         return tool_fail("generate the unit of", name, r);
     if (!install) {
-        fputs(text, stdout);
+        if (c.json)
+            print_json(json_pack("{s:s,s:s}", "unit", uname, "text", text));
+        else
+            fputs(text, stdout);
         free(text);
         return 0;
     }

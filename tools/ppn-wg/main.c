@@ -1,6 +1,8 @@
 /* ppn-wg — WireGuard configuration with the options and file format of
  * wg(8), on libppn-wg.  See doc/wg.md. */
 #include <errno.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +36,46 @@ static int fail(const char *verb, const char *what, int err)
     return 1;
 }
 
+/* One usage-error style: one line naming the problem, the usage line of
+ * the command, exit status 1. */
+static int usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ppn-wg: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fputs(usage, stderr);
+    return 1;
+}
+
+/* Interface names are checked the same way by every command, before
+ * anything else is done, by the library's rule (never cut to fit). */
+static bool ifname_ok(const char *name)
+{
+    return ppn_wg_ifname_check(name) == 0;
+}
+
+static int ifname_error(const char *usage, const char *name)
+{
+    return usage_error(usage, "interface name '%s' is not valid (1 to %d characters, no '/', ':' or whitespace)",
+                       name, PPN_WG_IFNAME_MAX);
+}
+
 static int read_whole(const char *path, char **ret, size_t *ret_len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
     if (!f)
         return -errno;
     size_t cap = 4096, len = 0;
+    struct stat st;
+    /* A regular file is read into one buffer of its size (no copies, each
+     * of which would leave a key to wipe). */
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+        (uintmax_t)st.st_size < SIZE_MAX / 2)
+        cap = (size_t)st.st_size + 2;
     char *buf = malloc(cap);
     int r = 0;
     if (!buf)
@@ -316,12 +352,14 @@ static int cmd_show(int argc, char **argv)
         fputs(show_usage, stdout);
         return 0;
     }
-    if (argc > 3) {
-        fprintf(stderr, "ppn-wg: show takes at most two arguments\n%s", show_usage);
-        return 1;
-    }
+    if (argc > 3)
+        return usage_error(show_usage, "show takes at most two arguments");
     const char *what = argc > 1 ? argv[1] : "all";
     const char *field = argc > 2 ? argv[2] : NULL;
+    if (strcmp(what, "all") && strcmp(what, "interfaces") && !ifname_ok(what))
+        return ifname_error(show_usage, what);
+    if (field && !strcmp(what, "interfaces"))
+        return usage_error(show_usage, "show interfaces takes no field");
     struct names ns = {0};
     int r;
     if (!strcmp(what, "all") || !strcmp(what, "interfaces")) {
@@ -330,7 +368,8 @@ static int cmd_show(int argc, char **argv)
             free(ns.v);
             return fail("list", "interfaces", r);
         }
-        qsort(ns.v, ns.n, sizeof(*ns.v), cmp_names);
+        if (ns.n)
+            qsort(ns.v, ns.n, sizeof(*ns.v), cmp_names);
         if (!strcmp(what, "interfaces")) {
             for (size_t i = 0; i < ns.n; i++)
                 printf("%s%s", i ? " " : "", ns.v[i]);
@@ -355,8 +394,7 @@ static int cmd_show(int argc, char **argv)
             if (show_field(d, field, ns.n > 1 || !strcmp(what, "all")) < 0) {
                 ppn_wg_device_free(d);
                 free(ns.v);
-                fprintf(stderr, "ppn-wg: unknown field '%s'\n%s", field, show_usage);
-                return 1;
+                return usage_error(show_usage, "unknown field '%s'", field);
             }
         } else {
             if (i)
@@ -369,16 +407,18 @@ static int cmd_show(int argc, char **argv)
     return rc;
 }
 
+static const char showconf_usage[] = "Usage: ppn-wg showconf <interface>\n";
+
 static int cmd_showconf(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        printf("Usage: ppn-wg showconf <interface>\n");
+        fputs(showconf_usage, stdout);
         return 0;
     }
-    if (argc != 2) {
-        fprintf(stderr, "ppn-wg: showconf takes one interface\nUsage: ppn-wg showconf <interface>\n");
-        return 1;
-    }
+    if (argc != 2)
+        return usage_error(showconf_usage, "showconf takes one interface");
+    if (!ifname_ok(argv[1]))
+        return ifname_error(showconf_usage, argv[1]);
     ppn_wg_device *d;
     int r = ppn_wg_get_device(argv[1], &d);
     if (r < 0)
@@ -403,7 +443,7 @@ static const char set_usage[] =
 static int parse_num(const char *s, unsigned long max, unsigned long *ret)
 {
     char *end;
-    if (!*s || *s == '-')
+    if (!*s || *s == '-' || *s == '+' || *s == ' ' || *s == '\t' || *s == '\n')
         return -EINVAL;
     errno = 0;
     unsigned long v = strtoul(s, &end, 0);
@@ -421,11 +461,11 @@ static int cmd_set(int argc, char **argv)
         fputs(set_usage, stdout);
         return 0;
     }
-    if (argc < 3) {
-        fprintf(stderr, "ppn-wg: set needs an interface and at least one setting\n%s", set_usage);
-        return 1;
-    }
+    if (argc < 3)
+        return usage_error(set_usage, "set needs an interface and at least one setting");
     const char *ifname = argv[1];
+    if (!ifname_ok(ifname))
+        return ifname_error(set_usage, ifname);
     ppn_wg_device *d;
     ppn_wg_peer *peer = NULL;
     uint8_t key[PPN_WG_KEY_BYTES];
@@ -434,21 +474,22 @@ static int cmd_set(int argc, char **argv)
         return fail("configure", ifname, r);
     if (ppn_wg_device_set_name(d, ifname) < 0) {
         ppn_wg_device_free(d);
-        fprintf(stderr, "ppn-wg: interface name '%s' is not valid (at most %d characters)\n", ifname,
-                PPN_WG_IFNAME_MAX);
-        return 1;
+        return ifname_error(set_usage, ifname);
     }
     unsigned long u;
+    const char *range = "";
     int i;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!peer && !strcmp(a, "listen-port") && v) {
+            range = "a port, 0 to 65535";
             if (parse_num(v, 65535, &u) < 0)
                 goto bad_value;
             ppn_wg_device_set_listen_port(d, (uint16_t)u);
             i++;
         } else if (!peer && !strcmp(a, "fwmark") && v) {
+            range = "off or 0 to 4294967295";
             if (!strcmp(v, "off"))
                 u = 0;
             else if (parse_num(v, 0xffffffffUL, &u) < 0)
@@ -480,11 +521,13 @@ static int cmd_set(int argc, char **argv)
         } else if (peer && !strcmp(a, "endpoint") && v) {
             struct sockaddr_in6 sa;
             socklen_t sl;
+            range = "<ip>:<port> or [<ipv6>]:<port> or <host>:<port>, port 0 to 65535";
             if (ppn_wg_endpoint_parse(v, &sa, &sl) < 0)
                 goto bad_value;
             ppn_wg_peer_set_endpoint(peer, (struct sockaddr *)&sa, sl);
             i++;
         } else if (peer && !strcmp(a, "persistent-keepalive") && v) {
+            range = "off or 0 to 65535 seconds";
             if (!strcmp(v, "off"))
                 u = 0;
             else if (parse_num(v, 65535, &u) < 0)
@@ -505,6 +548,7 @@ static int cmd_set(int argc, char **argv)
                     t++;
                 if (!*t)
                     continue;
+                range = "<ip>/<cidr>[,...], cidr 0 to 32 or 128";
                 if (ppn_wg_allowedip_parse(t, &ip) < 0 || ppn_wg_peer_add_allowedip(peer, &ip) < 0) {
                     free(copy);
                     goto bad_value;
@@ -515,9 +559,7 @@ static int cmd_set(int argc, char **argv)
         } else {
             wipe(key, sizeof(key));
             ppn_wg_device_free(d);
-            fprintf(stderr, "ppn-wg: invalid argument '%s'%s\n%s", a, v ? "" : " (or its value is missing)",
-                    set_usage);
-            return 1;
+            return usage_error(set_usage, "invalid argument '%s'%s", a, v ? "" : " (or its value is missing)");
         }
     }
     wipe(key, sizeof(key));
@@ -527,8 +569,7 @@ static int cmd_set(int argc, char **argv)
 bad_value:
     wipe(key, sizeof(key));
     ppn_wg_device_free(d);
-    fprintf(stderr, "ppn-wg: invalid value '%s' for '%s'\n%s", argv[i + 1], argv[i], set_usage);
-    return 1;
+    return usage_error(set_usage, "invalid value '%s' for '%s' (%s)", argv[i + 1], argv[i], range);
 bad_key:
     wipe(key, sizeof(key));
     ppn_wg_device_free(d);
@@ -552,11 +593,12 @@ static int conf_cmd(int argc, char **argv, enum conf_mode mode)
         printf("Usage: ppn-wg %s <interface> <configuration filename>\n", argv[0]);
         return 0;
     }
-    if (argc != 3) {
-        fprintf(stderr, "ppn-wg: %s takes an interface and a file\nUsage: ppn-wg %s <interface> <configuration filename>\n",
-                argv[0], argv[0]);
-        return 1;
-    }
+    char usage[96];
+    snprintf(usage, sizeof(usage), "Usage: ppn-wg %s <interface> <configuration filename>\n", argv[0]);
+    if (argc != 3)
+        return usage_error(usage, "%s takes an interface and a file", argv[0]);
+    if (!ifname_ok(argv[1]))
+        return ifname_error(usage, argv[1]);
     char *text;
     size_t len;
     int r = read_whole(argv[2], &text, &len);
@@ -574,8 +616,7 @@ static int conf_cmd(int argc, char **argv, enum conf_mode mode)
     }
     if (ppn_wg_device_set_name(d, argv[1]) < 0) {
         ppn_wg_device_free(d);
-        fprintf(stderr, "ppn-wg: interface name '%s' is not valid\n", argv[1]);
-        return 1;
+        return ifname_error(usage, argv[1]);
     }
     if (mode == SETCONF)
         ppn_wg_device_set_flags(d, PPN_WG_DEVICE_REPLACE_PEERS);
@@ -585,6 +626,102 @@ static int conf_cmd(int argc, char **argv, enum conf_mode mode)
         r = ppn_wg_set_device(d);
     ppn_wg_device_free(d);
     return r < 0 ? fail("configure", argv[1], r) : 0;
+}
+
+/* ---- keys: genkey, genpsk, pubkey (wg(8)'s forms) ---- */
+
+static int key_cmd_usage(int argc, char **argv, const char *usage)
+{
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc != 1)
+        return usage_error(usage, "%s takes no arguments", argv[0]);
+    return -1;
+}
+
+/* Prints a key as base64 and a newline, then wipes both. */
+static int print_key(uint8_t key[PPN_WG_KEY_BYTES])
+{
+    char text[PPN_WG_KEY_B64_LEN + 2];
+    ppn_wg_key_to_base64(key, text);
+    wipe(key, PPN_WG_KEY_BYTES);
+    text[PPN_WG_KEY_B64_LEN] = '\n';
+    text[PPN_WG_KEY_B64_LEN + 1] = '\0';
+    int r = tool_write_all(STDOUT_FILENO, text, PPN_WG_KEY_B64_LEN + 1);
+    wipe(text, sizeof(text));
+    return r < 0 ? fail("write", "stdout", r) : 0;
+}
+
+/* Like wg(8): a secret written to a regular file that others may read
+ * gets a warning (the key is still written: the caller chose the file). */
+static void warn_if_world_readable(void)
+{
+    struct stat st;
+    if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0077))
+        fprintf(stderr, "ppn-wg: Warning: writing a secret key to a file others can read (mode %04o); "
+                        "use umask 077\n", (unsigned)(st.st_mode & 07777));
+}
+
+static int gen_cmd(int argc, char **argv, bool preshared)
+{
+    char usage[40];
+    snprintf(usage, sizeof(usage), "Usage: ppn-wg %s\n", preshared ? "genpsk" : "genkey");
+    int r = key_cmd_usage(argc, argv, usage);
+    if (r >= 0)
+        return r;
+    uint8_t key[PPN_WG_KEY_BYTES];
+    r = preshared ? ppn_wg_key_generate_preshared(key) : ppn_wg_key_generate(key);
+    if (r < 0)
+        return fail("generate", preshared ? "a preshared key" : "a private key", r);
+    warn_if_world_readable();
+    return print_key(key);
+}
+
+static int cmd_genkey(int argc, char **argv) { return gen_cmd(argc, argv, false); }
+static int cmd_genpsk(int argc, char **argv) { return gen_cmd(argc, argv, true); }
+
+/* The private key comes on stdin (never in argv): base64 with optional
+ * surrounding whitespace, at most 1 KiB read. */
+static int cmd_pubkey(int argc, char **argv)
+{
+    static const char usage[] = "Usage: ppn-wg pubkey < <private key file>\n";
+    int r = key_cmd_usage(argc, argv, usage);
+    if (r >= 0)
+        return r;
+    char buf[1025];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf + len, sizeof(buf) - 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = -errno;
+            wipe(buf, sizeof(buf));
+            return fail("read a private key from", "stdin", r);
+        }
+        if (n == 0 || (len += (size_t)n) == sizeof(buf) - 1)
+            break;
+    }
+    char *p = buf;
+    while (len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++, len--;
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\n' || p[len - 1] == '\r'))
+        len--;
+    uint8_t priv[PPN_WG_KEY_BYTES], pub[PPN_WG_KEY_BYTES];
+    r = ppn_wg_key_from_base64(p, len, priv);
+    wipe(buf, sizeof(buf));
+    if (r < 0) {
+        fprintf(stderr, "ppn-wg: Failed to read a private key from 'stdin': a key is 44 characters of base64 "
+                        "(32 bytes)\n");
+        return 1;
+    }
+    r = ppn_wg_key_public(priv, pub);
+    wipe(priv, sizeof(priv));
+    if (r < 0)
+        return fail("compute", "the public key", r);
+    return print_key(pub);
 }
 
 static int cmd_setconf(int argc, char **argv) { return conf_cmd(argc, argv, SETCONF); }
@@ -598,10 +735,31 @@ static const struct tool_cmd cmds[] = {
     {"setconf", cmd_setconf, "Applies a configuration file, replacing all peers"},
     {"addconf", cmd_addconf, "Appends a configuration file to the current configuration"},
     {"syncconf", cmd_syncconf, "Applies only the difference between a configuration file and the device"},
+    {"genkey", cmd_genkey, "Generates a new private key and writes it to stdout"},
+    {"genpsk", cmd_genpsk, "Generates a new preshared key and writes it to stdout"},
+    {"pubkey", cmd_pubkey, "Reads a private key from stdin and writes a public key to stdout"},
     {NULL, NULL, NULL},
 };
 
+/* stdout's buffer is ours, so that the private keys `showconf` and `show
+ * dump` print through it can be wiped before exit. */
+static char out_buf[1 << 16];
+
 int main(int argc, char **argv)
 {
-    return tool_dispatch("ppn-wg", ppn_wg_version(), cmds, argc, argv);
+    setvbuf(stdout, out_buf, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, sizeof(out_buf));
+    int rc;
+    /* As wg(8): no command means `show` (every interface). */
+    if (argc == 1) {
+        static char show[] = "show";
+        char *args[] = {show, NULL};
+        tool_set_name("ppn-wg");
+        rc = cmd_show(1, args);
+    } else {
+        rc = tool_dispatch("ppn-wg", ppn_wg_version(), cmds, argc, argv);
+    }
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = fail("write", "stdout", -EIO);
+    wipe(out_buf, sizeof(out_buf));
+    return rc;
 }

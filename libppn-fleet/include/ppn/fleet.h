@@ -64,11 +64,19 @@ PPN_EXPORT size_t ppn_fleet_name_max(void);
 PPN_EXPORT size_t ppn_fleet_max_vms(void);
 PPN_EXPORT uint64_t ppn_fleet_bytes_max(void);
 
+/* For bindings that cannot read this header (ctypes, cffi's ABI mode): the
+ * size of a public struct ('field' NULL) or the offset and size of one of
+ * its fields, by name ("ppn_fleet_heartbeat", "seq").  Covers
+ * ppn_fleet_vm, ppn_fleet_heartbeat, ppn_fleet_place_query and
+ * ppn_fleet_placement.  *ret_offset may be NULL.  -EINVAL: NULL type or
+ * ret_size; -ENOENT: no such struct or field. */
+PPN_EXPORT int ppn_fleet_layout(const char *type, const char *field, size_t *ret_offset, size_t *ret_size);
+
 /* ---- keys -------------------------------------------------------------- */
 
 /* Derive an Ed25519 key pair from a 32-byte seed (what a node's key file
  * holds).  ret_sk is secret: wipe it when done.  -EINVAL on NULL;
- * -ENOMEM if libsodium cannot initialise. */
+ * -EIO if libsodium cannot initialise. */
 PPN_EXPORT int ppn_fleet_keypair_from_seed(const uint8_t seed[PPN_FLEET_SEED_BYTES],
                                            uint8_t ret_pk[PPN_FLEET_PUBLIC_KEY_BYTES],
                                            uint8_t ret_sk[PPN_FLEET_SECRET_KEY_BYTES]);
@@ -174,10 +182,12 @@ typedef enum ppn_fleet_option {
     PPN_FLEET_OPT_GUARD_MIN_NODES = 3, /* the guard applies from this many live nodes (2) */
     PPN_FLEET_OPT_CLAIM_TTL_MS = 4,    /* a claim not seen in a heartbeat expires (60000) */
     PPN_FLEET_OPT_SAFETY_MARGIN = 5,   /* bytes that must stay available (512 MiB) */
+    PPN_FLEET_OPT_MEMBER_RATE = 6,     /* datagrams/s from one member's address, bursts of
+                                        * twice that; 0: no limit (20) */
 } ppn_fleet_option;
 
 /* Set or read one option.  -EINVAL: NULL, unknown option, a zero silence,
- * a percent above 100. */
+ * a percent above 100, a member rate above 1000000. */
 PPN_EXPORT int ppn_fleet_set_option(ppn_fleet *fleet, ppn_fleet_option opt, uint64_t value);
 PPN_EXPORT int ppn_fleet_get_option(const ppn_fleet *fleet, ppn_fleet_option opt,
                                     uint64_t *ret_value);
@@ -220,18 +230,20 @@ typedef enum ppn_fleet_refusal {
     PPN_FLEET_REFUSED_SIGNATURE = 4,   /* -EKEYREJECTED */
     PPN_FLEET_REFUSED_REPLAY = 5,      /* -ESTALE: sequence not newer */
     PPN_FLEET_REFUSED_SOURCE = 6,      /* -EADDRNOTAVAIL: not from the member's mesh address */
-    PPN_FLEET_REFUSED_COUNT = 7,
+    PPN_FLEET_REFUSED_RATE = 7,        /* -EAGAIN: over MEMBER_RATE from that address */
+    PPN_FLEET_REFUSED_COUNT = 8,
 } ppn_fleet_refusal;
 
 /* Take one heartbeat datagram received at 'now_ms' from 'from' (may be NULL;
  * shown as the node's last source, never used to dispatch).  Cheap checks
- * first: size, source address (see ppn_fleet_set_member_records()), CBOR
- * shape, version, membership, the member's own address, sequence (strictly
+ * first: size, source address (see ppn_fleet_set_member_records()), the
+ * member's rate at that address (PPN_FLEET_OPT_MEMBER_RATE: a flood from one
+ * member's address cannot starve the others), CBOR shape, version, membership, the member's own address, sequence (strictly
  * newer than the last accepted, so a replay costs no signature check), and
  * only then the signature; only then is state changed.  Every refusal is
  * counted (see ppn_fleet_refusals()).  0: accepted, and the claims the
  * heartbeat now reflects are released.  Errors: -EINVAL (NULL fleet/buf,
- * fromlen too large), -EMSGSIZE, -EADDRNOTAVAIL, -EBADMSG, -EPROTO, -EPERM,
+ * fromlen too large), -EMSGSIZE, -EADDRNOTAVAIL, -EAGAIN, -EBADMSG, -EPROTO, -EPERM,
  * -ESTALE, -EKEYREJECTED, -ENOMEM. */
 PPN_EXPORT int ppn_fleet_ingest(ppn_fleet *fleet, const void *buf, size_t len,
                                 const struct sockaddr *from, socklen_t fromlen,

@@ -160,6 +160,8 @@ PPN_EXPORT int ppn_qmp_query_status(ppn_qmp *qmp, int timeout_ms, ppn_qmp_status
 /* query-kvm: *ret_enabled is true when the guest runs under KVM, false
  * under TCG.  -EPROTO a reply without "enabled". */
 PPN_EXPORT int ppn_qmp_query_kvm(ppn_qmp *qmp, int timeout_ms, bool *ret_enabled);
+/* system_reset: the reset button, without the guest's cooperation. */
+PPN_EXPORT int ppn_qmp_system_reset(ppn_qmp *qmp, int timeout_ms);
 /* stop (pause the vCPUs) and cont. */
 PPN_EXPORT int ppn_qmp_stop(ppn_qmp *qmp, int timeout_ms);
 PPN_EXPORT int ppn_qmp_cont(ppn_qmp *qmp, int timeout_ms);
@@ -615,14 +617,27 @@ typedef struct ppn_vm_unit_opts {
     const char *ppn_vm_binary;    /* absolute path of ppn-vm (ExecStart/ExecStop) */
     const char *state_dir;        /* absolute */
     uint32_t shutdown_deadline_ms; /* graceful wait of ExecStop; 0: 60 s */
+    /* The caller's own command lines instead of ppn-vm's (then
+     * ppn_vm_binary and state_dir are not used): NULL-terminated argv
+     * arrays, argv[0] absolute.  exec_start must end up exec'ing QEMU
+     * (ppn_vm_exec() does), so that QEMU is the main process; exec_stop
+     * (may be NULL) must not return before QEMU is gone.  The word
+     * "$MAINPID" or "${MAINPID}" is left for systemd to expand; every other
+     * word is quoted, '$' and '%' literal. */
+    const char *const *exec_start;
+    const char *const *exec_stop;
+    /* For ppn-vm's own ExecStart: "run --accel kvm|tcg"; 0 (AUTO) lets run
+     * probe on each start. */
+    uint32_t accel;
 } ppn_vm_unit_opts;
 
 /* The unit name "ppn-vm-<name>.service" into 'buf'.  -ENAMETOOLONG. */
 PPN_EXPORT int ppn_vm_unit_name(const ppn_vm_spec *spec, char *buf, size_t size);
 /* The text of a systemd service: ExecStart runs "ppn-vm run" (which execs
- * QEMU, so the main PID is QEMU), ExecStop runs "ppn-vm shutdown" with the
- * deadline and $MAINPID, TimeoutStopSec exceeds the longest shutdown.
- * -EINVAL invalid spec or relative paths. */
+ * QEMU, so the main PID is QEMU) or the caller's exec_start, ExecStop runs
+ * "ppn-vm shutdown" with the deadline and $MAINPID (or exec_stop),
+ * TimeoutStopSec exceeds the longest shutdown.  -EINVAL invalid spec,
+ * relative paths, a control character in a word, both accelerators. */
 PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *opts, char **ret_text);
 
 /* Direct runner, for hosts where systemd is not PID 1.

@@ -57,16 +57,35 @@ PPN_EXPORT size_t ppn_wg_key_bytes(void);
 PPN_EXPORT size_t ppn_wg_key_b64_len(void);
 PPN_EXPORT size_t ppn_wg_ifname_max(void);
 
+/* 0 when 'name' is a valid interface name (1 to PPN_WG_IFNAME_MAX
+ * characters, not "." or "..", no '/', ':' or whitespace: what the kernel
+ * accepts), -EINVAL otherwise (NULL included).  Every function of this
+ * library that takes a name applies this check. */
+PPN_EXPORT int ppn_wg_ifname_check(const char *name);
+
 /* ---- keys --------------------------------------------------------------- */
 
 /* Writes the key as 44 characters of base64 plus a NUL (the `wg genkey`
  * form) into 'out' (at least PPN_WG_KEY_B64_LEN + 1 bytes). -EINVAL on NULL. */
 PPN_EXPORT int ppn_wg_key_to_base64(const uint8_t key[PPN_WG_KEY_BYTES], char *out);
 /* Decodes 'len' characters of base64 into a 32-byte key, in constant time.
- * -EINVAL for NULL, a wrong length (not 44 characters, i.e. not 32 bytes) or
- * a bad encoding; 'ret_key' untouched on failure. */
+ * -EINVAL for NULL; -EBADMSG for a wrong length (not 44 characters, i.e.
+ * not 32 bytes) or anything but the canonical encoding, as
+ * ppn_crypto_key_from_base64; 'ret_key' untouched on failure. */
 PPN_EXPORT int ppn_wg_key_from_base64(const char *s, size_t len,
                                       uint8_t ret_key[PPN_WG_KEY_BYTES]);
+
+/* A new private key: 32 random bytes from libsodium, clamped for X25519
+ * (bits 0-2 and 255 cleared, bit 254 set), the `wg genkey` form.  -EINVAL
+ * on NULL, -EIO when libsodium cannot be initialised.  Wipe it after use. */
+PPN_EXPORT int ppn_wg_key_generate(uint8_t ret_key[PPN_WG_KEY_BYTES]);
+/* A new preshared key: 32 random bytes (`wg genpsk`).  -EINVAL, -EIO. */
+PPN_EXPORT int ppn_wg_key_generate_preshared(uint8_t ret_key[PPN_WG_KEY_BYTES]);
+/* The public key of a private key (X25519 with the base point, the scalar
+ * clamped as the kernel clamps it: `wg pubkey`).  -EINVAL on NULL, -EIO
+ * when libsodium cannot be initialised.  'ret_public' untouched on failure. */
+PPN_EXPORT int ppn_wg_key_public(const uint8_t private_key[PPN_WG_KEY_BYTES],
+                                 uint8_t ret_public[PPN_WG_KEY_BYTES]);
 
 /* ---- allowed IPs -------------------------------------------------------- */
 
@@ -125,7 +144,9 @@ enum ppn_wg_peer_flag {
 PPN_EXPORT int ppn_wg_device_new(ppn_wg_device **ret);
 PPN_EXPORT void ppn_wg_device_free(ppn_wg_device *d);
 
-/* Interface name, at most PPN_WG_IFNAME_MAX characters: -EINVAL otherwise.
+/* Interface name: 1 to PPN_WG_IFNAME_MAX characters, not "." or "..", no
+ * '/', ':' or whitespace (what the kernel accepts); -EINVAL otherwise, and
+ * every function taking a name checks it the same way (never cut to fit).
  * get_name returns "" when unset; the string lives as long as 'd'. */
 PPN_EXPORT int ppn_wg_device_set_name(ppn_wg_device *d, const char *name);
 PPN_EXPORT const char *ppn_wg_device_get_name(const ppn_wg_device *d);
@@ -212,10 +233,13 @@ PPN_EXPORT int ppn_wg_get_device(const char *ifname, ppn_wg_device **ret);
 PPN_EXPORT int ppn_wg_set_device(const ppn_wg_device *d);
 /* Makes the interface named in 'desired' match it: reads the current state,
  * then writes only the difference — device fields that differ, peers that
- * are new, changed or gone, allowed IPs added or removed.  A peer's endpoint
- * is written only when 'desired' has one and it differs from the kernel's;
- * an absent endpoint never clears the kernel's (it may have roamed).
- * Returns the number of peers written (added, changed or removed). */
+ * are new, changed or gone (a desired peer flagged REMOVE_ME counts as
+ * gone), allowed IPs added or removed.  A peer's endpoint is written only
+ * when 'desired' has one and it differs from the kernel's; an absent
+ * endpoint never clears the kernel's (it may have roamed).  When nothing
+ * differs nothing is sent: the cost is one read of the device plus an O(n)
+ * comparison by public key.  Returns the number of peers written (added,
+ * changed or removed). */
 PPN_EXPORT int ppn_wg_sync_device(const ppn_wg_device *desired);
 
 /* ---- kernel: links and addresses (rtnetlink) ---------------------------- */
@@ -247,9 +271,10 @@ PPN_EXPORT int ppn_wg_link_list(ppn_wg_link_cb cb, void *userdata);
 /* Parses the `wg setconf` format ([Interface] PrivateKey, ListenPort, FwMark;
  * [Peer] PublicKey, PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive)
  * into a new device object (no name set).  Host names in Endpoint are
- * resolved with getaddrinfo.  -EBADMSG for a syntax error, with the 1-based
- * line in *ret_line when 'ret_line' is not NULL (also set on failure);
- * -EINVAL for a bad key. */
+ * resolved with getaddrinfo.  -EBADMSG for a syntax error or a key that is
+ * not canonical base64 of 32 bytes, with the 1-based line in *ret_line when
+ * 'ret_line' is not NULL (also set on failure); -EINVAL for NULL text or
+ * ret. */
 PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret,
                                    unsigned *ret_line);
 /* Formats 'd' in the `wg showconf` format into a malloc'd NUL-terminated
