@@ -406,7 +406,8 @@ int cmd_serve(int argc, char **argv)
     }
     while (!stop) {
         struct pollfd pf[MAX_CONNS + 1];
-        int idx[MAX_CONNS + 1], np = 0, timeout = -1;
+        /* At most 1 s, so that a signal that lands just before poll() is seen soon. */
+        int idx[MAX_CONNS + 1], np = 0, timeout = 1000;
         pf[np].fd = lfd, pf[np].events = POLLIN, idx[np++] = -1;
         for (int i = 0; i < MAX_CONNS; i++) {
             if (conns[i].fd < 0)
@@ -415,7 +416,7 @@ int cmd_serve(int argc, char **argv)
             pf[np].events = conns[i].out ? POLLOUT : POLLIN;
             idx[np++] = i;
             int t = left_ms(conns[i].deadline);
-            if (timeout < 0 || t < timeout)
+            if (t < timeout)
                 timeout = t;
         }
         int pr = poll(pf, (nfds_t)np, timeout);
