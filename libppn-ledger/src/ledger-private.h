@@ -48,6 +48,10 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
                      char *msg, size_t size);
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
+/* replicate.c: store 'note' as the checkpoint if it verifies (a key that held "admin", its root
+ * ours at its size) and is newer than ours: 1 stored, 0 not newer, -EKEYREJECTED does not
+ * verify, -EIO (handle poisoned). */
+int ledger_adopt_checkpoint(ppn_ledger *l, const char *note, size_t len);
 /* use_state: trust this directory's own 'verified' state (not for another replica's). */
 int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
                          unsigned threads,

@@ -1274,6 +1274,10 @@ PPN_EXPORT size_t ppn_ledger_constant(const char *which)
         {"ENTRY_MAX", PPN_LEDGER_ENTRY_MAX},
         {"PROOF_MAX", PPN_LEDGER_PROOF_MAX},
         {"CHECKPOINT_MAX", PPN_LEDGER_CHECKPOINT_MAX},
+        {"BUNDLE_MAX", PPN_LEDGER_BUNDLE_MAX},
+        {"BUNDLE_FILES_MAX", PPN_LEDGER_BUNDLE_FILES_MAX},
+        {"SYNC_REQUEST_MAX", PPN_LEDGER_SYNC_REQUEST_MAX},
+        {"SYNC_ANSWER_MAX", PPN_LEDGER_SYNC_ANSWER_MAX},
     };
     if (!which)
         return 0;

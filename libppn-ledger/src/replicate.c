@@ -179,6 +179,34 @@ PPN_EXPORT int ppn_ledger_verify(ppn_ledger *l, unsigned threads, struct ppn_led
     return r;
 }
 
+int ledger_adopt_checkpoint(ppn_ledger *l, const char *note, size_t len)
+{
+    struct checkpoint cp;
+    uint8_t root[32];
+    if (checkpoint_verify_any(note, len, l->origin, (const uint8_t (*)[32])l->v.admins, l->v.nadm, &cp) < 0 ||
+        cp.size > l->n || ppn_ledger_root(l, cp.size, root) < 0 || memcmp(root, cp.root, 32) != 0)
+        return -EKEYREJECTED;
+    if (l->has_cp && cp.size <= l->cp.size)
+        return 0;
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/checkpoint", l->dir);
+    if (fdatasync(l->tfd) < 0 || ppnc_write_file_atomic(p, note, len, 0600) < 0) {
+        l->poisoned = true;
+        return -EIO;
+    }
+    char *copy = malloc(len + 1);
+    if (copy) {
+        memcpy(copy, note, len);
+        copy[len] = 0;
+        free(l->cp_note);
+        l->cp_note = copy;
+        l->cp_len = len;
+        l->cp = cp;
+        l->has_cp = true;
+    }
+    return 1;
+}
+
 PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
                                  struct ppn_ledger_import_report *report)
 {
@@ -277,30 +305,8 @@ PPN_EXPORT int ppn_ledger_import(ppn_ledger *l, const char *src_dir,
             goto out;
     }
     /* Keep the newer checkpoint, once it verifies against our (now extended) ledger. */
-    if (s->has_cp && (!l->has_cp || s->cp.size > l->cp.size)) {
-        struct checkpoint cp;
-        uint8_t root[32];
-        if (checkpoint_verify_any(s->cp_note, s->cp_len, l->origin,
-                                  (const uint8_t (*)[32])l->v.admins, l->v.nadm, &cp) == 0 &&
-            cp.size <= l->n && ppn_ledger_root(l, cp.size, root) == 0 && !memcmp(root, cp.root, 32)) {
-            char p[4096];
-            snprintf(p, sizeof(p), "%s/checkpoint", l->dir);
-            if (fdatasync(l->tfd) < 0 || ppnc_write_file_atomic(p, s->cp_note, s->cp_len, 0600) < 0) {
-                l->poisoned = true;
-                r = -EIO;
-                goto out;
-            }
-            char *copy = malloc(s->cp_len + 1);
-            if (copy) {
-                memcpy(copy, s->cp_note, s->cp_len + 1);
-                free(l->cp_note);
-                l->cp_note = copy;
-                l->cp_len = s->cp_len;
-                l->cp = cp;
-                l->has_cp = true;
-            }
-        }
-    }
+    if (s->has_cp && (r = ledger_adopt_checkpoint(l, s->cp_note, s->cp_len)) < 0 && r == -EIO)
+        goto out;
     r = 0;
 out:
     ppn_ledger_free(s);

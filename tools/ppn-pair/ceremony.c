@@ -39,9 +39,6 @@
 #include "pair.h"
 #include "tool-util.h"
 
-#define BUNDLE_MAGIC "PPNLEDG1"
-#define BUNDLE_MAX_FILES 16
-#define BUNDLE_MAX_BYTES (256ULL << 20)
 #define TRANSFER_TIMEOUT_S 60
 
 /* ---- small I/O helpers ---------------------------------------------------- */
@@ -217,229 +214,94 @@ static void close_gracefully(int fd)
     close(fd);
 }
 
-/* ---- ledger replica transfer ----------------------------------------------- */
+/* ---- ledger replica transfer (the bundle format and its checks: libppn-ledger) ---- */
 
-static bool bundle_name_ok(const char *name)
+static uint64_t now_ms(void)
 {
-    size_t len = strlen(name);
-    if (len == 0 || len > 64 || name[0] == '.')
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* The files that make a replica: not the writer's lock, not the derived
- * nodes.jsonl, not temporary files. */
-static bool bundle_wanted(const char *name)
+/* Reads one bundle from 'fd' into *ret_buf within 'timeout_s' in all (a drip-feed cannot
+ * stretch it), never more than PPN_LEDGER_BUNDLE_MAX bytes.  A malformed start is refused at
+ * once (report filled). */
+static int recv_bundle(int fd, unsigned timeout_s, uint8_t **ret_buf, size_t *ret_len,
+                       struct ppn_ledger_bundle_report *rep)
 {
-    return bundle_name_ok(name) && strcmp(name, "lock") != 0 && strcmp(name, "nodes.jsonl") != 0 &&
-           !strstr(name, ".tmp");
-}
-
-static int send_bundle(int fd, const char *dir)
-{
-    struct dirent **names;
-    int n = scandir(dir, &names, NULL, alphasort);
-    if (n < 0)
-        return -errno;
-    const char *files[BUNDLE_MAX_FILES];
-    unsigned count = 0;
-    int r = 0;
-    for (int i = 0; i < n; i++) {
-        if (bundle_wanted(names[i]->d_name)) {
-            if (count == BUNDLE_MAX_FILES) {
-                r = -E2BIG;
+    uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+    size_t len = 0, cap = 0;
+    uint8_t *buf = NULL;
+    uint64_t need = 0;
+    int r;
+    while ((r = ppn_ledger_bundle_need(buf, len, &need, rep)) == -EAGAIN || (r == 0 && need > len)) {
+        /* Read up to what is known to be needed (headers are read as they come). */
+        if (need > cap) {
+            size_t nc = cap ? cap : 65536;
+            while (nc < need)
+                nc *= 2;
+            if (nc > PPN_LEDGER_BUNDLE_MAX)
+                nc = PPN_LEDGER_BUNDLE_MAX;
+            uint8_t *nb = realloc(buf, nc);
+            if (!nb) {
+                r = -ENOMEM;
                 break;
             }
-            files[count++] = names[i]->d_name;
+            buf = nb;
+            cap = nc;
         }
-    }
-    uint8_t hdr[12];
-    memcpy(hdr, BUNDLE_MAGIC, 8);
-    put_be(hdr + 8, count, 4);
-    if (r == 0)
-        r = tool_write_all(fd, hdr, sizeof(hdr));
-    for (unsigned i = 0; r == 0 && i < count; i++) {
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >= (int)sizeof(path)) {
-            r = -ENAMETOOLONG;
+        uint64_t now = now_ms();
+        if (now >= deadline) {
+            r = -ETIMEDOUT;
             break;
         }
-        int f = open(path, O_RDONLY | O_CLOEXEC);
-        struct stat st;
-        if (f < 0 || fstat(f, &st) < 0) {
-            r = -errno;
-            if (f >= 0)
-                close(f);
-            break;
-        }
-        uint8_t fh[2 + 64 + 8];
-        size_t nl = strlen(files[i]);
-        put_be(fh, nl, 2);
-        memcpy(fh + 2, files[i], nl);
-        put_be(fh + 2 + nl, (uint64_t)st.st_size, 8);
-        r = tool_write_all(fd, fh, 2 + nl + 8);
-        uint64_t left = (uint64_t)st.st_size;
-        uint8_t buf[65536];
-        while (r == 0 && left) {
-            size_t want = left < sizeof(buf) ? (size_t)left : sizeof(buf);
-            ssize_t got = read(f, buf, want);
-            if (got <= 0) {
-                r = got < 0 ? -errno : -EIO; /* the file shrank under us */
-                break;
-            }
-            r = tool_write_all(fd, buf, (size_t)got);
-            left -= (uint64_t)got;
-        }
-        close(f);
-    }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    return r;
-}
-
-/* Receives into the new directory 'dir' (created 0700); every file fsynced,
- * then the directory. */
-static int recv_bundle(int fd, const char *dir)
-{
-    uint8_t hdr[12];
-    int r = read_exact(fd, hdr, sizeof(hdr));
-    if (r < 0)
-        return r;
-    if (memcmp(hdr, BUNDLE_MAGIC, 8) != 0)
-        return -EBADMSG;
-    uint64_t count = get_be(hdr + 8, 4), total = 0;
-    if (count == 0 || count > BUNDLE_MAX_FILES)
-        return -EBADMSG;
-    if (mkdir(dir, 0700) < 0)
-        return -errno;
-    for (uint64_t i = 0; i < count; i++) {
-        uint8_t nl_be[2], size_be[8];
-        char name[65];
-        if ((r = read_exact(fd, nl_be, 2)) < 0)
-            return r;
-        size_t nl = (size_t)get_be(nl_be, 2);
-        if (nl == 0 || nl > 64)
-            return -EBADMSG;
-        if ((r = read_exact(fd, name, nl)) < 0)
-            return r;
-        name[nl] = 0;
-        if (!bundle_wanted(name) || strlen(name) != nl)
-            return -EBADMSG;
-        if ((r = read_exact(fd, size_be, 8)) < 0)
-            return r;
-        uint64_t size = get_be(size_be, 8);
-        if (size > BUNDLE_MAX_BYTES - total)
-            return -EFBIG;
-        total += size;
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
-            return -ENAMETOOLONG;
-        int f = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (f < 0)
-            return errno == EEXIST ? -EBADMSG : -errno;
-        uint8_t buf[65536];
-        while (r == 0 && size) {
-            size_t want = size < sizeof(buf) ? (size_t)size : sizeof(buf);
-            r = read_exact(fd, buf, want);
-            if (r == 0)
-                r = tool_write_all(f, buf, want);
-            size -= want;
-        }
-        if (r == 0 && fsync(f) < 0)
-            r = -errno;
-        close(f);
-        if (r < 0)
-            return r;
-    }
-    int d = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0)
-        return -errno;
-    r = fsync(d) < 0 ? -errno : 0;
-    close(d);
-    return r;
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, (int)(deadline - now > INT32_MAX ? INT32_MAX : deadline - now));
+        if (pr < 0 && errno == EINTR)
             continue;
-        char p[PATH_MAX];
-        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-        unlink(p);
+        if (pr <= 0) {
+            r = pr == 0 ? -ETIMEDOUT : -errno;
+            break;
+        }
+        ssize_t got = read(fd, buf + len, (size_t)need - len);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (got <= 0) {
+            r = got == 0 ? -ECONNRESET : -errno;
+            break;
+        }
+        len += (size_t)got;
     }
-    closedir(d);
-    rmdir(dir);
-}
-
-/* Checks a received replica against what the ceremony authenticated. */
-static int verify_replica(const char *dir, const ppn_crypto_node_record *admin, const struct node *self,
-                          char *why, size_t why_size)
-{
-    ppn_ledger *l = NULL;
-    struct ppn_ledger_report rep;
-    int r = ppn_ledger_open_full(dir, 0, &rep, &l);
     if (r < 0) {
-        if (rep.error_index == UINT64_MAX)
-            snprintf(why, why_size, "it does not open (%s)", strerror(-r));
-        else
-            snprintf(why, why_size, "it does not open (%s at entry %llu, byte %llu)", strerror(-r),
-                     (unsigned long long)rep.error_index, (unsigned long long)rep.error_offset);
+        free(buf);
         return r;
     }
-    r = ppn_ledger_verify(l, 0, &rep);
-    if (r < 0) {
-        if (rep.error_index == UINT64_MAX)
-            snprintf(why, why_size, "verification failed: %s", strerror(-r));
-        else
-            snprintf(why, why_size, "verification failed at entry %llu: %s",
-                     (unsigned long long)rep.error_index, strerror(-r));
-        goto out;
-    }
-    char note[PPN_LEDGER_CHECKPOINT_MAX];
-    size_t len;
-    uint64_t size;
-    uint8_t root[PPN_LEDGER_HASH_BYTES], ours[PPN_LEDGER_HASH_BYTES];
-    r = ppn_ledger_checkpoint_get(l, note, sizeof(note), &len);
-    if (r == 0)
-        r = ppn_ledger_checkpoint_verify(note, len, ppn_ledger_origin(l), admin->identity_public, &size, root);
-    if (r < 0) {
-        snprintf(why, why_size, "its checkpoint is not signed by the administrator of this ceremony");
-        r = -EKEYREJECTED;
-        goto out;
-    }
-    if (size != ppn_ledger_size(l) || ppn_ledger_root(l, size, ours) < 0 || memcmp(root, ours, sizeof(root))) {
-        snprintf(why, why_size, "its checkpoint does not cover the entries sent");
-        r = -EUCLEAN;
-        goto out;
-    }
+    *ret_buf = buf;
+    *ret_len = len;
+    return 0;
+}
+
+/* The replica must hold this node with its keys and the administrator as the member the
+ * ceremony showed. */
+struct accept_ctx {
+    const ppn_crypto_node_record *admin;
+    const struct node *self;
+};
+
+static int accept_replica(void *userdata, ppn_ledger *l, char *why, size_t why_size)
+{
+    const struct accept_ctx *c = userdata;
     struct ppn_ledger_member m;
-    if (ppn_ledger_member_find(l, self->id_pk, &m) < 0 || memcmp(m.wg_key, self->wg_pk, 32) != 0) {
+    if (ppn_ledger_member_find(l, c->self->id_pk, &m) < 0 || memcmp(m.wg_key, c->self->wg_pk, 32) != 0) {
         snprintf(why, why_size, "it does not admit this node with its WireGuard key");
-        r = -EPROTO;
-        goto out;
+        return -EPROTO;
     }
-    if (ppn_ledger_member_find(l, admin->identity_public, &m) < 0 ||
-        memcmp(m.wg_key, admin->wg_public, 32) != 0) {
+    if (ppn_ledger_member_find(l, c->admin->identity_public, &m) < 0 ||
+        memcmp(m.wg_key, c->admin->wg_public, 32) != 0) {
         snprintf(why, why_size, "it does not hold the administrator as the member the ceremony showed");
-        r = -EPROTO;
-        goto out;
+        return -EPROTO;
     }
-    r = 0;
-out:
-    ppn_ledger_free(l);
-    return r;
+    return 0;
 }
 
 /* ---- the ceremony common to both roles ------------------------------------- */
@@ -678,34 +540,29 @@ int cmd_join(int argc, char **argv)
     }
     print_record("admin", &admin);
 
-    /* The replica: verified against the authenticated admin key, then
-     * installed; the admin learns the outcome. */
-    char incoming[PATH_MAX], why[256] = "";
-    snprintf(incoming, sizeof(incoming), "%s/ledger.incoming", n.dir);
-    remove_tree(incoming);
-    set_io_timeout(fd, TRANSFER_TIMEOUT_S);
-    r = recv_bundle(fd, incoming);
-    if (r < 0)
-        snprintf(why, sizeof(why), "receiving it failed: %s", strerror(-r));
-    else
-        r = verify_replica(incoming, &admin, &n, why, sizeof(why));
-    if (r == 0 && rename(incoming, n.ledger_dir) < 0) {
-        r = -errno;
-        snprintf(why, sizeof(why), "installing it failed: %s", strerror(errno));
+    /* The replica: verified against the authenticated admin key and installed by the
+     * library; the admin learns the outcome. */
+    char why[300] = "";
+    struct ppn_ledger_bundle_report brep;
+    uint8_t *bundle = NULL;
+    size_t blen = 0;
+    r = recv_bundle(fd, TRANSFER_TIMEOUT_S, &bundle, &blen, &brep);
+    if (r < 0) {
+        snprintf(why, sizeof(why), "receiving it failed: %s", r == -EBADMSG || r == -E2BIG ? brep.why : strerror(-r));
+    } else {
+        struct accept_ctx ctx = {.admin = &admin, .self = &n};
+        r = ppn_ledger_bundle_install(bundle, blen, n.ledger_dir, admin.identity_public, accept_replica, &ctx,
+                                      &brep);
+        if (r < 0)
+            snprintf(why, sizeof(why), "%s", brep.why);
     }
+    free(bundle);
     if (r == 0) {
-        int dfd = open(n.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
         ppn_ledger *l = NULL;
         if (ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l) == 0) {
             ppn_ledger_export_nodes(l, NULL);
             ppn_ledger_free(l);
         }
-    } else {
-        remove_tree(incoming);
     }
     uint8_t ack[5] = {r == 0 ? 'K' : 'E'};
     put_be(ack + 1, (uint32_t)-r, 4);
@@ -872,11 +729,19 @@ int cmd_admit(int argc, char **argv)
     printf("admitted\t%s\t%s\tentry %llu\n", peer.hostname, addr, (unsigned long long)index);
     if ((r = ledger_seal(l, &n)))
         goto fail;
+    uint8_t *bundle = NULL;
+    size_t blen = 0;
+    r = ppn_ledger_bundle_build(l, &bundle, &blen);
     ppn_ledger_free(l);
     l = NULL;
+    if (r < 0) {
+        r = tool_fail("build the replica of", n.ledger_dir, r);
+        goto fail;
+    }
 
     set_io_timeout(fd, TRANSFER_TIMEOUT_S);
-    r = send_bundle(fd, n.ledger_dir);
+    r = tool_write_all(fd, bundle, blen);
+    free(bundle);
     uint8_t ack[5];
     if (r == 0)
         r = read_exact(fd, ack, sizeof(ack));

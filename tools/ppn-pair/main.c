@@ -350,6 +350,8 @@ static const struct tool_cmd cmds[] = {
     {"admit", cmd_admit, "type the joining node's code and admit it (administrator)"},
     {"mesh", cmd_mesh, "configure WireGuard from the ledger (optionally import first)"},
     {"status", cmd_status, "show this node's keys and the mesh members"},
+    {"sync", cmd_sync, "bring the ledger up to date from a member running 'serve'"},
+    {"serve", cmd_serve, "serve this node's ledger replica to members running 'sync'"},
     {NULL, NULL, NULL},
 };
 

@@ -44,3 +44,7 @@ int check_addr_opts(const char *usage, const char *addr, bool listening, const c
 
 int cmd_join(int argc, char **argv);
 int cmd_admit(int argc, char **argv);
+
+/* serve.c: the ledger sync over TCP. */
+int cmd_sync(int argc, char **argv);
+int cmd_serve(int argc, char **argv);

@@ -465,6 +465,129 @@ struct ppn_ledger_import_report {
 PPN_EXPORT int ppn_ledger_import(ppn_ledger *ledger, const char *src_dir,
                                  struct ppn_ledger_import_report *report);
 
+/* ---- Replica bundles (doc/sync.md) ----------------------------------------- */
+
+/* A bundle is one replica in one byte string, to hand a whole ledger to a new member: the
+ * 'entries', 'tree' and 'checkpoint' files of a ledger directory in the PPNLEDG1 format of
+ * doc/sync.md.  It needs no secrecy: everything in it is signed and is verified on
+ * installing. */
+
+/* Largest bundle this library builds or reads, in bytes (256 MiB), and most files in one. */
+#define PPN_LEDGER_BUNDLE_MAX (256U << 20)
+#define PPN_LEDGER_BUNDLE_FILES_MAX 16
+
+/* Where a bundle was refused.  Filled by ppn_ledger_bundle_need and _install, on success
+ * (nothing set) and on failure. */
+struct ppn_ledger_bundle_report {
+    uint32_t part;         /* the bundle's file (0 = first) at fault, UINT32_MAX if none */
+    uint32_t error_file;   /* for a replica that does not verify: as in ppn_ledger_report */
+    uint64_t offset;       /* byte offset in the bundle at fault, UINT64_MAX if none */
+    uint64_t error_index;  /* the entry at fault, UINT64_MAX if none */
+    uint64_t error_offset; /* its byte offset in that file of the replica, UINT64_MAX if none */
+    char file[65];         /* the name of that file ("" if none) */
+    char why[256];         /* a sentence saying what is wrong ("" on success) */
+};
+
+/* Build the bundle of what 'ledger' holds (its entries, the tree hashes of them, its stored
+ * checkpoint if any) into *ret_buf (malloc'd; free with free()), *ret_len bytes.  -EINVAL
+ * NULL arguments, -E2BIG more than PPN_LEDGER_BUNDLE_MAX, -EIO a read failed, -ENOMEM. */
+PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *ledger, uint8_t **ret_buf, size_t *ret_len);
+
+/* For reading a bundle from a stream: given its first 'len' bytes, returns 0 with *ret_total
+ * = the length of the whole bundle once 'len' covers every header (*ret_total <= len means it
+ * is all there; bytes after it are not part of it), or -EAGAIN with *ret_total = a length it
+ * needs at least (read up to it and call again).  -EBADMSG when the bytes cannot start a valid
+ * bundle (magic, file count, name, duplicate, size), -E2BIG when it would exceed
+ * PPN_LEDGER_BUNDLE_MAX; report (may be NULL) says where. */
+PPN_EXPORT int ppn_ledger_bundle_need(const uint8_t *buf, size_t len, uint64_t *ret_total,
+                                      struct ppn_ledger_bundle_report *report);
+
+/* Called by ppn_ledger_bundle_install with the verified replica opened read-only, before it is
+ * installed: return 0 to install it, or a negative errno (and a sentence in 'why') to refuse. */
+typedef int (*ppn_ledger_bundle_accept_fn)(void *userdata, ppn_ledger *replica, char *why,
+                                           size_t why_size);
+
+/* Verify the bundle buf[0..len) and install it as the new ledger directory 'dir' (which must
+ * not exist: -EEXIST) atomically: written to a temporary sibling '<dir>.tmp.<pid>', every file
+ * and the directory fsynced, fully verified there (as ppn_ledger_verify: every checksum,
+ * encoding, signature, authority, tree hash), its checkpoint checked to be signed by
+ * 'signer_pk' (NULL: by any current administrator of the replica) and to cover every entry,
+ * then 'accept' (may be NULL) asked, and only then renamed to 'dir' (never over anything) and
+ * the parent fsynced.  On any failure nothing is left behind.  Errors: -EINVAL arguments;
+ * -EBADMSG a malformed bundle (trailing bytes included) or one without 'entries' or
+ * 'checkpoint'; -E2BIG too large; -EUCLEAN / -EKEYREJECTED / -EPERM a replica that does not
+ * verify (file, entry index and offset in *report); -EKEYREJECTED a checkpoint not signed by
+ * the key; -EPROTO a checkpoint that does not cover all the entries; -EEXIST; -EIO; whatever
+ * 'accept' returns.  report (may be NULL) says where and why. */
+PPN_EXPORT int ppn_ledger_bundle_install(const uint8_t *buf, size_t len, const char *dir,
+                                         const uint8_t signer_pk[PPN_LEDGER_PUBLIC_KEY_BYTES],
+                                         ppn_ledger_bundle_accept_fn accept, void *userdata,
+                                         struct ppn_ledger_bundle_report *report);
+
+/* ---- Network sync, sans-I/O (doc/sync.md) -------------------------------------------- */
+
+/* One member asks another for what it lacks with a request (origin, its size, its root) and
+ * applies the answer: the entries after its size, the answering member's latest signed
+ * checkpoint, a consistency proof from the new size to it; when the two histories diverge,
+ * the answerer's leaf hashes instead, from which the first size at which they differ is found.
+ * No I/O here: byte buffers in and out, every length bounded; the caller moves them. */
+
+/* Longest request (an origin of 255 bytes), and the largest answer ever built or applied. */
+#define PPN_LEDGER_SYNC_REQUEST_MAX 304
+#define PPN_LEDGER_SYNC_ANSWER_MAX (16U << 20)
+
+/* Encode this ledger's request (its size and root) into buf (PPN_LEDGER_SYNC_REQUEST_MAX
+ * always suffices, else -ENOBUFS).  -EINVAL NULL arguments. */
+PPN_EXPORT int ppn_ledger_sync_request(ppn_ledger *ledger, uint8_t *buf, size_t size,
+                                       size_t *ret_len);
+
+struct ppn_ledger_sync_request {
+    uint64_t size;
+    uint8_t root[PPN_LEDGER_HASH_BYTES];
+    char origin[PPN_LEDGER_TEXT_MAX + 1];
+};
+/* Decode a request: -E2BIG longer than PPN_LEDGER_SYNC_REQUEST_MAX, -EBADMSG malformed. */
+PPN_EXPORT int ppn_ledger_sync_request_decode(const uint8_t *buf, size_t len,
+                                              struct ppn_ledger_sync_request *ret_request);
+
+/* Answer a request from what 'ledger' holds, in at most 'max' bytes (capped at
+ * PPN_LEDGER_SYNC_ANSWER_MAX): the entries after the asker's size up to this ledger's latest
+ * checkpoint, as many as fit (the asker asks again for the rest), that checkpoint, and the
+ * consistency proof; if the asker's root is not this ledger's at its size (or it is ahead of
+ * the checkpoint), this ledger's leaf hashes up to the smaller size instead, when they fit.
+ * *ret_buf is malloc'd (free()).  -EBADMSG a malformed request, -EPROTO another ledger's
+ * origin, -ENOENT no checkpoint to answer with, -E2BIG 'max' too small for any answer. */
+PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *ledger, const uint8_t *request, size_t len,
+                                      size_t max, uint8_t **ret_buf, size_t *ret_len);
+
+/* What applying an answer did or why it refused.  Filled on success and on failure. */
+struct ppn_ledger_sync_report {
+    uint64_t appended;    /* entries appended */
+    uint64_t their_size;  /* the answering member's checkpoint size (ask again while larger) */
+    uint32_t fork;        /* 1: the two signed histories differ (nothing appended) */
+    uint32_t fork_exact;  /* 1: fork_size is the first size at which they differ (entry
+                             fork_size-1); 0: they differ at fork_size, maybe earlier too */
+    uint64_t fork_size;
+    uint8_t ours[PPN_LEDGER_HASH_BYTES];   /* our root at fork_size */
+    uint8_t theirs[PPN_LEDGER_HASH_BYTES]; /* theirs (zero when not proven: fork_exact 0 and
+                                              fork_size below their checkpoint's) */
+    uint64_t error_index;  /* the ledger index of the entry at fault, UINT64_MAX if none */
+    uint64_t error_offset; /* byte offset in the answer at fault, UINT64_MAX if none */
+    char why[256];         /* a sentence ("" on success) */
+};
+
+/* Apply an answer to this ledger (writer only, -EBADF): checked in order, cheapest first —
+ * its length against 'max' (-E2BIG, before anything is read), its framing (-EBADMSG), that it
+ * answers this ledger at its present size (-EPROTO), the entries' encoding and indices, the
+ * checkpoint's signature by a key that holds or is granted "admin" in this ledger
+ * (-EKEYREJECTED), the Merkle tree of our entries and theirs against the checkpoint with the
+ * proof (-EBADMSG), then every entry's signature (-EKEYREJECTED) and authority (-EPERM,
+ * -EPROTO, -EINVAL) in one batch that is appended durably only if all hold (-EIO).  A fork is
+ * -EPROTO with report->fork = 1 and the evidence.  A newer checkpoint is stored.  Returns 0 with
+ * report->appended (0: nothing new). */
+PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *ledger, const uint8_t *answer, size_t len,
+                                     size_t max, struct ppn_ledger_sync_report *report);
+
 #ifdef __cplusplus
 }
 #endif
