@@ -50,6 +50,14 @@ else
 fi
 [ "$(stat -c %a B/identity.key)" = 600 ] && ok "identity.key is 0600" || bad "identity.key mode"
 grep -q '"hostname":"node-b"' A/ledger/nodes.jsonl && ok "nodes.jsonl lists node-b" || bad "nodes.jsonl"
+"$pair" status --state B --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+me = [m for m in d["members"] if m["self"]]
+assert d["ledger"]["entries"] >= 2 and len(me) == 1 and me[0]["hostname"] == "node-b" and me[0]["identity"] == d["identity"]
+' && ok "status --json" || bad "status --json: $("$pair" status --state B --json 2>&1)"
+"$pair" status --state nowhere --json 2>err.json >/dev/null
+python3 -c 'import json,sys; assert "error" in json.load(open("err.json"))' && ok "status --json error as JSON" || bad "status error: $(cat err.json)"
 
 # 2. the joining operator declines the SAS: both sides fail, nothing recorded
 before=$(members A/ledger)

@@ -6,6 +6,7 @@
  * libppn-ledger records the admission, and libppn-wg turns the ledger's
  * member list into WireGuard peers.  See doc/ppn-pair.md. */
 #include <errno.h>
+#include <jansson.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -292,52 +293,85 @@ static int cmd_mesh(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
+    static const char usage[] = "status --state DIR [--json]";
     static const struct option opts[] = {
         {"state", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *state = NULL;
+    bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': state = optarg; break;
+        case 'j':
+            json = true;
+            tool_set_json_errors(true);
+            break;
         case 'h':
-            printf("Usage: ppn-pair status --state DIR\nShow this node's keys and the mesh members in its ledger.\n");
+            printf("Usage: ppn-pair %s\nShow this node's keys and the mesh members in its ledger.\n"
+                   "  --json   one JSON object: identity, wireguard, ledger (null when not paired),\n"
+                   "           members (hostname, mesh, endpoint, identity, self)\n", usage);
             return 0;
-        default: return tool_error("usage: ppn-pair status --state DIR");
+        default: return tool_usage_error(usage, "unknown option (see --help)");
         }
     }
+    if (tool_no_operands(argc, argv, optind, usage))
+        return 1;
     if (!state)
-        return tool_error("--state DIR is required");
+        return tool_usage_error(usage, "--state DIR is required");
     struct node n;
     if (node_load(&n, state, false))
         return 1;
-    char b64[PPN_CRYPTO_KEY_B64_LEN + 1];
-    ppn_crypto_key_to_base64(n.id_pk, b64);
-    printf("identity:  %s\n", b64);
-    ppn_crypto_key_to_base64(n.wg_pk, b64);
-    printf("wireguard: %s\n", b64);
+    char id[PPN_CRYPTO_KEY_B64_LEN + 1], wg[PPN_CRYPTO_KEY_B64_LEN + 1], b64[PPN_CRYPTO_KEY_B64_LEN + 1];
+    ppn_crypto_key_to_base64(n.id_pk, id);
+    ppn_crypto_key_to_base64(n.wg_pk, wg);
+    uint8_t self_pk[32];
+    memcpy(self_pk, n.id_pk, 32);
     node_wipe(&n);
     if (access(n.ledger_dir, F_OK) != 0) {
-        printf("ledger:    none (not paired)\n");
+        if (json)
+            printf("{\"identity\": \"%s\", \"wireguard\": \"%s\", \"ledger\": null, \"members\": []}\n", id, wg);
+        else
+            printf("identity:  %s\nwireguard: %s\nledger:    none (not paired)\n", id, wg);
         return 0;
     }
     ppn_ledger *l = NULL;
     int r = ppn_ledger_open(n.ledger_dir, 0, &l);
     if (r < 0)
         return tool_fail("open ledger", n.ledger_dir, r);
-    printf("ledger:    %s (origin %s, range %s, %llu entries)\n\n", n.ledger_dir, ppn_ledger_origin(l),
-           ppn_ledger_mesh_range(l), (unsigned long long)ppn_ledger_size(l));
-    printf("%-20s %-18s %-24s %s\n", "HOSTNAME", "MESH", "ENDPOINT", "IDENTITY");
+    json_t *members = json ? json_array() : NULL;
+    if (!json) {
+        printf("identity:  %s\nwireguard: %s\n", id, wg);
+        printf("ledger:    %s (origin %s, range %s, %llu entries)\n\n", n.ledger_dir, ppn_ledger_origin(l),
+               ppn_ledger_mesh_range(l), (unsigned long long)ppn_ledger_size(l));
+        printf("%-20s %-18s %-24s %s\n", "HOSTNAME", "MESH", "ENDPOINT", "IDENTITY");
+    }
     size_t count = ppn_ledger_member_count(l);
     for (size_t i = 0; i < count; i++) {
         struct ppn_ledger_member m;
         if (ppn_ledger_member_get(l, i, &m) < 0)
             continue;
         ppn_crypto_key_to_base64(m.identity, b64);
-        printf("%-20s %-18s %-24s %s%s\n", m.hostname, m.mesh, m.endpoint[0] ? m.endpoint : "-", b64,
-               memcmp(m.identity, n.id_pk, 32) == 0 ? "  (this node)" : "");
+        bool self = memcmp(m.identity, self_pk, 32) == 0;
+        if (json)
+            json_array_append_new(members, json_pack("{s:s,s:s,s:s,s:s,s:b}", "hostname", m.hostname, "mesh", m.mesh,
+                                                     "endpoint", m.endpoint, "identity", b64, "self", self));
+        else
+            printf("%-20s %-18s %-24s %s%s\n", m.hostname, m.mesh, m.endpoint[0] ? m.endpoint : "-", b64,
+                   self ? "  (this node)" : "");
+    }
+    if (json) {
+        json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:I},s:o}", "identity", id, "wireguard", wg, "ledger", "dir",
+                              n.ledger_dir, "origin", ppn_ledger_origin(l), "range", ppn_ledger_mesh_range(l),
+                              "entries", (json_int_t)ppn_ledger_size(l), "members", members);
+        char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        if (t)
+            puts(t);
+        free(t);
+        json_decref(o);
     }
     ppn_ledger_free(l);
     return 0;
