@@ -39,6 +39,16 @@ struct ppn_ledger {
     crypto_generichash_state eh, th; /* BLAKE2b-256 so far of those bytes (the verified state) */
     ppn_ledger_progress_fn progress;
     void *progress_ud;
+    /* Keys of revoked nodes (identity and WireGuard key), with the revoking
+     * entry: a node-join may not bring them back.  Built by one scan the
+     * first time a node-join is appended through this handle, then kept
+     * current by the appends. */
+    struct burned_key {
+        uint8_t key[32];
+        uint64_t index;
+    } *burned;
+    size_t nburned, cburned;
+    bool burned_ready;
 };
 
 /* check.c: the meaning of an entry (write time), with a message naming field and rule. */

@@ -647,6 +647,7 @@ PPN_EXPORT void ppn_ledger_free(ppn_ledger *l)
     free(l->locs);
     free(l->mem);
     free(l->cp_note);
+    free(l->burned);
     free(l->dir);
     free(l);
 }
@@ -732,6 +733,92 @@ fail:
 }
 
 /* ---- append ---- */
+/* ---- revoked keys stay out ---- */
+
+static int burn(ppn_ledger *l, const uint8_t key[32], uint64_t index)
+{
+    if (l->nburned == l->cburned) {
+        size_t nc = l->cburned ? l->cburned * 2 : 16;
+        struct burned_key *nb = realloc(l->burned, nc * sizeof(*nb));
+        if (!nb)
+            return -ENOMEM;
+        l->burned = nb;
+        l->cburned = nc;
+    }
+    memcpy(l->burned[l->nburned].key, key, 32);
+    l->burned[l->nburned++].index = index;
+    return 0;
+}
+
+static const struct burned_key *burned_find(const ppn_ledger *l, const uint8_t key[32])
+{
+    for (size_t i = 0; i < l->nburned; i++)
+        if (!memcmp(l->burned[i].key, key, 32))
+            return &l->burned[i];
+    return NULL;
+}
+
+/* The identities and WireGuard keys of every node revoked so far, from one
+ * pass over the entries (a node-join's keys, burned by a later revoke). */
+static int burned_build(ppn_ledger *l)
+{
+    struct join_keys {
+        uint8_t id[32], wg[32];
+    } *joins = NULL;
+    size_t nj = 0, cj = 0;
+    int r = 0;
+    for (uint64_t i = 0; i < l->n && r == 0; i++) {
+        struct ppn_ledger_entry e;
+        if ((r = ppn_ledger_get(l, i, &e)) < 0)
+            break;
+        if (e.type == PPN_LEDGER_ENTRY_NODE_JOIN) {
+            if (nj == cj) {
+                size_t nc = cj ? cj * 2 : 64;
+                struct join_keys *nb = realloc(joins, nc * sizeof(*nb));
+                if (!nb) {
+                    r = -ENOMEM;
+                    break;
+                }
+                joins = nb;
+                cj = nc;
+            }
+            memcpy(joins[nj].id, e.subject, 32);
+            memcpy(joins[nj++].wg, e.wg_key, 32);
+        } else if (e.type == PPN_LEDGER_ENTRY_NODE_REVOKE) {
+            r = burn(l, e.subject, i);
+            for (size_t k = 0; r == 0 && k < nj; k++)
+                if (!memcmp(joins[k].id, e.subject, 32))
+                    r = burn(l, joins[k].wg, i);
+        }
+    }
+    free(joins);
+    if (r == 0)
+        l->burned_ready = true;
+    else
+        l->nburned = 0;
+    return r;
+}
+
+static int check_not_burned(ppn_ledger *l, const struct ppn_ledger_entry *e)
+{
+    /* an author without the right is refused as such by view_apply */
+    if (e->type != PPN_LEDGER_ENTRY_NODE_JOIN || !view_has_cap(&l->v, e->author, PPN_LEDGER_CAP_NODE_ADMIT, ""))
+        return 0;
+    const struct burned_key *b = burned_find(l, e->subject);
+    const char *field = "subject", *what = "identity";
+    if (!b) {
+        b = burned_find(l, e->wg_key);
+        field = "wg_key";
+        what = "WireGuard key";
+    }
+    if (!b)
+        return 0;
+    snprintf(l->err, sizeof(l->err),
+             "node-join: \"%s\": that %s belongs to a node revoked at entry %llu; a removed node joins again "
+             "only with new keys", field, what, (unsigned long long)b->index);
+    return -EPROTO;
+}
+
 static void explain_view_error(ppn_ledger *l, const struct ppn_ledger_entry *e, int r)
 {
     const char *tn = ppn_ledger_entry_type_name(e->type), *rule = "breaks a ledger rule";
@@ -780,6 +867,7 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     if (n == 0)
         return 0;
     struct view snap;
+    size_t burned_before = l->nburned; /* restored with the view on undo */
     int r = view_copy(&snap, &l->v);
     if (r < 0)
         return r;
@@ -799,6 +887,10 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
     size_t roff = 0, nh = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ppn_ledger_entry *e = &es[i];
+        /* before the first join or revoke of the batch: what is revoked so far */
+        if ((e->type == PPN_LEDGER_ENTRY_NODE_JOIN || e->type == PPN_LEDGER_ENTRY_NODE_REVOKE) &&
+            !l->burned_ready && (r = burned_build(l)) < 0)
+            goto undo;
         const char *tn = ppn_ledger_entry_type_name(e->type);
         l->err_index = l->n + i;
         if (e->index != l->n + i) {
@@ -809,12 +901,17 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
         }
         /* The meaning, then the rules that need the ledger, then authority and the view. */
         if ((r = entry_check_meaning(e, l->err, sizeof(l->err))) < 0 ||
-            (r = view_check_write(&l->v, l->mesh, e, l->err, sizeof(l->err))) < 0)
+            (r = view_check_write(&l->v, l->mesh, e, l->err, sizeof(l->err))) < 0 ||
+            (r = check_not_burned(l, e)) < 0)
             goto undo;
+        struct ppn_ledger_member gone;
+        bool revoking = e->type == PPN_LEDGER_ENTRY_NODE_REVOKE && ppn_ledger_member_find(l, e->subject, &gone) == 0;
         if ((r = view_apply(&l->v, e)) < 0) {
             explain_view_error(l, e, r);
             goto undo;
         }
+        if (revoking && ((r = burn(l, gone.identity, l->n + i)) < 0 || (r = burn(l, gone.wg_key, l->n + i)) < 0))
+            goto undo;
         record_frame(rec + roff, l->n + i, payloads[i], lens[i]);
         uint8_t leaf[32];
         ppn_ledger_merkle_leaf_hash(payloads[i], lens[i], leaf);
@@ -847,6 +944,8 @@ static int append_core(ppn_ledger *l, const struct ppn_ledger_entry *es,
 undo:
     view_free(&l->v);
     l->v = snap;
+    if (l->burned_ready)
+        l->nburned = burned_before;
     free(fr);
     free(rec);
     free(hs);

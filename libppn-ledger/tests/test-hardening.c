@@ -671,6 +671,53 @@ START_TEST(test_invalid_entries_refused)
 }
 END_TEST
 
+/* A revoked node cannot come back with the same keys (identity or
+ * WireGuard), through this handle, a fresh one, or inside one batch. */
+START_TEST(test_revoked_keys_stay_out)
+{
+    ppn_ledger *l;
+    char *d = make_ledger(3, &l);
+    struct ppn_ledger_entry a = good_join(40), b = good_join(41);
+    ck_assert_int_eq(ppn_ledger_append(l, &a, 1, admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_append(l, &b, 1, admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_node_revoke(l, a.subject, "stolen laptop", admin_sk, NULL), 0);
+    uint64_t rev = ppn_ledger_size(l) - 1;
+    struct ppn_ledger_entry again = good_join(40);
+    snprintf(again.mesh, sizeof(again.mesh), "10.8.0.50");
+    expect_refused(l, d, &again, -EPROTO, "\"subject\"");
+    char want[64];
+    snprintf(want, sizeof(want), "revoked at entry %llu", (unsigned long long)rev);
+    ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(l), want));
+    struct ppn_ledger_entry wg_only = good_join(42);
+    memcpy(wg_only.wg_key, a.wg_key, 32); /* a new identity, the revoked node's WireGuard key */
+    expect_refused(l, d, &wg_only, -EPROTO, "\"wg_key\"");
+    /* a fresh handle scans the history */
+    ppn_ledger_free(l);
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    expect_refused(l, d, &again, -EPROTO, "\"subject\"");
+    /* new keys are welcome */
+    struct ppn_ledger_entry fresh_keys = good_join(43);
+    ck_assert_int_eq(ppn_ledger_append(l, &fresh_keys, 1, admin_sk, NULL), 0);
+    /* a revoke and a comeback in one batch: refused as a whole */
+    struct ppn_ledger_entry batch[2];
+    memset(&batch[0], 0, sizeof(batch[0]));
+    batch[0].type = PPN_LEDGER_ENTRY_NODE_REVOKE;
+    memcpy(batch[0].subject, b.subject, 32);
+    batch[1] = good_join(41);
+    snprintf(batch[1].mesh, sizeof(batch[1].mesh), "10.8.0.51");
+    uint64_t n = ppn_ledger_size(l);
+    ck_assert_int_eq(ppn_ledger_append(l, batch, 2, admin_sk, NULL), -EPROTO);
+    ck_assert_uint_eq(ppn_ledger_size(l), n);
+    /* and the refused batch burned nothing: b may still be revoked and a's
+     * keys are still out */
+    ck_assert_int_eq(ppn_ledger_node_revoke(l, b.subject, "", admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_append(l, &fresh_keys, 1, admin_sk, NULL), -EPROTO); /* already a member */
+    ppn_ledger_free(l);
+    rmrf(d);
+    free(d);
+}
+END_TEST
+
 START_TEST(test_invalid_genesis_refused)
 {
     keys_setup();
@@ -926,6 +973,7 @@ Suite *hardening_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("validation");
     tcase_add_test(tc, test_invalid_entries_refused);
+    tcase_add_test(tc, test_revoked_keys_stay_out);
     tcase_add_test(tc, test_invalid_genesis_refused);
     tcase_add_test(tc, test_json_fields_checked);
     suite_add_tcase(s, tc);
