@@ -158,6 +158,21 @@ done
 [ "$tampered" -ge 8 ] && ok "tampered replica ($tampered offsets flipped): refused, nothing installed" ||
   bad "tampered replica cases ($tampered)"
 
+# remove: a revoke entry and a checkpoint; the member is gone, its keys stay out
+rc=0; "$pair" remove --state B node-a >rm.out 2>rm.err || rc=$?
+[ "$rc" = 1 ] && grep -q "lacks node.admit" rm.err && ok "remove by a non-administrator refused" || bad "remove by B: $rc $(cat rm.err)"
+rc=0; "$pair" remove --state A node-a >rm.out 2>rm.err || rc=$?
+[ "$rc" = 1 ] && grep -q "that is this node" rm.err && ok "remove of oneself refused" || bad "remove self: $rc $(cat rm.err)"
+before=$(members A/ledger)
+if "$pair" remove --state A node-b --reason "decommissioned" >rm.out 2>rm.err && grep -q "^removed	node-b	10.8.0.2/24	entry" rm.out &&
+   ! "$pair" status --state A | grep -q "node-b" && "$ledger" verify A/ledger >/dev/null; then
+  ok "remove node-b: revoked, checkpointed, gone from status"
+else
+  bad "remove node-b: $(cat rm.out rm.err)"
+fi
+rc=0; "$pair" remove --state A node-b 2>rm.err || rc=$?
+[ "$rc" = 1 ] && grep -q "no current member" rm.err && ok "removing twice says so" || bad "remove twice: $rc $(cat rm.err)"
+
 # every numeric and address option is checked before a code is shown or anything is written:
 # abc, -1 and one past the maximum, each one line + a usage line, exit 1, no ledger for Z
 "$pair" keys --state Z >/dev/null
@@ -178,6 +193,7 @@ for v in abc -1 65536; do
   optcheck "admit --listen-port $v" "$pair" admit --state A --connect 127.0.0.1:1 --ifname wg9 --listen-port "$v"
   optcheck "genesis --listen-port $v" "$pair" genesis --state Z --origin o --ifname wg9 --listen-port "$v"
   optcheck "mesh --listen-port $v" "$pair" mesh --state A --listen-port "$v"
+  optcheck "remove --listen-port $v" "$pair" remove --state A x --ifname wg9 --listen-port "$v"
   optcheck "join --listen 127.0.0.1:$v" "$pair" join --state Z --listen "127.0.0.1:$v"
   optcheck "admit --connect 127.0.0.1:$v" "$pair" admit --state A --connect "127.0.0.1:$v"
 done

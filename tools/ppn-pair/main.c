@@ -377,6 +377,92 @@ static int cmd_status(int argc, char **argv)
     return 0;
 }
 
+#define REMOVE_USAGE "remove --state DIR NODE [--reason TEXT] [--ifname IF [--listen-port N]]"
+
+static int cmd_remove(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'},
+        {"reason", required_argument, NULL, 'r'},
+        {"ifname", required_argument, NULL, 'i'},
+        {"listen-port", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {0},
+    };
+    const char *state = NULL, *reason = "", *ifname = NULL;
+    unsigned port = 51820;
+    bool port_given = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:r:i:p:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': state = optarg; break;
+        case 'r': reason = optarg; break;
+        case 'i': ifname = optarg; break;
+        case 'p':
+            port_given = true;
+            if (opt_uint(REMOVE_USAGE, "--listen-port", optarg, 1, 65535, &port))
+                return 1;
+            break;
+        case 'h':
+            printf("Usage: ppn-pair %s\n"
+                   "Revoke a member (NODE: its host name or base64 identity key): a node-revoke entry\n"
+                   "signed by this node's identity key (which needs node.admit), then a checkpoint.\n"
+                   "Members drop the peer when their ledger has the entry (ppn-pair sync, mesh);\n"
+                   "with --ifname this node drops it now.  The node's keys can never join again\n"
+                   "and its mesh address is not handed out again.\n", REMOVE_USAGE);
+            return 0;
+        default: return tool_usage_error(REMOVE_USAGE, "unknown option (see --help)");
+        }
+    }
+    if (optind + 1 != argc)
+        return tool_usage_error(REMOVE_USAGE, optind >= argc ? "NODE is needed" : "one NODE only");
+    const char *who = argv[optind];
+    if (!state)
+        return tool_usage_error(REMOVE_USAGE, "--state DIR is required");
+    char why[TOOL_WHY_MAX];
+    if (ifname && tool_check_ifname(ifname, why) < 0)
+        return tool_usage_error(REMOVE_USAGE, "--ifname: %s", why);
+    if (port_given && !ifname)
+        return tool_usage_error(REMOVE_USAGE, "--listen-port needs --ifname");
+    struct node n;
+    if (node_load(&n, state, true))
+        return 1;
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    if (r < 0) {
+        node_wipe(&n);
+        return tool_fail("open ledger", n.ledger_dir, r);
+    }
+    struct ppn_ledger_member m;
+    bool found = false;
+    uint8_t key[32];
+    if (ppn_crypto_key_from_base64(who, strlen(who), key) == 0)
+        found = ppn_ledger_member_find(l, key, &m) == 0;
+    for (size_t i = 0; !found && i < ppn_ledger_member_count(l); i++)
+        found = ppn_ledger_member_get(l, i, &m) == 0 && strcmp(m.hostname, who) == 0;
+    if (!found)
+        r = tool_error("Failed to remove '%s': no current member has that host name or identity key", who);
+    else if (memcmp(m.identity, n.id_pk, 32) == 0)
+        r = tool_error("Failed to remove '%s': that is this node (another administrator removes it)", who);
+    else if (!ppn_ledger_has_capability(l, n.id_pk, "node.admit", NULL))
+        r = tool_error("Failed to remove '%s': this node may not revoke members (it lacks node.admit)", who);
+    else {
+        uint64_t idx;
+        r = ppn_ledger_node_revoke(l, m.identity, reason, n.id_sk, &idx);
+        if (r < 0) {
+            const char *e = ppn_ledger_last_error(l);
+            r = e[0] ? tool_error("Failed to remove '%s': %s", who, e) : tool_fail("revoke", who, r);
+        } else if ((r = ledger_seal(l, &n)) == 0) {
+            printf("removed\t%s\t%s\tentry %llu\n", m.hostname, m.mesh, (unsigned long long)idx);
+        }
+    }
+    ppn_ledger_free(l);
+    if (r == 0 && ifname)
+        r = mesh_apply(&n, ifname, port, true);
+    node_wipe(&n);
+    return r ? 1 : 0;
+}
+
 static const struct tool_cmd cmds[] = {
     {"keys", cmd_keys, "generate this node's identity and WireGuard keys"},
     {"genesis", cmd_genesis, "start a new mesh with this node as first administrator"},
@@ -384,6 +470,7 @@ static const struct tool_cmd cmds[] = {
     {"admit", cmd_admit, "type the joining node's code and admit it (administrator)"},
     {"mesh", cmd_mesh, "configure WireGuard from the ledger (optionally import first)"},
     {"status", cmd_status, "show this node's keys and the mesh members"},
+    {"remove", cmd_remove, "revoke a member: its peer goes, its keys never come back"},
     {"sync", cmd_sync, "bring the ledger up to date from a member running 'serve'"},
     {"serve", cmd_serve, "serve this node's ledger replica to members running 'sync'"},
     {NULL, NULL, NULL},
