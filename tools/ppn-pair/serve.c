@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +32,9 @@
 #define MAX_CONNS 16
 #define CONN_DEADLINE_MS 10000
 #define SYNC_USAGE "sync --state DIR --from HOST:PORT [--timeout SECONDS] [--max-bytes N]"
-#define SERVE_USAGE "serve --state DIR --listen ADDR:PORT [--max-bytes N]"
+#define SERVE_USAGE                                                                                   \
+    "serve --state DIR --listen ADDR:PORT [--max-bytes N] [--pull SECONDS] [--peer-port N] [--ifname IF] " \
+    "[--listen-port N] [--hosts FILE]"
 
 static uint64_t now_ms(void)
 {
@@ -141,6 +144,66 @@ static int io_all(int fd, bool out, uint8_t *buf, size_t len, uint64_t deadline)
 
 /* ---- sync (the client) ---- */
 
+/* One sync from 'from' into the writer handle 'l', round after round until
+ * up to date, all within 'timeout_ms'.  0 with *ret_appended entries added;
+ * a negative errno with 'err' saying what (transport) or 'rep' (the answer). */
+static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
+                     uint64_t *ret_rounds, struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
+{
+    uint64_t deadline = now_ms() + timeout_ms, total = 0, rounds = 0;
+    uint8_t *ans = NULL;
+    struct ppn_ledger_sync_report rep = {0};
+    int r;
+    for (;;) {
+        int fd = -1;
+        r = tcp_open(from, false, deadline, &fd);
+        if (r < 0) {
+            snprintf(err, errsize, "connect: %s", strerror(-r));
+            break;
+        }
+        uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4];
+        size_t ql;
+        r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
+        if (r == 0) {
+            put_be32(q, (uint32_t)ql);
+            r = io_all(fd, true, q, 4 + ql, deadline);
+        }
+        if (r == 0)
+            r = io_all(fd, false, hdr, 4, deadline);
+        uint32_t al = r == 0 ? get_be32(hdr) : 0;
+        if (r == 0 && (al == 0 || al > max)) {
+            /* Refused on its announced length, before a byte of it is read. */
+            close(fd);
+            snprintf(err, errsize, "an answer of %u bytes (the bound is %llu)", al, (unsigned long long)max);
+            r = -EMSGSIZE;
+            break;
+        }
+        if (r == 0 && !(ans = malloc(al)))
+            r = -ENOMEM;
+        if (r == 0)
+            r = io_all(fd, false, ans, al, deadline);
+        close(fd);
+        if (r < 0) {
+            free(ans);
+            snprintf(err, errsize, "receive the answer: %s", strerror(-r));
+            break;
+        }
+        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
+        free(ans);
+        ans = NULL;
+        rounds++;
+        if (r < 0)
+            break;
+        total += rep.appended;
+        if (rep.appended == 0 || ppn_ledger_size(l) >= rep.their_size)
+            break;
+    }
+    *ret_appended = total;
+    *ret_rounds = rounds;
+    *ret_rep = rep;
+    return r;
+}
+
 int cmd_sync(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -192,52 +255,13 @@ int cmd_sync(int argc, char **argv)
     int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)
         return tool_fail("open ledger", n.ledger_dir, r);
-    uint64_t deadline = now_ms() + timeout_ms, total = 0, rounds = 0;
-    uint8_t *ans = NULL;
+    uint64_t total = 0, rounds = 0;
     struct ppn_ledger_sync_report rep = {0};
-    for (;;) {
-        int fd = -1;
-        r = tcp_open(from, false, deadline, &fd);
-        if (r < 0) {
-            ppn_ledger_free(l);
-            return tool_fail("connect to", from, r);
-        }
-        uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4];
-        size_t ql;
-        r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
-        if (r == 0) {
-            put_be32(q, (uint32_t)ql);
-            r = io_all(fd, true, q, 4 + ql, deadline);
-        }
-        if (r == 0)
-            r = io_all(fd, false, hdr, 4, deadline);
-        uint32_t al = r == 0 ? get_be32(hdr) : 0;
-        if (r == 0 && (al == 0 || al > max)) {
-            /* Refused on its announced length, before a byte of it is read. */
-            close(fd);
-            ppn_ledger_free(l);
-            return tool_error("Failed to sync from '%s': an answer of %u bytes (the bound is %llu)", from, al,
-                              (unsigned long long)max);
-        }
-        if (r == 0 && !(ans = malloc(al)))
-            r = -ENOMEM;
-        if (r == 0)
-            r = io_all(fd, false, ans, al, deadline);
-        close(fd);
-        if (r < 0) {
-            free(ans);
-            ppn_ledger_free(l);
-            return tool_fail("receive the answer from", from, r);
-        }
-        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
-        free(ans);
-        ans = NULL;
-        rounds++;
-        if (r < 0)
-            break;
-        total += rep.appended;
-        if (rep.appended == 0 || ppn_ledger_size(l) >= rep.their_size)
-            break;
+    char err[256] = "";
+    r = sync_from(l, from, timeout_ms, (size_t)max, &total, &rounds, &rep, err, sizeof(err));
+    if (r < 0 && err[0]) {
+        ppn_ledger_free(l);
+        return tool_error("Failed to sync from '%s': %s", from, err);
     }
     if (r < 0) {
         if (rep.fork) {
@@ -349,23 +373,256 @@ static int conn_step(struct conn *c, const char *ledger_dir, size_t max)
     return c->sent == c->out_len;
 }
 
+/* ---- the mesh keeping itself current: pull, WireGuard, names ---- */
+
+struct puller {
+    const struct node *n;
+    uint16_t peer_port;
+    const char *ifname, *hosts;
+    size_t max;
+    uint16_t wg_port;
+    char last_err[16][300]; /* per member slot: the last failure shown (shown again only when it changes) */
+};
+
+/* The managed block of a hosts file: this mesh's members by name.  The rest
+ * of the file is kept; the file is replaced atomically. */
+static int write_hosts(const char *path, const char *origin, const struct ppn_ledger_member *m, size_t count)
+{
+    char begin[400], prefix[300], end[300];
+    snprintf(prefix, sizeof(prefix), "# BEGIN ppn %s ", origin);
+    snprintf(begin, sizeof(begin), "%s(kept by ppn-pair serve from the ledger; edits are lost)", prefix);
+    snprintf(end, sizeof(end), "# END ppn %s\n", origin);
+    FILE *in = fopen(path, "re");
+    char *old = NULL;
+    size_t oldlen = 0;
+    FILE *mem = open_memstream(&old, &oldlen);
+    if (!mem) {
+        if (in)
+            fclose(in);
+        return -ENOMEM;
+    }
+    if (in) {
+        char line[1024];
+        bool inside = false;
+        while (fgets(line, sizeof(line), in)) {
+            if (!inside && !strncmp(line, prefix, strlen(prefix))) {
+                inside = true;
+                continue;
+            }
+            if (inside && !strcmp(line, end)) {
+                inside = false;
+                continue;
+            }
+            if (!inside)
+                fputs(line, mem);
+        }
+        fclose(in);
+    }
+    fprintf(mem, "%s\n", begin);
+    for (size_t i = 0; i < count; i++)
+        fprintf(mem, "%.*s\t%s\n", (int)strcspn(m[i].mesh, "/"), m[i].mesh, m[i].hostname);
+    fputs(end, mem);
+    if (fclose(mem) != 0 || !old)
+        return -ENOMEM;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s.ppn-tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int r = fd < 0 ? -errno : tool_write_all(fd, old, oldlen);
+    free(old);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (fd >= 0 && close(fd) < 0 && r == 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        unlink(tmp);
+    return r;
+}
+
+/* One round: sync from every other member at its mesh address, then, when
+ * anything changed (or 'force'), WireGuard and the hosts block follow. */
+static void pull_round(struct puller *p, bool force, int report_fd)
+{
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    if (r < 0) {
+        if (r != -EBUSY) /* another writer (an operator's append): next round */
+            fprintf(stderr, "ppn-pair serve: cannot open the ledger: %s\n", strerror(-r));
+        return;
+    }
+    size_t count = ppn_ledger_member_count(l);
+    struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
+    uint64_t total = 0;
+    size_t k = 0;
+    for (size_t i = 0; ms && i < count; i++)
+        if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
+            k++;
+    for (size_t i = 0; ms && i < k; i++) {
+        if (!memcmp(ms[i].identity, p->n->id_pk, 32))
+            continue;
+        char addr[96];
+        snprintf(addr, sizeof(addr), "%.*s:%u", (int)strcspn(ms[i].mesh, "/"), ms[i].mesh, p->peer_port);
+        uint64_t app = 0, rounds = 0;
+        struct ppn_ledger_sync_report rep = {0};
+        char err[300] = "";
+        r = sync_from(l, addr, 3000, p->max, &app, &rounds, &rep, err, sizeof(err));
+        total += app;
+        /* "slot TAB message" (empty: it worked); the parent logs changes only */
+        char line[512];
+        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.190s\n", i % 16,
+                           r < 0 ? ms[i].hostname : "", r < 0 ? addr : "", r < 0 ? (err[0] ? err : rep.why) : "");
+        if (r == 0)
+            len = snprintf(line, sizeof(line), "%zu\t\n", i % 16);
+        (void)tool_write_all(report_fd, line, (size_t)len);
+    }
+    if (total) {
+        (void)ppn_ledger_export_nodes(l, NULL);
+        printf("pulled\t%llu entries\tsize %llu\n", (unsigned long long)total, (unsigned long long)ppn_ledger_size(l));
+        fflush(stdout);
+    }
+    bool changed = total > 0 || force;
+    if (changed && p->hosts && ms) {
+        /* the members as they are now */
+        count = ppn_ledger_member_count(l);
+        struct ppn_ledger_member *now = realloc(ms, (count ? count : 1) * sizeof(*ms));
+        if (now) {
+            ms = now;
+            k = 0;
+            for (size_t i = 0; i < count; i++)
+                if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
+                    k++;
+            if ((r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
+                fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
+        }
+    }
+    free(ms);
+    ppn_ledger_free(l);
+    if (changed && p->ifname)
+        (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
+    fflush(stdout);
+}
+
+/* The pull runs in a child process, so that serving never waits on it (two
+ * members pulling from each other at once would otherwise each wait for
+ * the other).  One at a time; a child past its bound is killed. */
+struct pull_child {
+    pid_t pid;
+    int fd;
+    uint64_t deadline;
+    char buf[4096];
+    size_t len;
+};
+
+static void pull_start(struct puller *p, struct pull_child *pc, bool force, size_t members)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        pull_round(p, force, fds[1]);
+        fflush(stdout);
+        _exit(0);
+    }
+    close(fds[1]);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    pc->pid = pid;
+    pc->fd = fds[0];
+    pc->len = 0;
+    pc->deadline = now_ms() + 3500 * (members + 1) + 10000;
+}
+
+/* Reads what the child reported; when it is done, logs each member whose
+ * state changed (a failure once, not every round).  Returns true while the
+ * child runs. */
+static bool pull_poll(struct puller *p, struct pull_child *pc)
+{
+    if (pc->pid <= 0)
+        return false;
+    for (;;) {
+        ssize_t n = read(pc->fd, pc->buf + pc->len, sizeof(pc->buf) - 1 - pc->len);
+        if (n > 0) {
+            pc->len += (size_t)n;
+            if (pc->len < sizeof(pc->buf) - 1)
+                continue;
+        }
+        break;
+    }
+    int st;
+    pid_t w = waitpid(pc->pid, &st, WNOHANG);
+    if (w == 0 && now_ms() < pc->deadline)
+        return true;
+    if (w == 0) {
+        kill(pc->pid, SIGKILL);
+        waitpid(pc->pid, &st, 0);
+        fprintf(stderr, "ppn-pair serve: a pull round ran past its bound and was stopped\n");
+    }
+    close(pc->fd);
+    pc->pid = 0;
+    pc->buf[pc->len] = '\0';
+    for (char *line = strtok(pc->buf, "\n"); line; line = strtok(NULL, "\n")) {
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        unsigned slot = (unsigned)strtoul(line, NULL, 10) % 16;
+        char *last = p->last_err[slot];
+        if (tab[1] && strcmp(tab + 1, last) != 0)
+            fprintf(stderr, "ppn-pair serve: pull from %s\n", tab + 1);
+        snprintf(last, sizeof(p->last_err[slot]), "%s", tab + 1);
+    }
+    return false;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"state", required_argument, NULL, 's'},
         {"listen", required_argument, NULL, 'l'},
         {"max-bytes", required_argument, NULL, 'm'},
+        {"pull", required_argument, NULL, 'P'},
+        {"peer-port", required_argument, NULL, 'o'},
+        {"ifname", required_argument, NULL, 'i'},
+        {"hosts", required_argument, NULL, 'H'},
+        {"listen-port", required_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *state = NULL, *listen_addr = NULL;
-    uint64_t max = PPN_LEDGER_SYNC_ANSWER_MAX;
+    const char *state = NULL, *listen_addr = NULL, *ifname = NULL, *hosts = NULL;
+    uint64_t max = PPN_LEDGER_SYNC_ANSWER_MAX, pull_ms = 0, peer_port = 0, wg_port = 51820;
     char why[TOOL_WHY_MAX];
     int c;
     while ((c = getopt_long(argc, argv, "s:l:m:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': state = optarg; break;
         case 'l': listen_addr = optarg; break;
+        case 'P':
+            if (tool_parse_seconds_ms(optarg, 0, 3600000, &pull_ms, why) < 0)
+                return tool_usage_error(SERVE_USAGE, "--pull: %s", why);
+            break;
+        case 'o':
+            if (tool_parse_uint(optarg, 1, 65535, &peer_port, why) < 0)
+                return tool_usage_error(SERVE_USAGE, "--peer-port: %s", why);
+            break;
+        case 'i':
+            if (tool_check_ifname(optarg, why) < 0)
+                return tool_usage_error(SERVE_USAGE, "--ifname: %s", why);
+            ifname = optarg;
+            break;
+        case 'H': hosts = optarg; break;
+        case 'w':
+            if (tool_parse_uint(optarg, 1, 65535, &wg_port, why) < 0)
+                return tool_usage_error(SERVE_USAGE, "--listen-port: %s", why);
+            break;
         case 'm':
             if (tool_parse_uint(optarg, 4096, PPN_LEDGER_SYNC_ANSWER_MAX, &max, why) < 0)
                 return tool_usage_error(SERVE_USAGE, "--max-bytes: %s", why);
@@ -373,7 +630,14 @@ int cmd_serve(int argc, char **argv)
         case 'h':
             printf("Usage: ppn-pair " SERVE_USAGE "\n"
                    "Serve this node's ledger replica to members running 'ppn-pair sync' (on the mesh\n"
-                   "address: the tunnel is the transport's protection).  Runs until SIGTERM or SIGINT.\n");
+                   "address: the tunnel is the transport's protection).  Runs until SIGTERM or SIGINT.\n"
+                   "  --pull S       every S seconds (e.g. 10) sync from every other member at its\n"
+                   "                 mesh address and --peer-port (default: the --listen port), so that\n"
+                   "                 an entry appended anywhere reaches this node by itself\n"
+                   "  --ifname IF    after every change WireGuard follows the ledger (as 'mesh'),\n"
+                   "                 with --listen-port N (default 51820)\n"
+                   "  --hosts FILE   after every change the members' names in a managed block of\n"
+                   "                 FILE (e.g. /etc/hosts): name -> mesh address\n");
             return 0;
         default: return tool_usage_error(SERVE_USAGE, "unknown option (see --help)");
         }
@@ -386,10 +650,15 @@ int cmd_serve(int argc, char **argv)
     uint16_t port;
     if (tool_parse_hostport(listen_addr, false, host, sizeof(host), &port, why) < 0)
         return tool_usage_error(SERVE_USAGE, "--listen: %s", why);
+    if ((ifname || hosts) && !pull_ms)
+        return tool_usage_error(SERVE_USAGE, "--ifname and --hosts follow the pulls: give --pull");
     struct node n;
     if (node_load(&n, state, true))
         return 1;
-    node_wipe(&n);
+    if (!ifname)
+        node_wipe(&n); /* only WireGuard needs a secret (the private key) */
+    struct puller pl = {.n = &n, .peer_port = peer_port ? (uint16_t)peer_port : port, .ifname = ifname,
+                        .hosts = hosts, .max = (size_t)max, .wg_port = (uint16_t)wg_port};
     int lfd = -1;
     int r = tcp_open(listen_addr, true, 0, &lfd);
     if (r < 0)
@@ -404,10 +673,20 @@ int cmd_serve(int argc, char **argv)
         memset(&conns[i], 0, sizeof(conns[i]));
         conns[i].fd = -1;
     }
+    uint64_t next_pull = pull_ms ? now_ms() : UINT64_MAX;
+    bool first_pull = true;
+    struct pull_child pc = {0};
     while (!stop) {
+        bool pulling = pull_poll(&pl, &pc);
+        if (!pulling && now_ms() >= next_pull) {
+            size_t members = 16;
+            pull_start(&pl, &pc, first_pull, members);
+            first_pull = false;
+            next_pull = now_ms() + pull_ms;
+        }
         struct pollfd pf[MAX_CONNS + 1];
         /* At most 1 s, so that a signal that lands just before poll() is seen soon. */
-        int idx[MAX_CONNS + 1], np = 0, timeout = 1000;
+        int idx[MAX_CONNS + 1], np = 0, timeout = pc.pid > 0 || pull_ms ? 100 : 1000;
         pf[np].fd = lfd, pf[np].events = POLLIN, idx[np++] = -1;
         for (int i = 0; i < MAX_CONNS; i++) {
             if (conns[i].fd < 0)
@@ -458,6 +737,12 @@ int cmd_serve(int argc, char **argv)
         if (conns[i].fd >= 0)
             conn_close(&conns[i]);
     close(lfd);
+    if (pc.pid > 0) {
+        kill(pc.pid, SIGTERM);
+        waitpid(pc.pid, NULL, 0);
+        close(pc.fd);
+    }
+    node_wipe(&n);
     if (r < 0)
         return tool_fail("serve on", listen_addr, r);
     return 0;

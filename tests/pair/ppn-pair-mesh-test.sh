@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The mesh keeping itself current (no WireGuard needed): three members in a
+# network namespace, each with its mesh address on lo as the tunnel would give
+# it, each running `ppn-pair serve --pull`.  An entry appended at A reaches B
+# and C by itself, and their managed hosts blocks follow; with A stopped, a
+# removal by a second administrator (B) still reaches C; a failing pull is
+# logged once, not every round.
+#   ppn-pair-mesh-test.sh PPN_PAIR PPN_LEDGER   (root)
+set -u
+P=$(realpath "$1"); L=$(realpath "$2")
+W=$(mktemp -d /tmp/ppn-mesh-test.XXXXXX)
+NS=ppnmesh-$$
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+fails=0
+ok() { echo "ok - $*"; }
+bad() { echo "not ok - $*"; fails=$((fails + 1)); }
+cd "$W"
+ip netns add "$NS" || { echo "not ok - ip netns add (root needed)"; exit 1; }
+ip -n "$NS" link set lo up
+for i in 1 2 3 4; do ip -n "$NS" addr add "10.8.0.$i/32" dev lo; done
+
+for n in A B C; do "$P" keys --state "$n" >/dev/null || exit 1; done
+"$P" genesis --state A --origin mesh.test/ledger --hostname node-a >/dev/null || exit 1
+wgk() { head -c 32 /dev/urandom | base64; }
+idk() { "$L" pubkey "$1/identity.key"; }
+{
+  echo "{\"type\":\"node-join\",\"subject\":\"$(idk B)\",\"wg_key\":\"$("$P" status --state B | awk '/^wireguard/ {print $2}')\",\"mesh\":\"10.8.0.2/24\",\"endpoint\":\"\",\"hostname\":\"node-b\"}"
+  echo "{\"type\":\"node-join\",\"subject\":\"$(idk C)\",\"wg_key\":\"$("$P" status --state C | awk '/^wireguard/ {print $2}')\",\"mesh\":\"10.8.0.3/24\",\"endpoint\":\"\",\"hostname\":\"node-c\"}"
+  echo "{\"type\":\"cap-grant\",\"subject\":\"$(idk B)\",\"capability\":\"admin\"}"
+} | "$L" append A/ledger --key A/identity.key - >/dev/null || { echo "not ok - ledger setup"; exit 1; }
+"$L" checkpoint A/ledger --key A/identity.key >/dev/null
+# as if both had paired: each holds the replica as it was
+cp -a A/ledger B/ledger && cp -a A/ledger C/ledger
+rm -f B/ledger/lock C/ledger/lock 2>/dev/null
+printf '127.0.0.1\tlocalhost\n' | tee A.hosts B.hosts > C.hosts
+
+for n in A B C; do
+  i=$(( $(printf '%d' "'$n") - 64 ))
+  ip netns exec "$NS" "$P" serve --state "$n" --listen "10.8.0.$i:7411" --pull 1 --hosts "$W/$n.hosts" \
+    >"$n.out" 2>"$n.err" &
+  pids+=($!)
+  eval "pid_$n=$!"
+done
+size() { "$L" show "$1/ledger" --json 2>/dev/null | wc -l; }
+waitfor() { # SECONDS COMMAND...
+  local t=$(( $1 * 10 )); shift
+  for _ in $(seq "$t"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+waitfor 10 grep -q "node-c" C.hosts && grep -q $'10.8.0.2\tnode-b' C.hosts && grep -q '^127.0.0.1' C.hosts &&
+  ok "hosts block written at start, the rest of the file kept" || bad "hosts at start: $(cat C.hosts)"
+
+# an entry appended at A reaches B and C by itself
+t0=$(date +%s%N)
+echo "{\"type\":\"node-join\",\"subject\":\"$(head -c 32 /dev/urandom | base64)\",\"wg_key\":\"$(wgk)\",\"mesh\":\"10.8.0.4/24\",\"endpoint\":\"\",\"hostname\":\"node-d\"}" |
+  "$L" append A/ledger --key A/identity.key - >/dev/null || bad "append at A"
+"$L" checkpoint A/ledger --key A/identity.key >/dev/null
+want=$(size A)
+if waitfor 15 bash -c "[ \$($L show B/ledger --json | wc -l) = $want ] && [ \$($L show C/ledger --json | wc -l) = $want ]"; then
+  ok "a join appended at A reached B and C in $(( ($(date +%s%N) - t0) / 1000000 )) ms, no command typed there"
+else
+  bad "propagation: A $want, B $(size B), C $(size C); $(cat B.err C.err)"
+fi
+"$L" verify B/ledger >/dev/null && "$L" verify C/ledger >/dev/null && ok "replicas verify" || bad "replica verify"
+waitfor 5 grep -q $'10.8.0.4\tnode-d' C.hosts && ok "C's hosts block names node-d" || bad "hosts after join: $(cat C.hosts)"
+
+# A stops; B, an administrator by grant, removes node-d; C still hears of it
+kill "$pid_A"; wait "$pid_A" 2>/dev/null
+rc=1
+for _ in $(seq 50); do "$P" remove --state B node-d >rm.out 2>rm.err && { rc=0; break; }; sleep 0.1; done
+[ "$rc" = 0 ] && ok "B removes node-d with A stopped" || bad "remove at B: $(cat rm.err)"
+"$L" checkpoint B/ledger --key B/identity.key >/dev/null 2>&1
+waitfor 15 bash -c "! grep -q node-d C.hosts" && "$L" show C/ledger --view members | grep -vq node-d &&
+  ok "the removal reached C through B, and C's hosts block dropped node-d" || bad "removal: $(cat C.hosts) $(cat C.err)"
+sleep 2.5
+n_a=$(grep -c "pull from node-a" C.err || true)
+[ "$n_a" = 1 ] && ok "the stopped member is reported once, not every round" || bad "pull failures logged $n_a times: $(cat C.err)"
+kill -TERM "$pid_B"; rc=0; wait "$pid_B" || rc=$?
+[ "$rc" = 0 ] && ok "serve exits 0 on SIGTERM" || bad "serve exit $rc"
+echo "$fails failure(s)"
+exit "$fails"
