@@ -286,16 +286,20 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     hb->ledger_size = a->ledger_size;
     char **names = NULL;
     int n = ppn_vm_list(a->state_dir, &names);
+    /* Every VM of this node with its state: a VM stays listed (and so where
+     * it is) whether it runs or not. */
     for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
         pid_t pid = 0;
         ppn_vm_spec *spec;
-        if (ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0)
-            continue;
         if (ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
             continue;
         ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
         snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
         vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
+        if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0)
+            vm->state = PPN_FLEET_VM_RUNNING;
+        else
+            vm->state = agent_failed_has(a, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
         ppn_vm_spec_free(spec);
     }
     ppn_vmm_strv_free(names);
@@ -612,8 +616,9 @@ static json_t *node_json(const ppn_fleet *f, size_t i, uint64_t now)
     for (uint32_t v = 0; v < info.n_vms; v++) {
         ppn_fleet_vm vm;
         if (ppn_fleet_node_vm(f, i, v, &vm) == 0)
-            json_array_append_new(vms, json_pack("{s:s, s:o}", "name", vm.name, "mem_bytes",
-                                                 json_u64(vm.mem_bytes)));
+            json_array_append_new(vms, json_pack("{s:s, s:o, s:s}", "name", vm.name, "mem_bytes",
+                                                 json_u64(vm.mem_bytes), "state",
+                                                 ppn_fleet_vm_state_name((ppn_fleet_vm_state)vm.state)));
     }
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:f, s:o, s:o, s:I, s:s, s:s, s:o}",
                      "key", kb, "name", info.node_name,
@@ -738,6 +743,23 @@ static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
         char text[256] = "";
         switch (r) {
         case -EDESTADDRREQ: why = "the request names no node: confirm a placement first"; break;
+        case -ECANCELED: why = "the request was not confirmed: the signed request must carry the operator's confirmation of the placement"; break;
+        case -EEXIST: {
+            /* A VM never moves (the seeds: VMs are placed once and remain on
+             * their assigned node; live migration is permanently excluded). */
+            ppn_fleet_request rq;
+            ppn_fleet_node_info wi;
+            int w = -1;
+            if (ppn_fleet_request_open(buf, (size_t)n, &rq) == 0)
+                w = ppn_fleet_vm_where(c->fleet, rq.vm_name, now);
+            if (w >= 0 && ppn_fleet_node_get(c->fleet, (size_t)w, now, &wi) == 0)
+                snprintf(text, sizeof(text), "no live migration: VM '%s' is placed on node '%s' "
+                         "and remains there", rq.vm_name, wi.node_name[0] ? wi.node_name : "?");
+            else
+                snprintf(text, sizeof(text), "no live migration: the VM is placed on another node");
+            why = text;
+            break;
+        }
         case -EPERM: why = "the signer does not hold \"vm.create\" in the ledger"; break;
         case -ESTALE: why = "replayed or stale request"; break;
         case -EBUSY: why = "too many recent requests held for replay protection"; break;

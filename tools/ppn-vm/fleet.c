@@ -296,6 +296,16 @@ int cmd_fleet(int argc, char **argv)
             snprintf(heard, sizeof(heard), "%.1f s ago", (double)ago / 1000.0);
         printf("%-20s %-8s %-8s %-15s %6.2f %4zu  %s\n", name[0] ? name : "-", shortkey, state,
                ago < 0 ? "-" : ram, load, json_array_size(json_object_get(n, "vms")), heard);
+        size_t j;
+        json_t *vm;
+        json_array_foreach(json_object_get(n, "vms"), j, vm) {
+            const char *vn = "", *vs = "";
+            json_int_t vmem = 0;
+            json_unpack(vm, "{s:s, s:I, s?s}", "name", &vn, "mem_bytes", &vmem, "state", &vs);
+            char vb[16];
+            human_bytes((uint64_t)vmem, vb, sizeof(vb));
+            printf("  vm %-32s %-8s %s\n", vn, vs, vb);
+        }
     }
     const char *reason;
     json_t *count;
@@ -556,7 +566,7 @@ int cmd_request(int argc, char **argv)
     }
     rq.has_node = true;
 
-    /* 2. The operator's confirmation. */
+    /* 2. The operator's confirmation (signed with the rest). */
     char question[512];
     snprintf(question, sizeof(question), "Create VM '%s' (%" PRIu64 " MiB, %" PRIu64
              " vCPUs) on node '%s'?", name, v.mem_mib, v.vcpus, node_name);
@@ -566,7 +576,8 @@ int cmd_request(int argc, char **argv)
         return tool_fail("request", name, -ECANCELED);
     }
 
-    /* 3. Sign (the signature covers the confirmed node) and send. */
+    /* 3. Sign (the signature covers the confirmed node and the confirmation) and send. */
+    rq.confirmed = true;
     rq.mem_bytes = v.mem_mib * MIB;
     rq.vcpus = (uint32_t)v.vcpus;
     rq.created_unix = fleet_unix_s();
