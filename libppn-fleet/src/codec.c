@@ -34,7 +34,7 @@ enum {
 
 PPN_EXPORT const char *ppn_fleet_vm_state_name(ppn_fleet_vm_state state)
 {
-    static const char *const names[] = {"unknown", "running", "stopped", "failed"};
+    static const char *const names[] = {"unknown", "running", "stopped", "failed", "starting"};
     return (unsigned)state < PPN_FLEET_VM_STATE_COUNT ? names[state] : NULL;
 }
 

@@ -1002,18 +1002,18 @@ START_TEST(test_heartbeat_vm_states)
     ppn_fleet_heartbeat hb = test_hb(&k, 1, 1000);
     static ppn_fleet_heartbeat out;
     uint8_t buf[PPN_FLEET_MESSAGE_MAX];
-    const char *names[] = {"a", "b", "c", "d"};
-    for (uint32_t i = 0; i < 4; i++) {
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    for (uint32_t i = 0; i < 5; i++) {
         strcpy(hb.vms[i].name, names[i]);
         hb.vms[i].mem_bytes = (i + 1) * 64 * MIB;
         hb.vms[i].state = i;
     }
-    hb.n_vms = 4;
+    hb.n_vms = 5;
     int n = test_seal(&hb, &k, buf, sizeof(buf));
     ck_assert_int_gt(n, 0);
     ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
-    ck_assert_uint_eq(out.n_vms, 4);
-    for (uint32_t i = 0; i < 4; i++) {
+    ck_assert_uint_eq(out.n_vms, 5);
+    for (uint32_t i = 0; i < 5; i++) {
         ck_assert_str_eq(out.vms[i].name, names[i]);
         ck_assert_uint_eq(out.vms[i].state, i);
     }
@@ -1021,6 +1021,7 @@ START_TEST(test_heartbeat_vm_states)
     ck_assert_int_eq(test_seal(&hb, &k, buf, sizeof(buf)), -EINVAL);
     ck_assert_str_eq(ppn_fleet_vm_state_name(PPN_FLEET_VM_RUNNING), "running");
     ck_assert_str_eq(ppn_fleet_vm_state_name(PPN_FLEET_VM_FAILED), "failed");
+    ck_assert_str_eq(ppn_fleet_vm_state_name(PPN_FLEET_VM_STARTING), "starting");
     ck_assert_ptr_null(ppn_fleet_vm_state_name(PPN_FLEET_VM_STATE_COUNT));
 }
 END_TEST

@@ -88,7 +88,8 @@ typedef enum ppn_fleet_vm_state {
     PPN_FLEET_VM_RUNNING = 1,
     PPN_FLEET_VM_STOPPED = 2,
     PPN_FLEET_VM_FAILED = 3,   /* the node could not start it */
-    PPN_FLEET_VM_STATE_COUNT = 4,
+    PPN_FLEET_VM_STARTING = 4, /* being created or started */
+    PPN_FLEET_VM_STATE_COUNT = 5,
 } ppn_fleet_vm_state;
 
 typedef struct ppn_fleet_vm {
@@ -97,7 +98,7 @@ typedef struct ppn_fleet_vm {
     uint32_t state;              /* ppn_fleet_vm_state */
 } ppn_fleet_vm;
 
-/* "unknown", "running", "stopped", "failed"; NULL if out of range. */
+/* "unknown", "running", "stopped", "failed", "starting"; NULL if out of range. */
 PPN_EXPORT const char *ppn_fleet_vm_state_name(ppn_fleet_vm_state state);
 
 typedef struct ppn_fleet_heartbeat {
