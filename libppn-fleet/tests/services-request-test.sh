@@ -45,11 +45,14 @@ SOCK="$W/ctl.sock"
 PIDS+=($!)
 for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "controller socket"
-start_agent() { # key name mesh-address
-    "$VM" agent --key $1.key --ledger L --controller 127.0.0.1:$PORT --name $2 \
-        --listen $3:$APORT --epoch-file "$W/epoch-$2" --runner direct \
-        --state-dir "$W/vms-$2" --interval-ms 1000 --accel tcg 2> agent-$2.log &
+declare -A APID
+start_agent() { # key name mesh-address [agent options]
+    local k=$1 n=$2 ip=$3; shift 3
+    "$VM" agent --key $k.key --ledger L --controller 127.0.0.1:$PORT --name $n \
+        --listen $ip:$APORT --epoch-file "$W/epoch-$n" --runner direct \
+        --state-dir "$W/vms-$n" --interval-ms 1000 --accel tcg "$@" 2>> agent-$n.log &
     PIDS+=($!)
+    APID[$n]=$!
 }
 start_agent na node-a 127.78.0.2
 start_agent nb node-b 127.78.0.3
@@ -135,4 +138,38 @@ grep -q "VM-Totebox is pinned to its node and starts nowhere else" agent-$NODE.l
 [ -f "$W/vms-$NODE/tb-1/qemu.pid" ] && kill -0 "$(cat "$W/vms-$NODE/tb-1/qemu.pid")" 2>/dev/null && fail "totebox QEMU runs"
 "$VM" fleet --socket "$SOCK" | grep -q "^  vm tb-1 .* failed " || fail "fleet: tb-1 not failed: $("$VM" fleet --socket "$SOCK")"
 "$VM" fleet --socket "$SOCK" | grep -q "^  vm media-1 .* running " || fail "media-1 no longer running"
+
+# 5. The resource pool, with the real MemAvailable: a margin above what the host has is
+#    pressure, so the agent reclaims from media-1 (which has memory free), never below its
+#    floor (128 MiB), and the heartbeat says so; with a small margin it gives it back.
+mem_of() { "$VM" fleet --socket "$SOCK" --json | "$PY" -c '
+import json, sys
+for n in json.load(sys.stdin)["nodes"]:
+    for v in n["vms"]:
+        if v["name"] == sys.argv[1]: print(v["mem_bytes"] // 1048576)' "$1"; }
+[ "$(mem_of media-1)" = 256 ] || fail "media-1 advertised with $(mem_of media-1) MiB before the pool"
+AVAIL=$(( $(sed -n 's/^MemAvailable: *\([0-9]*\) kB/\1/p' /proc/meminfo) / 1024 ))
+IP=127.78.0.2; [ "$NODE" = node-b ] && IP=127.78.0.3
+KEY=na; [ "$NODE" = node-b ] && KEY=nb
+kill "${APID[$NODE]}"; wait "${APID[$NODE]}" 2>/dev/null
+kill -0 "$(cat "$S/qemu.pid")" || fail "QEMU ended with its agent"
+T0=$(date +%s%N)
+start_agent $KEY $NODE $IP --pool-margin-mib $((AVAIL + 4096))
+for i in $(seq 150); do [ "$(mem_of media-1)" -lt 256 ] && break; sleep 0.2; done
+T1=$(date +%s%N)
+M=$(mem_of media-1)
+[ "$M" -lt 256 ] || fail "nothing reclaimed: $M MiB advertised; $(grep pool agent-$NODE.log)"
+echo "pool: first reclaim from media-1 (256 -> $M MiB) seen $(( (T1 - T0) / 1000000 )) ms after the agent started"
+sleep 5 # more passes: the guest's reserve (64 MiB of its free memory) and its floor hold
+M=$(mem_of media-1)
+[ "$M" -ge 128 ] && [ "$M" -lt 256 ] || fail "advertised $M MiB (floor 128)"
+grep -q "pool: host has .* under pressure" agent-$NODE.log || fail "pressure not logged"
+grep -q "pool: reclaim from VM 'media-1' balloon 256 -> $M MiB\|pool: reclaim from VM 'media-1' balloon 256 -> [0-9]* MiB" agent-$NODE.log || fail "reclaim not logged: $(grep pool agent-$NODE.log)"
+grep "pool: reclaim from" agent-$NODE.log | sed -n 's/.* -> \([0-9]*\) MiB.*/\1/p' | while read t; do
+    [ "$t" -ge 128 ] || { echo "FAIL: below the floor: $t"; exit 1; }; done || fail "below the floor"
+kill "${APID[$NODE]}"; wait "${APID[$NODE]}" 2>/dev/null
+start_agent $KEY $NODE $IP --pool-margin-mib 1
+for i in $(seq 150); do [ "$(mem_of media-1)" = 256 ] && break; sleep 0.2; done
+[ "$(mem_of media-1)" = 256 ] || fail "not given back: $(mem_of media-1) MiB; $(grep pool agent-$NODE.log)"
+grep -q "pool: give back to VM 'media-1' balloon $M -> 256 MiB" agent-$NODE.log || fail "give-back not logged: $(grep pool agent-$NODE.log)"
 echo "request test: OK (media-1 on $NODE)"

@@ -313,6 +313,8 @@ static int read_text(const char *path, char *buf, size_t size)
     return 0;
 }
 
+static uint64_t pool_actual(const agent_ctx *a, const char *name);
+
 static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *userdata)
 {
     agent_ctx *a = userdata;
@@ -346,8 +348,13 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
         vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
         if (agent_starting(a, names[i]))
             vm->state = PPN_FLEET_VM_STARTING;
-        else if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0)
+        else if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0) {
             vm->state = PPN_FLEET_VM_RUNNING;
+            /* what the guest holds now, after the pool's ballooning */
+            uint64_t actual = pool_actual(a, names[i]);
+            if (actual && actual < vm->mem_bytes)
+                vm->mem_bytes = actual;
+        }
         else
             vm->state = agent_failed_has(a, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
         ppn_vm_spec_free(spec);
@@ -710,6 +717,174 @@ static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
     }
 }
 
+
+/* ---- the resource pool: balloon memory back from guests under pressure ----
+ * The policy is libppn-fleet's (ppn_fleet_balloon_plan, pure); this is the
+ * I/O: MemAvailable from /proc/meminfo, each running guest's balloon and
+ * memory statistics over QMP, the new targets set over QMP.  A pass runs
+ * every POOL_INTERVAL_MS within POOL_BUDGET_MS (QMP calls with short
+ * deadlines; guests not reached in the budget wait for the next pass). */
+#define POOL_INTERVAL_MS 2000
+#define POOL_BUDGET_MS 1500
+#define POOL_QMP_MS 300
+#define POOL_LOG_WINDOW_MS 10000
+#define POOL_LOG_MAX 10
+
+typedef struct pool_vm {
+    char name[PPN_FLEET_NAME_MAX + 1];
+    pid_t pid;                   /* the QEMU the stats were enabled on */
+    uint64_t actual;             /* last balloon size read */
+} pool_vm;
+
+typedef struct agent_pool {
+    ppn_fleet_balloon_policy policy;
+    uint64_t next_ms;
+    pool_vm vms[PPN_FLEET_MAX_VMS];
+    unsigned n_vms;
+    uint64_t log_window_ms;
+    unsigned log_count;
+    uint64_t log_suppressed;
+    int last_pressure;
+} agent_pool;
+
+/* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
+static uint64_t pool_floor(uint64_t max)
+{
+    uint64_t f = max / 4 > 128 * MIB ? max / 4 : 128 * MIB;
+    return f < max ? f : max;
+}
+
+static pool_vm *pool_find(agent_pool *p, const char *name)
+{
+    for (unsigned i = 0; i < p->n_vms; i++)
+        if (strcmp(p->vms[i].name, name) == 0)
+            return &p->vms[i];
+    return NULL;
+}
+
+/* The balloon size last seen for a running VM (0: unknown). */
+static uint64_t pool_actual(const agent_ctx *a, const char *name)
+{
+    if (!a->pool)
+        return 0;
+    for (unsigned i = 0; i < a->pool->n_vms; i++)
+        if (strcmp(a->pool->vms[i].name, name) == 0)
+            return a->pool->vms[i].actual;
+    return 0;
+}
+
+/* Every action is logged, at most POOL_LOG_MAX lines per window; the rest
+ * are counted and the count is given with the next line. */
+static bool pool_log_allow(agent_pool *p, uint64_t now, uint64_t *ret_suppressed)
+{
+    if (now - p->log_window_ms >= POOL_LOG_WINDOW_MS || !p->log_window_ms) {
+        p->log_window_ms = now ? now : 1;
+        p->log_count = 0;
+    }
+    if (p->log_count >= POOL_LOG_MAX) {
+        p->log_suppressed++;
+        return false;
+    }
+    p->log_count++;
+    *ret_suppressed = p->log_suppressed;
+    p->log_suppressed = 0;
+    return true;
+}
+
+static void agent_pool_pass(agent_ctx *a, uint64_t now)
+{
+    agent_pool *p = a->pool;
+    if (!p || now < p->next_ms)
+        return;
+    p->next_ms = now + POOL_INTERVAL_MS;
+    char text[4096];
+    if (read_text("/proc/meminfo", text, sizeof(text)) < 0)
+        return;
+    uint64_t avail = meminfo_field(text, "MemAvailable:");
+    char **names = NULL;
+    int n = ppn_vm_list(a->state_dir, &names);
+    ppn_fleet_balloon_guest g[PPN_FLEET_MAX_VMS];
+    uint64_t targets[PPN_FLEET_MAX_VMS];
+    ppn_qmp *q[PPN_FLEET_MAX_VMS];
+    pool_vm *pv[PPN_FLEET_MAX_VMS];
+    size_t ng = 0;
+    uint64_t end = now + POOL_BUDGET_MS;
+    for (int i = 0; i < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; i++) {
+        pid_t pid = 0;
+        char mon[PATH_MAX];
+        ppn_vm_spec *spec = NULL;
+        if (agent_starting(a, names[i]) || ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0 ||
+            ppn_vm_path(a->state_dir, names[i], "monitor", mon, sizeof(mon)) < 0 ||
+            ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
+            continue;
+        uint64_t max = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
+        ppn_vm_spec_free(spec);
+        ppn_qmp *h = NULL;
+        if (ppn_qmp_connect(mon, POOL_QMP_MS, &h) < 0)
+            continue;
+        pool_vm *v = pool_find(p, names[i]);
+        if (!v && p->n_vms < PPN_FLEET_MAX_VMS) {
+            v = &p->vms[p->n_vms++];
+            memset(v, 0, sizeof(*v));
+            snprintf(v->name, sizeof(v->name), "%s", names[i]);
+        }
+        if (!v) {
+            ppn_qmp_free(h);
+            continue;
+        }
+        if (v->pid != pid && ppn_qmp_guest_stats_enable(h, NULL, 2, POOL_QMP_MS) == 0)
+            v->pid = pid;
+        uint64_t actual = 0;
+        if (ppn_qmp_balloon_query(h, POOL_QMP_MS, &actual) < 0 || actual > max) {
+            ppn_qmp_free(h);
+            continue;
+        }
+        v->actual = actual;
+        ppn_vmm_guest_stats st;
+        uint64_t free_b = UINT64_MAX;
+        if (ppn_qmp_guest_stats(h, NULL, POOL_QMP_MS, &st) == 0 && st.last_update > 0)
+            free_b = st.available_memory != UINT64_MAX ? st.available_memory : st.free_memory;
+        g[ng] = (ppn_fleet_balloon_guest){actual, free_b, pool_floor(max), max};
+        q[ng] = h;
+        pv[ng] = v;
+        ng++;
+    }
+    ppn_vmm_strv_free(names);
+    ppn_fleet_balloon_result res;
+    int changed = ppn_fleet_balloon_plan(avail, &p->policy, g, ng, targets, &res);
+    if (changed >= 0 && res.pressure != p->last_pressure && (res.pressure < 0 || changed > 0)) {
+        uint64_t sup = 0;
+        if (pool_log_allow(p, now, &sup))
+            fprintf(stderr, "ppn-vm agent: pool: host has %" PRIu64 " MiB available, margin %" PRIu64
+                    " MiB: %s\n", avail / MIB, p->policy.margin_bytes / MIB,
+                    res.pressure < 0 ? "under pressure, reclaiming from guests with memory free"
+                    : res.pressure > 0 ? "pressure gone, giving memory back" : "steady");
+        p->last_pressure = res.pressure;
+    }
+    for (size_t i = 0; changed > 0 && i < ng; i++) {
+        if (targets[i] == g[i].actual_bytes)
+            continue;
+        int r = ppn_qmp_balloon_set(q[i], targets[i], POOL_QMP_MS);
+        uint64_t sup = 0;
+        if (pool_log_allow(p, now, &sup)) {
+            char more[64] = "";
+            if (sup)
+                snprintf(more, sizeof(more), " (%" PRIu64 " more not logged)", sup);
+            fprintf(stderr, "ppn-vm agent: pool: %s VM '%s' balloon %" PRIu64 " -> %" PRIu64
+                    " MiB (guest free %s%" PRIu64 " MiB, floor %" PRIu64 " MiB, host available %"
+                    PRIu64 " MiB)%s%s%s\n",
+                    targets[i] < g[i].actual_bytes ? "reclaim from" : "give back to", pv[i]->name,
+                    g[i].actual_bytes / MIB, targets[i] / MIB,
+                    g[i].free_bytes == UINT64_MAX ? "unknown " : "",
+                    g[i].free_bytes == UINT64_MAX ? 0 : g[i].free_bytes / MIB,
+                    g[i].floor_bytes / MIB, avail / MIB, more, r < 0 ? ": " : "",
+                    r < 0 ? strerror(-r) : "");
+        }
+    }
+    for (size_t i = 0; i < ng; i++)
+        ppn_qmp_free(q[i]);
+}
+
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
                           const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
                           void *userdata)
@@ -755,7 +930,11 @@ static int agent_usage(FILE *f)
           "carried out with libppn-vmm: the VM's specification written, its systemd unit\n"
           "installed (--unit-dir, default /etc/systemd/system) and started where systemd is\n"
           "PID 1, the direct runner elsewhere (--runner).  Heartbeats list this node's VMs\n"
-          "and their states.  Sequences: an epoch kept in --epoch-file (default\n"
+          "and their states.  The resource pool: when MemAvailable falls below\n"
+          "--pool-margin-mib (512; 0 turns the pool off) the agent reclaims memory from\n"
+          "guests that have it free (balloon, guest statistics), and gives it back when the\n"
+          "pressure goes (128 MiB steps, never below a quarter of a guest's memory or 128\n"
+          "MiB).  Sequences: an epoch kept in --epoch-file (default\n"
           DEFAULT_AGENT_EPOCH ") and a counter.\n",
           f);
     return f == stdout ? 0 : 1;
@@ -934,6 +1113,10 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return 1;
     }
+    agent_pool pool = {.policy = {.margin_bytes = pool_margin_mib * MIB,
+                                  .hysteresis_bytes = 256 * MIB, .step_bytes = 128 * MIB,
+                                  .reserve_bytes = 64 * MIB}};
+    a->pool = pool_margin_mib ? &pool : NULL; /* 0: no pool */
     install_stop_handlers();
     /* QEMUs started by creation workers stay the agent's children. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -953,6 +1136,7 @@ int cmd_agent(int argc, char **argv)
             break;
         }
         agent_reap(a, ag); /* creation workers and QEMU children that ended */
+        agent_pool_pass(a, fleet_mono_ms());
         if (now >= next_reload) {
             if ((r = agent_reload(a, ag)) < 0)
                 tool_fail("reload ledger", a->ledger_dir, r);
