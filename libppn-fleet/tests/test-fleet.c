@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cbor.h>
+#include <sodium.h>
+
 #include "fleet-internal.h"
 #include "test-util.h"
 
@@ -1026,6 +1029,78 @@ START_TEST(test_heartbeat_vm_states)
 }
 END_TEST
 
+
+/* The first form of a heartbeat's VM entry, [name, memory], still opens
+ * (state unknown); an entry of four fields does not.  Built by hand: the
+ * encoder only writes the current form. */
+static int old_form_hb(const test_key *k, unsigned fields, uint8_t *out, size_t size)
+{
+    cbor_item_t *body = cbor_new_definite_map(9);
+    struct { unsigned key; cbor_item_t *v; } kv[8] = {
+        {1, cbor_build_bytestring(k->pk, 32)}, {2, cbor_build_string("node-x")},
+        {3, cbor_build_uint8(5)}, {4, cbor_build_uint32(1u << 30)},
+        {5, cbor_build_uint32(1u << 29)}, {6, cbor_build_uint8(2)},
+        {7, cbor_build_uint8(0)}, {8, cbor_build_uint8(1)},
+    };
+    for (int i = 0; i < 8; i++) {
+        cbor_item_t *key = cbor_build_uint8((uint8_t)kv[i].key);
+        ck_assert(cbor_map_add(body, (struct cbor_pair){key, kv[i].v}));
+        cbor_decref(&key);
+        cbor_decref(&kv[i].v);
+    }
+    cbor_item_t *vms = cbor_new_definite_array(1), *vm = cbor_new_definite_array(fields);
+    cbor_item_t *f[4] = {cbor_build_string("old-vm"), cbor_build_uint32(64u << 20),
+                         cbor_build_uint8(1), cbor_build_uint8(1)};
+    for (unsigned i = 0; i < 4; i++) {
+        if (i < fields)
+            ck_assert(cbor_array_push(vm, f[i]));
+        cbor_decref(&f[i]);
+    }
+    ck_assert(cbor_array_push(vms, vm));
+    cbor_decref(&vm);
+    cbor_item_t *key9 = cbor_build_uint8(9);
+    ck_assert(cbor_map_add(body, (struct cbor_pair){key9, vms}));
+    cbor_decref(&key9);
+    cbor_decref(&vms);
+    unsigned char *bb = NULL;
+    size_t bcap = 0, blen = cbor_serialize_alloc(body, &bb, &bcap);
+    cbor_decref(&body);
+    static const char ctx[] = "ppn-fleet heartbeat v1";
+    uint8_t msg[PPN_FLEET_MESSAGE_MAX + 64], sig[64];
+    memcpy(msg, ctx, sizeof(ctx));
+    memcpy(msg + sizeof(ctx), bb, blen);
+    crypto_sign_detached(sig, NULL, msg, sizeof(ctx) + blen, k->sk);
+    cbor_item_t *outer = cbor_new_definite_array(3), *it[3] = {
+        cbor_build_uint8(1), cbor_build_bytestring(bb, blen), cbor_build_bytestring(sig, 64)};
+    for (int i = 0; i < 3; i++) {
+        ck_assert(cbor_array_push(outer, it[i]));
+        cbor_decref(&it[i]);
+    }
+    size_t n = cbor_serialize(outer, out, size);
+    cbor_decref(&outer);
+    free(bb);
+    return (int)n;
+}
+
+START_TEST(test_heartbeat_old_vm_form)
+{
+    test_key k = test_key_make(12);
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    static ppn_fleet_heartbeat out;
+    int n = old_form_hb(&k, 2, buf, sizeof(buf));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
+    ck_assert_uint_eq(out.n_vms, 1);
+    ck_assert_str_eq(out.vms[0].name, "old-vm");
+    ck_assert_uint_eq(out.vms[0].state, PPN_FLEET_VM_UNKNOWN);
+    n = old_form_hb(&k, 3, buf, sizeof(buf));
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), 0);
+    ck_assert_uint_eq(out.vms[0].state, PPN_FLEET_VM_RUNNING);
+    n = old_form_hb(&k, 4, buf, sizeof(buf));
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(buf, (size_t)n, &out), -EBADMSG);
+}
+END_TEST
+
 /* Where a VM lives: listed by its node's heartbeat (kept when the node is
  * evicted: a VM never moves), or claimed by a dispatch. */
 START_TEST(test_vm_where)
@@ -1262,6 +1337,7 @@ static Suite *fleet_suite(void)
     tc = tcase_create("request-vm");
     tcase_add_test(tc, test_request_spec_confirmed);
     tcase_add_test(tc, test_heartbeat_vm_states);
+    tcase_add_test(tc, test_heartbeat_old_vm_form);
     suite_add_tcase(s, tc);
     tc = tcase_create("balloon");
     tcase_add_test(tc, test_balloon_steady);

@@ -241,6 +241,8 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
 
 typedef struct agent_ctx {
     char name[PPN_FLEET_NAME_MAX + 1];
+    char ledger_name[PPN_FLEET_NAME_MAX + 1]; /* this node's name in the ledger ("" none) */
+    uint8_t pk[32];
     const char *ledger_dir, *state_dir, *qemu, *unit_dir;
     unsigned accel;
     uint64_t ledger_size;
@@ -460,11 +462,16 @@ static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **
 }
 
 /* The pinning rule of the seeds: a VM pinned to a node (every VM-Totebox is)
- * starts on that node only.  NULL when 'spec' may start here. */
+ * starts on that node only: this node's name in the ledger (what the
+ * controller shows and ppn-vm request pins to) or its --name.  NULL when
+ * 'spec' may start here. */
 static const char *pinned_elsewhere(const agent_ctx *a, const ppn_vm_spec *spec)
 {
     const char *node = ppn_vm_spec_node(spec);
-    return node && node[0] && strcmp(node, a->name) != 0 ? node : NULL;
+    if (!node || !node[0] || strcmp(node, a->name) == 0 ||
+        (a->ledger_name[0] && strcmp(node, a->ledger_name) == 0))
+        return NULL;
+    return node;
 }
 
 /* The VM the request describes: its specification, checked against the
@@ -910,6 +917,10 @@ static int agent_reload(agent_ctx *a, ppn_fleet_agent *ag)
         return r;
     r = ppn_fleet_agent_set_operators(ag, v.operators, v.n_operators);
     a->ledger_size = v.size;
+    a->ledger_name[0] = '\0';
+    for (size_t i = 0; i < v.n_members; i++)
+        if (memcmp(v.members[i].key, a->pk, 32) == 0)
+            snprintf(a->ledger_name, sizeof(a->ledger_name), "%s", v.members[i].name);
     ledger_view_free(&v);
     return r < 0 ? r : 0;
 }
@@ -1056,6 +1067,7 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return tool_fail("read key file", keyf, r);
     }
+    memcpy(a->pk, pk, 32);
     struct sockaddr_storage ctl_addr, la;
     socklen_t ctl_len, ll = 0;
     r = fleet_parse_endpoint(ctl, FLEET_DEFAULT_PORT, &ctl_addr, &ctl_len);
