@@ -38,6 +38,30 @@ cat > entries.jsonl <<J
 J
 "$LEDGER" append L --key admin.key entries.jsonl >/dev/null || fail "ledger append"
 
+# Options: each bad value refused with one line naming it, exit 1, before any query.
+badopt() { # expected-text option...
+    local want=$1; shift
+    "$VM" request bad-1 "$@" --key op.key --socket "$W/none.sock" > opt.out 2> opt.err
+    [ $? = 1 ] || fail "request $* accepted"
+    grep -q -- "$want" opt.err || fail "request $*: $(cat opt.err)"
+}
+for v in abc -1 0; do badopt "bad --memory '$v'" --memory "$v"; done
+badopt "memory must be 64..1048576" --memory 1048577
+for v in abc -1 0; do badopt "bad --vcpus '$v'" --vcpus "$v"; done
+badopt "vcpus must be 1..256" --vcpus 257
+for v in abc -1 0 1048577; do badopt "bad --disk-size '$v'" --disk-size "$v"; done
+for v in abc -1 3601; do badopt "bad --wait '$v'" --wait "$v"; done
+for v in 1:x 0:80 65536:80 80; do badopt "forward is" --forward "$v"; done
+badopt "unknown --type 'bogus'" --type bogus
+badopt "disk must be an absolute path" --disk rel/disk.img
+badopt "needs --disk" --base /x.img
+for v in abc -1 1073741825; do
+    "$VM" agent --key na.key --ledger L --controller 127.0.0.1 --pool-margin-mib "$v" 2> opt.err
+    [ $? = 1 ] && grep -q -- "bad --pool-margin-mib '$v'" opt.err || fail "--pool-margin-mib $v: $(cat opt.err)"
+done
+"$VM" agent --key na.key --ledger L --controller 127.0.0.1 --runner bogus 2> opt.err
+[ $? = 1 ] && grep -q -- "bad --runner 'bogus'" opt.err || fail "--runner bogus: $(cat opt.err)"
+
 PORT=$((20000 + RANDOM % 20000)); APORT=$((PORT + 1))
 SOCK="$W/ctl.sock"
 "$VM" controller --ledger L --listen 127.0.0.1:$PORT --socket "$SOCK" --grace-ms 0 \
