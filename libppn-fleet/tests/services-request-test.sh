@@ -146,9 +146,12 @@ HEX=$("$FORGE" op.key "$OTHER_KEY" forged-2 altered "$W/guest/vmlinuz") || fail 
 ask "$HEX" > a2.txt
 grep -q 'does not verify' a2.txt || fail "altered answer: $(cat a2.txt)"
 # The forge's confirmed form is dispatched (so the refusals above are about what they say).
-HEX=$("$FORGE" op.key "$OTHER_KEY" forged-3 confirmed "$W/guest/vmlinuz") || fail "forge"
+# (Its kernel does not exist on the node: the agent refuses it at once and starts nothing.)
+HEX=$("$FORGE" op.key "$OTHER_KEY" forged-3 confirmed "/nonexistent/vmlinuz") || fail "forge"
 ask "$HEX" > a3.txt
 grep -q '"dispatched": true' a3.txt || grep -q '"dispatched":true' a3.txt || fail "confirmed forge refused: $(cat a3.txt)"
+for i in $(seq 50); do grep -q "Failed to create 'forged-3': kernel" agent-$OTHER.log && break; sleep 0.1; done
+grep -q "Failed to create 'forged-3': kernel: No such file or directory" agent-$OTHER.log || fail "forged-3 on the agent: $(grep forged-3 agent-$OTHER.log)"
 grep -q "dispatched VM 'forged-1'\|dispatched VM 'forged-2'" ctl.log && fail "a refused request was dispatched"
 ls "$W/vms-$OTHER" 2>/dev/null | grep -q 'forged-[12]' && fail "a refused request left a VM"
 
