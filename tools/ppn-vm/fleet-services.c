@@ -752,6 +752,7 @@ typedef struct agent_pool {
     unsigned log_count;
     uint64_t log_suppressed;
     int last_pressure;
+    unsigned cursor;             /* where the next pass starts in the VM list */
 } agent_pool;
 
 /* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
@@ -815,8 +816,22 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     ppn_qmp *q[PPN_FLEET_MAX_VMS];
     pool_vm *pv[PPN_FLEET_MAX_VMS];
     size_t ng = 0;
+    /* Forget VMs that are gone, so that the table holds this node's VMs only. */
+    unsigned kept = 0;
+    for (unsigned j = 0; j < p->n_vms; j++) {
+        bool present = false;
+        for (int i = 0; i < n && !present; i++)
+            present = strcmp(names[i], p->vms[j].name) == 0;
+        if (present)
+            p->vms[kept++] = p->vms[j];
+    }
+    p->n_vms = kept;
     uint64_t end = now + POOL_BUDGET_MS;
-    for (int i = 0; i < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; i++) {
+    /* Round robin: a pass cut short by the budget starts the next one further on. */
+    int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
+    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; k++) {
+        int i = (start + k) % n;
+        p->cursor = (unsigned)i + 1;
         pid_t pid = 0;
         char mon[PATH_MAX];
         ppn_vm_spec *spec = NULL;
