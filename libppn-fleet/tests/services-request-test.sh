@@ -65,7 +65,7 @@ done
 PORT=$((20000 + RANDOM % 20000)); APORT=$((PORT + 1))
 SOCK="$W/ctl.sock"
 "$VM" controller --ledger L --listen 127.0.0.1:$PORT --socket "$SOCK" --grace-ms 0 \
-    --agent-port $APORT --state "$W/ctl.state" 2> ctl.log &
+    --silence-ms 3000 --agent-port $APORT --state "$W/ctl.state" 2> ctl.log &
 PIDS+=($!)
 for i in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 [ -S "$SOCK" ] || fail "controller socket"
@@ -199,4 +199,19 @@ start_agent $KEY $NODE $IP --pool-margin-mib 1
 for i in $(seq 150); do [ "$(mem_of media-1)" = 256 ] && break; sleep 0.2; done
 [ "$(mem_of media-1)" = 256 ] || fail "not given back: $(mem_of media-1) MiB; $(grep pool agent-$NODE.log)"
 grep -q "pool: give back to VM 'media-1' balloon $M -> 256 MiB" agent-$NODE.log || fail "give-back not logged: $(grep pool agent-$NODE.log)"
+
+# 6. The node's agent stops: the node is evicted, the VM stays where it is (a request for it
+#    elsewhere is still a move); the agent returns and the VM is reported again, running.
+kill "${APID[$NODE]}"; wait "${APID[$NODE]}" 2>/dev/null
+for i in $(seq 100); do "$VM" fleet --socket "$SOCK" | grep -q "^$NODE .* evicted " && break; sleep 0.1; done
+"$VM" fleet --socket "$SOCK" | grep -q "^$NODE .* evicted " || fail "$NODE not evicted"
+kill -0 "$(cat "$S/qemu.pid")" || fail "QEMU ended with its agent"
+"$VM" request media-1 --type mediakit --memory 256 --vcpus 1 "${BOOT[@]}" --no-default-forwards \
+    --node $OTHER --key op.key --socket "$SOCK" --yes > mv2.txt 2> mv2.err && fail "moved while its node is evicted"
+grep -q "no live migration: VM 'media-1' is placed on node '$NODE'" mv2.err || fail "move message: $(cat mv2.err)"
+start_agent $KEY $NODE $IP
+for i in $(seq 100); do "$VM" fleet --socket "$SOCK" | grep -q "^$NODE .* alive " && break; sleep 0.1; done
+"$VM" fleet --socket "$SOCK" > table2.txt
+grep -q "^$NODE .* alive " table2.txt || fail "$NODE not back: $(cat table2.txt)"
+sed -n "/^$NODE /,/^node-/p" table2.txt | grep -q "^  vm media-1 .* running " || fail "media-1 not reported again: $(cat table2.txt)"
 echo "request test: OK (media-1 on $NODE)"
