@@ -142,6 +142,9 @@ static int check_request(ppn_fleet_agent *a, const uint8_t *buf, size_t len,
     r = -EDESTADDRREQ; /* not for this node */
     if (!rq->has_node || memcmp(rq->node_key, a->pk, 32) != 0)
         goto out;
+    r = -ECANCELED; /* the operator did not confirm a placement */
+    if (!rq->confirmed)
+        goto out;
     r = -EPERM;
     if (!fleet_keyset_has(&a->operators, rq->operator_key))
         goto out;

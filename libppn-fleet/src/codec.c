@@ -28,8 +28,15 @@ enum {
 };
 enum {
     RQ_OPERATOR = 1, RQ_NONCE = 2, RQ_CREATED = 3, RQ_NAME = 4, RQ_KIND = 5, RQ_MEM = 6,
-    RQ_VCPUS = 7, RQ_NODE = 8, RQ_KERNEL = 9, RQ_INITRD = 10, RQ_APPEND = 11, RQ_MAX_KEY = 11,
+    RQ_VCPUS = 7, RQ_NODE = 8, RQ_KERNEL = 9, RQ_INITRD = 10, RQ_APPEND = 11, RQ_SPEC = 12,
+    RQ_CONFIRMED = 13, RQ_MAX_KEY = 13,
 };
+
+PPN_EXPORT const char *ppn_fleet_vm_state_name(ppn_fleet_vm_state state)
+{
+    static const char *const names[] = {"unknown", "running", "stopped", "failed", "starting"};
+    return (unsigned)state < PPN_FLEET_VM_STATE_COUNT ? names[state] : NULL;
+}
 
 PPN_EXPORT size_t ppn_fleet_message_max(void) { return PPN_FLEET_MESSAGE_MAX; }
 PPN_EXPORT size_t ppn_fleet_name_max(void) { return PPN_FLEET_NAME_MAX; }
@@ -191,7 +198,8 @@ PPN_EXPORT int ppn_fleet_heartbeat_sign(const ppn_fleet_heartbeat *hb,
         return -EINVAL;
     for (uint32_t i = 0; i < hb->n_vms; i++) {
         size_t l = strnlen(hb->vms[i].name, sizeof(hb->vms[i].name));
-        if (!fleet_name_valid(hb->vms[i].name, l) || hb->vms[i].mem_bytes > PPN_FLEET_BYTES_MAX)
+        if (!fleet_name_valid(hb->vms[i].name, l) || hb->vms[i].mem_bytes > PPN_FLEET_BYTES_MAX ||
+            hb->vms[i].state >= PPN_FLEET_VM_STATE_COUNT)
             return -EINVAL;
     }
     if (fleet_sodium_init() < 0)
@@ -216,11 +224,12 @@ PPN_EXPORT int ppn_fleet_heartbeat_sign(const ppn_fleet_heartbeat *hb,
     if (!vms)
         goto nomem;
     for (uint32_t i = 0; i < hb->n_vms; i++) {
-        cbor_item_t *vm = cbor_new_definite_array(2);
+        cbor_item_t *vm = cbor_new_definite_array(3);
         if (!vm)
             goto nomem;
         if (!array_put(vm, build_str(hb->vms[i].name)) ||
-            !array_put(vm, build_uint(hb->vms[i].mem_bytes)) || !array_put(vms, vm)) {
+            !array_put(vm, build_uint(hb->vms[i].mem_bytes)) ||
+            !array_put(vm, build_uint(hb->vms[i].state)) || !array_put(vms, vm)) {
             /* array_put(vms, vm) consumed vm only on its own call */
             goto nomem;
         }
@@ -253,7 +262,12 @@ static bool request_fields_valid(const ppn_fleet_request *req)
         if (tl > PPN_FLEET_PATH_MAX || !text_valid(texts[i], tl, PPN_FLEET_PATH_MAX))
             return false;
     }
-    return strlen(req->kernel) > 0;
+    size_t sl = strnlen(req->spec, PPN_FLEET_SPEC_MAX + 1);
+    if (sl > PPN_FLEET_SPEC_MAX || !text_valid(req->spec, sl, PPN_FLEET_SPEC_MAX))
+        return false;
+    if (req->confirmed && !req->has_node)
+        return false;
+    return strlen(req->kernel) > 0 || sl > 0;
 }
 
 PPN_EXPORT int ppn_fleet_request_sign(const ppn_fleet_request *req,
@@ -279,7 +293,9 @@ PPN_EXPORT int ppn_fleet_request_sign(const ppn_fleet_request *req,
         (req->has_node && !map_put(body, RQ_NODE, cbor_build_bytestring(req->node_key, 32))) ||
         !map_put(body, RQ_KERNEL, build_str(req->kernel)) ||
         !map_put(body, RQ_INITRD, build_str(req->initrd)) ||
-        !map_put(body, RQ_APPEND, build_str(req->append))) {
+        !map_put(body, RQ_APPEND, build_str(req->append)) ||
+        (req->spec[0] && !map_put(body, RQ_SPEC, build_str(req->spec))) ||
+        (req->confirmed && !map_put(body, RQ_CONFIRMED, build_uint(1)))) {
         cbor_decref(&body);
         return -ENOMEM;
     }
@@ -519,14 +535,21 @@ static int parse_hb_body(const uint8_t *body, size_t body_len, ppn_fleet_heartbe
             size_t nv = cbor_array_size(val);
             cbor_item_t **vms = cbor_array_handle(val);
             for (size_t j = 0; j < nv; j++) {
+                /* [name, memory] (the first form) or [name, memory, state] */
                 if (!cbor_isa_array(vms[j]) || !cbor_array_is_definite(vms[j]) ||
-                    cbor_array_size(vms[j]) != 2)
+                    (cbor_array_size(vms[j]) != 2 && cbor_array_size(vms[j]) != 3))
                     goto out;
                 cbor_item_t **f = cbor_array_handle(vms[j]);
                 if (!get_text(f[0], hb->vms[j].name, PPN_FLEET_NAME_MAX, &l) ||
                     !fleet_name_valid(hb->vms[j].name, l) ||
                     !get_uint(f[1], PPN_FLEET_BYTES_MAX, &hb->vms[j].mem_bytes))
                     goto out;
+                hb->vms[j].state = PPN_FLEET_VM_UNKNOWN;
+                if (cbor_array_size(vms[j]) == 3) {
+                    if (!get_uint(f[2], PPN_FLEET_VM_STATE_COUNT - 1, &v))
+                        goto out;
+                    hb->vms[j].state = (uint32_t)v;
+                }
             }
             hb->n_vms = (uint32_t)nv;
             break;
@@ -646,10 +669,20 @@ static int parse_req_body(const uint8_t *body, size_t body_len, ppn_fleet_reques
                 goto out;
             rq->has_node = true;
             break;
-        case RQ_KERNEL:
-            if (!get_text(val, rq->kernel, PPN_FLEET_PATH_MAX, &l) || l == 0 ||
+        case RQ_KERNEL: /* may be empty when a specification comes */
+            if (!get_text(val, rq->kernel, PPN_FLEET_PATH_MAX, &l) ||
                 !text_valid(rq->kernel, l, PPN_FLEET_PATH_MAX))
                 goto out;
+            break;
+        case RQ_SPEC:
+            if (!get_text(val, rq->spec, PPN_FLEET_SPEC_MAX, &l) || l == 0 ||
+                !text_valid(rq->spec, l, PPN_FLEET_SPEC_MAX))
+                goto out;
+            break;
+        case RQ_CONFIRMED:
+            if (!get_uint(val, 1, &v) || v != 1)
+                goto out;
+            rq->confirmed = true;
             break;
         case RQ_INITRD:
             if (!get_text(val, rq->initrd, PPN_FLEET_PATH_MAX, &l) ||
@@ -665,8 +698,12 @@ static int parse_req_body(const uint8_t *body, size_t body_len, ppn_fleet_reques
             goto out;
         }
     }
-    /* Every key but the node is required. */
-    if ((seen | (1U << RQ_NODE)) != ((1U << (RQ_MAX_KEY + 1)) - 2))
+    /* Every key but the node, the specification and the confirmation is
+     * required; a kernel or a specification; confirmed only with a node. */
+    if ((seen | (1U << RQ_NODE) | (1U << RQ_SPEC) | (1U << RQ_CONFIRMED)) !=
+        ((1U << (RQ_MAX_KEY + 1)) - 2))
+        goto out;
+    if ((!rq->kernel[0] && !rq->spec[0]) || (rq->confirmed && !rq->has_node))
         goto out;
     rq->version = PPN_FLEET_REQUEST_VERSION;
     r = 0;

@@ -532,6 +532,13 @@ PPN_EXPORT int ppn_fleet_controller_dispatch(ppn_fleet_controller *c, const void
     r = -EDESTADDRREQ;
     if (!rq->has_node)
         goto out;
+    r = -ECANCELED; /* the operator's confirmation is part of what is signed */
+    if (!rq->confirmed)
+        goto out;
+    int where = ppn_fleet_vm_where(c->fleet, rq->vm_name, now_ms);
+    r = -EEXIST; /* a VM never moves: no live migration */
+    if (where >= 0 && memcmp(fleet_node_key(c->fleet, (size_t)where), rq->node_key, 32) != 0)
+        goto out;
     r = -EPERM;
     if (!fleet_keyset_has(&c->operators, rq->operator_key))
         goto out;

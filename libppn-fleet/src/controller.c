@@ -683,6 +683,23 @@ PPN_EXPORT int ppn_fleet_claim(ppn_fleet *f, const uint8_t key[32], const char *
     return 0;
 }
 
+PPN_EXPORT int ppn_fleet_vm_where(const ppn_fleet *f, const char *vm_name, uint64_t now_ms)
+{
+    if (!f || !vm_name || !fleet_name_valid(vm_name, strnlen(vm_name, PPN_FLEET_NAME_MAX + 1)))
+        return -EINVAL;
+    /* An evicted node keeps its VMs: they stay where they are. */
+    for (size_t i = 0; i < f->n_nodes; i++) {
+        const node *n = &f->nodes[i];
+        for (uint32_t j = 0; j < n->n_vms; j++)
+            if (strcmp(n->vms[j].name, vm_name) == 0)
+                return (int)i;
+        for (uint32_t j = 0; j < n->n_claims; j++)
+            if (now_ms < n->claims[j].expires_ms && strcmp(n->claims[j].name, vm_name) == 0)
+                return (int)i;
+    }
+    return -ENOENT;
+}
+
 static const char *const reason_names[PPN_FLEET_REASON_COUNT] = {
     [PPN_FLEET_FITS] = "fits",
     [PPN_FLEET_NOT_ALIVE] = "not alive",

@@ -284,6 +284,9 @@ static bool got_request(void *arg)
     return ((agent_seen *)arg)->requests > 0;
 }
 
+/* As the tools sign: confirmed when a node is named, unless told otherwise. */
+static bool sign_unconfirmed;
+
 static int sign_request(const test_key *op, const test_key *node, const char *vm,
                         uint64_t created, uint8_t *buf, size_t size)
 {
@@ -298,6 +301,7 @@ static int sign_request(const test_key *op, const test_key *node, const char *vm
     if (node) {
         rq.has_node = true;
         memcpy(rq.node_key, node->pk, 32);
+        rq.confirmed = !sign_unconfirmed;
     }
     strcpy(rq.kernel, "/boot/vmlinuz");
     int n = ppn_fleet_request_sign(&rq, op->sk, buf, size);
@@ -375,6 +379,7 @@ START_TEST(test_engines_loopback)
     drive(c, ag, 2, got_request, &seen[1], 3000);
     ck_assert_int_eq(seen[1].requests, 1);
 
+
     /* Straight to the agent from an address that is not the controller's. */
     struct sockaddr_in a0 = sock_addr(ppn_fleet_agent_fd(ag[0]));
     int hostile = udp_socket("127.0.0.9", 0, NULL);
@@ -384,6 +389,35 @@ START_TEST(test_engines_loopback)
     ck_assert_int_eq(seen[0].requests, 1);
     ck_assert_int_eq(seen[0].last_err, -EADDRNOTAVAIL);
     close(hostile);
+
+    /* Signed by an operator for a named node but not confirmed: refused by
+     * the controller, and by the agent when it arrives from the controller's
+     * own address (as if the controller had been bypassed). */
+    sign_unconfirmed = true;
+    n2 = sign_request(&op, &k[0], "web-4", unix_s(), b2, sizeof(b2));
+    sign_unconfirmed = false;
+    ck_assert_int_eq(ppn_fleet_controller_dispatch(c, b2, (size_t)n2, now_ms(), unix_s(), &d),
+                     -ECANCELED);
+    {
+        struct sockaddr_in a0c = sock_addr(ppn_fleet_agent_fd(ag[0]));
+        int from_ctl = udp_socket("127.0.0.1", 0, NULL);
+        drive(c, ag, 2, NULL, NULL, 1100); /* refusal reports: one per second */
+        ck_assert_int_eq(sendto(from_ctl, b2, (size_t)n2, 0, (struct sockaddr *)&a0c, sizeof(a0c)),
+                         n2);
+        drive(c, ag, 2, NULL, NULL, 300);
+        ck_assert_int_eq(seen[0].requests, 1);
+        ck_assert_int_eq(seen[0].last_err, -ECANCELED);
+        close(from_ctl);
+    }
+    /* A VM never moves: web-1 was placed on node-a, so web-1 for node-b is
+     * refused whatever room node-b has; web-1 again on node-a is not a move. */
+    n2 = sign_request(&op, &k[1], "web-1", unix_s(), b2, sizeof(b2));
+    ck_assert_int_eq(ppn_fleet_controller_dispatch(c, b2, (size_t)n2, now_ms(), unix_s(), &d),
+                     -EEXIST);
+    n2 = sign_request(&op, &k[0], "web-1", unix_s(), b2, sizeof(b2));
+    ck_assert_int_eq(ppn_fleet_controller_dispatch(c, b2, (size_t)n2, now_ms(), unix_s(), &d), 0);
+    drive(c, ag, 2, NULL, NULL, 300);
+    ck_assert_int_eq(seen[0].requests, 2);
 
     /* The agent restarts with the next epoch: its counter starts again at 1
      * and is accepted, whatever the wall clock says. */

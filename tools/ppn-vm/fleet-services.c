@@ -15,6 +15,7 @@
 #include <getopt.h>
 #include <ifaddrs.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -235,12 +237,60 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
 
 /* ---- agent -------------------------------------------------------------------- */
 
+#define AGENT_FAILED_MAX 16
+
 typedef struct agent_ctx {
     char name[PPN_FLEET_NAME_MAX + 1];
-    const char *ledger_dir, *state_dir, *qemu;
+    char ledger_name[PPN_FLEET_NAME_MAX + 1]; /* this node's name in the ledger ("" none) */
+    uint8_t pk[32];
+    const char *ledger_dir, *state_dir, *qemu, *unit_dir;
     unsigned accel;
     uint64_t ledger_size;
+    int systemd;                 /* 1 systemd is PID 1 (units), 0 direct runner, -1 ask */
+    /* VMs of this node whose last start failed (shown as "failed"). */
+    char failed[AGENT_FAILED_MAX][PPN_FLEET_NAME_MAX + 1];
+    unsigned n_failed;
+    /* Creations in progress: each in a worker process, so that the agent's
+     * heartbeats go on while a guest boots (QEMU, reparented to the agent
+     * as subreaper, stays its child). */
+    struct { pid_t pid; char name[PPN_FLEET_NAME_MAX + 1]; uint64_t t0; } work[AGENT_FAILED_MAX];
+    unsigned n_work;
+    struct agent_pool *pool;     /* the balloon resource pool (below) */
 } agent_ctx;
+
+static bool agent_starting(const agent_ctx *a, const char *name)
+{
+    for (unsigned i = 0; i < a->n_work; i++)
+        if (strcmp(a->work[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static bool agent_failed_has(const agent_ctx *a, const char *name)
+{
+    for (unsigned i = 0; i < a->n_failed && i < AGENT_FAILED_MAX; i++)
+        if (strcmp(a->failed[i], name) == 0)
+            return true;
+    return false;
+}
+
+static void agent_failed_set(agent_ctx *a, const char *name, bool failed)
+{
+    unsigned n = a->n_failed < AGENT_FAILED_MAX ? a->n_failed : AGENT_FAILED_MAX;
+    for (unsigned i = 0; i < n; i++)
+        if (strcmp(a->failed[i], name) == 0) {
+            if (!failed)
+                memmove(a->failed[i], a->failed[i + 1], (n - i - 1) * sizeof(a->failed[0]));
+            a->n_failed = failed ? n : n - 1;
+            return;
+        }
+    if (!failed)
+        return;
+    if (n == AGENT_FAILED_MAX) /* the oldest goes */
+        memmove(a->failed[0], a->failed[1], (n - 1) * sizeof(a->failed[0])), n--;
+    snprintf(a->failed[n], sizeof(a->failed[n]), "%s", name);
+    a->n_failed = n + 1;
+}
 
 static uint64_t meminfo_field(const char *text, const char *field)
 {
@@ -265,6 +315,8 @@ static int read_text(const char *path, char *buf, size_t size)
     return 0;
 }
 
+static uint64_t pool_actual(const agent_ctx *a, const char *name);
+
 static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *userdata)
 {
     agent_ctx *a = userdata;
@@ -286,62 +338,573 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     hb->ledger_size = a->ledger_size;
     char **names = NULL;
     int n = ppn_vm_list(a->state_dir, &names);
+    /* Every VM of this node with its state: a VM stays listed (and so where
+     * it is) whether it runs or not. */
     for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
         pid_t pid = 0;
         ppn_vm_spec *spec;
-        if (ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0)
-            continue;
         if (ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
             continue;
         ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
         snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
         vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
+        if (agent_starting(a, names[i]))
+            vm->state = PPN_FLEET_VM_STARTING;
+        else if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0) {
+            vm->state = PPN_FLEET_VM_RUNNING;
+            /* what the guest holds now, after the pool's ballooning */
+            uint64_t actual = pool_actual(a, names[i]);
+            if (actual && actual < vm->mem_bytes)
+                vm->mem_bytes = actual;
+        }
+        else
+            vm->state = agent_failed_has(a, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
         ppn_vm_spec_free(spec);
     }
     ppn_vmm_strv_free(names);
     return 0;
 }
 
-/* Carries out a request the engine checked (signature, this node, operator,
- * freshness). */
+/* Runs argv (argv[0] absolute) with no shell and waits at most timeout_ms;
+ * 0 when it exited 0.  -ETIMEDOUT (killed), -EIO (non-zero exit). */
+static int run_wait(char *const argv[], int timeout_ms)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, 0);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    uint64_t end = fleet_mono_ms() + (uint64_t)timeout_ms;
+    for (;;) {
+        int st;
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid)
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+        if (w < 0 && errno != EINTR)
+            return -errno;
+        if (fleet_mono_ms() >= end) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            return -ETIMEDOUT;
+        }
+        usleep(20000);
+    }
+}
+
+static const char *systemctl_path(void)
+{
+    static const char *const paths[] = {"/usr/bin/systemctl", "/bin/systemctl"};
+    for (size_t i = 0; i < 2; i++)
+        if (access(paths[i], X_OK) == 0)
+            return paths[i];
+    return NULL;
+}
+
+/* systemd as PID 1 (sd_booted(): /run/systemd/system exists) with systemctl. */
+static bool agent_use_systemd(agent_ctx *a)
+{
+    if (a->systemd < 0)
+        a->systemd = access("/run/systemd/system", F_OK) == 0 && systemctl_path() != NULL;
+    return a->systemd == 1;
+}
+
+/* Installs and starts the VM's unit (ppn_vm_unit: ExecStart "ppn-vm run"). */
+static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **ret_why)
+{
+    char self[PATH_MAX], sdir[PATH_MAX], uname[128], path[PATH_MAX + 130];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        return *ret_why = "cannot find the ppn-vm binary (/proc/self/exe)", -errno;
+    self[n] = '\0';
+    if (!realpath(a->state_dir, sdir))
+        return *ret_why = "cannot resolve the state directory", -errno;
+    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .accel = a->accel};
+    char *text = NULL;
+    int r = ppn_vm_unit(spec, &uo, &text);
+    if (r == 0)
+        r = ppn_vm_unit_name(spec, uname, sizeof(uname));
+    if (r < 0) {
+        free(text);
+        return *ret_why = "cannot generate the unit", r;
+    }
+    snprintf(path, sizeof(path), "%s/%s", a->unit_dir, uname);
+    char tmp[sizeof(path) + 8];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    r = fd < 0 ? -errno : 0;
+    size_t len = strlen(text);
+    if (r == 0 && write(fd, text, len) != (ssize_t)len)
+        r = -EIO;
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (fd >= 0)
+        close(fd);
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    free(text);
+    if (r < 0) {
+        unlink(tmp);
+        return *ret_why = "cannot write the unit file", r;
+    }
+    char *reload[] = {(char *)systemctl_path(), "daemon-reload", NULL};
+    char *start[] = {(char *)systemctl_path(), "start", uname, NULL};
+    if ((r = run_wait(reload, 30000)) < 0)
+        return *ret_why = "systemctl daemon-reload failed", r;
+    if ((r = run_wait(start, 90000)) < 0)
+        return *ret_why = "systemctl start failed (see journalctl -u the unit)", r;
+    fprintf(stderr, "ppn-vm agent: installed %s and started it\n", path);
+    return 0;
+}
+
+/* The pinning rule of the seeds: a VM pinned to a node (every VM-Totebox is)
+ * starts on that node only: this node's name in the ledger (what the
+ * controller shows and ppn-vm request pins to) or its --name.  NULL when
+ * 'spec' may start here. */
+static const char *pinned_elsewhere(const agent_ctx *a, const ppn_vm_spec *spec)
+{
+    const char *node = ppn_vm_spec_node(spec);
+    if (!node || !node[0] || strcmp(node, a->name) == 0 ||
+        (a->ledger_name[0] && strcmp(node, a->ledger_name) == 0))
+        return NULL;
+    return node;
+}
+
+/* The VM the request describes: its specification, checked against the
+ * figures the controller placed (memory, vCPUs, kind, name). */
+static int request_spec(const agent_ctx *a, const ppn_fleet_request *rq, ppn_vm_spec **ret,
+                        const char **ret_why)
+{
+    ppn_vm_spec *spec = NULL;
+    int r;
+    if (rq->spec[0]) {
+        r = ppn_vm_spec_from_json(rq->spec, strlen(rq->spec), &spec, ret_why);
+        if (r < 0)
+            return r;
+        bool totebox = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX;
+        if (strcmp(ppn_vm_spec_name(spec), rq->vm_name) != 0 ||
+            (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB != rq->mem_bytes ||
+            ppn_vm_spec_vcpus(spec) != rq->vcpus || totebox != (rq->kind == PPN_FLEET_VM_TOTEBOX)) {
+            ppn_vm_spec_free(spec);
+            *ret_why = "the specification disagrees with the placed request (name, memory, vCPUs or type)";
+            return -EBADMSG;
+        }
+    } else {
+        /* the kernel-only form */
+        if (rq->mem_bytes / MIB > UINT32_MAX)
+            return *ret_why = "memory out of range", -EINVAL;
+        r = ppn_vm_spec_new(rq->vm_name, rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
+                                                                         : PPN_VM_TYPE_ORCHESTRATION,
+                            &spec);
+        if (r == 0)
+            r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
+        if (r == 0)
+            r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
+        if (r == 0)
+            r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
+                                       rq->append[0] ? rq->append : NULL);
+        if (r == 0) {
+            ppn_vm_spec_clear_port_forwards(spec);
+            r = ppn_vm_spec_set_network(spec, false);
+        }
+        if (r < 0) {
+            ppn_vm_spec_free(spec);
+            return *ret_why = "invalid kernel request", r;
+        }
+    }
+    /* VM-Totebox: pinned at request; one that came without a node is pinned here. */
+    if (ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX && !ppn_vm_spec_node(spec)[0] &&
+        (r = ppn_vm_spec_set_node(spec, a->name)) < 0) {
+        ppn_vm_spec_free(spec);
+        return *ret_why = "cannot pin the VM-Totebox", r;
+    }
+    if ((r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
+        ppn_vm_spec_free(spec);
+        return r;
+    }
+    *ret = spec;
+    return 0;
+}
+
+/* The disk as create makes it: an overlay on the base, or an empty image of
+ * the size asked; then the format read from it, pinned in the spec.  Sets
+ * *made when this call wrote the file. */
+static int prepare_disk(ppn_vm_spec *spec, bool *made, const char **ret_why)
+{
+    const char *disk = ppn_vm_spec_disk(spec);
+    *made = false;
+    if (!disk[0])
+        return 0;
+    int r;
+    if (ppn_vm_spec_base(spec)[0]) {
+        if (access(disk, F_OK) == 0)
+            return *ret_why = "the overlay's --disk exists already", -EEXIST;
+        r = ppn_vm_image_create(disk, ppn_vm_spec_base(spec), ppn_vm_spec_disk_size_bytes(spec),
+                                ret_why);
+        if (r < 0)
+            return r;
+        *made = true;
+    } else if (access(disk, F_OK) != 0) {
+        if (!ppn_vm_spec_disk_size_bytes(spec))
+            return *ret_why = "the disk does not exist (give --disk-size)", -ENOENT;
+        r = ppn_vm_image_create(disk, NULL, ppn_vm_spec_disk_size_bytes(spec), ret_why);
+        if (r < 0)
+            return r;
+        *made = true;
+    }
+    ppn_vm_image_info info;
+    r = ppn_vm_image_probe(disk, &info, ret_why);
+    if (r < 0) {
+        if (*made)
+            unlink(disk);
+        *made = false;
+        return r;
+    }
+    return ppn_vm_spec_set_disk_format(spec, info.format);
+}
+
+/* Carries out a request the engine checked (confirmed, from the controller,
+ * for this node, by an operator, fresh, signed): writes the specification,
+ * installs and starts the VM's unit where systemd is PID 1 (the direct
+ * runner elsewhere).  A heartbeat follows at once either way, listing the
+ * VM with its state. */
+static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
+{
+    const char *why = NULL, *pin;
+    ppn_vm_spec *spec = NULL, *have = NULL;
+    bool saved = false, made = false;
+    uint64_t t0 = fleet_mono_ms();
+    int r = request_spec(a, rq, &spec, &why);
+    if (r < 0)
+        goto fail;
+    /* Pinned elsewhere: refused, whether by the request or by what is here. */
+    r = ppn_vm_spec_load(a->state_dir, rq->vm_name, &have, NULL);
+    if (r == 0 && (pin = pinned_elsewhere(a, have)) != NULL) {
+        why = ppn_vm_spec_type(have) == PPN_VM_TYPE_TOTEBOX
+                  ? "VM-Totebox is pinned to its node and starts nowhere else"
+                  : "the VM is pinned to another node";
+        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
+                rq->vm_name, pin, a->name);
+        r = -EXDEV;
+        goto fail;
+    }
+    if ((pin = pinned_elsewhere(a, spec)) != NULL) {
+        why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
+                  ? "VM-Totebox is pinned to its node and starts nowhere else"
+                  : "the VM is pinned to another node";
+        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
+                rq->vm_name, pin, a->name);
+        r = -EXDEV;
+        goto fail;
+    }
+    if (r == 0) {
+        /* It lives here already: a request for it starts it, if it is the
+         * same VM and does not run. */
+        pid_t pid = 0;
+        char *j1 = NULL, *j2 = NULL;
+        int same = ppn_vm_spec_to_json(have, &j1) == 0 && ppn_vm_spec_to_json(spec, &j2) == 0 &&
+                   strcmp(j1, j2) == 0;
+        free(j1);
+        free(j2);
+        if (ppn_vm_pid(a->state_dir, rq->vm_name, &pid) == 0 && pid > 0) {
+            why = "it runs already";
+            r = -EALREADY;
+            goto fail;
+        }
+        if (!same) {
+            why = "a VM of that name exists on this node with another specification";
+            r = -EEXIST;
+            goto fail;
+        }
+        ppn_vm_spec_free(spec);
+        spec = have;
+        have = NULL;
+    } else if (r != -ENOENT) {
+        why = "the VM's stored specification does not load";
+        goto fail;
+    } else {
+        const char *field = NULL;
+        r = ppn_vm_spec_check_files(spec, &field);
+        if (r < 0 && !(r == -ENOENT && field && strcmp(field, "disk") == 0)) {
+            why = field ? field : "files";
+            goto fail;
+        }
+        if ((r = prepare_disk(spec, &made, &why)) < 0)
+            goto fail;
+        if ((r = ppn_vm_spec_save(spec, a->state_dir, true)) < 0) {
+            why = "cannot write the specification";
+            goto fail;
+        }
+        saved = true;
+    }
+    pid_t qpid = 0;
+    if (agent_use_systemd(a)) {
+        r = agent_start_unit(a, spec, &why);
+    } else {
+        r = ppn_vm_start(a->state_dir, rq->vm_name, a->qemu, a->accel, 60000, &qpid);
+        if (r < 0)
+            why = r == -ECHILD ? "QEMU exited during start (see qemu.log)" : "start";
+    }
+    if (r < 0) {
+        fprintf(stderr, "ppn-vm agent: Failed to start '%s': %s: %s\n", rq->vm_name, why,
+                strerror(-r));
+        ppn_vm_spec_free(spec);
+        return r;
+    }
+    fprintf(stderr, "ppn-vm agent: started VM '%s' (%s, %u MiB, %u vCPUs) %s%d in %" PRIu64
+            " ms\n", rq->vm_name, ppn_vm_type_to_string(ppn_vm_spec_type(spec)),
+            ppn_vm_spec_memory_mib(spec), ppn_vm_spec_vcpus(spec),
+            qpid ? "QEMU pid " : "by systemd", qpid ? (int)qpid : 0, fleet_mono_ms() - t0);
+    ppn_vm_spec_free(spec);
+    return 0;
+fail:
+    if (made && !saved)
+        unlink(ppn_vm_spec_disk(spec));
+    fprintf(stderr, "ppn-vm agent: Failed to create '%s': %s: %s\n", rq->vm_name,
+            why ? why : "refused", strerror(-r));
+    ppn_vm_spec_free(spec);
+    ppn_vm_spec_free(have);
+    return r;
+}
+
 static int agent_create(ppn_fleet_agent *ag, const ppn_fleet_request *rq, void *userdata)
 {
     agent_ctx *a = userdata;
-    int r = ppn_vm_name_valid(rq->vm_name) ? 0 : -EINVAL;
-    ppn_vm_spec *spec = NULL;
-    if (r == 0)
-        r = ppn_vm_spec_new(rq->vm_name,
-                            rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
-                                                             : PPN_VM_TYPE_ORCHESTRATION,
-                            &spec);
-    if (r == 0 && rq->mem_bytes / MIB > UINT32_MAX)
-        r = -EINVAL;
-    if (r == 0)
-        r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
-    if (r == 0)
-        r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
-    if (r == 0)
-        r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
-                                   rq->append[0] ? rq->append : NULL);
-    if (r == 0) {
-        ppn_vm_spec_clear_port_forwards(spec);
-        r = ppn_vm_spec_set_network(spec, false);
+    if (agent_starting(a, rq->vm_name)) {
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': it is being started already\n",
+                rq->vm_name);
+        return -EALREADY;
     }
-    if (r == 0 && rq->kind == PPN_FLEET_VM_TOTEBOX)
-        r = ppn_vm_spec_set_node(spec, a->name);
-    if (r == 0)
-        r = ppn_vm_spec_save(spec, a->state_dir, true);
-    ppn_vm_spec_free(spec);
-    pid_t pid = 0;
-    if (r == 0)
-        r = ppn_vm_start(a->state_dir, rq->vm_name, a->qemu, a->accel, 60000, &pid);
-    if (r < 0) {
-        fprintf(stderr, "ppn-vm agent: Failed to create '%s': %s\n", rq->vm_name, strerror(-r));
-        return r;
+    if (a->n_work == AGENT_FAILED_MAX) {
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': %u creations in progress\n",
+                rq->vm_name, a->n_work);
+        return -EBUSY;
     }
-    fprintf(stderr, "ppn-vm agent: started VM '%s' (%" PRIu64 " MiB, %u vCPUs), QEMU pid %d\n",
-            rq->vm_name, rq->mem_bytes / MIB, rq->vcpus, (int)pid);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': fork: %s\n", rq->vm_name, strerror(e));
+        return -e;
+    }
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        _exit(agent_create_work(a, rq) < 0 ? 1 : 0);
+    }
+    a->work[a->n_work].pid = pid;
+    a->work[a->n_work].t0 = fleet_mono_ms();
+    snprintf(a->work[a->n_work].name, sizeof(a->work[0].name), "%s", rq->vm_name);
+    a->n_work++;
+    return 0; /* a heartbeat follows at once: the VM shows as starting */
+}
+
+/* Reaps ended children: creation workers (their VM's state is then known:
+ * a heartbeat goes now) and QEMUs whose worker ended before them. */
+static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (unsigned i = 0; i < a->n_work; i++) {
+            if (a->work[i].pid != pid)
+                continue;
+            bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+            char name[PPN_FLEET_NAME_MAX + 1];
+            snprintf(name, sizeof(name), "%s", a->work[i].name);
+            agent_failed_set(a, name, !ok);
+            a->work[i] = a->work[--a->n_work];
+            ppn_fleet_agent_heartbeat_now(ag);
+            break;
+        }
+    }
+}
+
+
+/* ---- the resource pool: balloon memory back from guests under pressure ----
+ * The policy is libppn-fleet's (ppn_fleet_balloon_plan, pure); this is the
+ * I/O: MemAvailable from /proc/meminfo, each running guest's balloon and
+ * memory statistics over QMP, the new targets set over QMP.  A pass runs
+ * every POOL_INTERVAL_MS within POOL_BUDGET_MS (QMP calls with short
+ * deadlines; guests not reached in the budget wait for the next pass). */
+#define POOL_INTERVAL_MS 2000
+#define POOL_BUDGET_MS 1500
+#define POOL_QMP_MS 300
+#define POOL_LOG_WINDOW_MS 10000
+#define POOL_LOG_MAX 10
+
+typedef struct pool_vm {
+    char name[PPN_FLEET_NAME_MAX + 1];
+    pid_t pid;                   /* the QEMU the stats were enabled on */
+    uint64_t actual;             /* last balloon size read */
+} pool_vm;
+
+typedef struct agent_pool {
+    ppn_fleet_balloon_policy policy;
+    uint64_t next_ms;
+    pool_vm vms[PPN_FLEET_MAX_VMS];
+    unsigned n_vms;
+    uint64_t log_window_ms;
+    unsigned log_count;
+    uint64_t log_suppressed;
+    int last_pressure;
+    unsigned cursor;             /* where the next pass starts in the VM list */
+} agent_pool;
+
+/* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
+static uint64_t pool_floor(uint64_t max)
+{
+    uint64_t f = max / 4 > 128 * MIB ? max / 4 : 128 * MIB;
+    return f < max ? f : max;
+}
+
+static pool_vm *pool_find(agent_pool *p, const char *name)
+{
+    for (unsigned i = 0; i < p->n_vms; i++)
+        if (strcmp(p->vms[i].name, name) == 0)
+            return &p->vms[i];
+    return NULL;
+}
+
+/* The balloon size last seen for a running VM (0: unknown). */
+static uint64_t pool_actual(const agent_ctx *a, const char *name)
+{
+    if (!a->pool)
+        return 0;
+    for (unsigned i = 0; i < a->pool->n_vms; i++)
+        if (strcmp(a->pool->vms[i].name, name) == 0)
+            return a->pool->vms[i].actual;
     return 0;
+}
+
+/* Every action is logged, at most POOL_LOG_MAX lines per window; the rest
+ * are counted and the count is given with the next line. */
+static bool pool_log_allow(agent_pool *p, uint64_t now, uint64_t *ret_suppressed)
+{
+    if (now - p->log_window_ms >= POOL_LOG_WINDOW_MS || !p->log_window_ms) {
+        p->log_window_ms = now ? now : 1;
+        p->log_count = 0;
+    }
+    if (p->log_count >= POOL_LOG_MAX) {
+        p->log_suppressed++;
+        return false;
+    }
+    p->log_count++;
+    *ret_suppressed = p->log_suppressed;
+    p->log_suppressed = 0;
+    return true;
+}
+
+static void agent_pool_pass(agent_ctx *a, uint64_t now)
+{
+    agent_pool *p = a->pool;
+    if (!p || now < p->next_ms)
+        return;
+    p->next_ms = now + POOL_INTERVAL_MS;
+    char text[4096];
+    if (read_text("/proc/meminfo", text, sizeof(text)) < 0)
+        return;
+    uint64_t avail = meminfo_field(text, "MemAvailable:");
+    char **names = NULL;
+    int n = ppn_vm_list(a->state_dir, &names);
+    ppn_fleet_balloon_guest g[PPN_FLEET_MAX_VMS];
+    uint64_t targets[PPN_FLEET_MAX_VMS];
+    ppn_qmp *q[PPN_FLEET_MAX_VMS];
+    pool_vm *pv[PPN_FLEET_MAX_VMS];
+    size_t ng = 0;
+    /* Forget VMs that are gone, so that the table holds this node's VMs only. */
+    unsigned kept = 0;
+    for (unsigned j = 0; j < p->n_vms; j++) {
+        bool present = false;
+        for (int i = 0; i < n && !present; i++)
+            present = strcmp(names[i], p->vms[j].name) == 0;
+        if (present)
+            p->vms[kept++] = p->vms[j];
+    }
+    p->n_vms = kept;
+    uint64_t end = now + POOL_BUDGET_MS;
+    /* Round robin: a pass cut short by the budget starts the next one further on. */
+    int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
+    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; k++) {
+        int i = (start + k) % n;
+        p->cursor = (unsigned)i + 1;
+        pid_t pid = 0;
+        char mon[PATH_MAX];
+        ppn_vm_spec *spec = NULL;
+        if (agent_starting(a, names[i]) || ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0 ||
+            ppn_vm_path(a->state_dir, names[i], "monitor", mon, sizeof(mon)) < 0 ||
+            ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
+            continue;
+        uint64_t max = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
+        ppn_vm_spec_free(spec);
+        ppn_qmp *h = NULL;
+        if (ppn_qmp_connect(mon, POOL_QMP_MS, &h) < 0)
+            continue;
+        pool_vm *v = pool_find(p, names[i]);
+        if (!v && p->n_vms < PPN_FLEET_MAX_VMS) {
+            v = &p->vms[p->n_vms++];
+            memset(v, 0, sizeof(*v));
+            snprintf(v->name, sizeof(v->name), "%s", names[i]);
+        }
+        if (!v) {
+            ppn_qmp_free(h);
+            continue;
+        }
+        if (v->pid != pid && ppn_qmp_guest_stats_enable(h, NULL, 2, POOL_QMP_MS) == 0)
+            v->pid = pid;
+        uint64_t actual = 0;
+        if (ppn_qmp_balloon_query(h, POOL_QMP_MS, &actual) < 0 || actual > max) {
+            ppn_qmp_free(h);
+            continue;
+        }
+        v->actual = actual;
+        ppn_vmm_guest_stats st;
+        uint64_t free_b = UINT64_MAX;
+        if (ppn_qmp_guest_stats(h, NULL, POOL_QMP_MS, &st) == 0 && st.last_update > 0)
+            free_b = st.available_memory != UINT64_MAX ? st.available_memory : st.free_memory;
+        g[ng] = (ppn_fleet_balloon_guest){actual, free_b, pool_floor(max), max};
+        q[ng] = h;
+        pv[ng] = v;
+        ng++;
+    }
+    ppn_vmm_strv_free(names);
+    ppn_fleet_balloon_result res;
+    int changed = ppn_fleet_balloon_plan(avail, &p->policy, g, ng, targets, &res);
+    if (changed >= 0 && res.pressure != p->last_pressure && (res.pressure < 0 || changed > 0)) {
+        uint64_t sup = 0;
+        if (pool_log_allow(p, now, &sup))
+            fprintf(stderr, "ppn-vm agent: pool: host has %" PRIu64 " MiB available, margin %" PRIu64
+                    " MiB: %s\n", avail / MIB, p->policy.margin_bytes / MIB,
+                    res.pressure < 0 ? "under pressure, reclaiming from guests with memory free"
+                    : res.pressure > 0 ? "pressure gone, giving memory back" : "steady");
+        p->last_pressure = res.pressure;
+    }
+    for (size_t i = 0; changed > 0 && i < ng; i++) {
+        if (targets[i] == g[i].actual_bytes)
+            continue;
+        int r = ppn_qmp_balloon_set(q[i], targets[i], POOL_QMP_MS);
+        uint64_t sup = 0;
+        if (pool_log_allow(p, now, &sup)) {
+            char more[64] = "";
+            if (sup)
+                snprintf(more, sizeof(more), " (%" PRIu64 " more not logged)", sup);
+            fprintf(stderr, "ppn-vm agent: pool: %s VM '%s' balloon %" PRIu64 " -> %" PRIu64
+                    " MiB (guest free %s%" PRIu64 " MiB, floor %" PRIu64 " MiB, host available %"
+                    PRIu64 " MiB)%s%s%s\n",
+                    targets[i] < g[i].actual_bytes ? "reclaim from" : "give back to", pv[i]->name,
+                    g[i].actual_bytes / MIB, targets[i] / MIB,
+                    g[i].free_bytes == UINT64_MAX ? "unknown " : "",
+                    g[i].free_bytes == UINT64_MAX ? 0 : g[i].free_bytes / MIB,
+                    g[i].floor_bytes / MIB, avail / MIB, more, r < 0 ? ": " : "",
+                    r < 0 ? strerror(-r) : "");
+        }
+    }
+    for (size_t i = 0; i < ng; i++)
+        ppn_qmp_free(q[i]);
 }
 
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
@@ -369,6 +932,10 @@ static int agent_reload(agent_ctx *a, ppn_fleet_agent *ag)
         return r;
     r = ppn_fleet_agent_set_operators(ag, v.operators, v.n_operators);
     a->ledger_size = v.size;
+    a->ledger_name[0] = '\0';
+    for (size_t i = 0; i < v.n_members; i++)
+        if (memcmp(v.members[i].key, a->pk, 32) == 0)
+            snprintf(a->ledger_name, sizeof(a->ledger_name), "%s", v.members[i].name);
     ledger_view_free(&v);
     return r < 0 ? r : 0;
 }
@@ -376,7 +943,8 @@ static int agent_reload(agent_ctx *a, ppn_fleet_agent *ag)
 #define AGENT_USAGE \
     "ppn-vm agent --key KEYFILE --ledger DIR --controller HOST[:PORT] [--listen ADDR[:PORT]]\n" \
     "             [--name NAME] [--state-dir DIR] [--epoch-file FILE] [--interval-ms MS]\n" \
-    "             [--accel auto|tcg|kvm] [--qemu PATH] [--once]\n"
+    "             [--accel auto|tcg|kvm] [--qemu PATH] [--runner auto|systemd|direct]\n" \
+    "             [--unit-dir DIR] [--pool-margin-mib MIB] [--once]\n"
 
 static int agent_usage(FILE *f)
 {
@@ -385,7 +953,14 @@ static int agent_usage(FILE *f)
           "(default port " FLEET_DEFAULT_PORT "), sent from this node's mesh address in the ledger\n"
           "(port 51901, or --listen), where creation requests arrive.  Requests are checked\n"
           "(from the controller, for this node, signed by a \"vm.create\" holder, fresh) and\n"
-          "started with libppn-vmm.  Sequences: an epoch kept in --epoch-file (default\n"
+          "carried out with libppn-vmm: the VM's specification written, its systemd unit\n"
+          "installed (--unit-dir, default /etc/systemd/system) and started where systemd is\n"
+          "PID 1, the direct runner elsewhere (--runner).  Heartbeats list this node's VMs\n"
+          "and their states.  The resource pool: when MemAvailable falls below\n"
+          "--pool-margin-mib (512; 0 turns the pool off) the agent reclaims memory from\n"
+          "guests that have it free (balloon, guest statistics), and gives it back when the\n"
+          "pressure goes (128 MiB steps, never below a quarter of a guest's memory or 128\n"
+          "MiB).  Sequences: an epoch kept in --epoch-file (default\n"
           DEFAULT_AGENT_EPOCH ") and a counter.\n",
           f);
     return f == stdout ? 0 : 1;
@@ -407,17 +982,21 @@ int cmd_agent(int argc, char **argv)
         {"interval-ms", required_argument, NULL, 'i'}, {"accel", required_argument, NULL, 'a'},
         {"qemu", required_argument, NULL, 'q'}, {"once", no_argument, NULL, 'o'},
         {"listen", required_argument, NULL, 'L'}, {"epoch-file", required_argument, NULL, 'E'},
+        {"runner", required_argument, NULL, 'R'}, {"unit-dir", required_argument, NULL, 'U'},
+        {"pool-margin-mib", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     agent_ctx *a = calloc(1, sizeof(*a));
     const char *keyf = NULL, *ctl = NULL, *listen_at = NULL, *epoch_file = NULL;
-    uint64_t interval = 10000;
+    uint64_t interval = 10000, pool_margin_mib = 512;
     bool once = false;
     uint8_t pk[32], sk[64];
     int c, r;
     if (!a)
         return tool_fail("start", "agent", -ENOMEM);
     a->state_dir = DEFAULT_STATE_DIR;
+    a->unit_dir = "/etc/systemd/system";
+    a->systemd = -1;
     a->accel = PPN_VM_ACCEL_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -432,6 +1011,27 @@ int cmd_agent(int argc, char **argv)
         case 'o': once = true; break;
         case 'L': listen_at = optarg; break;
         case 'E': epoch_file = optarg; break;
+        case 'U': a->unit_dir = optarg; break;
+        case 'R':
+            if (strcmp(optarg, "systemd") == 0)
+                a->systemd = 1;
+            else if (strcmp(optarg, "direct") == 0)
+                a->systemd = 0;
+            else if (strcmp(optarg, "auto") != 0) {
+                free(a);
+                fprintf(stderr, "ppn-vm agent: bad --runner '%s' (auto, systemd, direct)\n", optarg);
+                fputs("Usage: " AGENT_USAGE, stderr);
+                return 1;
+            }
+            break;
+        case 'P':
+            if (fleet_parse_u64(optarg, &pool_margin_mib) < 0 || pool_margin_mib > (1ULL << 30)) {
+                free(a);
+                fprintf(stderr, "ppn-vm agent: bad --pool-margin-mib '%s' (0..1073741824)\n", optarg);
+                fputs("Usage: " AGENT_USAGE, stderr);
+                return 1;
+            }
+            break;
         case 'i':
             if (fleet_parse_u64(optarg, &interval) < 0 || interval < 100 || interval > UINT32_MAX) {
                 free(a);
@@ -482,6 +1082,7 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return tool_fail("read key file", keyf, r);
     }
+    memcpy(a->pk, pk, 32);
     struct sockaddr_storage ctl_addr, la;
     socklen_t ctl_len, ll = 0;
     r = fleet_parse_endpoint(ctl, FLEET_DEFAULT_PORT, &ctl_addr, &ctl_len);
@@ -539,7 +1140,13 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return 1;
     }
+    agent_pool pool = {.policy = {.margin_bytes = pool_margin_mib * MIB,
+                                  .hysteresis_bytes = 256 * MIB, .step_bytes = 128 * MIB,
+                                  .reserve_bytes = 64 * MIB}};
+    a->pool = pool_margin_mib ? &pool : NULL; /* 0: no pool */
     install_stop_handlers();
+    /* QEMUs started by creation workers stay the agent's children. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     char kb[PPN_CRYPTO_KEY_B64_LEN + 1];
     ppn_crypto_key_to_base64(pk, kb);
     fprintf(stderr, "ppn-vm agent: node %s (%s) on %s, heartbeats to %s every %" PRIu64
@@ -555,8 +1162,8 @@ int cmd_agent(int argc, char **argv)
             status = r < 0;
             break;
         }
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-            ; /* QEMU children that ended */
+        agent_reap(a, ag); /* creation workers and QEMU children that ended */
+        agent_pool_pass(a, fleet_mono_ms());
         if (now >= next_reload) {
             if ((r = agent_reload(a, ag)) < 0)
                 tool_fail("reload ledger", a->ledger_dir, r);
@@ -612,8 +1219,9 @@ static json_t *node_json(const ppn_fleet *f, size_t i, uint64_t now)
     for (uint32_t v = 0; v < info.n_vms; v++) {
         ppn_fleet_vm vm;
         if (ppn_fleet_node_vm(f, i, v, &vm) == 0)
-            json_array_append_new(vms, json_pack("{s:s, s:o}", "name", vm.name, "mem_bytes",
-                                                 json_u64(vm.mem_bytes)));
+            json_array_append_new(vms, json_pack("{s:s, s:o, s:s}", "name", vm.name, "mem_bytes",
+                                                 json_u64(vm.mem_bytes), "state",
+                                                 ppn_fleet_vm_state_name((ppn_fleet_vm_state)vm.state)));
     }
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:f, s:o, s:o, s:I, s:s, s:s, s:o}",
                      "key", kb, "name", info.node_name,
@@ -738,6 +1346,23 @@ static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
         char text[256] = "";
         switch (r) {
         case -EDESTADDRREQ: why = "the request names no node: confirm a placement first"; break;
+        case -ECANCELED: why = "the request was not confirmed: the signed request must carry the operator's confirmation of the placement"; break;
+        case -EEXIST: {
+            /* A VM never moves (the seeds: VMs are placed once and remain on
+             * their assigned node; live migration is permanently excluded). */
+            ppn_fleet_request rq;
+            ppn_fleet_node_info wi;
+            int w = -1;
+            if (ppn_fleet_request_open(buf, (size_t)n, &rq) == 0)
+                w = ppn_fleet_vm_where(c->fleet, rq.vm_name, now);
+            if (w >= 0 && ppn_fleet_node_get(c->fleet, (size_t)w, now, &wi) == 0)
+                snprintf(text, sizeof(text), "no live migration: VM '%s' is placed on node '%s' "
+                         "and remains there", rq.vm_name, wi.node_name[0] ? wi.node_name : "?");
+            else
+                snprintf(text, sizeof(text), "no live migration: the VM is placed on another node");
+            why = text;
+            break;
+        }
         case -EPERM: why = "the signer does not hold \"vm.create\" in the ledger"; break;
         case -ESTALE: why = "replayed or stale request"; break;
         case -EBUSY: why = "too many recent requests held for replay protection"; break;

@@ -29,6 +29,7 @@
 #include "ppn/fleet.h"
 #include "ppn/ledger.h"
 #include "ppn/vmm.h"
+#include "ppn-common.h"
 #include "ppn-vm.h"
 #include "fleet-tool.h"
 #include "tool-util.h"
@@ -296,6 +297,16 @@ int cmd_fleet(int argc, char **argv)
             snprintf(heard, sizeof(heard), "%.1f s ago", (double)ago / 1000.0);
         printf("%-20s %-8s %-8s %-15s %6.2f %4zu  %s\n", name[0] ? name : "-", shortkey, state,
                ago < 0 ? "-" : ram, load, json_array_size(json_object_get(n, "vms")), heard);
+        size_t j;
+        json_t *vm;
+        json_array_foreach(json_object_get(n, "vms"), j, vm) {
+            const char *vn = "", *vs = "";
+            json_int_t vmem = 0;
+            json_unpack(vm, "{s:s, s:I, s?s}", "name", &vn, "mem_bytes", &vmem, "state", &vs);
+            char vb[16];
+            human_bytes((uint64_t)vmem, vb, sizeof(vb));
+            printf("  vm %-32s %-8s %s\n", vn, vs, vb);
+        }
     }
     const char *reason;
     json_t *count;
@@ -413,17 +424,29 @@ int cmd_place(int argc, char **argv)
 
 static int request_usage(FILE *f)
 {
-    fputs("Usage: ppn-vm request NAME --memory MIB --kernel PATH [--initrd PATH] [--append LINE]\n"
-          "                      [--vcpus N] [--type general|totebox] [--node NODE]\n"
-          "                      --key KEYFILE [--yes] [--wait SECONDS] [--socket PATH]\n"
-          "Requests a VM: the controller suggests a node, you confirm (or --yes), then the\n"
-          "request is signed with the operator key (which must hold \"vm.create\") and the\n"
-          "controller dispatches it to that node's agent.  Paths are on the target node.\n"
+    fputs("Usage: ppn-vm request NAME [--type TYPE] --key KEYFILE [options]\n"
+          "Requests a VM, described as 'ppn-vm create' describes one: the controller suggests\n"
+          "a node, you confirm (or --yes), then the full specification, the node and your\n"
+          "confirmation are signed with the operator key (which must hold \"vm.create\") and\n"
+          "the controller dispatches it to that node's agent, which creates and starts it.\n"
+          "  --type TYPE           VM-Totebox, VM-MediaKit, VM-Orchestration, VM-PrivateGit\n"
+          "                        (or totebox, mediakit, ...); default 'general', which is\n"
+          "                        VM-Orchestration\n"
+          "  --memory MIB  --vcpus N  --disk PATH  --disk-size GIB  --base IMAGE\n"
+          "  --kernel K --initrd I --append A   direct kernel boot\n"
+          "  --forward [tcp:|udp:]HOST:GUEST  --no-default-forwards  --no-network\n"
+          "  --hostname NAME --user NAME --ssh-key KEY|FILE --user-data FILE\n"
+          "  --network-config FILE  cloud-init (files read here, their text is sent)\n"
+          "  --node NODE           pin to a node (name or key; required for VM-Totebox)\n"
+          "  --yes  --wait SECONDS (until it runs there)  --socket PATH\n"
+          "Paths (disk, base, kernel) are on the target node.  A VM never moves: a name\n"
+          "already placed on another node is refused.\n"
           "Exit 0 dispatched (and running with --wait), 1 failed or declined, 2 no node fits.\n",
           f);
     return f == stdout ? 0 : 1;
 }
 
+/* Until the VM is listed on the node as running (0), or as failed (-EIO). */
 static int wait_running(const char *sock, const char *node_key, const char *vm, int seconds)
 {
     uint64_t end = fleet_mono_ms() + (uint64_t)seconds * 1000;
@@ -440,17 +463,190 @@ static int wait_running(const char *sock, const char *node_key, const char *vm, 
                     continue;
                 json_array_foreach(json_object_get(n, "vms"), j, v) {
                     const char *s = json_string_value(json_object_get(v, "name"));
-                    if (s && strcmp(s, vm) == 0) {
+                    const char *st = json_string_value(json_object_get(v, "state"));
+                    if (s && strcmp(s, vm) == 0 && st &&
+                        (strcmp(st, "running") == 0 || strcmp(st, "failed") == 0)) {
+                        r = strcmp(st, "running") == 0 ? 0 : -EIO;
                         json_decref(a);
-                        return 0;
+                        return r;
                     }
                 }
             }
             json_decref(a);
         }
-        usleep(500000);
+        usleep(200000);
     } while (fleet_mono_ms() < end);
     return -ETIMEDOUT;
+}
+
+static char *read_text_file(const char *opt, const char *path, size_t max)
+{
+    uint8_t *d;
+    size_t n;
+    int r = ppnc_read_file(path, max, &d, &n);
+    if (r < 0) {
+        fprintf(stderr, "ppn-vm: Failed to read %s '%s': %s\n", opt, path,
+                r == -EFBIG ? "too large" : strerror(-r));
+        return NULL;
+    }
+    if (strlen((char *)d) != n) {
+        fprintf(stderr, "ppn-vm: Failed to read %s '%s': it holds a NUL byte\n", opt, path);
+        free(d);
+        return NULL;
+    }
+    return (char *)d;
+}
+
+static int parse_forward_arg(const char *s, ppn_vm_port_forward *f)
+{
+    f->proto = PPN_VM_PROTO_TCP;
+    if (!strncmp(s, "tcp:", 4))
+        s += 4;
+    else if (!strncmp(s, "udp:", 4)) {
+        f->proto = PPN_VM_PROTO_UDP;
+        s += 4;
+    }
+    char buf[32];
+    if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+        return -EINVAL;
+    char *colon = strchr(buf, ':');
+    if (!colon)
+        return -EINVAL;
+    *colon = '\0';
+    uint64_t h, g;
+    if (fleet_parse_u64(buf, &h) < 0 || fleet_parse_u64(colon + 1, &g) < 0 || !h || !g ||
+        h > 65535 || g > 65535)
+        return -EINVAL;
+    f->host_port = (uint16_t)h;
+    f->guest_port = (uint16_t)g;
+    return 0;
+}
+
+typedef struct request_opts {
+    const char *type, *disk, *base, *kernel, *initrd, *append, *hostname, *user, *user_data,
+        *netconf;
+    uint64_t mem_mib, vcpus, disk_gib;
+    bool nonet, nodef;
+    const char *keys[PPN_VM_SSH_KEYS_MAX];
+    size_t n_keys;
+    const char *fwd[PPN_VM_PORT_FORWARDS_MAX];
+    size_t n_fwd;
+} request_opts;
+
+/* The specification as create would write it, checked, without touching
+ * the files it names (they are on the target node).  NULL after an error line. */
+static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
+{
+    ppn_vm_type t;
+    const char *type = strcmp(o->type, "general") == 0 ? "VM-Orchestration" : o->type;
+    if (ppn_vm_type_from_string(type, &t) < 0) {
+        fprintf(stderr, "ppn-vm request: unknown --type '%s' (VM-Totebox, VM-MediaKit, "
+                        "VM-Orchestration, VM-PrivateGit)\n", o->type);
+        return NULL;
+    }
+    ppn_vm_spec *s = NULL;
+    const char *why = NULL, *bad = NULL;
+    char *keys[PPN_VM_SSH_KEYS_MAX] = {NULL}, *ud = NULL, *nc = NULL;
+    size_t nkeys = 0;
+    int r = ppn_vm_spec_new(name, t, &s);
+    if (r < 0) {
+        fprintf(stderr, "ppn-vm: Failed to request '%s': %s\n", name, strerror(-r));
+        return NULL;
+    }
+    if (o->mem_mib && (o->mem_mib > UINT32_MAX || ppn_vm_spec_set_memory_mib(s, (uint32_t)o->mem_mib) < 0))
+        bad = "--memory must be 64..1048576 MiB";
+    else if (o->vcpus && (o->vcpus > UINT32_MAX || ppn_vm_spec_set_vcpus(s, (uint32_t)o->vcpus) < 0))
+        bad = "--vcpus must be 1..256";
+    else if ((o->disk || o->disk_gib) &&
+             ppn_vm_spec_set_disk(s, o->disk ? o->disk : ppn_vm_spec_disk(s), o->disk_gib << 30) < 0)
+        bad = "--disk must be an absolute path";
+    else if (o->base && (o->base[0] != '/' || !ppn_vm_spec_disk(s)[0] ||
+                         ppn_vm_spec_set_base(s, o->base) < 0))
+        bad = "--base is an absolute path and needs --disk (the new overlay)";
+    else if ((o->kernel || o->initrd || o->append) &&
+             ppn_vm_spec_set_kernel(s, o->kernel, o->initrd, o->append) < 0)
+        bad = "--kernel and --initrd must be absolute paths";
+    if (bad)
+        goto fail;
+    if (o->nodef || o->nonet)
+        ppn_vm_spec_clear_port_forwards(s);
+    if (o->nonet)
+        ppn_vm_spec_set_network(s, false);
+    for (size_t i = 0; i < o->n_fwd; i++) {
+        ppn_vm_port_forward f;
+        if (parse_forward_arg(o->fwd[i], &f) < 0 || ppn_vm_spec_add_port_forward(s, &f) < 0) {
+            bad = "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT";
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < o->n_keys; i++) {
+        bool literal = !strncmp(o->keys[i], "ssh-", 4) || !strncmp(o->keys[i], "ecdsa-", 6) ||
+                       !strncmp(o->keys[i], "sk-", 3);
+        char *text = literal ? strdup(o->keys[i]) : read_text_file("--ssh-key", o->keys[i], 64 * 1024);
+        if (!text)
+            goto fail_quiet;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+             line = strtok_r(NULL, "\n", &save)) {
+            size_t l = strlen(line);
+            if (l && line[l - 1] == '\r')
+                line[--l] = '\0';
+            if (!l || line[0] == '#')
+                continue;
+            if (nkeys == PPN_VM_SSH_KEYS_MAX || !(keys[nkeys] = strdup(line))) {
+                free(text);
+                bad = "--ssh-key: too many keys";
+                goto fail;
+            }
+            nkeys++;
+        }
+        free(text);
+    }
+    if (o->user_data && !(ud = read_text_file("--user-data", o->user_data, PPN_VM_USER_DATA_MAX)))
+        goto fail_quiet;
+    if (o->netconf && !(nc = read_text_file("--network-config", o->netconf, PPN_VM_NETWORK_CONFIG_MAX)))
+        goto fail_quiet;
+    ppn_vm_cloud_init ci = {o->hostname, o->user, (const char *const *)keys, nkeys, ud, nc};
+    if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
+        fprintf(stderr, "ppn-vm: Failed to request '%s': %s\n", name, why);
+        goto fail_quiet;
+    }
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(ud);
+    free(nc);
+    return s;
+fail:
+    fprintf(stderr, "ppn-vm request: %s\n", bad);
+fail_quiet:
+    for (size_t i = 0; i < nkeys; i++)
+        free(keys[i]);
+    free(ud);
+    free(nc);
+    ppn_vm_spec_free(s);
+    return NULL;
+}
+
+/* The spec as one line of JSON (no control characters: what a request carries). */
+static int spec_line(const ppn_vm_spec *s, char *out, size_t size)
+{
+    char *txt = NULL;
+    int r = ppn_vm_spec_to_json(s, &txt);
+    if (r < 0)
+        return r;
+    json_error_t e;
+    json_t *j = json_loads(txt, 0, &e);
+    free(txt);
+    if (!j)
+        return -EBADMSG;
+    char *line = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (!line)
+        return -ENOMEM;
+    r = strlen(line) < size ? 0 : -EMSGSIZE;
+    if (r == 0)
+        memcpy(out, line, strlen(line) + 1);
+    free(line);
+    return r;
 }
 
 int cmd_request(int argc, char **argv)
@@ -462,10 +658,19 @@ int cmd_request(int argc, char **argv)
         {"kernel", required_argument, NULL, 'K'}, {"initrd", required_argument, NULL, 'I'},
         {"append", required_argument, NULL, 'A'}, {"key", required_argument, NULL, 'k'},
         {"yes", no_argument, NULL, 'y'},          {"wait", required_argument, NULL, 'w'},
+        {"disk", required_argument, NULL, 'd'},   {"disk-size", required_argument, NULL, 'D'},
+        {"base", required_argument, NULL, 'B'},   {"forward", required_argument, NULL, 'f'},
+        {"no-default-forwards", no_argument, NULL, 'F'}, {"no-network", no_argument, NULL, 'N'},
+        {"hostname", required_argument, NULL, 'H'}, {"user", required_argument, NULL, 'U'},
+        {"ssh-key", required_argument, NULL, 'Q'}, {"user-data", required_argument, NULL, 'Y'},
+        {"network-config", required_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
-    vm_args v = {.vcpus = 1, .kind = "general", .sock = DEFAULT_SOCKET};
-    const char *kernel = NULL, *initrd = "", *append = "", *keyf = NULL;
+    vm_args v = {.vcpus = 0, .kind = "general", .sock = DEFAULT_SOCKET};
+    request_opts o;
+    memset(&o, 0, sizeof(o));
+    o.type = "general";
+    const char *keyf = NULL;
     bool yes = false;
     uint64_t wait_s = 0;
     int ch, r;
@@ -474,61 +679,89 @@ int cmd_request(int argc, char **argv)
         switch (ch) {
         case 'h': return request_usage(stdout);
         case 'm':
-            if (fleet_parse_u64(optarg, &v.mem_mib) < 0 || !v.mem_mib)
+            if (fleet_parse_u64(optarg, &o.mem_mib) < 0 || !o.mem_mib)
                 return fprintf(stderr, "ppn-vm request: bad --memory '%s'\n", optarg), request_usage(stderr);
             break;
         case 'c':
-            if (fleet_parse_u64(optarg, &v.vcpus) < 0 || !v.vcpus || v.vcpus > UINT32_MAX)
+            if (fleet_parse_u64(optarg, &o.vcpus) < 0 || !o.vcpus || o.vcpus > UINT32_MAX)
                 return fprintf(stderr, "ppn-vm request: bad --vcpus '%s'\n", optarg), request_usage(stderr);
+            break;
+        case 'D':
+            if (fleet_parse_u64(optarg, &o.disk_gib) < 0 || !o.disk_gib || o.disk_gib > (1ULL << 20))
+                return fprintf(stderr, "ppn-vm request: bad --disk-size '%s'\n", optarg), request_usage(stderr);
             break;
         case 'w':
             if (fleet_parse_u64(optarg, &wait_s) < 0 || wait_s > 3600)
                 return fprintf(stderr, "ppn-vm request: bad --wait '%s'\n", optarg), request_usage(stderr);
             break;
-        case 't': v.kind = optarg; break;
+        case 't': o.type = optarg; break;
         case 'n': v.node = optarg; break;
         case 'S': v.sock = optarg; break;
-        case 'K': kernel = optarg; break;
-        case 'I': initrd = optarg; break;
-        case 'A': append = optarg; break;
+        case 'K': o.kernel = optarg; break;
+        case 'I': o.initrd = optarg; break;
+        case 'A': o.append = optarg; break;
+        case 'd': o.disk = optarg; break;
+        case 'B': o.base = optarg; break;
+        case 'F': o.nodef = true; break;
+        case 'N': o.nonet = true; break;
+        case 'H': o.hostname = optarg; break;
+        case 'U': o.user = optarg; break;
+        case 'Y': o.user_data = optarg; break;
+        case 'W': o.netconf = optarg; break;
+        case 'Q':
+            if (o.n_keys == PPN_VM_SSH_KEYS_MAX)
+                return fprintf(stderr, "ppn-vm request: too many --ssh-key\n"), request_usage(stderr);
+            o.keys[o.n_keys++] = optarg;
+            break;
+        case 'f':
+            if (o.n_fwd == PPN_VM_PORT_FORWARDS_MAX)
+                return fprintf(stderr, "ppn-vm request: too many --forward\n"), request_usage(stderr);
+            o.fwd[o.n_fwd++] = optarg;
+            break;
         case 'k': keyf = optarg; break;
         case 'y': yes = true; break;
         default: return request_usage(stderr);
         }
     }
-    if (optind + 1 != argc || !v.mem_mib || !kernel || !keyf) {
-        fprintf(stderr, "ppn-vm request: NAME, --memory, --kernel and --key are needed\n");
+    if (optind + 1 != argc || !keyf) {
+        fprintf(stderr, "ppn-vm request: NAME and --key are needed\n");
         return request_usage(stderr);
     }
     const char *name = argv[optind];
-    ppn_fleet_request rq;
-    memset(&rq, 0, sizeof(rq));
-    if (strcmp(v.kind, "totebox") == 0)
-        rq.kind = PPN_FLEET_VM_TOTEBOX;
-    else if (strcmp(v.kind, "general") != 0) {
-        fprintf(stderr, "ppn-vm request: bad --type '%s'\n", v.kind);
+    if (!ppn_vm_name_valid(name)) {
+        fprintf(stderr, "ppn-vm request: a VM name is 1..63 of a-z, 0-9 and '-'\n");
         return request_usage(stderr);
     }
-    if (rq.kind == PPN_FLEET_VM_TOTEBOX && !v.node) {
+    ppn_vm_spec *spec = request_build_spec(name, &o);
+    if (!spec)
+        return 1;
+    bool totebox = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX;
+    v.kind = totebox ? "totebox" : "general";
+    v.mem_mib = ppn_vm_spec_memory_mib(spec);
+    v.vcpus = ppn_vm_spec_vcpus(spec);
+    if (totebox && !v.node) {
+        ppn_vm_spec_free(spec);
         fprintf(stderr, "ppn-vm: Failed to request '%s': a VM-Totebox must be assigned to a "
                         "named node (--node)\n", name);
         return 1;
     }
-    if (snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", name) >= (int)sizeof(rq.vm_name) ||
-        snprintf(rq.kernel, sizeof(rq.kernel), "%s", kernel) >= (int)sizeof(rq.kernel) ||
-        snprintf(rq.initrd, sizeof(rq.initrd), "%s", initrd) >= (int)sizeof(rq.initrd) ||
-        snprintf(rq.append, sizeof(rq.append), "%s", append) >= (int)sizeof(rq.append))
-        return tool_fail("request", name, -ENAMETOOLONG);
+    static ppn_fleet_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.kind = totebox ? PPN_FLEET_VM_TOTEBOX : PPN_FLEET_VM_GENERAL;
+    snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", name);
     uint8_t sk[64];
     r = ppn_crypto_identity_load(keyf, rq.operator_key, sk);
-    if (r < 0)
+    if (r < 0) {
+        ppn_vm_spec_free(spec);
         return tool_fail("read key file", keyf, r);
+    }
 
     /* 1. The advisory placement. */
     json_t *q = place_query_json(&v), *a = NULL;
     r = query(v.sock, q, &a);
     json_decref(q);
     if (r < 0) {
+        ppn_vm_spec_free(spec);
         explicit_bzero(sk, sizeof(sk));
         return tool_fail("query controller at", v.sock, r);
     }
@@ -538,6 +771,7 @@ int cmd_request(int argc, char **argv)
             fprintf(stderr, "ppn-vm: Failed to place '%s': %s\n", name,
                     json_string_value(json_object_get(a, "explain")));
         json_decref(a);
+        ppn_vm_spec_free(spec);
         explicit_bzero(sk, sizeof(sk));
         return code;
     }
@@ -546,27 +780,52 @@ int cmd_request(int argc, char **argv)
     const char *nn = json_string_value(json_object_get(a, "node_name"));
     char node_copy[PPN_CRYPTO_KEY_B64_LEN + 1], name_copy[PPN_FLEET_NAME_MAX + 1];
     snprintf(node_copy, sizeof(node_copy), "%s", node_b64 ? node_b64 : "");
-    snprintf(name_copy, sizeof(name_copy), "%s", nn && nn[0] ? nn : node_copy);
-    const char *node_name = name_copy;
+    snprintf(name_copy, sizeof(name_copy), "%s", nn && nn[0] ? nn : "");
+    json_decref(a);
     r = ppn_crypto_key_from_base64(node_copy, strlen(node_copy), rq.node_key);
-    if (r < 0) {
-        json_decref(a);
+    if (r < 0 || !name_copy[0]) {
+        ppn_vm_spec_free(spec);
         explicit_bzero(sk, sizeof(sk));
-        return tool_fail("read placement for", name, -EPROTO);
+        fprintf(stderr, "ppn-vm: Failed to request '%s': the controller named no node %s\n", name,
+                r < 0 ? "key" : "name (the ledger must name it)");
+        return 1;
     }
     rq.has_node = true;
+    /* Placed once, it stays: the VM is pinned to the node confirmed. */
+    r = ppn_vm_spec_set_node(spec, name_copy);
+    if (r == 0)
+        r = ppn_vm_spec_validate(spec, NULL) < 0 ? -EINVAL : 0;
+    if (r == 0)
+        r = spec_line(spec, rq.spec, sizeof(rq.spec));
+    if (r < 0) {
+        ppn_vm_spec_free(spec);
+        explicit_bzero(sk, sizeof(sk));
+        if (r == -EMSGSIZE)
+            fprintf(stderr, "ppn-vm: Failed to request '%s': the specification is over %d bytes "
+                            "(user-data, network-config or keys too long for one request)\n",
+                    name, PPN_FLEET_SPEC_MAX);
+        else
+            tool_fail("request", name, r);
+        return 1;
+    }
 
-    /* 2. The operator's confirmation. */
-    char question[512];
-    snprintf(question, sizeof(question), "Create VM '%s' (%" PRIu64 " MiB, %" PRIu64
-             " vCPUs) on node '%s'?", name, v.mem_mib, v.vcpus, node_name);
-    json_decref(a);
+    /* 2. The operator's confirmation (signed with the rest). */
+    char question[1024], disk[400] = "";
+    if (ppn_vm_spec_disk(spec)[0])
+        snprintf(disk, sizeof(disk), ", disk %s%s%s", ppn_vm_spec_disk(spec),
+                 ppn_vm_spec_base(spec)[0] ? " on " : "", ppn_vm_spec_base(spec));
+    snprintf(question, sizeof(question), "Create %s '%s' (%" PRIu64 " MiB, %" PRIu64
+             " vCPUs%s, %zu forwards) on node '%s'?", ppn_vm_type_to_string(ppn_vm_spec_type(spec)),
+             name, v.mem_mib, v.vcpus, disk, ppn_vm_spec_port_forward_count(spec), name_copy);
+    ppn_vm_spec_free(spec);
     if (!yes && !tool_confirm(question)) {
         explicit_bzero(sk, sizeof(sk));
         return tool_fail("request", name, -ECANCELED);
     }
 
-    /* 3. Sign (the signature covers the confirmed node) and send. */
+    /* 3. Sign (the signature covers the specification, the confirmed node
+     * and the confirmation) and send. */
+    rq.confirmed = true;
     rq.mem_bytes = v.mem_mib * MIB;
     rq.vcpus = (uint32_t)v.vcpus;
     rq.created_unix = fleet_unix_s();
@@ -585,6 +844,7 @@ int cmd_request(int argc, char **argv)
     fleet_hex_encode(buf, (size_t)r, hex);
     q = json_pack("{s:s, s:s}", "op", "request", "request", hex);
     free(hex);
+    uint64_t t0 = fleet_mono_ms();
     r = query(v.sock, q, &a);
     json_decref(q);
     if (r < 0)
@@ -594,12 +854,18 @@ int cmd_request(int argc, char **argv)
         return 1;
     }
     json_decref(a);
-    printf("dispatched '%s' to node '%s'\n", name, node_name);
+    printf("dispatched '%s' to node '%s'\n", name, name_copy);
     if (wait_s) {
         r = wait_running(v.sock, node_copy, name, (int)wait_s);
+        if (r == -EIO) {
+            fprintf(stderr, "ppn-vm: Failed to start '%s' on node '%s' (its agent's log says why)\n",
+                    name, name_copy);
+            return 1;
+        }
         if (r < 0)
             return tool_fail("see running", name, r);
-        printf("'%s' runs on node '%s'\n", name, node_name);
+        printf("'%s' runs on node '%s'\n", name, name_copy);
+        printf("request to running: %.1f s\n", (double)(fleet_mono_ms() - t0) / 1000.0);
     }
     return 0;
 }

@@ -46,6 +46,9 @@ PPN_EXPORT const char *ppn_fleet_version(void);
 #define PPN_FLEET_NAME_MAX 63
 /* Paths and kernel command line in a creation request. */
 #define PPN_FLEET_PATH_MAX 255
+/* The VM specification a creation request carries (text, e.g. libppn-vmm's
+ * JSON form): at most this many bytes, printable, no control characters. */
+#define PPN_FLEET_SPEC_MAX 6144
 /* Running VMs listed in one heartbeat. */
 #define PPN_FLEET_MAX_VMS 64
 /* Largest encoded heartbeat or request: fits one UDP datagram on any link. */
@@ -86,10 +89,25 @@ PPN_EXPORT int ppn_fleet_keypair_from_seed(const uint8_t seed[PPN_FLEET_SEED_BYT
  * string holding a CBOR map with integer keys and signature is Ed25519 over
  * "ppn-fleet heartbeat v1\0" || body by the node key inside the body. */
 
+/* A VM's state as its node reports it.  A heartbeat of the older form
+ * (name and memory only) reads as UNKNOWN. */
+typedef enum ppn_fleet_vm_state {
+    PPN_FLEET_VM_UNKNOWN = 0,
+    PPN_FLEET_VM_RUNNING = 1,
+    PPN_FLEET_VM_STOPPED = 2,
+    PPN_FLEET_VM_FAILED = 3,   /* the node could not start it */
+    PPN_FLEET_VM_STARTING = 4, /* being created or started */
+    PPN_FLEET_VM_STATE_COUNT = 5,
+} ppn_fleet_vm_state;
+
 typedef struct ppn_fleet_vm {
     char name[PPN_FLEET_NAME_MAX + 1];
     uint64_t mem_bytes;
+    uint32_t state;              /* ppn_fleet_vm_state */
 } ppn_fleet_vm;
+
+/* "unknown", "running", "stopped", "failed", "starting"; NULL if out of range. */
+PPN_EXPORT const char *ppn_fleet_vm_state_name(ppn_fleet_vm_state state);
 
 typedef struct ppn_fleet_heartbeat {
     uint32_t version;            /* PPN_FLEET_HEARTBEAT_VERSION */
@@ -147,11 +165,20 @@ typedef struct ppn_fleet_request {
     char kernel[PPN_FLEET_PATH_MAX + 1];  /* paths on the target node */
     char initrd[PPN_FLEET_PATH_MAX + 1];  /* may be empty */
     char append[PPN_FLEET_PATH_MAX + 1];  /* kernel command line, may be empty */
+    /* The full VM specification (opaque to this library; the tools put
+     * libppn-vmm's JSON here), empty for a kernel-only request.  A request
+     * needs a kernel or a specification. */
+    char spec[PPN_FLEET_SPEC_MAX + 1];
+    /* The operator confirmed the placement shown (node_key): signed with the
+     * rest, so that what is dispatched is what was confirmed.  Controllers and
+     * agents refuse a request without it (-ECANCELED). */
+    bool confirmed;
 } ppn_fleet_request;
 
 /* Encode and sign a creation request with the operator's 'sk' (whose public
  * half must be req->operator_key).  Returns the encoded length.  -EINVAL: NULL,
  * bad name, mem_bytes 0 or above PPN_FLEET_BYTES_MAX, vcpus 0, unknown kind, a VM-Totebox without a node,
+ * neither kernel nor spec, a spec too long or with control characters, confirmed without a node,
  * key mismatch; -EMSGSIZE: buf too small; -ENOMEM. */
 PPN_EXPORT int ppn_fleet_request_sign(const ppn_fleet_request *req,
                                       const uint8_t sk[PPN_FLEET_SECRET_KEY_BYTES],
@@ -373,6 +400,11 @@ PPN_EXPORT int ppn_fleet_placement_explain(const ppn_fleet_placement *p, char *b
  * cpu", "insufficient memory"; NULL if out of range. */
 PPN_EXPORT const char *ppn_fleet_reason_name(ppn_fleet_reason reason);
 
+/* Which node holds 'vm_name': listed in its last heartbeat, or claimed by a
+ * dispatch not yet expired.  Returns the node index.  -EINVAL: NULL or a bad
+ * name; -ENOENT: no node has it. */
+PPN_EXPORT int ppn_fleet_vm_where(const ppn_fleet *fleet, const char *vm_name, uint64_t now_ms);
+
 /* Record that 'vm_name' (mem_bytes) was dispatched to the node with 'key' at
  * now_ms, so that later placements count it until a heartbeat lists the VM
  * or the claim expires.  A second claim for the same name on the node
@@ -470,6 +502,9 @@ typedef struct ppn_fleet_dispatch {
 /* Checks a signed creation request and sends it to the named node's mesh
  * address (its member record, never where a heartbeat came from), then
  * claims its memory.  Cheap checks first: shape, a named node (-EDESTADDRREQ),
+ * the operator's confirmation in the signed bytes (-ECANCELED), the VM
+ * name listed (last heartbeat) or claimed on another node (-EEXIST: a VM
+ * never moves, there is no live migration; see ppn_fleet_vm_where()),
  * the signer among the operators (-EPERM), created_unix within 300 s of
  * now_unix and a nonce not seen (-ESTALE), then the signature
  * (-EKEYREJECTED), the node still fits (-ENOSPC: ask ppn_fleet_place() why),
@@ -526,7 +561,8 @@ PPN_EXPORT int ppn_fleet_agent_fd(const ppn_fleet_agent *a);
 /* The keys allowed to create VMs, as for the controller. */
 PPN_EXPORT int ppn_fleet_agent_set_operators(ppn_fleet_agent *a, const uint8_t *keys, size_t n);
 /* Handles the datagrams waiting (at most 256 per call; each request checked
- * as ppn_fleet_controller_dispatch() does, plus "the node is this one"), then
+ * as ppn_fleet_controller_dispatch() does: confirmed, from the controller,
+ * for this node, by an operator, fresh, signed), then
  * sends the heartbeat if it is due.  Returns the number of heartbeats sent
  * (0 or 1).  -EINVAL: NULL; -EOVERFLOW: 2^32-1 heartbeats in this epoch;
  * the negative errno of the heartbeat callback, signing or sendto (the next
@@ -538,6 +574,51 @@ PPN_EXPORT int ppn_fleet_agent_timeout(const ppn_fleet_agent *a, uint64_t now_ms
 PPN_EXPORT void ppn_fleet_agent_heartbeat_now(ppn_fleet_agent *a);
 /* The sequence of the last heartbeat sent (0: none yet). */
 PPN_EXPORT uint64_t ppn_fleet_agent_seq(const ppn_fleet_agent *a);
+
+/* ---- the resource pool: balloon policy -------------------------------------
+ * Pure: which balloon target each guest should get, given the host's
+ * available RAM (MemAvailable) and what each guest reports.  When the host
+ * has less than 'margin' available it reclaims the shortfall from the guests
+ * with memory free (the most free first), never taking more than the guest's
+ * free memory above 'reserve', never going below its floor, at most 'step'
+ * bytes per guest per call.  When the host has more than margin + hysteresis
+ * available it gives memory back (guests furthest below their maximum first),
+ * at most 'step' per guest and never more than the surplus above margin +
+ * hysteresis in total, never above the guest's maximum.  Between the two it
+ * changes nothing.  Changes are whole MiB (the shortfall rounded up), except
+ * a give-back that reaches a guest's maximum exactly.  A guest already below
+ * its floor is never reclaimed from. */
+
+typedef struct ppn_fleet_balloon_guest {
+    uint64_t actual_bytes;   /* the balloon's current size (what the guest has) */
+    uint64_t free_bytes;     /* free in the guest (guest stats); UINT64_MAX: unknown (no reclaim) */
+    uint64_t floor_bytes;    /* never below */
+    uint64_t max_bytes;      /* the VM's configured memory: never above */
+} ppn_fleet_balloon_guest;
+
+typedef struct ppn_fleet_balloon_policy {
+    uint64_t margin_bytes;     /* the host keeps at least this much available */
+    uint64_t hysteresis_bytes; /* give back only above margin + this */
+    uint64_t step_bytes;       /* largest change per guest per call, > 0 */
+    uint64_t reserve_bytes;    /* a guest keeps at least this much of its free memory */
+} ppn_fleet_balloon_policy;
+
+typedef struct ppn_fleet_balloon_result {
+    uint64_t reclaimed_bytes;  /* sum of decreases */
+    uint64_t returned_bytes;   /* sum of increases */
+    uint32_t changed;          /* guests whose target differs from actual */
+    int32_t pressure;          /* -1 reclaiming, 0 steady, 1 giving back */
+} ppn_fleet_balloon_result;
+
+/* Fill ret_targets[n] with each guest's new balloon target (its actual
+ * where nothing changes).  Returns the number of guests changed.  -EINVAL:
+ * NULL (guests/ret_targets with n > 0, policy, ret), step 0, a guest whose
+ * floor is above its max or whose actual is above its max, n above
+ * PPN_FLEET_MAX_VMS. */
+PPN_EXPORT int ppn_fleet_balloon_plan(uint64_t host_available_bytes,
+                                      const ppn_fleet_balloon_policy *policy,
+                                      const ppn_fleet_balloon_guest *guests, size_t n,
+                                      uint64_t *ret_targets, ppn_fleet_balloon_result *ret);
 
 #ifdef __cplusplus
 }
