@@ -214,4 +214,25 @@ for i in $(seq 100); do "$VM" fleet --socket "$SOCK" | grep -q "^$NODE .* alive 
 "$VM" fleet --socket "$SOCK" > table2.txt
 grep -q "^$NODE .* alive " table2.txt || fail "$NODE not back: $(cat table2.txt)"
 sed -n "/^$NODE /,/^node-/p" table2.txt | grep -q "^  vm media-1 .* running " || fail "media-1 not reported again: $(cat table2.txt)"
+
+# 7. The unit runner, forced on a host where systemd is not PID 1: the agent writes the VM's
+#    unit (ppn_vm_unit: ExecStart "ppn-vm run" on its state directory) and reports the start
+#    as failed when systemctl cannot reach systemd.  (Starting units needs systemd as PID 1.)
+OKEY=na; OIP2=127.78.0.2; [ "$OTHER" = node-b ] && { OKEY=nb; OIP2=127.78.0.3; }
+kill "${APID[$OTHER]}"; wait "${APID[$OTHER]}" 2>/dev/null
+mkdir -p "$W/units"
+start_agent $OKEY $OTHER $OIP2 --runner systemd --unit-dir "$W/units"
+for i in $(seq 100); do "$VM" fleet --socket "$SOCK" | grep -q "^$OTHER .* alive " && break; sleep 0.1; done
+"$VM" request unit-1 --memory 128 --vcpus 1 "${BOOT[@]}" --no-default-forwards --node $OTHER \
+    --key op.key --socket "$SOCK" --yes --wait 60 > u.txt 2> u.err && fail "a unit started without systemd"
+grep -q "Failed to start 'unit-1' on node '$OTHER'" u.err || fail "unit failure message: $(cat u.txt u.err)"
+U="$W/units/ppn-vm-unit-1.service"
+[ -f "$U" ] || fail "no unit written: $(ls "$W/units"; grep unit-1 agent-$OTHER.log)"
+grep -qxF "ExecStart=\"$VM\" \"run\" \"--state-dir\" \"$W/vms-$OTHER\" \"--accel\" \"tcg\" \"unit-1\"" "$U" ||
+    fail "unit ExecStart: $(cat "$U")"
+if command -v systemd-analyze > /dev/null; then
+    systemd-analyze verify "$U" > verify.txt 2>&1 || fail "systemd-analyze verify: $(cat verify.txt)"
+fi
+grep -q "Failed to start 'unit-1': systemctl daemon-reload failed" agent-$OTHER.log || fail "agent: $(grep unit-1 agent-$OTHER.log)"
+"$VM" fleet --socket "$SOCK" | grep -q "^  vm unit-1 .* failed " || fail "unit-1 not failed in the table"
 echo "request test: OK (media-1 on $NODE)"
