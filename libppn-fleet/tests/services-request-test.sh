@@ -119,6 +119,9 @@ grep -q "^  vm media-1 .* running " table.txt || fail "fleet does not show media
     --node $OTHER --key op.key --socket "$SOCK" --yes > mv.txt 2> mv.err && fail "a move was dispatched"
 grep -q "no live migration: VM 'media-1' is placed on node '$NODE'" mv.err || fail "move message: $(cat mv.err)"
 [ "$(grep -c "dispatched VM 'media-1'" ctl.log)" = 1 ] || fail "move reached an agent"
+"$VM" request media-1 --type mediakit --memory 256 --vcpus 1 "${BOOT[@]}" --no-default-forwards \
+    --node $OTHER --key op.key --socket "$SOCK" --yes --json > mvj.txt 2> mvj.err && fail "a move was dispatched (--json)"
+grep -q '^{"tool": "ppn-vm", "error": ".*no live migration' mvj.err || fail "move refusal under --json: $(cat mvj.err)"
 
 # 3. Signed by the operator, but not confirmed; then confirmed and altered after signing.
 ask() { # hex -> the controller's answer line

@@ -32,6 +32,15 @@ expect 1 "create without a type" -- "$V" create x
 [ "$(wc -l < "$state/err")" -le 2 ] && grep -q "^Usage: ppn-vm create" "$state/err" && ok "one line + usage" || bad "wrong-call output: $(cat "$state/err")"
 expect 1 "Totebox without a node" -- "$V" create box --type totebox --disk /tmp/none.img
 grep -q "pinned node" "$state/err" || bad "Totebox refusal does not say why"
+expect 0 "create a Totebox pinned elsewhere" -- "$V" create tb --type totebox --node elsewhere-node --no-network \
+  --memory 128 --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz"
+for verb in start run; do
+  expect 1 "$verb a Totebox pinned to another node" -- "$V" $verb tb
+  grep -q "VM-Totebox is pinned to node 'elsewhere-node' and starts nowhere else" "$state/err" && ok "$verb refused with the reason" \
+    || bad "$verb of a Totebox pinned elsewhere: $(cat "$state/err")"
+done
+[ ! -e "$state/tb/qemu.pid" ] && ok "nothing started" || bad "a pinned Totebox started elsewhere"
+rm -rf "$state/tb"
 expect 0 "create" -- "$V" create g1 --type orchestration --memory 320 --vcpus 1 --no-network \
   --kernel "$guest/vmlinuz" --initrd "$guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3"
 expect 1 "create twice" -- "$V" create g1 --type orchestration --kernel "$guest/vmlinuz"

@@ -212,7 +212,7 @@ static int answer_error(json_t *a, const char *verb, const char *what)
     if (ok)
         return 0;
     if (detail[0])
-        fprintf(stderr, "ppn-vm: Failed to %s '%s': %s (%s)\n", verb, what, strerror(e), detail);
+        tool_error("Failed to %s '%s': %s (%s)", verb, what, strerror(e), detail);
     else
         tool_fail(verb, what, -e);
     return -e;
@@ -439,6 +439,8 @@ static int request_usage(FILE *f)
           "  --network-config FILE  cloud-init (files read here, their text is sent)\n"
           "  --node NODE           pin to a node (name or key; required for VM-Totebox)\n"
           "  --yes  --wait SECONDS (until it runs there)  --socket PATH\n"
+          "  --json                the result as JSON (name, node, node_key, dispatched, and with\n"
+          "                        --wait running and request_to_running_s); errors as JSON\n"
           "Paths (disk, base, kernel) are on the target node.  A VM never moves: a name\n"
           "already placed on another node is refused.\n"
           "Exit 0 dispatched (and running with --wait), 1 failed or declined, 2 no node fits.\n",
@@ -490,7 +492,7 @@ static char *read_text_file(const char *opt, const char *path, size_t max)
         return NULL;
     }
     if (strlen((char *)d) != n) {
-        fprintf(stderr, "ppn-vm: Failed to read %s '%s': it holds a NUL byte\n", opt, path);
+        tool_error("Failed to read %s '%s': it holds a NUL byte", opt, path);
         free(d);
         return NULL;
     }
@@ -550,7 +552,7 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
     size_t nkeys = 0;
     int r = ppn_vm_spec_new(name, t, &s);
     if (r < 0) {
-        fprintf(stderr, "ppn-vm: Failed to request '%s': %s\n", name, strerror(-r));
+        tool_error("Failed to request '%s': %s", name, strerror(-r));
         return NULL;
     }
     if (o->mem_mib && (o->mem_mib > UINT32_MAX || ppn_vm_spec_set_memory_mib(s, (uint32_t)o->mem_mib) < 0))
@@ -607,7 +609,7 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         goto fail_quiet;
     ppn_vm_cloud_init ci = {o->hostname, o->user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
-        fprintf(stderr, "ppn-vm: Failed to request '%s': %s\n", name, why);
+        tool_error("Failed to request '%s': %s", name, why);
         goto fail_quiet;
     }
     for (size_t i = 0; i < nkeys; i++)
@@ -664,8 +666,10 @@ int cmd_request(int argc, char **argv)
         {"hostname", required_argument, NULL, 'H'}, {"user", required_argument, NULL, 'U'},
         {"ssh-key", required_argument, NULL, 'Q'}, {"user-data", required_argument, NULL, 'Y'},
         {"network-config", required_argument, NULL, 'W'},
+        {"json", no_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
+    bool json = false;
     vm_args v = {.vcpus = 0, .kind = "general", .sock = DEFAULT_SOCKET};
     request_opts o;
     memset(&o, 0, sizeof(o));
@@ -720,6 +724,10 @@ int cmd_request(int argc, char **argv)
             break;
         case 'k': keyf = optarg; break;
         case 'y': yes = true; break;
+        case 'J':
+            json = true;
+            tool_set_json_errors(true);
+            break;
         default: return request_usage(stderr);
         }
     }
@@ -854,7 +862,17 @@ int cmd_request(int argc, char **argv)
         return 1;
     }
     json_decref(a);
-    printf("dispatched '%s' to node '%s'\n", name, name_copy);
+    if (!json)
+        printf("dispatched '%s' to node '%s'\n", name, name_copy);
+    if (json && !wait_s) {
+        json_t *jo = json_pack("{s:s,s:s,s:s,s:b}", "name", name, "node", name_copy, "node_key", node_copy,
+                               "dispatched", 1);
+        char *t = jo ? json_dumps(jo, JSON_COMPACT) : NULL;
+        json_decref(jo);
+        if (t)
+            puts(t);
+        free(t);
+    }
     if (wait_s) {
         r = wait_running(v.sock, node_copy, name, (int)wait_s);
         if (r == -EIO) {
@@ -864,8 +882,19 @@ int cmd_request(int argc, char **argv)
         }
         if (r < 0)
             return tool_fail("see running", name, r);
-        printf("'%s' runs on node '%s'\n", name, name_copy);
-        printf("request to running: %.1f s\n", (double)(fleet_mono_ms() - t0) / 1000.0);
+        double secs = (double)(fleet_mono_ms() - t0) / 1000.0;
+        if (json) {
+            json_t *jo = json_pack("{s:s,s:s,s:s,s:b,s:b,s:f}", "name", name, "node", name_copy, "node_key",
+                                   node_copy, "dispatched", 1, "running", 1, "request_to_running_s", secs);
+            char *t = jo ? json_dumps(jo, JSON_COMPACT) : NULL;
+            json_decref(jo);
+            if (t)
+                puts(t);
+            free(t);
+        } else {
+            printf("'%s' runs on node '%s'\n", name, name_copy);
+            printf("request to running: %.1f s\n", secs);
+        }
     }
     return 0;
 }

@@ -571,6 +571,31 @@ static int parse_accel(const char *s, unsigned *flags)
     return 0;
 }
 
+/* A VM-Totebox starts only on the node it is pinned to (the seeds: pinned,
+ * no migration).  'node' is this node's name (--node), else its host name,
+ * which is what ppn-pair records by default.  Returns 1 (after saying why)
+ * when it is pinned elsewhere, 0 otherwise. */
+static int pinned_elsewhere(const char *state_dir, const char *name, const char *node)
+{
+    ppn_vm_spec *s;
+    if (ppn_vm_spec_load(state_dir, name, &s, NULL) < 0)
+        return 0; /* the start reports it */
+    char here[256] = "";
+    if (node)
+        snprintf(here, sizeof(here), "%s", node);
+    else if (gethostname(here, sizeof(here) - 1) < 0)
+        here[0] = '\0';
+    int r = 0;
+    const char *pin = ppn_vm_spec_node(s);
+    if (ppn_vm_spec_type(s) == PPN_VM_TYPE_TOTEBOX && pin[0] && strcmp(pin, here) != 0) {
+        tool_error("Failed to start '%s': VM-Totebox is pinned to node '%s' and starts nowhere else (this is "
+                   "'%s'; --node names this node)", name, pin, here);
+        r = 1;
+    }
+    ppn_vm_spec_free(s);
+    return r;
+}
+
 /* A start failure in words, with QEMU's own last line where it left one. */
 static int start_fail(const char *state_dir, const char *name, int r, uint32_t timeout_ms)
 {
@@ -607,17 +632,19 @@ static void on_term(int sig)
 
 int cmd_start(int argc, char **argv)
 {
-    static const char usage[] = "start NAME [--accel auto|kvm|tcg] [--timeout SECONDS] [--foreground]";
+    static const char usage[] = "start NAME [--accel auto|kvm|tcg] [--timeout SECONDS] [--foreground] [--node NAME]";
     static const struct option lo[] = {
         COMMON_LONGOPTS,
         {"accel", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"foreground", no_argument, NULL, 'f'},
         {"qemu", required_argument, NULL, 'q'},
+        {"node", required_argument, NULL, 'n'},
         {0},
     };
     struct common c;
     common_init(&c);
+    const char *node = NULL;
     unsigned flags = PPN_VM_ACCEL_AUTO;
     uint32_t timeout_ms = 30000;
     bool fg = false;
@@ -638,6 +665,7 @@ int cmd_start(int argc, char **argv)
             break;
         case 'f': fg = true; break;
         case 'q': qemu = optarg; break;
+        case 'n': node = optarg; break;
         default:
             fprintf(stderr, "Usage: ppn-vm %s\n", usage);
             return 1;
@@ -654,12 +682,15 @@ int cmd_start(int argc, char **argv)
                     "  --timeout S    how long to wait for the guest to run and write to its\n"
                     "                 console (default 30)\n"
                     "  --foreground   supervise in this process instead of detaching\n"
-                    "  --qemu PATH    QEMU binary (default qemu-system-x86_64)\n");
+                    "  --qemu PATH    QEMU binary (default qemu-system-x86_64)\n"
+                    "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
     const char *name = argv[optind];
     if (!ppn_vm_name_valid(name))
         return usage_error(usage, "not a valid VM name");
+    if (pinned_elsewhere(c.state_dir, name, node))
+        return 1;
 
     int pfd[2] = {-1, -1};
     if (!fg) {
@@ -779,15 +810,17 @@ int cmd_start(int argc, char **argv)
 
 int cmd_run(int argc, char **argv)
 {
-    static const char usage[] = "run NAME [--accel auto|kvm|tcg] [--qemu PATH]";
+    static const char usage[] = "run NAME [--accel auto|kvm|tcg] [--qemu PATH] [--node NAME]";
     static const struct option lo[] = {
         COMMON_LONGOPTS,
         {"accel", required_argument, NULL, 'a'},
+        {"node", required_argument, NULL, 'n'},
         {"qemu", required_argument, NULL, 'q'},
         {0},
     };
     struct common c;
     common_init(&c);
+    const char *node = NULL;
     unsigned flags = PPN_VM_ACCEL_AUTO;
     const char *qemu = NULL;
     int opt;
@@ -800,6 +833,7 @@ int cmd_run(int argc, char **argv)
             if (parse_accel(optarg, &flags) < 0)
                 return usage_error(usage, "--accel is auto, kvm or tcg");
             break;
+        case 'n': node = optarg; break;
         case 'q': qemu = optarg; break;
         default:
             fprintf(stderr, "Usage: ppn-vm %s\n", usage);
@@ -807,9 +841,12 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (c.help)
-        return help(usage, "Replaces this process with the VM's QEMU (what the systemd unit's ExecStart runs).\n");
+        return help(usage, "Replaces this process with the VM's QEMU (what the systemd unit's ExecStart runs).\n"
+                           "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
+    if (pinned_elsewhere(c.state_dir, argv[optind], node))
+        return 1;
     int r = ppn_vm_exec(c.state_dir, argv[optind], qemu, flags);
     return tool_fail("run", argv[optind], r);
 }
