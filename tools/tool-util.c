@@ -52,6 +52,7 @@ int tool_dispatch(const char *tool, const char *version, const struct tool_cmd *
 static bool json_errors;
 
 void tool_set_json_errors(bool on) { json_errors = on; }
+bool tool_json_errors(void) { return json_errors; }
 
 /* A JSON string on stderr: quotes, backslashes and control bytes escaped. */
 static void json_str(const char *s)
@@ -312,11 +313,17 @@ int tool_parse_hostport(const char *s, bool allow_zero, char *host, size_t host_
 int tool_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", tool_name);
+    char m[1024];
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(m, sizeof(m), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nUsage: %s %s\n", tool_name, usage);
+    if (json_errors) {
+        char u[1400];
+        snprintf(u, sizeof(u), "%s (usage: %s %s)", m, tool_name, usage);
+        json_error(u, 0);
+        return 1;
+    }
+    fprintf(stderr, "%s: %s\nUsage: %s %s\n", tool_name, m, tool_name, usage);
     return 1;
 }
 

@@ -29,6 +29,7 @@ int tool_fail(const char *verb, const char *what, int err);
 /* With --json: tool_fail and tool_error write one JSON object on stderr,
  * {"tool", "error"[, "errno", "code"]}, instead of a sentence. */
 void tool_set_json_errors(bool on);
+bool tool_json_errors(void);
 /* One line on stderr: "<tool>: <message>".  Returns 1. */
 int tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_set_name(const char *name);

@@ -70,9 +70,7 @@ static int common_opt(struct common *c, int opt)
 
 static int usage_error(const char *usage, const char *msg)
 {
-    tool_error("%s", msg);
-    fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-    return 1;
+    return tool_usage_error(usage, "%s", msg);
 }
 
 static int help(const char *usage, const char *text)
