@@ -35,7 +35,7 @@ expect() { # expected words...  (after "--")
 
 # The cases the brief names.
 expect "start status stop" ppn-vm st
-expect "--accel --foreground --help --json --qemu --state-dir --timeout" ppn-vm start --
+expect "--accel --foreground --help --json --node --qemu --state-dir --timeout" ppn-vm start --
 # And around them.
 expect "--foreground" ppn-vm start web1 --f
 expect "--help --hex --json --raw --view" ppn-ledger show /tmp/ledger --
