@@ -31,6 +31,8 @@
 
 #define MAX_CONNS 16
 #define CONN_DEADLINE_MS 10000
+#define PULL_SYNC_MS 3000   /* one member's sync in a pull round */
+#define PULL_ROUND_MS 60000 /* a pull round starts no sync after this */
 #define SYNC_USAGE "sync --state DIR --from HOST:PORT [--timeout SECONDS] [--max-bytes N]"
 #define SERVE_USAGE                                                                                   \
     "serve --state DIR --listen ADDR:PORT [--max-bytes N] [--pull SECONDS] [--peer-port N] [--ifname IF] " \
@@ -458,7 +460,9 @@ static void pull_round(struct puller *p, bool force, int report_fd)
     for (size_t i = 0; ms && i < count; i++)
         if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
             k++;
-    for (size_t i = 0; ms && i < k; i++) {
+    /* one round has PULL_ROUND_MS: members past it wait for the next round */
+    uint64_t round_end = now_ms() + PULL_ROUND_MS;
+    for (size_t i = 0; ms && i < k && now_ms() < round_end; i++) {
         if (!memcmp(ms[i].identity, p->n->id_pk, 32))
             continue;
         char addr[96];
@@ -466,7 +470,7 @@ static void pull_round(struct puller *p, bool force, int report_fd)
         uint64_t app = 0, rounds = 0;
         struct ppn_ledger_sync_report rep = {0};
         char err[300] = "";
-        r = sync_from(l, addr, 3000, p->max, &app, &rounds, &rep, err, sizeof(err));
+        r = sync_from(l, addr, PULL_SYNC_MS, p->max, &app, &rounds, &rep, err, sizeof(err));
         total += app;
         /* "slot TAB message" (empty: it worked); the parent logs changes only */
         char line[512];
@@ -514,7 +518,7 @@ struct pull_child {
     size_t len;
 };
 
-static void pull_start(struct puller *p, struct pull_child *pc, bool force, size_t members)
+static void pull_start(struct puller *p, struct pull_child *pc, bool force)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
@@ -539,7 +543,8 @@ static void pull_start(struct puller *p, struct pull_child *pc, bool force, size
     pc->pid = pid;
     pc->fd = fds[0];
     pc->len = 0;
-    pc->deadline = now_ms() + 3500 * (members + 1) + 10000;
+    /* the round's own budget, one sync's timeout, and the WireGuard and hosts updates */
+    pc->deadline = now_ms() + PULL_ROUND_MS + PULL_SYNC_MS + 10000;
 }
 
 /* Reads what the child reported; when it is done, logs each member whose
@@ -679,8 +684,7 @@ int cmd_serve(int argc, char **argv)
     while (!stop) {
         bool pulling = pull_poll(&pl, &pc);
         if (!pulling && now_ms() >= next_pull) {
-            size_t members = 16;
-            pull_start(&pl, &pc, first_pull, members);
+            pull_start(&pl, &pc, first_pull);
             first_pull = false;
             next_pull = now_ms() + pull_ms;
         }
