@@ -58,6 +58,18 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
                      char *msg, size_t size);
 
 int ledger_read_hash(void *ud, uint64_t idx, uint8_t out[32]);
+
+/* open.c: "<dir>/<name>" into buf (-ENAMETOOLONG); a report with nothing found. */
+int ledger_path_in(const ppn_ledger *l, const char *name, char *buf, size_t size);
+void ledger_report_init(struct ppn_ledger_report *r);
+/* scan.c: note where the error is (file 0 entries, 1 tree, 2 checkpoint); returns err. */
+int ledger_fail_at(struct ppn_ledger_report *rep, int err, uint64_t idx, uint64_t off,
+                   uint32_t file);
+/* scan.c: read and check the files of an open handle into it (see the function). */
+int ledger_scan(ppn_ledger *l, struct ppn_ledger_report *rep, bool all_sigs, bool use_state,
+                unsigned threads);
+/* scan.c, writer: cut a torn tail, bring the tree cache up to date. */
+int ledger_repair_tail(ppn_ledger *l, struct ppn_ledger_report *rep);
 /* replicate.c: store 'note' as the checkpoint if it verifies (a key that held "admin", its root
  * ours at its size) and is newer than ours: 1 stored, 0 not newer, -EKEYREJECTED does not
  * verify, -EIO (handle poisoned). */
