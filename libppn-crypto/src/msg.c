@@ -1,77 +1,63 @@
 #include <errno.h>
 #include <string.h>
 
-#include <cbor.h>
 #include <sodium.h>
 
 #include "msg.h"
+#include "ppn-cbor.h"
 
-/* Encoding with libcbor's allocation-free encoders into a stack buffer:
- * definite lengths, shortest integer forms (canonical CBOR). */
+/* Encoding with the libraries' one canonical CBOR codec (common/cbor.c) into a stack
+ * buffer: definite lengths, shortest integer forms, keys in ascending order. */
 typedef struct writer {
     uint8_t buf[MSG_FRAME_HDR + MSG_MAX];
-    size_t len;
-    int failed;
+    struct ppnc_cbor_w c;
 } writer;
 
-static void w_put(writer *w, size_t n)
+static void w_init(writer *w)
 {
-    if (n == 0)
-        w->failed = 1;
-    w->len += n;
+    w->c = PPNC_CBOR_W(w->buf, sizeof(w->buf));
+    w->c.len = MSG_FRAME_HDR;
 }
 
-static void w_map(writer *w, size_t pairs)
-{
-    if (!w->failed)
-        w_put(w, cbor_encode_map_start(pairs, w->buf + w->len, sizeof(w->buf) - w->len));
-}
+static void w_map(writer *w, size_t pairs) { ppnc_cbor_put_map(&w->c, pairs); }
 
 static void w_uint(writer *w, uint64_t key, uint64_t v)
 {
-    if (!w->failed)
-        w_put(w, cbor_encode_uint(key, w->buf + w->len, sizeof(w->buf) - w->len));
-    if (!w->failed)
-        w_put(w, cbor_encode_uint(v, w->buf + w->len, sizeof(w->buf) - w->len));
+    ppnc_cbor_put_uint(&w->c, key);
+    ppnc_cbor_put_uint(&w->c, v);
 }
 
 static void w_bytes(writer *w, uint64_t key, const void *data, size_t n, int text)
 {
-    if (!w->failed)
-        w_put(w, cbor_encode_uint(key, w->buf + w->len, sizeof(w->buf) - w->len));
-    if (!w->failed)
-        w_put(w, (text ? cbor_encode_string_start : cbor_encode_bytestring_start)(
-                     n, w->buf + w->len, sizeof(w->buf) - w->len));
-    if (w->failed || n > sizeof(w->buf) - w->len) {
-        w->failed = 1;
-        return;
-    }
-    memcpy(w->buf + w->len, data, n);
-    w->len += n;
+    ppnc_cbor_put_uint(&w->c, key);
+    if (text)
+        ppnc_cbor_put_text(&w->c, data, n);
+    else
+        ppnc_cbor_put_bytes(&w->c, data, n);
 }
 
 static int w_finish(writer *w, cbuf *out, int framed)
 {
     int r = 0;
-    if (w->failed || w->len - MSG_FRAME_HDR > MSG_MAX) {
+    size_t len = w->c.len;
+    if (!ppnc_cbor_w_ok(&w->c) || len - MSG_FRAME_HDR > MSG_MAX) {
         r = -EINVAL;
     } else {
-        size_t n = w->len - MSG_FRAME_HDR;
+        size_t n = len - MSG_FRAME_HDR;
         w->buf[0] = (uint8_t)(n >> 8);
         w->buf[1] = (uint8_t)n;
-        cbuf_append(out, framed ? w->buf : w->buf + MSG_FRAME_HDR, framed ? w->len : n);
+        cbuf_append(out, framed ? w->buf : w->buf + MSG_FRAME_HDR, framed ? len : n);
         if (out->failed)
             r = -ENOMEM;
     }
-    sodium_memzero(w->buf, w->len < sizeof(w->buf) ? w->len : sizeof(w->buf));
+    sodium_memzero(w->buf, len < sizeof(w->buf) ? len : sizeof(w->buf));
     return r;
 }
 
 int msg_encode(const msg *m, cbuf *out)
 {
     writer w;
-    w.len = MSG_FRAME_HDR;
-    w.failed = 0;
+    w_init(&w);
     size_t extra;
     switch (m->type) {
     case PM_COMMIT: extra = 2; break;
@@ -112,110 +98,47 @@ int msg_encode(const msg *m, cbuf *out)
     return w_finish(&w, out, 1);
 }
 
-/* Decoding with libcbor's streaming decoder: one item head per call, no
- * allocation, declared lengths checked against the bytes present.  Our
- * messages are flat maps of unsigned keys to unsigned integers, byte strings
- * and text strings; anything else (nesting, tags, floats, simple values,
- * negative integers, indefinite lengths) is malformed here. */
-enum item_kind { IT_NONE, IT_UINT, IT_BYTES, IT_TEXT, IT_MAP, IT_OTHER };
+/* Decoding with the same codec: our messages are flat maps of unsigned keys, in
+ * ascending order, to unsigned integers, byte strings and text strings, every head in
+ * its shortest form; anything else (nesting, tags, floats, simple values, negative
+ * integers, indefinite lengths, keys out of order) is malformed here. */
+typedef int (*field_fn)(uint64_t key, struct ppnc_cbor_r *value, void *ctx);
 
-typedef struct item {
-    enum item_kind kind;
-    uint64_t u;
+/* Walk one flat map with keys min_key..max_key that fills 'data' exactly; 'field' reads
+ * the value of every pair. */
+static int walk_map(const uint8_t *data, size_t len, uint64_t min_key, uint64_t max_key,
+                    field_fn field, void *ctx)
+{
+    struct ppnc_cbor_r r = PPNC_CBOR_R(data, len);
+    uint64_t pairs, last = UINT64_MAX, key;
+    if (ppnc_cbor_get_map(&r, max_key - min_key + 1, &pairs) < 0)
+        return -EBADMSG;
+    for (uint64_t i = 0; i < pairs; i++) {
+        if (ppnc_cbor_get_key(&r, min_key, max_key, &last, &key) < 0)
+            return -EBADMSG;
+        int e = field(key, &r, ctx);
+        if (e < 0)
+            return e;
+    }
+    return ppnc_cbor_r_done(&r) ? 0 : -EBADMSG;
+}
+
+static int get_bytes(struct ppnc_cbor_r *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
+{
     const uint8_t *p;
     size_t n;
-} item;
-
-static void cb_u8(void *c, uint8_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
-static void cb_u16(void *c, uint16_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
-static void cb_u32(void *c, uint32_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
-static void cb_u64(void *c, uint64_t v) { ((item *)c)->kind = IT_UINT, ((item *)c)->u = v; }
-static void cb_bytes(void *c, cbor_data d, size_t n)
-{
-    item *it = c;
-    it->kind = IT_BYTES, it->p = d, it->n = n;
-}
-static void cb_text(void *c, cbor_data d, size_t n)
-{
-    item *it = c;
-    it->kind = IT_TEXT, it->p = d, it->n = n;
-}
-static void cb_map(void *c, size_t n) { ((item *)c)->kind = IT_MAP, ((item *)c)->n = n; }
-static void cb_o8(void *c, uint8_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_o16(void *c, uint16_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_o32(void *c, uint32_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_o64(void *c, uint64_t v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_o(void *c) { ((item *)c)->kind = IT_OTHER; }
-static void cb_on(void *c, size_t n) { (void)n, ((item *)c)->kind = IT_OTHER; }
-static void cb_of(void *c, float v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_od(void *c, double v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-static void cb_ob(void *c, bool v) { (void)v, ((item *)c)->kind = IT_OTHER; }
-
-static const struct cbor_callbacks callbacks = {
-    .uint8 = cb_u8, .uint16 = cb_u16, .uint32 = cb_u32, .uint64 = cb_u64,
-    .negint8 = cb_o8, .negint16 = cb_o16, .negint32 = cb_o32, .negint64 = cb_o64,
-    .byte_string_start = cb_o, .byte_string = cb_bytes,
-    .string_start = cb_o, .string = cb_text,
-    .indef_array_start = cb_o, .array_start = cb_on,
-    .indef_map_start = cb_o, .map_start = cb_map,
-    .tag = cb_o64, .float2 = cb_of, .float4 = cb_of, .float8 = cb_od,
-    .undefined = cb_o, .null = cb_o, .boolean = cb_ob, .indef_break = cb_o,
-};
-
-static int next_item(const uint8_t **p, const uint8_t *end, item *it)
-{
-    it->kind = IT_NONE;
-    if (*p >= end)
+    if (ppnc_cbor_get_bytes(v, min, max, &p, &n) < 0)
         return -EBADMSG;
-    struct cbor_decoder_result r = cbor_stream_decode(*p, (size_t)(end - *p), &callbacks, it);
-    if (r.status != CBOR_DECODER_FINISHED || r.read == 0 || r.read > (size_t)(end - *p) ||
-        it->kind == IT_NONE || it->kind == IT_OTHER)
-        return -EBADMSG;
-    *p += r.read;
-    return 0;
-}
-
-typedef int (*field_fn)(uint64_t key, const item *value, void *ctx);
-
-/* Walk one flat map that fills 'data' exactly; 'field' sees every pair. */
-static int walk_map(const uint8_t *data, size_t len, field_fn field, void *ctx)
-{
-    const uint8_t *p = data, *end = data + len;
-    item it;
-    if (next_item(&p, end, &it) < 0 || it.kind != IT_MAP)
-        return -EBADMSG;
-    size_t pairs = it.n;
-    if (pairs > len)
-        return -EBADMSG;
-    for (size_t i = 0; i < pairs; i++) {
-        item key, value;
-        if (next_item(&p, end, &key) < 0 || key.kind != IT_UINT ||
-            next_item(&p, end, &value) < 0 || value.kind == IT_MAP)
-            return -EBADMSG;
-        int r = field(key.u, &value, ctx);
-        if (r < 0)
-            return r;
-    }
-    return p == end ? 0 : -EBADMSG;
-}
-
-static int get_bytes(const item *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
-{
-    if (v->kind != IT_BYTES || v->n < min || v->n > max)
-        return -EBADMSG;
-    if (v->n)
-        memcpy(dst, v->p, v->n);
+    if (n)
+        memcpy(dst, p, n);
     if (ret_len)
-        *ret_len = v->n;
+        *ret_len = n;
     return 0;
 }
 
-static int get_uint(const item *v, uint64_t *ret)
+static int get_uint(struct ppnc_cbor_r *v, uint64_t *ret)
 {
-    if (v->kind != IT_UINT)
-        return -EBADMSG;
-    *ret = v->u;
-    return 0;
+    return ppnc_cbor_get_uint(v, UINT64_MAX, ret);
 }
 
 typedef struct msg_ctx {
@@ -223,7 +146,7 @@ typedef struct msg_ctx {
     unsigned seen;
 } msg_ctx;
 
-static int msg_field(uint64_t key, const item *v, void *ctx)
+static int msg_field(uint64_t key, struct ppnc_cbor_r *v, void *ctx)
 {
     msg_ctx *c = ctx;
     if (key > KEY_REASON || (c->seen & (1u << key)))
@@ -246,7 +169,7 @@ int msg_decode(const uint8_t *data, size_t len, msg *ret)
 {
     msg_ctx c;
     memset(&c, 0, sizeof(c));
-    int r = walk_map(data, len, msg_field, &c);
+    int r = walk_map(data, len, KEY_VERSION, KEY_REASON, msg_field, &c);
     if (r < 0)
         return r;
     const msg m = c.m;
@@ -279,8 +202,7 @@ enum { REC_IDENTITY = 1, REC_WG = 2, REC_ENDPOINT = 3, REC_HOSTNAME = 4, REC_ADD
 int record_encode(const ppn_crypto_node_record *rec, cbuf *out)
 {
     writer w;
-    w.len = MSG_FRAME_HDR;
-    w.failed = 0;
+    w_init(&w);
     w_map(&w, 5);
     w_bytes(&w, REC_IDENTITY, rec->identity_public, 32, 0);
     w_bytes(&w, REC_WG, rec->wg_public, 32, 0);
@@ -290,16 +212,10 @@ int record_encode(const ppn_crypto_node_record *rec, cbuf *out)
     return w_finish(&w, out, 0);
 }
 
-static int get_string(const item *v, char *dst, size_t max)
+/* Text: UTF-8 without NUL (the codec checks), copied with a NUL. */
+static int get_string(struct ppnc_cbor_r *v, char *dst, size_t max)
 {
-    if (v->kind != IT_TEXT || v->n > max)
-        return -EBADMSG;
-    if (v->n)
-        memcpy(dst, v->p, v->n);
-    if (memchr(dst, '\0', v->n))
-        return -EBADMSG;
-    dst[v->n] = '\0';
-    return 0;
+    return ppnc_cbor_get_text(v, dst, max, NULL);
 }
 
 typedef struct rec_ctx {
@@ -307,7 +223,7 @@ typedef struct rec_ctx {
     unsigned seen;
 } rec_ctx;
 
-static int rec_field(uint64_t key, const item *v, void *ctx)
+static int rec_field(uint64_t key, struct ppnc_cbor_r *v, void *ctx)
 {
     rec_ctx *c = ctx;
     if (key < REC_IDENTITY || key > REC_ADDRESS || (c->seen & (1u << key)))
@@ -326,7 +242,7 @@ int record_decode(const uint8_t *data, size_t len, ppn_crypto_node_record *ret)
 {
     rec_ctx c;
     memset(&c, 0, sizeof(c));
-    int r = walk_map(data, len, rec_field, &c);
+    int r = walk_map(data, len, REC_IDENTITY, REC_ADDRESS, rec_field, &c);
     if (r == 0 && c.seen != 0x3e)
         r = -EBADMSG;
     if (r == 0 && ppn_crypto_node_record_validate(&c.rec) < 0)

@@ -88,6 +88,24 @@ START_TEST(test_cbor_roundtrip)
     /* trailing garbage fails */
     cbuf_append(&b, "\x00", 1);
     ck_assert_int_eq(record_decode(b.data, b.len, &back), -EBADMSG);
+    /* a byte string's length in a longer head than needed (accepted before) */
+    ck_assert_int_eq(b.data[0], 0xa5);
+    ck_assert_int_eq(b.data[1], 0x01);
+    ck_assert_int_eq(b.data[2], 0x58);
+    ck_assert_int_eq(b.data[3], 0x20);
+    uint8_t longer[512];
+    ck_assert_uint_lt(b.len, sizeof(longer) - 1);
+    memcpy(longer, b.data, 3);
+    longer[2] = 0x59;
+    longer[3] = 0x00;
+    memcpy(longer + 4, b.data + 3, b.len - 1 - 3);
+    ck_assert_int_eq(record_decode(longer, b.len, &back), -EBADMSG);
+    /* keys out of order: identity (1) and wg (2) swapped (accepted before) */
+    memcpy(longer, b.data, b.len - 1);
+    longer[1] = 0x02;
+    longer[36] = 0x01;
+    ck_assert_int_eq(b.data[36], 0x02);
+    ck_assert_int_eq(record_decode(longer, b.len - 1, &back), -EBADMSG);
     cbuf_wipe_free(&b);
     /* an invalid record does not decode */
     strcpy(r.address, "10.8.0.2/99");
@@ -137,6 +155,14 @@ START_TEST(test_msg_codec)
     ck_assert_uint_eq(back.reason, 1);
     /* indefinite-length map */
     ck_assert_int_eq(msg_decode((const uint8_t *)"\xbf\x00\x01\x01\x07\x08\x01\xff", 8, &back), -EBADMSG);
+    /* canonical form only (doc/crypto.md): {0:1,1:7,8:1} with a value, a key or the map's
+     * count in a longer head than needed, or its keys out of order (all accepted before) */
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xa3\x00\x01\x01\x07\x08\x18\x01", 8, &back), -EBADMSG);
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xa3\x00\x01\x01\x07\x18\x08\x01", 8, &back), -EBADMSG);
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xb8\x03\x00\x01\x01\x07\x08\x01", 8, &back), -EBADMSG);
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xa3\x00\x01\x01\x19\x00\x07\x08\x01", 9, &back), -EBADMSG);
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xa3\x01\x07\x00\x01\x08\x01", 7, &back), -EBADMSG);
+    ck_assert_int_eq(msg_decode((const uint8_t *)"\xa3\x00\x01\x08\x01\x01\x07", 7, &back), -EBADMSG);
 }
 END_TEST
 

@@ -1033,15 +1033,23 @@ END_TEST
 /* The first form of a heartbeat's VM entry, [name, memory], still opens
  * (state unknown); an entry of four fields does not.  Built by hand: the
  * encoder only writes the current form. */
-static int old_form_hb(const test_key *k, unsigned fields, uint8_t *out, size_t size)
+enum hb_quirk { HB_CANONICAL, HB_SEQ_LONG, HB_KEYS_SWAPPED };
+static int hb_by_libcbor(const test_key *k, unsigned fields, enum hb_quirk quirk, uint8_t *out,
+                         size_t size)
 {
     cbor_item_t *body = cbor_new_definite_map(9);
     struct { unsigned key; cbor_item_t *v; } kv[8] = {
         {1, cbor_build_bytestring(k->pk, 32)}, {2, cbor_build_string("node-x")},
-        {3, cbor_build_uint8(5)}, {4, cbor_build_uint32(1u << 30)},
+        {3, quirk == HB_SEQ_LONG ? cbor_build_uint16(5) : cbor_build_uint8(5)},
+        {4, cbor_build_uint32(1u << 30)},
         {5, cbor_build_uint32(1u << 29)}, {6, cbor_build_uint8(2)},
         {7, cbor_build_uint8(0)}, {8, cbor_build_uint8(1)},
     };
+    if (quirk == HB_KEYS_SWAPPED) {
+        __typeof__(kv[0]) x = kv[0];
+        kv[0] = kv[1];
+        kv[1] = x;
+    }
     for (int i = 0; i < 8; i++) {
         cbor_item_t *key = cbor_build_uint8((uint8_t)kv[i].key);
         ck_assert(cbor_map_add(body, (struct cbor_pair){key, kv[i].v}));
@@ -1081,6 +1089,55 @@ static int old_form_hb(const test_key *k, unsigned fields, uint8_t *out, size_t 
     free(bb);
     return (int)n;
 }
+
+static int old_form_hb(const test_key *k, unsigned fields, uint8_t *out, size_t size)
+{
+    return hb_by_libcbor(k, fields, HB_CANONICAL, out, size);
+}
+
+/* One canonical form: what libcbor builds from the same fields (shortest integers, keys
+ * ascending) is byte for byte what ppn_fleet_heartbeat_sign writes (Ed25519 signatures are
+ * deterministic); a non-shortest integer or keys out of order are refused, although the
+ * signature over those bytes is good (libcbor-based decoding accepted both before). */
+START_TEST(test_heartbeat_canonical)
+{
+    test_key k = test_key_make(12);
+    uint8_t ref[PPN_FLEET_MESSAGE_MAX], mine[PPN_FLEET_MESSAGE_MAX];
+    static ppn_fleet_heartbeat hb, out;
+    memset(&hb, 0, sizeof(hb));
+    memcpy(hb.node_key, k.pk, 32);
+    strcpy(hb.node_name, "node-x");
+    hb.seq = 5;
+    hb.ram_total_bytes = 1u << 30;
+    hb.ram_available_bytes = 1u << 29;
+    hb.cpu_count = 2;
+    hb.load_milli = 0;
+    hb.ledger_size = 1;
+    hb.n_vms = 1;
+    strcpy(hb.vms[0].name, "old-vm");
+    hb.vms[0].mem_bytes = 64u << 20;
+    hb.vms[0].state = PPN_FLEET_VM_RUNNING;
+    int n = hb_by_libcbor(&k, 3, HB_CANONICAL, ref, sizeof(ref));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_heartbeat_sign(&hb, k.sk, mine, sizeof(mine)), n);
+    ck_assert_mem_eq(ref, mine, (size_t)n);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(ref, (size_t)n, &out), 0);
+    n = hb_by_libcbor(&k, 3, HB_SEQ_LONG, ref, sizeof(ref));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(ref, (size_t)n, &out), -EBADMSG);
+    n = hb_by_libcbor(&k, 3, HB_KEYS_SWAPPED, ref, sizeof(ref));
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(ref, (size_t)n, &out), -EBADMSG);
+    /* the outer array's version as a two-byte integer: not canonical either */
+    n = ppn_fleet_heartbeat_sign(&hb, k.sk, mine, sizeof(mine));
+    ck_assert_int_eq(mine[0], 0x83);
+    ck_assert_int_eq(mine[1], 0x01);
+    memmove(mine + 3, mine + 2, (size_t)n - 2);
+    mine[1] = 0x18;
+    mine[2] = 0x01;
+    ck_assert_int_eq(ppn_fleet_heartbeat_open(mine, (size_t)n + 1, &out), -EBADMSG);
+}
+END_TEST
 
 START_TEST(test_heartbeat_old_vm_form)
 {
@@ -1338,6 +1395,7 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_request_spec_confirmed);
     tcase_add_test(tc, test_heartbeat_vm_states);
     tcase_add_test(tc, test_heartbeat_old_vm_form);
+    tcase_add_test(tc, test_heartbeat_canonical);
     suite_add_tcase(s, tc);
     tc = tcase_create("balloon");
     tcase_add_test(tc, test_balloon_steady);

@@ -1,5 +1,5 @@
-/* Entries: canonical CBOR (RFC 8949 §4.2.1) written by hand, since libcbor 0.8 does not
- * promise deterministic output; the decoder accepts only the one canonical form. */
+/* Entries: canonical CBOR (RFC 8949 §4.2.1) through the libraries' one strict codec
+ * (common/cbor.c, doc/CBOR.md); the decoder accepts only the one canonical form. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "ledger-private.h"
+#include "ppn-cbor.h"
 #include "ppn-common.h"
 
 enum {
@@ -57,39 +58,6 @@ static uint32_t entry_fields(const struct ppn_ledger_entry *e)
 bool text_valid(const char *s, size_t len)
 {
     return len <= PPN_LEDGER_TEXT_MAX && utf8_valid(s, len);
-}
-
-bool utf8_valid(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    for (size_t i = 0; i < len;) {
-        unsigned c = p[i];
-        size_t n;
-        uint32_t cp;
-        if (c == 0)
-            return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1; cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2; cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3; cp = c & 0x07;
-        } else
-            return false;
-        for (size_t k = 1; k <= n; k++) {
-            if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += n + 1;
-    }
-    return true;
 }
 
 static bool field_text_ok(const char *s)
@@ -150,69 +118,29 @@ int entry_check_fields(const struct ppn_ledger_entry *e)
     return 0;
 }
 
-/* ---- encoder ---- */
-struct enc {
-    uint8_t *p;
-    size_t size, len;
-};
-static void put(struct enc *w, const void *d, size_t n)
+/* ---- encoder (common/cbor.c) ---- */
+static void encode_body(struct ppnc_cbor_w *w, const struct ppn_ledger_entry *e, uint32_t f)
 {
-    if (w->len + n <= w->size)
-        memcpy(w->p + w->len, d, n);
-    w->len += n;
-}
-static void head(struct enc *w, unsigned major, uint64_t v)
-{
-    uint8_t b[9];
-    size_t n;
-    major <<= 5;
-    if (v < 24) {
-        b[0] = (uint8_t)(major | v); n = 1;
-    } else if (v <= 0xff) {
-        b[0] = (uint8_t)(major | 24); b[1] = (uint8_t)v; n = 2;
-    } else if (v <= 0xffff) {
-        b[0] = (uint8_t)(major | 25); b[1] = (uint8_t)(v >> 8); b[2] = (uint8_t)v; n = 3;
-    } else if (v <= 0xffffffffu) {
-        b[0] = (uint8_t)(major | 26);
-        for (int i = 0; i < 4; i++)
-            b[1 + i] = (uint8_t)(v >> (24 - 8 * i));
-        n = 5;
-    } else {
-        b[0] = (uint8_t)(major | 27);
-        for (int i = 0; i < 8; i++)
-            b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
-        n = 9;
-    }
-    put(w, b, n);
-}
-static void enc_bytes(struct enc *w, unsigned major, const void *d, size_t n)
-{
-    head(w, major, n);
-    put(w, d, n);
-}
-
-static void encode_body(struct enc *w, const struct ppn_ledger_entry *e, uint32_t f)
-{
-    head(w, 5, (uint64_t)__builtin_popcount(f));
+    ppnc_cbor_put_map(w, (uint64_t)__builtin_popcount(f));
     for (unsigned k = 1; k <= K_LAST; k++) {
         if (!(f & B(k)))
             continue;
-        head(w, 0, k);
+        ppnc_cbor_put_uint(w, k);
         switch (k) {
-        case K_TYPE: head(w, 0, e->type); break;
-        case K_INDEX: head(w, 0, e->index); break;
-        case K_TIME: head(w, 0, e->time_ms); break;
-        case K_AUTHOR: enc_bytes(w, 2, e->author, 32); break;
-        case K_SUBJECT: enc_bytes(w, 2, e->subject, 32); break;
-        case K_WG: enc_bytes(w, 2, e->wg_key, 32); break;
-        case K_TEXT: enc_bytes(w, 3, e->text, strlen(e->text)); break;
-        case K_MESH: enc_bytes(w, 3, e->mesh, strlen(e->mesh)); break;
-        case K_ENDPOINT: enc_bytes(w, 3, e->endpoint, strlen(e->endpoint)); break;
-        case K_HOSTNAME: enc_bytes(w, 3, e->hostname, strlen(e->hostname)); break;
-        case K_CAP: enc_bytes(w, 3, e->capability, strlen(e->capability)); break;
-        case K_SCOPE: enc_bytes(w, 3, e->scope, strlen(e->scope)); break;
-        case K_TARGET: head(w, 0, e->target); break;
-        case K_REPL: head(w, 0, e->replacement_type); break;
+        case K_TYPE: ppnc_cbor_put_uint(w, e->type); break;
+        case K_INDEX: ppnc_cbor_put_uint(w, e->index); break;
+        case K_TIME: ppnc_cbor_put_uint(w, e->time_ms); break;
+        case K_AUTHOR: ppnc_cbor_put_bytes(w, e->author, 32); break;
+        case K_SUBJECT: ppnc_cbor_put_bytes(w, e->subject, 32); break;
+        case K_WG: ppnc_cbor_put_bytes(w, e->wg_key, 32); break;
+        case K_TEXT: ppnc_cbor_put_text(w, e->text, strlen(e->text)); break;
+        case K_MESH: ppnc_cbor_put_text(w, e->mesh, strlen(e->mesh)); break;
+        case K_ENDPOINT: ppnc_cbor_put_text(w, e->endpoint, strlen(e->endpoint)); break;
+        case K_HOSTNAME: ppnc_cbor_put_text(w, e->hostname, strlen(e->hostname)); break;
+        case K_CAP: ppnc_cbor_put_text(w, e->capability, strlen(e->capability)); break;
+        case K_SCOPE: ppnc_cbor_put_text(w, e->scope, strlen(e->scope)); break;
+        case K_TARGET: ppnc_cbor_put_uint(w, e->target); break;
+        case K_REPL: ppnc_cbor_put_uint(w, e->replacement_type); break;
         }
     }
 }
@@ -238,7 +166,7 @@ PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint6
     if ((r = entry_check_meaning(&e, NULL, 0)) < 0)
         return r;
     uint8_t body[PPN_LEDGER_ENTRY_MAX];
-    struct enc w = {body, sizeof(body), 0};
+    struct ppnc_cbor_w w = PPNC_CBOR_W(body, sizeof(body));
     encode_body(&w, &e, entry_fields(&e));
     if (w.len > sizeof(body) - 70)
         return -EINVAL;
@@ -251,119 +179,61 @@ PPN_EXPORT int ppn_ledger_entry_sign(const struct ppn_ledger_entry *entry, uint6
     /* Refuse a secret key whose public half is not its own: the signature would not verify. */
     if (crypto_sign_verify_detached(sig, msg, dl + w.len, e.author) != 0)
         return -EINVAL;
-    struct enc o = {buf, size, 0};
-    head(&o, 4, 2);
-    put(&o, body, w.len);
-    enc_bytes(&o, 2, sig, 64);
+    struct ppnc_cbor_w o = PPNC_CBOR_W(buf, size);
+    ppnc_cbor_put_array(&o, 2);
+    ppnc_cbor_put_raw(&o, body, w.len);
+    ppnc_cbor_put_bytes(&o, sig, 64);
     if (o.len > size)
         return -ENOBUFS;
     *ret_len = o.len;
     return 0;
 }
 
-/* ---- decoder ---- */
-struct dec {
-    const uint8_t *p;
-    size_t len, pos;
-};
-static int dhead(struct dec *d, unsigned *major, uint64_t *v)
+/* ---- decoder (common/cbor.c: the one canonical form only) ---- */
+static int dtext(struct ppnc_cbor_r *d, char out[PPN_LEDGER_TEXT_MAX + 1])
 {
-    if (d->pos >= d->len)
-        return -EBADMSG;
-    uint8_t b = d->p[d->pos++];
-    unsigned ai = b & 31;
-    *major = b >> 5;
-    if (ai < 24) {
-        *v = ai;
-        return 0;
-    }
-    if (ai > 27)
-        return -EBADMSG; /* indefinite lengths and reserved values are not canonical */
-    size_t n = (size_t)1 << (ai - 24);
-    if (d->len - d->pos < n)
-        return -EBADMSG;
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++)
-        x = (x << 8) | d->p[d->pos++];
-    /* shortest form only */
-    static const uint64_t minv[] = {24, 0x100, 0x10000, 0x100000000ull};
-    if (x < minv[ai - 24])
-        return -EBADMSG;
-    *v = x;
-    return 0;
-}
-static int duint(struct dec *d, uint64_t *v)
-{
-    unsigned m;
-    if (dhead(d, &m, v) < 0 || m != 0)
-        return -EBADMSG;
-    return 0;
-}
-static int dkey32(struct dec *d, uint8_t out[32])
-{
-    unsigned m;
-    uint64_t n;
-    if (dhead(d, &m, &n) < 0 || m != 2 || n != 32 || d->len - d->pos < 32)
-        return -EBADMSG;
-    memcpy(out, d->p + d->pos, 32);
-    d->pos += 32;
-    return 0;
-}
-static int dtext(struct dec *d, char out[PPN_LEDGER_TEXT_MAX + 1])
-{
-    unsigned m;
-    uint64_t n;
-    if (dhead(d, &m, &n) < 0 || m != 3 || n > PPN_LEDGER_TEXT_MAX || d->len - d->pos < n)
-        return -EBADMSG;
-    if (!text_valid((const char *)d->p + d->pos, (size_t)n))
-        return -EBADMSG;
-    memcpy(out, d->p + d->pos, (size_t)n);
-    out[n] = 0;
-    d->pos += (size_t)n;
-    return 0;
+    return ppnc_cbor_get_text(d, out, PPN_LEDGER_TEXT_MAX, NULL);
 }
 
 int entry_decode_unverified(const uint8_t *data, size_t len, struct ppn_ledger_entry *ret,
                             const uint8_t **ret_body, size_t *ret_body_len,
                             const uint8_t **ret_sig)
 {
-    struct dec d = {data, len, 0};
-    unsigned m;
+    struct ppnc_cbor_r d = PPNC_CBOR_R(data, len);
     uint64_t v;
     if (!data || len > PPN_LEDGER_ENTRY_MAX)
         return -EBADMSG;
-    if (dhead(&d, &m, &v) < 0 || m != 4 || v != 2)
+    if (ppnc_cbor_get_array(&d, 2, &v) < 0 || v != 2)
         return -EBADMSG;
     size_t body_start = d.pos;
     uint64_t npairs;
-    if (dhead(&d, &m, &npairs) < 0 || m != 5 || npairs > K_LAST)
+    if (ppnc_cbor_get_map(&d, K_LAST, &npairs) < 0)
         return -EBADMSG;
     struct ppn_ledger_entry e;
     memset(&e, 0, sizeof(e));
     uint32_t seen = 0;
-    uint64_t last = 0;
+    uint64_t last = UINT64_MAX;
     for (uint64_t i = 0; i < npairs; i++) {
         uint64_t k;
-        if (duint(&d, &k) < 0 || k == 0 || k > K_LAST || k <= last)
+        if (ppnc_cbor_get_key(&d, 1, K_LAST, &last, &k) < 0)
             return -EBADMSG; /* keys ascending, each once: canonical order */
-        last = k;
         seen |= B(k);
         int r = 0;
         switch (k) {
-        case K_TYPE: r = duint(&d, &v); if (!r && v > 0xffff) r = -EBADMSG; e.type = (uint32_t)v; break;
-        case K_INDEX: r = duint(&d, &e.index); break;
-        case K_TIME: r = duint(&d, &e.time_ms); break;
-        case K_AUTHOR: r = dkey32(&d, e.author); break;
-        case K_SUBJECT: r = dkey32(&d, e.subject); break;
-        case K_WG: r = dkey32(&d, e.wg_key); break;
+        case K_TYPE: r = ppnc_cbor_get_uint(&d, 0xffff, &v); e.type = (uint32_t)v; break;
+        case K_INDEX: r = ppnc_cbor_get_uint(&d, UINT64_MAX, &e.index); break;
+        case K_TIME: r = ppnc_cbor_get_uint(&d, UINT64_MAX, &e.time_ms); break;
+        case K_AUTHOR: r = ppnc_cbor_get_bytes_n(&d, e.author, 32); break;
+        case K_SUBJECT: r = ppnc_cbor_get_bytes_n(&d, e.subject, 32); break;
+        case K_WG: r = ppnc_cbor_get_bytes_n(&d, e.wg_key, 32); break;
         case K_TEXT: r = dtext(&d, e.text); break;
         case K_MESH: r = dtext(&d, e.mesh); break;
         case K_ENDPOINT: r = dtext(&d, e.endpoint); break;
         case K_HOSTNAME: r = dtext(&d, e.hostname); break;
         case K_CAP: r = dtext(&d, e.capability); break;
         case K_SCOPE: r = dtext(&d, e.scope); break;
-        case K_TARGET: r = duint(&d, &e.target); break;
-        case K_REPL: r = duint(&d, &v); if (!r && v > 0xffff) r = -EBADMSG; e.replacement_type = (uint32_t)v; break;
+        case K_TARGET: r = ppnc_cbor_get_uint(&d, UINT64_MAX, &e.target); break;
+        case K_REPL: r = ppnc_cbor_get_uint(&d, 0xffff, &v); e.replacement_type = (uint32_t)v; break;
         }
         if (r < 0)
             return -EBADMSG;
@@ -371,10 +241,12 @@ int entry_decode_unverified(const uint8_t *data, size_t len, struct ppn_ledger_e
     size_t body_len = d.pos - body_start;
     if (seen != entry_fields(&e) || entry_check_fields(&e) < 0)
         return -EBADMSG;
-    if (dhead(&d, &m, &v) < 0 || m != 2 || v != 64 || d.len - d.pos != 64)
+    const uint8_t *sig;
+    size_t sl;
+    if (ppnc_cbor_get_bytes(&d, 64, 64, &sig, &sl) < 0 || !ppnc_cbor_r_done(&d))
         return -EBADMSG;
     if (ret_sig)
-        *ret_sig = data + d.pos;
+        *ret_sig = sig;
     if (ret_body)
         *ret_body = data + body_start;
     if (ret_body_len)

@@ -25,7 +25,9 @@ int entry_verify_sig(const uint8_t author[32], const uint8_t *body, size_t body_
 /* Field checks shared by sign and decode: -EINVAL (sign) style, caller maps. */
 int entry_check_fields(const struct ppn_ledger_entry *e);
 bool text_valid(const char *s, size_t len); /* UTF-8, no NUL, at most PPN_LEDGER_TEXT_MAX */
-bool utf8_valid(const char *s, size_t len); /* UTF-8 without NUL, any length */
+#include "ppn-cbor.h"
+/* UTF-8 without NUL, any length (common/cbor.c) */
+static inline bool utf8_valid(const char *s, size_t len) { return ppnc_utf8_valid(s, len); }
 
 /* ---- merkle.c ---- */
 void merkle_node_hash(uint8_t out[32], const uint8_t left[32], const uint8_t right[32]);
