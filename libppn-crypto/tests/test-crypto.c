@@ -1,4 +1,5 @@
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,15 +12,41 @@ START_TEST(test_version)
 }
 END_TEST
 
+/* Every id of ppn_crypto_constant is its macro; one past the last is -EINVAL. */
+static void check_constants_crypto(void)
+{
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_KEY_BYTES), (int64_t)PPN_CRYPTO_KEY_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_IDENTITY_SECRET_BYTES), (int64_t)PPN_CRYPTO_IDENTITY_SECRET_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_KEY_B64_LEN), (int64_t)PPN_CRYPTO_KEY_B64_LEN);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CPACE_SCALAR_BYTES), (int64_t)PPN_CRYPTO_CPACE_SCALAR_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CPACE_POINT_BYTES), (int64_t)PPN_CRYPTO_CPACE_POINT_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CPACE_ISK_BYTES), (int64_t)PPN_CRYPTO_CPACE_ISK_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CPACE_SID_OUTPUT_BYTES), (int64_t)PPN_CRYPTO_CPACE_SID_OUTPUT_BYTES);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CODE_MIN_SYMBOLS), (int64_t)PPN_CRYPTO_CODE_MIN_SYMBOLS);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CODE_MAX_SYMBOLS), (int64_t)PPN_CRYPTO_CODE_MAX_SYMBOLS);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CODE_DEFAULT_SYMBOLS), (int64_t)PPN_CRYPTO_CODE_DEFAULT_SYMBOLS);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CODE_STRING_SIZE), (int64_t)PPN_CRYPTO_CODE_STRING_SIZE);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_CODE_CANONICAL_SIZE), (int64_t)PPN_CRYPTO_CODE_CANONICAL_SIZE);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SAS_STRING_SIZE), (int64_t)PPN_CRYPTO_SAS_STRING_SIZE);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_ENDPOINT_MAX), (int64_t)PPN_CRYPTO_ENDPOINT_MAX);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_HOSTNAME_MAX), (int64_t)PPN_CRYPTO_HOSTNAME_MAX);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_ADDRESS_MAX), (int64_t)PPN_CRYPTO_ADDRESS_MAX);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS), (int64_t)PPN_CRYPTO_DEFAULT_TIMEOUT_MS);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_PROTOCOL_VERSION), (int64_t)PPN_CRYPTO_PROTOCOL_VERSION);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SAS_DIGITS), (int64_t)PPN_CRYPTO_SAS_DIGITS);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SAS_DIGITS + 1), -EINVAL);
+    ck_assert_int_eq(ppn_crypto_constant(UINT32_MAX), -EINVAL);
+}
+
 START_TEST(test_sizes)
 {
-    ck_assert_int_eq(ppn_crypto_size(PPN_CRYPTO_SIZE_KEY_B64_LEN), 44);
-    ck_assert_int_eq(ppn_crypto_size(PPN_CRYPTO_SIZE_SAS_STRING_SIZE), PPN_CRYPTO_SAS_STRING_SIZE);
-    ck_assert_int_eq(ppn_crypto_size(PPN_CRYPTO_SIZE_DEFAULT_TIMEOUT_MS), 600000);
-    ck_assert_int_eq(ppn_crypto_size(PPN_CRYPTO_SIZE_PROTOCOL_VERSION), 1);
-    for (int i = 0; i <= PPN_CRYPTO_SIZE_PROTOCOL_VERSION; i++)
-        ck_assert_int_gt(ppn_crypto_size((ppn_crypto_size_id)i), 0);
-    ck_assert_int_lt(ppn_crypto_size((ppn_crypto_size_id)999), 0);
+    check_constants_crypto();
+    /* the ids are the ABI: fixed numbers */
+    ck_assert_int_eq(ppn_crypto_constant(2), 44); /* KEY_B64_LEN */
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS), 600000);
+    ck_assert_int_eq(ppn_crypto_constant(17), 1); /* PROTOCOL_VERSION */
+    for (uint32_t i = 0; i <= PPN_CRYPTO_CONSTANT_SAS_DIGITS; i++)
+        ck_assert_int_gt(ppn_crypto_constant(i), 0);
 }
 END_TEST
 

@@ -40,10 +40,6 @@ PPN_EXPORT const char *ppn_fleet_vm_state_name(ppn_fleet_vm_state state)
     return (unsigned)state < PPN_FLEET_VM_STATE_COUNT ? names[state] : NULL;
 }
 
-PPN_EXPORT size_t ppn_fleet_message_max(void) { return PPN_FLEET_MESSAGE_MAX; }
-PPN_EXPORT size_t ppn_fleet_name_max(void) { return PPN_FLEET_NAME_MAX; }
-PPN_EXPORT size_t ppn_fleet_max_vms(void) { return PPN_FLEET_MAX_VMS; }
-PPN_EXPORT uint64_t ppn_fleet_bytes_max(void) { return PPN_FLEET_BYTES_MAX; }
 
 int fleet_sodium_init(void)
 {

@@ -19,12 +19,31 @@
 
 /* ---- codec ---------------------------------------------------------- */
 
+/* Every id of ppn_fleet_constant is its macro; one past the last is -EINVAL. */
+static void check_constants_fleet(void)
+{
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_PUBLIC_KEY_BYTES), (int64_t)PPN_FLEET_PUBLIC_KEY_BYTES);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_SECRET_KEY_BYTES), (int64_t)PPN_FLEET_SECRET_KEY_BYTES);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_SEED_BYTES), (int64_t)PPN_FLEET_SEED_BYTES);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_SIGNATURE_BYTES), (int64_t)PPN_FLEET_SIGNATURE_BYTES);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_NAME_MAX), (int64_t)PPN_FLEET_NAME_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_PATH_MAX), (int64_t)PPN_FLEET_PATH_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_SPEC_MAX), (int64_t)PPN_FLEET_SPEC_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_MAX_VMS), (int64_t)PPN_FLEET_MAX_VMS);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_MESSAGE_MAX), (int64_t)PPN_FLEET_MESSAGE_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_HEARTBEAT_VERSION), (int64_t)PPN_FLEET_HEARTBEAT_VERSION);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_REQUEST_VERSION), (int64_t)PPN_FLEET_REQUEST_VERSION);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_NONCE_BYTES), (int64_t)PPN_FLEET_NONCE_BYTES);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_BYTES_MAX), (int64_t)PPN_FLEET_BYTES_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_BYTES_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_constant(UINT32_MAX), -EINVAL);
+}
+
 START_TEST(test_version)
 {
     ck_assert_str_eq(ppn_fleet_version(), PPN_VERSION);
-    ck_assert_uint_eq(ppn_fleet_message_max(), PPN_FLEET_MESSAGE_MAX);
-    ck_assert_uint_eq(ppn_fleet_name_max(), 63);
-    ck_assert_uint_eq(ppn_fleet_max_vms(), PPN_FLEET_MAX_VMS);
+    check_constants_fleet();
+    ck_assert_int_eq(ppn_fleet_constant(4), 63); /* NAME_MAX: the ids are fixed numbers */
 }
 END_TEST
 
@@ -818,7 +837,7 @@ START_TEST(test_bytes_do_not_wrap)
 {
     test_key k[1] = {test_key_make(1)};
     ppn_fleet *f = fleet_with(k, 1, 0);
-    ck_assert_uint_eq(ppn_fleet_bytes_max(), (uint64_t)INT64_MAX);
+    ck_assert_int_eq(ppn_fleet_constant(PPN_FLEET_CONSTANT_BYTES_MAX), INT64_MAX);
     ck_assert_int_eq(ingest_hb(f, &k[0], 1, 1000, 0), 0);
     ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "a", 1ULL << 63, 0), -EINVAL);
     ck_assert_int_eq(ppn_fleet_claim(f, k[0].pk, "a", PPN_FLEET_BYTES_MAX, 0), 0);

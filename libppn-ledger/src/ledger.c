@@ -274,28 +274,3 @@ PPN_EXPORT int ppn_ledger_checkpoint_get(ppn_ledger *l, char *buf, size_t size, 
     *ret_len = l->cp_len;
     return 0;
 }
-
-/* ---- constants ---- */
-PPN_EXPORT size_t ppn_ledger_constant(const char *which)
-{
-    static const struct { const char *n; size_t v; } t[] = {
-        {"PUBLIC_KEY_BYTES", PPN_LEDGER_PUBLIC_KEY_BYTES},
-        {"SECRET_KEY_BYTES", PPN_LEDGER_SECRET_KEY_BYTES},
-        {"SIGNATURE_BYTES", PPN_LEDGER_SIGNATURE_BYTES},
-        {"HASH_BYTES", PPN_LEDGER_HASH_BYTES},
-        {"TEXT_MAX", PPN_LEDGER_TEXT_MAX},
-        {"ENTRY_MAX", PPN_LEDGER_ENTRY_MAX},
-        {"PROOF_MAX", PPN_LEDGER_PROOF_MAX},
-        {"CHECKPOINT_MAX", PPN_LEDGER_CHECKPOINT_MAX},
-        {"BUNDLE_MAX", PPN_LEDGER_BUNDLE_MAX},
-        {"BUNDLE_FILES_MAX", PPN_LEDGER_BUNDLE_FILES_MAX},
-        {"SYNC_REQUEST_MAX", PPN_LEDGER_SYNC_REQUEST_MAX},
-        {"SYNC_ANSWER_MAX", PPN_LEDGER_SYNC_ANSWER_MAX},
-    };
-    if (!which)
-        return 0;
-    for (size_t i = 0; i < PPNC_ARRAY_SIZE(t); i++)
-        if (!strcmp(t[i].n, which))
-            return t[i].v;
-    return 0;
-}

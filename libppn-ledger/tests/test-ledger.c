@@ -930,12 +930,30 @@ START_TEST(test_corruption_names_index)
 }
 END_TEST
 
+/* Every id of ppn_ledger_constant is its macro; one past the last is -EINVAL. */
+static void check_constants_ledger(void)
+{
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_PUBLIC_KEY_BYTES), (int64_t)PPN_LEDGER_PUBLIC_KEY_BYTES);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SECRET_KEY_BYTES), (int64_t)PPN_LEDGER_SECRET_KEY_BYTES);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SIGNATURE_BYTES), (int64_t)PPN_LEDGER_SIGNATURE_BYTES);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_HASH_BYTES), (int64_t)PPN_LEDGER_HASH_BYTES);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_TEXT_MAX), (int64_t)PPN_LEDGER_TEXT_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_ENTRY_MAX), (int64_t)PPN_LEDGER_ENTRY_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_PROOF_MAX), (int64_t)PPN_LEDGER_PROOF_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_CHECKPOINT_MAX), (int64_t)PPN_LEDGER_CHECKPOINT_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_BUNDLE_MAX), (int64_t)PPN_LEDGER_BUNDLE_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_BUNDLE_FILES_MAX), (int64_t)PPN_LEDGER_BUNDLE_FILES_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX), (int64_t)PPN_LEDGER_SYNC_REQUEST_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX), (int64_t)PPN_LEDGER_SYNC_ANSWER_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_constant(UINT32_MAX), -EINVAL);
+}
+
 START_TEST(test_version_constants)
 {
     ck_assert_str_eq(ppn_ledger_version(), PPN_VERSION);
-    ck_assert_uint_eq(ppn_ledger_constant("HASH_BYTES"), 32);
-    ck_assert_uint_eq(ppn_ledger_constant("PROOF_MAX"), PPN_LEDGER_PROOF_MAX);
-    ck_assert_uint_eq(ppn_ledger_constant("nope"), 0);
+    check_constants_ledger();
+    ck_assert_int_eq(ppn_ledger_constant(3), 32); /* HASH_BYTES: the ids are fixed numbers */
     ck_assert_str_eq(ppn_ledger_entry_type_name(PPN_LEDGER_ENTRY_SUPERSEDE), "supersede");
     ppn_ledger *l;
     ck_assert_int_eq(ppn_ledger_open("/nonexistent/ppn", 0, &l), -ENOENT);

@@ -21,7 +21,6 @@
 #include "ppn/vmm.h"
 #include "vmm-internal.h"
 
-PPN_EXPORT size_t ppn_vm_seed_bytes(void) { return PPN_VM_SEED_BYTES; }
 
 /* ---- validation ---- */
 

@@ -35,7 +35,6 @@
 #define INCOMPAT_COMPRESSION (1ULL << 3)
 #define INCOMPAT_EXTL2 (1ULL << 4)
 
-PPN_EXPORT size_t ppn_vm_image_header_max(void) { return PPN_VM_IMAGE_HEADER_MAX; }
 
 PPN_EXPORT const char *ppn_vm_disk_format_to_string(ppn_vm_disk_format f)
 {

@@ -37,8 +37,6 @@ struct ppn_qmp {
     char *err_desc;
 };
 
-PPN_EXPORT size_t ppn_qmp_line_max(void) { return PPN_QMP_LINE_MAX; }
-PPN_EXPORT size_t ppn_qmp_event_queue_max(void) { return PPN_QMP_EVENT_QUEUE_MAX; }
 
 PPN_EXPORT void ppn_vmm_strv_free(char **strv)
 {

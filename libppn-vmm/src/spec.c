@@ -82,7 +82,6 @@ PPN_EXPORT int ppn_vm_type_from_string(const char *s, ppn_vm_type *ret_type)
     return -EINVAL;
 }
 
-PPN_EXPORT size_t ppn_vm_name_max(void) { return PPN_VM_NAME_MAX; }
 
 PPN_EXPORT int ppn_vm_name_valid(const char *name)
 {

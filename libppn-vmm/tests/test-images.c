@@ -438,7 +438,7 @@ START_TEST(test_parse_fields)
     ck_assert_int_eq(ppn_vm_image_parse(NULL, 0, 0, &info, &why), 0);
     ck_assert_int_eq(info.format, PPN_VM_DISK_FORMAT_RAW);
     ck_assert_int_eq(ppn_vm_image_parse(good, n, fsize, NULL, &why), -EINVAL);
-    ck_assert_uint_eq(ppn_vm_image_header_max(), 65536);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_IMAGE_HEADER_MAX), 65536);
 }
 END_TEST
 
@@ -625,7 +625,7 @@ START_TEST(test_seed_image)
     struct stat st;
     ck_assert_int_eq(stat(img, &st), 0);
     ck_assert_int_eq(st.st_size, PPN_VM_SEED_BYTES);
-    ck_assert_uint_eq(ppn_vm_seed_bytes(), PPN_VM_SEED_BYTES);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_SEED_BYTES), PPN_VM_SEED_BYTES);
 
     /* what cloud-init looks for: blkid LABEL=cidata TYPE=vfat */
     char *out;

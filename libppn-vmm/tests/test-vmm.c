@@ -44,12 +44,35 @@ static ppn_qmp *connect_fake(const struct fm_step *steps, pid_t *pid)
     return q;
 }
 
+/* Every id of ppn_vmm_constant is its macro; one past the last is -EINVAL. */
+static void check_constants_vmm(void)
+{
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_QMP_LINE_MAX), (int64_t)PPN_QMP_LINE_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_QMP_EVENT_QUEUE_MAX), (int64_t)PPN_QMP_EVENT_QUEUE_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_QMP_STATUS_MAX), (int64_t)PPN_QMP_STATUS_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_NAME_MAX), (int64_t)PPN_VM_NAME_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_PORT_FORWARDS_MAX), (int64_t)PPN_VM_PORT_FORWARDS_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_MEMORY_MIN_MIB), (int64_t)PPN_VM_MEMORY_MIN_MIB);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_MEMORY_MAX_MIB), (int64_t)PPN_VM_MEMORY_MAX_MIB);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_VCPUS_MAX), (int64_t)PPN_VM_VCPUS_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_SSH_KEYS_MAX), (int64_t)PPN_VM_SSH_KEYS_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_SSH_KEY_MAX), (int64_t)PPN_VM_SSH_KEY_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_USER_DATA_MAX), (int64_t)PPN_VM_USER_DATA_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_NETWORK_CONFIG_MAX), (int64_t)PPN_VM_NETWORK_CONFIG_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_IMAGE_HEADER_MAX), (int64_t)PPN_VM_IMAGE_HEADER_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_BACKING_FILE_MAX), (int64_t)PPN_VM_BACKING_FILE_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_IMAGE_SIZE_MAX), (int64_t)PPN_VM_IMAGE_SIZE_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_SEED_BYTES), (int64_t)PPN_VM_SEED_BYTES);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS), (int64_t)PPN_VMM_KVM_PROBE_TIMEOUT_MS);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS + 1), -EINVAL);
+    ck_assert_int_eq(ppn_vmm_constant(UINT32_MAX), -EINVAL);
+}
+
 START_TEST(test_version)
 {
     ck_assert_str_eq(ppn_vmm_version(), PPN_VERSION);
-    ck_assert_uint_eq(ppn_qmp_line_max(), PPN_QMP_LINE_MAX);
-    ck_assert_uint_eq(ppn_qmp_event_queue_max(), PPN_QMP_EVENT_QUEUE_MAX);
-    ck_assert_uint_eq(ppn_vm_name_max(), PPN_VM_NAME_MAX);
+    check_constants_vmm();
+    ck_assert_int_eq(ppn_vmm_constant(3), 63); /* VM_NAME_MAX: the ids are fixed numbers */
 }
 END_TEST
 

@@ -12,9 +12,6 @@ PPN_EXPORT const char *ppn_wg_version(void)
     return PPN_VERSION;
 }
 
-PPN_EXPORT size_t ppn_wg_key_bytes(void) { return PPN_WG_KEY_BYTES; }
-PPN_EXPORT size_t ppn_wg_key_b64_len(void) { return PPN_WG_KEY_B64_LEN; }
-PPN_EXPORT size_t ppn_wg_ifname_max(void) { return PPN_WG_IFNAME_MAX; }
 
 PPN_EXPORT int ppn_wg_key_to_base64(const uint8_t key[PPN_WG_KEY_BYTES], char *out)
 {

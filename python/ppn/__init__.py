@@ -43,12 +43,17 @@ def _fn(lib, name, restype, *argtypes):
     return f
 
 
+def _constant(lib, name, cid, what):
+    """One value of ppn_<name>_constant(id): the ids are fixed numbers (doc/API.md)."""
+    f = _fn(lib, f"ppn_{name}_constant", _c.c_int64, _c.c_uint32)
+    return _check(f(cid), f"ppn_{name}_constant({what})")
+
+
 # ---- libppn-ledger ---------------------------------------------------------
 
-_ledger_constant = _fn(_ledger, "ppn_ledger_constant", _c.c_size_t, _c.c_char_p)
-HASH_BYTES = _ledger_constant(b"HASH_BYTES")
-PROOF_MAX = _ledger_constant(b"PROOF_MAX")
-ENTRY_MAX = _ledger_constant(b"ENTRY_MAX")
+HASH_BYTES = _constant(_ledger, "ledger", 3, "HASH_BYTES")
+ENTRY_MAX = _constant(_ledger, "ledger", 5, "ENTRY_MAX")
+PROOF_MAX = _constant(_ledger, "ledger", 6, "PROOF_MAX")
 
 _l_open = _fn(_ledger, "ppn_ledger_open", _c.c_int, _c.c_char_p, _c.c_uint32, _c.POINTER(_c.c_void_p))
 _l_free = _fn(_ledger, "ppn_ledger_free", None, _c.c_void_p)
@@ -152,9 +157,8 @@ def verify_consistency(old_size, new_size, old_root, new_root, proof):
 
 # ---- libppn-crypto: short codes --------------------------------------------
 
-_crypto_size = _fn(_crypto, "ppn_crypto_size", _c.c_long, _c.c_int)
-_CODE_STRING_SIZE = _crypto_size(10)     # PPN_CRYPTO_SIZE_CODE_STRING_SIZE
-_CODE_CANONICAL_SIZE = _crypto_size(11)  # PPN_CRYPTO_SIZE_CODE_CANONICAL_SIZE
+_CODE_STRING_SIZE = _constant(_crypto, "crypto", 10, "CODE_STRING_SIZE")
+_CODE_CANONICAL_SIZE = _constant(_crypto, "crypto", 11, "CODE_CANONICAL_SIZE")
 CODE_CHECK = 1
 _code_gen = _fn(_crypto, "ppn_crypto_code_generate", _c.c_int, _c.c_uint, _c.c_uint32, _c.c_char_p, _c.c_size_t)
 _code_parse = _fn(_crypto, "ppn_crypto_code_parse", _c.c_int, _c.c_char_p, _c.c_size_t, _c.c_uint32, _c.c_char_p,
@@ -223,9 +227,9 @@ def _struct(cname, fields):
     return cls
 
 
-_fleet_name_max = _fn(_fleet, "ppn_fleet_name_max", _c.c_size_t)()
-_fleet_max_vms = _fn(_fleet, "ppn_fleet_max_vms", _c.c_size_t)()
-_fleet_msg_max = _fn(_fleet, "ppn_fleet_message_max", _c.c_size_t)()
+_fleet_name_max = _constant(_fleet, "fleet", 4, "NAME_MAX")
+_fleet_max_vms = _constant(_fleet, "fleet", 7, "MAX_VMS")
+_fleet_msg_max = _constant(_fleet, "fleet", 8, "MESSAGE_MAX")
 KEY = _c.c_uint8 * 32
 
 VM = _struct("ppn_fleet_vm", [("name", _c.c_char * (_fleet_name_max + 1)), ("mem_bytes", _c.c_uint64)])

@@ -28,6 +28,16 @@ def rfc9162_root(leaves):
     return hashlib.sha256(b"\x01" + rfc9162_root(leaves[:k]) + rfc9162_root(leaves[k:])).digest()
 
 
+class ConstantTest(unittest.TestCase):
+    def test_one_function_per_library(self):
+        self.assertEqual((ppn.HASH_BYTES, ppn.ENTRY_MAX, ppn.PROOF_MAX), (32, 4096, 128))
+        self.assertEqual((ppn._fleet_name_max, ppn._fleet_max_vms, ppn._fleet_msg_max), (63, 64, 8192))
+        self.assertEqual(ppn._CODE_CANONICAL_SIZE, 11)
+        with self.assertRaises(OSError) as e:
+            ppn._constant(ppn._ledger, "ledger", 999, "unknown")
+        self.assertEqual(e.exception.errno, 22)
+
+
 class LedgerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

@@ -36,7 +36,7 @@ extern "C" {
 PPN_EXPORT const char *ppn_crypto_version(void);
 
 /* ------------------------------------------------------------------------
- * Sizes.  Each is also available at run time through ppn_crypto_size().
+ * Sizes.  Each is also available at run time through ppn_crypto_constant().
  * ------------------------------------------------------------------------ */
 #define PPN_CRYPTO_KEY_BYTES            32   /* X25519 / Ed25519 public key, WG private key */
 #define PPN_CRYPTO_IDENTITY_SECRET_BYTES 64  /* libsodium Ed25519 secret key (seed || public) */
@@ -65,29 +65,32 @@ PPN_EXPORT const char *ppn_crypto_version(void);
 /* Protocol version carried in every message and bound into CPace's CI. */
 #define PPN_CRYPTO_PROTOCOL_VERSION     1
 
-typedef enum ppn_crypto_size_id {
-    PPN_CRYPTO_SIZE_KEY_BYTES = 0,
-    PPN_CRYPTO_SIZE_IDENTITY_SECRET_BYTES = 1,
-    PPN_CRYPTO_SIZE_KEY_B64_LEN = 2,
-    PPN_CRYPTO_SIZE_CPACE_SCALAR_BYTES = 3,
-    PPN_CRYPTO_SIZE_CPACE_POINT_BYTES = 4,
-    PPN_CRYPTO_SIZE_CPACE_ISK_BYTES = 5,
-    PPN_CRYPTO_SIZE_CPACE_SID_OUTPUT_BYTES = 6,
-    PPN_CRYPTO_SIZE_CODE_MIN_SYMBOLS = 7,
-    PPN_CRYPTO_SIZE_CODE_MAX_SYMBOLS = 8,
-    PPN_CRYPTO_SIZE_CODE_DEFAULT_SYMBOLS = 9,
-    PPN_CRYPTO_SIZE_CODE_STRING_SIZE = 10,
-    PPN_CRYPTO_SIZE_CODE_CANONICAL_SIZE = 11,
-    PPN_CRYPTO_SIZE_SAS_STRING_SIZE = 12,
-    PPN_CRYPTO_SIZE_ENDPOINT_MAX = 13,
-    PPN_CRYPTO_SIZE_HOSTNAME_MAX = 14,
-    PPN_CRYPTO_SIZE_ADDRESS_MAX = 15,
-    PPN_CRYPTO_SIZE_DEFAULT_TIMEOUT_MS = 16,
-    PPN_CRYPTO_SIZE_PROTOCOL_VERSION = 17,
-} ppn_crypto_size_id;
-
-/* The value of one of the macros above, or -EINVAL for an unknown id. */
-PPN_EXPORT long ppn_crypto_size(ppn_crypto_size_id id);
+/* Every size, maximum and limit of this header at run time, for bindings and for programs
+ * built against another version: ppn_crypto_constant(PPN_CRYPTO_CONSTANT_<NAME>) is the value
+ * of the macro PPN_CRYPTO_<NAME>, or -EINVAL for an unknown id.  An id never changes meaning;
+ * new constants get new ids (doc/API.md, "Constants"). */
+typedef enum ppn_crypto_constant_id {
+    PPN_CRYPTO_CONSTANT_KEY_BYTES = 0,
+    PPN_CRYPTO_CONSTANT_IDENTITY_SECRET_BYTES = 1,
+    PPN_CRYPTO_CONSTANT_KEY_B64_LEN = 2,
+    PPN_CRYPTO_CONSTANT_CPACE_SCALAR_BYTES = 3,
+    PPN_CRYPTO_CONSTANT_CPACE_POINT_BYTES = 4,
+    PPN_CRYPTO_CONSTANT_CPACE_ISK_BYTES = 5,
+    PPN_CRYPTO_CONSTANT_CPACE_SID_OUTPUT_BYTES = 6,
+    PPN_CRYPTO_CONSTANT_CODE_MIN_SYMBOLS = 7,
+    PPN_CRYPTO_CONSTANT_CODE_MAX_SYMBOLS = 8,
+    PPN_CRYPTO_CONSTANT_CODE_DEFAULT_SYMBOLS = 9,
+    PPN_CRYPTO_CONSTANT_CODE_STRING_SIZE = 10,
+    PPN_CRYPTO_CONSTANT_CODE_CANONICAL_SIZE = 11,
+    PPN_CRYPTO_CONSTANT_SAS_STRING_SIZE = 12,
+    PPN_CRYPTO_CONSTANT_ENDPOINT_MAX = 13,
+    PPN_CRYPTO_CONSTANT_HOSTNAME_MAX = 14,
+    PPN_CRYPTO_CONSTANT_ADDRESS_MAX = 15,
+    PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS = 16,
+    PPN_CRYPTO_CONSTANT_PROTOCOL_VERSION = 17,
+    PPN_CRYPTO_CONSTANT_SAS_DIGITS = 18,
+} ppn_crypto_constant_id;
+PPN_EXPORT int64_t ppn_crypto_constant(uint32_t id);
 
 /* ------------------------------------------------------------------------
  * Key encoding: base64 exactly as `wg genkey` / `wg pubkey` print it.

@@ -61,11 +61,26 @@ PPN_EXPORT const char *ppn_fleet_version(void);
  * integer (JSON, most bindings).  Sums saturate here instead of wrapping. */
 #define PPN_FLEET_BYTES_MAX 9223372036854775807ULL
 
-/* The same values, for bindings without access to the macros. */
-PPN_EXPORT size_t ppn_fleet_message_max(void);
-PPN_EXPORT size_t ppn_fleet_name_max(void);
-PPN_EXPORT size_t ppn_fleet_max_vms(void);
-PPN_EXPORT uint64_t ppn_fleet_bytes_max(void);
+/* Every size, maximum and limit of this header at run time, for bindings and for programs
+ * built against another version: ppn_fleet_constant(PPN_FLEET_CONSTANT_<NAME>) is the value
+ * of the macro PPN_FLEET_<NAME>, or -EINVAL for an unknown id.  An id never changes meaning;
+ * new constants get new ids (doc/API.md, "Constants"). */
+typedef enum ppn_fleet_constant_id {
+    PPN_FLEET_CONSTANT_PUBLIC_KEY_BYTES = 0,
+    PPN_FLEET_CONSTANT_SECRET_KEY_BYTES = 1,
+    PPN_FLEET_CONSTANT_SEED_BYTES = 2,
+    PPN_FLEET_CONSTANT_SIGNATURE_BYTES = 3,
+    PPN_FLEET_CONSTANT_NAME_MAX = 4,
+    PPN_FLEET_CONSTANT_PATH_MAX = 5,
+    PPN_FLEET_CONSTANT_SPEC_MAX = 6,
+    PPN_FLEET_CONSTANT_MAX_VMS = 7,
+    PPN_FLEET_CONSTANT_MESSAGE_MAX = 8,
+    PPN_FLEET_CONSTANT_HEARTBEAT_VERSION = 9,
+    PPN_FLEET_CONSTANT_REQUEST_VERSION = 10,
+    PPN_FLEET_CONSTANT_NONCE_BYTES = 11,
+    PPN_FLEET_CONSTANT_BYTES_MAX = 12,
+} ppn_fleet_constant_id;
+PPN_EXPORT int64_t ppn_fleet_constant(uint32_t id);
 
 /* For bindings that cannot read this header (ctypes, cffi's ABI mode): the
  * size of a public struct ('field' NULL) or the offset and size of one of

@@ -68,9 +68,25 @@ PPN_EXPORT const char *ppn_ledger_version(void);
  * The notes it signs itself are far shorter (under 700 bytes). */
 #define PPN_LEDGER_CHECKPOINT_MAX 16384
 
-/* The same values for bindings: which is one of the names above without the prefix,
- * e.g. "HASH_BYTES".  Returns the value, or 0 for an unknown name. */
-PPN_EXPORT size_t ppn_ledger_constant(const char *which);
+/* Every size, maximum and limit of this header at run time, for bindings and for programs
+ * built against another version: ppn_ledger_constant(PPN_LEDGER_CONSTANT_<NAME>) is the value
+ * of the macro PPN_LEDGER_<NAME>, or -EINVAL for an unknown id.  An id never changes meaning;
+ * new constants get new ids (doc/API.md, "Constants"). */
+typedef enum ppn_ledger_constant_id {
+    PPN_LEDGER_CONSTANT_PUBLIC_KEY_BYTES = 0,
+    PPN_LEDGER_CONSTANT_SECRET_KEY_BYTES = 1,
+    PPN_LEDGER_CONSTANT_SIGNATURE_BYTES = 2,
+    PPN_LEDGER_CONSTANT_HASH_BYTES = 3,
+    PPN_LEDGER_CONSTANT_TEXT_MAX = 4,
+    PPN_LEDGER_CONSTANT_ENTRY_MAX = 5,
+    PPN_LEDGER_CONSTANT_PROOF_MAX = 6,
+    PPN_LEDGER_CONSTANT_CHECKPOINT_MAX = 7,
+    PPN_LEDGER_CONSTANT_BUNDLE_MAX = 8,
+    PPN_LEDGER_CONSTANT_BUNDLE_FILES_MAX = 9,
+    PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX = 10,
+    PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX = 11,
+} ppn_ledger_constant_id;
+PPN_EXPORT int64_t ppn_ledger_constant(uint32_t id);
 
 /* Capabilities are UTF-8 strings; these are the ones the ledger itself checks. */
 #define PPN_LEDGER_CAP_ADMIN "admin"          /* implies every capability */

@@ -45,6 +45,31 @@ PPN_EXPORT const char *ppn_vmm_version(void);
  * NULL is fine. */
 PPN_EXPORT void ppn_vmm_strv_free(char **strv);
 
+/* Every size, maximum and limit of this header at run time, for bindings and for programs
+ * built against another version: ppn_vmm_constant(PPN_VMM_CONSTANT_<NAME>) is the value
+ * of the macro PPN_<NAME>, or -EINVAL for an unknown id.  An id never changes meaning;
+ * new constants get new ids (doc/API.md, "Constants"). */
+typedef enum ppn_vmm_constant_id {
+    PPN_VMM_CONSTANT_QMP_LINE_MAX = 0,
+    PPN_VMM_CONSTANT_QMP_EVENT_QUEUE_MAX = 1,
+    PPN_VMM_CONSTANT_QMP_STATUS_MAX = 2,
+    PPN_VMM_CONSTANT_VM_NAME_MAX = 3,
+    PPN_VMM_CONSTANT_VM_PORT_FORWARDS_MAX = 4,
+    PPN_VMM_CONSTANT_VM_MEMORY_MIN_MIB = 5,
+    PPN_VMM_CONSTANT_VM_MEMORY_MAX_MIB = 6,
+    PPN_VMM_CONSTANT_VM_VCPUS_MAX = 7,
+    PPN_VMM_CONSTANT_VM_SSH_KEYS_MAX = 8,
+    PPN_VMM_CONSTANT_VM_SSH_KEY_MAX = 9,
+    PPN_VMM_CONSTANT_VM_USER_DATA_MAX = 10,
+    PPN_VMM_CONSTANT_VM_NETWORK_CONFIG_MAX = 11,
+    PPN_VMM_CONSTANT_VM_IMAGE_HEADER_MAX = 12,
+    PPN_VMM_CONSTANT_VM_BACKING_FILE_MAX = 13,
+    PPN_VMM_CONSTANT_VM_IMAGE_SIZE_MAX = 14,
+    PPN_VMM_CONSTANT_VM_SEED_BYTES = 15,
+    PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS = 16,
+} ppn_vmm_constant_id;
+PPN_EXPORT int64_t ppn_vmm_constant(uint32_t id);
+
 /* ------------------------------------------------------------------------
  * QMP client
  * ------------------------------------------------------------------------ */
@@ -57,9 +82,6 @@ PPN_EXPORT void ppn_vmm_strv_free(char **strv);
 #define PPN_QMP_EVENT_QUEUE_MAX 1024u
 /* Size of the run-state buffer in ppn_qmp_status ("running", "paused", ...). */
 #define PPN_QMP_STATUS_MAX 32u
-
-PPN_EXPORT size_t ppn_qmp_line_max(void);
-PPN_EXPORT size_t ppn_qmp_event_queue_max(void);
 
 typedef struct ppn_qmp ppn_qmp;
 
@@ -299,7 +321,6 @@ PPN_EXPORT int ppn_vm_type_from_string(const char *s, ppn_vm_type *ret_type);
 #define PPN_VM_MEMORY_MIN_MIB 64u
 #define PPN_VM_MEMORY_MAX_MIB (1024u * 1024u)
 #define PPN_VM_VCPUS_MAX 256u
-PPN_EXPORT size_t ppn_vm_name_max(void);
 PPN_EXPORT int ppn_vm_name_valid(const char *name); /* 1 valid, 0 not */
 
 typedef enum ppn_vm_proto {
@@ -479,7 +500,6 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
 #define PPN_VM_BACKING_FILE_MAX 1023u
 /* Largest virtual size accepted from an image or for a new one: 64 TiB. */
 #define PPN_VM_IMAGE_SIZE_MAX (64ULL << 40)
-PPN_EXPORT size_t ppn_vm_image_header_max(void);
 
 typedef struct ppn_vm_image_info {
     ppn_vm_disk_format format;        /* RAW or QCOW2 */
@@ -537,7 +557,6 @@ PPN_EXPORT int ppn_vm_image_create(const char *path, const char *base, uint64_t 
  * SSH keys; the spec's user-data as given; or both as a MIME multipart)
  * and, when given, network-config. */
 #define PPN_VM_SEED_BYTES (1024u * 1024u)
-PPN_EXPORT size_t ppn_vm_seed_bytes(void);
 
 /* The seed image of the spec's cloud-init settings, PPN_VM_SEED_BYTES long,
  * the same bytes for the same spec (instance-id "ppn-<name>-<16 hex>" from

@@ -53,9 +53,16 @@ PPN_EXPORT const char *ppn_wg_version(void);
 #define PPN_WG_KEY_BYTES 32     /* private, public and preshared keys */
 #define PPN_WG_KEY_B64_LEN 44   /* base64 text of a key, without the NUL */
 #define PPN_WG_IFNAME_MAX 15    /* longest interface name, without the NUL */
-PPN_EXPORT size_t ppn_wg_key_bytes(void);
-PPN_EXPORT size_t ppn_wg_key_b64_len(void);
-PPN_EXPORT size_t ppn_wg_ifname_max(void);
+/* Every size, maximum and limit of this header at run time, for bindings and for programs
+ * built against another version: ppn_wg_constant(PPN_WG_CONSTANT_<NAME>) is the value
+ * of the macro PPN_WG_<NAME>, or -EINVAL for an unknown id.  An id never changes meaning;
+ * new constants get new ids (doc/API.md, "Constants"). */
+typedef enum ppn_wg_constant_id {
+    PPN_WG_CONSTANT_KEY_BYTES = 0,
+    PPN_WG_CONSTANT_KEY_B64_LEN = 1,
+    PPN_WG_CONSTANT_IFNAME_MAX = 2,
+} ppn_wg_constant_id;
+PPN_EXPORT int64_t ppn_wg_constant(uint32_t id);
 
 /* 0 when 'name' is a valid interface name (1 to PPN_WG_IFNAME_MAX
  * characters, not "." or "..", no '/', ':' or whitespace: what the kernel
