@@ -43,7 +43,7 @@ PPN_EXPORT int ppn_fleet_agent_new(const ppn_fleet_agent_config *cfg,
                                    const ppn_fleet_agent_callbacks *cb, void *userdata,
                                    uint64_t now_ms, ppn_fleet_agent **ret)
 {
-    if (!cfg || !ret || !cfg->secret_key || !sockaddr_ok(cfg->listen, cfg->listen_len) ||
+    if (!cfg || !ret || !cfg->secret_key || !fleet_reserved_zero(cfg->reserved) || !sockaddr_ok(cfg->listen, cfg->listen_len) ||
         !sockaddr_ok(cfg->controller, cfg->controller_len) || cfg->epoch == 0 ||
         cfg->epoch == UINT32_MAX || (cfg->interval_ms && cfg->interval_ms < 100) ||
         cfg->interval_ms > UINT32_MAX)

@@ -48,7 +48,8 @@ PPN_EXPORT int ppn_fleet_balloon_plan(uint64_t avail, const ppn_fleet_balloon_po
                                       const ppn_fleet_balloon_guest *g, size_t n,
                                       uint64_t *targets, ppn_fleet_balloon_result *ret)
 {
-    if (!p || !ret || (n && (!g || !targets)) || n > PPN_FLEET_MAX_VMS || p->step_bytes == 0)
+    if (!p || !ret || (n && (!g || !targets)) || n > PPN_FLEET_MAX_VMS || p->step_bytes == 0 ||
+        !fleet_reserved_zero(p->reserved))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (g[i].floor_bytes > g[i].max_bytes || g[i].actual_bytes > g[i].max_bytes)

@@ -719,7 +719,7 @@ PPN_EXPORT int ppn_fleet_place(const ppn_fleet *f, const ppn_fleet_place_query *
                                ppn_fleet_placement *ret)
 {
     if (!f || !q || !ret || q->mem_bytes == 0 || q->mem_bytes > PPN_FLEET_BYTES_MAX ||
-        q->vcpus == 0 || q->kind > PPN_FLEET_VM_TOTEBOX)
+        q->vcpus == 0 || q->kind > PPN_FLEET_VM_TOTEBOX || !fleet_reserved_zero(q->reserved))
         return -EINVAL;
     if (q->kind == PPN_FLEET_VM_TOTEBOX && !q->has_node)
         return -EDESTADDRREQ;

@@ -14,6 +14,12 @@
 bool fleet_name_valid(const char *s, size_t len);
 
 /* context string || body, at most this long. */
+/* The reserved tail of an input struct is zero (doc/API.md, "Structs"). */
+static inline bool fleet_reserved_zero(const uint64_t r[4])
+{
+    return (r[0] | r[1] | r[2] | r[3]) == 0;
+}
+
 #define FLEET_SIGNED_MAX (32 + PPN_FLEET_MESSAGE_MAX)
 
 /* Decode a heartbeat without verifying the signature.  On success ret_msg

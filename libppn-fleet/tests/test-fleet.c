@@ -458,8 +458,14 @@ START_TEST(test_liveness_mass_eviction_guard)
     /* Silent nodes are not placed on even while held. */
     ppn_fleet_place_query q = {.mem_bytes = 100 * MIB, .vcpus = 1};
     ppn_fleet_placement p;
+    memset(&p, 0xa5, sizeof(p)); /* output: the reserved tail comes back zero (doc/API.md) */
     ck_assert_int_eq(ppn_fleet_place(f, &q, 40000, NULL, NULL, &p), 1);
     ck_assert_mem_eq(p.node_key, k[4].pk, 32);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_uint_eq(p.reserved[i], 0);
+    q.reserved[0] = 1; /* input: a reserved tail that is not zero is refused */
+    ck_assert_int_eq(ppn_fleet_place(f, &q, 40000, NULL, NULL, &p), -EINVAL);
+    q.reserved[0] = 0;
     ck_assert_uint_eq(p.reasons[PPN_FLEET_NOT_ALIVE], 4);
     /* Two come back: 2 of 5 silent (40%): those two are evicted. */
     ck_assert_int_eq(ingest_hb(f, &k[0], 2, 4000, 41000), 0);
@@ -1223,6 +1229,13 @@ static ppn_fleet_balloon_policy test_policy(void)
 START_TEST(test_balloon_steady)
 {
     ppn_fleet_balloon_policy p = test_policy();
+    {
+        ppn_fleet_balloon_policy bad = test_policy();
+        ppn_fleet_balloon_result br;
+        uint64_t tg[1];
+        bad.reserved[2] = 7; /* input: the reserved tail is zero (doc/API.md) */
+        ck_assert_int_eq(ppn_fleet_balloon_plan(1ULL << 30, &bad, NULL, 0, tg, &br), -EINVAL);
+    }
     ppn_fleet_balloon_guest g[2] = {{1 * GIB, 600 * MIB, 256 * MIB, 1 * GIB},
                                     {768 * MIB, 100 * MIB, 256 * MIB, 1 * GIB}};
     uint64_t t[2] = {1, 1};

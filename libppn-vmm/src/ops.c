@@ -349,7 +349,8 @@ PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *o, ppn_vm_shutdown_pr
                                void *userdata, ppn_vm_shutdown_result *ret_result)
 {
     if (!o || !ret_result || (!o->monitor_path && o->pid <= 0) || o->step_timeout_ms == 0 ||
-        o->step_timeout_ms > INT32_MAX)
+        o->step_timeout_ms > INT32_MAX ||
+        (o->reserved[0] | o->reserved[1] | o->reserved[2] | o->reserved[3])) /* doc/API.md */
         return -EINVAL;
     struct sd s = {.o = o, .fn = progress, .ud = userdata, .t0 = ppnc_now_mono_ms()};
     int step_ms = (int)o->step_timeout_ms;

@@ -237,8 +237,9 @@ static bool argv_ok(const char *const *argv)
 
 PPN_EXPORT int ppn_vm_unit(const ppn_vm_spec *spec, const ppn_vm_unit_opts *o, char **ret_text)
 {
-    if (!spec || !o || !ret_text || ppn_vm_spec_validate(spec, NULL) < 0)
-        return -EINVAL;
+    if (!spec || !o || !ret_text || ppn_vm_spec_validate(spec, NULL) < 0 ||
+        (o->reserved[0] | o->reserved[1] | o->reserved[2] | o->reserved[3]))
+        return -EINVAL; /* the reserved tail is zero (doc/API.md, "Structs") */
     bool own = o->exec_start != NULL; /* the caller's command lines */
     if (own ? !argv_ok(o->exec_start) || (o->exec_stop && !argv_ok(o->exec_stop))
             : !o->ppn_vm_binary || o->ppn_vm_binary[0] != '/' || !o->state_dir || o->state_dir[0] != '/')

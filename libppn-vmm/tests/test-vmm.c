@@ -763,6 +763,10 @@ START_TEST(test_unit_verify)
     o.accel = PPN_VM_ACCEL_TCG | PPN_VM_ACCEL_KVM;
     ck_assert_int_eq(ppn_vm_unit(s, &o, &text), -EINVAL);
     o.accel = 0;
+    /* an input struct's reserved tail is zero (doc/API.md, "Structs") */
+    o.reserved[3] = 1;
+    ck_assert_int_eq(ppn_vm_unit(s, &o, &text), -EINVAL);
+    o.reserved[3] = 0;
 
     /* another program's own command lines */
     const char *start[] = {self, "exec", "orch1", NULL};

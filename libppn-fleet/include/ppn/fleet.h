@@ -312,6 +312,7 @@ typedef struct ppn_fleet_tick_result {
     uint32_t held;          /* silent nodes whose eviction was held */
     bool in_grace;          /* held because the grace period is running */
     bool guard_tripped;     /* held because too much of the fleet went silent */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_tick_result;
 
 /* Apply liveness at 'now_ms': nodes silent for more than the limit are
@@ -342,6 +343,7 @@ typedef struct ppn_fleet_node_info {
     socklen_t addr_len;          /* 0 if unknown */
     struct sockaddr_storage src_addr; /* where the last accepted heartbeat came from */
     socklen_t src_addr_len;      /* 0 if unknown */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_node_info;
 
 /* Number of member nodes; index order is stable between set_members calls. */
@@ -381,6 +383,7 @@ typedef struct ppn_fleet_place_query {
     uint32_t kind;        /* ppn_fleet_vm_kind */
     bool has_node;
     uint8_t node_key[PPN_FLEET_PUBLIC_KEY_BYTES];
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_place_query;
 
 typedef struct ppn_fleet_placement {
@@ -391,6 +394,7 @@ typedef struct ppn_fleet_placement {
     size_t node_index;                       /* valid when placed */
     uint8_t node_key[PPN_FLEET_PUBLIC_KEY_BYTES];
     uint64_t ram_left_bytes;                 /* on that node after this VM and claims */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_placement;
 
 /* Called once per node with the reason it does or does not fit. */
@@ -562,6 +566,7 @@ typedef struct ppn_fleet_agent_config {
     socklen_t controller_len;
     uint32_t epoch;                      /* from ppn_fleet_epoch_next(), >= 1 */
     uint64_t interval_ms;                /* between heartbeats, +-10 % jitter; 0: 10000 */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_agent_config;
 
 /* An agent whose first heartbeat is due at now_ms.  -EINVAL: NULL, bad
@@ -616,6 +621,7 @@ typedef struct ppn_fleet_balloon_policy {
     uint64_t hysteresis_bytes; /* give back only above margin + this */
     uint64_t step_bytes;       /* largest change per guest per call, > 0 */
     uint64_t reserve_bytes;    /* a guest keeps at least this much of its free memory */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_balloon_policy;
 
 typedef struct ppn_fleet_balloon_result {
@@ -623,6 +629,7 @@ typedef struct ppn_fleet_balloon_result {
     uint64_t returned_bytes;   /* sum of increases */
     uint32_t changed;          /* guests whose target differs from actual */
     int32_t pressure;          /* -1 reclaiming, 0 steady, 1 giving back */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_fleet_balloon_result;
 
 /* Fill ret_targets[n] with each guest's new balloon target (its actual

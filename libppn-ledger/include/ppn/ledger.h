@@ -207,6 +207,7 @@ struct ppn_ledger_report {
      * cache and appends at lost_index.  lost_count 0: none. */
     uint64_t lost_index;
     uint64_t lost_count;
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 };
 
 /* Progress of the long operations on a handle (ppn_ledger_verify, ppn_ledger_import): called
@@ -467,6 +468,7 @@ struct ppn_ledger_import_report {
     uint8_t theirs[PPN_LEDGER_HASH_BYTES]; /* theirs at fork_size */
     uint64_t error_index;  /* the source's entry at fault (damaged, forged, refused, forked), */
     uint64_t error_offset; /* and its byte offset in the source's file; UINT64_MAX if none */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 };
 
 /* Import from another replica's ledger directory 'src_dir' (opened read-only).  A damaged or
@@ -502,6 +504,7 @@ struct ppn_ledger_bundle_report {
     uint64_t error_offset; /* its byte offset in that file of the replica, UINT64_MAX if none */
     char file[65];         /* the name of that file ("" if none) */
     char why[256];         /* a sentence saying what is wrong ("" on success) */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 };
 
 /* Build the bundle of what 'ledger' holds (its entries, the tree hashes of them, its stored
@@ -590,6 +593,7 @@ struct ppn_ledger_sync_report {
     uint64_t error_index;  /* the ledger index of the entry at fault, UINT64_MAX if none */
     uint64_t error_offset; /* byte offset in the answer at fault, UINT64_MAX if none */
     char why[256];         /* a sentence ("" on success) */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 };
 
 /* Apply an answer to this ledger (writer only, -EBADF): checked in order, cheapest first —

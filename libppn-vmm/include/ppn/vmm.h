@@ -175,6 +175,7 @@ typedef struct ppn_qmp_status {
     bool running;                      /* vCPUs run */
     bool singlestep;
     char status[PPN_QMP_STATUS_MAX];   /* "running", "paused", "shutdown", ... */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_qmp_status;
 
 /* query-status. */
@@ -212,6 +213,7 @@ typedef struct ppn_vmm_guest_stats {
     uint64_t total_memory;
     uint64_t available_memory;
     uint64_t disk_caches;
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vmm_guest_stats;
 
 /* The QOM path of the balloon device the VMs of this library have. */
@@ -263,6 +265,7 @@ typedef struct ppn_vm_shutdown_opts {
     uint32_t quit_wait_ms;        /* after quit, wait for QEMU to exit */
     uint32_t term_wait_ms;        /* after SIGTERM, wait before SIGKILL */
     uint32_t kill_wait_ms;        /* after SIGKILL, wait for the exit */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vm_shutdown_opts;
 
 /* Fills 'opts' with defaults: deadline 60 s, re-press every 10 s, steps
@@ -278,10 +281,11 @@ typedef void (*ppn_vm_shutdown_progress_fn)(ppn_vm_shutdown_step step, int resul
                                             uint64_t elapsed_ms, void *userdata);
 
 typedef struct ppn_vm_shutdown_result {
-    ppn_vm_shutdown_outcome outcome;
+    uint32_t outcome;             /* ppn_vm_shutdown_outcome */
     unsigned presses;             /* power button presses sent */
     uint64_t elapsed_ms;
     int last_error;               /* last failing step's negative errno, or 0 */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vm_shutdown_result;
 
 /* Runs the sequence: connect (with a pid, a monitor another client holds
@@ -329,7 +333,7 @@ typedef enum ppn_vm_proto {
 } ppn_vm_proto;
 
 typedef struct ppn_vm_port_forward {
-    ppn_vm_proto proto;
+    uint32_t proto;         /* ppn_vm_proto */
     uint16_t host_port;     /* on 127.0.0.1 of the host */
     uint16_t guest_port;
 } ppn_vm_port_forward;
@@ -502,12 +506,13 @@ PPN_EXPORT int ppn_vm_path(const char *state_dir, const char *name, const char *
 #define PPN_VM_IMAGE_SIZE_MAX (64ULL << 40)
 
 typedef struct ppn_vm_image_info {
-    ppn_vm_disk_format format;        /* RAW or QCOW2 */
+    uint32_t format;                  /* ppn_vm_disk_format: RAW or QCOW2 */
     uint32_t qcow2_version;           /* 2 or 3; 0 for raw */
     uint32_t cluster_bits;            /* qcow2; 0 for raw */
     uint64_t virtual_size;            /* bytes the guest sees */
     char backing_file[PPN_VM_BACKING_FILE_MAX + 1]; /* "" for none */
-    ppn_vm_disk_format backing_format; /* from the header; AUTO if unstated */
+    uint32_t backing_format;          /* ppn_vm_disk_format, from the header; AUTO if unstated */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vm_image_info;
 
 /* Identifies an image from its first 'len' bytes 'data' (untrusted; at most
@@ -648,6 +653,7 @@ typedef struct ppn_vm_unit_opts {
     /* For ppn-vm's own ExecStart: "run --accel kvm|tcg"; 0 (AUTO) lets run
      * probe on each start. */
     uint32_t accel;
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vm_unit_opts;
 
 /* The unit name "ppn-vm-<name>.service" into 'buf'.  -ENAMETOOLONG. */
@@ -702,7 +708,7 @@ PPN_EXPORT int ppn_vm_log_last_line(const char *state_dir, const char *name, cha
 
 typedef struct ppn_vm_info {
     char name[PPN_VM_NAME_MAX + 1];
-    ppn_vm_type type;
+    uint32_t type;              /* ppn_vm_type */
     uint32_t memory_mib;        /* from the spec */
     uint32_t vcpus;
     pid_t pid;                  /* 0 when not running */
@@ -712,6 +718,7 @@ typedef struct ppn_vm_info {
     int qmp_error;              /* 0 or why status/balloon are unknown */
     char node[64];              /* pinned node ("" when none) */
     char accel[8];              /* "kvm" or "tcg" as QEMU reports it; "" when unknown */
+    uint64_t reserved[4];        /* zero: room for later fields (doc/API.md, "Structs") */
 } ppn_vm_info;
 
 /* The state of one VM: spec, process, and over QMP (bounded by
