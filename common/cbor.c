@@ -121,15 +121,23 @@ int ppnc_cbor_get_bytes(struct ppnc_cbor_r *r, size_t min, size_t max, const uin
     return 0;
 }
 
-int ppnc_cbor_get_bytes_n(struct ppnc_cbor_r *r, void *out, size_t n)
+int ppnc_cbor_get_bytes_copy(struct ppnc_cbor_r *r, void *out, size_t min, size_t max,
+                             size_t *ret_len)
 {
     const uint8_t *p;
     size_t l;
-    if (ppnc_cbor_get_bytes(r, n, n, &p, &l) < 0)
+    if (ppnc_cbor_get_bytes(r, min, max, &p, &l) < 0)
         return -EBADMSG;
-    if (n)
-        memcpy(out, p, n);
+    if (l)
+        memcpy(out, p, l);
+    if (ret_len)
+        *ret_len = l;
     return 0;
+}
+
+int ppnc_cbor_get_bytes_n(struct ppnc_cbor_r *r, void *out, size_t n)
+{
+    return ppnc_cbor_get_bytes_copy(r, out, n, n, NULL);
 }
 
 int ppnc_cbor_get_text(struct ppnc_cbor_r *r, char *out, size_t max, size_t *ret_len)

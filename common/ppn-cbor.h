@@ -54,7 +54,9 @@ int ppnc_cbor_get_uint(struct ppnc_cbor_r *r, uint64_t max, uint64_t *ret);
 /* A byte string of min..max bytes; *ret points into the input. */
 int ppnc_cbor_get_bytes(struct ppnc_cbor_r *r, size_t min, size_t max, const uint8_t **ret,
                         size_t *ret_len);
-/* A byte string of exactly n bytes, copied into out. */
+/* A byte string of min..max bytes copied into out (ret_len may be NULL), or of exactly n. */
+int ppnc_cbor_get_bytes_copy(struct ppnc_cbor_r *r, void *out, size_t min, size_t max,
+                             size_t *ret_len);
 int ppnc_cbor_get_bytes_n(struct ppnc_cbor_r *r, void *out, size_t n);
 /* A text string of at most 'max' bytes (UTF-8 without NUL), copied into out[max + 1] with
  * a NUL; ret_len may be NULL. */

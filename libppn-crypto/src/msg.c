@@ -125,15 +125,7 @@ static int walk_map(const uint8_t *data, size_t len, uint64_t min_key, uint64_t 
 
 static int get_bytes(struct ppnc_cbor_r *v, uint8_t *dst, size_t min, size_t max, size_t *ret_len)
 {
-    const uint8_t *p;
-    size_t n;
-    if (ppnc_cbor_get_bytes(v, min, max, &p, &n) < 0)
-        return -EBADMSG;
-    if (n)
-        memcpy(dst, p, n);
-    if (ret_len)
-        *ret_len = n;
-    return 0;
+    return ppnc_cbor_get_bytes_copy(v, dst, min, max, ret_len);
 }
 
 static int get_uint(struct ppnc_cbor_r *v, uint64_t *ret)

@@ -49,7 +49,7 @@ PPN_EXPORT int ppn_fleet_agent_new(const ppn_fleet_agent_config *cfg,
         cfg->interval_ms > UINT32_MAX)
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     ppn_fleet_agent *a = calloc(1, sizeof(*a));
     if (!a)
         return -ENOMEM;

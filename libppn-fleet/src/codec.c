@@ -77,7 +77,7 @@ PPN_EXPORT int ppn_fleet_keypair_from_seed(const uint8_t seed[PPN_FLEET_SEED_BYT
     if (!seed || !ret_pk || !ret_sk)
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     crypto_sign_seed_keypair(ret_pk, ret_sk, seed);
     return 0;
 }
@@ -152,7 +152,7 @@ PPN_EXPORT int ppn_fleet_heartbeat_sign(const ppn_fleet_heartbeat *hb,
             return -EINVAL;
     }
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     if (!sk_matches(sk, hb->node_key))
         return -EINVAL;
 
@@ -213,7 +213,7 @@ PPN_EXPORT int ppn_fleet_request_sign(const ppn_fleet_request *req,
     if (!req || !sk || !buf || !request_fields_valid(req))
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     if (!sk_matches(sk, req->operator_key))
         return -EINVAL;
     uint8_t *bb = malloc(PPN_FLEET_MESSAGE_MAX);
@@ -393,7 +393,7 @@ PPN_EXPORT int ppn_fleet_heartbeat_open(const void *buf, size_t len, ppn_fleet_h
     if (!buf || !ret_hb)
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     ppn_fleet_heartbeat *hb = calloc(1, sizeof(*hb));
     uint8_t *msg = malloc(FLEET_SIGNED_MAX);
     uint8_t sig[64];
@@ -544,7 +544,7 @@ PPN_EXPORT int ppn_fleet_request_open(const void *buf, size_t len, ppn_fleet_req
     if (!buf || !ret_req)
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     ppn_fleet_request *rq = calloc(1, sizeof(*rq));
     uint8_t *msg = NULL, sig[64];
     size_t msg_len;

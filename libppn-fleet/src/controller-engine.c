@@ -519,7 +519,7 @@ PPN_EXPORT int ppn_fleet_controller_dispatch(ppn_fleet_controller *c, const void
     if (len > PPN_FLEET_MESSAGE_MAX)
         return -EMSGSIZE;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     ppn_fleet_request *rq = malloc(sizeof(*rq));
     uint8_t *msg = NULL, sig[64];
     size_t msg_len;

@@ -77,7 +77,7 @@ PPN_EXPORT int ppn_fleet_new(uint64_t now_ms, ppn_fleet **ret_fleet)
     if (!ret_fleet)
         return -EINVAL;
     if (fleet_sodium_init() < 0)
-        return -ENOMEM;
+        return -EIO;
     ppn_fleet *f = calloc(1, sizeof(*f));
     if (!f)
         return -ENOMEM;

@@ -208,16 +208,7 @@ PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
 PPN_EXPORT int ppn_ledger_open_full(const char *dir, uint32_t flags,
                                     struct ppn_ledger_report *report, ppn_ledger **ret_ledger)
 {
-    struct ppn_ledger_report rep;
-    ledger_report_init(&rep);
-    int r;
-    if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE))
-        r = -EINVAL;
-    else
-        r = ledger_open_internal(dir, flags, false, true, 0, NULL, NULL, &rep, ret_ledger);
-    if (report)
-        *report = rep;
-    return r;
+    return ppn_ledger_open_progress(dir, flags, report, NULL, NULL, ret_ledger);
 }
 
 PPN_EXPORT int ppn_ledger_open(const char *dir, uint32_t flags, ppn_ledger **ret_ledger)

@@ -18,32 +18,20 @@
 #include "internal.h"
 #include "ppn-common.h"
 #include "ledger-private.h"
+#include "ledger-test.h"
 #include "ppn/ledger.h"
 
 static uint8_t admin_sk[64], admin_pk[32], node_sk[64], node_pk[32];
 
 static void keys_setup(void)
 {
-    uint8_t seed[32];
-    memset(seed, 0xa1, 32);
-    crypto_sign_seed_keypair(admin_pk, admin_sk, seed);
-    memset(seed, 0xb2, 32);
-    crypto_sign_seed_keypair(node_pk, node_sk, seed);
+    ledger_test_key(admin_sk, admin_pk, 0xa1);
+    ledger_test_key(node_sk, node_pk, 0xb2);
 }
 
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/ppn-ledger-hard-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
+static char *tmpdir(void) { return ledger_test_tmpdir("hard"); }
 
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void rmrf(const char *d) { ledger_test_rmrf(d); }
 
 static void path(char *buf, size_t size, const char *dir, const char *name)
 {
@@ -60,16 +48,7 @@ static off_t file_size(const char *dir, const char *name)
     return st.st_size;
 }
 
-static struct ppn_ledger_entry vm_entry(uint64_t i)
-{
-    struct ppn_ledger_entry e;
-    memset(&e, 0, sizeof(e));
-    e.type = PPN_LEDGER_ENTRY_VM_ASSIGN;
-    snprintf(e.text, sizeof(e.text), "vm-%llu", (unsigned long long)(i % 50));
-    memcpy(e.subject, node_pk, 32);
-    e.time_ms = 1000 + i;
-    return e;
-}
+static struct ppn_ledger_entry vm_entry(uint64_t i) { return ledger_test_vm_entry(i, node_pk); }
 
 /* A ledger with the admin, one node and n entries in all; left open for writing if ret. */
 static char *make_ledger_origin(const char *origin, unsigned n, ppn_ledger **ret)
@@ -985,11 +964,5 @@ Suite *hardening_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(hardening_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ledger_test_main(hardening_suite());
 }

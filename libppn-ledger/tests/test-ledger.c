@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "ledger-private.h"
+#include "ledger-test.h"
 #include "ppn/ledger.h"
 
 static void hex(uint8_t *out, const char *h)
@@ -26,26 +27,11 @@ static void hex(uint8_t *out, const char *h)
     ck_assert_uint_eq(n, 32);
 }
 
-static void key(uint8_t sk[64], uint8_t pk[32], uint8_t seedbyte)
-{
-    uint8_t seed[32], p[32];
-    memset(seed, seedbyte, 32);
-    crypto_sign_seed_keypair(pk ? pk : p, sk, seed);
-}
+static void key(uint8_t sk[64], uint8_t pk[32], uint8_t seedbyte) { ledger_test_key(sk, pk, seedbyte); }
 
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/ppn-ledger-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
+static char *tmpdir(void) { return ledger_test_tmpdir("test"); }
 
-static void rmrf(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void rmrf(const char *d) { ledger_test_rmrf(d); }
 
 /* ---- Merkle known answers (RFC 6962 test leaves; transparency-dev/merkle testonly and
  * proof/verify_test.go; their inclusion table numbers leaves from 1) ---- */
@@ -642,16 +628,7 @@ START_TEST(test_ledger_import_fork)
 END_TEST
 
 /* ---- Durability ---- */
-static struct ppn_ledger_entry vm_entry(uint64_t i)
-{
-    struct ppn_ledger_entry e;
-    memset(&e, 0, sizeof(e));
-    e.type = PPN_LEDGER_ENTRY_VM_ASSIGN;
-    snprintf(e.text, sizeof(e.text), "vm-%llu", (unsigned long long)(i % 50));
-    memcpy(e.subject, node_pk, 32);
-    e.time_ms = 1000 + i;
-    return e;
-}
+static struct ppn_ledger_entry vm_entry(uint64_t i) { return ledger_test_vm_entry(i, node_pk); }
 
 static char *make_ledger(unsigned n)
 {
@@ -1000,11 +977,5 @@ static Suite *ledger_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(ledger_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ledger_test_main(ledger_suite());
 }

@@ -14,34 +14,21 @@
 #include "internal.h"
 #include "ledger-private.h"
 #include "sync.h"
+#include "ledger-test.h"
 #include "ppn/ledger.h"
 
 static uint8_t admin_sk[64], admin_pk[32], node_sk[64], node_pk[32], other_sk[64], other_pk[32];
 
 static void keys_setup(void)
 {
-    uint8_t seed[32];
-    memset(seed, 0xa1, 32);
-    crypto_sign_seed_keypair(admin_pk, admin_sk, seed);
-    memset(seed, 0xb2, 32);
-    crypto_sign_seed_keypair(node_pk, node_sk, seed);
-    memset(seed, 0xc3, 32);
-    crypto_sign_seed_keypair(other_pk, other_sk, seed);
+    ledger_test_key(admin_sk, admin_pk, 0xa1);
+    ledger_test_key(node_sk, node_pk, 0xb2);
+    ledger_test_key(other_sk, other_pk, 0xc3);
 }
 
-static char *tmpdir(void)
-{
-    char *d = strdup("/tmp/ppn-ledger-replica-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
+static char *tmpdir(void) { return ledger_test_tmpdir("replica"); }
 
-static void rmrf(const char *d)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void rmrf(const char *d) { ledger_test_rmrf(d); }
 
 static int checkpoint(ppn_ledger *l)
 {
@@ -637,11 +624,5 @@ static Suite *replica_suite(void)
 
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    SRunner *sr = srunner_create(replica_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ledger_test_main(replica_suite());
 }

@@ -499,31 +499,6 @@ static char *read_text_file(const char *opt, const char *path, size_t max)
     return (char *)d;
 }
 
-static int parse_forward_arg(const char *s, ppn_vm_port_forward *f)
-{
-    f->proto = PPN_VM_PROTO_TCP;
-    if (!strncmp(s, "tcp:", 4))
-        s += 4;
-    else if (!strncmp(s, "udp:", 4)) {
-        f->proto = PPN_VM_PROTO_UDP;
-        s += 4;
-    }
-    char buf[32];
-    if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-        return -EINVAL;
-    char *colon = strchr(buf, ':');
-    if (!colon)
-        return -EINVAL;
-    *colon = '\0';
-    uint64_t h, g;
-    if (fleet_parse_u64(buf, &h) < 0 || fleet_parse_u64(colon + 1, &g) < 0 || !h || !g ||
-        h > 65535 || g > 65535)
-        return -EINVAL;
-    f->host_port = (uint16_t)h;
-    f->guest_port = (uint16_t)g;
-    return 0;
-}
-
 typedef struct request_opts {
     const char *type, *disk, *base, *kernel, *initrd, *append, *hostname, *user, *user_data,
         *netconf;
@@ -576,7 +551,7 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         ppn_vm_spec_set_network(s, false);
     for (size_t i = 0; i < o->n_fwd; i++) {
         ppn_vm_port_forward f;
-        if (parse_forward_arg(o->fwd[i], &f) < 0 || ppn_vm_spec_add_port_forward(s, &f) < 0) {
+        if (ppn_vm_port_forward_parse(o->fwd[i], &f) < 0 || ppn_vm_spec_add_port_forward(s, &f) < 0) {
             bad = "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT";
             goto fail;
         }

@@ -125,29 +125,6 @@ static const char *load_reason_or(const char *why, int r)
 
 /* ------------------------------------------------------------ create */
 
-static int parse_forward(const char *s, ppn_vm_port_forward *f)
-{
-    f->proto = PPN_VM_PROTO_TCP;
-    if (!strncmp(s, "tcp:", 4))
-        s += 4;
-    else if (!strncmp(s, "udp:", 4)) {
-        f->proto = PPN_VM_PROTO_UDP;
-        s += 4;
-    }
-    char buf[32];
-    snprintf(buf, sizeof(buf), "%s", s);
-    char *colon = strchr(buf, ':');
-    if (!colon)
-        return -EINVAL;
-    *colon = '\0';
-    unsigned long long h, g;
-    if (parse_uint(buf, 65535, &h) < 0 || parse_uint(colon + 1, 65535, &g) < 0 || !h || !g)
-        return -EINVAL;
-    f->host_port = (uint16_t)h;
-    f->guest_port = (uint16_t)g;
-    return 0;
-}
-
 /* Creates a missing disk image with qemu-img (qcow2 for *.qcow2, else raw). */
 static int create_disk(const char *path, uint64_t size)
 {
@@ -443,7 +420,7 @@ int cmd_create(int argc, char **argv)
         ppn_vm_spec_set_network(s, false);
     for (size_t i = 0; i < nfwd; i++) {
         ppn_vm_port_forward f;
-        if (parse_forward(fwd[i], &f) < 0) {
+        if (ppn_vm_port_forward_parse(fwd[i], &f) < 0) {
             ppn_vm_spec_free(s);
             return usage_error(usage, "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT");
         }

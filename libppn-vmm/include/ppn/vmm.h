@@ -385,6 +385,9 @@ PPN_EXPORT int ppn_vm_spec_set_network(ppn_vm_spec *spec, bool enabled);
 /* Adds a forward.  -EEXIST the host port/proto is taken; -E2BIG more than
  * PPN_VM_PORT_FORWARDS_MAX; -EINVAL port 0 or bad proto. */
 PPN_EXPORT int ppn_vm_spec_add_port_forward(ppn_vm_spec *spec, const ppn_vm_port_forward *forward);
+/* A port forward from its text form "[tcp:|udp:]HOSTPORT:GUESTPORT" (TCP when no protocol is
+ * named; ports 1..65535 in decimal digits): 0 and *ret set, or -EINVAL (ret untouched). */
+PPN_EXPORT int ppn_vm_port_forward_parse(const char *text, ppn_vm_port_forward *ret);
 PPN_EXPORT void ppn_vm_spec_clear_port_forwards(ppn_vm_spec *spec);
 
 /* Disk format of the spec's disk.  AUTO: read from the image itself each
