@@ -1,3 +1,5 @@
+/* Pairing messages and node records: their canonical CBOR forms, through the libraries'
+ * one codec (common/cbor.c, doc/CBOR.md). */
 #include <errno.h>
 #include <string.h>
 
