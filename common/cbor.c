@@ -162,6 +162,8 @@ int ppnc_cbor_get_key(struct ppnc_cbor_r *r, uint64_t min, uint64_t max, uint64_
 {
     struct ppnc_cbor_r t = *r;
     uint64_t k;
+    if (max == UINT64_MAX)
+        max = UINT64_MAX - 1; /* UINT64_MAX is *last's "none yet" */
     if (get_typed(&t, PPNC_CBOR_UINT, max, &k) < 0 || k < min ||
         (*last != UINT64_MAX && k <= *last))
         return -EBADMSG;

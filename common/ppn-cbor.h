@@ -66,7 +66,7 @@ int ppnc_cbor_get_array(struct ppnc_cbor_r *r, uint64_t max, uint64_t *ret_items
 int ppnc_cbor_get_map(struct ppnc_cbor_r *r, uint64_t max, uint64_t *ret_pairs);
 /* A map key: an unsigned integer 'min'..'max' greater than *last (the canonical order of
  * unsigned keys is ascending); *last becomes it.  Start with *last = -1 (UINT64_MAX): then
- * any key of the range is first. */
+ * any key of the range is first.  A key is below UINT64_MAX (that value marks "none yet"). */
 int ppnc_cbor_get_key(struct ppnc_cbor_r *r, uint64_t min, uint64_t max, uint64_t *last,
                       uint64_t *ret_key);
 static inline bool ppnc_cbor_r_done(const struct ppnc_cbor_r *r) { return r->pos == r->len; }
