@@ -17,6 +17,11 @@ int main(int argc, char **argv)
         printf("code round trip failed (%d)\n", r);
         return 1;
     }
+    /* the one constant function of the library (doc/API.md) */
+    if (ppn_crypto_constant(PPN_CRYPTO_CONSTANT_KEY_B64_LEN) != (int64_t)PPN_CRYPTO_KEY_B64_LEN) {
+        printf("ppn_crypto_constant(KEY_B64_LEN) is not PPN_CRYPTO_KEY_B64_LEN\n");
+        return 1;
+    }
     printf("libppn-crypto %s: code round trip\n", v);
     return 0;
 }

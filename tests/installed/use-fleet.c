@@ -17,6 +17,11 @@ int main(int argc, char **argv)
         return 1;
     }
     ppn_fleet_free(f);
+    /* the one constant function of the library (doc/API.md) */
+    if (ppn_fleet_constant(PPN_FLEET_CONSTANT_MESSAGE_MAX) != (int64_t)PPN_FLEET_MESSAGE_MAX) {
+        printf("ppn_fleet_constant(MESSAGE_MAX) is not PPN_FLEET_MESSAGE_MAX\n");
+        return 1;
+    }
     printf("libppn-fleet %s: empty fleet\n", v);
     return 0;
 }

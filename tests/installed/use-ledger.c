@@ -20,6 +20,11 @@ int main(int argc, char **argv)
         printf("leaf hash of the empty entry is wrong\n");
         return 1;
     }
+    /* the one constant function of the library (doc/API.md) */
+    if (ppn_ledger_constant(PPN_LEDGER_CONSTANT_ENTRY_MAX) != (int64_t)PPN_LEDGER_ENTRY_MAX) {
+        printf("ppn_ledger_constant(ENTRY_MAX) is not PPN_LEDGER_ENTRY_MAX\n");
+        return 1;
+    }
     printf("libppn-ledger %s: RFC 6962 empty leaf hash\n", v);
     return 0;
 }

@@ -19,6 +19,11 @@ int main(int argc, char **argv)
         return 1;
     }
     ppn_vm_spec_free(spec);
+    /* the one constant function of the library (doc/API.md) */
+    if (ppn_vmm_constant(PPN_VMM_CONSTANT_VM_NAME_MAX) != (int64_t)PPN_VM_NAME_MAX) {
+        printf("ppn_vmm_constant(VM_NAME_MAX) is not PPN_VM_NAME_MAX\n");
+        return 1;
+    }
     printf("libppn-vmm %s: VM-MediaKit default 6 GiB\n", v);
     return 0;
 }

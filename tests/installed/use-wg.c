@@ -17,6 +17,11 @@ int main(int argc, char **argv)
         printf("allowed IP round trip failed\n");
         return 1;
     }
+    /* the one constant function of the library (doc/API.md) */
+    if (ppn_wg_constant(PPN_WG_CONSTANT_IFNAME_MAX) != (int64_t)PPN_WG_IFNAME_MAX) {
+        printf("ppn_wg_constant(IFNAME_MAX) is not PPN_WG_IFNAME_MAX\n");
+        return 1;
+    }
     printf("libppn-wg %s: allowed IP round trip\n", v);
     return 0;
 }
