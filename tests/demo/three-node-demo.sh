@@ -11,5 +11,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 export PPN_MICROVM_DIR=${PPN_MICROVM_DIR:-$build/microvm}
-exec "$root/tests/microvm/run-in-guest.sh" --timeout "${PPN_DEMO_TIMEOUT:-600}" --mem 1024 -- \
+exec "$root/tests/microvm/run-in-guest.sh" --timeout "${PPN_DEMO_TIMEOUT:-600}" --mem 2048 -- \
   bash "$here/inside-guest.sh" "$build"
