@@ -122,6 +122,8 @@ if [ "$mode" = systemd ] && [ -n "$job" ] && [ -f "/newroot$job" ]; then
     "echo PPN-MICROVM-START" "/bin/bash \"\$1\"" "echo \"PPN-MICROVM-RESULT: \$?\"" \
     "/bin/systemctl poweroff --force --force" > /newroot/etc/ppn-microvm-test.sh
   chmod 755 /newroot/etc/ppn-microvm-test.sh
+  mkdir -p /newroot/etc/systemd/system.conf.d
+  printf "%s\n" "[Manager]" "ShowStatus=no" > /newroot/etc/systemd/system.conf.d/ppn-microvm.conf
   umount /proc /sys /dev 2>/dev/null
   exec switch_root /newroot /lib/systemd/systemd systemd.unit=ppn-test.target
   echo "microvm: switch_root failed"

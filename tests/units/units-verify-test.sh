@@ -40,7 +40,7 @@ for u in "${units[@]}"; do
   [ -f "$f" ] || { bad "$u not installed in $unitdir"; continue; }
   exe=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$f")
   [ -x "$dest$exe" ] || bad "$u: ExecStart $exe is not an installed binary"
-  sed "s|^ExecStart=$exe|ExecStart=$dest$exe|" "$f" > "$work/inst/$u"
+  sed -E "s|^(Exec[A-Za-z]*=)$exe |\1$dest$exe |" "$f" > "$work/inst/$u"
 done
 if verify "$work/inst" "${units[@]}"; then ok "systemd-analyze verify: the installed units ($unitdir), silent"
 else bad "systemd-analyze verify of the installed units:"; cat "$work/verify.out"; fi
@@ -67,7 +67,7 @@ for u in ppn-vm-host.service ppn-vm-fleet.service; do
   grep -q '^CapabilityBoundingSet=$' "$work/inst/$u" && ok "$u: no capability" || bad "$u capabilities"
 done
 
-strip() { grep -v -E '^(ExecStart|EnvironmentFile|ConditionPathExists|Documentation)=|^#' "$1"; }
+strip() { grep -v -E '^(Exec[A-Za-z]*|EnvironmentFile|ConditionPathExists|Documentation)=|^#' "$1"; }
 for u in "${units[@]}"; do
   if diff <(strip "$build/units/$u") <(strip "$build/units/test-$u") >/dev/null; then ok "test-$u differs from $u only in paths"
   else bad "test-$u and $u differ beyond paths"; fi
