@@ -27,7 +27,7 @@ waitfor() { # SECONDS COMMAND...
   return 1
 }
 logs() { journalctl -u "$1" --no-pager -o cat 2>/dev/null | tail -n 15 | sed 's/^/    /'; }
-units=(ppn-mesh ppn-vm-fleet ppn-vm-host)
+units=(ppn-mesh ppn-vm-fleet ppn-vm-host)   # long-running; ppn-pairing runs once
 
 # ---- the node: A (this guest), B a second member whose replica is older
 S=/var/lib/ppn/node
@@ -45,7 +45,7 @@ cp -a $S/ledger "$W/B/ledger"; rm -f "$W/B/ledger/lock"
 # ---- the units and their configuration
 asan=0
 ldd "$P" 2>/dev/null | grep -q libasan && asan=1
-for u in "${units[@]}"; do
+for u in "${units[@]}" ppn-pairing; do
   cp "$B/units/test-$u.service" "/etc/systemd/system/$u.service" || bad "install $u"
   mkdir -p "/etc/systemd/system/$u.service.d"
   # a start that never becomes ready fails in 30 s, not 90
@@ -82,6 +82,32 @@ hardened() { # UNIT CAPBND
   else bad "$1: ProtectSystem/StateDirectory not in effect"; fi
 }
 
+# ---- ppn-pairing: node C (its own network namespace, a veth to this one) joins
+C=/var/lib/ppn/c
+"$P" keys --state $C >/dev/null || bad "keys for C"
+ip netns add nodec && ip link add ppnv0 type veth peer name ppnv1 && ip link set ppnv1 netns nodec &&
+  ip addr add 192.168.77.1/24 dev ppnv0 && ip link set ppnv0 up && ip -n nodec addr add 192.168.77.2/24 dev ppnv1 &&
+  ip -n nodec link set ppnv1 up && ip -n nodec link set lo up || bad "namespace for node C"
+printf 'PPN_STATE=%s\nPPN_PAIRING_LISTEN=192.168.77.2:7412\nPPN_MESH_IFNAME=ppnc\nPPN_PAIRING_OPTS="--yes --hostname node-c --endpoint 192.168.77.2:51820"\n' $C > /etc/ppn/pairing.conf
+# the test reads the code from a file instead of the console (and confirms with --yes)
+printf '[Service]\nStandardInput=null\nStandardOutput=file:/run/ppn-pairing.out\nNetworkNamespacePath=/run/netns/nodec\n' \
+  > /etc/systemd/system/ppn-pairing.service.d/test-console.conf
+systemctl daemon-reload
+s=$(ms)
+if systemctl start ppn-pairing; then ok "ppn-pairing started (ready after $(( $(ms) - s )) ms: the code is shown)"
+else bad "ppn-pairing start"; logs ppn-pairing; fi
+hardened ppn-pairing 0000000000001000
+code=$(awk '$1 == "code" {print $2}' /run/ppn-pairing.out 2>/dev/null)
+[ -n "$code" ] || bad "no code shown: $(cat /run/ppn-pairing.out 2>&1)"
+echo "$code" | "$P" admit --state $S --connect 192.168.77.2:7412 --yes >"$W/admit.out" 2>&1 || { bad "admit: $(cat "$W/admit.out")"; logs ppn-pairing; }
+inactive() { [ "$(systemctl is-active "$1")" = inactive ]; }
+waitfor 20 inactive ppn-pairing
+res=$(systemctl show -P Result ppn-pairing)
+if inactive ppn-pairing && [ "$res" = success ] && [ -d $C/ledger ] && "$P" status --state $C 2>/dev/null | grep -q node-c &&
+   ip -n nodec -4 addr show ppnc 2>/dev/null | grep -q '10\.8\.0\.'; then
+  ok "the ceremony completed: ppn-pairing ended (result $res), C holds the ledger and its WireGuard interface ppnc"
+else bad "after the ceremony: $(systemctl is-active ppn-pairing), result $res"; cat /run/ppn-pairing.out; logs ppn-pairing; fi
+
 # ---- ppn-mesh
 s=$(ms)
 if systemctl start ppn-mesh; then
@@ -103,7 +129,7 @@ for _ in $(seq 50); do
   sleep 0.1  # the service's pull round holds the ledger for a moment
 done
 [ $appended = 1 ] || bad "append at A"
-if out=$("$P" sync --state "$W/B" --from 10.8.0.1:7411 --timeout 10 2>&1) && echo "$out" | grep -q '^synced	1 entries'; then
+if out=$("$P" sync --state "$W/B" --from 10.8.0.1:7411 --timeout 10 2>&1) && echo "$out" | grep -q '^synced	[1-9]'; then
   ok "ppn-mesh answers a sync: node-b pulled the new entry ($out)"
 else bad "sync from ppn-mesh: $out"; logs ppn-mesh; fi
 

@@ -6,7 +6,7 @@
 #      pointed at the installed binary under DESTDIR) with no message at all
 #      (unknown keys are only warnings there: any output fails), and a unit
 #      with a misspelt key is caught (the check can fail);
-#   3. each has readiness, a restart policy, a runtime directory and its
+#   3. each has readiness, a restart policy (the pairing: one attempt, a window), a runtime directory and its
 #      hardening (a grep of the directives, the guest test checks they act);
 #   4. the copies generated for the tests differ only in paths.
 # Usage: units-verify-test.sh BUILDDIR SRCDIR
@@ -17,7 +17,7 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 fails=0
 ok() { echo "ok - $*"; }
 bad() { echo "not ok - $*"; fails=$((fails + 1)); }
-units=(ppn-mesh.service ppn-vm-host.service ppn-vm-fleet.service)
+units=(ppn-mesh.service ppn-vm-host.service ppn-vm-fleet.service ppn-pairing.service)
 
 dest=$work/dest
 meson install -C "$build" --no-rebuild --destdir "$dest" --tags runtime --quiet >/dev/null 2>"$work/install.err" ||
@@ -54,7 +54,10 @@ for u in "${units[@]}"; do
   f=$work/inst/$u
   [ -f "$f" ] || continue
   miss=()
-  for d in '^Type=notify$' '^NotifyAccess=main$' '^Restart=on-failure$' '^RestartSec=' '^RuntimeDirectory=' \
+  # the pairing service: one attempt (Restart=no) within a window (RuntimeMaxSec)
+  restart=('^Restart=on-failure$' '^RestartSec=')
+  [ "$u" = ppn-pairing.service ] && restart=('^Restart=no$' '^RuntimeMaxSec=')
+  for d in '^Type=notify$' '^NotifyAccess=main$' "${restart[@]}" '^RuntimeDirectory=' \
            '^StateDirectory=' '^EnvironmentFile=' '^NoNewPrivileges=yes$' '^CapabilityBoundingSet=' \
            '^ProtectSystem=strict$' '^ProtectHome=yes$' '^PrivateTmp=yes$' '^LockPersonality=yes$' \
            '^RestrictAddressFamilies=' '^SystemCallFilter=@system-service' '^SystemCallArchitectures=native$'; do
@@ -62,7 +65,9 @@ for u in "${units[@]}"; do
   done
   [ ${#miss[@]} = 0 ] && ok "$u: readiness, restart policy, directories, hardening" || bad "$u lacks ${miss[*]}"
 done
-grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN$' "$work/inst/ppn-mesh.service" && ok "ppn-mesh: CAP_NET_ADMIN only" || bad "ppn-mesh capabilities"
+for u in ppn-mesh.service ppn-pairing.service; do
+  grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN$' "$work/inst/$u" && ok "$u: CAP_NET_ADMIN only" || bad "$u capabilities"
+done
 for u in ppn-vm-host.service ppn-vm-fleet.service; do
   grep -q '^CapabilityBoundingSet=$' "$work/inst/$u" && ok "$u: no capability" || bad "$u capabilities"
 done
