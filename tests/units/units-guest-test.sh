@@ -3,4 +3,6 @@
 # units-in-guest.sh.   Usage: units-guest-test.sh BUILDDIR SRCDIR
 set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# the tiny guest the agent starts as a VM (cached in the build tree)
+"$2/tests/vmm-guest/build-guest.sh" "$1/units/guest" || exit 1
 exec "$2/tests/microvm/run-in-guest.sh" --systemd --timeout 240 -- bash "$here/units-in-guest.sh" "$1"
