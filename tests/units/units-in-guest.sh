@@ -154,6 +154,8 @@ else bad "no alive node: $("$V" fleet 2>&1)"; logs ppn-vm-host; logs ppn-vm-flee
 [ -d /run/ppn/agent ] && ok "RuntimeDirectory /run/ppn/agent" || bad "no /run/ppn/agent"
 hardened ppn-vm-host 0000000000000000
 
+# a service that did not start: report now rather than wait out every later step
+[ $fails = 0 ] || { echo "units under systemd: $fails failure(s), stopped after the starts"; exit $fails; }
 echo "# $(ms) ms: Restart=on-failure"
 # ---- Restart=on-failure: SIGKILL each main PID; each comes back with a new PID
 declare -A old
