@@ -3,8 +3,10 @@
 # WireGuard and the host's whole userland (read-only 9p root + tmpfs
 # overlay).  See tests/microvm/README.md.
 #
-#   run-in-guest.sh [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]
+#   run-in-guest.sh [--systemd] [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]
 #
+# --systemd: systemd is PID 1 in the guest and the command runs as a oneshot
+# service of ppn-test.target (systemctl works; units can be started).
 # The command runs as root in the current working directory with the
 # current environment; its output (stdout and stderr) is streamed to
 # stdout.  Exit status: the command's; 124 when the guest timed out; 125
@@ -15,24 +17,26 @@ set -euo pipefail
 timeout_s=300
 mem=1024
 cpus=2
+systemd=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --systemd) systemd=1; shift ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --timeout=*) timeout_s=${1#*=}; shift ;;
     --mem) mem=$2; shift 2 ;;
     --mem=*) mem=${1#*=}; shift ;;
     --cpus) cpus=$2; shift 2 ;;
     --cpus=*) cpus=${1#*=}; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     --) shift; break ;;
     *) echo "run-in-guest: unknown option '$1'" >&2
-       echo "usage: run-in-guest.sh [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]" >&2
+       echo "usage: run-in-guest.sh [--systemd] [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]" >&2
        exit 126 ;;
   esac
 done
 if [ $# -eq 0 ]; then
   echo "run-in-guest: no command given" >&2
-  echo "usage: run-in-guest.sh [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]" >&2
+  echo "usage: run-in-guest.sh [--systemd] [--timeout SECONDS] [--mem MiB] [--cpus N] -- COMMAND [ARGS...]" >&2
   exit 126
 fi
 case "$timeout_s$mem$cpus" in *[!0-9]*) echo "run-in-guest: --timeout, --mem and --cpus take numbers" >&2; exit 126 ;; esac
@@ -83,8 +87,8 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 while read -r m; do insmod "/modules/$m" || echo "microvm: insmod $m failed"; done < /modules/order
-job=
-for w in $(cat /proc/cmdline); do case "$w" in ppn.job=*) job=${w#ppn.job=} ;; esac; done
+job= mode=
+for w in $(cat /proc/cmdline); do case "$w" in ppn.job=*) job=${w#ppn.job=} ;; ppn.mode=*) mode=${w#ppn.mode=} ;; esac; done
 mkdir -p /host /ovl /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host /host || echo "microvm: 9p mount failed"
 mount -t tmpfs -o size=80% tmpfs /ovl
@@ -103,6 +107,27 @@ ln -sf /proc/self/fd/2 /newroot/dev/stderr
 mount -t tmpfs tmpfs /newroot/run
 ip link set lo up
 hostname ppn-guest
+if [ "$mode" = systemd ] && [ -n "$job" ] && [ -f "/newroot$job" ]; then
+  # systemd as PID 1 (tests/microvm/README.md): the test is a oneshot of
+  # ppn-test.target; what a test does not need is masked (boot time).
+  d=/newroot/etc/systemd/system
+  mkdir -p $d
+  for u in $(cat /modules/masked); do ln -sf /dev/null "$d/$u"; done
+  printf "%s\n" "[Unit]" "Description=ppn microvm test" "Requires=basic.target ppn-test.service" \
+    "After=basic.target ppn-test.service" "AllowIsolate=yes" > $d/ppn-test.target
+  printf "%s\n" "[Unit]" "Description=ppn microvm test command" "After=basic.target" \
+    "[Service]" "Type=oneshot" "ExecStart=/etc/ppn-microvm-test.sh $job" "StandardInput=null" \
+    "StandardOutput=tty" "StandardError=inherit" "TTYPath=/dev/ttyS0" "TimeoutStartSec=infinity" > $d/ppn-test.service
+  printf "%s\n" "#!/bin/bash" "read -r up _ < /proc/uptime" "echo \"PPN-MICROVM-BOOT: \$up\"" \
+    "echo PPN-MICROVM-START" "/bin/bash \"\$1\"" "echo \"PPN-MICROVM-RESULT: \$?\"" \
+    "/bin/systemctl poweroff --force --force" > /newroot/etc/ppn-microvm-test.sh
+  chmod 755 /newroot/etc/ppn-microvm-test.sh
+  mkdir -p /newroot/etc/systemd/system.conf.d
+  printf "%s\n" "[Manager]" "ShowStatus=no" > /newroot/etc/systemd/system.conf.d/ppn-microvm.conf
+  umount /proc /sys /dev 2>/dev/null
+  exec switch_root /newroot /lib/systemd/systemd systemd.unit=ppn-test.target
+  echo "microvm: switch_root failed"
+fi
 status=125
 if [ -n "$job" ] && [ -f "/newroot$job" ]; then
   echo "PPN-MICROVM-START"
@@ -115,8 +140,24 @@ echo "PPN-MICROVM-RESULT: $status"
 poweroff -f
 '
 
+# Units a --systemd test does not need: over 9p systemd-tmpfiles-setup alone
+# takes about a minute under TCG; udev, the journal's flush to /var, the
+# kernel's debug file systems, timers and the host's own services go too.
+masked='systemd-tmpfiles-setup.service systemd-tmpfiles-setup-dev.service systemd-tmpfiles-clean.timer
+systemd-udevd.service systemd-udev-trigger.service systemd-udevd-control.socket systemd-udevd-kernel.socket
+systemd-udev-settle.service systemd-journal-flush.service systemd-journal-catalog-update.service
+systemd-random-seed.service systemd-update-utmp.service systemd-sysusers.service systemd-firstboot.service
+systemd-machine-id-commit.service systemd-repart.service systemd-binfmt.service proc-sys-fs-binfmt_misc.automount
+systemd-modules-load.service systemd-sysctl.service systemd-remount-fs.service systemd-fsck-root.service
+ldconfig.service systemd-hwdb-update.service systemd-update-done.service systemd-pstore.service
+systemd-timesyncd.service systemd-pcrphase.service systemd-pcrphase-sysinit.service kmod-static-nodes.service
+dev-hugepages.mount dev-mqueue.mount sys-kernel-debug.mount sys-kernel-tracing.mount sys-kernel-config.mount
+sys-fs-fuse-connections.mount systemd-ask-password-console.path systemd-ask-password-wall.path
+timers.target dbus.socket dbus.service systemd-journald-audit.socket getty.target serial-getty@ttyS0.service
+systemd-logind.service postgresql.service apparmor.service'
+
 # Rebuild the initramfs when any input changed.
-stamp_in=$( { echo "$kver"; echo "$init_script"; sha256sum "$busybox";
+stamp_in=$( { echo "$kver"; echo "$init_script"; echo "$masked"; sha256sum "$busybox";
               for m in "${modules[@]}"; do stat -c '%n %s %Y' "$m"; done; } | sha256sum | cut -d' ' -f1)
 initrd=$cache/initrd-$kver.gz
 (
@@ -129,6 +170,7 @@ initrd=$cache/initrd-$kver.gz
     printf '%s' "$init_script" > "$work/init"
     chmod 755 "$work/init"
     : > "$work/modules/order"
+    echo "$masked" | tr ' ' '\n' | grep . > "$work/modules/masked"
     for m in "${modules[@]}"; do
       b=$(basename "$m")
       case "$m" in
@@ -166,12 +208,15 @@ chmod 644 "$job"
 # QEMU's stdout carries the serial console; pass everything through except
 # the result line, which gives the status.
 status_file=$job.status
+extra_append=
+# systemd: no status lines on the console, no fstab, no GPT auto-mounts.
+[ $systemd = 1 ] && extra_append="ppn.mode=systemd systemd.show_status=0 fstab=0 systemd.gpt_auto=0 systemd.log_level=warning"
 boot_once() {
   set +e
   timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -machine q35 -cpu max \
     -m "$mem" -smp "$cpus" -nographic -no-reboot -nodefaults -serial stdio \
     -kernel "$kernel" -initrd "$initrd" \
-    -append "console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ppn.job=$job" \
+    -append "console=ttyS0 panic=-1 no_timer_check quiet loglevel=3 ppn.job=$job $extra_append" \
     -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
     </dev/null 2>&1 | {
       # Boot output is shown only when the guest never starts the command.
@@ -179,8 +224,9 @@ boot_once() {
       while IFS= read -r line; do
         line=${line%$'\r'}
         case "$line" in
+          *PPN-MICROVM-BOOT:*) echo "run-in-guest: systemd started the test ${line##*PPN-MICROVM-BOOT: } s after the kernel" >&2 ;;
           *PPN-MICROVM-START) started=1 ;;
-          PPN-MICROVM-RESULT:*) result=${line#PPN-MICROVM-RESULT: }; started=2 ;;
+          *PPN-MICROVM-RESULT:*) result=${line##*PPN-MICROVM-RESULT: }; started=2 ;;
           *) if [ $started = 1 ]; then printf '%s\n' "$line"; else boot+=$line$'\n'; fi ;;
         esac
       done

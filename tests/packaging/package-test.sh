@@ -112,6 +112,9 @@ done
 tdeb=$(deb ppn-tools "$arch")
 has "$tdeb" "${tools[@]/#//usr/bin/}" /usr/share/man/man1/ppn-ledger.1.gz \
   /usr/share/man/man1/ppn-pair.1.gz /usr/share/man/man1/ppn-vm.1.gz /usr/share/man/man8/ppn-wg.8.gz
+# the services' units (doc/services.md), in systemd's directory under /usr
+has "$tdeb" /usr/lib/systemd/system/ppn-mesh.service /usr/lib/systemd/system/ppn-vm-host.service \
+  /usr/lib/systemd/system/ppn-vm-fleet.service /usr/lib/systemd/system/ppn-pairing.service
 docdeb=$(deb libppn-doc all)
 for f in "$src"/doc/*.md README.md NEWS; do
   n=$(basename "$f")

@@ -37,6 +37,7 @@
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
 #include "pair.h"
+#include "notify.h"
 #include "tool-util.h"
 
 #define TRANSFER_TIMEOUT_S 60
@@ -512,6 +513,7 @@ int cmd_join(int argc, char **argv)
     printf("code\t%s\n", code);
     printf("listening\t%s\twindow %u s, one attempt\n", listen_addr, timeout_s);
     fflush(stdout);
+    (void)tool_notify_ready("showing the code"); /* ppn-pairing.service (Type=notify) */
     sodium_memzero(code, sizeof(code));
 
     struct pollfd pfd = {.fd = lfd, .events = POLLIN};

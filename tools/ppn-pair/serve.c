@@ -27,6 +27,7 @@
 
 #include "ppn/ledger.h"
 #include "pair.h"
+#include "notify.h"
 #include "tool-util.h"
 
 #define MAX_CONNS 16
@@ -673,6 +674,8 @@ int cmd_serve(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     printf("serving\t%s\t%s\n", listen_addr, n.ledger_dir);
     fflush(stdout);
+    if (!pull_ms) /* systemd (Type=notify): ready once listening, or after the first pull round */
+        (void)tool_notify_ready("serving");
     struct conn conns[MAX_CONNS];
     for (int i = 0; i < MAX_CONNS; i++) {
         memset(&conns[i], 0, sizeof(conns[i]));
@@ -683,6 +686,8 @@ int cmd_serve(int argc, char **argv)
     struct pull_child pc = {0};
     while (!stop) {
         bool pulling = pull_poll(&pl, &pc);
+        if (!pulling && !first_pull)
+            (void)tool_notify_ready("serving; first pull round done");
         if (!pulling && now_ms() >= next_pull) {
             pull_start(&pl, &pc, first_pull);
             first_pull = false;
@@ -737,6 +742,7 @@ int cmd_serve(int argc, char **argv)
             }
         }
     }
+    (void)tool_notify_stopping();
     for (int i = 0; i < MAX_CONNS; i++)
         if (conns[i].fd >= 0)
             conn_close(&conns[i]);

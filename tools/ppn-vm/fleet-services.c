@@ -36,6 +36,7 @@
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
 #include "ppn-vm.h"
+#include "notify.h"
 #include "tool-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
@@ -1153,6 +1154,7 @@ int cmd_agent(int argc, char **argv)
             " ms, epoch %u\n", a->name, kb, where, ctl, interval, epoch);
     uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
     int status = 0;
+    bool ready = false;
     while (!stop_requested) {
         uint64_t now = fleet_mono_ms();
         r = ppn_fleet_agent_process(ag, now, fleet_unix_s());
@@ -1162,6 +1164,8 @@ int cmd_agent(int argc, char **argv)
             status = r < 0;
             break;
         }
+        if (!ready && r > 0) /* systemd (Type=notify): the first heartbeat has gone */
+            ready = tool_notify_ready("heartbeats sent") >= 0;
         agent_reap(a, ag); /* creation workers and QEMU children that ended */
         agent_pool_pass(a, fleet_mono_ms());
         if (now >= next_reload) {
@@ -1173,6 +1177,7 @@ int cmd_agent(int argc, char **argv)
         struct pollfd p = {.fd = ppn_fleet_agent_fd(ag), .events = POLLIN};
         poll(&p, 1, wait > 1000 ? 1000 : wait);
     }
+    (void)tool_notify_stopping();
     ppn_fleet_agent_free(ag);
     free(a);
     return status;
@@ -1787,6 +1792,7 @@ int cmd_controller(int argc, char **argv)
     fprintf(stderr, "ppn-vm controller: %zu members, heartbeats on %s (receive buffer %d KiB), "
             "queries on %s\n", ppn_fleet_node_count(c->fleet), where,
             ppn_fleet_controller_rcvbuf(c->eng) / 1024, sock);
+    (void)tool_notify_ready("listening"); /* systemd (Type=notify) */
     uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
     while (!stop_requested) {
         struct pollfd p[2 + MAX_CLIENTS];
@@ -1828,6 +1834,7 @@ int cmd_controller(int argc, char **argv)
         }
     }
     status = 0;
+    (void)tool_notify_stopping();
     unlink(sock);
     close(c->ux);
 out:
