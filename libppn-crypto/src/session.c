@@ -1150,3 +1150,27 @@ PPN_EXPORT int ppn_crypto_session_recv_fd(ppn_crypto_session *s, int fd, uint64_
     }
     return r;
 }
+
+PPN_EXPORT int ppn_crypto_session_probe(const void *data, size_t len, size_t *ret_len)
+{
+    if ((!data && len) || !ret_len)
+        return -EINVAL;
+    const uint8_t *p = data;
+    if (len < MSG_FRAME_HDR)
+        return -EAGAIN;
+    size_t body = ((size_t)p[0] << 8) | p[1];
+    if (body == 0 || body > MSG_MAX)
+        return -EBADMSG;
+    if (len < MSG_FRAME_HDR + body)
+        return -EAGAIN;
+    msg m;
+    int r = msg_decode(p + MSG_FRAME_HDR, body, &m);
+    bool commit = r == 0 && m.type == PM_COMMIT;
+    sodium_memzero(&m, sizeof(m));
+    if (r < 0)
+        return r;
+    if (!commit)
+        return -EPROTO;
+    *ret_len = MSG_FRAME_HDR + body;
+    return 0;
+}

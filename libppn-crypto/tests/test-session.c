@@ -960,6 +960,35 @@ START_TEST(test_channel_fd)
 }
 END_TEST
 
+
+START_TEST(test_probe_first_message)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    uint8_t buf[2048];
+    ssize_t n = ppn_crypto_session_take_output(p.a, buf, sizeof(buf));
+    ck_assert_int_gt(n, 2);
+    size_t fl = 0;
+    for (ssize_t i = 0; i < n; i++)
+        ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)i, &fl), -EAGAIN);
+    ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)n, &fl), 0);
+    ck_assert_uint_eq(fl, (size_t)n);
+    /* the session accepts what the probe accepted */
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, buf, fl), 0);
+    /* not the protocol */
+    ck_assert_int_eq(ppn_crypto_session_probe("GET / HTTP/1.0\r\n", 16, &fl), -EBADMSG);
+    ck_assert_int_eq(ppn_crypto_session_probe("\0\0", 2, &fl), -EBADMSG);
+    uint8_t junk[6] = {0, 4, 0xa1, 0, 0, 0};
+    ck_assert_int_lt(ppn_crypto_session_probe(junk, sizeof(junk), &fl), 0);
+    /* a well-formed message of another type is not a first message */
+    pump(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_confirm(p.a, true), 0);
+    n = ppn_crypto_session_take_output(p.a, buf, sizeof(buf));
+    ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)n, &fl), -EPROTO);
+    pair_free(&p);
+}
+END_TEST
+
 Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -999,6 +1028,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_channel_truncation_and_bounds);
     tcase_add_test(tc, test_channel_abort_after_done_is_the_peers_word);
     tcase_add_test(tc, test_channel_fd);
+    tcase_add_test(tc, test_probe_first_message);
     suite_add_tcase(s, tc);
     return s;
 }

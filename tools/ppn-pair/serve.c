@@ -206,6 +206,33 @@ static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_
     return r;
 }
 
+/* A node left pending by a hand-off completes (or learns it was not recorded) by syncing its
+ * pending ledger from the administrator (handoff.c judges the outcome). */
+static int sync_pending(const struct node *n, const struct pending *p, const char *from, uint64_t timeout_ms,
+                        size_t max)
+{
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(p->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    if (r < 0)
+        return tool_fail("open the pending ledger", p->ledger_dir, r);
+    uint64_t total = 0, rounds = 0;
+    struct ppn_ledger_sync_report rep = {0};
+    char err[256] = "", why[700] = "";
+    r = sync_from(l, from, timeout_ms, max, &total, &rounds, &rep, err, sizeof(err));
+    if (r < 0 && err[0]) {
+        ppn_ledger_free(l);
+        return tool_error("Failed to sync from '%s': %s; this node is still pending", from, err);
+    }
+    int k = pending_judge(n, p, l, r, &rep, why, sizeof(why));
+    if (k == 1) {
+        printf("completed\tadmitted by %s at entry %llu\n", p->admin_hostname, (unsigned long long)p->index);
+        return 0;
+    }
+    if (k < 0)
+        return tool_error("Failed to complete the hand-off: %s", why);
+    return tool_error("Failed to complete the hand-off from '%s': %s; this node is still pending", from, why);
+}
+
 int cmd_sync(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -250,9 +277,15 @@ int cmd_sync(int argc, char **argv)
     if (tool_parse_hostport(from, false, host, sizeof(host), &port, why) < 0)
         return tool_usage_error(SYNC_USAGE, "--from: %s", why);
     struct node n;
-    if (node_load(&n, state, true))
+    if (node_load(&n, state, false))
         return 1;
     node_wipe(&n); /* the sync needs no secret */
+    struct pending pend;
+    if (access(n.ledger_dir, F_OK) != 0 && pending_expire(&n) == 0 && pending_load(&n, &pend) == 0)
+        return sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+    if (node_load(&n, state, true))
+        return 1;
+    node_wipe(&n);
     ppn_ledger *l = NULL;
     int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)

@@ -460,6 +460,15 @@ PPN_EXPORT int ppn_crypto_session_flush_fd(ppn_crypto_session *s, int fd, uint64
 PPN_EXPORT int ppn_crypto_session_recv_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms,
                                           uint8_t **ret_data, size_t *ret_len);
 
+
+/* Is data[0..len) the start of a well-formed first message of a ceremony (the initiator's
+ * COMMIT frame), without any session?  For a listener that must not spend its one attempt on
+ * a connection that does not speak the protocol: only bytes that pass this are fed to the
+ * responder's session.  0 with *ret_len = the frame's length, -EAGAIN when more bytes are
+ * needed (what is there is a valid prefix), -EBADMSG malformed, -EPROTO another message type or
+ * version, -EINVAL NULL. */
+PPN_EXPORT int ppn_crypto_session_probe(const void *data, size_t len, size_t *ret_len);
+
 #ifdef __cplusplus
 }
 #endif
