@@ -48,12 +48,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void set_io_timeout(int fd, unsigned seconds)
-{
-    struct timeval tv = {.tv_sec = seconds};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
 
 static int copy_text(char *dst, size_t size, const char *src)
 {
@@ -310,12 +304,17 @@ out:
 /* Close so that the peer still reads what we sent last (an ABORT saying why):
  * a plain close() with the peer still writing answers it with a reset, and
  * a reset throws away the data the peer had not read yet. */
-static void close_gracefully(int fd)
+static void close_gracefully(int fd, uint64_t deadline)
 {
     shutdown(fd, SHUT_WR);
-    set_io_timeout(fd, 2);
+    /* at most 2 s, and not past the deadline by more than 0.2 s: no process outlives its window */
+    uint64_t left = handoff_left_ms(deadline);
+    left = left > 2000 ? 2000 : left < 200 ? 200 : left;
+    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint64_t end = now_ms() + left;
     char buf[512];
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 64 && now_ms() < end; i++) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0 && !(n < 0 && errno == EINTR))
             break;
@@ -535,7 +534,7 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
     if (r < 0) {
         (void)ppn_crypto_session_flush_fd(s, fd, 1000);
         ppn_crypto_session_free(s);
-        close_gracefully(fd);
+        close_gracefully(fd, now_ms() + 2000);
         return 1;
     }
     unsigned grace = c->timeout_s < HANDOFF_GRACE_S ? c->timeout_s : HANDOFF_GRACE_S;
@@ -679,7 +678,7 @@ int cmd_join(int argc, char **argv)
     r = handoff_node(s, fd, &n, &admin, deadline, timeout_s, ifname, port);
     (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
     ppn_crypto_session_free(s);
-    close_gracefully(fd);
+    close_gracefully(fd, deadline);
     if (r == 0 && ifname)
         r = mesh_apply(&n, ifname, port, false);
     node_wipe(&n);
@@ -799,7 +798,7 @@ static int admit_main(int argc, char **argv, bool invite)
     r = handoff_admin(s, fd, &n, l, &peer, deadline, ifname, port);
     (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
     ppn_crypto_session_free(s);
-    close_gracefully(fd);
+    close_gracefully(fd, deadline);
     /* Recorded (even if the node did not confirm): WireGuard follows, so that the node's tunnel
      * comes up and its sync completes the hand-off. */
     bool recorded = !was_member && ppn_ledger_member_find(l, peer.identity_public, &before) == 0;

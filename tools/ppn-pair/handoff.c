@@ -531,14 +531,17 @@ int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledge
         return tool_error("Failed to send the replica: %zu bytes, more than one record of the session (%u)", blen,
                           PPN_CRYPTO_SESSION_RECORD_MAX);
     }
-    uint8_t *head = malloc(4 + clen);
+    uint8_t *head = malloc(8 + clen);
     if (!head) {
         free(bundle);
         return tool_fail("send", "the replica", -ENOMEM);
     }
-    put_be32(head, (uint32_t)clen);
-    memcpy(head + 4, cand, clen);
-    r = send_msg(s, fd, 'R', head, 4 + clen, bundle, blen, deadline);
+    /* how long this side may still append: the node's roll-back bound starts from it */
+    uint64_t left = handoff_left_ms(deadline);
+    put_be32(head, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left));
+    put_be32(head + 4, (uint32_t)clen);
+    memcpy(head + 8, cand, clen);
+    r = send_msg(s, fd, 'R', head, 8 + clen, bundle, blen, deadline);
     free(head);
     free(bundle);
     if (r < 0)
@@ -648,14 +651,15 @@ static int accept_replica(void *userdata, ppn_ledger *l, char *why, size_t why_s
 static int node_verify_store(const struct node *n, const ppn_crypto_node_record *admin, const uint8_t *m,
                              size_t mlen, unsigned window_s, struct pending *p, char *why, size_t why_size)
 {
-    if (mlen < 5 || get_be32(m + 1) == 0 || get_be32(m + 1) > PPN_LEDGER_ENTRY_MAX ||
-        5 + (size_t)get_be32(m + 1) > mlen) {
+    if (mlen < 9 || get_be32(m + 5) == 0 || get_be32(m + 5) > PPN_LEDGER_ENTRY_MAX ||
+        9 + (size_t)get_be32(m + 5) > mlen) {
         snprintf(why, why_size, "the administrator's message is not a replica");
         return -EBADMSG;
     }
-    size_t clen = get_be32(m + 1);
-    const uint8_t *cand = m + 5, *bundle = m + 5 + clen;
-    size_t blen = mlen - 5 - clen;
+    uint64_t admin_left_ms = get_be32(m + 1);
+    size_t clen = get_be32(m + 5);
+    const uint8_t *cand = m + 9, *bundle = m + 9 + clen;
+    size_t blen = mlen - 9 - clen;
     char dir[PATH_MAX], info[PATH_MAX], ledger[PATH_MAX];
     pending_paths(n, dir, info, ledger);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -702,7 +706,10 @@ static int node_verify_store(const struct node *n, const ppn_crypto_node_record 
         snprintf(p->origin, sizeof(p->origin), "%s", ppn_ledger_origin(l));
         p->index = e.index;
         p->window_s = window_s;
-        p->rollback_at_ms = wall_ms() + 2ull * window_s * 1000;
+        /* The administrator appends only before its own deadline (it said how far that is):
+         * past it, and a margin of this node's window, nothing can complete any more but a
+         * sync with an administrator that did append; without one, the state rolls back. */
+        p->rollback_at_ms = wall_ms() + admin_left_ms + (uint64_t)(window_s < 5 ? 5 : window_s) * 1000;
         snprintf(p->ledger_dir, sizeof(p->ledger_dir), "%s", ledger);
         r = pending_save(n, p);
         if (r < 0)

@@ -281,8 +281,15 @@ int cmd_sync(int argc, char **argv)
         return 1;
     node_wipe(&n); /* the sync needs no secret */
     struct pending pend;
-    if (access(n.ledger_dir, F_OK) != 0 && pending_expire(&n) == 0 && pending_load(&n, &pend) == 0)
-        return sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+    if (access(n.ledger_dir, F_OK) != 0) {
+        (void)pending_expire(&n);
+        if (pending_load(&n, &pend) == 0)
+            return sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+        char st[32], text[700];
+        pairing_state(&n, st, sizeof(st), text, sizeof(text));
+        if (strcmp(st, "not-admitted") == 0)
+            return tool_error("Failed to sync: this node is %s", text);
+    }
     if (node_load(&n, state, true))
         return 1;
     node_wipe(&n);
