@@ -212,6 +212,18 @@ optcheck "join --endpoint nohost" "$pair" join --state Z --listen 127.0.0.1:0 --
 optcheck "genesis --ifname a/b" "$pair" genesis --state Z --origin o --ifname a/b
 optcheck "genesis with a stray range" "$pair" genesis --state Z --origin o 10.9.0.0/24
 optcheck "join --listen-port without --ifname" "$pair" join --state Z --listen 127.0.0.1:0 --listen-port 51821
+for v in abc -1 3601; do
+  optcheck "invite --timeout $v" "$pair" invite --state A --listen 127.0.0.1:0 --timeout "$v"
+  optcheck "join --join --timeout $v" "$pair" join --state Z --join --connect 127.0.0.1:1 --timeout "$v"
+done
+optcheck "invite --listen 127.0.0.1:99999" "$pair" invite --state A --listen 127.0.0.1:99999
+optcheck "invite --symbols 11" "$pair" invite --state A --listen 127.0.0.1:0 --symbols 11
+optcheck "invite --ifname a/b" "$pair" invite --state A --listen 127.0.0.1:0 --ifname a/b
+optcheck "join --join without --connect" "$pair" join --state Z --join
+optcheck "join --join with --listen" "$pair" join --state Z --join --connect 127.0.0.1:1 --listen 127.0.0.1:0
+optcheck "join --join --symbols" "$pair" join --state Z --join --connect 127.0.0.1:1 --symbols 8
+optcheck "admit with --listen and --connect" "$pair" admit --state A --listen 127.0.0.1:0 --connect 127.0.0.1:1
+optcheck "admit --symbols without --listen" "$pair" admit --state A --connect 127.0.0.1:1 --symbols 8
 [ "$optfail" = 0 ] && ok "options checked before anything happens (abc, -1, max+1, names, operands)"
 
 echo "$failures failure(s)"
