@@ -361,10 +361,12 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s,
                                             ppn_crypto_clock_fn clock, void *userdata);
 
 /* Feed bytes received from the peer, in any chunking.  Returns 0 or the
- * error that ended the session (see above).  A message that arrives when the
- * session expects none (after the peer's ACCEPT, or once DONE) ends it:
- * -EPROTO, or for an ABORT the peer's reason; a DONE session that fails this
- * way no longer releases the record (the peer did not complete). */
+ * error that ended the session (see above).  A handshake message that arrives
+ * when the session expects none (after the peer's ACCEPT, or once DONE) ends
+ * it: -EPROTO, or for an ABORT the peer's reason; a DONE session that fails
+ * this way no longer releases the record (the peer did not complete).  Once
+ * DONE, channel records (below) are accepted, also in the same buffer as the
+ * last handshake message; a channel record before DONE is -EBADMSG. */
 PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s,
                                        const void *data, size_t len);
 
