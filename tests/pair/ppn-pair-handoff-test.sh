@@ -298,6 +298,36 @@ fi
 rc=0; "$pair" sync --state I --from "127.0.0.1:$sport" >sync12.out 2>&1 || rc=$?
 [ "$rc" = 0 ] && [ -d I/ledger ] && ok "...and completes through sync" || { bad "node I completion: $rc"; cat sync12.out; }
 
+# 14. the mesh service completes a pending node by itself: a mesh whose addresses are on the
+# loopback (127.8.0.0/24, so that the administrator's mesh address is reachable without a
+# tunnel); its node is left pending, then 'serve --pull' on it pulls from the administrator's
+# mesh address, completes, and serves as a member
+for n in M N; do "$pair" keys --state $n >/dev/null; done
+"$pair" genesis --state M --origin loop.pointsav/ledger --range 127.8.0.0/24 --hostname node-m >/dev/null
+msport=$((port + 400))
+"$pair" serve --state M --listen "127.8.0.1:$msport" >mserve.out 2>&1 &
+mspid=$!
+wait_line mserve.out '^serving'
+port=$((port + 1))
+"$pair" join --state N --listen "127.0.0.1:$port" --hostname node-n --yes --timeout 2 </dev/null >node-n.out 2>&1 &
+jpid=$!
+wait_line node-n.out '^listening'
+code_of node-n.out | PPN_PAIR_TEST_STOP=before-final "$pair" admit --state M --connect "127.0.0.1:$port" --yes \
+  --timeout 2 >admit-node-n.out 2>&1 &
+apid=$!
+wait_line admit-node-n.out '^stopping	before-final'
+jrc=0; wait "$jpid" || jrc=$?
+kill -CONT "$apid"; wait "$apid" 2>/dev/null
+"$pair" serve --state N --listen "127.8.0.2:$msport" --pull 1 --peer-port "$msport" >nserve.out 2>&1 &
+nspid=$!
+wait_line nserve.out '^serving'
+ns=$(status_line N)
+kill "$nspid" "$mspid"; wait "$nspid" "$mspid" 2>/dev/null
+[ "$jrc" = 1 ] && grep -q '^completed' nserve.out && [ -d N/ledger ] && [[ $ns == *member* ]] &&
+  cmp -s M/ledger/entries N/ledger/entries &&
+  ok "serve --pull completes a pending node by itself from the administrator's mesh address, then serves" ||
+  { bad "serve --pull on a pending node (join $jrc, '$ns')"; cat nserve.out node-n.out; }
+
 # 13. the final message and the first channel bytes in one read: covered in test-session; here a
 # good ceremony after all of the above still works in both directions
 port=$((port + 1))

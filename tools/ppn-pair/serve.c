@@ -344,6 +344,65 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* The hook for a node left pending by a hand-off (handoff.c): before serving, pull its pending
+ * replica from the administrator's mesh address every 'pull_ms' until the hand-off completes
+ * (then serve as a member) or rolls back (then exit 1).  With --ifname the tunnel to the
+ * administrator comes from the pending replica first.  0 when there is nothing pending. */
+static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull_ms, const char *ifname,
+                            unsigned wg_port, size_t max)
+{
+    struct node n;
+    struct pending p;
+    if (node_load(&n, state, false))
+        return 1;
+    if (access(n.ledger_dir, F_OK) == 0 || (pending_expire(&n), pending_load(&n, &p)) < 0) {
+        node_wipe(&n);
+        return 0;
+    }
+    if (ifname) {
+        struct node pn = n;
+        snprintf(pn.ledger_dir, sizeof(pn.ledger_dir), "%s", p.ledger_dir);
+        (void)mesh_apply(&pn, ifname, wg_port, true);
+    }
+    node_wipe(&n);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    char from[96];
+    snprintf(from, sizeof(from), "%s:%u", p.admin_mesh, peer_port);
+    printf("pending\tcompleting through sync from %s\n", from);
+    fflush(stdout);
+    while (!stop) {
+        ppn_ledger *l = NULL;
+        int r = ppn_ledger_open(p.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+        if (r == 0) {
+            uint64_t total = 0, rounds = 0;
+            struct ppn_ledger_sync_report rep = {0};
+            char err[256] = "", why[700] = "";
+            r = sync_from(l, from, PULL_SYNC_MS, max, &total, &rounds, &rep, err, sizeof(err));
+            if (r < 0 && err[0]) {
+                ppn_ledger_free(l);
+                if (pending_expire(&n) == 1)
+                    return tool_error("Failed to complete the hand-off: past its bound with no answer from %s; "
+                                      "rolled back, pair again", from);
+            } else {
+                int k = pending_judge(&n, &p, l, r, &rep, why, sizeof(why));
+                if (k == 1) {
+                    printf("completed\tadmitted by %s at entry %llu\n", p.admin_hostname,
+                           (unsigned long long)p.index);
+                    fflush(stdout);
+                    return 0;
+                }
+                if (k < 0)
+                    return tool_error("Failed to complete the hand-off: %s", why);
+            }
+        }
+        for (uint64_t t = 0; t < pull_ms && !stop; t += 100)
+            usleep(100000);
+    }
+    return tool_error("stopped while this node is pending");
+}
+
 static void conn_close(struct conn *c)
 {
     if (c->fd >= 0)
@@ -697,6 +756,9 @@ int cmd_serve(int argc, char **argv)
         return tool_usage_error(SERVE_USAGE, "--listen: %s", why);
     if ((ifname || hosts) && !pull_ms)
         return tool_usage_error(SERVE_USAGE, "--ifname and --hosts follow the pulls: give --pull");
+    if (pull_ms && complete_pending(state, peer_port ? (uint16_t)peer_port : port, pull_ms, ifname,
+                                    (unsigned)wg_port, (size_t)max))
+        return 1;
     struct node n;
     if (node_load(&n, state, true))
         return 1;
