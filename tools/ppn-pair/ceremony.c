@@ -10,6 +10,7 @@
  * well-formed first message of the protocol is dropped and is not an attempt.  After the SAS,
  * the hand-off (handoff.c) runs inside the session's encrypted channel: the administrator
  * appends the node-join entry only after the new node verified and stored the replica. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -491,7 +492,15 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
         start = now_ms();
         /* The code goes to the console (the operator reads it out), nowhere else. */
         printf("code\t%s\n", code);
-        printf("listening\t%s\twindow %u s, one attempt\n", c->addr, c->timeout_s);
+        char shown[300];
+        snprintf(shown, sizeof(shown), "%s", c->addr);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char h[INET6_ADDRSTRLEN], pt[8];
+        if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0 &&
+            getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), pt, sizeof(pt), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+            snprintf(shown, sizeof(shown), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, pt); /* the real port */
+        printf("listening\t%s\twindow %u s, one attempt\n", shown, c->timeout_s);
         fflush(stdout);
         sodium_memzero(code, sizeof(code));
         uint8_t first[1100];

@@ -325,8 +325,10 @@ int pending_expire(const struct node *n)
     char dir[PATH_MAX], info[PATH_MAX], ledger[PATH_MAX];
     pending_paths(n, dir, info, ledger);
     if (r == -ENOENT) {
-        /* a pending directory without its info: left by a crash before the acknowledgement */
-        if (access(dir, F_OK) == 0) {
+        /* a pending directory without its info: left by a crash before the acknowledgement
+         * (older than any window, so that a ceremony writing it right now is left alone) */
+        struct stat st;
+        if (stat(dir, &st) == 0 && (uint64_t)st.st_mtime * 1000 + 3600ull * 1000 < wall_ms()) {
             remove_flat_dir(ledger);
             remove_flat_dir(dir);
         }
