@@ -166,7 +166,37 @@ arc=0; wait "$apid" || arc=$?
   ok "join with a frozen administrator: exits at ${t} s (window 3 s); the administrator says why" ||
   { bad "frozen administrator: join $jrc after $t s, admit $arc"; cat w8.out a8.out; }
 
-# 8. admit --timeout 3 connecting to an address that does not answer
+# 8. admit --timeout 3 connecting to a listener whose backlog is full (its SYNs are dropped, so
+# connect() would hang for minutes), and to an address that does not answer
+fport=$((port + 700))
+python3 - "$fport" >full.out 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(0)
+cs = []
+for i in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(("127.0.0.1", port))
+    except BlockingIOError:
+        pass
+    cs.append(c)
+print("full", flush=True)
+time.sleep(60)
+PY
+fpid=$!
+wait_line full.out '^full'
+t0=$(now)
+rc=0; echo 0000-0000-0 | "$pair" admit --state A --connect "127.0.0.1:$fport" --timeout 3 >w8b.out 2>&1 || rc=$?
+t=$(elapsed "$t0")
+kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null
+[ "$rc" = 1 ] && within "$t" 8 && grep -q 'timed out' w8b.out &&
+  ok "admit --timeout 3 to a listener that never completes the handshake: exits at ${t} s" ||
+  { bad "admit connect to a full backlog: exit $rc after $t s"; cat w8b.out; }
 t0=$(now)
 rc=0; echo 0000-0000-0 | "$pair" admit --state A --connect 10.255.255.1:9 --timeout 3 >w9.out 2>&1 || rc=$?
 t=$(elapsed "$t0")
