@@ -328,6 +328,37 @@ fi
 rc=0; "$pair" sync --state I --from "127.0.0.1:$sport" >sync12.out 2>&1 || rc=$?
 [ "$rc" = 0 ] && [ -d I/ledger ] && ok "...and completes through sync" || { bad "node I completion: $rc"; cat sync12.out; }
 
+# 15. the administrator crashes between the append and its checkpoint: the sync serves only what
+# a checkpoint covers, so the node waits; the next 'admit' seals the entry first, and the node
+# completes
+"$pair" keys --state P >/dev/null; "$pair" keys --state Q >/dev/null
+before=$(members A/ledger)
+port=$((port + 1))
+"$pair" join --state P --listen "127.0.0.1:$port" --hostname node-p --yes --timeout 30 </dev/null >node-p.out 2>&1 &
+jpid=$!
+wait_line node-p.out '^listening'
+code_of node-p.out | PPN_PAIR_TEST_STOP=before-seal "$pair" admit --state A --connect "127.0.0.1:$port" --yes \
+  --timeout 30 >admit-node-p.out 2>&1 &
+apid=$!
+wait_line admit-node-p.out '^stopping	before-seal'
+kill -9 "$apid" "$jpid"; wait "$apid" "$jpid" 2>/dev/null
+as=$("$pair" status --state A | grep '^handoff: node-p' || true)
+rc=0; "$pair" sync --state P --from "127.0.0.1:$sport" >sync15.out 2>&1 || rc=$?
+ps=$(status_line P)
+[ "$(members A/ledger)" = $((before + 1)) ] && [ "$rc" = 1 ] && [[ $ps == *pending* ]] && [[ $as == *"being recorded"* ]] &&
+  ok "administrator killed between append and checkpoint: the node stays pending, the administrator's status says so" ||
+  { bad "crash before the seal ($rc, '$ps', '$as')"; cat sync15.out admit-node-p.out; }
+port=$((port + 1))
+"$pair" join --state Q --listen "127.0.0.1:$port" --hostname node-q --yes </dev/null >node-q.out 2>&1 &
+jpid=$!
+wait_line node-q.out '^listening'
+code_of node-q.out | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >admit-node-q.out 2>&1
+wait "$jpid"
+rc=0; "$pair" sync --state P --from "127.0.0.1:$sport" >sync15b.out 2>&1 || rc=$?
+[ "$rc" = 0 ] && [ -d P/ledger ] && "$ledger" verify P/ledger >/dev/null &&
+  ok "the next admit seals the entry first; the pending node then completes through sync" ||
+  { bad "completion after the seal ($rc)"; cat sync15b.out admit-node-q.out; }
+
 # 14. the mesh service completes a pending node by itself: a mesh whose addresses are on the
 # loopback (127.8.0.0/24, so that the administrator's mesh address is reachable without a
 # tunnel); its node is left pending, then 'serve --pull' on it pulls from the administrator's

@@ -779,6 +779,23 @@ static int admit_main(int argc, char **argv, bool invite)
         node_wipe(&n);
         return tool_error("this node is not an administrator of the mesh in '%s'", n.ledger_dir);
     }
+    /* Entries past the last checkpoint (an earlier run stopped between an append and its seal):
+     * seal them first, so that a node left pending by that run can complete through the sync,
+     * which serves only what a checkpoint covers. */
+    {
+        char note[PPN_LEDGER_CHECKPOINT_MAX];
+        size_t nl;
+        uint64_t cs = 0;
+        uint8_t root[32];
+        if (ppn_ledger_checkpoint_get(l, note, sizeof(note), &nl) < 0 ||
+            ppn_ledger_checkpoint_verify(note, nl, ppn_ledger_origin(l), n.id_pk, &cs, root) < 0)
+            cs = 0;
+        if (cs < ppn_ledger_size(l) && ledger_seal(l, &n)) {
+            ppn_ledger_free(l);
+            node_wipe(&n);
+            return 1;
+        }
+    }
     struct cer cr = {.listening = listen_addr != NULL, .addr = listen_addr ? listen_addr : connect_addr,
                      .code_holder = "joining node", .timeout_s = timeout_s, .symbols = symbols, .yes = yes};
     memcpy(cr.local.identity_public, n.id_pk, 32);

@@ -578,20 +578,31 @@ int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledge
     free(m);
 
     test_stop("before-append");
+    char line[600];
+    snprintf(line, sizeof(line),
+             "handoff: %s being recorded at entry %llu (%s), not confirmed by the node; unless the ledger lacks "
+             "it, the node completes through sync from this node once a checkpoint covers it (the next admit "
+             "signs one)\n",
+             peer->hostname, (unsigned long long)index, addr);
+    if ((r = handoff_record(n, peer->identity_public, line)) < 0) {
+        (void)send_refusal(s, fd, r, "the administrator cannot record the hand-off", deadline);
+        return tool_fail("record the hand-off in", n->dir, r);
+    }
     const uint8_t *pp[1] = {cand};
     uint64_t got;
     r = ppn_ledger_append_signed(l, pp, &clen, 1, &got);
     if (r < 0) {
         const char *why = ppn_ledger_last_error(l);
+        handoff_done(n, peer->identity_public);
         (void)send_refusal(s, fd, r, why[0] ? why : strerror(-r), deadline);
         return tool_error("Failed to record '%s': %s; nothing recorded, the node rolls back", peer->hostname,
                           why[0] ? why : strerror(-r));
     }
     printf("admitted\t%s\t%s\tentry %llu\n", peer->hostname, addr, (unsigned long long)got);
     fflush(stdout);
+    test_stop("before-seal");
     if ((r = ledger_seal(l, n)))
         return 1;
-    char line[600];
     snprintf(line, sizeof(line),
              "handoff: %s admitted at entry %llu (%s) has not confirmed the final part; it completes through sync "
              "from this node\n",
