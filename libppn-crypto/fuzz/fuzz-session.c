@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,10 +120,113 @@ static void ceremony(const uint8_t *edits, size_t n_edits)
     ppn_crypto_session_free(s[1]);
 }
 
+/* Two sessions brought to DONE without edits. */
+static void done_pair(ppn_crypto_session *s[2])
+{
+    ppn_crypto_node_record ra, rb;
+    char code[16];
+    record(&ra, 1);
+    record(&rb, 2);
+    next_code(code);
+    if (ppn_crypto_session_new(&s[0], PPN_CRYPTO_ROLE_INITIATOR, code, 0, &ra, 0) < 0 ||
+        ppn_crypto_session_new(&s[1], PPN_CRYPTO_ROLE_RESPONDER, code, 0, &rb, 0) < 0)
+        abort();
+    for (int round = 0; round < 12; round++) {
+        if (round == 3)
+            (void)ppn_crypto_session_confirm(s[0], true);
+        if (round == 4)
+            (void)ppn_crypto_session_confirm(s[1], true);
+        for (int dir = 0; dir < 2; dir++) {
+            uint8_t buf[4096];
+            ssize_t n = ppn_crypto_session_take_output(s[dir], buf, sizeof(buf));
+            if (n > 0)
+                (void)ppn_crypto_session_feed(s[!dir], buf, (size_t)n);
+        }
+    }
+    if (ppn_crypto_session_get_state(s[0]) != PPN_CRYPTO_SESSION_DONE ||
+        ppn_crypto_session_get_state(s[1]) != PPN_CRYPTO_SESSION_DONE)
+        abort();
+}
+
+/* The channel after DONE: bytes fed as channel input never yield a record (nobody but the
+ * peer can seal one); a real record with edits yields it only unedited. */
+static void channel(const uint8_t *data, size_t size, bool framed, bool real)
+{
+    ppn_crypto_session *s[2];
+    done_pair(s);
+    uint8_t *d;
+    size_t n;
+    if (real) {
+        static const uint8_t msg[] = "a record inside the session";
+        if (ppn_crypto_session_send(s[0], msg, sizeof(msg)) < 0)
+            abort();
+        uint8_t buf[256], orig[256];
+        ssize_t w = ppn_crypto_session_take_output(s[0], buf, sizeof(buf));
+        if (w <= 0)
+            abort();
+        memcpy(orig, buf, (size_t)w);
+        for (size_t e = 0; e + 2 <= size; e += 2)
+            buf[data[e] % (size_t)w] ^= data[e + 1];
+        bool edited = memcmp(orig, buf, (size_t)w) != 0; /* edits may cancel out */
+        (void)ppn_crypto_session_feed(s[1], buf, (size_t)w);
+        int r = ppn_crypto_session_recv(s[1], &d, &n);
+        if (r == 0) {
+            if (edited || n != sizeof(msg) || memcmp(d, msg, n) != 0)
+                abort();
+            free(d);
+        } else if (!edited) {
+            abort();
+        }
+    } else {
+        if (framed) {
+            uint8_t hdr[6] = {0, 0, (uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+                              (uint8_t)size};
+            (void)ppn_crypto_session_feed(s[1], hdr, sizeof(hdr));
+        }
+        size_t half = size / 2;
+        (void)ppn_crypto_session_feed(s[1], data, half);
+        (void)ppn_crypto_session_feed(s[1], data + half, size - half);
+        if (ppn_crypto_session_recv(s[1], &d, &n) == 0)
+            abort(); /* a forged record was handed out */
+    }
+    ppn_crypto_session_free(s[0]);
+    ppn_crypto_session_free(s[1]);
+}
+
+/* What the probe accepts as a first message, a fresh responder takes without a framing,
+ * decoding or ordering error. */
+static void probe(const uint8_t *data, size_t size)
+{
+    size_t fl;
+    if (ppn_crypto_session_probe(data, size, &fl) != 0)
+        return;
+    if (fl > size)
+        abort();
+    ppn_crypto_session *s;
+    ppn_crypto_node_record r;
+    char code[16];
+    record(&r, 1);
+    next_code(code);
+    if (ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_RESPONDER, code, 0, &r, 0) < 0)
+        abort();
+    int e = ppn_crypto_session_feed(s, data, fl);
+    if (e == -EBADMSG || e == -EPROTO)
+        abort();
+    ppn_crypto_session_free(s);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
+    /* 0xF0..0xF3: the channel and the probe (the older modes keep their bytes' meaning) */
+    if (data[0] >= 0xF0 && data[0] <= 0xF3) {
+        if (data[0] == 0xF3)
+            probe(data + 1, size - 1);
+        else
+            channel(data + 1, size - 1 > 4096 ? 4096 : size - 1, data[0] == 0xF1, data[0] == 0xF2);
+        return 0;
+    }
     switch (data[0] % 3) {
     case 0: feed_single(PPN_CRYPTO_ROLE_RESPONDER, data + 1, size - 1); break;
     case 1: feed_single(PPN_CRYPTO_ROLE_INITIATOR, data + 1, size - 1); break;

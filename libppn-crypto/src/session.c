@@ -61,7 +61,28 @@ struct ppn_crypto_session {
     ppn_crypto_clock_fn clock;
     void *clock_userdata;
     uint64_t deadline, timeout_ms;
+
+    /* The application-data channel after DONE (doc/crypto.md). */
+    uint8_t k_ch_send[32], k_ch_recv[32];
+    uint64_t ch_send_n, ch_recv_n;     /* records sealed / opened so far */
+    int in_mode;                       /* IN_FRAME, IN_CHDR, IN_CBODY */
+    uint8_t ch_hdr[4];
+    size_t ch_hdr_len;
+    uint8_t *ch_in;                    /* one record's ciphertext as it arrives */
+    size_t ch_in_len, ch_in_need;
+    struct chrec *rq_head, *rq_tail;   /* opened records not yet taken */
+    uint64_t ch_total, ch_limit;       /* plaintext bytes received, and the bound */
+    bool peer_aborted;                 /* ended by the peer's (unauthenticated) ABORT */
 };
+
+struct chrec {
+    struct chrec *next;
+    size_t len;
+    uint8_t data[];
+};
+
+enum { IN_FRAME, IN_CHDR, IN_CBODY };
+#define CH_TYPE 8 /* the channel's type byte in the AEAD associated data */
 
 /* ---- single use of a code in this process --------------------------- */
 
@@ -124,6 +145,24 @@ static void wipe_secrets(ppn_crypto_session *s)
     sodium_memzero(s->in, sizeof(s->in));
 }
 
+static void channel_wipe(ppn_crypto_session *s)
+{
+    sodium_memzero(s->k_ch_send, sizeof(s->k_ch_send));
+    sodium_memzero(s->k_ch_recv, sizeof(s->k_ch_recv));
+    if (s->ch_in) {
+        sodium_memzero(s->ch_in, s->ch_in_need);
+        free(s->ch_in);
+        s->ch_in = NULL;
+    }
+    while (s->rq_head) {
+        struct chrec *r = s->rq_head;
+        s->rq_head = r->next;
+        sodium_memzero(r->data, r->len);
+        free(r);
+    }
+    s->rq_tail = NULL;
+}
+
 static int queue(ppn_crypto_session *s, const msg *m)
 {
     int r = msg_encode(m, &s->out);
@@ -139,6 +178,7 @@ static int fail_full(ppn_crypto_session *s, int err, bool tell_peer)
     s->expect = EXPECT_NOTHING;
     s->error = err;
     wipe_secrets(s);
+    channel_wipe(s);
     sodium_memzero(&s->peer, sizeof(s->peer));
     s->have_peer_record = false;
     sodium_memzero(s->sas, sizeof(s->sas));
@@ -307,6 +347,9 @@ static int derive(ppn_crypto_session *s, const uint8_t k[32])
     kdf64(km, isk, LABEL " record");
     memcpy(s->k_send, a ? km : km + 32, 32);
     memcpy(s->k_recv, a ? km + 32 : km, 32);
+    kdf64(km, isk, LABEL " channel");
+    memcpy(s->k_ch_send, a ? km : km + 32, 32);
+    memcpy(s->k_ch_recv, a ? km + 32 : km, 32);
     sodium_memzero(km, sizeof(km));
     kdf64(sas, isk, LABEL " sas");
     uint64_t v = 0;
@@ -498,8 +541,10 @@ static int handle(ppn_crypto_session *s, const uint8_t *data, size_t len)
     int r = msg_decode(data, len, &m);
     if (r < 0)
         return fail(s, r);
-    if (m.type == PM_ABORT)
+    if (m.type == PM_ABORT) {
+        s->peer_aborted = true;
         return fail_full(s, peer_abort_error(m.reason), false);
+    }
     if (s->state == PPN_CRYPTO_SESSION_DONE)
         return fail(s, -EPROTO); /* nothing may follow the last ACCEPT */
 
@@ -558,6 +603,7 @@ PPN_EXPORT int ppn_crypto_session_new(ppn_crypto_session **ret, ppn_crypto_role 
     if (s->timeout_ms > UINT64_MAX / 4)
         s->timeout_ms = UINT64_MAX / 4; /* "forever", without overflow */
     s->deadline = now_ms(s) + s->timeout_ms;
+    s->ch_limit = PPN_CRYPTO_SESSION_RECV_DEFAULT_MAX;
     make_ad(s->own_ad, role, local->identity_public);
 
     int r = code_use(role, s->code, s->code_len);
@@ -597,6 +643,7 @@ PPN_EXPORT void ppn_crypto_session_free(ppn_crypto_session *s)
     if (!s)
         return;
     cbuf_wipe_free(&s->out);
+    channel_wipe(s);
     sodium_memzero(s, sizeof(*s));
     free(s);
 }
@@ -614,6 +661,50 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s, ppn_crypto_cl
     return 0;
 }
 
+/* The channel's nonce: 4 zero bytes then the record counter, big-endian; the associated
+ * data: "ppn-pair v1", the channel type byte, sid. */
+static void ch_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint64_t n)
+{
+    memset(nonce, 0, 4);
+    for (int i = 0; i < 8; i++)
+        nonce[4 + i] = (uint8_t)(n >> (8 * (7 - i)));
+}
+
+/* A complete channel record is in s->ch_in: open it with the next counter, queue the
+ * plaintext.  0 or the error to end the session with. */
+static int channel_open(ppn_crypto_session *s)
+{
+    size_t clen = s->ch_in_need, plen = clen - crypto_aead_chacha20poly1305_ietf_ABYTES;
+    if (s->ch_total + plen > s->ch_limit)
+        return -EMSGSIZE;
+    struct chrec *rec = malloc(sizeof(*rec) + (plen ? plen : 1));
+    if (!rec)
+        return -ENOMEM;
+    uint8_t ad[sizeof(LABEL) + MSG_SID_BYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    aead_ad(ad, CH_TYPE, s->sid);
+    ch_nonce(nonce, s->ch_recv_n);
+    unsigned long long got;
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(rec->data, &got, NULL, s->ch_in, clen, ad, sizeof(ad), nonce,
+                                                  s->k_ch_recv) != 0) {
+        free(rec);
+        return -EACCES; /* forged, replayed, reordered or from another session */
+    }
+    s->ch_recv_n++;
+    s->ch_total += plen;
+    rec->len = (size_t)got;
+    rec->next = NULL;
+    if (s->rq_tail)
+        s->rq_tail->next = rec;
+    else
+        s->rq_head = rec;
+    s->rq_tail = rec;
+    sodium_memzero(s->ch_in, clen);
+    free(s->ch_in);
+    s->ch_in = NULL;
+    s->ch_in_len = s->ch_in_need = 0;
+    return 0;
+}
+
 PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, size_t len)
 {
     if (!s || (!data && len))
@@ -624,6 +715,43 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
         return r;
     const uint8_t *p = data;
     while (len > 0) {
+        if (s->in_mode == IN_CHDR) {
+            size_t take = 4 - s->ch_hdr_len < len ? 4 - s->ch_hdr_len : len;
+            memcpy(s->ch_hdr + s->ch_hdr_len, p, take);
+            s->ch_hdr_len += take;
+            p += take;
+            len -= take;
+            if (s->ch_hdr_len < 4)
+                continue;
+            uint64_t clen = (uint64_t)s->ch_hdr[0] << 24 | (uint64_t)s->ch_hdr[1] << 16 |
+                            (uint64_t)s->ch_hdr[2] << 8 | s->ch_hdr[3];
+            /* Cheap checks before reading on: the bound of one record and of the total. */
+            if (clen < crypto_aead_chacha20poly1305_ietf_ABYTES)
+                return fail(s, -EBADMSG);
+            if (clen > PPN_CRYPTO_SESSION_RECORD_MAX + crypto_aead_chacha20poly1305_ietf_ABYTES ||
+                s->ch_total + clen - crypto_aead_chacha20poly1305_ietf_ABYTES > s->ch_limit)
+                return fail(s, -EMSGSIZE);
+            s->ch_in = malloc((size_t)clen);
+            if (!s->ch_in)
+                return fail(s, -ENOMEM);
+            s->ch_in_need = (size_t)clen;
+            s->ch_in_len = 0;
+            s->in_mode = IN_CBODY;
+            continue;
+        }
+        if (s->in_mode == IN_CBODY) {
+            size_t take = s->ch_in_need - s->ch_in_len < len ? s->ch_in_need - s->ch_in_len : len;
+            memcpy(s->ch_in + s->ch_in_len, p, take);
+            s->ch_in_len += take;
+            p += take;
+            len -= take;
+            if (s->ch_in_len < s->ch_in_need)
+                continue;
+            if ((r = channel_open(s)) < 0)
+                return fail(s, r);
+            s->in_mode = IN_FRAME;
+            continue;
+        }
         size_t want;
         if (s->in_len < MSG_FRAME_HDR) {
             want = MSG_FRAME_HDR - s->in_len;
@@ -638,6 +766,14 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
         len -= take;
         if (s->in_len == MSG_FRAME_HDR) {
             size_t body = ((size_t)s->in[0] << 8) | s->in[1];
+            if (body == 0 && s->state == PPN_CRYPTO_SESSION_DONE) {
+                /* A channel record: the bytes after the last handshake message are the
+                 * channel's, never an error. */
+                s->in_len = 0;
+                s->ch_hdr_len = 0;
+                s->in_mode = IN_CHDR;
+                continue;
+            }
             if (body == 0 || body > MSG_MAX)
                 return fail(s, -EBADMSG);
             continue;
@@ -652,6 +788,76 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
         }
     }
     return 0;
+}
+
+PPN_EXPORT int ppn_crypto_session_send(ppn_crypto_session *s, const void *data, size_t len)
+{
+    if (!s || (!data && len))
+        return -EINVAL;
+    if (s->state == PPN_CRYPTO_SESSION_FAILED)
+        return s->error;
+    if (s->state != PPN_CRYPTO_SESSION_DONE)
+        return -EAGAIN;
+    if (len > PPN_CRYPTO_SESSION_RECORD_MAX)
+        return -EMSGSIZE;
+    size_t clen = len + crypto_aead_chacha20poly1305_ietf_ABYTES;
+    uint8_t *frame = malloc(6 + clen);
+    if (!frame)
+        return -ENOMEM;
+    frame[0] = frame[1] = 0;
+    frame[2] = (uint8_t)(clen >> 24);
+    frame[3] = (uint8_t)(clen >> 16);
+    frame[4] = (uint8_t)(clen >> 8);
+    frame[5] = (uint8_t)clen;
+    uint8_t ad[sizeof(LABEL) + MSG_SID_BYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    aead_ad(ad, CH_TYPE, s->sid);
+    ch_nonce(nonce, s->ch_send_n);
+    unsigned long long out;
+    crypto_aead_chacha20poly1305_ietf_encrypt(frame + 6, &out, data, len, ad, sizeof(ad), NULL, nonce,
+                                              s->k_ch_send);
+    cbuf_append(&s->out, frame, 6 + clen);
+    sodium_memzero(frame, 6 + clen);
+    free(frame);
+    if (s->out.failed)
+        return fail_full(s, -ENOMEM, false);
+    s->ch_send_n++;
+    return 0;
+}
+
+PPN_EXPORT int ppn_crypto_session_recv(ppn_crypto_session *s, uint8_t **ret_data, size_t *ret_len)
+{
+    if (!s || !ret_data || !ret_len)
+        return -EINVAL;
+    if (s->state == PPN_CRYPTO_SESSION_FAILED)
+        return s->error;
+    struct chrec *r = s->rq_head;
+    if (!r)
+        return -EAGAIN;
+    uint8_t *buf = malloc(r->len ? r->len : 1);
+    if (!buf)
+        return -ENOMEM;
+    memcpy(buf, r->data, r->len);
+    s->rq_head = r->next;
+    if (!s->rq_head)
+        s->rq_tail = NULL;
+    *ret_data = buf;
+    *ret_len = r->len;
+    sodium_memzero(r->data, r->len);
+    free(r);
+    return 0;
+}
+
+PPN_EXPORT int ppn_crypto_session_set_recv_limit(ppn_crypto_session *s, uint64_t max_bytes)
+{
+    if (!s || max_bytes == 0)
+        return -EINVAL;
+    s->ch_limit = max_bytes;
+    return 0;
+}
+
+PPN_EXPORT bool ppn_crypto_session_peer_aborted(const ppn_crypto_session *s)
+{
+    return s && s->state == PPN_CRYPTO_SESSION_FAILED && s->peer_aborted;
 }
 
 PPN_EXPORT ssize_t ppn_crypto_session_take_output(ppn_crypto_session *s, void *buf, size_t size)
@@ -852,4 +1058,119 @@ PPN_EXPORT int ppn_crypto_session_run_fd(ppn_crypto_session *s, int fd,
             return r;
         }
     }
+}
+
+/* ---- the channel over a stream socket, each call bounded by its own timeout ---- */
+
+static int wait_fd(ppn_crypto_session *s, int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        uint64_t now = now_ms(s);
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        uint64_t left = deadline - now;
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left); /* the caller's clock may be fake */
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0)
+            return 0;
+    }
+}
+
+static int flush_until(ppn_crypto_session *s, int fd, uint64_t deadline)
+{
+    while (ppn_crypto_session_output_pending(s) > 0) {
+        const uint8_t *p = s->out.data + s->out_off;
+        size_t n = s->out.len - s->out_off;
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == ENOTSOCK)
+            w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                int r = wait_fd(s, fd, POLLOUT, deadline);
+                if (r < 0)
+                    return r;
+                continue;
+            }
+            return errno == EPIPE ? -ECONNRESET : -errno;
+        }
+        s->out_off += (size_t)w;
+        if (s->out_off == s->out.len) {
+            sodium_memzero(s->out.data, s->out.len);
+            s->out.len = s->out_off = 0;
+        }
+    }
+    return 0;
+}
+
+PPN_EXPORT int ppn_crypto_session_flush_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms)
+{
+    if (!s || fd < 0)
+        return -EINVAL;
+    s->io_started = true;
+    return flush_until(s, fd, now_ms(s) + timeout_ms);
+}
+
+PPN_EXPORT int ppn_crypto_session_recv_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms,
+                                          uint8_t **ret_data, size_t *ret_len)
+{
+    if (!s || fd < 0 || !ret_data || !ret_len)
+        return -EINVAL;
+    s->io_started = true;
+    uint64_t deadline = now_ms(s) + timeout_ms;
+    int r = flush_until(s, fd, deadline);
+    if (r < 0)
+        return r;
+    for (;;) {
+        r = ppn_crypto_session_recv(s, ret_data, ret_len);
+        if (r != -EAGAIN)
+            break;
+        if (s->state != PPN_CRYPTO_SESSION_DONE)
+            return -EAGAIN; /* not DONE: run_fd first */
+        if ((r = wait_fd(s, fd, POLLIN, deadline)) < 0)
+            return r;
+        uint8_t buf[16384];
+        ssize_t got = read(fd, buf, sizeof(buf));
+        if (got < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            return -errno;
+        }
+        if (got == 0)
+            return -ECONNRESET;
+        r = ppn_crypto_session_feed(s, buf, (size_t)got);
+        sodium_memzero(buf, sizeof(buf));
+        if (r < 0) {
+            (void)flush_until(s, fd, now_ms(s) + 1000); /* best effort: the ABORT */
+            return r;
+        }
+    }
+    return r;
+}
+
+PPN_EXPORT int ppn_crypto_session_probe(const void *data, size_t len, size_t *ret_len)
+{
+    if ((!data && len) || !ret_len)
+        return -EINVAL;
+    const uint8_t *p = data;
+    if (len < MSG_FRAME_HDR)
+        return -EAGAIN;
+    size_t body = ((size_t)p[0] << 8) | p[1];
+    if (body == 0 || body > MSG_MAX)
+        return -EBADMSG;
+    if (len < MSG_FRAME_HDR + body)
+        return -EAGAIN;
+    msg m;
+    int r = msg_decode(p + MSG_FRAME_HDR, body, &m);
+    bool commit = r == 0 && m.type == PM_COMMIT;
+    sodium_memzero(&m, sizeof(m));
+    if (r < 0)
+        return r;
+    if (!commit)
+        return -EPROTO;
+    *ret_len = MSG_FRAME_HDR + body;
+    return 0;
 }

@@ -701,6 +701,294 @@ START_TEST(test_peer_closes)
 }
 END_TEST
 
+/* ---- the application-data channel after DONE ---------------------------- */
+
+/* Everything 'from' has queued, raw (channel frames included). */
+static size_t take_all(ppn_crypto_session *from, uint8_t *buf, size_t size)
+{
+    ssize_t n = ppn_crypto_session_take_output(from, buf, size);
+    ck_assert_int_ge(n, 0);
+    ck_assert_uint_eq(ppn_crypto_session_output_pending(from), 0);
+    return (size_t)n;
+}
+
+static void pair_done(pair *p)
+{
+    pair_new(p, NULL, false);
+    run_all(p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p->a), PPN_CRYPTO_SESSION_DONE);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p->b), PPN_CRYPTO_SESSION_DONE);
+}
+
+static uint8_t chan_buf[1 << 21];
+
+START_TEST(test_channel_roundtrip)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "x", 1), -EAGAIN); /* not before DONE */
+    ck_assert_int_eq(ppn_crypto_session_recv(p.a, &d, &n), -EAGAIN);
+    run_all(&p, NULL, NULL);
+    static const char secret[] = "the replica travels inside the session";
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, secret, sizeof(secret)), 0);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, NULL, 0), 0);
+    size_t w = take_all(p.a, chan_buf, sizeof(chan_buf));
+    ck_assert_ptr_null(memmem(chan_buf, w, secret, sizeof(secret) - 1));
+    ck_assert_ptr_null(memmem(chan_buf, w, "replica", 7));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, chan_buf, w), 0);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), 0);
+    ck_assert_uint_eq(n, sizeof(secret));
+    ck_assert_mem_eq(d, secret, n);
+    free(d);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), 0);
+    ck_assert_uint_eq(n, 0);
+    free(d);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), -EAGAIN);
+    /* the other direction, a large record fed one byte at a time at first */
+    static uint8_t big[1 << 20];
+    randombytes_buf(big, sizeof(big));
+    ck_assert_int_eq(ppn_crypto_session_send(p.b, big, sizeof(big)), 0);
+    w = take_all(p.b, chan_buf, sizeof(chan_buf));
+    for (size_t i = 0; i < 64; i++)
+        ck_assert_int_eq(ppn_crypto_session_feed(p.a, chan_buf + i, 1), 0);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.a, &d, &n), -EAGAIN);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.a, chan_buf + 64, w - 64), 0);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.a, &d, &n), 0);
+    ck_assert_uint_eq(n, sizeof(big));
+    ck_assert_mem_eq(d, big, n);
+    free(d);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, big, PPN_CRYPTO_SESSION_RECORD_MAX + 1), -EMSGSIZE);
+    pair_free(&p);
+}
+END_TEST
+
+/* The last handshake message and the first record in one read (defect: the session took
+ * the record for a handshake frame, -EBADMSG on one side). */
+START_TEST(test_channel_final_message_and_data_in_one_buffer)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    frames_seen = 0;
+    pump(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_confirm(p.b, true), 0);
+    pump(&p, NULL, NULL); /* B's ACCEPT reaches A */
+    ck_assert_int_eq(ppn_crypto_session_confirm(p.a, true), 0);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.a), PPN_CRYPTO_SESSION_DONE);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "PPNLEDG1...", 11), 0);
+    size_t w = take_all(p.a, chan_buf, sizeof(chan_buf)); /* A's ACCEPT, then the record */
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, chan_buf, w), 0);
+    ck_assert_int_eq(ppn_crypto_session_get_state(p.b), PPN_CRYPTO_SESSION_DONE);
+    uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), 0);
+    ck_assert_uint_eq(n, 11);
+    ck_assert_mem_eq(d, "PPNLEDG1...", 11);
+    free(d);
+    ppn_crypto_node_record r;
+    ck_assert_int_eq(ppn_crypto_session_peer_record(p.b, &r), 0);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_channel_forgery)
+{
+    /* every byte of a record flipped in turn: the session ends (-EACCES for the
+     * ciphertext, -EBADMSG/-EMSGSIZE for the frame header), nothing is handed out */
+    uint8_t rec[64];
+    size_t w = 0;
+    for (size_t i = 0; i == 0 || i < w; i++) {
+        pair p;
+        pair_done(&p);
+        ck_assert_int_eq(ppn_crypto_session_send(p.a, "ack:ok", 6), 0);
+        w = take_all(p.a, rec, sizeof(rec));
+        ck_assert_uint_eq(w, 6 + 6 + 16);
+        rec[i] ^= 0x01;
+        int r = ppn_crypto_session_feed(p.b, rec, w);
+        uint8_t *d;
+        size_t n;
+        if (i < 6 && r == 0) { /* a longer announced length: still waiting for bytes */
+            ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), -EAGAIN);
+        } else {
+            ck_assert_msg(r == -EACCES || r == -EBADMSG || r == -EMSGSIZE, "byte %zu: %d", i, r);
+            if (i >= 6)
+                ck_assert_int_eq(r, -EACCES);
+            ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), r);
+            ck_assert_int_eq(ppn_crypto_session_get_state(p.b), PPN_CRYPTO_SESSION_FAILED);
+        }
+        pair_free(&p);
+    }
+}
+END_TEST
+
+START_TEST(test_channel_replay_reorder_reflect)
+{
+    pair p;
+    uint8_t r1[64], r2[64], *d;
+    size_t n1, n2, n;
+    /* replay */
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "one", 3), 0);
+    n1 = take_all(p.a, r1, sizeof(r1));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, r1, n1), 0);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, r1, n1), -EACCES);
+    ck_assert_int_eq(ppn_crypto_session_recv(p.b, &d, &n), -EACCES); /* the first is gone too */
+    pair_free(&p);
+    /* reorder */
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "one", 3), 0);
+    n1 = take_all(p.a, r1, sizeof(r1));
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "two", 3), 0);
+    n2 = take_all(p.a, r2, sizeof(r2));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, r2, n2), -EACCES);
+    pair_free(&p);
+    /* reflected back to its sender: the other direction's key */
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "one", 3), 0);
+    n1 = take_all(p.a, r1, sizeof(r1));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.a, r1, n1), -EACCES);
+    pair_free(&p);
+    /* from another ceremony (other keys, other sid) */
+    pair q;
+    pair_done(&p);
+    pair_done(&q);
+    ck_assert_int_eq(ppn_crypto_session_send(q.a, "one", 3), 0);
+    n1 = take_all(q.a, r1, sizeof(r1));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, r1, n1), -EACCES);
+    pair_free(&p);
+    pair_free(&q);
+}
+END_TEST
+
+START_TEST(test_channel_truncation_and_bounds)
+{
+    pair p;
+    uint8_t r1[64], *d;
+    size_t n1, n;
+    /* a record cut short is never handed out; the rest completes it */
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "ack", 3), 0);
+    n1 = take_all(p.a, r1, sizeof(r1));
+    for (size_t cut = 0; cut < n1; cut++) {
+        pair q;
+        pair_done(&q);
+        ck_assert_int_eq(ppn_crypto_session_send(q.a, "ack", 3), 0);
+        n1 = take_all(q.a, r1, sizeof(r1));
+        ck_assert_int_eq(ppn_crypto_session_feed(q.b, r1, cut), 0);
+        ck_assert_int_eq(ppn_crypto_session_recv(q.b, &d, &n), -EAGAIN);
+        ck_assert_int_eq(ppn_crypto_session_get_state(q.b), PPN_CRYPTO_SESSION_DONE);
+        ck_assert_int_eq(ppn_crypto_session_feed(q.b, r1 + cut, n1 - cut), 0);
+        ck_assert_int_eq(ppn_crypto_session_recv(q.b, &d, &n), 0);
+        ck_assert_uint_eq(n, 3);
+        free(d);
+        pair_free(&q);
+    }
+    pair_free(&p);
+    /* oversize: refused from the length alone */
+    pair_done(&p);
+    uint32_t big = PPN_CRYPTO_SESSION_RECORD_MAX + 17;
+    uint8_t hdr[6] = {0, 0, (uint8_t)(big >> 24), (uint8_t)(big >> 16), (uint8_t)(big >> 8), (uint8_t)big};
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, hdr, sizeof(hdr)), -EMSGSIZE);
+    pair_free(&p);
+    /* shorter than a tag */
+    pair_done(&p);
+    uint8_t tiny[6] = {0, 0, 0, 0, 0, 15};
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, tiny, sizeof(tiny)), -EBADMSG);
+    pair_free(&p);
+    /* the total: the limit counts every record's plaintext */
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_set_recv_limit(p.b, 0), -EINVAL);
+    ck_assert_int_eq(ppn_crypto_session_set_recv_limit(p.b, 10), 0);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "123456", 6), 0);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "7890", 4), 0);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "x", 1), 0);
+    n1 = take_all(p.a, chan_buf, sizeof(chan_buf));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, chan_buf, n1), -EMSGSIZE);
+    pair_free(&p);
+    /* a channel frame before DONE is malformed */
+    pair_new(&p, NULL, false);
+    frames_seen = 0;
+    pump(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, hdr, sizeof(hdr)), -EBADMSG);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_channel_abort_after_done_is_the_peers_word)
+{
+    pair p;
+    pair_done(&p);
+    msg m;
+    memset(&m, 0, sizeof(m));
+    m.version = 1;
+    m.type = PM_ABORT;
+    m.reason = EACCES;
+    cbuf b;
+    cbuf_init(&b);
+    ck_assert_int_eq(msg_encode(&m, &b), 0);
+    ck_assert(!ppn_crypto_session_peer_aborted(p.a));
+    ck_assert_int_eq(ppn_crypto_session_feed(p.a, b.data, b.len), -EACCES);
+    ck_assert(ppn_crypto_session_peer_aborted(p.a));
+    cbuf_wipe_free(&b);
+    pair_free(&p);
+}
+END_TEST
+
+START_TEST(test_channel_fd)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pair p;
+    pair_done(&p);
+    ck_assert_int_eq(ppn_crypto_session_send(p.a, "bundle", 6), 0);
+    ck_assert_int_eq(ppn_crypto_session_flush_fd(p.a, sv[0], 2000), 0);
+    uint8_t *d;
+    size_t n;
+    ck_assert_int_eq(ppn_crypto_session_recv_fd(p.b, sv[1], 2000, &d, &n), 0);
+    ck_assert_uint_eq(n, 6);
+    free(d);
+    /* silence: bounded by the timeout */
+    uint64_t t0 = ppn_crypto_session_remaining_ms(p.b);
+    (void)t0;
+    ck_assert_int_eq(ppn_crypto_session_recv_fd(p.b, sv[1], 300, &d, &n), -ETIMEDOUT);
+    /* the peer closes */
+    close(sv[0]);
+    ck_assert_int_eq(ppn_crypto_session_recv_fd(p.b, sv[1], 2000, &d, &n), -ECONNRESET);
+    close(sv[1]);
+    pair_free(&p);
+}
+END_TEST
+
+
+START_TEST(test_probe_first_message)
+{
+    pair p;
+    pair_new(&p, NULL, false);
+    uint8_t buf[2048];
+    ssize_t n = ppn_crypto_session_take_output(p.a, buf, sizeof(buf));
+    ck_assert_int_gt(n, 2);
+    size_t fl = 0;
+    for (ssize_t i = 0; i < n; i++)
+        ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)i, &fl), -EAGAIN);
+    ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)n, &fl), 0);
+    ck_assert_uint_eq(fl, (size_t)n);
+    /* the session accepts what the probe accepted */
+    ck_assert_int_eq(ppn_crypto_session_feed(p.b, buf, fl), 0);
+    /* not the protocol */
+    ck_assert_int_eq(ppn_crypto_session_probe("GET / HTTP/1.0\r\n", 16, &fl), -EBADMSG);
+    ck_assert_int_eq(ppn_crypto_session_probe("\0\0", 2, &fl), -EBADMSG);
+    uint8_t junk[6] = {0, 4, 0xa1, 0, 0, 0};
+    ck_assert_int_lt(ppn_crypto_session_probe(junk, sizeof(junk), &fl), 0);
+    /* a well-formed message of another type is not a first message */
+    pump(&p, NULL, NULL);
+    ck_assert_int_eq(ppn_crypto_session_confirm(p.a, true), 0);
+    n = ppn_crypto_session_take_output(p.a, buf, sizeof(buf));
+    ck_assert_int_eq(ppn_crypto_session_probe(buf, (size_t)n, &fl), -EPROTO);
+    pair_free(&p);
+}
+END_TEST
+
 Suite *session_suite(void)
 {
     Suite *s = suite_create("session");
@@ -730,6 +1018,17 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_tcp_wrong_code);
     tcase_add_test(tc, test_tcp_decline);
     tcase_add_test(tc, test_peer_closes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("channel");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_channel_roundtrip);
+    tcase_add_test(tc, test_channel_final_message_and_data_in_one_buffer);
+    tcase_add_test(tc, test_channel_forgery);
+    tcase_add_test(tc, test_channel_replay_reorder_reflect);
+    tcase_add_test(tc, test_channel_truncation_and_bounds);
+    tcase_add_test(tc, test_channel_abort_after_done_is_the_peers_word);
+    tcase_add_test(tc, test_channel_fd);
+    tcase_add_test(tc, test_probe_first_message);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -602,6 +602,127 @@ START_TEST(test_sync_fork_evidence)
 END_TEST
 
 
+/* ---- candidate entries: the pairing hand-off at the ledger level ---- */
+
+static struct ppn_ledger_entry join_of(const uint8_t pk[32], uint8_t wgbyte, const char *mesh)
+{
+    struct ppn_ledger_entry e;
+    memset(&e, 0, sizeof(e));
+    e.type = PPN_LEDGER_ENTRY_NODE_JOIN;
+    memcpy(e.subject, pk, 32);
+    memset(e.wg_key, wgbyte, 32);
+    snprintf(e.mesh, sizeof(e.mesh), "%s", mesh);
+    snprintf(e.hostname, sizeof(e.hostname), "c");
+    return e;
+}
+
+START_TEST(test_candidate_handoff)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 3);
+    uint64_t n = ppn_ledger_size(a);
+    struct ppn_ledger_entry e = join_of(other_pk, 0x55, "10.8.0.3");
+    uint8_t cand[PPN_LEDGER_ENTRY_MAX];
+    size_t clen;
+    ck_assert_int_eq(ppn_ledger_prepare(a, &e, admin_sk, cand, sizeof(cand), &clen), 0);
+    ck_assert_uint_eq(ppn_ledger_size(a), n); /* nothing appended */
+    /* the new node: the replica, then the candidate on top of it */
+    ppn_ledger *b = replicate(a, base, "b");
+    ck_assert_int_eq(ppn_ledger_check_signed(b, cand, clen), 0);
+    const uint8_t *pp[1] = {cand};
+    ck_assert_int_eq(ppn_ledger_append_signed(b, pp, &clen, 1, NULL), 0);
+    struct ppn_ledger_member m;
+    ck_assert_int_eq(ppn_ledger_member_find(b, other_pk, &m), 0);
+    /* the administrator appends exactly those bytes, seals; the final part is a sync answer */
+    ck_assert_int_eq(ppn_ledger_append_signed(a, pp, &clen, 1, NULL), 0);
+    ck_assert_int_eq(checkpoint(a), 0);
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 0);
+    ck_assert_uint_eq(rep.their_size, n + 1);
+    assert_same(a, b);
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t nl;
+    uint64_t cs;
+    uint8_t root[32];
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(b, note, sizeof(note), &nl), 0);
+    ck_assert_int_eq(ppn_ledger_checkpoint_verify(note, nl, "replica.example/ledger", admin_pk, &cs, root), 0);
+    ck_assert_uint_eq(cs, n + 1); /* b now holds a checkpoint covering its own admission */
+    /* the same candidate again: signed for an index that is taken now */
+    ck_assert_int_eq(ppn_ledger_check_signed(a, cand, clen), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(a), "index"));
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
+/* The administrator never appended: a sync shows it (their checkpoint below our pending entry,
+ * no fork); it appended something else at that index: a fork. */
+START_TEST(test_candidate_not_appended)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 2);
+    uint64_t n = ppn_ledger_size(a);
+    struct ppn_ledger_entry e = join_of(other_pk, 0x55, "10.8.0.3");
+    uint8_t cand[PPN_LEDGER_ENTRY_MAX];
+    size_t clen;
+    ck_assert_int_eq(ppn_ledger_prepare(a, &e, admin_sk, cand, sizeof(cand), &clen), 0);
+    ppn_ledger *b = replicate(a, base, "b");
+    const uint8_t *pp[1] = {cand};
+    ck_assert_int_eq(ppn_ledger_append_signed(b, pp, &clen, 1, NULL), 0);
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.their_size, n);
+    ck_assert_uint_eq(rep.fork, 0);
+    add_vms(a, 1, 9);
+    ck_assert_int_eq(checkpoint(a), 0);
+    ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_size, n + 1);
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
+START_TEST(test_candidate_refusals)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 1);
+    uint64_t n = ppn_ledger_size(a);
+    uint8_t cand[PPN_LEDGER_ENTRY_MAX];
+    size_t clen;
+    /* already a member */
+    struct ppn_ledger_entry e = join_of(node_pk, 0x56, "10.8.0.4");
+    ck_assert_int_eq(ppn_ledger_prepare(a, &e, admin_sk, cand, sizeof(cand), &clen), -EPROTO);
+    /* an author without node.admit */
+    e = join_of(other_pk, 0x55, "10.8.0.3");
+    ck_assert_int_eq(ppn_ledger_prepare(a, &e, node_sk, cand, sizeof(cand), &clen), -EPERM);
+    /* a flipped bit anywhere: never accepted */
+    ck_assert_int_eq(ppn_ledger_prepare(a, &e, admin_sk, cand, sizeof(cand), &clen), 0);
+    for (size_t i = 0; i < clen; i++) {
+        cand[i] ^= 1;
+        ck_assert_int_lt(ppn_ledger_check_signed(a, cand, clen), 0);
+        cand[i] ^= 1;
+    }
+    ck_assert_int_eq(ppn_ledger_check_signed(a, cand, clen - 1), -EBADMSG);
+    ck_assert_int_eq(ppn_ledger_check_signed(a, cand, clen), 0);
+    /* a revoked node's keys cannot come back through a candidate */
+    ck_assert_int_eq(ppn_ledger_node_revoke(a, node_pk, "gone", admin_sk, NULL), 0);
+    struct ppn_ledger_entry back = join_of(other_pk, 0x77, "10.8.0.5"); /* node's old WireGuard key */
+    ck_assert_int_eq(ppn_ledger_prepare(a, &back, admin_sk, cand, sizeof(cand), &clen), -EPROTO);
+    back = join_of(node_pk, 0x57, "10.8.0.5");
+    ck_assert_int_eq(ppn_ledger_prepare(a, &back, admin_sk, cand, sizeof(cand), &clen), -EPROTO);
+    ck_assert_uint_eq(ppn_ledger_size(a), n + 1);
+    ppn_ledger_free(a);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
     Suite *s = suite_create("ledger-replica");
@@ -618,6 +739,12 @@ static Suite *replica_suite(void)
     tcase_add_test(tc, test_sync_converge);
     tcase_add_test(tc, test_sync_refusals);
     tcase_add_test(tc, test_sync_fork_evidence);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("candidate");
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, test_candidate_handoff);
+    tcase_add_test(tc, test_candidate_not_appended);
+    tcase_add_test(tc, test_candidate_refusals);
     suite_add_tcase(s, tc);
     return s;
 }

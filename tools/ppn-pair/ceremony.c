@@ -1,22 +1,16 @@
-/* The pairing ceremony over TCP: 'join' on the new node, 'admit' on an
- * administrator.
+/* The pairing ceremony over TCP, in both directions of the seeds:
  *
- *   join                                   admit
- *   code shown on the console   ------>    operator types it (never argv)
- *         <======= libppn-crypto session over TCP =======>
- *   SAS shown, operator confirms           SAS shown, operator confirms
- *                                          appends the node-join entry, signs a
- *                                          checkpoint, exports nodes.jsonl
- *   <------ ledger replica (entries, tree, checkpoint) ------
- *   verifies it against the admin key the
- *   ceremony authenticated; installs it
- *   ------ "OK" or an errno ------------------------------>
- *   both: WireGuard peers from the ledger (with --ifname)
+ *   join --listen / admit --connect     the new node shows the code, the administrator types it
+ *   admit --listen (invite) / join --join --connect
+ *                                       the administrator shows the code, the new node types it
+ *                                       (the direction for a node that accepts no connection)
  *
- * The replica is not secret; it is authenticated by its signatures: every
- * entry is signed and authorised (checked when the ledger opens and by a
- * full verification), and the checkpoint over the whole tree must be signed
- * by the administrator whose identity key the ceremony authenticated. */
+ * The side that listens shows the code and is the session's responder; the side that connects
+ * types it (never in argv) and is the initiator.  A connection whose first bytes are not a
+ * well-formed first message of the protocol is dropped and is not an attempt.  After the SAS,
+ * the hand-off (handoff.c) runs inside the session's encrypted channel: the administrator
+ * appends the node-join entry only after the new node verified and stored the replica. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -40,47 +34,22 @@
 #include "notify.h"
 #include "tool-util.h"
 
-#define TRANSFER_TIMEOUT_S 60
+#define PROBE_MAX 8        /* connections waiting to show a first message */
+#define PROBE_MS 10000     /* each has this long to send it */
+#define HANDOFF_GRACE_S 30 /* the hand-off after the window, at most (and at most the window) */
 
 /* ---- small I/O helpers ---------------------------------------------------- */
 
-static int read_exact(int fd, void *buf, size_t len)
+
+
+
+static uint64_t now_ms(void)
 {
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        if (n == 0)
-            return -ECONNRESET;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void set_io_timeout(int fd, unsigned seconds)
-{
-    struct timeval tv = {.tv_sec = seconds};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-}
 
 static int copy_text(char *dst, size_t size, const char *src)
 {
@@ -163,31 +132,24 @@ static int split_host_port(const char *s, char *host, size_t hsize, char *port, 
     return 0;
 }
 
-static int tcp_socket(const char *addr, bool listen_side, int *ret_fd)
+static int tcp_listen(const char *addr, int *ret_fd)
 {
     char host[256], port[16];
     if (split_host_port(addr, host, sizeof(host), port, sizeof(port)) < 0)
         return -EINVAL;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = listen_side ? AI_PASSIVE : 0}, *res;
-    int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (g != 0)
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
+    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
         return -EHOSTUNREACH;
     int r = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
         if (fd < 0) {
             r = -errno;
             continue;
         }
         int one = 1;
-        if (listen_side) {
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1) == 0) {
-                *ret_fd = fd;
-                r = 0;
-                break;
-            }
-        } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 16) == 0) {
             *ret_fd = fd;
             r = 0;
             break;
@@ -199,110 +161,167 @@ static int tcp_socket(const char *addr, bool listen_side, int *ret_fd)
     return r;
 }
 
+/* A non-blocking connect bounded by 'deadline' (monotonic ms); the socket is blocking after. */
+static int tcp_connect(const char *addr, uint64_t deadline, int *ret_fd)
+{
+    char host[256], port[16];
+    if (split_host_port(addr, host, sizeof(host), port, sizeof(port)) < 0)
+        return -EINVAL;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
+    if (getaddrinfo(host, port, &hints, &res) != 0)
+        return -EHOSTUNREACH;
+    int r = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            r = -errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int pr, err = 0;
+            socklen_t el = sizeof(err);
+            do {
+                uint64_t left = handoff_left_ms(deadline);
+                pr = left ? poll(&pf, 1, left > 1000 ? 1000 : (int)left) : 0;
+            } while ((pr < 0 && errno == EINTR) || (pr == 0 && handoff_left_ms(deadline) > 0));
+            if (pr == 0)
+                r = -ETIMEDOUT;
+            else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+                r = -errno;
+            else
+                r = -err;
+        } else {
+            r = -errno;
+        }
+        if (r == 0) {
+            int fl = fcntl(fd, F_GETFL);
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+            *ret_fd = fd;
+            break;
+        }
+        close(fd);
+        if (r == -ETIMEDOUT)
+            break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+/* Waits on the listening socket until 'deadline' for a connection whose first bytes are a
+ * well-formed first message (ppn_crypto_session_probe).  Connections that send anything else,
+ * stay silent past PROBE_MS or are the oldest of more than PROBE_MAX are closed: none of them
+ * is an attempt.  0 with *ret_fd (blocking) and the bytes read so far in first[0..*first_len). */
+static int await_attempt(int lfd, uint64_t deadline, int *ret_fd, uint8_t *first, size_t first_size,
+                         size_t *first_len, unsigned *ret_dropped)
+{
+    struct probe {
+        int fd;
+        uint64_t since;
+        size_t len;
+        uint8_t buf[1100];
+    } *pr = calloc(PROBE_MAX, sizeof(*pr));
+    if (!pr)
+        return -ENOMEM;
+    size_t np = 0;
+    unsigned dropped = 0;
+    int r = -ETIMEDOUT;
+    while (handoff_left_ms(deadline) > 0) {
+        struct pollfd pfd[PROBE_MAX + 1];
+        pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        uint64_t now = now_ms(), wait = handoff_left_ms(deadline);
+        for (size_t i = 0; i < np; i++) {
+            pfd[1 + i] = (struct pollfd){.fd = pr[i].fd, .events = POLLIN};
+            uint64_t end = pr[i].since + PROBE_MS;
+            uint64_t left = end > now ? end - now : 0;
+            if (left < wait)
+                wait = left;
+        }
+        int n = poll(pfd, 1 + np, wait > 1000 ? 1000 : (int)wait);
+        if (n < 0 && errno != EINTR) {
+            r = -errno;
+            break;
+        }
+        uint64_t cur = now_ms();
+        /* probes: read, judge, expire */
+        for (size_t i = 0; i < np;) {
+            bool drop = cur >= pr[i].since + PROBE_MS;
+            if (!drop && n > 0 && pfd[1 + i].revents) {
+                ssize_t k = recv(pr[i].fd, pr[i].buf + pr[i].len, sizeof(pr[i].buf) - pr[i].len, MSG_DONTWAIT);
+                if (k <= 0 && !(k < 0 && (errno == EAGAIN || errno == EINTR)))
+                    drop = true;
+                else if (k > 0) {
+                    pr[i].len += (size_t)k;
+                    size_t fl;
+                    int pv = ppn_crypto_session_probe(pr[i].buf, pr[i].len, &fl);
+                    if (pv == 0 && pr[i].len <= first_size) {
+                        /* an attempt: this connection is the ceremony */
+                        memcpy(first, pr[i].buf, pr[i].len);
+                        *first_len = pr[i].len;
+                        *ret_fd = pr[i].fd;
+                        int fl2 = fcntl(pr[i].fd, F_GETFL);
+                        fcntl(pr[i].fd, F_SETFL, fl2 & ~O_NONBLOCK);
+                        pr[i].fd = -1;
+                        r = 0;
+                        goto out;
+                    }
+                    if (pv != -EAGAIN)
+                        drop = true;
+                }
+            }
+            if (drop) {
+                close(pr[i].fd);
+                dropped++;
+                pr[i] = pr[--np];
+                pfd[1 + i] = pfd[1 + np];
+                continue;
+            }
+            i++;
+        }
+        if (n > 0 && (pfd[0].revents & POLLIN)) {
+            int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+            if (fd >= 0) {
+                if (np == PROBE_MAX) { /* the oldest makes room: idle connections lock no one out */
+                    close(pr[0].fd);
+                    dropped++;
+                    memmove(pr, pr + 1, (PROBE_MAX - 1) * sizeof(*pr));
+                    np--;
+                }
+                pr[np].fd = fd;
+                pr[np].since = cur;
+                pr[np].len = 0;
+                np++;
+            }
+        }
+    }
+out:
+    for (size_t i = 0; i < np; i++)
+        if (pr[i].fd >= 0)
+            close(pr[i].fd);
+    free(pr);
+    *ret_dropped = dropped;
+    return r;
+}
+
 /* Close so that the peer still reads what we sent last (an ABORT saying why):
  * a plain close() with the peer still writing answers it with a reset, and
  * a reset throws away the data the peer had not read yet. */
-static void close_gracefully(int fd)
+static void close_gracefully(int fd, uint64_t deadline)
 {
     shutdown(fd, SHUT_WR);
-    set_io_timeout(fd, 2);
+    /* at most 2 s, and not past the deadline by more than 0.2 s: no process outlives its window */
+    uint64_t left = handoff_left_ms(deadline);
+    left = left > 2000 ? 2000 : left < 200 ? 200 : left;
+    struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint64_t end = now_ms() + left;
     char buf[512];
-    for (int i = 0; i < 64; i++) {
+    for (int i = 0; i < 64 && now_ms() < end; i++) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0 && !(n < 0 && errno == EINTR))
             break;
     }
     close(fd);
-}
-
-/* ---- ledger replica transfer (the bundle format and its checks: libppn-ledger) ---- */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Reads one bundle from 'fd' into *ret_buf within 'timeout_s' in all (a drip-feed cannot
- * stretch it), never more than PPN_LEDGER_BUNDLE_MAX bytes.  A malformed start is refused at
- * once (report filled). */
-static int recv_bundle(int fd, unsigned timeout_s, uint8_t **ret_buf, size_t *ret_len,
-                       struct ppn_ledger_bundle_report *rep)
-{
-    uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
-    size_t len = 0, cap = 0;
-    uint8_t *buf = NULL;
-    uint64_t need = 0;
-    int r;
-    while ((r = ppn_ledger_bundle_need(buf, len, &need, rep)) == -EAGAIN || (r == 0 && need > len)) {
-        /* Read up to what is known to be needed (headers are read as they come). */
-        if (need > cap) {
-            size_t nc = cap ? cap : 65536;
-            while (nc < need)
-                nc *= 2;
-            if (nc > PPN_LEDGER_BUNDLE_MAX)
-                nc = PPN_LEDGER_BUNDLE_MAX;
-            uint8_t *nb = realloc(buf, nc);
-            if (!nb) {
-                r = -ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = nc;
-        }
-        uint64_t now = now_ms();
-        if (now >= deadline) {
-            r = -ETIMEDOUT;
-            break;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = poll(&p, 1, (int)(deadline - now > INT32_MAX ? INT32_MAX : deadline - now));
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0) {
-            r = pr == 0 ? -ETIMEDOUT : -errno;
-            break;
-        }
-        ssize_t got = read(fd, buf + len, (size_t)need - len);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (got <= 0) {
-            r = got == 0 ? -ECONNRESET : -errno;
-            break;
-        }
-        len += (size_t)got;
-    }
-    if (r < 0) {
-        free(buf);
-        return r;
-    }
-    *ret_buf = buf;
-    *ret_len = len;
-    return 0;
-}
-
-/* The replica must hold this node with its keys and the administrator as the member the
- * ceremony showed. */
-struct accept_ctx {
-    const ppn_crypto_node_record *admin;
-    const struct node *self;
-};
-
-static int accept_replica(void *userdata, ppn_ledger *l, char *why, size_t why_size)
-{
-    const struct accept_ctx *c = userdata;
-    struct ppn_ledger_member m;
-    if (ppn_ledger_member_find(l, c->self->id_pk, &m) < 0 || memcmp(m.wg_key, c->self->wg_pk, 32) != 0) {
-        snprintf(why, why_size, "it does not admit this node with its WireGuard key");
-        return -EPROTO;
-    }
-    if (ppn_ledger_member_find(l, c->admin->identity_public, &m) < 0 ||
-        memcmp(m.wg_key, c->admin->wg_public, 32) != 0) {
-        snprintf(why, why_size, "it does not hold the administrator as the member the ceremony showed");
-        return -EPROTO;
-    }
-    return 0;
 }
 
 /* ---- the ceremony common to both roles ------------------------------------- */
@@ -328,17 +347,26 @@ static const char *session_reason(int r)
     }
 }
 
+/* A failure of the session, said as what it is: the peer's unauthenticated ABORT is its word. */
+static int pair_failed(ppn_crypto_session *s, int r)
+{
+    if (ppn_crypto_session_peer_aborted(s))
+        return tool_error("Failed to pair: the peer ended the ceremony; it says (unauthenticated): %s",
+                          session_reason(r));
+    return tool_error("Failed to pair: %s", session_reason(r));
+}
+
 /* Runs the session on 'fd' up to DONE with the operator's SAS confirmation.
  * Prints the failure; returns 0 with the peer's record, or 1. */
 static int run_ceremony(ppn_crypto_session *s, int fd, bool assume_yes, ppn_crypto_node_record *peer)
 {
     int r = ppn_crypto_session_run_fd(s, fd, PPN_CRYPTO_SESSION_SAS_READY);
     if (r < 0)
-        return tool_error("Failed to pair: %s", session_reason(r));
+        return pair_failed(s, r);
     char sas[PPN_CRYPTO_SAS_STRING_SIZE];
     r = ppn_crypto_session_sas(s, sas);
     if (r < 0)
-        return tool_error("Failed to pair: %s", session_reason(r));
+        return pair_failed(s, r);
     printf("SAS\t%s\n", sas);
     fflush(stdout);
     int accept = 1;
@@ -346,27 +374,31 @@ static int run_ceremony(ppn_crypto_session *s, int fd, bool assume_yes, ppn_cryp
         accept = ask_sas(s, fd, sas);
         if (accept < 0) {
             ppn_crypto_session_run_fd(s, fd, PPN_CRYPTO_SESSION_DONE); /* flush our ABORT */
-            return tool_error("Failed to pair: %s", session_reason(accept));
+            return pair_failed(s, accept);
         }
     }
     r = ppn_crypto_session_confirm(s, accept == 1);
     if (r < 0 && r != -ECANCELED)
-        return tool_error("Failed to pair: %s", session_reason(r));
+        return pair_failed(s, r);
     r = ppn_crypto_session_run_fd(s, fd, PPN_CRYPTO_SESSION_DONE);
     if (r < 0)
-        return tool_error("Failed to pair: %s", session_reason(r));
+        return pair_failed(s, r);
     r = ppn_crypto_session_peer_record(s, peer);
     if (r < 0)
-        return tool_error("Failed to pair: %s", session_reason(r));
+        return pair_failed(s, r);
     return 0;
 }
 
 /* ---- argument checks (before any code is shown or anything is written) ---- */
 
 #define JOIN_USAGE                                                                                      \
-    "join --state DIR --listen ADDR:PORT [--endpoint HOST:PORT] [--hostname NAME] [--address CIDR] "   \
-    "[--ifname IF [--listen-port N]] [--symbols N] [--timeout SECONDS] [--yes]"
-#define ADMIT_USAGE "admit --state DIR --connect HOST:PORT [--ifname IF [--listen-port N]] [--timeout SECONDS] [--yes]"
+    "join --state DIR (--listen ADDR:PORT | --join [-] --connect HOST:PORT) [--endpoint HOST:PORT] "   \
+    "[--hostname NAME] [--address CIDR] [--ifname IF [--listen-port N]] [--symbols N] [--timeout SECONDS] [--yes]"
+#define ADMIT_USAGE                                                                                     \
+    "admit --state DIR (--connect HOST:PORT | --listen ADDR:PORT [--symbols N]) [--ifname IF [--listen-port N]] " \
+    "[--timeout SECONDS] [--yes]"
+#define INVITE_USAGE                                                                                    \
+    "invite --state DIR --listen ADDR:PORT [--symbols N] [--ifname IF [--listen-port N]] [--timeout SECONDS] [--yes]"
 
 int opt_uint(const char *usage, const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret)
 {
@@ -396,6 +428,133 @@ int check_addr_opts(const char *usage, const char *addr, bool listening, const c
     return 0;
 }
 
+
+/* ---- the ceremony in either direction -------------------------------------- */
+
+struct cer {
+    bool listening;          /* shows the code, responder; else types it, initiator */
+    const char *addr;        /* --listen or --connect */
+    const char *code_holder; /* who shows the code, for the prompt */
+    unsigned timeout_s, symbols;
+    bool yes;
+    ppn_crypto_node_record local;
+};
+
+/* Reads the code at the prompt (terminal or stdin, never argv).  0, or 1 after printing. */
+static int read_code(const char *holder, char code[PPN_CRYPTO_CODE_CANONICAL_SIZE])
+{
+    char typed[64], prompt[96];
+    snprintf(prompt, sizeof(prompt), "Pairing code shown on the %s: ", holder);
+    int len = tool_read_secret_line(STDIN_FILENO, prompt, typed, sizeof(typed));
+    size_t pos = 0;
+    int r = len < 0 ? len : ppn_crypto_code_parse(typed, (size_t)len, PPN_CRYPTO_CODE_CHECK, code, &pos);
+    sodium_memzero(typed, sizeof(typed));
+    if (r >= 0)
+        return 0;
+    if (len < 0)
+        return tool_fail("read", "pairing code", len);
+    /* Positions count from 1 as people do; the character itself is not echoed (it is part of
+     * a secret). */
+    if (r == -EILSEQ)
+        return tool_error("Failed to read the pairing code: the check symbol (position %zu) does not match, "
+                          "a typing error; nothing was sent, type it again", pos + 1);
+    if (r == -EMSGSIZE)
+        return tool_error("Failed to read the pairing code: it needs %d to %d symbols; nothing was sent",
+                          PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS);
+    if (r == -EBADMSG)
+        return tool_error("Failed to read the pairing code: the character at position %zu is not in the "
+                          "code alphabet; nothing was sent, type it again", pos + 1);
+    return tool_fail("parse", "pairing code", r);
+}
+
+/* Runs the ceremony up to DONE.  0 with the session, its connection, the hand-off's deadline
+ * (monotonic ms) and the peer's record; 1 after printing. */
+static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint64_t *ret_deadline,
+                   ppn_crypto_node_record *peer)
+{
+    ppn_crypto_session *s = NULL;
+    int fd = -1, r;
+    uint64_t start;
+    if (c->listening) {
+        int lfd = -1;
+        r = tcp_listen(c->addr, &lfd);
+        if (r < 0)
+            return tool_fail("listen on", c->addr, r);
+        char code[PPN_CRYPTO_CODE_STRING_SIZE];
+        r = ppn_crypto_code_generate(c->symbols, PPN_CRYPTO_CODE_CHECK, code, sizeof(code));
+        if (r >= 0)
+            r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_RESPONDER, code, PPN_CRYPTO_CODE_CHECK, &c->local,
+                                       (uint64_t)c->timeout_s * 1000);
+        if (r < 0) {
+            sodium_memzero(code, sizeof(code));
+            close(lfd);
+            return tool_fail("start", "pairing session", r);
+        }
+        start = now_ms();
+        /* The code goes to the console (the operator reads it out), nowhere else. */
+        printf("code\t%s\n", code);
+        char shown[300];
+        snprintf(shown, sizeof(shown), "%s", c->addr);
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        char h[INET6_ADDRSTRLEN], pt[8];
+        if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0 &&
+            getnameinfo((struct sockaddr *)&ss, sl, h, sizeof(h), pt, sizeof(pt), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+            snprintf(shown, sizeof(shown), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, pt); /* the real port */
+        printf("listening\t%s\twindow %u s, one attempt\n", shown, c->timeout_s);
+        fflush(stdout);
+        (void)tool_notify_ready("showing the code"); /* ppn-pairing.service (Type=notify) */
+        sodium_memzero(code, sizeof(code));
+        uint8_t first[1100];
+        size_t flen = 0;
+        unsigned dropped = 0;
+        r = await_attempt(lfd, start + (uint64_t)c->timeout_s * 1000, &fd, first, sizeof(first), &flen, &dropped);
+        close(lfd);
+        if (dropped) {
+            printf("ignored\t%u connection(s) that did not speak the protocol\n", dropped);
+            fflush(stdout);
+        }
+        if (r < 0) {
+            ppn_crypto_session_free(s);
+            return tool_error("Failed to pair: %s", r == -ETIMEDOUT ? "no peer started the ceremony within the "
+                                                                      "window; the code has expired"
+                                                                    : strerror(-r));
+        }
+        r = ppn_crypto_session_feed(s, first, flen);
+        sodium_memzero(first, sizeof(first));
+    } else {
+        char code[PPN_CRYPTO_CODE_CANONICAL_SIZE];
+        if (read_code(c->code_holder, code))
+            return 1;
+        /* 'code' is canonical now, its check symbol verified and removed. */
+        r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_INITIATOR, code, 0, &c->local, (uint64_t)c->timeout_s * 1000);
+        sodium_memzero(code, sizeof(code));
+        if (r < 0)
+            return tool_fail("start", "pairing session", r);
+        start = now_ms();
+        r = tcp_connect(c->addr, start + (uint64_t)c->timeout_s * 1000, &fd);
+        if (r < 0) {
+            ppn_crypto_session_free(s);
+            return tool_fail("connect to", c->addr, r);
+        }
+    }
+    if (r == 0)
+        r = run_ceremony(s, fd, c->yes, peer) ? -EPROTO : 0;
+    else
+        r = pair_failed(s, r) ? -EPROTO : 0;
+    if (r < 0) {
+        (void)ppn_crypto_session_flush_fd(s, fd, 1000);
+        ppn_crypto_session_free(s);
+        close_gracefully(fd, now_ms() + 2000);
+        return 1;
+    }
+    unsigned grace = c->timeout_s < HANDOFF_GRACE_S ? c->timeout_s : HANDOFF_GRACE_S;
+    *ret_deadline = start + (uint64_t)(c->timeout_s + grace) * 1000;
+    *ret_s = s;
+    *ret_fd = fd;
+    return 0;
+}
+
 /* ---- join (the new node) --------------------------------------------------- */
 
 int cmd_join(int argc, char **argv)
@@ -403,6 +562,8 @@ int cmd_join(int argc, char **argv)
     static const struct option opts[] = {
         {"state", required_argument, NULL, 's'},
         {"listen", required_argument, NULL, 'l'},
+        {"connect", required_argument, NULL, 'C'},
+        {"join", no_argument, NULL, 'J'},
         {"endpoint", required_argument, NULL, 'e'},
         {"hostname", required_argument, NULL, 'n'},
         {"address", required_argument, NULL, 'a'},
@@ -414,15 +575,18 @@ int cmd_join(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *state = NULL, *listen_addr = NULL, *endpoint = "", *address = "", *ifname = NULL;
+    const char *state = NULL, *listen_addr = NULL, *connect_addr = NULL, *endpoint = "", *address = "",
+               *ifname = NULL;
     char hostname[256] = "";
     unsigned port = 51820, symbols = PPN_CRYPTO_CODE_DEFAULT_SYMBOLS, timeout_s = 600;
-    bool yes = false, port_given = false;
+    bool yes = false, port_given = false, join_code = false, symbols_given = false;
     int c;
-    while ((c = getopt_long(argc, argv, "s:l:e:n:a:i:p:c:t:yh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:l:C:Je:n:a:i:p:c:t:yh", opts, NULL)) != -1) {
         switch (c) {
         case 's': state = optarg; break;
         case 'l': listen_addr = optarg; break;
+        case 'C': connect_addr = optarg; break;
+        case 'J': join_code = true; break;
         case 'e': endpoint = optarg; break;
         case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
         case 'a': address = optarg; break;
@@ -433,6 +597,7 @@ int cmd_join(int argc, char **argv)
                 return 1;
             break;
         case 'c':
+            symbols_given = true;
             if (opt_uint(JOIN_USAGE, "--symbols", optarg, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS,
                          &symbols))
                 return 1;
@@ -443,19 +608,37 @@ int cmd_join(int argc, char **argv)
             printf("Usage: ppn-pair join --state DIR --listen ADDR:PORT [--endpoint HOST:PORT] [--hostname NAME]\n"
                    "                     [--address CIDR] [--ifname IF [--listen-port N]] [--symbols N]\n"
                    "                     [--timeout SECONDS] [--yes]\n"
-                   "Show a one-time pairing code and wait (600 s by default) for an administrator\n"
-                   "to run 'ppn-pair admit' with it.  Both consoles then show the same SAS; the\n"
-                   "operator confirms it here (stdin) unless --yes.  On success the ledger replica\n"
-                   "is verified and installed in DIR/ledger and, with --ifname, WireGuard is set up.\n");
+                   "       ppn-pair join --state DIR --join [-] --connect HOST:PORT [same options but --symbols]\n"
+                   "With --listen: show a one-time pairing code and wait (600 s by default) for an\n"
+                   "administrator to run 'ppn-pair admit --connect' with it.  With --join: the\n"
+                   "administrator ran 'ppn-pair invite' (admit --listen) and shows the code; type it\n"
+                   "at the prompt (or give it on stdin: '--join -'; never on the command line) and\n"
+                   "this node connects (it needs to accept no connection).  Both consoles then show\n"
+                   "the same SAS; the operator confirms it here (stdin) unless --yes.  The replica\n"
+                   "arrives inside the session, is verified and stored as pending, and this node is a\n"
+                   "member once the administrator has recorded it ('ppn-pair status' says where it is).\n");
             return 0;
         default: return tool_usage_error(JOIN_USAGE, "unknown option (see --help)");
         }
     }
+    /* '--join -': the code comes on stdin, as with '--join' alone.  Anything else after --join
+     * would be the code in argv, where other users of the machine can read it. */
+    if (join_code && optind < argc && strcmp(argv[optind], "-") == 0)
+        optind++;
+    if (join_code && optind < argc)
+        return tool_usage_error(JOIN_USAGE, "the code is never given on the command line (other users can read "
+                                            "it there): type it at the prompt, or pipe it with '--join -'");
     if (tool_no_operands(argc, argv, optind, JOIN_USAGE))
         return 1;
-    if (!state || !listen_addr)
-        return tool_usage_error(JOIN_USAGE, "--state DIR and --listen ADDR:PORT are required");
-    if (check_addr_opts(JOIN_USAGE, listen_addr, true, endpoint, ifname, port_given, "--listen"))
+    if (!state)
+        return tool_usage_error(JOIN_USAGE, "--state DIR is required");
+    if (join_code ? (!connect_addr || listen_addr) : (!listen_addr || connect_addr))
+        return tool_usage_error(JOIN_USAGE, join_code ? "--join needs --connect HOST:PORT (and no --listen)"
+                                                      : "--listen ADDR:PORT is required (or --join --connect)");
+    if (join_code && symbols_given)
+        return tool_usage_error(JOIN_USAGE, "--symbols is for the side that shows the code");
+    if (check_addr_opts(JOIN_USAGE, join_code ? connect_addr : listen_addr, !join_code, endpoint, ifname, port_given,
+                        join_code ? "--connect" : "--listen"))
         return 1;
     if (!hostname[0] && gethostname(hostname, sizeof(hostname)) < 0)
         return tool_fail("read", "hostname", -errno);
@@ -463,173 +646,123 @@ int cmd_join(int argc, char **argv)
     struct node n;
     if (node_load(&n, state, false))
         return 1;
+    (void)pending_expire(&n);
+    struct pending pend;
     if (access(n.ledger_dir, F_OK) == 0) {
         node_wipe(&n);
         return tool_error("this node already holds a ledger in '%s': it is a member; use 'ppn-pair mesh'",
                           n.ledger_dir);
     }
+    if (pending_load(&n, &pend) == 0) {
+        node_wipe(&n);
+        return tool_error("this node is pending (admitted by %s at entry %llu): it completes through 'ppn-pair "
+                          "sync' or rolls back by itself; see 'ppn-pair status'",
+                          pend.admin_hostname, (unsigned long long)pend.index);
+    }
 
-    ppn_crypto_node_record local = {0};
-    memcpy(local.identity_public, n.id_pk, 32);
-    memcpy(local.wg_public, n.wg_pk, 32);
+    struct cer cr = {.listening = !join_code, .addr = join_code ? connect_addr : listen_addr,
+                     .code_holder = "administering node", .timeout_s = timeout_s, .symbols = symbols, .yes = yes};
+    memcpy(cr.local.identity_public, n.id_pk, 32);
+    memcpy(cr.local.wg_public, n.wg_pk, 32);
     int r = 0;
-    if (copy_text(local.endpoint, sizeof(local.endpoint), endpoint) < 0 ||
-        copy_text(local.hostname, sizeof(local.hostname), hostname) < 0 ||
-        copy_text(local.address, sizeof(local.address), address) < 0)
+    if (copy_text(cr.local.endpoint, sizeof(cr.local.endpoint), endpoint) < 0 ||
+        copy_text(cr.local.hostname, sizeof(cr.local.hostname), hostname) < 0 ||
+        copy_text(cr.local.address, sizeof(cr.local.address), address) < 0)
         r = -ENAMETOOLONG;
     else
-        r = ppn_crypto_node_record_validate(&local);
+        r = ppn_crypto_node_record_validate(&cr.local);
     if (r < 0) {
         node_wipe(&n);
         return tool_error("this node's record is not valid (hostname, endpoint or address): %s", strerror(-r));
     }
 
-    int lfd = -1;
-    r = tcp_socket(listen_addr, true, &lfd);
-    if (r < 0) {
-        node_wipe(&n);
-        return tool_fail("listen on", listen_addr, r);
-    }
-
-    char code[PPN_CRYPTO_CODE_STRING_SIZE];
-    r = ppn_crypto_code_generate(symbols, PPN_CRYPTO_CODE_CHECK, code, sizeof(code));
-    if (r < 0) {
-        close(lfd);
-        node_wipe(&n);
-        return r == -EINVAL ? tool_error("--symbols must be %d to %d", PPN_CRYPTO_CODE_MIN_SYMBOLS,
-                                         PPN_CRYPTO_CODE_MAX_SYMBOLS)
-                            : tool_fail("generate", "pairing code", r);
-    }
     ppn_crypto_session *s = NULL;
-    r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_RESPONDER, code, PPN_CRYPTO_CODE_CHECK, &local,
-                               (uint64_t)timeout_s * 1000);
-    if (r < 0) {
-        sodium_memzero(code, sizeof(code));
-        close(lfd);
-        node_wipe(&n);
-        return tool_fail("start", "pairing session", r);
-    }
-    /* The code goes to the console (the operator reads it out), nowhere else. */
-    printf("code\t%s\n", code);
-    printf("listening\t%s\twindow %u s, one attempt\n", listen_addr, timeout_s);
-    fflush(stdout);
-    (void)tool_notify_ready("showing the code"); /* ppn-pairing.service (Type=notify) */
-    sodium_memzero(code, sizeof(code));
-
-    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-    uint64_t left = ppn_crypto_session_remaining_ms(s);
-    int pr;
-    do
-        pr = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-    while (pr < 0 && errno == EINTR);
-    int fd = pr > 0 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-    close(lfd);
-    if (fd < 0) {
-        ppn_crypto_session_free(s);
-        node_wipe(&n);
-        return tool_error("Failed to pair: %s", pr == 0 ? "no administrator connected within the window; "
-                                                          "the code has expired"
-                                                        : strerror(errno));
-    }
-
+    int fd = -1;
+    uint64_t deadline;
     ppn_crypto_node_record admin;
-    r = run_ceremony(s, fd, yes, &admin);
-    ppn_crypto_session_free(s);
-    if (r) {
-        close_gracefully(fd);
+    if (cer_run(&cr, &s, &fd, &deadline, &admin)) {
         node_wipe(&n);
         return 1;
     }
     print_record("admin", &admin);
-
-    /* The replica: verified against the authenticated admin key and installed by the
-     * library; the admin learns the outcome. */
-    char why[300] = "";
-    struct ppn_ledger_bundle_report brep;
-    uint8_t *bundle = NULL;
-    size_t blen = 0;
-    r = recv_bundle(fd, TRANSFER_TIMEOUT_S, &bundle, &blen, &brep);
-    if (r < 0) {
-        snprintf(why, sizeof(why), "receiving it failed: %s", r == -EBADMSG || r == -E2BIG ? brep.why : strerror(-r));
-    } else {
-        struct accept_ctx ctx = {.admin = &admin, .self = &n};
-        r = ppn_ledger_bundle_install(bundle, blen, n.ledger_dir, admin.identity_public, accept_replica, &ctx,
-                                      &brep);
-        if (r < 0)
-            snprintf(why, sizeof(why), "%s", brep.why);
-    }
-    free(bundle);
-    if (r == 0) {
-        ppn_ledger *l = NULL;
-        if (ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l) == 0) {
-            ppn_ledger_export_nodes(l, NULL);
-            ppn_ledger_free(l);
-        }
-    }
-    uint8_t ack[5] = {r == 0 ? 'K' : 'E'};
-    put_be(ack + 1, (uint32_t)-r, 4);
-    tool_write_all(fd, ack, sizeof(ack));
-    close_gracefully(fd);
-    if (r < 0) {
-        node_wipe(&n);
-        return tool_error("Failed to accept the administrator's ledger: %s", why);
-    }
-    struct ppn_ledger_member me;
-    ppn_ledger *l = NULL;
-    if (ppn_ledger_open(n.ledger_dir, 0, &l) == 0 && ppn_ledger_member_find(l, n.id_pk, &me) == 0)
-        printf("joined\t%s\t%s\n", ppn_ledger_origin(l), me.mesh);
-    ppn_ledger_free(l);
-    r = ifname ? mesh_apply(&n, ifname, port, false) : 0;
+    fflush(stdout);
+    r = handoff_node(s, fd, &n, &admin, deadline, timeout_s, ifname, port);
+    (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
+    ppn_crypto_session_free(s);
+    close_gracefully(fd, deadline);
+    if (r == 0 && ifname)
+        r = mesh_apply(&n, ifname, port, false);
     node_wipe(&n);
     return r ? 1 : 0;
 }
 
-/* ---- admit (the administrator) --------------------------------------------- */
+/* ---- admit / invite (the administrator) ------------------------------------ */
 
-int cmd_admit(int argc, char **argv)
+static int admit_main(int argc, char **argv, bool invite)
 {
     static const struct option opts[] = {
         {"state", required_argument, NULL, 's'},
         {"connect", required_argument, NULL, 'c'},
+        {"listen", required_argument, NULL, 'l'},
         {"ifname", required_argument, NULL, 'i'},
         {"listen-port", required_argument, NULL, 'p'},
+        {"symbols", required_argument, NULL, 'S'},
         {"timeout", required_argument, NULL, 't'},
         {"yes", no_argument, NULL, 'y'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
-    const char *state = NULL, *connect_addr = NULL, *ifname = NULL;
-    unsigned port = 51820, timeout_s = 600;
-    bool yes = false, port_given = false;
+    const char *usage = invite ? INVITE_USAGE : ADMIT_USAGE;
+    const char *state = NULL, *connect_addr = NULL, *listen_addr = NULL, *ifname = NULL;
+    unsigned port = 51820, timeout_s = 600, symbols = PPN_CRYPTO_CODE_DEFAULT_SYMBOLS;
+    bool yes = false, port_given = false, symbols_given = false;
     int c;
-    while ((c = getopt_long(argc, argv, "s:c:i:p:t:yh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:c:l:i:p:S:t:yh", opts, NULL)) != -1) {
         switch (c) {
         case 's': state = optarg; break;
         case 'c': connect_addr = optarg; break;
+        case 'l': listen_addr = optarg; break;
         case 'i': ifname = optarg; break;
         case 'p':
             port_given = true;
-            if (opt_uint(ADMIT_USAGE, "--listen-port", optarg, 1, 65535, &port))
+            if (opt_uint(usage, "--listen-port", optarg, 1, 65535, &port))
                 return 1;
             break;
-        case 't': if (opt_uint(ADMIT_USAGE, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
+        case 'S':
+            symbols_given = true;
+            if (opt_uint(usage, "--symbols", optarg, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS,
+                         &symbols))
+                return 1;
+            break;
+        case 't': if (opt_uint(usage, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
         case 'y': yes = true; break;
         case 'h':
             printf("Usage: ppn-pair admit --state DIR --connect HOST:PORT [--ifname IF [--listen-port N]]\n"
                    "                      [--timeout SECONDS] [--yes]\n"
-                   "Admit the node that shows a pairing code.  The code is read from the terminal\n"
-                   "(or stdin), never from the command line; a mistyped code is reported before\n"
-                   "any network traffic.  After the SAS is confirmed on both consoles, the node is\n"
-                   "recorded in the ledger, a checkpoint is signed and the replica is sent to it.\n");
+                   "       ppn-pair invite --state DIR --listen ADDR:PORT [--symbols N] [--ifname IF\n"
+                   "                      [--listen-port N]] [--timeout SECONDS] [--yes]\n"
+                   "                      (the same as 'admit --listen')\n"
+                   "Admit a node into the mesh.  With --connect: the joining node shows a code; type\n"
+                   "it at the prompt (terminal or stdin, never the command line; a mistyped code is\n"
+                   "reported before any network traffic).  With --listen (invite): this node shows\n"
+                   "the code and waits for 'ppn-pair join --join --connect'.  After the SAS is\n"
+                   "confirmed on both consoles, the replica and a prepared node-join entry go to the\n"
+                   "node inside the session; the entry is appended only after the node has verified\n"
+                   "and stored them, then a checkpoint is signed and sent as the final part.\n");
             return 0;
-        default: return tool_usage_error(ADMIT_USAGE, "unknown option (see --help)");
+        default: return tool_usage_error(usage, "unknown option (see --help)");
         }
     }
-    if (tool_no_operands(argc, argv, optind, ADMIT_USAGE))
+    if (tool_no_operands(argc, argv, optind, usage))
         return 1;
-    if (!state || !connect_addr)
-        return tool_usage_error(ADMIT_USAGE, "--state DIR and --connect HOST:PORT are required");
-    if (check_addr_opts(ADMIT_USAGE, connect_addr, false, NULL, ifname, port_given, "--connect"))
+    if (!state)
+        return tool_usage_error(usage, "--state DIR is required");
+    if (invite ? (!listen_addr || connect_addr) : !(!!listen_addr ^ !!connect_addr))
+        return tool_usage_error(usage, invite ? "--listen ADDR:PORT is required" : "--connect HOST:PORT (or --listen ADDR:PORT) is required, one of them");
+    if (symbols_given && !listen_addr)
+        return tool_usage_error(usage, "--symbols is for the side that shows the code (--listen)");
+    if (check_addr_opts(usage, listen_addr ? listen_addr : connect_addr, listen_addr != NULL, NULL, ifname, port_given,
+                        listen_addr ? "--listen" : "--connect"))
         return 1;
 
     struct node n;
@@ -643,127 +776,73 @@ int cmd_admit(int argc, char **argv)
     }
     struct ppn_ledger_member self;
     if (ppn_ledger_member_find(l, n.id_pk, &self) < 0 ||
-        ppn_ledger_has_capability(l, n.id_pk, PPN_LEDGER_CAP_ADMIN, NULL) <= 0) {
+        ppn_ledger_has_capability(l, n.id_pk, PPN_LEDGER_CAP_NODE_ADMIT, NULL) <= 0) {
         ppn_ledger_free(l);
         node_wipe(&n);
         return tool_error("this node is not an administrator of the mesh in '%s'", n.ledger_dir);
     }
-
-    char typed[64], code[PPN_CRYPTO_CODE_CANONICAL_SIZE];
-    int len = tool_read_secret_line(STDIN_FILENO, "Pairing code shown on the joining node: ", typed, sizeof(typed));
-    size_t pos = 0;
-    r = len < 0 ? len : ppn_crypto_code_parse(typed, (size_t)len, PPN_CRYPTO_CODE_CHECK, code, &pos);
-    sodium_memzero(typed, sizeof(typed));
-    if (r < 0) {
-        ppn_ledger_free(l);
-        node_wipe(&n);
-        if (len < 0)
-            return tool_fail("read", "pairing code", len);
-        /* Positions count from 1 as people do; the character itself is not
-         * echoed (it is part of a secret). */
-        if (r == -EILSEQ)
-            return tool_error("Failed to read the pairing code: the check symbol (position %zu) does not match, "
-                              "a typing error; nothing was sent, type it again", pos + 1);
-        if (r == -EMSGSIZE)
-            return tool_error("Failed to read the pairing code: it needs %d to %d symbols; nothing was sent",
-                              PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS);
-        if (r == -EBADMSG)
-            return tool_error("Failed to read the pairing code: the character at position %zu is not in the "
-                              "code alphabet; nothing was sent, type it again", pos + 1);
-        return tool_fail("parse", "pairing code", r);
+    /* Entries past the last checkpoint (an earlier run stopped between an append and its seal):
+     * seal them first, so that a node left pending by that run can complete through the sync,
+     * which serves only what a checkpoint covers. */
+    {
+        char note[PPN_LEDGER_CHECKPOINT_MAX];
+        size_t nl;
+        uint64_t cs = 0;
+        uint8_t root[32];
+        if (ppn_ledger_checkpoint_get(l, note, sizeof(note), &nl) < 0 ||
+            ppn_ledger_checkpoint_verify(note, nl, ppn_ledger_origin(l), n.id_pk, &cs, root) < 0)
+            cs = 0;
+        if (cs < ppn_ledger_size(l) && ledger_seal(l, &n)) {
+            ppn_ledger_free(l);
+            node_wipe(&n);
+            return 1;
+        }
     }
-
-    ppn_crypto_node_record local = {0};
-    memcpy(local.identity_public, n.id_pk, 32);
-    memcpy(local.wg_public, n.wg_pk, 32);
-    if (copy_text(local.endpoint, sizeof(local.endpoint), self.endpoint) < 0 ||
-        copy_text(local.hostname, sizeof(local.hostname), self.hostname) < 0 ||
-        copy_text(local.address, sizeof(local.address), self.mesh) < 0) {
+    struct cer cr = {.listening = listen_addr != NULL, .addr = listen_addr ? listen_addr : connect_addr,
+                     .code_holder = "joining node", .timeout_s = timeout_s, .symbols = symbols, .yes = yes};
+    memcpy(cr.local.identity_public, n.id_pk, 32);
+    memcpy(cr.local.wg_public, n.wg_pk, 32);
+    if (copy_text(cr.local.endpoint, sizeof(cr.local.endpoint), self.endpoint) < 0 ||
+        copy_text(cr.local.hostname, sizeof(cr.local.hostname), self.hostname) < 0 ||
+        copy_text(cr.local.address, sizeof(cr.local.address), self.mesh) < 0) {
         ppn_ledger_free(l);
         node_wipe(&n);
         return tool_error("this node's ledger record does not fit a pairing record");
     }
 
     ppn_crypto_session *s = NULL;
-    /* 'code' is canonical now, its check symbol verified and removed. */
-    r = ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_INITIATOR, code, 0, &local,
-                               (uint64_t)timeout_s * 1000);
-    sodium_memzero(code, sizeof(code));
-    if (r < 0) {
-        ppn_ledger_free(l);
-        node_wipe(&n);
-        return tool_fail("start", "pairing session", r);
-    }
     int fd = -1;
-    r = tcp_socket(connect_addr, false, &fd);
-    if (r < 0) {
-        ppn_crypto_session_free(s);
+    uint64_t deadline;
+    ppn_crypto_node_record peer;
+    if (cer_run(&cr, &s, &fd, &deadline, &peer)) {
         ppn_ledger_free(l);
         node_wipe(&n);
-        return tool_fail("connect to", connect_addr, r);
+        return 1;
     }
-    ppn_crypto_node_record peer;
-    r = run_ceremony(s, fd, yes, &peer);
-    ppn_crypto_session_free(s);
-    if (r)
-        goto fail;
     print_record("joining", &peer);
-
-    struct ppn_ledger_member existing;
-    if (ppn_ledger_member_find(l, peer.identity_public, &existing) == 0) {
-        r = tool_error("'%s' is already a member (mesh address %s); nothing recorded", existing.hostname,
-                       existing.mesh);
-        goto fail;
-    }
-    char addr[64];
-    r = mesh_allocate(l, peer.address, addr, sizeof(addr));
-    if (r < 0) {
-        r = tool_fail("allocate a mesh address in", ppn_ledger_mesh_range(l), r);
-        goto fail;
-    }
-    uint64_t index;
-    r = ppn_ledger_node_join(l, peer.identity_public, peer.wg_public, addr, peer.endpoint, peer.hostname,
-                             n.id_sk, &index);
-    if (r < 0) {
-        r = tool_fail("record the node in", n.ledger_dir, r);
-        goto fail;
-    }
-    printf("admitted\t%s\t%s\tentry %llu\n", peer.hostname, addr, (unsigned long long)index);
-    if ((r = ledger_seal(l, &n)))
-        goto fail;
-    uint8_t *bundle = NULL;
-    size_t blen = 0;
-    r = ppn_ledger_bundle_build(l, &bundle, &blen);
+    fflush(stdout);
+    struct ppn_ledger_member before;
+    bool was_member = ppn_ledger_member_find(l, peer.identity_public, &before) == 0;
+    r = handoff_admin(s, fd, &n, l, &peer, deadline, ifname, port);
+    (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
+    ppn_crypto_session_free(s);
+    close_gracefully(fd, deadline);
+    /* Recorded (even if the node did not confirm): WireGuard follows, so that the node's tunnel
+     * comes up and its sync completes the hand-off. */
+    bool recorded = !was_member && ppn_ledger_member_find(l, peer.identity_public, &before) == 0;
     ppn_ledger_free(l);
-    l = NULL;
-    if (r < 0) {
-        r = tool_fail("build the replica of", n.ledger_dir, r);
-        goto fail;
-    }
-
-    set_io_timeout(fd, TRANSFER_TIMEOUT_S);
-    r = tool_write_all(fd, bundle, blen);
-    free(bundle);
-    uint8_t ack[5];
-    if (r == 0)
-        r = read_exact(fd, ack, sizeof(ack));
-    close(fd);
-    fd = -1;
-    if (r < 0) {
-        r = tool_fail("send the ledger to", connect_addr, r);
-        goto fail;
-    }
-    if (ack[0] != 'K') {
-        int err = (int)get_be(ack + 1, 4);
-        r = tool_error("the joining node refused the ledger: %s (it is recorded here; it must import again)",
-                       strerror(err));
-        goto fail;
-    }
-    r = ifname ? mesh_apply(&n, ifname, port, false) : 0;
-fail:
-    if (fd >= 0)
-        close_gracefully(fd);
-    ppn_ledger_free(l);
+    if (recorded && ifname && mesh_apply(&n, ifname, port, false))
+        r = 1;
     node_wipe(&n);
     return r ? 1 : 0;
+}
+
+int cmd_admit(int argc, char **argv)
+{
+    return admit_main(argc, argv, false);
+}
+
+int cmd_invite(int argc, char **argv)
+{
+    return admit_main(argc, argv, true);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,6 +292,11 @@ static int cmd_mesh(int argc, char **argv)
     return r ? 1 : 0;
 }
 
+static void status_handoff(void *ud, const char *line)
+{
+    json_array_append_new(ud, json_string(line));
+}
+
 static int cmd_status(int argc, char **argv)
 {
     static const char usage[] = "status --state DIR [--json]";
@@ -331,22 +337,43 @@ static int cmd_status(int argc, char **argv)
     uint8_t self_pk[32];
     memcpy(self_pk, n.id_pk, 32);
     node_wipe(&n);
+    /* The pairing state in one line (a pending hand-off past its bound rolls back here), and
+     * on an administrator each hand-off its node has not confirmed yet. */
+    (void)pending_expire(&n);
+    char pstate[32], ptext[700];
+    pairing_state(&n, pstate, sizeof(pstate), ptext, sizeof(ptext));
+    json_t *handoffs = json_array();
+    handoff_list(&n, status_handoff, handoffs);
     if (access(n.ledger_dir, F_OK) != 0) {
-        if (json)
-            printf("{\"identity\": \"%s\", \"wireguard\": \"%s\", \"ledger\": null, \"members\": []}\n", id, wg);
-        else
-            printf("identity:  %s\nwireguard: %s\nledger:    none (not paired)\n", id, wg);
+        if (json) {
+            json_t *o = json_pack("{s:s,s:s,s:n,s:[],s:{s:s,s:s},s:o}", "identity", id, "wireguard", wg, "ledger",
+                                  "members", "pairing", "state", pstate, "text", ptext, "handoffs", handoffs);
+            char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+            if (t)
+                puts(t);
+            free(t);
+            json_decref(o);
+        } else {
+            printf("identity:  %s\nwireguard: %s\nledger:    none\npairing:   %s\n", id, wg, ptext);
+            json_decref(handoffs);
+        }
         return 0;
     }
     ppn_ledger *l = NULL;
     int r = ppn_ledger_open(n.ledger_dir, 0, &l);
-    if (r < 0)
+    if (r < 0) {
+        json_decref(handoffs);
         return tool_fail("open ledger", n.ledger_dir, r);
+    }
     json_t *members = json ? json_array() : NULL;
     if (!json) {
         printf("identity:  %s\nwireguard: %s\n", id, wg);
-        printf("ledger:    %s (origin %s, range %s, %llu entries)\n\n", n.ledger_dir, ppn_ledger_origin(l),
+        printf("ledger:    %s (origin %s, range %s, %llu entries)\n", n.ledger_dir, ppn_ledger_origin(l),
                ppn_ledger_mesh_range(l), (unsigned long long)ppn_ledger_size(l));
+        printf("pairing:   %s\n", ptext);
+        for (size_t i = 0; i < json_array_size(handoffs); i++)
+            printf("%s\n", json_string_value(json_array_get(handoffs, i)));
+        printf("\n");
         printf("%-20s %-18s %-24s %s\n", "HOSTNAME", "MESH", "ENDPOINT", "IDENTITY");
     }
     size_t count = ppn_ledger_member_count(l);
@@ -364,15 +391,17 @@ static int cmd_status(int argc, char **argv)
                    self ? "  (this node)" : "");
     }
     if (json) {
-        json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:I},s:o}", "identity", id, "wireguard", wg, "ledger", "dir",
-                              n.ledger_dir, "origin", ppn_ledger_origin(l), "range", ppn_ledger_mesh_range(l),
-                              "entries", (json_int_t)ppn_ledger_size(l), "members", members);
+        json_t *o = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:I},s:o,s:{s:s,s:s},s:O}", "identity", id, "wireguard", wg,
+                              "ledger", "dir", n.ledger_dir, "origin", ppn_ledger_origin(l), "range",
+                              ppn_ledger_mesh_range(l), "entries", (json_int_t)ppn_ledger_size(l), "members", members,
+                              "pairing", "state", pstate, "text", ptext, "handoffs", handoffs);
         char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (t)
             puts(t);
         free(t);
         json_decref(o);
     }
+    json_decref(handoffs);
     ppn_ledger_free(l);
     return 0;
 }
@@ -468,6 +497,7 @@ static const struct tool_cmd cmds[] = {
     {"genesis", cmd_genesis, "start a new mesh with this node as first administrator"},
     {"join", cmd_join, "show a pairing code and wait for the administrator (joining node)"},
     {"admit", cmd_admit, "type the joining node's code and admit it (administrator)"},
+    {"invite", cmd_invite, "show a code and admit the node that joins with it (admit --listen)"},
     {"mesh", cmd_mesh, "configure WireGuard from the ledger (optionally import first)"},
     {"status", cmd_status, "show this node's keys and the mesh members"},
     {"remove", cmd_remove, "revoke a member: its peer goes, its keys never come back"},
@@ -478,6 +508,8 @@ static const struct tool_cmd cmds[] = {
 
 int main(int argc, char **argv)
 {
+    /* A peer that goes away must never kill us silently: writes to it fail with EPIPE and say so. */
+    signal(SIGPIPE, SIG_IGN);
     if (sodium_init() < 0)
         return tool_error("libsodium failed to initialise");
     return tool_dispatch("ppn-pair", ppn_crypto_version(), cmds, argc, argv);

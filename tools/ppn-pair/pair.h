@@ -44,6 +44,31 @@ int check_addr_opts(const char *usage, const char *addr, bool listening, const c
 
 int cmd_join(int argc, char **argv);
 int cmd_admit(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+
+/* handoff.c: the end of a ceremony inside the session's channel, and the states it leaves. */
+struct ppn_crypto_session;
+struct ppn_crypto_node_record;
+struct pending {
+    char admin_b64[64], admin_hostname[256], admin_mesh[64], origin[256];
+    uint64_t index, rollback_at_ms;
+    unsigned window_s;
+    char ledger_dir[PATH_MAX];
+};
+uint64_t handoff_left_ms(uint64_t deadline);
+int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, ppn_ledger *l,
+                  const struct ppn_crypto_node_record *peer, uint64_t deadline, const char *ifname, unsigned port);
+int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,
+                 uint64_t deadline, unsigned window_s, const char *ifname, unsigned port);
+int pending_load(const struct node *n, struct pending *p);
+int pending_rollback(const struct node *n, const char *why);
+int pending_apply_answer(const struct node *n, const struct pending *p, const uint8_t *ans, size_t len, char *why,
+                         size_t why_size);
+int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, int r,
+                  const struct ppn_ledger_sync_report *rep, char *why, size_t why_size);
+int pending_expire(const struct node *n);
+void pairing_state(const struct node *n, char *state, size_t ssize, char *text, size_t tsize);
+void handoff_list(const struct node *n, void (*fn)(void *ud, const char *line), void *ud);
 
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);

@@ -207,6 +207,33 @@ static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_
     return r;
 }
 
+/* A node left pending by a hand-off completes (or learns it was not recorded) by syncing its
+ * pending ledger from the administrator (handoff.c judges the outcome). */
+static int sync_pending(const struct node *n, const struct pending *p, const char *from, uint64_t timeout_ms,
+                        size_t max)
+{
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(p->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    if (r < 0)
+        return tool_fail("open the pending ledger", p->ledger_dir, r);
+    uint64_t total = 0, rounds = 0;
+    struct ppn_ledger_sync_report rep = {0};
+    char err[256] = "", why[700] = "";
+    r = sync_from(l, from, timeout_ms, max, &total, &rounds, &rep, err, sizeof(err));
+    if (r < 0 && err[0]) {
+        ppn_ledger_free(l);
+        return tool_error("Failed to sync from '%s': %s; this node is still pending", from, err);
+    }
+    int k = pending_judge(n, p, l, r, &rep, why, sizeof(why));
+    if (k == 1) {
+        printf("completed\tadmitted by %s at entry %llu\n", p->admin_hostname, (unsigned long long)p->index);
+        return 0;
+    }
+    if (k < 0)
+        return tool_error("Failed to complete the hand-off: %s", why);
+    return tool_error("Failed to complete the hand-off from '%s': %s; this node is still pending", from, why);
+}
+
 int cmd_sync(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -251,9 +278,22 @@ int cmd_sync(int argc, char **argv)
     if (tool_parse_hostport(from, false, host, sizeof(host), &port, why) < 0)
         return tool_usage_error(SYNC_USAGE, "--from: %s", why);
     struct node n;
-    if (node_load(&n, state, true))
+    if (node_load(&n, state, false))
         return 1;
     node_wipe(&n); /* the sync needs no secret */
+    struct pending pend;
+    if (access(n.ledger_dir, F_OK) != 0) {
+        (void)pending_expire(&n);
+        if (pending_load(&n, &pend) == 0)
+            return sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+        char st[32], text[700];
+        pairing_state(&n, st, sizeof(st), text, sizeof(text));
+        if (strcmp(st, "not-admitted") == 0)
+            return tool_error("Failed to sync: this node is %s", text);
+    }
+    if (node_load(&n, state, true))
+        return 1;
+    node_wipe(&n);
     ppn_ledger *l = NULL;
     int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
     if (r < 0)
@@ -303,6 +343,65 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
+}
+
+/* The hook for a node left pending by a hand-off (handoff.c): before serving, pull its pending
+ * replica from the administrator's mesh address every 'pull_ms' until the hand-off completes
+ * (then serve as a member) or rolls back (then exit 1).  With --ifname the tunnel to the
+ * administrator comes from the pending replica first.  0 when there is nothing pending. */
+static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull_ms, const char *ifname,
+                            unsigned wg_port, size_t max)
+{
+    struct node n;
+    struct pending p;
+    if (node_load(&n, state, false))
+        return 1;
+    if (access(n.ledger_dir, F_OK) == 0 || (pending_expire(&n), pending_load(&n, &p)) < 0) {
+        node_wipe(&n);
+        return 0;
+    }
+    if (ifname) {
+        struct node pn = n;
+        snprintf(pn.ledger_dir, sizeof(pn.ledger_dir), "%s", p.ledger_dir);
+        (void)mesh_apply(&pn, ifname, wg_port, true);
+    }
+    node_wipe(&n);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    char from[96];
+    snprintf(from, sizeof(from), "%s:%u", p.admin_mesh, peer_port);
+    printf("pending\tcompleting through sync from %s\n", from);
+    fflush(stdout);
+    while (!stop) {
+        ppn_ledger *l = NULL;
+        int r = ppn_ledger_open(p.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+        if (r == 0) {
+            uint64_t total = 0, rounds = 0;
+            struct ppn_ledger_sync_report rep = {0};
+            char err[256] = "", why[700] = "";
+            r = sync_from(l, from, PULL_SYNC_MS, max, &total, &rounds, &rep, err, sizeof(err));
+            if (r < 0 && err[0]) {
+                ppn_ledger_free(l);
+                if (pending_expire(&n) == 1)
+                    return tool_error("Failed to complete the hand-off: past its bound with no answer from %s; "
+                                      "rolled back, pair again", from);
+            } else {
+                int k = pending_judge(&n, &p, l, r, &rep, why, sizeof(why));
+                if (k == 1) {
+                    printf("completed\tadmitted by %s at entry %llu\n", p.admin_hostname,
+                           (unsigned long long)p.index);
+                    fflush(stdout);
+                    return 0;
+                }
+                if (k < 0)
+                    return tool_error("Failed to complete the hand-off: %s", why);
+            }
+        }
+        for (uint64_t t = 0; t < pull_ms && !stop; t += 100)
+            usleep(100000);
+    }
+    return tool_error("stopped while this node is pending");
 }
 
 static void conn_close(struct conn *c)
@@ -658,6 +757,9 @@ int cmd_serve(int argc, char **argv)
         return tool_usage_error(SERVE_USAGE, "--listen: %s", why);
     if ((ifname || hosts) && !pull_ms)
         return tool_usage_error(SERVE_USAGE, "--ifname and --hosts follow the pulls: give --pull");
+    if (pull_ms && complete_pending(state, peer_port ? (uint16_t)peer_port : port, pull_ms, ifname,
+                                    (unsigned)wg_port, (size_t)max))
+        return 1;
     struct node n;
     if (node_load(&n, state, true))
         return 1;

@@ -364,10 +364,12 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s,
                                             ppn_crypto_clock_fn clock, void *userdata);
 
 /* Feed bytes received from the peer, in any chunking.  Returns 0 or the
- * error that ended the session (see above).  A message that arrives when the
- * session expects none (after the peer's ACCEPT, or once DONE) ends it:
- * -EPROTO, or for an ABORT the peer's reason; a DONE session that fails this
- * way no longer releases the record (the peer did not complete). */
+ * error that ended the session (see above).  A handshake message that arrives
+ * when the session expects none (after the peer's ACCEPT, or once DONE) ends
+ * it: -EPROTO, or for an ABORT the peer's reason; a DONE session that fails
+ * this way no longer releases the record (the peer did not complete).  Once
+ * DONE, channel records (below) are accepted, also in the same buffer as the
+ * last handshake message; a channel record before DONE is -EBADMSG. */
 PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s,
                                        const void *data, size_t len);
 
@@ -418,6 +420,59 @@ PPN_EXPORT int ppn_crypto_session_peer_record(const ppn_crypto_session *s,
  * negative fd or 'until' not SAS_READY/DONE.  The fd is not closed. */
 PPN_EXPORT int ppn_crypto_session_run_fd(ppn_crypto_session *s, int fd,
                                          ppn_crypto_session_state until);
+
+
+/* ---- The application-data channel (after DONE) -----------------------------
+ * Once DONE, both sides may exchange records encrypted and authenticated with
+ * keys derived from the session's ISK (one per direction, label "ppn-pair v1
+ * channel") and a counter nonce (wire format in doc/crypto.md).  Bytes fed
+ * after the last handshake message are kept as channel input, never an
+ * error.  A forged, replayed, reordered or truncated-and-resumed record ends
+ * the session (-EACCES); a malformed frame -EBADMSG; a record longer than
+ * PPN_CRYPTO_SESSION_RECORD_MAX or a total past the receive limit -EMSGSIZE
+ * (checked from the length, before the body is read).  An ABORT after DONE
+ * still ends the session (it is not authenticated: see
+ * ppn_crypto_session_peer_aborted). */
+#define PPN_CRYPTO_SESSION_RECORD_MAX (16u << 20)       /* plaintext bytes of one record */
+#define PPN_CRYPTO_SESSION_RECV_DEFAULT_MAX (64u << 20) /* plaintext bytes in all, by default */
+
+/* Queue one record of 'len' bytes (0..PPN_CRYPTO_SESSION_RECORD_MAX) for the
+ * peer (take it with _take_output or _flush_fd).  -EAGAIN before DONE,
+ * -EMSGSIZE too long, -EINVAL NULL, -ENOMEM, the session's error if it
+ * failed. */
+PPN_EXPORT int ppn_crypto_session_send(ppn_crypto_session *s, const void *data, size_t len);
+
+/* The next record received, in order: 0 with *ret_data (malloc'd, free()) and
+ * *ret_len; -EAGAIN if none has arrived whole; the session's error if it
+ * failed (records not taken are then wiped); -EINVAL NULL. */
+PPN_EXPORT int ppn_crypto_session_recv(ppn_crypto_session *s, uint8_t **ret_data, size_t *ret_len);
+
+/* The bound on the plaintext bytes received in all (default
+ * PPN_CRYPTO_SESSION_RECV_DEFAULT_MAX).  -EINVAL NULL or 0. */
+PPN_EXPORT int ppn_crypto_session_set_recv_limit(ppn_crypto_session *s, uint64_t max_bytes);
+
+/* True when the session was ended by the peer's ABORT: its reason (the error
+ * the session reports) is the peer's word, not authenticated. */
+PPN_EXPORT bool ppn_crypto_session_peer_aborted(const ppn_crypto_session *s);
+
+/* Write all pending output to 'fd' within 'timeout_ms' (session clock).
+ * -ETIMEDOUT, -ECONNRESET (peer closed), socket errors, -EINVAL. */
+PPN_EXPORT int ppn_crypto_session_flush_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms);
+
+/* Flush pending output, then read from 'fd' until one record is whole, all
+ * within 'timeout_ms': as _recv.  -ETIMEDOUT, -ECONNRESET (peer closed
+ * first), -EAGAIN not DONE, the session's error if a record ends it. */
+PPN_EXPORT int ppn_crypto_session_recv_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms,
+                                          uint8_t **ret_data, size_t *ret_len);
+
+
+/* Is data[0..len) the start of a well-formed first message of a ceremony (the initiator's
+ * COMMIT frame), without any session?  For a listener that must not spend its one attempt on
+ * a connection that does not speak the protocol: only bytes that pass this are fed to the
+ * responder's session.  0 with *ret_len = the frame's length, -EAGAIN when more bytes are
+ * needed (what is there is a valid prefix), -EBADMSG malformed, -EPROTO another message type or
+ * version, -EINVAL NULL. */
+PPN_EXPORT int ppn_crypto_session_probe(const void *data, size_t len, size_t *ret_len);
 
 #ifdef __cplusplus
 }

@@ -543,6 +543,25 @@ PPN_EXPORT int ppn_ledger_bundle_install(const uint8_t *buf, size_t len, const c
                                          ppn_ledger_bundle_accept_fn accept, void *userdata,
                                          struct ppn_ledger_bundle_report *report);
 
+/* ---- Candidate entries (prepared, checked, appended later) --------------------------- */
+
+/* Sign 'entry' for the next index (ppn_ledger_size) and check that it would apply now (as
+ * ppn_ledger_check_signed), without appending it; the bytes go to 'buf' (PPN_LEDGER_ENTRY_MAX
+ * suffices), *ret_len their length.  Append exactly them later with ppn_ledger_append_signed
+ * (which checks everything again, and refuses them with -EPROTO if the ledger grew since).
+ * Errors as ppn_ledger_entry_sign and ppn_ledger_check_signed; nothing is written.  Works on
+ * a read-only handle too. */
+PPN_EXPORT int ppn_ledger_prepare(ppn_ledger *ledger, const struct ppn_ledger_entry *entry,
+                                  const uint8_t author_sk[PPN_LEDGER_SECRET_KEY_BYTES],
+                                  uint8_t *buf, size_t size, size_t *ret_len);
+
+/* Check that the signed entry bytes would apply on top of this ledger as its next entry,
+ * without appending: -EBADMSG not one canonical entry, -EKEYREJECTED a bad signature, -EPROTO
+ * signed for another index or a broken rule (a node-join of a key that belonged to a node that
+ * is no longer a member is refused too), -EPERM the author lacks the capability, -EINVAL a bad
+ * field or NULL, -ENOMEM, -EIO.  ppn_ledger_last_error() says why.  Read-only handles too. */
+PPN_EXPORT int ppn_ledger_check_signed(ppn_ledger *ledger, const uint8_t *entry, size_t len);
+
 /* ---- Network sync, sans-I/O (doc/sync.md) -------------------------------------------- */
 
 /* One member asks another for what it lacks with a request (origin, its size, its root) and
