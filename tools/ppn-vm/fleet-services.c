@@ -35,6 +35,7 @@
 #include "ppn/ledger.h"
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
+#include "hostmem.h"
 #include "ppn-vm.h"
 #include "tool-util.h"
 
@@ -292,15 +293,6 @@ static void agent_failed_set(agent_ctx *a, const char *name, bool failed)
     a->n_failed = n + 1;
 }
 
-static uint64_t meminfo_field(const char *text, const char *field)
-{
-    const char *p = strstr(text, field);
-    if (!p)
-        return 0;
-    uint64_t kib = strtoull(p + strlen(field), NULL, 10);
-    return kib > PPN_FLEET_BYTES_MAX / 1024 ? PPN_FLEET_BYTES_MAX : kib * 1024;
-}
-
 static int read_text(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -322,11 +314,14 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     agent_ctx *a = userdata;
     char text[4096];
     snprintf(hb->node_name, sizeof(hb->node_name), "%s", a->name);
-    int r = read_text("/proc/meminfo", text, sizeof(text));
+    /* MemTotal/MemAvailable, bounded by the memory cgroup the agent (and the
+     * guests it starts) runs in: a unit's MemoryMax= is what it has */
+    struct glue_hostmem hm;
+    int r = glue_hostmem_read(NULL, &hm);
     if (r < 0)
         return r;
-    hb->ram_total_bytes = meminfo_field(text, "MemTotal:");
-    hb->ram_available_bytes = meminfo_field(text, "MemAvailable:");
+    hb->ram_total_bytes = hm.total_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.total_bytes;
+    hb->ram_available_bytes = hm.available_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.available_bytes;
     if (hb->ram_available_bytes > hb->ram_total_bytes)
         hb->ram_available_bytes = hb->ram_total_bytes;
     if (read_text("/proc/loadavg", text, sizeof(text)) == 0) {
@@ -727,7 +722,8 @@ static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
 
 /* ---- the resource pool: balloon memory back from guests under pressure ----
  * The policy is libppn-fleet's (ppn_fleet_balloon_plan, pure); this is the
- * I/O: MemAvailable from /proc/meminfo, each running guest's balloon and
+ * I/O: MemAvailable from /proc/meminfo bounded by the agent's memory cgroup
+ * (tools/glue/hostmem.c), each running guest's balloon and
  * memory statistics over QMP, the new targets set over QMP.  A pass runs
  * every POOL_INTERVAL_MS within POOL_BUDGET_MS (QMP calls with short
  * deadlines; guests not reached in the budget wait for the next pass). */
@@ -753,6 +749,7 @@ typedef struct agent_pool {
     uint64_t log_suppressed;
     int last_pressure;
     unsigned cursor;             /* where the next pass starts in the VM list */
+    char cgroup[GLUE_HOSTMEM_PATH_MAX]; /* the memory cgroup that bounded the last pass */
 } agent_pool;
 
 /* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
@@ -805,10 +802,23 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     if (!p || now < p->next_ms)
         return;
     p->next_ms = now + POOL_INTERVAL_MS;
-    char text[4096];
-    if (read_text("/proc/meminfo", text, sizeof(text)) < 0)
+    struct glue_hostmem hm;
+    if (glue_hostmem_read(NULL, &hm) < 0)
         return;
-    uint64_t avail = meminfo_field(text, "MemAvailable:");
+    uint64_t avail = hm.available_bytes;
+    uint64_t sup0 = 0;
+    if (strcmp(hm.cgroup, p->cgroup) != 0 && pool_log_allow(p, now, &sup0)) {
+        /* say what bounds the host's memory when that changes */
+        snprintf(p->cgroup, sizeof(p->cgroup), "%s", hm.cgroup);
+        if (hm.cgroup[0])
+            fprintf(stderr, "ppn-vm agent: pool: available memory bounded by memory cgroup %s (v%d, "
+                    "limit %" PRIu64 " MiB): %" PRIu64 " MiB available (host %" PRIu64 " MiB)\n",
+                    hm.cgroup, hm.cgroup_version, hm.limit_bytes / MIB, avail / MIB,
+                    hm.host_available_bytes / MIB);
+        else
+            fprintf(stderr, "ppn-vm agent: pool: available memory from /proc/meminfo (no memory cgroup "
+                    "limits this agent): %" PRIu64 " MiB\n", avail / MIB);
+    }
     char **names = NULL;
     int n = ppn_vm_list(a->state_dir, &names);
     ppn_fleet_balloon_guest g[PPN_FLEET_MAX_VMS];
@@ -956,7 +966,9 @@ static int agent_usage(FILE *f)
           "carried out with libppn-vmm: the VM's specification written, its systemd unit\n"
           "installed (--unit-dir, default /etc/systemd/system) and started where systemd is\n"
           "PID 1, the direct runner elsewhere (--runner).  Heartbeats list this node's VMs\n"
-          "and their states.  The resource pool: when MemAvailable falls below\n"
+          "and their states.  The resource pool: when MemAvailable (bounded by the\n"
+          "agent's memory cgroup: a unit's MemoryMax=, which its direct-run guests share)\n"
+          "falls below\n"
           "--pool-margin-mib (512; 0 turns the pool off) the agent reclaims memory from\n"
           "guests that have it free (balloon, guest statistics), and gives it back when the\n"
           "pressure goes (128 MiB steps, never below a quarter of a guest's memory or 128\n"
