@@ -67,7 +67,7 @@ pool_guest() { # name mem touch
     "$VM" create "$1" --type orchestration --memory "$2" --vcpus 1 --kernel "$W/guest/vmlinuz" \
         --initrd "$W/guest/initrd.gz" --append "console=ttyS0 panic=-1 loglevel=3 ppn.touch=$3" \
         --no-network --state-dir "$W/vms" > /dev/null || fail "create $1"
-    in_cg "$VM" start "$1" --accel tcg --state-dir "$W/vms" --foreground 2>> "$W/start-$1.log"
+    in_cg "$VM" start "$1" --accel tcg --state-dir "$W/vms" --foreground >> "$W/start-$1.log" 2>&1
     PIDS+=($!)
     for i in $(seq 240); do grep -q 'ppn-guest: ready' "$W/vms/$1/console.log" 2>/dev/null && break; sleep 0.5; done
     grep -q "ppn-guest: touched $3 MiB" "$W/vms/$1/console.log" 2>/dev/null ||

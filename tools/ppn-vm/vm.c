@@ -24,6 +24,7 @@
 /* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
 int cmd_cont(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_reboot(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 
@@ -1051,6 +1052,104 @@ int cmd_reset(int argc, char **argv)
                       "Resets the VM at once, like the reset button (QMP system_reset): the guest is\n"
                       "not asked and loses what it has not written.\n",
                       "reset", ppn_qmp_system_reset, "reset");
+}
+
+int cmd_reboot(int argc, char **argv)
+{
+    static const char usage[] = "reboot NAME [--deadline SECONDS] [--repress SECONDS] [--no-reset]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"deadline", required_argument, NULL, 'd'},
+        {"repress", required_argument, NULL, 'r'},
+        {"no-reset", no_argument, NULL, 'n'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    uint32_t deadline_ms = 60000, repress_ms = 10000;
+    unsigned flags = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'd':
+            if (parse_seconds_ms(optarg, &deadline_ms) < 0)
+                return usage_error(usage, "--deadline is a number of seconds");
+            break;
+        case 'r':
+            if (parse_seconds_ms(optarg, &repress_ms) < 0)
+                return usage_error(usage, "--repress is a number of seconds (0: never)");
+            break;
+        case 'n': flags |= PPN_VM_REBOOT_NO_RESET; break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Graceful reboot: QEMU is told to pause instead of exiting when the guest\n"
+                    "powers off (QMP set-action), the ACPI power button is pressed (again every\n"
+                    "--repress seconds, default 10), and once the guest has shut down the machine\n"
+                    "is reset and resumed, so it boots again after its own clean shutdown.  A guest\n"
+                    "that does not go down within --deadline seconds (default 60) is reset at once\n"
+                    "(QMP system_reset, what 'reset' does), and the output says so; --no-reset\n"
+                    "leaves it running instead and exits 1.\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    pid_t pid = 0;
+    int r = ppn_vm_pid(c.state_dir, name, &pid);
+    if (r < 0)
+        return tool_fail("find", name, r);
+    if (pid == 0) {
+        tool_error("Failed to reboot '%s': it is not running", name);
+        return 1;
+    }
+    char mon[PATH_MAX];
+    if ((r = ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon))) < 0)
+        return tool_fail("reboot", name, r);
+    uint64_t t0 = ppnc_now_mono_ms();
+    ppn_vm_reboot_outcome out = PPN_VM_REBOOT_OUTCOME_NONE;
+    unsigned presses = 0;
+    r = ppn_vm_reboot(mon, deadline_ms, repress_ms, QMP_TIMEOUT_MS, flags, &out, &presses);
+    double secs = (double)(ppnc_now_mono_ms() - t0) / 1000.0;
+    const char *how = out == PPN_VM_REBOOT_OUTCOME_GRACEFUL ? "graceful"
+                      : out == PPN_VM_REBOOT_OUTCOME_RESET  ? "reset" : "none";
+    if (c.json && (r == 0 || out != PPN_VM_REBOOT_OUTCOME_NONE))
+        print_json(json_pack("{s:s,s:s,s:i,s:f}", "name", name, "outcome", how, "presses", (int)presses,
+                             "elapsed_s", secs));
+    else if (out == PPN_VM_REBOOT_OUTCOME_GRACEFUL)
+        printf("%s: rebooted gracefully after %.1f s (the guest shut down on the power button; %u press%s)\n",
+               name, secs, presses, presses == 1 ? "" : "es");
+    else if (out == PPN_VM_REBOOT_OUTCOME_RESET)
+        printf("%s: the guest did not shut down within %.0f s (%u press%s): reset it (system_reset, not graceful)\n",
+               name, deadline_ms / 1000.0, presses, presses == 1 ? "" : "es");
+    if (r == -ETIMEDOUT && (flags & PPN_VM_REBOOT_NO_RESET)) {
+        tool_error("Failed to reboot '%s': the guest did not shut down within %.0f s (%u press%s); left running "
+                   "(--no-reset)", name, deadline_ms / 1000.0, presses, presses == 1 ? "" : "es");
+        return 1;
+    }
+    if (r == -EBUSY) {
+        tool_error("Failed to reboot '%s': it is not running (paused or shut down)", name);
+        return 1;
+    }
+    if (r == -ETIMEDOUT && presses == 0) {
+        tool_error("Failed to reboot '%s': %s (another client may hold the monitor)", name, strerror(ETIMEDOUT));
+        return 1;
+    }
+    if (r < 0 && out != PPN_VM_REBOOT_OUTCOME_NONE) {
+        tool_error("'%s' rebooted, but its shutdown action could not be set back to poweroff: %s (a poweroff "
+                   "of the guest will pause QEMU)", name, strerror(-r));
+        return 1;
+    }
+    if (r < 0)
+        return tool_fail("reboot", name, r);
+    return 0;
 }
 
 int cmd_remove(int argc, char **argv)
