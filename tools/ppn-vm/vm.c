@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pwd.h>
+
 #include "ppn/vmm.h"
 #include "ppn-common.h"
 #include "ppn-vm.h"
@@ -30,6 +32,9 @@ int cmd_console(int argc, char **argv);
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
 #define QMP_TIMEOUT_MS 5000
+
+/* The system user QEMU runs as by default when it exists (create --run-as). */
+#define DEFAULT_RUN_AS "ppn-vm"
 
 struct common {
     const char *state_dir;
@@ -323,10 +328,12 @@ int cmd_create(int argc, char **argv)
         {"ssh-key", required_argument, NULL, 'K'},
         {"user-data", required_argument, NULL, 'Y'},
         {"network-config", required_argument, NULL, 'W'},
+        {"run-as", required_argument, NULL, 'R'},
         {0},
     };
     struct common c;
     common_init(&c);
+    const char *run_as = NULL;
     const char *type = NULL, *mem = NULL, *vcpus = NULL, *disk = NULL, *dsize = NULL, *node = NULL,
                *kernel = NULL, *initrd = NULL, *append = NULL;
     bool nonet = false, nodef = false, force = false;
@@ -358,6 +365,7 @@ int cmd_create(int argc, char **argv)
         case 'U': user = optarg; break;
         case 'Y': user_data = optarg; break;
         case 'W': netconf = optarg; break;
+        case 'R': run_as = optarg; break;
         case 'K':
             if (nkeyargs == PPN_VM_SSH_KEYS_MAX)
                 return usage_error(usage, "too many --ssh-key");
@@ -397,6 +405,9 @@ int cmd_create(int argc, char **argv)
                     "  --user-data FILE      cloud-init user-data (with --user/--ssh-key, both go as\n"
                     "                        parts of one MIME message, this one last)\n"
                     "  --network-config FILE cloud-init network configuration (version 1 or 2)\n"
+                    "  --run-as USER         the user QEMU drops to once it has opened the VM's files\n"
+                    "                        (QEMU -runas; default the system user " DEFAULT_RUN_AS " if it\n"
+                    "                        exists, else root; \"root\" keeps root)\n"
                     "The disk format is read from the image, whatever its name.\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
@@ -453,6 +464,18 @@ int cmd_create(int argc, char **argv)
             ppn_vm_spec_free(s);
             return tool_fail("add port forward", fwd[i], r);
         }
+    }
+    /* QEMU's user: the option, else the ppn-vm system user where there is one */
+    if (!run_as && getpwnam(DEFAULT_RUN_AS))
+        run_as = DEFAULT_RUN_AS;
+    if (run_as && ppn_vm_spec_set_run_as(s, run_as) < 0) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)");
+    }
+    if (run_as && strcmp(run_as, "root") != 0 && !getpwnam(run_as)) {
+        ppn_vm_spec_free(s);
+        tool_error("Failed to create '%s': --run-as %s: no such user on this host", name, run_as);
+        return 1;
     }
     const char *why = NULL;
     if (images_prepare(s, name, base, dsize != NULL, hostname, user, keyargs, nkeyargs, user_data,
@@ -542,6 +565,11 @@ int cmd_create(int argc, char **argv)
     } else {
         printf("Created %s %s: %u MiB, %u vCPU(s), %zu port forward(s)\n", ppn_vm_type_to_string(t), name,
                ppn_vm_spec_memory_mib(s), ppn_vm_spec_vcpus(s), ppn_vm_spec_port_forward_count(s));
+        if (*ppn_vm_spec_run_as(s) && strcmp(ppn_vm_spec_run_as(s), "root") != 0)
+            printf("  QEMU runs as user %s\n", ppn_vm_spec_run_as(s));
+        else
+            printf("  QEMU runs as root%s\n", *ppn_vm_spec_run_as(s) ? "" : " (no '" DEFAULT_RUN_AS "' user here: "
+                   "--run-as USER, or create that system user, makes it drop privileges)");
         if (*ppn_vm_spec_disk(s))
             printf("  disk %s (%s%s%s)\n", ppn_vm_spec_disk(s), ppn_vm_disk_format_to_string(ppn_vm_spec_disk_format(s)),
                    *ppn_vm_spec_base(s) ? ", overlay on " : "", ppn_vm_spec_base(s));

@@ -418,6 +418,18 @@ PPN_EXPORT ppn_vm_disk_format ppn_vm_spec_disk_format(const ppn_vm_spec *spec);
 PPN_EXPORT int ppn_vm_spec_set_base(ppn_vm_spec *spec, const char *base_path);
 PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *spec);
 
+/* The user QEMU runs as: ppn_vm_qemu_argv() adds "-runas USER" (QEMU opens
+ * the monitor socket, console, disks and seed as the user it was started
+ * as, then drops to USER before the guest runs), except for "root".  A
+ * user name [a-z_][a-z0-9_-]*, at most PPN_VM_RUN_AS_MAX; NULL or "" clears
+ * (QEMU keeps the user it is started as).  Stored as "run_as" in the
+ * specification, absent when unset.  Whether the user exists is checked
+ * where QEMU starts (QEMU refuses an unknown one).  -EINVAL bad name. */
+#define PPN_VM_RUN_AS_MAX 32u
+PPN_EXPORT int ppn_vm_spec_set_run_as(ppn_vm_spec *spec, const char *user);
+/* "" when unset. */
+PPN_EXPORT const char *ppn_vm_spec_run_as(const ppn_vm_spec *spec);
+
 /* cloud-init NoCloud settings of a VM (see ppn_vm_seed_write).  Strings are
  * UTF-8, NULL or "" for none.  Bounds (and -EINVAL with a reason beyond):
  *   hostname        RFC 1123: labels of [a-z0-9-] (not starting or ending
