@@ -8,8 +8,9 @@
 #            to the cgroup having the margin again (what the agent reads: limit minus working
 #            set) — the agent's passes, its steps and the guest's inflation together;
 #   floor:   on another fresh guest, without the agent, the balloon set straight to the size
-#            the agent ended at; the time until QEMU reports it (query-balloon) — the guest's
-#            own inflation rate for the same amount, which no policy can beat.
+#            the agent ended at; the time until QEMU reports it (query-balloon, polled: each
+#            poll is a ppn-vm process, ~10 ms) — the guest's own inflation of the same amount,
+#            which no policy can beat.
 # Prints each round, then median and max of both and the ratio of the medians.
 set -u
 B=$(realpath "${1:?usage: bench-pool-reclaim.sh BUILDDIR [ROUNDS]}")
@@ -74,8 +75,12 @@ for r in $(seq "$ROUNDS"); do
     guest_down
     # the floor: the same inflation straight from QMP, no agent
     pool_guest g1 512 300
+    # (polled: QEMU sends BALLOON_CHANGE at most once a second, too coarse to wait on)
     F0=$(now_ms)
-    "$VM" balloon g1 "$BM" --wait 120 --state-dir "$W/vms" > /dev/null || fail "round $r: balloon $BM"
+    "$VM" balloon g1 "$BM" --state-dir "$W/vms" > /dev/null || fail "round $r: balloon $BM"
+    until [ "$(balloon_mib g1)" = "$BM" ]; do
+        [ $(( $(now_ms) - F0 )) -lt 120000 ] || fail "round $r: the balloon did not reach $BM MiB"
+    done
     F1=$(now_ms)
     guest_down
     RT+=($((T1 - T0))); FT+=($((F1 - F0))); AMT+=($((512 - BM)))
