@@ -36,6 +36,7 @@
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
 #include "hostmem.h"
+#include "pool.h"
 #include "ppn-vm.h"
 #include "tool-util.h"
 
@@ -256,7 +257,7 @@ typedef struct agent_ctx {
      * as subreaper, stays its child). */
     struct { pid_t pid; char name[PPN_FLEET_NAME_MAX + 1]; uint64_t t0; } work[AGENT_FAILED_MAX];
     unsigned n_work;
-    struct agent_pool *pool;     /* the balloon resource pool (below) */
+    struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
 
 static bool agent_starting(const agent_ctx *a, const char *name)
@@ -720,201 +721,31 @@ static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
 }
 
 
-/* ---- the resource pool: balloon memory back from guests under pressure ----
- * The policy is libppn-fleet's (ppn_fleet_balloon_plan, pure); this is the
- * I/O: MemAvailable from /proc/meminfo bounded by the agent's memory cgroup
- * (tools/glue/hostmem.c), each running guest's balloon and
- * memory statistics over QMP, the new targets set over QMP.  A pass runs
- * every POOL_INTERVAL_MS within POOL_BUDGET_MS (QMP calls with short
- * deadlines; guests not reached in the budget wait for the next pass). */
-#define POOL_INTERVAL_MS 2000
-#define POOL_BUDGET_MS 1500
-#define POOL_QMP_MS 300
-#define POOL_LOG_WINDOW_MS 10000
-#define POOL_LOG_MAX 10
-
-typedef struct pool_vm {
-    char name[PPN_FLEET_NAME_MAX + 1];
-    pid_t pid;                   /* the QEMU the stats were enabled on */
-    uint64_t actual;             /* last balloon size read */
-} pool_vm;
-
-typedef struct agent_pool {
-    ppn_fleet_balloon_policy policy;
-    uint64_t next_ms;
-    pool_vm vms[PPN_FLEET_MAX_VMS];
-    unsigned n_vms;
-    uint64_t log_window_ms;
-    unsigned log_count;
-    uint64_t log_suppressed;
-    int last_pressure;
-    unsigned cursor;             /* where the next pass starts in the VM list */
-    char cgroup[GLUE_HOSTMEM_PATH_MAX]; /* the memory cgroup that bounded the last pass */
-} agent_pool;
-
-/* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
-static uint64_t pool_floor(uint64_t max)
+/* ---- the resource pool (tools/glue/pool.c): balloon memory back from guests
+ * under pressure, the host's memory bounded by the agent's cgroup
+ * (tools/glue/hostmem.c); the tool prints the pool's lines. */
+static void pool_log(const char *line, void *userdata)
 {
-    uint64_t f = max / 4 > 128 * MIB ? max / 4 : 128 * MIB;
-    return f < max ? f : max;
+    (void)userdata;
+    fprintf(stderr, "ppn-vm agent: %s\n", line);
 }
 
-static pool_vm *pool_find(agent_pool *p, const char *name)
+static bool pool_skip(const char *vm, void *userdata)
 {
-    for (unsigned i = 0; i < p->n_vms; i++)
-        if (strcmp(p->vms[i].name, name) == 0)
-            return &p->vms[i];
-    return NULL;
-}
-
-/* The balloon size last seen for a running VM (0: unknown). */
-static uint64_t pool_actual(const agent_ctx *a, const char *name)
-{
-    if (!a->pool)
-        return 0;
-    for (unsigned i = 0; i < a->pool->n_vms; i++)
-        if (strcmp(a->pool->vms[i].name, name) == 0)
-            return a->pool->vms[i].actual;
-    return 0;
-}
-
-/* Every action is logged, at most POOL_LOG_MAX lines per window; the rest
- * are counted and the count is given with the next line. */
-static bool pool_log_allow(agent_pool *p, uint64_t now, uint64_t *ret_suppressed)
-{
-    if (now - p->log_window_ms >= POOL_LOG_WINDOW_MS || !p->log_window_ms) {
-        p->log_window_ms = now ? now : 1;
-        p->log_count = 0;
-    }
-    if (p->log_count >= POOL_LOG_MAX) {
-        p->log_suppressed++;
-        return false;
-    }
-    p->log_count++;
-    *ret_suppressed = p->log_suppressed;
-    p->log_suppressed = 0;
-    return true;
+    return agent_starting(userdata, vm);
 }
 
 static void agent_pool_pass(agent_ctx *a, uint64_t now)
 {
-    agent_pool *p = a->pool;
-    if (!p || now < p->next_ms)
-        return;
-    p->next_ms = now + POOL_INTERVAL_MS;
     struct glue_hostmem hm;
-    if (glue_hostmem_read(NULL, &hm) < 0)
+    if (!a->pool || !glue_pool_due(a->pool, now) || glue_hostmem_read(NULL, &hm) < 0)
         return;
-    uint64_t avail = hm.available_bytes;
-    uint64_t sup0 = 0;
-    if (strcmp(hm.cgroup, p->cgroup) != 0 && pool_log_allow(p, now, &sup0)) {
-        /* say what bounds the host's memory when that changes */
-        snprintf(p->cgroup, sizeof(p->cgroup), "%s", hm.cgroup);
-        if (hm.cgroup[0])
-            fprintf(stderr, "ppn-vm agent: pool: available memory bounded by memory cgroup %s (v%d, "
-                    "limit %" PRIu64 " MiB): %" PRIu64 " MiB available (host %" PRIu64 " MiB)\n",
-                    hm.cgroup, hm.cgroup_version, hm.limit_bytes / MIB, avail / MIB,
-                    hm.host_available_bytes / MIB);
-        else
-            fprintf(stderr, "ppn-vm agent: pool: available memory from /proc/meminfo (no memory cgroup "
-                    "limits this agent): %" PRIu64 " MiB\n", avail / MIB);
-    }
-    char **names = NULL;
-    int n = ppn_vm_list(a->state_dir, &names);
-    ppn_fleet_balloon_guest g[PPN_FLEET_MAX_VMS];
-    uint64_t targets[PPN_FLEET_MAX_VMS];
-    ppn_qmp *q[PPN_FLEET_MAX_VMS];
-    pool_vm *pv[PPN_FLEET_MAX_VMS];
-    size_t ng = 0;
-    /* Forget VMs that are gone, so that the table holds this node's VMs only. */
-    unsigned kept = 0;
-    for (unsigned j = 0; j < p->n_vms; j++) {
-        bool present = false;
-        for (int i = 0; i < n && !present; i++)
-            present = strcmp(names[i], p->vms[j].name) == 0;
-        if (present)
-            p->vms[kept++] = p->vms[j];
-    }
-    p->n_vms = kept;
-    uint64_t end = now + POOL_BUDGET_MS;
-    /* Round robin: a pass cut short by the budget starts the next one further on. */
-    int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
-    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; k++) {
-        int i = (start + k) % n;
-        p->cursor = (unsigned)i + 1;
-        pid_t pid = 0;
-        char mon[PATH_MAX];
-        ppn_vm_spec *spec = NULL;
-        if (agent_starting(a, names[i]) || ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0 ||
-            ppn_vm_path(a->state_dir, names[i], "monitor", mon, sizeof(mon)) < 0 ||
-            ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
-            continue;
-        uint64_t max = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        ppn_vm_spec_free(spec);
-        ppn_qmp *h = NULL;
-        if (ppn_qmp_connect(mon, POOL_QMP_MS, &h) < 0)
-            continue;
-        pool_vm *v = pool_find(p, names[i]);
-        if (!v && p->n_vms < PPN_FLEET_MAX_VMS) {
-            v = &p->vms[p->n_vms++];
-            memset(v, 0, sizeof(*v));
-            snprintf(v->name, sizeof(v->name), "%s", names[i]);
-        }
-        if (!v) {
-            ppn_qmp_free(h);
-            continue;
-        }
-        if (v->pid != pid && ppn_qmp_guest_stats_enable(h, NULL, 2, POOL_QMP_MS) == 0)
-            v->pid = pid;
-        uint64_t actual = 0;
-        if (ppn_qmp_balloon_query(h, POOL_QMP_MS, &actual) < 0 || actual > max) {
-            ppn_qmp_free(h);
-            continue;
-        }
-        v->actual = actual;
-        ppn_vmm_guest_stats st;
-        uint64_t free_b = UINT64_MAX;
-        if (ppn_qmp_guest_stats(h, NULL, POOL_QMP_MS, &st) == 0 && st.last_update > 0)
-            free_b = st.available_memory != UINT64_MAX ? st.available_memory : st.free_memory;
-        g[ng] = (ppn_fleet_balloon_guest){actual, free_b, pool_floor(max), max};
-        q[ng] = h;
-        pv[ng] = v;
-        ng++;
-    }
-    ppn_vmm_strv_free(names);
-    ppn_fleet_balloon_result res;
-    int changed = ppn_fleet_balloon_plan(avail, &p->policy, g, ng, targets, &res);
-    if (changed >= 0 && res.pressure != p->last_pressure && (res.pressure < 0 || changed > 0)) {
-        uint64_t sup = 0;
-        if (pool_log_allow(p, now, &sup))
-            fprintf(stderr, "ppn-vm agent: pool: host has %" PRIu64 " MiB available, margin %" PRIu64
-                    " MiB: %s\n", avail / MIB, p->policy.margin_bytes / MIB,
-                    res.pressure < 0 ? "under pressure, reclaiming from guests with memory free"
-                    : res.pressure > 0 ? "pressure gone, giving memory back" : "steady");
-        p->last_pressure = res.pressure;
-    }
-    for (size_t i = 0; changed > 0 && i < ng; i++) {
-        if (targets[i] == g[i].actual_bytes)
-            continue;
-        int r = ppn_qmp_balloon_set(q[i], targets[i], POOL_QMP_MS);
-        uint64_t sup = 0;
-        if (pool_log_allow(p, now, &sup)) {
-            char more[64] = "";
-            if (sup)
-                snprintf(more, sizeof(more), " (%" PRIu64 " more not logged)", sup);
-            fprintf(stderr, "ppn-vm agent: pool: %s VM '%s' balloon %" PRIu64 " -> %" PRIu64
-                    " MiB (guest free %s%" PRIu64 " MiB, floor %" PRIu64 " MiB, host available %"
-                    PRIu64 " MiB)%s%s%s\n",
-                    targets[i] < g[i].actual_bytes ? "reclaim from" : "give back to", pv[i]->name,
-                    g[i].actual_bytes / MIB, targets[i] / MIB,
-                    g[i].free_bytes == UINT64_MAX ? "unknown " : "",
-                    g[i].free_bytes == UINT64_MAX ? 0 : g[i].free_bytes / MIB,
-                    g[i].floor_bytes / MIB, avail / MIB, more, r < 0 ? ": " : "",
-                    r < 0 ? strerror(-r) : "");
-        }
-    }
-    for (size_t i = 0; i < ng; i++)
-        ppn_qmp_free(q[i]);
+    glue_pool_pass(a->pool, a->state_dir, &hm, now, pool_skip, pool_log, a);
+}
+
+static uint64_t pool_actual(const agent_ctx *a, const char *name)
+{
+    return glue_pool_actual(a->pool, name);
 }
 
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
@@ -1152,10 +983,12 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return 1;
     }
-    agent_pool pool = {.policy = {.margin_bytes = pool_margin_mib * MIB,
-                                  .hysteresis_bytes = 256 * MIB, .step_bytes = 128 * MIB,
-                                  .reserve_bytes = 64 * MIB}};
-    a->pool = pool_margin_mib ? &pool : NULL; /* 0: no pool */
+    if (pool_margin_mib && glue_pool_new(pool_margin_mib * MIB, &a->pool) < 0) { /* 0: no pool */
+        ppn_fleet_agent_free(ag);
+        tool_fail("start the resource pool of", a->name, -ENOMEM);
+        free(a);
+        return 1;
+    }
     install_stop_handlers();
     /* QEMUs started by creation workers stay the agent's children. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -1186,6 +1019,7 @@ int cmd_agent(int argc, char **argv)
         poll(&p, 1, wait > 1000 ? 1000 : wait);
     }
     ppn_fleet_agent_free(ag);
+    glue_pool_free(a->pool);
     free(a);
     return status;
 }
