@@ -36,7 +36,7 @@ static int set_shutdown_action(ppn_qmp *q, const char *action, int step_ms)
     snprintf(args, sizeof(args), "{\"shutdown\": \"%s\"}", action);
     int r = ppn_qmp_execute(q, "set-action", args, step_ms, NULL);
     if (r == -EREMOTEIO && strcmp(ppn_qmp_last_error_class(q), "CommandNotFound") == 0)
-        return -EOPNOTSUPP;
+        return -ENOTSUP;
     return r;
 }
 

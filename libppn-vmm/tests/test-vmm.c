@@ -525,7 +525,7 @@ START_TEST(test_reboot_fake)
     ppn_vm_reboot_outcome out;
     unsigned presses = 9;
     pid_t pid = fake_monitor_start(sock, old_qemu);
-    ck_assert_int_eq(ppn_vm_reboot(sock, 2000, 0, 1000, 0, &out, &presses), -EOPNOTSUPP);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 2000, 0, 1000, 0, &out, &presses), -ENOTSUP);
     ck_assert_int_eq(out, PPN_VM_REBOOT_OUTCOME_NONE);
     ck_assert_uint_eq(presses, 0);
     fake_monitor_stop(pid);

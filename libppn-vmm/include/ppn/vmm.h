@@ -299,7 +299,7 @@ typedef enum ppn_vm_reboot_outcome {
  * shutdown action is set back to poweroff in every case.  Each QMP step is
  * bounded by 'step_timeout_ms' (> 0).  Returns 0 (rebooted, *ret_outcome
  * says how); -EINVAL bad argument or flag; -EBUSY the VM is not running
- * (paused, shut down); -EOPNOTSUPP QEMU has no set-action (older than 6.0);
+ * (paused, shut down); -ENOTSUP QEMU has no set-action (older than 6.0);
  * -ETIMEDOUT see above; the errors of ppn_qmp_connect() and
  * ppn_qmp_execute() (-ECONNRESET: QEMU exited meanwhile) — also after a
  * reboot whose shutdown action could not be set back (*ret_outcome then
