@@ -38,6 +38,7 @@
 #include "hostmem.h"
 #include "pool.h"
 #include "ppn-vm.h"
+#include "vmreq.h"
 #include "tool-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
@@ -461,108 +462,6 @@ static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **
  * starts on that node only: this node's name in the ledger (what the
  * controller shows and ppn-vm request pins to) or its --name.  NULL when
  * 'spec' may start here. */
-static const char *pinned_elsewhere(const agent_ctx *a, const ppn_vm_spec *spec)
-{
-    const char *node = ppn_vm_spec_node(spec);
-    if (!node || !node[0] || strcmp(node, a->name) == 0 ||
-        (a->ledger_name[0] && strcmp(node, a->ledger_name) == 0))
-        return NULL;
-    return node;
-}
-
-/* The VM the request describes: its specification, checked against the
- * figures the controller placed (memory, vCPUs, kind, name). */
-static int request_spec(const agent_ctx *a, const ppn_fleet_request *rq, ppn_vm_spec **ret,
-                        const char **ret_why)
-{
-    ppn_vm_spec *spec = NULL;
-    int r;
-    if (rq->spec[0]) {
-        r = ppn_vm_spec_from_json(rq->spec, strlen(rq->spec), &spec, ret_why);
-        if (r < 0)
-            return r;
-        bool totebox = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX;
-        if (strcmp(ppn_vm_spec_name(spec), rq->vm_name) != 0 ||
-            (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB != rq->mem_bytes ||
-            ppn_vm_spec_vcpus(spec) != rq->vcpus || totebox != (rq->kind == PPN_FLEET_VM_TOTEBOX)) {
-            ppn_vm_spec_free(spec);
-            *ret_why = "the specification disagrees with the placed request (name, memory, vCPUs or type)";
-            return -EBADMSG;
-        }
-    } else {
-        /* the kernel-only form */
-        if (rq->mem_bytes / MIB > UINT32_MAX)
-            return *ret_why = "memory out of range", -EINVAL;
-        r = ppn_vm_spec_new(rq->vm_name, rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
-                                                                         : PPN_VM_TYPE_ORCHESTRATION,
-                            &spec);
-        if (r == 0)
-            r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
-        if (r == 0)
-            r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
-        if (r == 0)
-            r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
-                                       rq->append[0] ? rq->append : NULL);
-        if (r == 0) {
-            ppn_vm_spec_clear_port_forwards(spec);
-            r = ppn_vm_spec_set_network(spec, false);
-        }
-        if (r < 0) {
-            ppn_vm_spec_free(spec);
-            return *ret_why = "invalid kernel request", r;
-        }
-    }
-    /* VM-Totebox: pinned at request; one that came without a node is pinned here. */
-    if (ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX && !ppn_vm_spec_node(spec)[0] &&
-        (r = ppn_vm_spec_set_node(spec, a->name)) < 0) {
-        ppn_vm_spec_free(spec);
-        return *ret_why = "cannot pin the VM-Totebox", r;
-    }
-    if ((r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
-        ppn_vm_spec_free(spec);
-        return r;
-    }
-    *ret = spec;
-    return 0;
-}
-
-/* The disk as create makes it: an overlay on the base, or an empty image of
- * the size asked; then the format read from it, pinned in the spec.  Sets
- * *made when this call wrote the file. */
-static int prepare_disk(ppn_vm_spec *spec, bool *made, const char **ret_why)
-{
-    const char *disk = ppn_vm_spec_disk(spec);
-    *made = false;
-    if (!disk[0])
-        return 0;
-    int r;
-    if (ppn_vm_spec_base(spec)[0]) {
-        if (access(disk, F_OK) == 0)
-            return *ret_why = "the overlay's --disk exists already", -EEXIST;
-        r = ppn_vm_image_create(disk, ppn_vm_spec_base(spec), ppn_vm_spec_disk_size_bytes(spec),
-                                ret_why);
-        if (r < 0)
-            return r;
-        *made = true;
-    } else if (access(disk, F_OK) != 0) {
-        if (!ppn_vm_spec_disk_size_bytes(spec))
-            return *ret_why = "the disk does not exist (give --disk-size)", -ENOENT;
-        r = ppn_vm_image_create(disk, NULL, ppn_vm_spec_disk_size_bytes(spec), ret_why);
-        if (r < 0)
-            return r;
-        *made = true;
-    }
-    ppn_vm_image_info info;
-    r = ppn_vm_image_probe(disk, &info, ret_why);
-    if (r < 0) {
-        if (*made)
-            unlink(disk);
-        *made = false;
-        return r;
-    }
-    return ppn_vm_spec_set_disk_format(spec, info.format);
-}
-
 /* Carries out a request the engine checked (confirmed, from the controller,
  * for this node, by an operator, fresh, signed): writes the specification,
  * installs and starts the VM's unit where systemd is PID 1 (the direct
@@ -574,12 +473,12 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
     ppn_vm_spec *spec = NULL, *have = NULL;
     bool saved = false, made = false;
     uint64_t t0 = fleet_mono_ms();
-    int r = request_spec(a, rq, &spec, &why);
+    int r = glue_vm_from_request(rq, a->name, &spec, &why);
     if (r < 0)
         goto fail;
     /* Pinned elsewhere: refused, whether by the request or by what is here. */
     r = ppn_vm_spec_load(a->state_dir, rq->vm_name, &have, NULL);
-    if (r == 0 && (pin = pinned_elsewhere(a, have)) != NULL) {
+    if (r == 0 && (pin = glue_vm_pinned_elsewhere(have, a->name, a->ledger_name)) != NULL) {
         why = ppn_vm_spec_type(have) == PPN_VM_TYPE_TOTEBOX
                   ? "VM-Totebox is pinned to its node and starts nowhere else"
                   : "the VM is pinned to another node";
@@ -588,7 +487,7 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
         r = -EXDEV;
         goto fail;
     }
-    if ((pin = pinned_elsewhere(a, spec)) != NULL) {
+    if ((pin = glue_vm_pinned_elsewhere(spec, a->name, a->ledger_name)) != NULL) {
         why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
                   ? "VM-Totebox is pinned to its node and starts nowhere else"
                   : "the VM is pinned to another node";
@@ -629,7 +528,7 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
             why = field ? field : "files";
             goto fail;
         }
-        if ((r = prepare_disk(spec, &made, &why)) < 0)
+        if ((r = glue_vm_prepare_disk(spec, &made, &why)) < 0)
             goto fail;
         if ((r = ppn_vm_spec_save(spec, a->state_dir, true)) < 0) {
             why = "cannot write the specification";
