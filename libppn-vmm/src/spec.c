@@ -38,6 +38,7 @@ struct ppn_vm_spec {
     char *ci_hostname, *ci_user, *ci_user_data, *ci_network_config;
     size_t ci_nkeys;
     char *ci_keys[PPN_VM_SSH_KEYS_MAX + 1]; /* NULL-terminated */
+    char *run_as; /* QEMU's user (-runas); NULL: as started */
 };
 
 static const struct {
@@ -165,6 +166,7 @@ PPN_EXPORT void ppn_vm_spec_free(ppn_vm_spec *s)
     if (!s)
         return;
     ci_clear(s);
+    free(s->run_as);
     free(s->base);
     free(s->disk);
     free(s->node);
@@ -182,7 +184,7 @@ PPN_EXPORT int ppn_vm_spec_dup(const ppn_vm_spec *spec, ppn_vm_spec **ret_copy)
     if (!c)
         return -ENOMEM;
     *c = *spec;
-    c->disk = c->node = c->kernel = c->initrd = c->append = c->base = NULL;
+    c->disk = c->node = c->kernel = c->initrd = c->append = c->base = c->run_as = NULL;
     c->has_ci = false;
     c->ci_hostname = c->ci_user = c->ci_user_data = c->ci_network_config = NULL;
     c->ci_nkeys = 0;
@@ -192,6 +194,7 @@ PPN_EXPORT int ppn_vm_spec_dup(const ppn_vm_spec *spec, ppn_vm_spec **ret_copy)
     if (set_str(&c->disk, spec->disk) < 0 || set_str(&c->node, spec->node) < 0 ||
         set_str(&c->kernel, spec->kernel) < 0 || set_str(&c->initrd, spec->initrd) < 0 ||
         set_str(&c->append, spec->append) < 0 || set_str(&c->base, spec->base) < 0 ||
+        set_str(&c->run_as, spec->run_as) < 0 ||
         (has > 0 && ppn_vm_spec_set_cloud_init(c, &ci, NULL) < 0)) {
         ppn_vm_spec_free(c);
         return -ENOMEM;
@@ -325,6 +328,27 @@ PPN_EXPORT int ppn_vm_spec_set_base(ppn_vm_spec *s, const char *base)
 }
 
 PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *s) { return s ? S(s->base) : ""; }
+
+/* A user name as useradd takes it: [a-z_][a-z0-9_-]*, at most 32. */
+static bool run_as_ok(const char *u)
+{
+    size_t n = strlen(u);
+    if (n == 0 || n > PPN_VM_RUN_AS_MAX || !((u[0] >= 'a' && u[0] <= 'z') || u[0] == '_'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((u[i] >= 'a' && u[i] <= 'z') || (u[i] >= '0' && u[i] <= '9') || u[i] == '_' || u[i] == '-'))
+            return false;
+    return true;
+}
+
+PPN_EXPORT int ppn_vm_spec_set_run_as(ppn_vm_spec *s, const char *user)
+{
+    if (!s || (user && *user && !run_as_ok(user)))
+        return -EINVAL;
+    return set_str(&s->run_as, user);
+}
+
+PPN_EXPORT const char *ppn_vm_spec_run_as(const ppn_vm_spec *s) { return s ? S(s->run_as) : ""; }
 
 static int dup_opt(const char *v, char **ret)
 {
@@ -478,6 +502,8 @@ PPN_EXPORT int ppn_vm_spec_to_json(const ppn_vm_spec *s, char **ret_json)
                                        json_string(ppn_vm_disk_format_to_string(s->disk_format))) < 0;
         if (s->base)
             bad |= json_object_set_new(o, "base", json_string(s->base)) < 0;
+        if (s->run_as)
+            bad |= json_object_set_new(o, "run_as", json_string(s->run_as)) < 0;
         if (s->has_ci) {
             json_t *ci = json_object(), *keys = json_array();
             bad |= !ci || !keys;
@@ -541,7 +567,7 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
     static const char *const known[] = {"format", "name", "type", "memory_mib", "vcpus", "disk",
                                         "disk_size_bytes", "node", "kernel", "initrd", "append",
                                         "network", "port_forwards", "disk_format", "base",
-                                        "cloud_init"};
+                                        "cloud_init", "run_as"};
     uint64_t format, mem, vcpus, dsize;
     const char *name, *type, *disk, *node, *kernel, *initrd, *append;
     ppn_vm_type t;
@@ -644,6 +670,13 @@ PPN_EXPORT int ppn_vm_spec_from_json(const char *json, size_t len, ppn_vm_spec *
         const char *b;
         if (get_str(o, "base", &b) < 0 || !*b || ppn_vm_spec_set_base(s, b) < 0) {
             why = "\"base\" must be an absolute path of at most 1023 bytes";
+            goto bad;
+        }
+    }
+    if (json_object_get(o, "run_as")) {
+        const char *u;
+        if (get_str(o, "run_as", &u) < 0 || !*u || ppn_vm_spec_set_run_as(s, u) < 0) {
+            why = "\"run_as\" must be a user name ([a-z_][a-z0-9_-]*, at most 32)";
             goto bad;
         }
     }

@@ -559,6 +559,65 @@ START_TEST(test_shutdown_fake_deaf_quit)
 }
 END_TEST
 
+/* ppn_vm_reboot against scripted monitors: a QEMU without set-action, a
+ * paused VM, a guest that resets itself on the button. */
+#define FM_RUNNING "{\"return\": {\"status\": \"running\", \"running\": true, \"singlestep\": false}, \"id\": %ID%}\r\n"
+START_TEST(test_reboot_fake)
+{
+    const struct fm_step old_qemu[] = {
+        {FM_HANDSHAKE, 0, 0},
+        {FM_RECV, 0, 0},
+        {FM_SEND, FM_RUNNING, 0},
+        {FM_RECV, 0, 0},
+        {FM_SEND, "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command set-action has not been found\"}, \"id\": %ID%}\r\n", 0},
+        {FM_RECV, 0, 0}, /* the restore attempt */
+        {FM_SEND, "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"no\"}, \"id\": %ID%}\r\n", 0},
+    };
+    ppn_vm_reboot_outcome out;
+    unsigned presses = 9;
+    pid_t pid = fake_monitor_start(sock, old_qemu);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 2000, 0, 1000, 0, &out, &presses), -ENOTSUP);
+    ck_assert_int_eq(out, PPN_VM_REBOOT_OUTCOME_NONE);
+    ck_assert_uint_eq(presses, 0);
+    fake_monitor_stop(pid);
+    const struct fm_step paused[] = {
+        {FM_HANDSHAKE, 0, 0},
+        {FM_RECV, 0, 0},
+        {FM_SEND, "{\"return\": {\"status\": \"paused\", \"running\": false, \"singlestep\": false}, \"id\": %ID%}\r\n", 0},
+    };
+    pid = fake_monitor_start(sock, paused);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 2000, 0, 1000, 0, &out, &presses), -EBUSY);
+    fake_monitor_stop(pid);
+    const struct fm_step self_reset[] = {
+        {FM_HANDSHAKE, 0, 0},
+        {FM_RECV, 0, 0},
+        {FM_SEND, FM_RUNNING, 0},
+        {FM_RECV, 0, 0}, /* set-action pause */
+        {FM_SEND, "{\"return\": {}, \"id\": %ID%}\r\n", 0},
+        {FM_RECV, 0, 0}, /* system_powerdown */
+        {FM_SEND, "{\"event\": \"POWERDOWN\"}\r\n{\"return\": {}, \"id\": %ID%}\r\n", 0},
+        {FM_SLEEP, 0, 300},
+        {FM_SEND, "{\"event\": \"RESET\", \"data\": {\"guest\": true, \"reason\": \"guest-reset\"}}\r\n", 0},
+        {FM_RECV, 0, 0}, /* set-action poweroff */
+        {FM_SEND, "{\"return\": {}, \"id\": %ID%}\r\n", 0},
+    };
+    pid = fake_monitor_start(sock, self_reset);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 3000, 0, 1000, 0, &out, &presses), 0);
+    ck_assert_int_eq(out, PPN_VM_REBOOT_OUTCOME_GRACEFUL);
+    ck_assert_uint_eq(presses, 1);
+    fake_monitor_stop(pid);
+    /* QEMU gone at once */
+    const struct fm_step gone[] = {{FM_HANDSHAKE, 0, 0}, {FM_RECV, 0, 0}, {FM_CLOSE, 0, 0}};
+    pid = fake_monitor_start(sock, gone);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 2000, 0, 1000, 0, &out, &presses), -ECONNRESET);
+    fake_monitor_stop(pid);
+    ck_assert_int_eq(ppn_vm_reboot(NULL, 1, 0, 1000, 0, &out, NULL), -EINVAL);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 1, 0, 0, 0, &out, NULL), -EINVAL);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 1, 0, 1000, 2, &out, NULL), -EINVAL);
+    ck_assert_int_eq(ppn_vm_reboot(sock, 1, 0, 1000, 0, NULL, NULL), -EINVAL);
+}
+END_TEST
+
 /* ---- specifications ---- */
 
 START_TEST(test_spec_defaults)
@@ -747,6 +806,68 @@ START_TEST(test_qemu_argv)
 }
 END_TEST
 
+static int argv_has_prefix(char **argv, const char *a, const char *prefix)
+{
+    for (size_t i = 0; argv[i]; i++)
+        if (!strcmp(argv[i], a) && argv[i + 1] && !strncmp(argv[i + 1], prefix, strlen(prefix)))
+            return 1;
+    return 0;
+}
+
+START_TEST(test_spec_run_as)
+{
+    ppn_vm_spec *s = test_spec("orch1");
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "");
+    static const char *const bad[] = {"Nobody", "1user", "a b", "a:b", "-x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ppn_vm_spec_set_run_as(s, bad[i]) == -EINVAL, "accepted %s", bad[i]);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(NULL, "x"), -EINVAL);
+    char **argv;
+    ck_assert_int_eq(ppn_vm_qemu_argv(s, "/x", NULL, PPN_VM_ACCEL_TCG, &argv), 0);
+    ck_assert(!argv_has(argv, "-runas", NULL));
+    ck_assert(argv_has(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny"));
+    ppn_vmm_strv_free(argv);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "ppn-vm"), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "ppn-vm");
+    ck_assert_int_eq(ppn_vm_qemu_argv(s, "/x", NULL, PPN_VM_ACCEL_TCG, &argv), 0);
+    ck_assert(argv_has(argv, "-runas", "ppn-vm"));
+    /* QEMU 7.2 calls setuid after its filter is in: set*id allowed, the rest denied */
+    ck_assert(argv_has(argv, "-sandbox", "on,obsolete=deny,spawn=deny,resourcecontrol=deny"));
+    ppn_vmm_strv_free(argv);
+    /* stored, loaded, copied */
+    char *txt;
+    ck_assert_int_eq(ppn_vm_spec_to_json(s, &txt), 0);
+    ck_assert_ptr_nonnull(strstr(txt, "\"run_as\": \"ppn-vm\""));
+    ppn_vm_spec *t, *u;
+    ck_assert_int_eq(ppn_vm_spec_from_json(txt, strlen(txt), &t, NULL), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(t), "ppn-vm");
+    ck_assert_int_eq(ppn_vm_spec_dup(t, &u), 0);
+    ppn_vm_spec_free(t);
+    ck_assert_str_eq(ppn_vm_spec_run_as(u), "ppn-vm");
+    ppn_vm_spec_free(u);
+    /* a bad stored value is refused with its reason */
+    char *p = strstr(txt, "\"ppn-vm\"");
+    memcpy(p, "\"PPN!vm\"", 8);
+    const char *why = NULL;
+    ck_assert_int_eq(ppn_vm_spec_from_json(txt, strlen(txt), &t, &why), -EUCLEAN);
+    ck_assert_ptr_nonnull(why);
+    ck_assert_ptr_nonnull(strstr(why, "run_as"));
+    free(txt);
+    /* root: no -runas, the full filter */
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "root"), 0);
+    ck_assert_int_eq(ppn_vm_qemu_argv(s, "/x", NULL, PPN_VM_ACCEL_TCG, &argv), 0);
+    ck_assert(!argv_has(argv, "-runas", NULL));
+    ck_assert(argv_has_prefix(argv, "-sandbox", "on,obsolete=deny,elevateprivileges=deny"));
+    ppn_vmm_strv_free(argv);
+    /* cleared: absent from the file (older files round-trip) */
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, ""), 0);
+    ck_assert_int_eq(ppn_vm_spec_to_json(s, &txt), 0);
+    ck_assert_ptr_null(strstr(txt, "run_as"));
+    free(txt);
+    ppn_vm_spec_free(s);
+}
+END_TEST
+
 START_TEST(test_unit_verify)
 {
     ppn_vm_spec *s = test_spec("orch1");
@@ -887,6 +1008,7 @@ static Suite *vmm_suite(void)
     tcase_add_test(tc, test_connect_errors);
     tcase_add_test(tc, test_shutdown_fake_graceful);
     tcase_add_test(tc, test_shutdown_fake_deaf_quit);
+    tcase_add_test(tc, test_reboot_fake);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("spec");
@@ -895,6 +1017,7 @@ static Suite *vmm_suite(void)
     tcase_add_test(tc, test_spec_store);
     tcase_add_test(tc, test_spec_json_reject);
     tcase_add_test(tc, test_qemu_argv);
+    tcase_add_test(tc, test_spec_run_as);
     tcase_add_test(tc, test_kvm_probe_stable);
     tcase_add_test(tc, test_accel_payload_source);
     suite_add_tcase(s, tc);

@@ -88,6 +88,12 @@ if ls /sys/block 2>/dev/null | grep -q '^vd'; then
       echo "ppn-guest: vda sector 1 written"
   fi
 fi
+# ppn.touch=N (the pool tests): touch N MiB once and free it, so that the
+# host holds pages the guest has free -- what a balloon gives back
+t=\$(sed -n 's/.*ppn\.touch=\([0-9]*\).*/\1/p' /proc/cmdline)
+if [ -n "\$t" ] && dd if=/dev/zero of=/dev/null bs=\${t}M count=1 2>/dev/null; then
+  echo "ppn-guest: touched \$t MiB"
+fi
 if [ "$1" = 1 ]; then
   acpid -c /etc/acpi -l /tmp/acpid.log
   echo "ppn-guest: ready acpid"

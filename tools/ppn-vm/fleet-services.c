@@ -35,8 +35,11 @@
 #include "ppn/ledger.h"
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
+#include "hostmem.h"
+#include "pool.h"
 #include "ppn-vm.h"
 #include "notify.h"
+#include "vmreq.h"
 #include "tool-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
@@ -256,7 +259,7 @@ typedef struct agent_ctx {
      * as subreaper, stays its child). */
     struct { pid_t pid; char name[PPN_FLEET_NAME_MAX + 1]; uint64_t t0; } work[AGENT_FAILED_MAX];
     unsigned n_work;
-    struct agent_pool *pool;     /* the balloon resource pool (below) */
+    struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
 
 static bool agent_starting(const agent_ctx *a, const char *name)
@@ -293,15 +296,6 @@ static void agent_failed_set(agent_ctx *a, const char *name, bool failed)
     a->n_failed = n + 1;
 }
 
-static uint64_t meminfo_field(const char *text, const char *field)
-{
-    const char *p = strstr(text, field);
-    if (!p)
-        return 0;
-    uint64_t kib = strtoull(p + strlen(field), NULL, 10);
-    return kib > PPN_FLEET_BYTES_MAX / 1024 ? PPN_FLEET_BYTES_MAX : kib * 1024;
-}
-
 static int read_text(const char *path, char *buf, size_t size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -323,11 +317,14 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     agent_ctx *a = userdata;
     char text[4096];
     snprintf(hb->node_name, sizeof(hb->node_name), "%s", a->name);
-    int r = read_text("/proc/meminfo", text, sizeof(text));
+    /* MemTotal/MemAvailable, bounded by the memory cgroup the agent (and the
+     * guests it starts) runs in: a unit's MemoryMax= is what it has */
+    struct glue_hostmem hm;
+    int r = glue_hostmem_read(NULL, &hm);
     if (r < 0)
         return r;
-    hb->ram_total_bytes = meminfo_field(text, "MemTotal:");
-    hb->ram_available_bytes = meminfo_field(text, "MemAvailable:");
+    hb->ram_total_bytes = hm.total_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.total_bytes;
+    hb->ram_available_bytes = hm.available_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.available_bytes;
     if (hb->ram_available_bytes > hb->ram_total_bytes)
         hb->ram_available_bytes = hb->ram_total_bytes;
     if (read_text("/proc/loadavg", text, sizeof(text)) == 0) {
@@ -466,108 +463,6 @@ static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **
  * starts on that node only: this node's name in the ledger (what the
  * controller shows and ppn-vm request pins to) or its --name.  NULL when
  * 'spec' may start here. */
-static const char *pinned_elsewhere(const agent_ctx *a, const ppn_vm_spec *spec)
-{
-    const char *node = ppn_vm_spec_node(spec);
-    if (!node || !node[0] || strcmp(node, a->name) == 0 ||
-        (a->ledger_name[0] && strcmp(node, a->ledger_name) == 0))
-        return NULL;
-    return node;
-}
-
-/* The VM the request describes: its specification, checked against the
- * figures the controller placed (memory, vCPUs, kind, name). */
-static int request_spec(const agent_ctx *a, const ppn_fleet_request *rq, ppn_vm_spec **ret,
-                        const char **ret_why)
-{
-    ppn_vm_spec *spec = NULL;
-    int r;
-    if (rq->spec[0]) {
-        r = ppn_vm_spec_from_json(rq->spec, strlen(rq->spec), &spec, ret_why);
-        if (r < 0)
-            return r;
-        bool totebox = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX;
-        if (strcmp(ppn_vm_spec_name(spec), rq->vm_name) != 0 ||
-            (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB != rq->mem_bytes ||
-            ppn_vm_spec_vcpus(spec) != rq->vcpus || totebox != (rq->kind == PPN_FLEET_VM_TOTEBOX)) {
-            ppn_vm_spec_free(spec);
-            *ret_why = "the specification disagrees with the placed request (name, memory, vCPUs or type)";
-            return -EBADMSG;
-        }
-    } else {
-        /* the kernel-only form */
-        if (rq->mem_bytes / MIB > UINT32_MAX)
-            return *ret_why = "memory out of range", -EINVAL;
-        r = ppn_vm_spec_new(rq->vm_name, rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
-                                                                         : PPN_VM_TYPE_ORCHESTRATION,
-                            &spec);
-        if (r == 0)
-            r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
-        if (r == 0)
-            r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
-        if (r == 0)
-            r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
-                                       rq->append[0] ? rq->append : NULL);
-        if (r == 0) {
-            ppn_vm_spec_clear_port_forwards(spec);
-            r = ppn_vm_spec_set_network(spec, false);
-        }
-        if (r < 0) {
-            ppn_vm_spec_free(spec);
-            return *ret_why = "invalid kernel request", r;
-        }
-    }
-    /* VM-Totebox: pinned at request; one that came without a node is pinned here. */
-    if (ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX && !ppn_vm_spec_node(spec)[0] &&
-        (r = ppn_vm_spec_set_node(spec, a->name)) < 0) {
-        ppn_vm_spec_free(spec);
-        return *ret_why = "cannot pin the VM-Totebox", r;
-    }
-    if ((r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
-        ppn_vm_spec_free(spec);
-        return r;
-    }
-    *ret = spec;
-    return 0;
-}
-
-/* The disk as create makes it: an overlay on the base, or an empty image of
- * the size asked; then the format read from it, pinned in the spec.  Sets
- * *made when this call wrote the file. */
-static int prepare_disk(ppn_vm_spec *spec, bool *made, const char **ret_why)
-{
-    const char *disk = ppn_vm_spec_disk(spec);
-    *made = false;
-    if (!disk[0])
-        return 0;
-    int r;
-    if (ppn_vm_spec_base(spec)[0]) {
-        if (access(disk, F_OK) == 0)
-            return *ret_why = "the overlay's --disk exists already", -EEXIST;
-        r = ppn_vm_image_create(disk, ppn_vm_spec_base(spec), ppn_vm_spec_disk_size_bytes(spec),
-                                ret_why);
-        if (r < 0)
-            return r;
-        *made = true;
-    } else if (access(disk, F_OK) != 0) {
-        if (!ppn_vm_spec_disk_size_bytes(spec))
-            return *ret_why = "the disk does not exist (give --disk-size)", -ENOENT;
-        r = ppn_vm_image_create(disk, NULL, ppn_vm_spec_disk_size_bytes(spec), ret_why);
-        if (r < 0)
-            return r;
-        *made = true;
-    }
-    ppn_vm_image_info info;
-    r = ppn_vm_image_probe(disk, &info, ret_why);
-    if (r < 0) {
-        if (*made)
-            unlink(disk);
-        *made = false;
-        return r;
-    }
-    return ppn_vm_spec_set_disk_format(spec, info.format);
-}
-
 /* Carries out a request the engine checked (confirmed, from the controller,
  * for this node, by an operator, fresh, signed): writes the specification,
  * installs and starts the VM's unit where systemd is PID 1 (the direct
@@ -579,12 +474,12 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
     ppn_vm_spec *spec = NULL, *have = NULL;
     bool saved = false, made = false;
     uint64_t t0 = fleet_mono_ms();
-    int r = request_spec(a, rq, &spec, &why);
+    int r = glue_vm_from_request(rq, a->name, &spec, &why);
     if (r < 0)
         goto fail;
     /* Pinned elsewhere: refused, whether by the request or by what is here. */
     r = ppn_vm_spec_load(a->state_dir, rq->vm_name, &have, NULL);
-    if (r == 0 && (pin = pinned_elsewhere(a, have)) != NULL) {
+    if (r == 0 && (pin = glue_vm_pinned_elsewhere(have, a->name, a->ledger_name)) != NULL) {
         why = ppn_vm_spec_type(have) == PPN_VM_TYPE_TOTEBOX
                   ? "VM-Totebox is pinned to its node and starts nowhere else"
                   : "the VM is pinned to another node";
@@ -593,7 +488,7 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
         r = -EXDEV;
         goto fail;
     }
-    if ((pin = pinned_elsewhere(a, spec)) != NULL) {
+    if ((pin = glue_vm_pinned_elsewhere(spec, a->name, a->ledger_name)) != NULL) {
         why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
                   ? "VM-Totebox is pinned to its node and starts nowhere else"
                   : "the VM is pinned to another node";
@@ -634,7 +529,7 @@ static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
             why = field ? field : "files";
             goto fail;
         }
-        if ((r = prepare_disk(spec, &made, &why)) < 0)
+        if ((r = glue_vm_prepare_disk(spec, &made, &why)) < 0)
             goto fail;
         if ((r = ppn_vm_spec_save(spec, a->state_dir, true)) < 0) {
             why = "cannot write the specification";
@@ -726,186 +621,31 @@ static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
 }
 
 
-/* ---- the resource pool: balloon memory back from guests under pressure ----
- * The policy is libppn-fleet's (ppn_fleet_balloon_plan, pure); this is the
- * I/O: MemAvailable from /proc/meminfo, each running guest's balloon and
- * memory statistics over QMP, the new targets set over QMP.  A pass runs
- * every POOL_INTERVAL_MS within POOL_BUDGET_MS (QMP calls with short
- * deadlines; guests not reached in the budget wait for the next pass). */
-#define POOL_INTERVAL_MS 2000
-#define POOL_BUDGET_MS 1500
-#define POOL_QMP_MS 300
-#define POOL_LOG_WINDOW_MS 10000
-#define POOL_LOG_MAX 10
-
-typedef struct pool_vm {
-    char name[PPN_FLEET_NAME_MAX + 1];
-    pid_t pid;                   /* the QEMU the stats were enabled on */
-    uint64_t actual;             /* last balloon size read */
-} pool_vm;
-
-typedef struct agent_pool {
-    ppn_fleet_balloon_policy policy;
-    uint64_t next_ms;
-    pool_vm vms[PPN_FLEET_MAX_VMS];
-    unsigned n_vms;
-    uint64_t log_window_ms;
-    unsigned log_count;
-    uint64_t log_suppressed;
-    int last_pressure;
-    unsigned cursor;             /* where the next pass starts in the VM list */
-} agent_pool;
-
-/* A VM's floor: a quarter of its memory, at least 128 MiB (never above it). */
-static uint64_t pool_floor(uint64_t max)
+/* ---- the resource pool (tools/glue/pool.c): balloon memory back from guests
+ * under pressure, the host's memory bounded by the agent's cgroup
+ * (tools/glue/hostmem.c); the tool prints the pool's lines. */
+static void pool_log(const char *line, void *userdata)
 {
-    uint64_t f = max / 4 > 128 * MIB ? max / 4 : 128 * MIB;
-    return f < max ? f : max;
+    (void)userdata;
+    fprintf(stderr, "ppn-vm agent: %s\n", line);
 }
 
-static pool_vm *pool_find(agent_pool *p, const char *name)
+static bool pool_skip(const char *vm, void *userdata)
 {
-    for (unsigned i = 0; i < p->n_vms; i++)
-        if (strcmp(p->vms[i].name, name) == 0)
-            return &p->vms[i];
-    return NULL;
-}
-
-/* The balloon size last seen for a running VM (0: unknown). */
-static uint64_t pool_actual(const agent_ctx *a, const char *name)
-{
-    if (!a->pool)
-        return 0;
-    for (unsigned i = 0; i < a->pool->n_vms; i++)
-        if (strcmp(a->pool->vms[i].name, name) == 0)
-            return a->pool->vms[i].actual;
-    return 0;
-}
-
-/* Every action is logged, at most POOL_LOG_MAX lines per window; the rest
- * are counted and the count is given with the next line. */
-static bool pool_log_allow(agent_pool *p, uint64_t now, uint64_t *ret_suppressed)
-{
-    if (now - p->log_window_ms >= POOL_LOG_WINDOW_MS || !p->log_window_ms) {
-        p->log_window_ms = now ? now : 1;
-        p->log_count = 0;
-    }
-    if (p->log_count >= POOL_LOG_MAX) {
-        p->log_suppressed++;
-        return false;
-    }
-    p->log_count++;
-    *ret_suppressed = p->log_suppressed;
-    p->log_suppressed = 0;
-    return true;
+    return agent_starting(userdata, vm);
 }
 
 static void agent_pool_pass(agent_ctx *a, uint64_t now)
 {
-    agent_pool *p = a->pool;
-    if (!p || now < p->next_ms)
+    struct glue_hostmem hm;
+    if (!a->pool || !glue_pool_due(a->pool, now) || glue_hostmem_read(NULL, &hm) < 0)
         return;
-    p->next_ms = now + POOL_INTERVAL_MS;
-    char text[4096];
-    if (read_text("/proc/meminfo", text, sizeof(text)) < 0)
-        return;
-    uint64_t avail = meminfo_field(text, "MemAvailable:");
-    char **names = NULL;
-    int n = ppn_vm_list(a->state_dir, &names);
-    ppn_fleet_balloon_guest g[PPN_FLEET_MAX_VMS];
-    uint64_t targets[PPN_FLEET_MAX_VMS];
-    ppn_qmp *q[PPN_FLEET_MAX_VMS];
-    pool_vm *pv[PPN_FLEET_MAX_VMS];
-    size_t ng = 0;
-    /* Forget VMs that are gone, so that the table holds this node's VMs only. */
-    unsigned kept = 0;
-    for (unsigned j = 0; j < p->n_vms; j++) {
-        bool present = false;
-        for (int i = 0; i < n && !present; i++)
-            present = strcmp(names[i], p->vms[j].name) == 0;
-        if (present)
-            p->vms[kept++] = p->vms[j];
-    }
-    p->n_vms = kept;
-    uint64_t end = now + POOL_BUDGET_MS;
-    /* Round robin: a pass cut short by the budget starts the next one further on. */
-    int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
-    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && fleet_mono_ms() < end; k++) {
-        int i = (start + k) % n;
-        p->cursor = (unsigned)i + 1;
-        pid_t pid = 0;
-        char mon[PATH_MAX];
-        ppn_vm_spec *spec = NULL;
-        if (agent_starting(a, names[i]) || ppn_vm_pid(a->state_dir, names[i], &pid) < 0 || pid <= 0 ||
-            ppn_vm_path(a->state_dir, names[i], "monitor", mon, sizeof(mon)) < 0 ||
-            ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
-            continue;
-        uint64_t max = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        ppn_vm_spec_free(spec);
-        ppn_qmp *h = NULL;
-        if (ppn_qmp_connect(mon, POOL_QMP_MS, &h) < 0)
-            continue;
-        pool_vm *v = pool_find(p, names[i]);
-        if (!v && p->n_vms < PPN_FLEET_MAX_VMS) {
-            v = &p->vms[p->n_vms++];
-            memset(v, 0, sizeof(*v));
-            snprintf(v->name, sizeof(v->name), "%s", names[i]);
-        }
-        if (!v) {
-            ppn_qmp_free(h);
-            continue;
-        }
-        if (v->pid != pid && ppn_qmp_guest_stats_enable(h, NULL, 2, POOL_QMP_MS) == 0)
-            v->pid = pid;
-        uint64_t actual = 0;
-        if (ppn_qmp_balloon_query(h, POOL_QMP_MS, &actual) < 0 || actual > max) {
-            ppn_qmp_free(h);
-            continue;
-        }
-        v->actual = actual;
-        ppn_vmm_guest_stats st;
-        uint64_t free_b = UINT64_MAX;
-        if (ppn_qmp_guest_stats(h, NULL, POOL_QMP_MS, &st) == 0 && st.last_update > 0)
-            free_b = st.available_memory != UINT64_MAX ? st.available_memory : st.free_memory;
-        g[ng] = (ppn_fleet_balloon_guest){actual, free_b, pool_floor(max), max};
-        q[ng] = h;
-        pv[ng] = v;
-        ng++;
-    }
-    ppn_vmm_strv_free(names);
-    ppn_fleet_balloon_result res;
-    int changed = ppn_fleet_balloon_plan(avail, &p->policy, g, ng, targets, &res);
-    if (changed >= 0 && res.pressure != p->last_pressure && (res.pressure < 0 || changed > 0)) {
-        uint64_t sup = 0;
-        if (pool_log_allow(p, now, &sup))
-            fprintf(stderr, "ppn-vm agent: pool: host has %" PRIu64 " MiB available, margin %" PRIu64
-                    " MiB: %s\n", avail / MIB, p->policy.margin_bytes / MIB,
-                    res.pressure < 0 ? "under pressure, reclaiming from guests with memory free"
-                    : res.pressure > 0 ? "pressure gone, giving memory back" : "steady");
-        p->last_pressure = res.pressure;
-    }
-    for (size_t i = 0; changed > 0 && i < ng; i++) {
-        if (targets[i] == g[i].actual_bytes)
-            continue;
-        int r = ppn_qmp_balloon_set(q[i], targets[i], POOL_QMP_MS);
-        uint64_t sup = 0;
-        if (pool_log_allow(p, now, &sup)) {
-            char more[64] = "";
-            if (sup)
-                snprintf(more, sizeof(more), " (%" PRIu64 " more not logged)", sup);
-            fprintf(stderr, "ppn-vm agent: pool: %s VM '%s' balloon %" PRIu64 " -> %" PRIu64
-                    " MiB (guest free %s%" PRIu64 " MiB, floor %" PRIu64 " MiB, host available %"
-                    PRIu64 " MiB)%s%s%s\n",
-                    targets[i] < g[i].actual_bytes ? "reclaim from" : "give back to", pv[i]->name,
-                    g[i].actual_bytes / MIB, targets[i] / MIB,
-                    g[i].free_bytes == UINT64_MAX ? "unknown " : "",
-                    g[i].free_bytes == UINT64_MAX ? 0 : g[i].free_bytes / MIB,
-                    g[i].floor_bytes / MIB, avail / MIB, more, r < 0 ? ": " : "",
-                    r < 0 ? strerror(-r) : "");
-        }
-    }
-    for (size_t i = 0; i < ng; i++)
-        ppn_qmp_free(q[i]);
+    glue_pool_pass(a->pool, a->state_dir, &hm, now, pool_skip, pool_log, a);
+}
+
+static uint64_t pool_actual(const agent_ctx *a, const char *name)
+{
+    return glue_pool_actual(a->pool, name);
 }
 
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
@@ -957,7 +697,9 @@ static int agent_usage(FILE *f)
           "carried out with libppn-vmm: the VM's specification written, its systemd unit\n"
           "installed (--unit-dir, default /etc/systemd/system) and started where systemd is\n"
           "PID 1, the direct runner elsewhere (--runner).  Heartbeats list this node's VMs\n"
-          "and their states.  The resource pool: when MemAvailable falls below\n"
+          "and their states.  The resource pool: when MemAvailable (bounded by the\n"
+          "agent's memory cgroup: a unit's MemoryMax=, which its direct-run guests share)\n"
+          "falls below\n"
           "--pool-margin-mib (512; 0 turns the pool off) the agent reclaims memory from\n"
           "guests that have it free (balloon, guest statistics), and gives it back when the\n"
           "pressure goes (128 MiB steps, never below a quarter of a guest's memory or 128\n"
@@ -1141,10 +883,12 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return 1;
     }
-    agent_pool pool = {.policy = {.margin_bytes = pool_margin_mib * MIB,
-                                  .hysteresis_bytes = 256 * MIB, .step_bytes = 128 * MIB,
-                                  .reserve_bytes = 64 * MIB}};
-    a->pool = pool_margin_mib ? &pool : NULL; /* 0: no pool */
+    if (pool_margin_mib && glue_pool_new(pool_margin_mib * MIB, &a->pool) < 0) { /* 0: no pool */
+        ppn_fleet_agent_free(ag);
+        tool_fail("start the resource pool of", a->name, -ENOMEM);
+        free(a);
+        return 1;
+    }
     install_stop_handlers();
     /* QEMUs started by creation workers stay the agent's children. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -1179,6 +923,7 @@ int cmd_agent(int argc, char **argv)
     }
     (void)tool_notify_stopping();
     ppn_fleet_agent_free(ag);
+    glue_pool_free(a->pool);
     free(a);
     return status;
 }

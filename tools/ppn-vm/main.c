@@ -6,6 +6,7 @@
 /* vm.c; declared here so that ppn-vm.h (shared with fleet.c) stays as it is */
 int cmd_cont(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_reboot(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 
@@ -21,6 +22,7 @@ static const struct tool_cmd cmds[] = {
     {"cont",       cmd_cont,       "resume a paused VM's vCPUs (QMP cont)"},
     {"kill",       cmd_kill,       "end the QEMU process at once"},
     {"reset",      cmd_reset,      "reset a VM at once (QMP system_reset)"},
+    {"reboot",     cmd_reboot,     "graceful reboot (power button, reset once down), with a deadline"},
     {"remove",     cmd_remove,     "remove a stopped VM's specification and state"},
     {"console",    cmd_console,    "print (or follow) a VM's serial console"},
     {"unit",       cmd_unit,       "print or install a VM's systemd unit"},

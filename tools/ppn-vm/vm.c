@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pwd.h>
+
 #include "ppn/vmm.h"
 #include "ppn-common.h"
 #include "ppn-vm.h"
@@ -24,11 +26,15 @@
 /* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
 int cmd_cont(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_reboot(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_console(int argc, char **argv);
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
 #define QMP_TIMEOUT_MS 5000
+
+/* The system user QEMU runs as by default when it exists (create --run-as). */
+#define DEFAULT_RUN_AS "ppn-vm"
 
 struct common {
     const char *state_dir;
@@ -299,10 +305,12 @@ int cmd_create(int argc, char **argv)
         {"ssh-key", required_argument, NULL, 'K'},
         {"user-data", required_argument, NULL, 'Y'},
         {"network-config", required_argument, NULL, 'W'},
+        {"run-as", required_argument, NULL, 'R'},
         {0},
     };
     struct common c;
     common_init(&c);
+    const char *run_as = NULL;
     const char *type = NULL, *mem = NULL, *vcpus = NULL, *disk = NULL, *dsize = NULL, *node = NULL,
                *kernel = NULL, *initrd = NULL, *append = NULL;
     bool nonet = false, nodef = false, force = false;
@@ -334,6 +342,7 @@ int cmd_create(int argc, char **argv)
         case 'U': user = optarg; break;
         case 'Y': user_data = optarg; break;
         case 'W': netconf = optarg; break;
+        case 'R': run_as = optarg; break;
         case 'K':
             if (nkeyargs == PPN_VM_SSH_KEYS_MAX)
                 return usage_error(usage, "too many --ssh-key");
@@ -373,6 +382,9 @@ int cmd_create(int argc, char **argv)
                     "  --user-data FILE      cloud-init user-data (with --user/--ssh-key, both go as\n"
                     "                        parts of one MIME message, this one last)\n"
                     "  --network-config FILE cloud-init network configuration (version 1 or 2)\n"
+                    "  --run-as USER         the user QEMU drops to once it has opened the VM's files\n"
+                    "                        (QEMU -runas; default the system user " DEFAULT_RUN_AS " if it\n"
+                    "                        exists, else root; \"root\" keeps root)\n"
                     "The disk format is read from the image, whatever its name.\n");
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
@@ -429,6 +441,18 @@ int cmd_create(int argc, char **argv)
             ppn_vm_spec_free(s);
             return tool_fail("add port forward", fwd[i], r);
         }
+    }
+    /* QEMU's user: the option, else the ppn-vm system user where there is one */
+    if (!run_as && getpwnam(DEFAULT_RUN_AS))
+        run_as = DEFAULT_RUN_AS;
+    if (run_as && ppn_vm_spec_set_run_as(s, run_as) < 0) {
+        ppn_vm_spec_free(s);
+        return usage_error(usage, "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)");
+    }
+    if (run_as && strcmp(run_as, "root") != 0 && !getpwnam(run_as)) {
+        ppn_vm_spec_free(s);
+        tool_error("Failed to create '%s': --run-as %s: no such user on this host", name, run_as);
+        return 1;
     }
     const char *why = NULL;
     if (images_prepare(s, name, base, dsize != NULL, hostname, user, keyargs, nkeyargs, user_data,
@@ -518,6 +542,11 @@ int cmd_create(int argc, char **argv)
     } else {
         printf("Created %s %s: %u MiB, %u vCPU(s), %zu port forward(s)\n", ppn_vm_type_to_string(t), name,
                ppn_vm_spec_memory_mib(s), ppn_vm_spec_vcpus(s), ppn_vm_spec_port_forward_count(s));
+        if (*ppn_vm_spec_run_as(s) && strcmp(ppn_vm_spec_run_as(s), "root") != 0)
+            printf("  QEMU runs as user %s\n", ppn_vm_spec_run_as(s));
+        else
+            printf("  QEMU runs as root%s\n", *ppn_vm_spec_run_as(s) ? "" : " (no '" DEFAULT_RUN_AS "' user here: "
+                   "--run-as USER, or create that system user, makes it drop privileges)");
         if (*ppn_vm_spec_disk(s))
             printf("  disk %s (%s%s%s)\n", ppn_vm_spec_disk(s), ppn_vm_disk_format_to_string(ppn_vm_spec_disk_format(s)),
                    *ppn_vm_spec_base(s) ? ", overlay on " : "", ppn_vm_spec_base(s));
@@ -1028,6 +1057,104 @@ int cmd_reset(int argc, char **argv)
                       "Resets the VM at once, like the reset button (QMP system_reset): the guest is\n"
                       "not asked and loses what it has not written.\n",
                       "reset", ppn_qmp_system_reset, "reset");
+}
+
+int cmd_reboot(int argc, char **argv)
+{
+    static const char usage[] = "reboot NAME [--deadline SECONDS] [--repress SECONDS] [--no-reset]";
+    static const struct option lo[] = {
+        COMMON_LONGOPTS,
+        {"deadline", required_argument, NULL, 'd'},
+        {"repress", required_argument, NULL, 'r'},
+        {"no-reset", no_argument, NULL, 'n'},
+        {0},
+    };
+    struct common c;
+    common_init(&c);
+    uint32_t deadline_ms = 60000, repress_ms = 10000;
+    unsigned flags = 0;
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&c, opt))
+            continue;
+        switch (opt) {
+        case 'd':
+            if (parse_seconds_ms(optarg, &deadline_ms) < 0)
+                return usage_error(usage, "--deadline is a number of seconds");
+            break;
+        case 'r':
+            if (parse_seconds_ms(optarg, &repress_ms) < 0)
+                return usage_error(usage, "--repress is a number of seconds (0: never)");
+            break;
+        case 'n': flags |= PPN_VM_REBOOT_NO_RESET; break;
+        default:
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+    }
+    if (c.help)
+        return help(usage,
+                    "Graceful reboot: QEMU is told to pause instead of exiting when the guest\n"
+                    "powers off (QMP set-action), the ACPI power button is pressed (again every\n"
+                    "--repress seconds, default 10), and once the guest has shut down the machine\n"
+                    "is reset and resumed, so it boots again after its own clean shutdown.  A guest\n"
+                    "that does not go down within --deadline seconds (default 60) is reset at once\n"
+                    "(QMP system_reset, what 'reset' does), and the output says so; --no-reset\n"
+                    "leaves it running instead and exits 1.\n");
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    const char *name = argv[optind];
+    if (!ppn_vm_name_valid(name))
+        return usage_error(usage, "not a valid VM name");
+    pid_t pid = 0;
+    int r = ppn_vm_pid(c.state_dir, name, &pid);
+    if (r < 0)
+        return tool_fail("find", name, r);
+    if (pid == 0) {
+        tool_error("Failed to reboot '%s': it is not running", name);
+        return 1;
+    }
+    char mon[PATH_MAX];
+    if ((r = ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon))) < 0)
+        return tool_fail("reboot", name, r);
+    uint64_t t0 = ppnc_now_mono_ms();
+    ppn_vm_reboot_outcome out = PPN_VM_REBOOT_OUTCOME_NONE;
+    unsigned presses = 0;
+    r = ppn_vm_reboot(mon, deadline_ms, repress_ms, QMP_TIMEOUT_MS, flags, &out, &presses);
+    double secs = (double)(ppnc_now_mono_ms() - t0) / 1000.0;
+    const char *how = out == PPN_VM_REBOOT_OUTCOME_GRACEFUL ? "graceful"
+                      : out == PPN_VM_REBOOT_OUTCOME_RESET  ? "reset" : "none";
+    if (c.json && (r == 0 || out != PPN_VM_REBOOT_OUTCOME_NONE))
+        print_json(json_pack("{s:s,s:s,s:i,s:f}", "name", name, "outcome", how, "presses", (int)presses,
+                             "elapsed_s", secs));
+    else if (out == PPN_VM_REBOOT_OUTCOME_GRACEFUL)
+        printf("%s: rebooted gracefully after %.1f s (the guest shut down on the power button; %u press%s)\n",
+               name, secs, presses, presses == 1 ? "" : "es");
+    else if (out == PPN_VM_REBOOT_OUTCOME_RESET)
+        printf("%s: the guest did not shut down within %.0f s (%u press%s): reset it (system_reset, not graceful)\n",
+               name, deadline_ms / 1000.0, presses, presses == 1 ? "" : "es");
+    if (r == -ETIMEDOUT && (flags & PPN_VM_REBOOT_NO_RESET)) {
+        tool_error("Failed to reboot '%s': the guest did not shut down within %.0f s (%u press%s); left running "
+                   "(--no-reset)", name, deadline_ms / 1000.0, presses, presses == 1 ? "" : "es");
+        return 1;
+    }
+    if (r == -EBUSY) {
+        tool_error("Failed to reboot '%s': it is not running (paused or shut down)", name);
+        return 1;
+    }
+    if (r == -ETIMEDOUT && presses == 0) {
+        tool_error("Failed to reboot '%s': %s (another client may hold the monitor)", name, strerror(ETIMEDOUT));
+        return 1;
+    }
+    if (r < 0 && out != PPN_VM_REBOOT_OUTCOME_NONE) {
+        tool_error("'%s' rebooted, but its shutdown action could not be set back to poweroff: %s (a poweroff "
+                   "of the guest will pause QEMU)", name, strerror(-r));
+        return 1;
+    }
+    if (r < 0)
+        return tool_fail("reboot", name, r);
+    return 0;
 }
 
 int cmd_remove(int argc, char **argv)

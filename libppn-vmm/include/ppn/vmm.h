@@ -303,6 +303,38 @@ typedef struct ppn_vm_shutdown_result {
 PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *opts, ppn_vm_shutdown_progress_fn progress,
                                void *userdata, ppn_vm_shutdown_result *ret_result);
 
+/* How a reboot went. */
+typedef enum ppn_vm_reboot_outcome {
+    PPN_VM_REBOOT_OUTCOME_NONE = 0,     /* not rebooted (failure) */
+    PPN_VM_REBOOT_OUTCOME_GRACEFUL = 1, /* the guest shut down on the power button and was
+                                           reset and resumed (or reset itself) */
+    PPN_VM_REBOOT_OUTCOME_RESET = 2,    /* no answer by the deadline: system_reset */
+} ppn_vm_reboot_outcome;
+
+/* ppn_vm_reboot() flag: at the deadline give up instead of resetting. */
+#define PPN_VM_REBOOT_NO_RESET 1u
+
+/* Reboots the guest gracefully (QMP has no reboot command): QEMU is told to
+ * pause instead of exiting when the guest powers off (set-action
+ * shutdown=pause), the ACPI power button is pressed (again every
+ * 'repress_interval_ms', 0 never), and when the guest's SHUTDOWN arrives the
+ * machine is reset and resumed, so the guest boots again after its own
+ * clean shutdown; a guest that resets itself (its RESET event) counts too.
+ * Nothing by 'deadline_ms': system_reset (outcome RESET), or with
+ * PPN_VM_REBOOT_NO_RESET -ETIMEDOUT with the guest left running.  The
+ * shutdown action is set back to poweroff in every case.  Each QMP step is
+ * bounded by 'step_timeout_ms' (> 0).  Returns 0 (rebooted, *ret_outcome
+ * says how); -EINVAL bad argument or flag; -EBUSY the VM is not running
+ * (paused, shut down); -ENOTSUP QEMU has no set-action (older than 6.0);
+ * -ETIMEDOUT see above; the errors of ppn_qmp_connect() and
+ * ppn_qmp_execute() (-ECONNRESET: QEMU exited meanwhile) — also after a
+ * reboot whose shutdown action could not be set back (*ret_outcome then
+ * says the guest rebooted; a later poweroff would pause QEMU).
+ * *ret_presses (may be NULL) gets the presses sent. */
+PPN_EXPORT int ppn_vm_reboot(const char *monitor_path, uint32_t deadline_ms, uint32_t repress_interval_ms,
+                             uint32_t step_timeout_ms, unsigned flags, ppn_vm_reboot_outcome *ret_outcome,
+                             unsigned *ret_presses);
+
 /* ------------------------------------------------------------------------
  * VM specification
  * ------------------------------------------------------------------------ */
@@ -413,6 +445,18 @@ PPN_EXPORT ppn_vm_disk_format ppn_vm_spec_disk_format(const ppn_vm_spec *spec);
  * and a base different from the disk. */
 PPN_EXPORT int ppn_vm_spec_set_base(ppn_vm_spec *spec, const char *base_path);
 PPN_EXPORT const char *ppn_vm_spec_base(const ppn_vm_spec *spec);
+
+/* The user QEMU runs as: ppn_vm_qemu_argv() adds "-runas USER" (QEMU opens
+ * the monitor socket, console, disks and seed as the user it was started
+ * as, then drops to USER before the guest runs), except for "root".  A
+ * user name [a-z_][a-z0-9_-]*, at most PPN_VM_RUN_AS_MAX; NULL or "" clears
+ * (QEMU keeps the user it is started as).  Stored as "run_as" in the
+ * specification, absent when unset.  Whether the user exists is checked
+ * where QEMU starts (QEMU refuses an unknown one).  -EINVAL bad name. */
+#define PPN_VM_RUN_AS_MAX 32u
+PPN_EXPORT int ppn_vm_spec_set_run_as(ppn_vm_spec *spec, const char *user);
+/* "" when unset. */
+PPN_EXPORT const char *ppn_vm_spec_run_as(const ppn_vm_spec *spec);
 
 /* cloud-init NoCloud settings of a VM (see ppn_vm_seed_write).  Strings are
  * UTF-8, NULL or "" for none.  Bounds (and -EINVAL with a reason beyond):

@@ -1,0 +1,111 @@
+/* A creation request made a VM: see vmreq.h. */
+#include "vmreq.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MIB ((uint64_t)1024 * 1024)
+
+const char *glue_vm_pinned_elsewhere(const ppn_vm_spec *spec, const char *node_name, const char *ledger_name)
+{
+    const char *node = ppn_vm_spec_node(spec);
+    if (!node || !node[0] || (node_name && strcmp(node, node_name) == 0) ||
+        (ledger_name && ledger_name[0] && strcmp(node, ledger_name) == 0))
+        return NULL;
+    return node;
+}
+
+/* The VM the request describes: its specification, checked against the
+ * figures the controller placed (memory, vCPUs, kind, name). */
+int glue_vm_from_request(const ppn_fleet_request *rq, const char *node_name, ppn_vm_spec **ret,
+                         const char **ret_why)
+{
+    ppn_vm_spec *spec = NULL;
+    int r;
+    if (rq->spec[0]) {
+        r = ppn_vm_spec_from_json(rq->spec, strlen(rq->spec), &spec, ret_why);
+        if (r < 0)
+            return r;
+        bool totebox = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX;
+        if (strcmp(ppn_vm_spec_name(spec), rq->vm_name) != 0 ||
+            (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB != rq->mem_bytes ||
+            ppn_vm_spec_vcpus(spec) != rq->vcpus || totebox != (rq->kind == PPN_FLEET_VM_TOTEBOX)) {
+            ppn_vm_spec_free(spec);
+            *ret_why = "the specification disagrees with the placed request (name, memory, vCPUs or type)";
+            return -EBADMSG;
+        }
+    } else {
+        /* the kernel-only form */
+        if (rq->mem_bytes / MIB > UINT32_MAX)
+            return *ret_why = "memory out of range", -EINVAL;
+        r = ppn_vm_spec_new(rq->vm_name, rq->kind == PPN_FLEET_VM_TOTEBOX ? PPN_VM_TYPE_TOTEBOX
+                                                                         : PPN_VM_TYPE_ORCHESTRATION,
+                            &spec);
+        if (r == 0)
+            r = ppn_vm_spec_set_memory_mib(spec, (uint32_t)(rq->mem_bytes / MIB));
+        if (r == 0)
+            r = ppn_vm_spec_set_vcpus(spec, rq->vcpus);
+        if (r == 0)
+            r = ppn_vm_spec_set_kernel(spec, rq->kernel, rq->initrd[0] ? rq->initrd : NULL,
+                                       rq->append[0] ? rq->append : NULL);
+        if (r == 0) {
+            ppn_vm_spec_clear_port_forwards(spec);
+            r = ppn_vm_spec_set_network(spec, false);
+        }
+        if (r < 0) {
+            ppn_vm_spec_free(spec);
+            return *ret_why = "invalid kernel request", r;
+        }
+    }
+    /* VM-Totebox: pinned at request; one that came without a node is pinned here. */
+    if (ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX && !ppn_vm_spec_node(spec)[0] &&
+        (r = ppn_vm_spec_set_node(spec, node_name)) < 0) {
+        ppn_vm_spec_free(spec);
+        return *ret_why = "cannot pin the VM-Totebox", r;
+    }
+    if ((r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
+        ppn_vm_spec_free(spec);
+        return r;
+    }
+    *ret = spec;
+    return 0;
+}
+
+/* The disk as create makes it: an overlay on the base, or an empty image of
+ * the size asked; then the format read from it, pinned in the spec.  Sets
+ * *made when this call wrote the file. */
+int glue_vm_prepare_disk(ppn_vm_spec *spec, bool *made, const char **ret_why)
+{
+    const char *disk = ppn_vm_spec_disk(spec);
+    *made = false;
+    if (!disk[0])
+        return 0;
+    int r;
+    if (ppn_vm_spec_base(spec)[0]) {
+        if (access(disk, F_OK) == 0)
+            return *ret_why = "the overlay's --disk exists already", -EEXIST;
+        r = ppn_vm_image_create(disk, ppn_vm_spec_base(spec), ppn_vm_spec_disk_size_bytes(spec),
+                                ret_why);
+        if (r < 0)
+            return r;
+        *made = true;
+    } else if (access(disk, F_OK) != 0) {
+        if (!ppn_vm_spec_disk_size_bytes(spec))
+            return *ret_why = "the disk does not exist (give --disk-size)", -ENOENT;
+        r = ppn_vm_image_create(disk, NULL, ppn_vm_spec_disk_size_bytes(spec), ret_why);
+        if (r < 0)
+            return r;
+        *made = true;
+    }
+    ppn_vm_image_info info;
+    r = ppn_vm_image_probe(disk, &info, ret_why);
+    if (r < 0) {
+        if (*made)
+            unlink(disk);
+        *made = false;
+        return r;
+    }
+    return ppn_vm_spec_set_disk_format(spec, info.format);
+}

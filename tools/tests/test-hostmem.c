@@ -1,0 +1,360 @@
+/* Available memory as the agent reads it (tools/glue/hostmem.c): trees of
+ * real files laid out as /proc and /sys/fs/cgroup are (v2, v1, hybrid,
+ * ancestors, bind-mounted sub-hierarchies, escaped mount points, malformed
+ * values), then the running system, and — as root — a real child memory
+ * cgroup with a limit that a forked process joins and reads back. */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hostmem.h"
+
+#define MIB (1024ULL * 1024)
+
+static char tree[64];
+
+static void put(const char *rel, const char *fmt, ...)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", tree, rel);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void fresh(uint64_t total_mib, uint64_t avail_mib)
+{
+    snprintf(tree, sizeof(tree), "/tmp/ppn-hostmem-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tree));
+    put("proc/meminfo", "MemTotal:       %llu kB\nMemFree:         1000 kB\nMemAvailable:   %llu kB\n",
+        (unsigned long long)total_mib * 1024, (unsigned long long)avail_mib * 1024);
+}
+
+static void done(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tree);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+#define V2_MOUNT "41 31 0:38 / /sys/fs/cgroup rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n"
+#define V1_MOUNT "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n"
+
+static struct glue_hostmem rd(void)
+{
+    struct glue_hostmem m;
+    int r = glue_hostmem_read(tree, &m);
+    ck_assert_msg(r == 0, "read: %s", strerror(-r));
+    return m;
+}
+
+START_TEST(test_no_cgroup)
+{
+    fresh(24000, 20000);
+    struct glue_hostmem m = rd(); /* no mountinfo, no cgroup file */
+    ck_assert_uint_eq(m.total_bytes, 24000 * MIB);
+    ck_assert_uint_eq(m.available_bytes, 20000 * MIB);
+    ck_assert_int_eq(m.cgroup_version, 0);
+    ck_assert_str_eq(m.cgroup, "");
+    /* a v2 cgroup without a limit ("max") limits nothing */
+    put("proc/self/mountinfo", V2_MOUNT);
+    put("proc/self/cgroup", "0::/system.slice/ppn-vm-agent.service\n");
+    put("sys/fs/cgroup/system.slice/ppn-vm-agent.service/memory.max", "max\n");
+    put("sys/fs/cgroup/system.slice/ppn-vm-agent.service/memory.current", "%llu\n", 600 * MIB);
+    m = rd();
+    ck_assert_uint_eq(m.available_bytes, 20000 * MIB);
+    ck_assert_int_eq(m.cgroup_version, 0);
+    done();
+}
+END_TEST
+
+START_TEST(test_v2_limit)
+{
+    fresh(24000, 20000);
+    put("proc/self/mountinfo", "23 1 0:21 / /proc rw - proc proc rw\n" V2_MOUNT);
+    put("proc/self/cgroup", "0::/system.slice/ppn-vm-agent.service\n");
+    const char *d = "sys/fs/cgroup/system.slice/ppn-vm-agent.service";
+    char p[256];
+    snprintf(p, sizeof(p), "%s/memory.max", d);
+    put(p, "%llu\n", 1024 * MIB);
+    snprintf(p, sizeof(p), "%s/memory.current", d);
+    put(p, "%llu\n", 600 * MIB);
+    snprintf(p, sizeof(p), "%s/memory.stat", d);
+    put(p, "anon 400000000\nfile 200000000\nactive_file 1\ninactive_file %llu\nslab 5\n", 100 * MIB);
+    struct glue_hostmem m = rd();
+    ck_assert_uint_eq(m.total_bytes, 1024 * MIB);
+    ck_assert_uint_eq(m.available_bytes, (1024 - 500) * MIB); /* limit - (current - inactive_file) */
+    ck_assert_uint_eq(m.host_available_bytes, 20000 * MIB);
+    ck_assert_uint_eq(m.host_total_bytes, 24000 * MIB);
+    ck_assert_uint_eq(m.limit_bytes, 1024 * MIB);
+    ck_assert_int_eq(m.cgroup_version, 2);
+    char want[256];
+    snprintf(want, sizeof(want), "%s/%s", tree, d);
+    ck_assert_str_eq(m.cgroup, want);
+    /* memory.high below memory.max is the limit */
+    snprintf(p, sizeof(p), "%s/memory.high", d);
+    put(p, "%llu\n", 800 * MIB);
+    m = rd();
+    ck_assert_uint_eq(m.available_bytes, 300 * MIB);
+    ck_assert_uint_eq(m.total_bytes, 800 * MIB);
+    /* an ancestor with less left decides */
+    put("sys/fs/cgroup/system.slice/memory.max", "%llu\n", 2048 * MIB);
+    put("sys/fs/cgroup/system.slice/memory.current", "%llu\n", 1900 * MIB);
+    m = rd();
+    ck_assert_uint_eq(m.available_bytes, 148 * MIB);
+    ck_assert_uint_eq(m.total_bytes, 800 * MIB); /* the tightest limit */
+    ck_assert_uint_eq(m.limit_bytes, 2048 * MIB);
+    snprintf(want, sizeof(want), "%s/sys/fs/cgroup/system.slice", tree);
+    ck_assert_str_eq(m.cgroup, want);
+    /* usage above the limit leaves nothing (no wrap) */
+    put("sys/fs/cgroup/system.slice/memory.current", "%llu\n", 4096 * MIB);
+    ck_assert_uint_eq(rd().available_bytes, 0);
+    /* the host has less than any cgroup: the host decides */
+    put("sys/fs/cgroup/system.slice/memory.current", "%llu\n", 0ULL);
+    put("proc/meminfo", "MemTotal: 24000 kB\nMemAvailable: 100 kB\n");
+    m = rd();
+    ck_assert_uint_eq(m.available_bytes, 100 * 1024);
+    ck_assert_int_eq(m.cgroup_version, 0);
+    done();
+}
+END_TEST
+
+START_TEST(test_v1_hybrid)
+{
+    /* this build host: v1 memory controller, v2 mounted for others only */
+    fresh(24000, 23000);
+    put("proc/self/mountinfo",
+        "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n"
+        "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu\n" V1_MOUNT
+        "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n");
+    put("proc/self/cgroup", "8:pids:/\n4:memory:/process_api/abc/ppn\n1:cpu:/\n0::/\n");
+    put("sys/fs/cgroup/unified/cgroup.procs", "1\n"); /* no memory files in v2 */
+    put("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    put("sys/fs/cgroup/memory/memory.usage_in_bytes", "%llu\n", 3000 * MIB);
+    put("sys/fs/cgroup/memory/process_api/abc/memory.limit_in_bytes", "9223372036854771712\n");
+    put("sys/fs/cgroup/memory/process_api/abc/memory.usage_in_bytes", "%llu\n", 900 * MIB);
+    put("sys/fs/cgroup/memory/process_api/abc/ppn/memory.limit_in_bytes", "%llu\n", 1200 * MIB);
+    put("sys/fs/cgroup/memory/process_api/abc/ppn/memory.usage_in_bytes", "%llu\n", 700 * MIB);
+    put("sys/fs/cgroup/memory/process_api/abc/ppn/memory.stat",
+        "cache 1\ninactive_file 5\ntotal_cache 2\ntotal_inactive_file %llu\n", 50 * MIB);
+    struct glue_hostmem m = rd();
+    ck_assert_int_eq(m.cgroup_version, 1);
+    ck_assert_uint_eq(m.total_bytes, 1200 * MIB);
+    ck_assert_uint_eq(m.available_bytes, (1200 - 650) * MIB);
+    done();
+}
+END_TEST
+
+START_TEST(test_mounts)
+{
+    fresh(24000, 23000);
+    /* a container sees a sub-hierarchy bind-mounted: root /lxc/c1 at /sys/fs/cgroup */
+    put("proc/self/mountinfo", "50 40 0:38 /lxc/c1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n");
+    put("proc/self/cgroup", "0::/lxc/c1/agent\n");
+    put("sys/fs/cgroup/agent/memory.max", "%llu\n", 512 * MIB);
+    put("sys/fs/cgroup/agent/memory.current", "%llu\n", 12 * MIB);
+    struct glue_hostmem m = rd();
+    ck_assert_uint_eq(m.available_bytes, 500 * MIB);
+    /* our cgroup outside the mounted part: nothing can be read, nothing limits */
+    put("proc/self/cgroup", "0::/other/agent\n");
+    ck_assert_int_eq(rd().cgroup_version, 0);
+    put("proc/self/cgroup", "0::/lxc/c10/agent\n"); /* a prefix of a name is not an ancestor */
+    ck_assert_int_eq(rd().cgroup_version, 0);
+    /* a mount point with a space, escaped \040 */
+    put("proc/self/mountinfo", "50 40 0:38 / /sys/fs/cg\\040two rw - cgroup2 cgroup2 rw\n");
+    put("proc/self/cgroup", "0::/a\n");
+    put("sys/fs/cg two/a/memory.max", "%llu\n", 256 * MIB);
+    put("sys/fs/cg two/a/memory.current", "%llu\n", 6 * MIB);
+    ck_assert_uint_eq(rd().available_bytes, 250 * MIB);
+    /* malformed values limit nothing: a limit that does not parse is no limit */
+    put("sys/fs/cg two/a/memory.max", "12abc\n");
+    ck_assert_int_eq(rd().cgroup_version, 0);
+    put("sys/fs/cg two/a/memory.max", "99999999999999999999999\n"); /* overflow */
+    ck_assert_int_eq(rd().cgroup_version, 0);
+    /* garbage mountinfo and cgroup lines are skipped */
+    put("proc/self/mountinfo", "x\n\n1 2 3 4 5 6 7 8 9 10\n- - -\n");
+    put("proc/self/cgroup", "::\n0:\n:::\n");
+    ck_assert_int_eq(rd().cgroup_version, 0);
+    done();
+}
+END_TEST
+
+START_TEST(test_meminfo_errors)
+{
+    fresh(1, 1);
+    put("proc/meminfo", "MemTotal: 1000 kB\n");
+    struct glue_hostmem m;
+    ck_assert_int_eq(glue_hostmem_read(tree, &m), -EBADMSG);
+    put("proc/meminfo", "MemTotal: 1000 kB\nMemAvailable: x kB\n");
+    ck_assert_int_eq(glue_hostmem_read(tree, &m), -EBADMSG);
+    put("proc/meminfo", "MemTotal: 1000 kB\nMemAvailable: 2000 kB\n"); /* clamped to the total */
+    ck_assert_int_eq(glue_hostmem_read(tree, &m), 0);
+    ck_assert_uint_eq(m.available_bytes, 1000 * 1024);
+    uint64_t v;
+    ck_assert_int_eq(glue_hostmem_meminfo_field("MemTotalX: 5 kB\nMemTotal: 7 kB\n", "MemTotal", &v), 0);
+    ck_assert_uint_eq(v, 7 * 1024);
+    ck_assert_int_eq(glue_hostmem_meminfo_field("MemTotal: 7 MB\n", "MemTotal", &v), -EBADMSG);
+    ck_assert_int_eq(glue_hostmem_meminfo_field("", "MemTotal", &v), -ENOENT);
+    ck_assert_int_eq(glue_hostmem_meminfo_field("MemTotal: 18446744073709551615 kB\n", "MemTotal", &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX); /* saturates, never wraps */
+    ck_assert_int_eq(glue_hostmem_parse_value("max\n", &v), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    ck_assert_int_eq(glue_hostmem_parse_value("-1\n", &v), -EBADMSG);
+    ck_assert_int_eq(glue_hostmem_parse_value("", &v), -EBADMSG);
+    ck_assert_int_eq(glue_hostmem_parse_value("5 \n", &v), -EBADMSG);
+    char longroot[400];
+    memset(longroot, 'a', sizeof(longroot) - 1);
+    longroot[sizeof(longroot) - 1] = '\0';
+    ck_assert_int_eq(glue_hostmem_read(longroot, &m), -ENAMETOOLONG);
+    ck_assert_int_eq(glue_hostmem_read(tree, NULL), -EINVAL);
+    ck_assert_int_eq(glue_hostmem_read("/nonexistent-root", &m), -ENOENT);
+    done();
+}
+END_TEST
+
+/* The running system: whatever cgroup we are in, the result is bounded by
+ * /proc/meminfo. */
+START_TEST(test_running_system)
+{
+    struct glue_hostmem m;
+    ck_assert_int_eq(glue_hostmem_read(NULL, &m), 0);
+    ck_assert_uint_gt(m.host_total_bytes, 0);
+    ck_assert_uint_le(m.available_bytes, m.host_available_bytes);
+    ck_assert_uint_le(m.total_bytes, m.host_total_bytes);
+}
+END_TEST
+
+/* The memory cgroup directory of this process (v2 when it has the memory
+ * controller, else v1), from the same files the reader uses. */
+static int own_memory_cgroup(char *dir, size_t size, int *version)
+{
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    if (!f)
+        return -1;
+    char line[1024], v1[512] = "", v2[512] = "";
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = 0;
+        if (strcmp(line, "0::") == 0 || (line[0] == '0' && c1 == line + 1 && c2 == c1 + 1))
+            snprintf(v2, sizeof(v2), "%s", c2 + 1);
+        else if (strstr(c1 + 1, "memory"))
+            snprintf(v1, sizeof(v1), "%s", c2 + 1);
+    }
+    fclose(f);
+    char probe[700];
+    snprintf(probe, sizeof(probe), "/sys/fs/cgroup%s/memory.max", strcmp(v2, "/") ? v2 : "");
+    if (*v2 && access(probe, F_OK) == 0) {
+        snprintf(dir, size, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "");
+        *version = 2;
+        return 0;
+    }
+    if (*v1) {
+        snprintf(dir, size, "/sys/fs/cgroup/memory%s", strcmp(v1, "/") ? v1 : "");
+        *version = 1;
+        return 0;
+    }
+    return -1;
+}
+
+START_TEST(test_real_cgroup)
+{
+    ck_assert_msg(geteuid() == 0, "needs root (a child memory cgroup is made)");
+    char own[600], child[700], path[800];
+    int version = 0;
+    ck_assert_msg(own_memory_cgroup(own, sizeof(own), &version) == 0, "no memory cgroup found");
+    snprintf(child, sizeof(child), "%s/ppn-hostmem-%d", own, (int)getpid());
+    ck_assert_msg(mkdir(child, 0755) == 0, "mkdir %s: %s", child, strerror(errno));
+    if (version == 2) {
+        /* the parent must delegate the memory controller */
+        snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs("+memory", f);
+            fclose(f);
+        }
+    }
+    snprintf(path, sizeof(path), "%s/%s", child, version == 2 ? "memory.max" : "memory.limit_in_bytes");
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fprintf(f, "%llu\n", 300 * MIB);
+    ck_assert_int_eq(fclose(f), 0);
+    int pfd[2];
+    ck_assert_int_eq(pipe(pfd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(pfd[0]);
+        snprintf(path, sizeof(path), "%s/cgroup.procs", child);
+        FILE *p = fopen(path, "w");
+        if (!p || fprintf(p, "%d\n", (int)getpid()) < 0 || fclose(p) != 0)
+            _exit(2);
+        /* 40 MiB touched inside the cgroup: available drops by about that */
+        struct glue_hostmem a, b;
+        if (glue_hostmem_read(NULL, &a) < 0)
+            _exit(3);
+        volatile char *mem = malloc(40 * MIB); /* volatile: the writes are not elided */
+        if (!mem)
+            _exit(4);
+        for (size_t i = 0; i < 40 * MIB; i += 4096)
+            mem[i] = 1;
+        if (glue_hostmem_read(NULL, &b) < 0)
+            _exit(3);
+        uint64_t out[4] = {a.total_bytes, a.available_bytes, b.available_bytes, (uint64_t)a.cgroup_version};
+        if (write(pfd[1], out, sizeof(out)) != (ssize_t)sizeof(out))
+            _exit(5);
+        free((void *)mem);
+        _exit(0);
+    }
+    close(pfd[1]);
+    uint64_t out[4] = {0};
+    ssize_t n = read(pfd[0], out, sizeof(out));
+    close(pfd[0]);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    rmdir(child);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
+    ck_assert_int_eq(n, (ssize_t)sizeof(out));
+    ck_assert_uint_eq(out[0], 300 * MIB);           /* the cgroup's limit is the total */
+    ck_assert_int_eq((int)out[3], version);
+    ck_assert_uint_le(out[1], 300 * MIB);
+    ck_assert_uint_gt(out[1], 200 * MIB);           /* a small process used little of it */
+    ck_assert_uint_le(out[2] + 38 * MIB, out[1]);   /* the 40 MiB touched are gone from it */
+    ck_assert_uint_ge(out[2] + 60 * MIB, out[1]);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tool-hostmem");
+    TCase *tc = tcase_create("hostmem");
+    tcase_add_test(tc, test_no_cgroup);
+    tcase_add_test(tc, test_v2_limit);
+    tcase_add_test(tc, test_v1_hybrid);
+    tcase_add_test(tc, test_mounts);
+    tcase_add_test(tc, test_meminfo_errors);
+    tcase_add_test(tc, test_running_system);
+    tcase_add_test(tc, test_real_cgroup);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

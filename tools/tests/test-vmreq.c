@@ -1,0 +1,187 @@
+/* A creation request made a VM (tools/glue/vmreq.c), the agent worker's
+ * glue: the specification checked against the placement, the kernel-only
+ * form, a VM-Totebox pinned here, pins elsewhere, and the disk made as
+ * create makes it (real files: an empty qcow2, an overlay on a base, the
+ * format read back and pinned). */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmreq.h"
+
+#define MIB ((uint64_t)1024 * 1024)
+
+static ppn_fleet_request request_for(const ppn_vm_spec *s)
+{
+    ppn_fleet_request rq;
+    memset(&rq, 0, sizeof(rq));
+    snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", ppn_vm_spec_name(s));
+    rq.mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(s) * MIB;
+    rq.vcpus = ppn_vm_spec_vcpus(s);
+    rq.kind = ppn_vm_spec_type(s) == PPN_VM_TYPE_TOTEBOX ? PPN_FLEET_VM_TOTEBOX : PPN_FLEET_VM_GENERAL;
+    char *txt;
+    ck_assert_int_eq(ppn_vm_spec_to_json(s, &txt), 0);
+    ck_assert_uint_lt(strlen(txt), sizeof(rq.spec));
+    snprintf(rq.spec, sizeof(rq.spec), "%s", txt);
+    free(txt);
+    return rq;
+}
+
+static ppn_vm_spec *media(void)
+{
+    ppn_vm_spec *s;
+    ck_assert_int_eq(ppn_vm_spec_new("media-1", PPN_VM_TYPE_MEDIAKIT, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_memory_mib(s, 256), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_vcpus(s, 1), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, "/boot/vmlinuz", NULL, NULL), 0);
+    return s;
+}
+
+START_TEST(test_spec_against_placement)
+{
+    ppn_vm_spec *s = media(), *got = NULL;
+    ppn_fleet_request rq = request_for(s);
+    const char *why = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_name(got), "media-1");
+    ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_MEDIAKIT);
+    ck_assert_str_eq(ppn_vm_spec_node(got), ""); /* only a VM-Totebox is pinned here */
+    ppn_vm_spec_free(got);
+    /* each placed figure that disagrees */
+    for (int k = 0; k < 4; k++) {
+        ppn_fleet_request bad = rq;
+        if (k == 0)
+            snprintf(bad.vm_name, sizeof(bad.vm_name), "media-2");
+        else if (k == 1)
+            bad.mem_bytes += MIB;
+        else if (k == 2)
+            bad.vcpus = 2;
+        else
+            bad.kind = PPN_FLEET_VM_TOTEBOX;
+        why = NULL;
+        got = NULL;
+        ck_assert_int_eq(glue_vm_from_request(&bad, "node-a", &got, &why), -EBADMSG);
+        ck_assert_ptr_null(got);
+        ck_assert_ptr_nonnull(strstr(why, "disagrees with the placed request"));
+    }
+    /* a specification that does not load: not JSON, not a specification */
+    ppn_fleet_request junk = rq;
+    snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"");
+    why = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EBADMSG);
+    ck_assert_str_eq(why, "not JSON");
+    snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"}");
+    why = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EUCLEAN);
+    ck_assert_ptr_nonnull(why);
+    ppn_vm_spec_free(s);
+}
+END_TEST
+
+START_TEST(test_kernel_form_and_totebox_pin)
+{
+    ppn_fleet_request rq;
+    memset(&rq, 0, sizeof(rq));
+    snprintf(rq.vm_name, sizeof(rq.vm_name), "k1");
+    rq.mem_bytes = 192 * MIB;
+    rq.vcpus = 1;
+    rq.kind = PPN_FLEET_VM_GENERAL;
+    snprintf(rq.kernel, sizeof(rq.kernel), "/boot/vmlinuz");
+    snprintf(rq.append, sizeof(rq.append), "console=ttyS0");
+    ppn_vm_spec *got = NULL;
+    const char *why = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_ORCHESTRATION);
+    ck_assert_uint_eq(ppn_vm_spec_memory_mib(got), 192);
+    ck_assert(!ppn_vm_spec_network(got));
+    ck_assert_uint_eq(ppn_vm_spec_port_forward_count(got), 0);
+    ck_assert_str_eq(ppn_vm_spec_append(got), "console=ttyS0");
+    ppn_vm_spec_free(got);
+    /* a VM-Totebox that came without a node is pinned to this one */
+    rq.kind = PPN_FLEET_VM_TOTEBOX;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_TOTEBOX);
+    ck_assert_str_eq(ppn_vm_spec_node(got), "node-a");
+    ck_assert_ptr_null(glue_vm_pinned_elsewhere(got, "node-a", ""));
+    ck_assert_str_eq(glue_vm_pinned_elsewhere(got, "node-b", ""), "node-a");
+    ck_assert_ptr_null(glue_vm_pinned_elsewhere(got, "host-7", "node-a")); /* its ledger name */
+    ck_assert_str_eq(glue_vm_pinned_elsewhere(got, "host-7", ""), "node-a");
+    ppn_vm_spec_free(got);
+    /* a kernel path that is not absolute */
+    rq.kind = PPN_FLEET_VM_GENERAL;
+    snprintf(rq.kernel, sizeof(rq.kernel), "boot/vmlinuz");
+    why = NULL;
+    ck_assert_int_lt(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_str_eq(why, "invalid kernel request");
+    /* memory beyond what a spec holds */
+    snprintf(rq.kernel, sizeof(rq.kernel), "/boot/vmlinuz");
+    rq.mem_bytes = (uint64_t)UINT32_MAX * MIB + MIB;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), -EINVAL);
+    ck_assert_str_eq(why, "memory out of range");
+}
+END_TEST
+
+START_TEST(test_prepare_disk)
+{
+    char dir[] = "/tmp/ppn-vmreq-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char disk[128], base[128], over[128];
+    snprintf(disk, sizeof(disk), "%s/disk.qcow2", dir);
+    snprintf(base, sizeof(base), "%s/base.img", dir);
+    snprintf(over, sizeof(over), "%s/over.img", dir);
+    ppn_vm_spec *s = media();
+    bool made = true;
+    const char *why = NULL;
+    /* no disk: nothing to do */
+    ck_assert_int_eq(glue_vm_prepare_disk(s, &made, &why), 0);
+    ck_assert(!made);
+    /* missing: made with the type's size (20 GiB for VM-MediaKit), its format read and pinned */
+    ck_assert_int_eq(ppn_vm_spec_set_disk(s, disk, 0), 0);
+    ck_assert_uint_eq(ppn_vm_spec_disk_size_bytes(s), 20ULL << 30);
+    ck_assert_int_eq(glue_vm_prepare_disk(s, &made, &why), 0);
+    ck_assert(made);
+    ck_assert_int_eq(access(disk, F_OK), 0);
+    ck_assert_int_eq(ppn_vm_spec_disk_format(s), PPN_VM_DISK_FORMAT_QCOW2);
+    /* there now: used as it is */
+    ck_assert_int_eq(glue_vm_prepare_disk(s, &made, &why), 0);
+    ck_assert(!made);
+    /* an overlay on a raw base, once */
+    FILE *f = fopen(base, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), 8 << 20), 0);
+    fclose(f);
+    ck_assert_int_eq(ppn_vm_spec_set_disk(s, over, 1ULL << 30), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_base(s, base), 0);
+    ck_assert_int_eq(glue_vm_prepare_disk(s, &made, &why), 0);
+    ck_assert(made);
+    ck_assert_int_eq(ppn_vm_spec_disk_format(s), PPN_VM_DISK_FORMAT_QCOW2);
+    ppn_vm_image_info info;
+    ck_assert_int_eq(ppn_vm_image_probe(over, &info, NULL), 0);
+    ck_assert_int_eq(info.format, PPN_VM_DISK_FORMAT_QCOW2);
+    ck_assert_int_eq(glue_vm_prepare_disk(s, &made, &why), -EEXIST);
+    ck_assert(!made);
+    ck_assert_str_eq(why, "the overlay's --disk exists already");
+    ppn_vm_spec_free(s);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("tool-vmreq");
+    TCase *tc = tcase_create("vmreq");
+    tcase_add_test(tc, test_spec_against_placement);
+    tcase_add_test(tc, test_kernel_form_and_totebox_pin);
+    tcase_add_test(tc, test_prepare_disk);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
