@@ -12,7 +12,7 @@ L=$(printf '%s' "$lib" | tr a-z A-Z)
 strip="PPN_${L}_"; [ "$lib" = vmm ] && strip=PPN_
 fail=0
 macros=$(grep -E '^#[[:space:]]*define PPN_[A-Z0-9_]+[[:space:]]+[^" ]' "$header" |
-         sed -E 's/^#[[:space:]]*define (PPN_[A-Z0-9_]+).*/\1/' | grep -v '^PPN_EXPORT$' | grep -Ev '_CHECK$|_ACCEL_|_START_PAUSED$' | sort -u)
+         sed -E 's/^#[[:space:]]*define (PPN_[A-Z0-9_]+).*/\1/' | grep -v '^PPN_EXPORT$' | grep -Ev '_CHECK$|_ACCEL_|_START_PAUSED$|_REBOOT_NO_RESET$' | sort -u)
 ids=$(grep -oE "PPN_${L}_CONSTANT_[A-Z0-9_]+ = [0-9]+" "$header" | awk '{print $1}' | sort -u)
 [ -n "$ids" ] || { echo "FAIL: $header defines no PPN_${L}_CONSTANT_ id"; exit 1; }
 grep -q "PPN_EXPORT int64_t ppn_${lib}_constant(uint32_t id);" "$header" ||

@@ -34,7 +34,7 @@ static void check_constants_crypto(void)
     ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS), (int64_t)PPN_CRYPTO_DEFAULT_TIMEOUT_MS);
     ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_PROTOCOL_VERSION), (int64_t)PPN_CRYPTO_PROTOCOL_VERSION);
     ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SAS_DIGITS), (int64_t)PPN_CRYPTO_SAS_DIGITS);
-    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SAS_DIGITS + 1), -EINVAL);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SESSION_RECV_DEFAULT_MAX + 1), -EINVAL);
     ck_assert_int_eq(ppn_crypto_constant(UINT32_MAX), -EINVAL);
 }
 
@@ -45,7 +45,10 @@ START_TEST(test_sizes)
     ck_assert_int_eq(ppn_crypto_constant(2), 44); /* KEY_B64_LEN */
     ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS), 600000);
     ck_assert_int_eq(ppn_crypto_constant(17), 1); /* PROTOCOL_VERSION */
-    for (uint32_t i = 0; i <= PPN_CRYPTO_CONSTANT_SAS_DIGITS; i++)
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SESSION_RECORD_MAX), (int64_t)PPN_CRYPTO_SESSION_RECORD_MAX);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SESSION_RECV_DEFAULT_MAX), (int64_t)PPN_CRYPTO_SESSION_RECV_DEFAULT_MAX);
+    ck_assert_int_eq(ppn_crypto_constant(PPN_CRYPTO_CONSTANT_SESSION_RECV_DEFAULT_MAX + 1), -EINVAL);
+    for (uint32_t i = 0; i <= PPN_CRYPTO_CONSTANT_SESSION_RECV_DEFAULT_MAX; i++)
         ck_assert_int_gt(ppn_crypto_constant(i), 0);
 }
 END_TEST

@@ -64,7 +64,8 @@ static void check_constants_vmm(void)
     ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_IMAGE_SIZE_MAX), (int64_t)PPN_VM_IMAGE_SIZE_MAX);
     ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_SEED_BYTES), (int64_t)PPN_VM_SEED_BYTES);
     ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS), (int64_t)PPN_VMM_KVM_PROBE_TIMEOUT_MS);
-    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS + 1), -EINVAL);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_RUN_AS_MAX), (int64_t)PPN_VM_RUN_AS_MAX);
+    ck_assert_int_eq(ppn_vmm_constant(PPN_VMM_CONSTANT_VM_RUN_AS_MAX + 1), -EINVAL);
     ck_assert_int_eq(ppn_vmm_constant(UINT32_MAX), -EINVAL);
 }
 

@@ -89,6 +89,8 @@ typedef enum ppn_crypto_constant_id {
     PPN_CRYPTO_CONSTANT_DEFAULT_TIMEOUT_MS = 16,
     PPN_CRYPTO_CONSTANT_PROTOCOL_VERSION = 17,
     PPN_CRYPTO_CONSTANT_SAS_DIGITS = 18,
+    PPN_CRYPTO_CONSTANT_SESSION_RECORD_MAX = 19,
+    PPN_CRYPTO_CONSTANT_SESSION_RECV_DEFAULT_MAX = 20,
 } ppn_crypto_constant_id;
 PPN_EXPORT int64_t ppn_crypto_constant(uint32_t id);
 

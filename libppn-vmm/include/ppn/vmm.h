@@ -67,6 +67,7 @@ typedef enum ppn_vmm_constant_id {
     PPN_VMM_CONSTANT_VM_IMAGE_SIZE_MAX = 14,
     PPN_VMM_CONSTANT_VM_SEED_BYTES = 15,
     PPN_VMM_CONSTANT_VMM_KVM_PROBE_TIMEOUT_MS = 16,
+    PPN_VMM_CONSTANT_VM_RUN_AS_MAX = 17,
 } ppn_vmm_constant_id;
 PPN_EXPORT int64_t ppn_vmm_constant(uint32_t id);
 
