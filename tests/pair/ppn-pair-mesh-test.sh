@@ -126,6 +126,34 @@ else
   bad "nudge flood: $sent sent, $n_member pulls from the member address, $n_removed from the removed one"
 fi
 kill -0 "$pid_C" && ok "serve survives the flood" || bad "serve died in the flood"
+
+# members cosign what they verified and pass the cosignatures on: C keeps its own and B's
+ncos() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(d[8] if d[:8]==b"PPNCOSG1" and len(d)==9+144*d[8] else -1)' "$1" 2>/dev/null || echo 0; }
+[ "$(ncos C/ledger/cosignatures)" -ge 2 ] && [ "$(ncos B/ledger/cosignatures)" -ge 2 ] &&
+  ok "cosignatures kept and passed on (C holds $(ncos C/ledger/cosignatures), B $(ncos B/ledger/cosignatures))" ||
+  bad "cosignatures: C $(ncos C/ledger/cosignatures), B $(ncos B/ledger/cosignatures)"
+
+# a member serving a forked replica is refused by the others, with the size and both roots:
+# C's replica gets an entry signed by B (an administrator) that B's own replica does not
+# have, B's another one at the same index
+kill "$pid_C"; wait "$pid_C" 2>/dev/null
+echo "{\"type\":\"vm-assign\",\"subject\":\"$(idk C)\",\"text\":\"fork-c\"}" | "$L" append C/ledger --key B/identity.key - >/dev/null &&
+  "$L" checkpoint C/ledger --key B/identity.key >/dev/null || bad "fork at C"
+for _ in $(seq 50); do
+  echo "{\"type\":\"vm-assign\",\"subject\":\"$(idk C)\",\"text\":\"fork-b\"}" | "$L" append B/ledger --key B/identity.key - >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$L" checkpoint B/ledger --key B/identity.key >/dev/null 2>&1 || { sleep 0.3; "$L" checkpoint B/ledger --key B/identity.key >/dev/null; }
+bsize=$(size B)
+ip netns exec "$NS" "$P" serve --state C --listen "10.8.0.3:7411" >C3.out 2>C3.err &
+pid_C=$!; pids+=($!)
+if waitfor 5 grep -q "fork at size $bsize, ours [0-9a-f]\{64\} theirs [0-9a-f]\{64\}" B.err &&
+   waitfor 5 grep -q "fork at size $bsize, ours [0-9a-f]\{64\} theirs [0-9a-f]\{64\}" C3.err; then
+  ok "the forked replica is refused on both sides with the evidence: $(grep -o 'fork at size [0-9]*' B.err | head -1)"
+else
+  bad "fork not reported: B: $(tail -2 B.err) C: $(tail -2 C3.err)"
+fi
+[ "$(size B)" = "$bsize" ] && "$L" verify B/ledger >/dev/null && ok "nothing of the fork was appended at B" || bad "B changed by the fork"
 kill -TERM "$pid_B"; rc=0; wait "$pid_B" || rc=$?
 [ "$rc" = 0 ] && ok "serve exits 0 on SIGTERM" || bad "serve exit $rc"
 echo "$fails failure(s)"

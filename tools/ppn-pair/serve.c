@@ -458,7 +458,7 @@ struct puller {
     bool all;
     char targets[NUDGE_TARGETS][64];
     size_t ntargets;
-    char last_err[16][300]; /* per member slot: the last failure shown (shown again only when it changes) */
+    char last_err[16][800]; /* per member slot: the last failure shown (shown again only when it changes) */
 };
 
 /* The managed block of a hosts file: this mesh's members by name.  The rest
@@ -552,12 +552,22 @@ static void pull_round(struct puller *p, bool force, int report_fd)
         snprintf(addr, sizeof(addr), "%s:%u", ip, p->peer_port);
         uint64_t app = 0;
         struct ppn_ledger_sync_report rep = {0};
-        char err[300] = "";
+        char err[500] = "";
         r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
         total += app;
+        if (r < 0 && rep.fork) {
+            /* the evidence: the size and both roots */
+            char ours[65], theirs[65];
+            for (int b = 0; b < 32; b++) {
+                snprintf(ours + 2 * b, 3, "%02x", rep.ours[b]);
+                snprintf(theirs + 2 * b, 3, "%02x", rep.theirs[b]);
+            }
+            snprintf(err, sizeof(err), "refused: fork at size %llu, ours %s theirs %s: %.200s",
+                     (unsigned long long)rep.fork_size, ours, theirs, rep.why);
+        }
         /* "slot TAB message" (empty: it worked); the parent logs changes only */
-        char line[512];
-        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.190s\n", i % 16,
+        char line[900];
+        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.500s\n", i % 16,
                            r < 0 ? ms[i].hostname : "", r < 0 ? addr : "", r < 0 ? (err[0] ? err : rep.why) : "");
         if (r == 0)
             len = snprintf(line, sizeof(line), "%zu\t\n", i % 16);
@@ -575,6 +585,21 @@ static void pull_round(struct puller *p, bool force, int report_fd)
         fflush(stdout);
     }
     bool changed = total > 0 || force;
+    if (changed) {
+        /* cosign the checkpoint this node now holds (verified when it was adopted) */
+        ppn_ledger *w = NULL;
+        uint64_t until = now_ms() + 1000;
+        while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
+            struct timespec ts = {0, 20 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if (r == 0) {
+            r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
+            if (r < 0 && r != -EPERM && r != -ENOENT)
+                fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
+            ppn_ledger_free(w);
+        }
+    }
     if (changed && p->hosts && ms) {
         /* the members as they are now */
         count = ppn_ledger_member_count(l);
@@ -603,7 +628,7 @@ struct pull_child {
     pid_t pid;
     int fd;
     uint64_t deadline;
-    char buf[4096];
+    char buf[16384];
     size_t len;
 };
 
@@ -751,8 +776,8 @@ int cmd_serve(int argc, char **argv)
     struct node n;
     if (node_load(&n, state, true))
         return 1;
-    if (!ifname)
-        node_wipe(&n); /* only WireGuard needs a secret (the private key) */
+    if (!pull_ms)
+        node_wipe(&n); /* only the pulls (cosigning) and WireGuard need secrets */
     struct puller pl = {.n = &n, .peer_port = peer_port ? (uint16_t)peer_port : port, .ifname = ifname,
                         .hosts = hosts, .max = (size_t)max, .wg_port = (uint16_t)wg_port};
     int lfd = -1;
