@@ -133,6 +133,21 @@ ncos() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); print(d[8] if 
   ok "cosignatures kept and passed on (C holds $(ncos C/ledger/cosignatures), B $(ncos B/ledger/cosignatures))" ||
   bad "cosignatures: C $(ncos C/ledger/cosignatures), B $(ncos B/ledger/cosignatures)"
 
+# the topology: refusals before anything is written, a change that reaches the others
+"$P" keys --state G >/dev/null
+"$P" genesis --state G --origin g.test/l --hostname node-g --topology hub --hub node-x >g.out 2>g.err &&
+  bad "genesis with another node as hub accepted" || { [ ! -e G/ledger ] && grep -q "only be this node" g.err &&
+  ok "genesis --hub naming another node refused before the ledger is written" || bad "genesis --hub: $(cat g.err)"; }
+"$P" genesis --state G --origin g.test/l --topology star 2>g.err && bad "--topology star accepted" ||
+  { [ ! -e G/ledger ] && ok "genesis --topology star refused, nothing written" || bad "--topology star wrote a ledger"; }
+before=$(size B)
+"$P" topology --state B hub nobody 2>t.err && bad "a hub that is no member accepted" ||
+  { [ "$(size B)" = "$before" ] && ok "topology hub of a non-member refused: $(cat t.err)" || bad "topology wrote something"; }
+for _ in $(seq 50); do "$P" topology --state B hub node-b >t.out 2>t.err && break; sleep 0.1; done
+grep -q "^topology.hub.node-b" t.out && ok "B makes itself the routing hub" || bad "topology hub at B: $(cat t.err)"
+waitfor 4 bash -c "'$P' status --state C | grep -q 'topology:  hub node-b'" &&
+  ok "C learns the topology by itself: $("$P" topology --state C)" || bad "topology at C: $("$P" topology --state C)"
+
 # a member serving a forked replica is refused by the others, with the size and both roots:
 # C's replica gets an entry signed by B (an administrator) that B's own replica does not
 # have, B's another one at the same index

@@ -45,6 +45,13 @@ int check_addr_opts(const char *usage, const char *addr, bool listening, const c
 int cmd_join(int argc, char **argv);
 int cmd_admit(int argc, char **argv);
 
+/* topology.c: a member by host name or identity key (-ENOENT); the entries that make 'hub'
+ * (NULL: none) the routing hub; the command. */
+int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret);
+int topology_entries(ppn_ledger *l, const struct ppn_ledger_member *hub, struct ppn_ledger_entry es[2],
+                     size_t *ret_n);
+int cmd_topology(int argc, char **argv);
+
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -77,6 +77,9 @@ PPN_EXPORT size_t ppn_ledger_constant(const char *which);
 #define PPN_LEDGER_CAP_NODE_ADMIT "node.admit" /* node join and revoke */
 #define PPN_LEDGER_CAP_VM_CREATE "vm.create"   /* checked by the fleet controller */
 #define PPN_LEDGER_CAP_VM_ASSIGN "vm.assign"   /* VM assignment entries */
+/* The routing hub of a hub topology: granted (unscoped) to one current member at a time; with
+ * no such grant the mesh is full (doc/ledger.md "Topology", ppn_ledger_hub). */
+#define PPN_LEDGER_CAP_MESH_HUB "mesh.hub"
 
 /* ---- Entries ------------------------------------------------------------------------ */
 
@@ -587,6 +590,14 @@ struct ppn_ledger_sync_report {
  * report->appended (0: nothing new). */
 PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *ledger, const uint8_t *answer, size_t len,
                                      size_t max, struct ppn_ledger_sync_report *report);
+
+/* ---- Topology ------------------------------------------------------------------------ */
+
+/* The mesh's routing hub: 0 and *ret_hub (may be NULL) = the member that holds the unscoped
+ * PPN_LEDGER_CAP_MESH_HUB grant (a hub topology: the others peer only with it, for the whole
+ * mesh range, and it forwards); -ENOENT none (a full mesh); -EINVAL NULL ledger.  Write-time
+ * rules keep the grant to one current member at a time, unscoped; a revoked hub loses it. */
+PPN_EXPORT int ppn_ledger_hub(const ppn_ledger *ledger, struct ppn_ledger_member *ret_hub);
 
 /* ---- Cosignatures (C2SP tlog-cosignature/v1, doc/sync.md) ----------------------------- */
 
