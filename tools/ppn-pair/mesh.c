@@ -93,14 +93,19 @@ int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, b
             return wg_error("add the mesh address to", ifname, r);
         }
     }
+    /* Up before the peers are set: the kernel sends the first keepalive of a peer that gets a
+     * persistent keepalive only on a running interface, and that first packet is what opens
+     * the mapping of a node behind NAT (nobody can reach it before it speaks). */
+    r = ppn_wg_link_set_up(ifname, true);
+    if (r < 0) {
+        ppn_wg_device_free(d);
+        return wg_error("bring up", ifname, r);
+    }
     r = ppn_wg_sync_device(d);
     ppn_wg_device_free(d);
     if (r < 0)
         return wg_error("configure", ifname, r);
     int changed = r;
-    r = ppn_wg_link_set_up(ifname, true);
-    if (r < 0)
-        return wg_error("bring up", ifname, r);
     /* The hub of a hub topology forwards between the spokes (in this network namespace). */
     ppn_ledger *t = NULL;
     enum glue_role role = GLUE_FULL_MESH;

@@ -517,8 +517,51 @@ static int write_hosts(const char *path, const char *origin, const struct ppn_le
     return r;
 }
 
-/* One round: sync from every other member at its mesh address, then, when
- * anything changed (or 'force'), WireGuard and the hosts block follow. */
+/* After a change: cosign what this node now holds, and WireGuard and the hosts block follow
+ * the ledger as it is now.  'appended' entries came with the change (0: a local one). */
+static void follow(struct puller *p, uint64_t appended)
+{
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(p->n->ledger_dir, 0, &l);
+    if (r < 0)
+        return;
+    if (appended) {
+        printf("pulled\t%llu entries\tsize %llu\n", (unsigned long long)appended,
+               (unsigned long long)ppn_ledger_size(l));
+        fflush(stdout);
+    }
+    /* cosign the checkpoint this node now holds (verified when it was adopted) */
+    ppn_ledger *w = NULL;
+    uint64_t until = now_ms() + 1000;
+    while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
+        if (r < 0 && r != -EPERM && r != -ENOENT)
+            fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
+        ppn_ledger_free(w);
+    }
+    if (p->hosts) {
+        size_t count = ppn_ledger_member_count(l), k = 0;
+        struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
+        for (size_t i = 0; ms && i < count; i++)
+            if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
+                k++;
+        if (ms && (r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
+            fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
+        free(ms);
+    }
+    ppn_ledger_free(l);
+    if (p->ifname)
+        (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
+    fflush(stdout);
+}
+
+/* One round: sync from every other member at its mesh address (or the targets); WireGuard
+ * and the hosts block follow after each pull that brought something (a member that does not
+ * answer then delays nothing learnt before it), and once at the end when 'force'. */
 static void pull_round(struct puller *p, bool force, int report_fd)
 {
     ppn_ledger *l = NULL;
@@ -530,6 +573,7 @@ static void pull_round(struct puller *p, bool force, int report_fd)
     size_t count = ppn_ledger_member_count(l);
     struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
     uint64_t total = 0;
+    bool applied = false;
     size_t k = 0;
     for (size_t i = 0; ms && i < count; i++)
         if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
@@ -555,6 +599,10 @@ static void pull_round(struct puller *p, bool force, int report_fd)
         char err[500] = "";
         r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
         total += app;
+        if (app) {
+            follow(p, app);
+            applied = true;
+        }
         if (r < 0 && rep.fork) {
             /* the evidence: the size and both roots */
             char ours[65], theirs[65];
@@ -573,51 +621,9 @@ static void pull_round(struct puller *p, bool force, int report_fd)
             len = snprintf(line, sizeof(line), "%zu\t\n", i % 16);
         (void)tool_write_all(report_fd, line, (size_t)len);
     }
-    if (total || force) {
-        r = ppn_ledger_open(p->n->ledger_dir, 0, &l);
-        if (r < 0) {
-            free(ms);
-            return;
-        }
-    }
-    if (total) {
-        printf("pulled\t%llu entries\tsize %llu\n", (unsigned long long)total, (unsigned long long)ppn_ledger_size(l));
-        fflush(stdout);
-    }
-    bool changed = total > 0 || force;
-    if (changed) {
-        /* cosign the checkpoint this node now holds (verified when it was adopted) */
-        ppn_ledger *w = NULL;
-        uint64_t until = now_ms() + 1000;
-        while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-        if (r == 0) {
-            r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
-            if (r < 0 && r != -EPERM && r != -ENOENT)
-                fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
-            ppn_ledger_free(w);
-        }
-    }
-    if (changed && p->hosts && ms) {
-        /* the members as they are now */
-        count = ppn_ledger_member_count(l);
-        struct ppn_ledger_member *now = realloc(ms, (count ? count : 1) * sizeof(*ms));
-        if (now) {
-            ms = now;
-            k = 0;
-            for (size_t i = 0; i < count; i++)
-                if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
-                    k++;
-            if ((r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
-                fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
-        }
-    }
+    if (force && !applied)
+        follow(p, 0);
     free(ms);
-    ppn_ledger_free(l);
-    if (changed && p->ifname)
-        (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
     fflush(stdout);
 }
 
