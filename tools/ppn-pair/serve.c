@@ -572,7 +572,6 @@ static void pull_round(struct puller *p, bool force, int report_fd)
     }
     size_t count = ppn_ledger_member_count(l);
     struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
-    uint64_t total = 0;
     bool applied = false;
     size_t k = 0;
     for (size_t i = 0; ms && i < count; i++)
@@ -598,7 +597,6 @@ static void pull_round(struct puller *p, bool force, int report_fd)
         struct ppn_ledger_sync_report rep = {0};
         char err[500] = "";
         r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
-        total += app;
         if (app) {
             follow(p, app);
             applied = true;
