@@ -51,6 +51,9 @@ int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *re
 int topology_entries(ppn_ledger *l, const struct ppn_ledger_member *hub, struct ppn_ledger_entry es[2],
                      size_t *ret_n);
 int cmd_topology(int argc, char **argv);
+/* ppn_ledger_open for writing, waiting up to 2 s while another writer (serve applying an
+ * answer) holds the lock. */
+int ledger_open_write_wait(const char *dir, ppn_ledger **ret);
 
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
@@ -13,6 +14,17 @@
 #include "tool-util.h"
 
 #define TOPOLOGY_USAGE "topology --state DIR [mesh | hub NODE]"
+
+int ledger_open_write_wait(const char *dir, ppn_ledger **ret)
+{
+    /* 'ppn-pair serve' holds the writer only while it applies an answer (milliseconds) */
+    int r;
+    for (int i = 0; (r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, ret)) == -EBUSY && i < 100; i++) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return r;
+}
 
 int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret)
 {
@@ -90,7 +102,7 @@ int cmd_topology(int argc, char **argv)
     if (node_load(&n, state, true))
         return 1;
     ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(n.ledger_dir, kind ? PPN_LEDGER_OPEN_WRITE : 0, &l);
+    int r = kind ? ledger_open_write_wait(n.ledger_dir, &l) : ppn_ledger_open(n.ledger_dir, 0, &l);
     if (r < 0) {
         node_wipe(&n);
         return tool_fail("open ledger", n.ledger_dir, r);
