@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential pkg-config meson ninja-build git
   libsodium-dev libcbor-dev libmnl-dev libnl-3-dev libnl-route-3-dev libjansson-dev check
   qemu-system-x86 qemu-utils busybox-static wireguard-tools linux-image-amd64 kmod xz-utils cpio
-  iproute2 iputils-ping systemd procps binutils dosfstools mtools
+  iproute2 iputils-ping systemd procps binutils dosfstools mtools nftables
   dpkg-dev debhelper lintian abigail-tools python3 groff-base
 )
 

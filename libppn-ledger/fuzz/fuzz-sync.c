@@ -1,4 +1,4 @@
-/* The sync decoders: a request, and an answer's framing (what a member reads from another
+/* The sync decoders: a request, and an answer's framing (versions 1 and 2, with cosignatures) (what a member reads from another
  * before anything is hashed or verified). */
 #include <errno.h>
 #include <stddef.h>
@@ -25,7 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *end = data + size;
         if (a.leaves > a.from || a.leaf + a.leaves * 32 > end || a.entry_off > size ||
             (const uint8_t *)a.note < data + a.entry_off || (const uint8_t *)a.note + a.note_len > end ||
-            a.proof + a.proof_count * 32 != end || a.proof_count > PPN_LEDGER_PROOF_MAX ||
+            a.proof_count > PPN_LEDGER_PROOF_MAX ||
+            (a.version == 1 && a.proof + a.proof_count * 32 != end) ||
+            (a.version == 2 && (a.proof + a.proof_count * 32 + 1 != a.cosig || a.cosig != data + a.cosig_off ||
+                                a.cosig_count > PPN_LEDGER_COSIGNATURES_MAX || a.cosig + a.cosig_count * 144 != end)) ||
             (a.count && a.leaves) || (a.count && a.from + a.count > a.cp.size))
             __builtin_trap();
     } else if ((r != -EBADMSG && r != -E2BIG) || !rep.why[0]) {

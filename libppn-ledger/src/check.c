@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "ledger-private.h"
 #include "ppn-common.h"
+#include "topology.h"
 
 static int why(char *msg, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -308,6 +309,8 @@ int view_check_write(const struct view *v, const char *mesh_range, const struct 
                      char *msg, size_t size)
 {
     uint32_t t = e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? e->replacement_type : e->type;
+    if (topology_check_write(v, e, msg, size) < 0) /* topology.c: the routing hub */
+        return -EPROTO;
     if (t != PPN_LEDGER_ENTRY_NODE_JOIN)
         return 0;
     uint32_t net, a, b;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cosign.h"
 #include "internal.h"
 #include "ledger-private.h"
 #include "ppn-common.h"
@@ -54,7 +55,7 @@ PPN_EXPORT int ppn_ledger_sync_request(ppn_ledger *l, uint8_t *buf, size_t size,
     size_t len = SYNC_REQ_HEAD + ol;
     if (size < len)
         return -ENOBUFS;
-    memcpy(buf, SYNC_REQ_MAGIC, 8);
+    memcpy(buf, SYNC_REQ_MAGIC2, 8);
     put_be(buf + 8, l->n, 8);
     frontier_root(&l->fr, buf + 16);
     buf[48] = (uint8_t)ol;
@@ -70,7 +71,7 @@ PPN_EXPORT int ppn_ledger_sync_request_decode(const uint8_t *buf, size_t len,
         return -EINVAL;
     if (len > PPN_LEDGER_SYNC_REQUEST_MAX)
         return -E2BIG;
-    if (len < SYNC_REQ_HEAD + 1 || memcmp(buf, SYNC_REQ_MAGIC, 8) != 0)
+    if (len < SYNC_REQ_HEAD + 1 || (memcmp(buf, SYNC_REQ_MAGIC, 8) != 0 && memcmp(buf, SYNC_REQ_MAGIC2, 8) != 0))
         return -EBADMSG;
     size_t ol = buf[48];
     if (ol == 0 || len != SYNC_REQ_HEAD + ol || !utf8_valid((const char *)buf + 49, ol))
@@ -100,8 +101,12 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
             return fail(rep, -EBADMSG, pos, "the answer is truncated in %s", what);                    \
     } while (0)
     NEED(8 + 8 + 8, "its head");
-    if (memcmp(buf, SYNC_ANS_MAGIC, 8) != 0)
-        return fail(rep, -EBADMSG, 0, "not a sync answer (no PPNSYNA1 magic)");
+    if (memcmp(buf, SYNC_ANS_MAGIC, 8) == 0)
+        a->version = 1;
+    else if (memcmp(buf, SYNC_ANS_MAGIC2, 8) == 0)
+        a->version = 2;
+    else
+        return fail(rep, -EBADMSG, 0, "not a sync answer (no PPNSYNA1 or PPNSYNA2 magic)");
     a->from = get_be(buf + 8, 8);
     a->leaves = get_be(buf + 16, 8);
     pos = 24;
@@ -147,8 +152,24 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
     NEED((size_t)a->proof_count * 32, "its proof");
     a->proof = buf + pos;
     pos += (size_t)a->proof_count * 32;
+    if (a->version == 2) {
+        NEED(1, "its cosignature count");
+        a->cosig_count = buf[pos++];
+        if (a->cosig_count > PPN_LEDGER_COSIGNATURES_MAX)
+            return fail(rep, -EBADMSG, pos - 1, "more than %d cosignatures", PPN_LEDGER_COSIGNATURES_MAX);
+        a->cosig_off = pos;
+        NEED((size_t)a->cosig_count * COSIG_RECORD, "its cosignatures");
+        a->cosig = buf + pos;
+        for (unsigned i = 0; i < a->cosig_count; i++) {
+            struct cosig c;
+            if (cosig_decode(a->cosig + (size_t)i * COSIG_RECORD, &c) < 0)
+                return fail(rep, -EBADMSG, pos + (size_t)i * COSIG_RECORD + 32, "cosignature %u's size is out of range", i);
+        }
+        pos += (size_t)a->cosig_count * COSIG_RECORD;
+    }
     if (pos != len)
-        return fail(rep, -EBADMSG, pos, "bytes follow the answer's proof");
+        return fail(rep, -EBADMSG, pos, a->version == 2 ? "bytes follow the answer's cosignatures"
+                                                        : "bytes follow the answer's proof");
 #undef NEED
     /* The checkpoint's text: cheap, and it says what the rest must add up to. */
     size_t tl, ns;
@@ -189,6 +210,12 @@ PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *l, const uint8_t *req, size_t 
         return -ENOENT;
     if (max > PPN_LEDGER_SYNC_ANSWER_MAX)
         max = PPN_LEDGER_SYNC_ANSWER_MAX;
+    /* A version 2 asker gets the cosignatures this ledger keeps (a damaged file: none). */
+    bool v2 = memcmp(req, SYNC_REQ_MAGIC2, 8) == 0;
+    struct cosig kept[COSIG_KEEP];
+    size_t nk = 0;
+    if (v2 && cosig_load(l, kept, &nk) < 0)
+        nk = 0;
     uint64_t C = l->cp.size, m = q.size;
     /* A consistency proof into a tree of C leaves has at most 2 * ceil(log2 C) + 1 hashes. */
     size_t proof_max = 1;
@@ -196,7 +223,7 @@ PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *l, const uint8_t *req, size_t 
         proof_max += 2;
     if (proof_max > PPN_LEDGER_PROOF_MAX)
         proof_max = PPN_LEDGER_PROOF_MAX;
-    size_t fixed = 24 + 4 + 2 + l->cp_len + 1 + proof_max * 32;
+    size_t fixed = 24 + 4 + 2 + l->cp_len + 1 + proof_max * 32 + (v2 ? 1 + nk * COSIG_RECORD : 0);
     if (max < fixed)
         return -E2BIG;
     uint8_t here[32];
@@ -225,7 +252,7 @@ PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *l, const uint8_t *req, size_t 
     uint8_t *b = malloc(fixed + need);
     if (!b)
         return -ENOMEM;
-    memcpy(b, SYNC_ANS_MAGIC, 8);
+    memcpy(b, v2 ? SYNC_ANS_MAGIC2 : SYNC_ANS_MAGIC, 8);
     put_be(b + 8, m, 8);
     put_be(b + 16, leaves, 8);
     size_t pos = 24;
@@ -252,6 +279,11 @@ PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *l, const uint8_t *req, size_t 
     }
     b[pos] = (uint8_t)pc;
     pos += 1 + pc * 32;
+    if (v2) {
+        b[pos++] = (uint8_t)nk;
+        for (size_t i = 0; i < nk; i++, pos += COSIG_RECORD)
+            cosig_encode(&kept[i], b + pos);
+    }
     *ret_buf = b;
     *ret_len = pos;
     return 0;
@@ -291,6 +323,8 @@ PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *l, const uint8_t *buf, size_t l
     const uint8_t **pp = NULL;
     size_t *lens = NULL;
     uint8_t (*keys)[32] = NULL;
+    struct cosig kept[COSIG_KEEP], fresh[PPN_LEDGER_COSIGNATURES_MAX];
+    size_t nk = 0, nf = 0;
     int r;
     if (!l || (!buf && len)) {
         r = -EINVAL;
@@ -352,9 +386,10 @@ PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *l, const uint8_t *buf, size_t l
         goto out;
     }
     uint64_t P = m + a.count;
-    uint8_t ours[32];
+    uint8_t ours[32], newroot[32];
     if (a.count) {
         frontier_root(&f, ours);
+        memcpy(newroot, ours, 32);
         if (!leads_to(&a, P, ours)) {
             rep.error_index = m;
             r = fail(&rep, -EBADMSG, a.entry_off,
@@ -411,6 +446,52 @@ PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *l, const uint8_t *buf, size_t l
             goto out;
         }
     }
+    /* 3b. Cosignatures (version 2): those of current members whose signature verifies are
+     * kept; one, received now or kept from before, on a checkpoint of a size we hold (or are
+     * about to hold) with another root than ours is a fork. */
+    if ((r = cosig_load(l, kept, &nk)) < 0)
+        nk = 0;
+    for (unsigned i = 0; i < a.cosig_count; i++) {
+        struct cosig c;
+        struct ppn_ledger_member mem;
+        const uint8_t *rec = a.cosig + (size_t)i * COSIG_RECORD;
+        (void)cosig_decode(rec, &c);
+        bool known = false;
+        for (size_t k = 0; k < nk && !known; k++) {
+            uint8_t mine[COSIG_RECORD];
+            cosig_encode(&kept[k], mine);
+            known = !memcmp(mine, rec, COSIG_RECORD);
+        }
+        if (known || ppn_ledger_member_find(l, c.pk, &mem) < 0 || !cosig_verify(l->origin, &c))
+            continue; /* kept already; not a member's; forged: ignored */
+        fresh[nf++] = c;
+    }
+    for (size_t i = 0; i < nk + nf; i++) {
+        const struct cosig *c = i < nk ? &kept[i] : &fresh[i - nk];
+        uint8_t at[32];
+        if (c->size <= m) {
+            if ((r = ppn_ledger_root(l, c->size, at)) < 0)
+                goto out;
+        } else if (a.count && c->size == P) {
+            memcpy(at, newroot, 32);
+        } else {
+            continue; /* beyond what we hold: looked at again when we hold it */
+        }
+        if (sodium_memcmp(at, c->root, 32) != 0) {
+            struct ppn_ledger_member mem;
+            bool named = ppn_ledger_member_find(l, c->pk, &mem) == 0;
+            rep.fork = 1;
+            rep.fork_exact = 0;
+            rep.fork_size = c->size;
+            memcpy(rep.ours, at, 32);
+            memcpy(rep.theirs, c->root, 32);
+            r = fail(&rep, -EPROTO, i < nk ? UINT64_MAX : a.cosig_off + (i - nk) * COSIG_RECORD,
+                     "a fork: member %s (%02x%02x%02x%02x) cosigned a checkpoint of size %llu with another root than ours",
+                     named ? mem.hostname : "?", c->pk[0], c->pk[1], c->pk[2], c->pk[3],
+                     (unsigned long long)c->size);
+            goto out;
+        }
+    }
     /* 4. Every entry's signature and authority, then one durable batch. */
     if (a.count) {
         r = ppn_ledger_append_signed(l, pp, lens, a.count, NULL);
@@ -432,6 +513,13 @@ PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *l, const uint8_t *buf, size_t l
     r = ledger_adopt_checkpoint(l, a.note, a.note_len);
     if (r == -EIO)
         goto out;
+    /* 6. The cosignatures learnt, kept (and passed on); a failure to store them loses nothing
+     * signed by the ledger's administrators. */
+    bool changed = false;
+    for (size_t i = 0; i < nf; i++)
+        changed |= cosig_merge(kept, &nk, &fresh[i]);
+    if (changed)
+        (void)cosig_store(l, kept, nk);
     r = 0;
 out:
     free(pp);

@@ -925,7 +925,8 @@ static void check_constants_ledger(void)
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_BUNDLE_FILES_MAX), (int64_t)PPN_LEDGER_BUNDLE_FILES_MAX);
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX), (int64_t)PPN_LEDGER_SYNC_REQUEST_MAX);
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX), (int64_t)PPN_LEDGER_SYNC_ANSWER_MAX);
-    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_COSIGNATURES_MAX), (int64_t)PPN_LEDGER_COSIGNATURES_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_COSIGNATURES_MAX + 1), -EINVAL);
     ck_assert_int_eq(ppn_ledger_constant(UINT32_MAX), -EINVAL);
 }
 

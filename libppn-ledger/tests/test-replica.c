@@ -723,6 +723,191 @@ START_TEST(test_candidate_refusals)
 }
 END_TEST
 
+/* ---- cosignatures ---- */
+
+/* The cosignature as C2SP tlog-cosignature/v1 defines it, checked here from the spec alone:
+ * key ID = SHA-256(name || "\n" || 0x04 || key)[:4], then the time (8 bytes, big-endian),
+ * then Ed25519 over "cosignature/v1\ntime <T>\n" || the checkpoint's text. */
+static void check_c2sp(ppn_ledger *l, size_t i, const uint8_t pk[32], uint64_t time)
+{
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t nl;
+    ck_assert_int_eq(ppn_ledger_cosignature_note(l, i, note, sizeof(note), &nl), 0);
+    char *blank = strstr(note, "\n\n");
+    ck_assert_ptr_nonnull(blank);
+    size_t tl = (size_t)(blank - note) + 1;
+    char *line = blank + 2;
+    ck_assert(!strncmp(line, "\xe2\x80\x94 ", 4));
+    char *name = line + 4, *sp = strchr(name, ' ');
+    ck_assert_ptr_nonnull(sp);
+    char want_name[400];
+    snprintf(want_name, sizeof(want_name), "%s/cosigner/%02x%02x%02x%02x%02x%02x%02x%02x", ppn_ledger_origin(l),
+             pk[0], pk[1], pk[2], pk[3], pk[4], pk[5], pk[6], pk[7]);
+    ck_assert_int_eq((int)(sp - name), (int)strlen(want_name));
+    ck_assert(!memcmp(name, want_name, strlen(want_name)));
+    uint8_t raw[76];
+    size_t rl;
+    ck_assert_int_eq(sodium_base642bin(raw, sizeof(raw), sp + 1, strcspn(sp + 1, "\n"), NULL, &rl, NULL,
+                                       sodium_base64_VARIANT_ORIGINAL), 0);
+    ck_assert_uint_eq(rl, 76);
+    uint8_t h[32], t = 0x04;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const uint8_t *)want_name, strlen(want_name));
+    crypto_hash_sha256_update(&st, (const uint8_t *)"\n", 1);
+    crypto_hash_sha256_update(&st, &t, 1);
+    crypto_hash_sha256_update(&st, pk, 32);
+    crypto_hash_sha256_final(&st, h);
+    ck_assert_mem_eq(raw, h, 4);
+    uint64_t ts = 0;
+    for (int k = 4; k < 12; k++)
+        ts = ts << 8 | raw[k];
+    ck_assert_uint_eq(ts, time);
+    char msg[1024];
+    int ml = snprintf(msg, sizeof(msg), "cosignature/v1\ntime %llu\n%.*s", (unsigned long long)time, (int)tl, note);
+    ck_assert_int_eq(crypto_sign_verify_detached(raw + 12, (const uint8_t *)msg, (size_t)ml, pk), 0);
+}
+
+/* The administrator forks the ledger after a common prefix: x and y hold the same size with
+ * different roots.  C (holding y) cosigns; its cosignature reaches s, which holds only the
+ * prefix (an answer with no room for entries), and s passes it on: x, which never spoke to y
+ * or C, refuses s's answer as a fork with both roots and the size, and so does s when it later
+ * pulls x's entries.  A forged cosignature is ignored; a non-member cannot cosign; the
+ * cosignatures travel and are C2SP tlog-cosignature/v1; a version 1 asker gets a version 1
+ * answer. */
+START_TEST(test_sync_cosign_fork)
+{
+    char *base = tmpdir();
+    ppn_ledger *a = make_ledger(base, "a", 3);
+    uint8_t wg[32];
+    memset(wg, 0x78, 32);
+    ck_assert_int_eq(ppn_ledger_node_join(a, other_pk, wg, "10.8.0.3", "", "c", admin_sk, NULL), 0);
+    ck_assert_int_eq(checkpoint(a), 0);
+    ppn_ledger *s = replicate(a, base, "s"), *x = replicate(a, base, "x"), *y = replicate(a, base, "y");
+    uint64_t k = ppn_ledger_size(a);
+    add_vms(x, 2, 1);
+    ck_assert_int_eq(checkpoint(x), 0);
+    add_vms(y, 2, 2);
+    ck_assert_int_eq(checkpoint(y), 0);
+    uint64_t n = ppn_ledger_size(x);
+    ck_assert_uint_eq(n, k + 2);
+    uint8_t rx[32], ry[32];
+    ck_assert_int_eq(ppn_ledger_root(x, n, rx), 0);
+    ck_assert_int_eq(ppn_ledger_root(y, n, ry), 0);
+    ck_assert(memcmp(rx, ry, 32) != 0);
+
+    /* cosigning: members only, once per checkpoint */
+    struct ppn_ledger_member mem;
+    ck_assert_int_ne(ppn_ledger_member_find(y, admin_pk, &mem), 0);
+    ck_assert_int_eq(ppn_ledger_cosign(y, admin_sk, 1700000000), -EPERM);
+    ck_assert_int_eq(ppn_ledger_cosign(y, other_sk, 1700000000), 0);
+    ck_assert_int_eq(ppn_ledger_cosign(y, other_sk, 1700000005), 0);
+    ck_assert_int_eq(ppn_ledger_cosign(x, node_sk, 1700000001), 0);
+    struct ppn_ledger_cosignature cs[PPN_LEDGER_COSIGNATURES_MAX];
+    size_t nc;
+    ck_assert_int_eq(ppn_ledger_cosignatures(y, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), 0);
+    ck_assert_uint_eq(nc, 1);
+    ck_assert_mem_eq(cs[0].cosigner, other_pk, 32);
+    ck_assert_uint_eq(cs[0].size, n);
+    ck_assert_mem_eq(cs[0].root, ry, 32);
+    ck_assert_uint_eq(cs[0].time, 1700000000);
+    check_c2sp(y, 0, other_pk, 1700000000);
+
+    /* s asks y with no room for entries: nothing appended, C's cosignature kept */
+    uint8_t q[PPN_LEDGER_SYNC_REQUEST_MAX], *ans = NULL;
+    size_t ql, al = 0, max;
+    ck_assert_int_eq(ppn_ledger_sync_request(s, q, sizeof(q), &ql), 0);
+    for (max = 256;; max++) {
+        int r = ppn_ledger_sync_answer(y, q, ql, max, &ans, &al);
+        if (r == 0)
+            break;
+        ck_assert_int_eq(r, -E2BIG);
+    }
+    struct ppn_ledger_sync_report rep;
+    ck_assert_int_eq(ppn_ledger_sync_apply(s, ans, al, max, &rep), 0);
+    free(ans);
+    ck_assert_uint_eq(rep.appended, 0);
+    ck_assert_uint_eq(ppn_ledger_size(s), k);
+    ck_assert_int_eq(ppn_ledger_cosignatures(s, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), 0);
+    ck_assert_uint_eq(nc, 1);
+    ck_assert_mem_eq(cs[0].cosigner, other_pk, 32);
+    check_c2sp(s, 0, other_pk, 1700000000);
+
+    /* a forged cosignature (one signature bit) in s's answer to x: ignored, not a fork */
+    ck_assert_int_eq(ppn_ledger_sync_request(x, q, sizeof(q), &ql), 0);
+    ck_assert_int_eq(ppn_ledger_sync_answer(s, q, ql, PPN_LEDGER_SYNC_ANSWER_MAX, &ans, &al), 0);
+    ck_assert(!memcmp(ans, "PPNSYNA2", 8));
+    ans[al - 1] ^= 1;
+    ck_assert_int_eq(ppn_ledger_sync_apply(x, ans, al, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.fork, 0);
+    ans[al - 1] ^= 1;
+    /* the genuine one: x refuses s, which shares x's history as far as it goes */
+    ck_assert_int_eq(ppn_ledger_sync_apply(x, ans, al, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
+    free(ans);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_size, n);
+    ck_assert_mem_eq(rep.ours, rx, 32);
+    ck_assert_mem_eq(rep.theirs, ry, 32);
+    ck_assert_ptr_nonnull(strstr(rep.why, "member c"));
+    ck_assert_ptr_nonnull(strstr(rep.why, "cosigned"));
+    ck_assert_uint_eq(ppn_ledger_size(x), n);
+    ck_assert_int_eq(ppn_ledger_cosignatures(x, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), 0);
+    ck_assert_uint_eq(nc, 1); /* its own only: evidence of a fork is reported, not kept */
+    ck_assert_mem_eq(cs[0].cosigner, node_pk, 32);
+
+    /* s, holding C's cosignature beyond its size, refuses x's entries that contradict it */
+    ck_assert_int_eq(pull(s, x, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
+    ck_assert_uint_eq(rep.fork, 1);
+    ck_assert_uint_eq(rep.fork_size, n);
+    ck_assert_mem_eq(rep.ours, rx, 32);
+    ck_assert_mem_eq(rep.theirs, ry, 32);
+    ck_assert_uint_eq(ppn_ledger_size(s), k);
+
+    /* cosignatures travel: z, from the prefix, pulls x and keeps B's (and would pass it on) */
+    ppn_ledger *z = replicate(a, base, "z");
+    ck_assert_int_eq(pull(z, x, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_uint_eq(rep.appended, 2);
+    ck_assert_int_eq(ppn_ledger_cosignatures(z, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), 0);
+    ck_assert_uint_eq(nc, 1);
+    ck_assert_mem_eq(cs[0].cosigner, node_pk, 32);
+    ck_assert_mem_eq(cs[0].root, rx, 32);
+    check_c2sp(z, 0, node_pk, 1700000001);
+    /* z cosigns too; both are kept, each once */
+    ck_assert_int_eq(ppn_ledger_cosign(z, other_sk, 1700000002), 0);
+    ck_assert_int_eq(pull(z, x, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    ck_assert_int_eq(ppn_ledger_cosignatures(z, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), 0);
+    ck_assert_uint_eq(nc, 2);
+    ck_assert_int_eq(ppn_ledger_cosignatures(z, cs, 1, &nc), -ENOBUFS);
+
+    /* a version 1 asker gets a version 1 answer, and it applies */
+    ppn_ledger *v = replicate(a, base, "v");
+    ck_assert_int_eq(ppn_ledger_sync_request(v, q, sizeof(q), &ql), 0);
+    memcpy(q, "PPNSYNQ1", 8);
+    ck_assert_int_eq(ppn_ledger_sync_answer(x, q, ql, PPN_LEDGER_SYNC_ANSWER_MAX, &ans, &al), 0);
+    ck_assert(!memcmp(ans, "PPNSYNA1", 8));
+    ck_assert_int_eq(ppn_ledger_sync_apply(v, ans, al, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), 0);
+    free(ans);
+    ck_assert_uint_eq(rep.appended, 2);
+    /* a damaged cosignatures file is refused by the API, and an answer built without it */
+    char p[700];
+    snprintf(p, sizeof(p), "%s/z/cosignatures", base);
+    FILE *f = fopen(p, "r+");
+    ck_assert_ptr_nonnull(f);
+    fputs("XX", f);
+    fclose(f);
+    ck_assert_int_eq(ppn_ledger_cosignatures(z, cs, PPN_LEDGER_COSIGNATURES_MAX, &nc), -EUCLEAN);
+    ck_assert_int_eq(ppn_ledger_sync_request(v, q, sizeof(q), &ql), 0);
+    ck_assert_int_eq(ppn_ledger_sync_answer(z, q, ql, PPN_LEDGER_SYNC_ANSWER_MAX, &ans, &al), 0);
+    ck_assert_uint_eq(ans[al - 1], 0); /* no cosignatures */
+    free(ans);
+    ppn_ledger *all[] = {a, s, x, y, z, v};
+    for (size_t i = 0; i < 6; i++)
+        ppn_ledger_free(all[i]);
+    rmrf(base);
+    free(base);
+}
+END_TEST
+
 static Suite *replica_suite(void)
 {
     Suite *s = suite_create("ledger-replica");
@@ -739,6 +924,7 @@ static Suite *replica_suite(void)
     tcase_add_test(tc, test_sync_converge);
     tcase_add_test(tc, test_sync_refusals);
     tcase_add_test(tc, test_sync_fork_evidence);
+    tcase_add_test(tc, test_sync_cosign_fork);
     suite_add_tcase(s, tc);
     tc = tcase_create("candidate");
     tcase_set_timeout(tc, 240);

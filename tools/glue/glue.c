@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,14 @@ int glue_mesh_allocate(ppn_ledger *l, const char *proposal, char *buf, size_t si
     return 0;
 }
 
+enum glue_role glue_role(const ppn_ledger *l, const uint8_t identity_pk[32])
+{
+    struct ppn_ledger_member hub;
+    if (ppn_ledger_hub(l, &hub) < 0)
+        return GLUE_FULL_MESH;
+    return memcmp(hub.identity, identity_pk, 32) == 0 ? GLUE_HUB : GLUE_SPOKE;
+}
+
 int glue_wg_device_from_ledger(const ppn_ledger *l, const uint8_t identity_pk[32], const uint8_t wg_pk[32],
                                const uint8_t wg_sk[32], const char *ifname, uint16_t listen_port,
                                glue_warn_fn warn, void *userdata, ppn_wg_device **ret_dev,
@@ -119,16 +128,23 @@ int glue_wg_device_from_ledger(const ppn_ledger *l, const uint8_t identity_pk[32
         r = ppn_wg_device_set_listen_port(d, listen_port);
     size_t count = ppn_ledger_member_count(l);
     unsigned peers = 0;
+    struct ppn_ledger_member hub;
+    bool spoke = glue_role(l, identity_pk) == GLUE_SPOKE && ppn_ledger_hub(l, &hub) == 0;
     for (size_t i = 0; r == 0 && i < count; i++) {
         struct ppn_ledger_member m;
         if (ppn_ledger_member_get(l, i, &m) < 0 || memcmp(m.identity, identity_pk, 32) == 0)
             continue;
+        if (spoke && memcmp(m.identity, hub.identity, 32) != 0)
+            continue; /* a spoke reaches the others through the hub */
         ppn_wg_peer *p;
         if ((r = ppn_wg_device_add_peer(d, m.wg_key, &p)) < 0)
             break;
         ppn_wg_allowedip ip;
         char host[64];
-        snprintf(host, sizeof(host), "%.*s", (int)strcspn(m.mesh, "/"), m.mesh);
+        if (spoke)
+            snprintf(host, sizeof(host), "%s", ppn_ledger_mesh_range(l)); /* the whole range */
+        else
+            snprintf(host, sizeof(host), "%.*s", (int)strcspn(m.mesh, "/"), m.mesh);
         if (ppn_wg_allowedip_parse(host, &ip) < 0) { /* a bare address: /32 */
             if (ret_bad)
                 snprintf(ret_bad, PPN_LEDGER_TEXT_MAX + 1, "%s", m.hostname);

@@ -40,10 +40,21 @@ int glue_mesh_allocate(ppn_ledger *l, const char *proposal, char *buf, size_t si
  * without one) and names it. */
 typedef void (*glue_warn_fn)(const char *member, const char *what, void *userdata);
 
+/* This node's part in the ledger's topology (ppn_ledger_hub). */
+enum glue_role {
+    GLUE_FULL_MESH = 0, /* no hub: a peer per member */
+    GLUE_HUB = 1,       /* this node is the hub: a peer per member, and it forwards */
+    GLUE_SPOKE = 2,     /* another member is the hub: one peer, the hub, for the whole range */
+};
+enum glue_role glue_role(const ppn_ledger *l, const uint8_t identity_pk[32]);
+
 /* The device this node should have: its name, private key and listen port,
- * and one peer per other current member (its WireGuard key, its mesh
- * address as a /32, its endpoint when it has one and it resolves, a
- * keepalive of 25 s).  *ret_self gets this node's own record (its mesh
+ * and its peers as the topology says (glue_role).  Full mesh and hub: one
+ * peer per other current member (its WireGuard key, its mesh address as a
+ * /32, its endpoint when it has one and it resolves, a keepalive of 25 s).
+ * Spoke: one peer, the hub, with the whole mesh range as its allowed IPs,
+ * its endpoint and a keepalive of 25 s (a spoke behind NAT keeps its
+ * mapping at the hub open).  *ret_self gets this node's own record (its mesh
  * address goes on the interface) and *ret_peers the number of peers.
  * -ENOENT this node is not a current member; -EKEYREJECTED the ledger
  * records another WireGuard key for it than 'wg_pk'; -EBADMSG a member's

@@ -227,8 +227,15 @@ static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
     static struct progress pr;
     memset(&pr, 0, sizeof(pr));
     pr.label = dir;
-    int r = ppn_ledger_open_progress(dir, flags, &rep, isatty(STDERR_FILENO) ? show_progress : NULL,
-                                     &pr, l);
+    int r;
+    /* A writer that holds the lock for a moment ('ppn-pair serve' applying a sync answer) is
+     * waited for, up to 2 s; a lock held longer is reported (-EBUSY). */
+    for (int i = 0; (r = ppn_ledger_open_progress(dir, flags, &rep, isatty(STDERR_FILENO) ? show_progress : NULL,
+                                                   &pr, l)) == -EBUSY && (flags & PPN_LEDGER_OPEN_WRITE) && i < 100;
+         i++) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     if (pr.shown)
         fprintf(stderr, "\r\033[K");
     if (r == 0)

@@ -769,7 +769,7 @@ static int admit_main(int argc, char **argv, bool invite)
     if (node_load(&n, state, true))
         return 1;
     ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    int r = ledger_open_write_wait(n.ledger_dir, &l);
     if (r < 0) {
         node_wipe(&n);
         return tool_fail("open ledger", n.ledger_dir, r);

@@ -230,7 +230,7 @@ static int pending_finish(const struct node *n)
     unlink(note);
     fsync_dir(n->dir);
     ppn_ledger *l = NULL;
-    if (ppn_ledger_open(n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l) == 0) {
+    if (ledger_open_write_wait(n->ledger_dir, &l) == 0) {
         (void)ppn_ledger_export_nodes(l, NULL);
         ppn_ledger_free(l);
     }
@@ -307,7 +307,7 @@ int pending_apply_answer(const struct node *n, const struct pending *p, const ui
                          char *why, size_t why_size)
 {
     ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(p->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    int r = ledger_open_write_wait(p->ledger_dir, &l);
     if (r < 0) {
         snprintf(why, why_size, "cannot open the pending ledger: %s", strerror(-r));
         return 0;
@@ -688,7 +688,7 @@ static int node_verify_store(const struct node *n, const ppn_crypto_node_record 
         return r;
     }
     ppn_ledger *l = NULL;
-    r = ppn_ledger_open(ledger, PPN_LEDGER_OPEN_WRITE, &l);
+    r = ledger_open_write_wait(ledger, &l);
     struct ppn_ledger_entry e;
     if (r == 0 && (r = ppn_ledger_entry_decode(cand, clen, &e)) < 0)
         snprintf(why, why_size, "the prepared entry is not a signed entry");

@@ -122,7 +122,7 @@ static int cmd_keys(int argc, char **argv)
 
 #define GENESIS_USAGE                                                                                   \
     "genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT] [--hostname NAME] "       \
-    "[--ifname IF [--listen-port N]]"
+    "[--topology mesh|hub [--hub NAME]] [--ifname IF [--listen-port N]]"
 #define MESH_USAGE "mesh --state DIR [--ifname IF] [--listen-port N] [--import LEDGER_DIR]"
 
 static int cmd_genesis(int argc, char **argv)
@@ -135,10 +135,13 @@ static int cmd_genesis(int argc, char **argv)
         {"hostname", required_argument, NULL, 'n'},
         {"ifname", required_argument, NULL, 'i'},
         {"listen-port", required_argument, NULL, 'p'},
+        {"topology", required_argument, NULL, 't'},
+        {"hub", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
     const char *state = NULL, *origin = NULL, *range = "10.8.0.0/24", *endpoint = "", *ifname = NULL;
+    const char *topology = "mesh", *hub = NULL;
     char hostname[256] = "";
     unsigned port = 51820;
     bool port_given = false;
@@ -151,6 +154,8 @@ static int cmd_genesis(int argc, char **argv)
         case 'e': endpoint = optarg; break;
         case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
         case 'i': ifname = optarg; break;
+        case 't': topology = optarg; break;
+        case 'H': hub = optarg; break;
         case 'p':
             port_given = true;
             if (opt_uint(GENESIS_USAGE, "--listen-port", optarg, 1, 65535, &port))
@@ -158,10 +163,15 @@ static int cmd_genesis(int argc, char **argv)
             break;
         case 'h':
             printf("Usage: ppn-pair genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT]\n"
-                   "                        [--hostname NAME] [--ifname IF [--listen-port N]]\n"
+                   "                        [--hostname NAME] [--topology mesh|hub [--hub NAME]]\n"
+                   "                        [--ifname IF [--listen-port N]]\n"
                    "Make this node the first of a new mesh: create the ledger with this node's\n"
                    "identity as first administrator, admit this node with the first address of\n"
-                   "the range, and with --ifname bring up its WireGuard interface.\n");
+                   "the range, and with --ifname bring up its WireGuard interface.\n"
+                   "  --topology mesh   every member peers with every other (the default)\n"
+                   "  --topology hub    this node is the routing hub (--hub NAME may only name it:\n"
+                   "                    it is the only member yet; 'ppn-pair topology hub NODE'\n"
+                   "                    moves the hub later)\n");
             return 0;
         default: return tool_usage_error(GENESIS_USAGE, "unknown option (see --help)");
         }
@@ -180,9 +190,16 @@ static int cmd_genesis(int argc, char **argv)
             return tool_usage_error(GENESIS_USAGE, "--ifname: %s", why);
         if (port_given && !ifname)
             return tool_usage_error(GENESIS_USAGE, "--listen-port needs --ifname");
+        if (strcmp(topology, "mesh") && strcmp(topology, "hub"))
+            return tool_usage_error(GENESIS_USAGE, "--topology: '%s' is not a topology (mesh or hub)", topology);
+        if (hub && strcmp(topology, "hub"))
+            return tool_usage_error(GENESIS_USAGE, "--hub needs --topology hub");
     }
     if (!hostname[0] && gethostname(hostname, sizeof(hostname)) < 0)
         return tool_fail("read", "hostname", -errno);
+    if (hub && strcmp(hub, hostname))
+        return tool_usage_error(GENESIS_USAGE, "--hub: at genesis the hub can only be this node ('%s'); name "
+                                "another later with 'ppn-pair topology hub NODE'", hostname);
 
     struct node n;
     if (node_load(&n, state, false))
@@ -202,6 +219,8 @@ static int cmd_genesis(int argc, char **argv)
     char addr[64];
     glue_mesh_range_host(&mr, 1, addr, sizeof(addr));
     r = ppn_ledger_node_join(l, n.id_pk, n.wg_pk, addr, endpoint, hostname, n.id_sk, NULL);
+    if (r == 0 && !strcmp(topology, "hub"))
+        r = ppn_ledger_cap_grant(l, n.id_pk, PPN_LEDGER_CAP_MESH_HUB, "", n.id_sk, NULL);
     if (r < 0) {
         ppn_ledger_free(l);
         node_wipe(&n);
@@ -211,7 +230,7 @@ static int cmd_genesis(int argc, char **argv)
     ppn_ledger_free(l);
     if (r)
         return node_wipe(&n), 1;
-    printf("genesis\t%s\t%s\t%s\n", origin, hostname, addr);
+    printf("genesis\t%s\t%s\t%s%s\n", origin, hostname, addr, strcmp(topology, "hub") ? "" : "\thub");
     if (ifname)
         r = mesh_apply(&n, ifname, port, false);
     node_wipe(&n);
@@ -373,7 +392,11 @@ static int cmd_status(int argc, char **argv)
         printf("pairing:   %s\n", ptext);
         for (size_t i = 0; i < json_array_size(handoffs); i++)
             printf("%s\n", json_string_value(json_array_get(handoffs, i)));
-        printf("\n");
+        struct ppn_ledger_member hub;
+        if (ppn_ledger_hub(l, &hub) == 0)
+            printf("topology:  hub %s (%s)\n\n", hub.hostname, hub.mesh);
+        else
+            printf("topology:  full mesh\n\n");
         printf("%-20s %-18s %-24s %s\n", "HOSTNAME", "MESH", "ENDPOINT", "IDENTITY");
     }
     size_t count = ppn_ledger_member_count(l);
@@ -395,6 +418,14 @@ static int cmd_status(int argc, char **argv)
                               "ledger", "dir", n.ledger_dir, "origin", ppn_ledger_origin(l), "range",
                               ppn_ledger_mesh_range(l), "entries", (json_int_t)ppn_ledger_size(l), "members", members,
                               "pairing", "state", pstate, "text", ptext, "handoffs", handoffs);
+        struct ppn_ledger_member hub;
+        json_t *lo = o ? json_object_get(o, "ledger") : NULL;
+        if (lo && ppn_ledger_hub(l, &hub) == 0) {
+            json_object_set_new(lo, "topology", json_string("hub"));
+            json_object_set_new(lo, "hub", json_string(hub.hostname));
+        } else if (lo) {
+            json_object_set_new(lo, "topology", json_string("mesh"));
+        }
         char *t = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (t)
             puts(t);
@@ -457,7 +488,7 @@ static int cmd_remove(int argc, char **argv)
     if (node_load(&n, state, true))
         return 1;
     ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(n.ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    int r = ledger_open_write_wait(n.ledger_dir, &l);
     if (r < 0) {
         node_wipe(&n);
         return tool_fail("open ledger", n.ledger_dir, r);
@@ -501,6 +532,7 @@ static const struct tool_cmd cmds[] = {
     {"mesh", cmd_mesh, "configure WireGuard from the ledger (optionally import first)"},
     {"status", cmd_status, "show this node's keys and the mesh members"},
     {"remove", cmd_remove, "revoke a member: its peer goes, its keys never come back"},
+    {"topology", cmd_topology, "show or change the topology: a full mesh or a routing hub"},
     {"sync", cmd_sync, "bring the ledger up to date from a member running 'serve'"},
     {"serve", cmd_serve, "serve this node's ledger replica to members running 'sync'"},
     {NULL, NULL, NULL},

@@ -2,9 +2,11 @@
  * comes from the glue library), and sealing the ledger. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
@@ -91,14 +93,38 @@ int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, b
             return wg_error("add the mesh address to", ifname, r);
         }
     }
+    /* Up before the peers are set: the kernel sends the first keepalive of a peer that gets a
+     * persistent keepalive only on a running interface, and that first packet is what opens
+     * the mapping of a node behind NAT (nobody can reach it before it speaks). */
+    r = ppn_wg_link_set_up(ifname, true);
+    if (r < 0) {
+        ppn_wg_device_free(d);
+        return wg_error("bring up", ifname, r);
+    }
     r = ppn_wg_sync_device(d);
     ppn_wg_device_free(d);
     if (r < 0)
         return wg_error("configure", ifname, r);
     int changed = r;
-    r = ppn_wg_link_set_up(ifname, true);
-    if (r < 0)
-        return wg_error("bring up", ifname, r);
-    printf("mesh\t%s\t%s\t%u peer(s)\t%d change(s)\n", ifname, self.mesh, peers, changed);
+    /* The hub of a hub topology forwards between the spokes (in this network namespace). */
+    ppn_ledger *t = NULL;
+    enum glue_role role = GLUE_FULL_MESH;
+    struct ppn_ledger_member hub = {0};
+    if (ppn_ledger_open(n->ledger_dir, 0, &t) == 0) {
+        role = glue_role(t, n->id_pk);
+        (void)ppn_ledger_hub(t, &hub);
+        ppn_ledger_free(t);
+    }
+    if (role == GLUE_HUB) {
+        int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "1\n", 2) != 2)
+            fprintf(stderr, "ppn-pair: warning: this node is the routing hub but IPv4 forwarding could not be "
+                            "turned on (/proc/sys/net/ipv4/ip_forward): %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    printf("mesh\t%s\t%s\t%u peer(s)\t%d change(s)%s%s\n", ifname, self.mesh, peers, changed,
+           role == GLUE_HUB ? "\thub (forwarding)" : role == GLUE_SPOKE ? "\tthrough the hub " : "",
+           role == GLUE_SPOKE ? hub.hostname : "");
     return 0;
 }

@@ -70,6 +70,16 @@ int pending_expire(const struct node *n);
 void pairing_state(const struct node *n, char *state, size_t ssize, char *text, size_t tsize);
 void handoff_list(const struct node *n, void (*fn)(void *ud, const char *line), void *ud);
 
+/* topology.c: a member by host name or identity key (-ENOENT); the entries that make 'hub'
+ * (NULL: none) the routing hub; the command. */
+int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret);
+int topology_entries(ppn_ledger *l, const struct ppn_ledger_member *hub, struct ppn_ledger_entry es[2],
+                     size_t *ret_n);
+int cmd_topology(int argc, char **argv);
+/* ppn_ledger_open for writing, waiting up to 2 s while another writer (serve applying an
+ * answer) holds the lock. */
+int ledger_open_write_wait(const char *dir, ppn_ledger **ret);
+
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ppn/ledger.h"
+#include "nudge.h"
 #include "pair.h"
 #include "notify.h"
 #include "tool-util.h"
@@ -34,6 +35,8 @@
 #define CONN_DEADLINE_MS 10000
 #define PULL_SYNC_MS 3000   /* one member's sync in a pull round */
 #define PULL_ROUND_MS 60000 /* a pull round starts no sync after this */
+#define NUDGE_TARGETS 64
+#define PULL_DEFAULT_MS 10000 /* the heartbeat interval: covers a lost nudge */
 #define SYNC_USAGE "sync --state DIR --from HOST:PORT [--timeout SECONDS] [--max-bytes N]"
 #define SERVE_USAGE                                                                                   \
     "serve --state DIR --listen ADDR:PORT [--max-bytes N] [--pull SECONDS] [--peer-port N] [--ifname IF] " \
@@ -147,6 +150,103 @@ static int io_all(int fd, bool out, uint8_t *buf, size_t len, uint64_t deadline)
 
 /* ---- sync (the client) ---- */
 
+/* One request from 'l' to 'from' and its answer (*ret_ans, malloc'd), within the deadline. */
+static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size_t max, uint8_t **ret_ans,
+                        uint32_t *ret_len, char *err, size_t errsize)
+{
+    int fd = -1;
+    int r = tcp_open(from, false, deadline, &fd);
+    if (r < 0) {
+        snprintf(err, errsize, "connect: %s", strerror(-r));
+        return r;
+    }
+    uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4], *ans = NULL;
+    size_t ql;
+    r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
+    if (r == 0) {
+        put_be32(q, (uint32_t)ql);
+        r = io_all(fd, true, q, 4 + ql, deadline);
+    }
+    if (r == 0)
+        r = io_all(fd, false, hdr, 4, deadline);
+    uint32_t al = r == 0 ? get_be32(hdr) : 0;
+    if (r == 0 && (al == 0 || al > max)) {
+        /* Refused on its announced length, before a byte of it is read. */
+        close(fd);
+        snprintf(err, errsize, "an answer of %u bytes (the bound is %llu)", al, (unsigned long long)max);
+        return -EMSGSIZE;
+    }
+    if (r == 0 && !(ans = malloc(al)))
+        r = -ENOMEM;
+    if (r == 0)
+        r = io_all(fd, false, ans, al, deadline);
+    close(fd);
+    if (r < 0) {
+        free(ans);
+        snprintf(err, errsize, "receive the answer: %s", strerror(-r));
+        return r;
+    }
+    *ret_ans = ans;
+    *ret_len = al;
+    return 0;
+}
+
+/* As sync_from, for the service: the writer lock is held only while an answer is applied
+ * (never while the network is waited on), so that an operator's append is not refused
+ * -EBUSY because a member is slow; a writer held by another process is waited for until the
+ * deadline.  An answer to a size we no longer have (someone appended meanwhile) is asked
+ * again. */
+static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
+                     struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
+{
+    uint64_t deadline = now_ms() + timeout_ms, total = 0;
+    struct ppn_ledger_sync_report rep = {0};
+    int r;
+    for (unsigned round = 0; round < 64; round++) {
+        ppn_ledger *l = NULL;
+        uint8_t *ans = NULL;
+        uint32_t al = 0;
+        if ((r = ppn_ledger_open(dir, 0, &l)) < 0) {
+            snprintf(err, errsize, "open the ledger: %s", strerror(-r));
+            break;
+        }
+        uint64_t asked = ppn_ledger_size(l);
+        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
+        ppn_ledger_free(l);
+        l = NULL;
+        if (r < 0)
+            break;
+        while ((r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, &l)) == -EBUSY && now_ms() < deadline) {
+            struct timespec ts = {0, 20 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        if (r < 0) {
+            free(ans);
+            snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
+            break;
+        }
+        if (ppn_ledger_size(l) != asked) { /* appended meanwhile: ask again */
+            ppn_ledger_free(l);
+            free(ans);
+            continue;
+        }
+        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
+        free(ans);
+        if (r == 0 && rep.appended)
+            (void)ppn_ledger_export_nodes(l, NULL);
+        uint64_t size = ppn_ledger_size(l);
+        ppn_ledger_free(l);
+        if (r < 0)
+            break;
+        total += rep.appended;
+        if (rep.appended == 0 || size >= rep.their_size)
+            break;
+    }
+    *ret_appended = total;
+    *ret_rep = rep;
+    return r;
+}
+
 /* One sync from 'from' into the writer handle 'l', round after round until
  * up to date, all within 'timeout_ms'.  0 with *ret_appended entries added;
  * a negative errno with 'err' saying what (transport) or 'rep' (the answer). */
@@ -158,39 +258,10 @@ static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_
     struct ppn_ledger_sync_report rep = {0};
     int r;
     for (;;) {
-        int fd = -1;
-        r = tcp_open(from, false, deadline, &fd);
-        if (r < 0) {
-            snprintf(err, errsize, "connect: %s", strerror(-r));
+        uint32_t al = 0;
+        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
+        if (r < 0)
             break;
-        }
-        uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4];
-        size_t ql;
-        r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
-        if (r == 0) {
-            put_be32(q, (uint32_t)ql);
-            r = io_all(fd, true, q, 4 + ql, deadline);
-        }
-        if (r == 0)
-            r = io_all(fd, false, hdr, 4, deadline);
-        uint32_t al = r == 0 ? get_be32(hdr) : 0;
-        if (r == 0 && (al == 0 || al > max)) {
-            /* Refused on its announced length, before a byte of it is read. */
-            close(fd);
-            snprintf(err, errsize, "an answer of %u bytes (the bound is %llu)", al, (unsigned long long)max);
-            r = -EMSGSIZE;
-            break;
-        }
-        if (r == 0 && !(ans = malloc(al)))
-            r = -ENOMEM;
-        if (r == 0)
-            r = io_all(fd, false, ans, al, deadline);
-        close(fd);
-        if (r < 0) {
-            free(ans);
-            snprintf(err, errsize, "receive the answer: %s", strerror(-r));
-            break;
-        }
         r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
         free(ans);
         ans = NULL;
@@ -483,7 +554,11 @@ struct puller {
     const char *ifname, *hosts;
     size_t max;
     uint16_t wg_port;
-    char last_err[16][300]; /* per member slot: the last failure shown (shown again only when it changes) */
+    /* the members to pull from in the next round (their mesh addresses), or all */
+    bool all;
+    char targets[NUDGE_TARGETS][64];
+    size_t ntargets;
+    char last_err[16][800]; /* per member slot: the last failure shown (shown again only when it changes) */
 };
 
 /* The managed block of a hosts file: this mesh's members by name.  The rest
@@ -542,68 +617,111 @@ static int write_hosts(const char *path, const char *origin, const struct ppn_le
     return r;
 }
 
-/* One round: sync from every other member at its mesh address, then, when
- * anything changed (or 'force'), WireGuard and the hosts block follow. */
+/* After a change: cosign what this node now holds, and WireGuard and the hosts block follow
+ * the ledger as it is now.  'appended' entries came with the change (0: a local one). */
+static void follow(struct puller *p, uint64_t appended)
+{
+    ppn_ledger *l = NULL;
+    int r = ppn_ledger_open(p->n->ledger_dir, 0, &l);
+    if (r < 0)
+        return;
+    if (appended) {
+        printf("pulled\t%llu entries\tsize %llu\n", (unsigned long long)appended,
+               (unsigned long long)ppn_ledger_size(l));
+        fflush(stdout);
+    }
+    /* cosign the checkpoint this node now holds (verified when it was adopted) */
+    ppn_ledger *w = NULL;
+    uint64_t until = now_ms() + 1000;
+    while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
+        if (r < 0 && r != -EPERM && r != -ENOENT)
+            fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
+        ppn_ledger_free(w);
+    }
+    if (p->hosts) {
+        size_t count = ppn_ledger_member_count(l), k = 0;
+        struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
+        for (size_t i = 0; ms && i < count; i++)
+            if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
+                k++;
+        if (ms && (r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
+            fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
+        free(ms);
+    }
+    ppn_ledger_free(l);
+    if (p->ifname)
+        (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
+    fflush(stdout);
+}
+
+/* One round: sync from every other member at its mesh address (or the targets); WireGuard
+ * and the hosts block follow after each pull that brought something (a member that does not
+ * answer then delays nothing learnt before it), and once at the end when 'force'. */
 static void pull_round(struct puller *p, bool force, int report_fd)
 {
     ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &l);
+    int r = ppn_ledger_open(p->n->ledger_dir, 0, &l);
     if (r < 0) {
-        if (r != -EBUSY) /* another writer (an operator's append): next round */
-            fprintf(stderr, "ppn-pair serve: cannot open the ledger: %s\n", strerror(-r));
+        fprintf(stderr, "ppn-pair serve: cannot open the ledger: %s\n", strerror(-r));
         return;
     }
     size_t count = ppn_ledger_member_count(l);
     struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
-    uint64_t total = 0;
+    bool applied = false;
     size_t k = 0;
     for (size_t i = 0; ms && i < count; i++)
         if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
             k++;
+    ppn_ledger_free(l);
+    l = NULL;
     /* one round has PULL_ROUND_MS: members past it wait for the next round */
     uint64_t round_end = now_ms() + PULL_ROUND_MS;
     for (size_t i = 0; ms && i < k && now_ms() < round_end; i++) {
         if (!memcmp(ms[i].identity, p->n->id_pk, 32))
             continue;
+        char ip[64];
+        snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(ms[i].mesh, "/"), ms[i].mesh);
+        bool wanted = p->all;
+        for (size_t t = 0; !wanted && t < p->ntargets; t++)
+            wanted = !strcmp(p->targets[t], ip);
+        if (!wanted)
+            continue;
         char addr[96];
-        snprintf(addr, sizeof(addr), "%.*s:%u", (int)strcspn(ms[i].mesh, "/"), ms[i].mesh, p->peer_port);
-        uint64_t app = 0, rounds = 0;
+        snprintf(addr, sizeof(addr), "%s:%u", ip, p->peer_port);
+        uint64_t app = 0;
         struct ppn_ledger_sync_report rep = {0};
-        char err[300] = "";
-        r = sync_from(l, addr, PULL_SYNC_MS, p->max, &app, &rounds, &rep, err, sizeof(err));
-        total += app;
+        char err[500] = "";
+        r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
+        if (app) {
+            follow(p, app);
+            applied = true;
+        }
+        if (r < 0 && rep.fork) {
+            /* the evidence: the size and both roots */
+            char ours[65], theirs[65];
+            for (int b = 0; b < 32; b++) {
+                snprintf(ours + 2 * b, 3, "%02x", rep.ours[b]);
+                snprintf(theirs + 2 * b, 3, "%02x", rep.theirs[b]);
+            }
+            snprintf(err, sizeof(err), "refused: fork at size %llu, ours %s theirs %s: %.200s",
+                     (unsigned long long)rep.fork_size, ours, theirs, rep.why);
+        }
         /* "slot TAB message" (empty: it worked); the parent logs changes only */
-        char line[512];
-        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.190s\n", i % 16,
+        char line[900];
+        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.500s\n", i % 16,
                            r < 0 ? ms[i].hostname : "", r < 0 ? addr : "", r < 0 ? (err[0] ? err : rep.why) : "");
         if (r == 0)
             len = snprintf(line, sizeof(line), "%zu\t\n", i % 16);
         (void)tool_write_all(report_fd, line, (size_t)len);
     }
-    if (total) {
-        (void)ppn_ledger_export_nodes(l, NULL);
-        printf("pulled\t%llu entries\tsize %llu\n", (unsigned long long)total, (unsigned long long)ppn_ledger_size(l));
-        fflush(stdout);
-    }
-    bool changed = total > 0 || force;
-    if (changed && p->hosts && ms) {
-        /* the members as they are now */
-        count = ppn_ledger_member_count(l);
-        struct ppn_ledger_member *now = realloc(ms, (count ? count : 1) * sizeof(*ms));
-        if (now) {
-            ms = now;
-            k = 0;
-            for (size_t i = 0; i < count; i++)
-                if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
-                    k++;
-            if ((r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
-                fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
-        }
-    }
+    if (force && !applied)
+        follow(p, 0);
     free(ms);
-    ppn_ledger_free(l);
-    if (changed && p->ifname)
-        (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
     fflush(stdout);
 }
 
@@ -614,7 +732,7 @@ struct pull_child {
     pid_t pid;
     int fd;
     uint64_t deadline;
-    char buf[4096];
+    char buf[16384];
     size_t len;
 };
 
@@ -703,7 +821,7 @@ int cmd_serve(int argc, char **argv)
         {0},
     };
     const char *state = NULL, *listen_addr = NULL, *ifname = NULL, *hosts = NULL;
-    uint64_t max = PPN_LEDGER_SYNC_ANSWER_MAX, pull_ms = 0, peer_port = 0, wg_port = 51820;
+    uint64_t max = PPN_LEDGER_SYNC_ANSWER_MAX, pull_ms = PULL_DEFAULT_MS, peer_port = 0, wg_port = 51820;
     char why[TOOL_WHY_MAX];
     int c;
     while ((c = getopt_long(argc, argv, "s:l:m:h", opts, NULL)) != -1) {
@@ -736,9 +854,11 @@ int cmd_serve(int argc, char **argv)
             printf("Usage: ppn-pair " SERVE_USAGE "\n"
                    "Serve this node's ledger replica to members running 'ppn-pair sync' (on the mesh\n"
                    "address: the tunnel is the transport's protection).  Runs until SIGTERM or SIGINT.\n"
-                   "  --pull S       every S seconds (e.g. 10) sync from every other member at its\n"
-                   "                 mesh address and --peer-port (default: the --listen port), so that\n"
-                   "                 an entry appended anywhere reaches this node by itself\n"
+                   "  --pull S       every S seconds (default 10; 0: serve only) sync from every other\n"
+                   "                 member at its mesh address and --peer-port (default: the --listen\n"
+                   "                 port), so that an entry appended anywhere reaches this node by\n"
+                   "                 itself; between pulls, nudges (UDP on the same address and port)\n"
+                   "                 bring a change to every member at once\n"
                    "  --ifname IF    after every change WireGuard follows the ledger (as 'mesh'),\n"
                    "                 with --listen-port N (default 51820)\n"
                    "  --hosts FILE   after every change the members' names in a managed block of\n"
@@ -756,15 +876,15 @@ int cmd_serve(int argc, char **argv)
     if (tool_parse_hostport(listen_addr, false, host, sizeof(host), &port, why) < 0)
         return tool_usage_error(SERVE_USAGE, "--listen: %s", why);
     if ((ifname || hosts) && !pull_ms)
-        return tool_usage_error(SERVE_USAGE, "--ifname and --hosts follow the pulls: give --pull");
+        return tool_usage_error(SERVE_USAGE, "--ifname and --hosts follow the pulls: not with --pull 0");
     if (pull_ms && complete_pending(state, peer_port ? (uint16_t)peer_port : port, pull_ms, ifname,
                                     (unsigned)wg_port, (size_t)max))
         return 1;
     struct node n;
     if (node_load(&n, state, true))
         return 1;
-    if (!ifname)
-        node_wipe(&n); /* only WireGuard needs a secret (the private key) */
+    if (!pull_ms)
+        node_wipe(&n); /* only the pulls (cosigning) and WireGuard need secrets */
     struct puller pl = {.n = &n, .peer_port = peer_port ? (uint16_t)peer_port : port, .ifname = ifname,
                         .hosts = hosts, .max = (size_t)max, .wg_port = (uint16_t)wg_port};
     int lfd = -1;
@@ -784,21 +904,62 @@ int cmd_serve(int argc, char **argv)
         conns[i].fd = -1;
     }
     uint64_t next_pull = pull_ms ? now_ms() : UINT64_MAX;
-    bool first_pull = true;
+    bool first_pull = true, apply_pending = false;
     struct pull_child pc = {0};
+    struct nudge nd;
+    bool nudging = false;
+    if (pull_ms) {
+        /* the nudges: UDP on the listening address, the ledger directory watched */
+        r = nudge_open(&nd, host, port, n.ledger_dir, n.id_pk, pl.peer_port);
+        if (r < 0) {
+            close(lfd);
+            node_wipe(&n);
+            return tool_fail("listen for nudges on", listen_addr, r);
+        }
+        nudging = true;
+        nudge_send_all(&nd); /* whatever this node holds that the others lack */
+    }
     while (!stop) {
         bool pulling = pull_poll(&pl, &pc);
         if (!pulling && !first_pull)
             (void)tool_notify_ready("serving; first pull round done");
-        if (!pulling && now_ms() >= next_pull) {
-            pull_start(&pl, &pc, first_pull);
-            first_pull = false;
-            next_pull = now_ms() + pull_ms;
+        uint64_t now = now_ms();
+        if (nudging && nudge_process(&nd, now))
+            apply_pending = true; /* our checkpoint changed: WireGuard and names follow */
+        if (!pulling && now >= next_pull) {
+            pl.all = true;
+            pl.ntargets = 0;
+            pull_start(&pl, &pc, first_pull || apply_pending);
+            first_pull = apply_pending = false;
+            next_pull = now + pull_ms;
+            if (nudging)
+                (void)nudge_due(&nd, now, pl.targets, NUDGE_TARGETS); /* this round covers them */
+        } else if (!pulling && nudging) {
+            pl.all = false;
+            pl.ntargets = nudge_due(&nd, now, pl.targets, NUDGE_TARGETS);
+            if (pl.ntargets || apply_pending) {
+                pull_start(&pl, &pc, apply_pending);
+                apply_pending = false;
+            }
         }
-        struct pollfd pf[MAX_CONNS + 1];
+        struct pollfd pf[MAX_CONNS + 3];
         /* At most 1 s, so that a signal that lands just before poll() is seen soon. */
-        int idx[MAX_CONNS + 1], np = 0, timeout = pc.pid > 0 || pull_ms ? 100 : 1000;
+        int idx[MAX_CONNS + 3], np = 0, timeout = pc.pid > 0 ? 50 : 1000;
+        if (nudging && pc.pid <= 0) {
+            int w = nudge_wait_ms(&nd, now);
+            if (w >= 0 && w < timeout)
+                timeout = w;
+        }
+        if (pull_ms && pc.pid <= 0) {
+            int w = left_ms(next_pull);
+            if (w < timeout)
+                timeout = w;
+        }
         pf[np].fd = lfd, pf[np].events = POLLIN, idx[np++] = -1;
+        size_t nudge_at = (size_t)np;
+        if (nudging)
+            for (size_t k = nudge_pollfds(&nd, pf + np); k; k--)
+                idx[np++] = -2;
         for (int i = 0; i < MAX_CONNS; i++) {
             if (conns[i].fd < 0)
                 continue;
@@ -814,9 +975,10 @@ int cmd_serve(int argc, char **argv)
             r = -errno;
             break;
         }
-        uint64_t now = now_ms();
+        (void)nudge_at;
+        now = now_ms();
         for (int k = 1; pr > 0 && k < np; k++)
-            if (pf[k].revents && conn_step(&conns[idx[k]], n.ledger_dir, (size_t)max))
+            if (idx[k] >= 0 && pf[k].revents && conn_step(&conns[idx[k]], n.ledger_dir, (size_t)max))
                 conn_close(&conns[idx[k]]);
         for (int i = 0; i < MAX_CONNS; i++)
             if (conns[i].fd >= 0 && now >= conns[i].deadline)
@@ -854,6 +1016,8 @@ int cmd_serve(int argc, char **argv)
         waitpid(pc.pid, NULL, 0);
         close(pc.fd);
     }
+    if (nudging)
+        nudge_close(&nd);
     node_wipe(&n);
     if (r < 0)
         return tool_fail("serve on", listen_addr, r);

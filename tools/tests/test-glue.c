@@ -153,6 +153,104 @@ START_TEST(test_device_from_ledger)
 }
 END_TEST
 
+/* The topology: full mesh, then a hub (a cap-grant of mesh.hub, validated: a current member,
+ * unscoped, one at a time), spokes with one peer for the whole range and the hub with all,
+ * the hub moved in one batch, back to a full mesh; a revoked hub leaves a full mesh. */
+static char *config_of(ppn_ledger *l, const uint8_t id[32], const uint8_t wg[32], unsigned *peers)
+{
+    uint8_t sk[32];
+    randombytes_buf(sk, sizeof(sk));
+    ppn_wg_device *d;
+    struct ppn_ledger_member self;
+    ck_assert_int_eq(glue_wg_device_from_ledger(l, id, wg, sk, "wg7", 51821, NULL, NULL, &d, &self, peers, NULL), 0);
+    char *text;
+    ck_assert_int_eq(ppn_wg_config_format(d, &text), 0);
+    ppn_wg_device_free(d);
+    return text;
+}
+
+static int hub_grant(ppn_ledger *l, const uint8_t who[32], const char *scope)
+{
+    return ppn_ledger_cap_grant(l, who, PPN_LEDGER_CAP_MESH_HUB, scope, admin_sk, NULL);
+}
+
+START_TEST(test_topology)
+{
+    ppn_ledger *l = fresh("10.8.0.0/24");
+    uint8_t a[32], awg[32], b[32], bwg[32], c[32], cwg[32], d[32], dwg[32];
+    join(l, a, awg, "10.8.0.1/24", "192.0.2.1:51820", "a");
+    join(l, b, bwg, "10.8.0.2/24", "192.0.2.2:51820", "b");
+    join(l, c, cwg, "10.8.0.3/24", "192.0.2.3:51820", "c");
+    join(l, d, dwg, "10.8.0.4/24", "", "d"); /* behind NAT: no endpoint */
+    char bk[45];
+    ppn_wg_key_to_base64(bwg, bk);
+    unsigned peers;
+    ck_assert_int_eq(ppn_ledger_hub(l, NULL), -ENOENT);
+    ck_assert_int_eq(glue_role(l, a), GLUE_FULL_MESH);
+    char *t = config_of(l, d, dwg, &peers);
+    ck_assert_uint_eq(peers, 3);
+    free(t);
+
+    /* refused: not a member, scoped */
+    uint8_t stranger[32];
+    randombytes_buf(stranger, 32);
+    ck_assert_int_eq(hub_grant(l, stranger, ""), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(l), "must be a current member"));
+    ck_assert_int_eq(hub_grant(l, b, "lan"), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(l), "not scoped"));
+    uint64_t size = ppn_ledger_size(l);
+
+    /* b is the hub */
+    ck_assert_int_eq(hub_grant(l, b, ""), 0);
+    struct ppn_ledger_member h;
+    ck_assert_int_eq(ppn_ledger_hub(l, &h), 0);
+    ck_assert_str_eq(h.hostname, "b");
+    ck_assert_int_eq(glue_role(l, b), GLUE_HUB);
+    ck_assert_int_eq(glue_role(l, d), GLUE_SPOKE);
+    t = config_of(l, d, dwg, &peers); /* a spoke: the hub only, for the whole range */
+    ck_assert_uint_eq(peers, 1);
+    ck_assert_ptr_nonnull(strstr(t, bk));
+    ck_assert_ptr_nonnull(strstr(t, "AllowedIPs = 10.8.0.0/24"));
+    ck_assert_ptr_nonnull(strstr(t, "Endpoint = 192.0.2.2:51820"));
+    ck_assert_ptr_nonnull(strstr(t, "PersistentKeepalive = 25"));
+    ck_assert_ptr_null(strstr(t, "/32"));
+    free(t);
+    t = config_of(l, b, bwg, &peers); /* the hub: every member, each a /32 */
+    ck_assert_uint_eq(peers, 3);
+    ck_assert_ptr_nonnull(strstr(t, "AllowedIPs = 10.8.0.1/32"));
+    ck_assert_ptr_nonnull(strstr(t, "AllowedIPs = 10.8.0.3/32"));
+    ck_assert_ptr_nonnull(strstr(t, "AllowedIPs = 10.8.0.4/32"));
+    ck_assert_ptr_null(strstr(t, "10.8.0.0/24"));
+    free(t);
+
+    /* one hub at a time; moved to c by revoking b's grant in the same batch */
+    ck_assert_int_eq(hub_grant(l, c, ""), -EPROTO);
+    ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(l), "one hub at a time"));
+    struct ppn_ledger_entry mv[2];
+    memset(mv, 0, sizeof(mv));
+    mv[0].type = PPN_LEDGER_ENTRY_CAP_REVOKE;
+    memcpy(mv[0].subject, b, 32);
+    strcpy(mv[0].capability, PPN_LEDGER_CAP_MESH_HUB);
+    mv[1].type = PPN_LEDGER_ENTRY_CAP_GRANT;
+    memcpy(mv[1].subject, c, 32);
+    strcpy(mv[1].capability, PPN_LEDGER_CAP_MESH_HUB);
+    ck_assert_int_eq(ppn_ledger_append(l, mv, 2, admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_hub(l, &h), 0);
+    ck_assert_str_eq(h.hostname, "c");
+    ck_assert_int_eq(glue_role(l, b), GLUE_SPOKE);
+
+    /* the hub revoked: a full mesh again */
+    ck_assert_int_eq(ppn_ledger_node_revoke(l, c, "gone", admin_sk, NULL), 0);
+    ck_assert_int_eq(ppn_ledger_hub(l, NULL), -ENOENT);
+    ck_assert_int_eq(glue_role(l, d), GLUE_FULL_MESH);
+    t = config_of(l, d, dwg, &peers);
+    ck_assert_uint_eq(peers, 2);
+    free(t);
+    ck_assert_uint_eq(ppn_ledger_size(l), size + 4);
+    done(l);
+}
+END_TEST
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -162,6 +260,7 @@ int main(void)
     tcase_add_test(tc, test_range);
     tcase_add_test(tc, test_allocation_never_reuses);
     tcase_add_test(tc, test_device_from_ledger);
+    tcase_add_test(tc, test_topology);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

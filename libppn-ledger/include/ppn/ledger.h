@@ -85,6 +85,7 @@ typedef enum ppn_ledger_constant_id {
     PPN_LEDGER_CONSTANT_BUNDLE_FILES_MAX = 9,
     PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX = 10,
     PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX = 11,
+    PPN_LEDGER_CONSTANT_COSIGNATURES_MAX = 12,
 } ppn_ledger_constant_id;
 PPN_EXPORT int64_t ppn_ledger_constant(uint32_t id);
 
@@ -93,6 +94,9 @@ PPN_EXPORT int64_t ppn_ledger_constant(uint32_t id);
 #define PPN_LEDGER_CAP_NODE_ADMIT "node.admit" /* node join and revoke */
 #define PPN_LEDGER_CAP_VM_CREATE "vm.create"   /* checked by the fleet controller */
 #define PPN_LEDGER_CAP_VM_ASSIGN "vm.assign"   /* VM assignment entries */
+/* The routing hub of a hub topology: granted (unscoped) to one current member at a time; with
+ * no such grant the mesh is full (doc/ledger.md "Topology", ppn_ledger_hub). */
+#define PPN_LEDGER_CAP_MESH_HUB "mesh.hub"
 
 /* ---- Entries ------------------------------------------------------------------------ */
 
@@ -626,6 +630,49 @@ struct ppn_ledger_sync_report {
  * report->appended (0: nothing new). */
 PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *ledger, const uint8_t *answer, size_t len,
                                      size_t max, struct ppn_ledger_sync_report *report);
+
+/* ---- Topology ------------------------------------------------------------------------ */
+
+/* The mesh's routing hub: 0 and *ret_hub (may be NULL) = the member that holds the unscoped
+ * PPN_LEDGER_CAP_MESH_HUB grant (a hub topology: the others peer only with it, for the whole
+ * mesh range, and it forwards); -ENOENT none (a full mesh); -EINVAL NULL ledger.  Write-time
+ * rules keep the grant to one current member at a time, unscoped; a revoked hub loses it. */
+PPN_EXPORT int ppn_ledger_hub(const ppn_ledger *ledger, struct ppn_ledger_member *ret_hub);
+
+/* ---- Cosignatures (C2SP tlog-cosignature/v1, doc/sync.md) ----------------------------- */
+
+/* Members vouch for the checkpoints they verified.  A ledger keeps the newest cosignature of
+ * each member it has seen (at most PPN_LEDGER_COSIGNATURES_MAX, in '<dir>/cosignatures'),
+ * passes them on in its sync answers, and ppn_ledger_sync_apply refuses a fork when a
+ * member's cosignature is on a checkpoint of a size it holds with another root. */
+#define PPN_LEDGER_COSIGNATURES_MAX 64
+
+struct ppn_ledger_cosignature {
+    uint8_t cosigner[PPN_LEDGER_PUBLIC_KEY_BYTES]; /* the member's identity key */
+    uint64_t size;
+    uint8_t root[PPN_LEDGER_HASH_BYTES];
+    uint64_t time;   /* POSIX seconds, as the cosigner stated */
+    uint32_t key_id; /* its C2SP key ID (algorithm 0x04) */
+};
+
+/* Cosign this ledger's stored checkpoint (verified against the entries when it was opened or
+ * adopted) with a current member's identity key 'sk', at 'time_s', and keep it (it replaces
+ * this member's older one; cosigning the same checkpoint again does nothing).  Writer only
+ * (-EBADF).  -EPERM the key is not a current member's, -ENOENT no checkpoint, -EUCLEAN a
+ * damaged cosignatures file, -EIO (nothing kept). */
+PPN_EXPORT int ppn_ledger_cosign(ppn_ledger *ledger,
+                                 const uint8_t sk[PPN_LEDGER_SECRET_KEY_BYTES], uint64_t time_s);
+
+/* The cosignatures kept: *ret_count of them, the first 'max' into 'out' (-ENOBUFS when more
+ * than 'max'; PPN_LEDGER_COSIGNATURES_MAX always suffices).  -EUCLEAN a damaged file. */
+PPN_EXPORT int ppn_ledger_cosignatures(ppn_ledger *ledger, struct ppn_ledger_cosignature *out,
+                                       size_t max, size_t *ret_count);
+
+/* Cosignature 'i' as a C2SP signed note: the checkpoint's text, a blank line, and the
+ * cosignature line "— <origin>/cosigner/<16 hex> base64(key ID || time || signature)".
+ * -ENOENT no such cosignature, -ENOBUFS 'size' too small (PPN_LEDGER_CHECKPOINT_MAX suffices). */
+PPN_EXPORT int ppn_ledger_cosignature_note(ppn_ledger *ledger, size_t i, char *buf, size_t size,
+                                           size_t *ret_len);
 
 #ifdef __cplusplus
 }
