@@ -4,9 +4,9 @@
 #
 #   laptop-a  genesis, administrator                 ns a, 192.168.77.1
 #   laptop-b  joins (join/admit); administrator by grant; the routing hub   ns b, 192.168.78.1
-#   cloud-c   joins (join/admit)                     ns c, 192.168.79.1
+#   cloud-c   joins by --join (laptop-a shows the code) ns c, 192.168.79.1
 #   nat-d     behind NAT: ns d 10.99.0.2 -> ns natd masquerades as 192.168.80.1; nothing
-#             routes to 10.99.0.0/24, so nobody can open anything towards d
+#             routes to 10.99.0.0/24, so nobody can open anything towards d; joins by --join
 #
 # After the ceremonies nobody types anything on another node: every member's
 # 'ppn-pair serve' (default 10 s pull, nudges between) carries each change.  "Within the
@@ -112,11 +112,47 @@ pair_node() {
     die "pairing ${host[$n]} (join $ja, admit $aa): $(tail -3 "$jout") / $(tail -3 "$aout")"
 }
 
+# The other direction (vm-architecture.md: "joins the mesh via --join <short-code>"): laptop-a
+# opens the pairing server and shows the code; node $1 (endpoint $2) types it and connects out,
+# so it needs to accept no connection at all.
+pair_invite() {
+  local n=$1 endpoint=$2
+  local jin=$work/join-$n.in ain=$work/invite-$n.in jout=$work/join-$n.out aout=$work/invite-$n.out
+  mkfifo "$jin" "$ain"
+  in_ns a "$pair" invite --state "$work/a" --listen "${lan[a]}:7401" --ifname wg0 <"$ain" >"$aout" 2>&1 &
+  local apid=$!
+  exec 8>"$ain"
+  local code=""
+  for _ in $(seq 100); do
+    code=$(awk '$1 == "code" {print $2}' "$aout")
+    [ -n "$code" ] && grep -q '^listening' "$aout" && break
+    sleep 0.1
+  done
+  [ -n "$code" ] || die "laptop-a showed no code: $(cat "$aout")"
+  in_ns "$n" "$pair" join --state "$work/$n" --join - --connect "${lan[a]}:7401" \
+    ${endpoint:+--endpoint "$endpoint"} --hostname "${host[$n]}" --ifname wg0 <"$jin" >"$jout" 2>&1 &
+  local jpid=$!
+  exec 7>"$jin"
+  echo "$code" >&7
+  local sas_a="" sas_n=""
+  for _ in $(seq 600); do
+    sas_a=$(awk '$1 == "SAS" {print $2, $3}' "$aout"); sas_n=$(awk '$1 == "SAS" {print $2, $3}' "$jout")
+    [ -n "$sas_a" ] && [ -n "$sas_n" ] && break
+    sleep 0.1
+  done
+  if [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ]; then echo y >&8; echo y >&7; else echo n >&8; echo n >&7; fi
+  SAS_MS[$n]=$(now_ms)
+  exec 7>&- 8>&-
+  local ja=0 aa=0
+  wait "$jpid" || ja=$?
+  wait "$apid" || aa=$?
+  [ "$ja" = 0 ] && [ "$aa" = 0 ] && [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ] &&
+    ok "${host[$n]} paired by --join (laptop-a showed the code, SAS $sas_a on both consoles)" ||
+    die "pairing ${host[$n]} by --join (join $ja, invite $aa): $(tail -3 "$jout") / $(tail -3 "$aout")"
+}
+
 pair_node b "${lan[b]}:7400" "${lan[b]}:7400" "${lan[b]}:51820"
-# JOIN-CODE DIRECTION: cloud-c should join by 'ppn-pair join --join <code>' (laptop-a opens the
-# pairing server and shows the code).  Another engineer adds that direction to ceremony.c; until
-# then cloud-c pairs by join/admit as laptop-b does.  Replace this one line when it lands.
-pair_node c "${lan[c]}:7400" "${lan[c]}:7400" "${lan[c]}:51820"
+pair_invite c "${lan[c]}:51820"
 # laptop-b becomes an administrator too (a grant in the ledger, signed by laptop-a)
 bid=$("$ledger" pubkey "$work/b/identity.key")
 echo "{\"type\":\"cap-grant\",\"subject\":\"$bid\",\"capability\":\"admin\"}" |
@@ -134,16 +170,9 @@ start_serve() { # (ip netns exec execs serve: $! is serve itself)
 stop_serve() { kill "${spid[$1]}" 2>/dev/null; wait "${spid[$1]}" 2>/dev/null; }
 trap 'for n in a b c d; do kill "${spid[$n]:-}" 2>/dev/null; done' EXIT
 for n in a b c; do start_serve "$n"; done
-# nat-d accepts no inbound connection: for the ceremony only, the NAT forwards TCP 7400 to it
-# (the --join <code> direction above will make even that unnecessary); WireGuard's port is never
-# forwarded, and d records no endpoint.
-in_ns natd nft -f - <<'NFT' || die "nft: no DNAT for the ceremony"
-table ip ceremony {
-  chain pre { type nat hook prerouting priority -100; iifname "eth0" tcp dport 7400 dnat to 10.99.0.2:7400; }
-}
-NFT
-pair_node d "10.99.0.2:7400" "192.168.80.1:7400" ""
-in_ns natd nft delete table ip ceremony
+# nat-d accepts no inbound connection: it pairs by --join (it only connects out, through its
+# NAT); nothing is forwarded to it, and it records no endpoint.
+pair_invite d ""
 
 start_serve d
 # the figure for bench/: from nat-d's SAS confirmation to its first ping with every member
