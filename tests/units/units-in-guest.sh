@@ -15,6 +15,12 @@
 #   units-in-guest.sh BUILDDIR
 set -u
 B=$(realpath "$1")
+# The services see neither /tmp (PrivateTmp=yes) nor /root and /home (ProtectHome=yes), so a
+# build tree there (CI's fresh clone may be under /tmp) is bind-mounted where they can see it
+# and the installed units name it there.  The binaries find their libraries relative to
+# themselves ($ORIGIN), so they run from either path.
+UB=/opt/ppn-build
+mkdir -p $UB && mount --bind "$B" $UB || { echo "not ok - bind-mount the build tree at $UB"; exit 1; }
 P=$B/tools/ppn-pair/ppn-pair; L=$B/tools/ppn-ledger/ppn-ledger; V=$B/tools/ppn-vm/ppn-vm
 fails=0
 ok() { echo "ok - $*"; }
@@ -46,7 +52,7 @@ cp -a $S/ledger "$W/B/ledger"; rm -f "$W/B/ledger/lock"
 asan=0
 ldd "$P" 2>/dev/null | grep -q libasan && asan=1
 for u in "${units[@]}" ppn-pairing; do
-  cp "$B/units/test-$u.service" "/etc/systemd/system/$u.service" || bad "install $u"
+  sed "s|$B/|$UB/|g" "$B/units/test-$u.service" > "/etc/systemd/system/$u.service" || bad "install $u"
   mkdir -p "/etc/systemd/system/$u.service.d"
   # a start that never becomes ready fails in 30 s, not 90
   printf '[Service]\nTimeoutStartSec=30\n' > "/etc/systemd/system/$u.service.d/test.conf"
