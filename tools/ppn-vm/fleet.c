@@ -733,6 +733,10 @@ int cmd_request(int argc, char **argv)
     rq.kind = totebox ? PPN_FLEET_VM_TOTEBOX : PPN_FLEET_VM_GENERAL;
     snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", name);
     uint8_t sk[64];
+    if (tool_check_key_file(keyf)) {
+        ppn_vm_spec_free(spec);
+        return 1;
+    }
     r = ppn_crypto_identity_load(keyf, rq.operator_key, sk);
     if (r < 0) {
         ppn_vm_spec_free(spec);
