@@ -35,18 +35,30 @@ int vm_spec_opt(struct vm_spec_opts *o, int code, const char *arg, const char **
     }
 }
 
-int vm_spec_apply(ppn_vm_spec *s, const struct vm_spec_opts *o, uint64_t memory_mib, uint64_t vcpus,
-                  uint64_t disk_gib, const char **ret_why, size_t *ret_forward)
+int vm_spec_apply(ppn_vm_spec *s, const struct vm_spec_opts *o, const struct vm_spec_steps *steps,
+                  const char **ret_why, size_t *ret_forward)
 {
+    uint64_t v, gib = 0;
     *ret_why = NULL;
-    if (o->memory && (memory_mib > UINT32_MAX || ppn_vm_spec_set_memory_mib(s, (uint32_t)memory_mib) < 0))
-        return *ret_why = "--memory must be 64..1048576 MiB", -EINVAL;
-    if (o->vcpus && (vcpus > UINT32_MAX || ppn_vm_spec_set_vcpus(s, (uint32_t)vcpus) < 0))
-        return *ret_why = "--vcpus must be 1..256", -EINVAL;
-    if ((o->disk || disk_gib) &&
-        (disk_gib > (UINT64_MAX >> 30) ||
-         ppn_vm_spec_set_disk(s, o->disk ? o->disk : ppn_vm_spec_disk(s), disk_gib << 30) < 0))
+    if (o->memory) {
+        if (steps->number(VM_OPT_MEMORY, o->memory, &v, ret_why, steps->userdata) < 0)
+            return -EINVAL;
+        if (v > UINT32_MAX || ppn_vm_spec_set_memory_mib(s, (uint32_t)v) < 0)
+            return *ret_why = "--memory must be 64..1048576 MiB", -EINVAL;
+    }
+    if (o->vcpus) {
+        if (steps->number(VM_OPT_VCPUS, o->vcpus, &v, ret_why, steps->userdata) < 0)
+            return -EINVAL;
+        if (v > UINT32_MAX || ppn_vm_spec_set_vcpus(s, (uint32_t)v) < 0)
+            return *ret_why = "--vcpus must be 1..256", -EINVAL;
+    }
+    if (o->disk_size && steps->number(VM_OPT_DISK_SIZE, o->disk_size, &gib, ret_why, steps->userdata) < 0)
+        return -EINVAL;
+    if ((o->disk || gib) &&
+        (gib > (UINT64_MAX >> 30) || ppn_vm_spec_set_disk(s, o->disk ? o->disk : ppn_vm_spec_disk(s), gib << 30) < 0))
         return *ret_why = "--disk must be an absolute path", -EINVAL;
+    if (steps->after_disk && (*ret_why = steps->after_disk(s, steps->userdata)))
+        return -EINVAL;
     if ((o->kernel || o->initrd || o->append) && ppn_vm_spec_set_kernel(s, o->kernel, o->initrd, o->append) < 0)
         return *ret_why = "--kernel and --initrd must be absolute paths", -EINVAL;
     if (o->no_default_forwards || o->no_network)

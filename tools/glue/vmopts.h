@@ -69,13 +69,24 @@ struct vm_spec_opts {
  * too many, with *ret_why "too many --ssh-key" / "too many --forward". */
 int vm_spec_opt(struct vm_spec_opts *o, int code, const char *arg, const char **ret_why);
 
+/* The command's own parts of vm_spec_apply. */
+struct vm_spec_steps {
+    /* The number of VM_OPT_MEMORY, VM_OPT_VCPUS or VM_OPT_DISK_SIZE from its
+     * string, in the command's own syntax: 0, or -EINVAL with the sentence
+     * of the refusal in *ret_why. */
+    int (*number)(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata);
+    /* Once the disk is set, before --kernel (may be NULL): NULL to go on, or
+     * the sentence of a refusal (create: --node; request: --base). */
+    const char *(*after_disk)(ppn_vm_spec *s, void *userdata);
+    void *userdata;
+};
+
 /* Puts the options every specification takes into 's', in this order:
- * --memory ('memory_mib', when o->memory is set), --vcpus ('vcpus', when
- * o->vcpus is set), --disk/--disk-size ('disk_gib', 0 for none),
+ * --memory, --vcpus, --disk-size and --disk, steps->after_disk,
  * --kernel/--initrd/--append, --no-default-forwards/--no-network, each
- * --forward.  The numbers are the command's own parse of the strings.
+ * --forward; a number is read (steps->number) when its turn comes.
  * 0; -EINVAL with a sentence in *ret_why naming the option; or the negative
  * errno of ppn_vm_spec_add_port_forward with *ret_why NULL and *ret_forward
  * the index of the --forward it refused. */
-int vm_spec_apply(ppn_vm_spec *s, const struct vm_spec_opts *o, uint64_t memory_mib, uint64_t vcpus,
-                  uint64_t disk_gib, const char **ret_why, size_t *ret_forward);
+int vm_spec_apply(ppn_vm_spec *s, const struct vm_spec_opts *o, const struct vm_spec_steps *steps,
+                  const char **ret_why, size_t *ret_forward);

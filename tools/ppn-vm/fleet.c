@@ -505,6 +505,23 @@ typedef struct request_opts {
     uint64_t mem_mib, vcpus, disk_gib;
 } request_opts;
 
+/* request's numbers were read as the options came (vm_spec_apply). */
+static int request_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
+{
+    const request_opts *o = userdata;
+    (void)arg, (void)ret_why;
+    *ret = code == VM_OPT_MEMORY ? o->mem_mib : code == VM_OPT_VCPUS ? o->vcpus : o->disk_gib;
+    return 0;
+}
+
+static const char *request_base(ppn_vm_spec *s, void *userdata)
+{
+    const request_opts *o = userdata;
+    if (o->so.base && (o->so.base[0] != '/' || !ppn_vm_spec_disk(s)[0] || ppn_vm_spec_set_base(s, o->so.base) < 0))
+        return "--base is an absolute path and needs --disk (the new overlay)";
+    return NULL;
+}
+
 /* The specification as create would write it, checked, without touching
  * the files it names (they are on the target node).  NULL after an error line. */
 static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
@@ -526,13 +543,11 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         return NULL;
     }
     size_t bad_fwd;
-    if (vm_spec_apply(s, &o->so, o->mem_mib, o->vcpus, o->disk_gib, &bad, &bad_fwd) < 0)
+    const struct vm_spec_steps steps = {request_number, request_base, (void *)o};
+    if (vm_spec_apply(s, &o->so, &steps, &bad, &bad_fwd) < 0) {
         bad = bad ? bad : "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT";
-    else if (o->so.base && (o->so.base[0] != '/' || !ppn_vm_spec_disk(s)[0] ||
-                            ppn_vm_spec_set_base(s, o->so.base) < 0))
-        bad = "--base is an absolute path and needs --disk (the new overlay)";
-    if (bad)
         goto fail;
+    }
     for (size_t i = 0; i < o->so.n_ssh_keys; i++) {
         const char *k = o->so.ssh_keys[i];
         bool literal = !strncmp(k, "ssh-", 4) || !strncmp(k, "ecdsa-", 6) || !strncmp(k, "sk-", 3);

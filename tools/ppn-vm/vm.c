@@ -282,6 +282,34 @@ out:
     return ret;
 }
 
+/* create's numbers (vm_spec_apply): decimal, --disk-size 1..2^20 GiB. */
+static int create_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
+{
+    (void)userdata;
+    unsigned long long v;
+    if (code == VM_OPT_DISK_SIZE) {
+        if (parse_uint(arg, 1ULL << 20, &v) < 0 || v == 0)
+            return *ret_why = "--disk-size must be a number of GiB", -EINVAL;
+    } else if (parse_uint(arg, UINT32_MAX, &v) < 0) {
+        *ret_why = code == VM_OPT_MEMORY ? "--memory must be 64..1048576 MiB" : "--vcpus must be 1..256";
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
+
+struct create_steps {
+    const char *node;
+};
+
+static const char *create_node(ppn_vm_spec *s, void *userdata)
+{
+    const struct create_steps *cs = userdata;
+    if (cs->node && ppn_vm_spec_set_node(s, cs->node) < 0)
+        return "--node is at most 63 characters";
+    return NULL;
+}
+
 int cmd_create(int argc, char **argv)
 {
     static const char usage[] = "create NAME --type TYPE [options]";
@@ -358,29 +386,15 @@ int cmd_create(int argc, char **argv)
     int r = ppn_vm_spec_new(name, t, &s);
     if (r < 0)
         return tool_fail("create", name, r);
-    unsigned long long mem = 0, vcpus = 0, gib = 0;
-    const char *bad = NULL;
-    if (so.memory && parse_uint(so.memory, UINT32_MAX, &mem) < 0)
-        bad = "--memory must be 64..1048576 MiB";
-    else if (so.vcpus && parse_uint(so.vcpus, UINT32_MAX, &vcpus) < 0)
-        bad = "--vcpus must be 1..256";
-    else if (so.disk_size && (parse_uint(so.disk_size, 1ULL << 20, &gib) < 0 || gib == 0))
-        bad = "--disk-size must be a number of GiB";
-    if (bad) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, bad);
-    }
     size_t bad_fwd = 0;
-    r = vm_spec_apply(s, &so, mem, vcpus, gib, &why, &bad_fwd);
+    struct create_steps cs = {so.node};
+    const struct vm_spec_steps steps = {create_number, create_node, &cs};
+    r = vm_spec_apply(s, &so, &steps, &why, &bad_fwd);
     if (r < 0) {
         ppn_vm_spec_free(s);
         if (why)
             return usage_error(usage, why);
         return tool_fail("add port forward", so.forwards[bad_fwd], r);
-    }
-    if (so.node && ppn_vm_spec_set_node(s, so.node) < 0) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--node is at most 63 characters");
     }
     /* QEMU's user: the option, else the ppn-vm system user where there is one */
     if (!run_as && getpwnam(DEFAULT_RUN_AS))

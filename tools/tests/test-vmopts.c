@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmopts.h"
@@ -90,6 +91,31 @@ START_TEST(test_bounds)
 }
 END_TEST
 
+
+/* Numbers as the test gives them: uint64 decimal, "bad" refused. */
+static int number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
+{
+    int *calls = userdata;
+    calls[code - VM_OPT_TYPE]++;
+    if (!strcmp(arg, "bad"))
+        return *ret_why = "not a number", -EINVAL;
+    *ret = strtoull(arg, NULL, 10);
+    return 0;
+}
+
+static const char *after_disk(ppn_vm_spec *s, void *userdata)
+{
+    int *calls = userdata;
+    calls[0]++;
+    /* runs once the disk is set, before the kernel */
+    if (!strcmp(ppn_vm_spec_disk(s), "/stop.img"))
+        return ppn_vm_spec_kernel(s)[0] ? "kernel set too early" : "stopped after the disk";
+    return NULL;
+}
+
+static int calls[32];
+static const struct vm_spec_steps steps = {number, after_disk, calls};
+
 static ppn_vm_spec *spec(void)
 {
     ppn_vm_spec *s;
@@ -105,19 +131,19 @@ START_TEST(test_apply)
     size_t bad = 99;
     /* nothing given: the type's defaults stay */
     ppn_vm_spec *s = spec(), *d = spec();
-    ck_assert_int_eq(vm_spec_apply(s, &o, 0, 0, 0, &why, &bad), 0);
+    ck_assert_int_eq(vm_spec_apply(s, &o, &steps, &why, &bad), 0);
     ck_assert_ptr_null(why);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(s), ppn_vm_spec_memory_mib(d));
     ck_assert_uint_eq(ppn_vm_spec_port_forward_count(s), ppn_vm_spec_port_forward_count(d));
     ck_assert(ppn_vm_spec_network(s));
     ppn_vm_spec_free(s);
     /* every field */
-    o.memory = "512", o.vcpus = "3", o.disk = "/d.qcow2", o.kernel = "/k", o.initrd = "/i", o.append = "a=1";
+    o.memory = "512", o.vcpus = "3", o.disk_size = "7", o.disk = "/d.qcow2", o.kernel = "/k", o.initrd = "/i", o.append = "a=1";
     o.no_default_forwards = true;
     o.forwards[o.n_forwards++] = "udp:5353:53";
     o.forwards[o.n_forwards++] = "8080:80";
     s = spec();
-    ck_assert_int_eq(vm_spec_apply(s, &o, 512, 3, 7, &why, &bad), 0);
+    ck_assert_int_eq(vm_spec_apply(s, &o, &steps, &why, &bad), 0);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(s), 512);
     ck_assert_uint_eq(ppn_vm_spec_vcpus(s), 3);
     ck_assert_str_eq(ppn_vm_spec_disk(s), "/d.qcow2");
@@ -126,6 +152,9 @@ START_TEST(test_apply)
     ck_assert_str_eq(ppn_vm_spec_initrd(s), "/i");
     ck_assert_str_eq(ppn_vm_spec_append(s), "a=1");
     ck_assert_uint_eq(ppn_vm_spec_port_forward_count(s), 2);
+    ck_assert_int_eq(calls[VM_OPT_MEMORY - VM_OPT_TYPE], 1);
+    ck_assert_int_eq(calls[VM_OPT_VCPUS - VM_OPT_TYPE], 1);
+    ck_assert_int_eq(calls[VM_OPT_DISK_SIZE - VM_OPT_TYPE], 1);
     ppn_vm_port_forward f;
     ck_assert_int_eq(ppn_vm_spec_port_forward(s, 1, &f), 0);
     ck_assert_uint_eq(f.host_port, 8080);
@@ -135,7 +164,7 @@ START_TEST(test_apply)
     memset(&o, 0, sizeof(o));
     o.no_network = true;
     s = spec();
-    ck_assert_int_eq(vm_spec_apply(s, &o, 0, 0, 0, &why, &bad), 0);
+    ck_assert_int_eq(vm_spec_apply(s, &o, &steps, &why, &bad), 0);
     ck_assert(!ppn_vm_spec_network(s));
     ck_assert_uint_eq(ppn_vm_spec_port_forward_count(s), 0);
     ppn_vm_spec_free(s);
@@ -147,20 +176,23 @@ END_TEST
 START_TEST(test_refusals)
 {
     static const struct {
-        const char *field, *value;
-        uint64_t mem, vcpus, gib;
-        const char *why;
+        const char *field, *value, *why;
     } cases[] = {
-        {"memory", "10", 10, 0, 0, "--memory must be 64..1048576 MiB"},
-        {"memory", "0", 0, 0, 0, "--memory must be 64..1048576 MiB"},
-        {"memory", "big", 1ULL << 32, 0, 0, "--memory must be 64..1048576 MiB"},
-        {"vcpus", "0", 0, 0, 0, "--vcpus must be 1..256"},
-        {"vcpus", "257", 0, 257, 0, "--vcpus must be 1..256"},
-        {"disk", "rel.img", 0, 0, 0, "--disk must be an absolute path"},
-        {"kernel", "rel", 0, 0, 0, "--kernel and --initrd must be absolute paths"},
-        {"initrd", "rel", 0, 0, 0, "--kernel and --initrd must be absolute paths"},
-        {"forward", "nope", 0, 0, 0, "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT"},
-        {"forward", "0:80", 0, 0, 0, "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT"},
+        {"memory", "10", "--memory must be 64..1048576 MiB"},
+        {"memory", "0", "--memory must be 64..1048576 MiB"},
+        {"memory", "4294967296", "--memory must be 64..1048576 MiB"},
+        {"memory", "bad", "not a number"}, /* the command's own sentence */
+        {"vcpus", "0", "--vcpus must be 1..256"},
+        {"vcpus", "257", "--vcpus must be 1..256"},
+        {"vcpus", "bad", "not a number"},
+        {"disk-size", "bad", "not a number"},
+        {"disk-size", "17179869184", "--disk must be an absolute path"}, /* gib << 30 would overflow */
+        {"disk", "rel.img", "--disk must be an absolute path"},
+        {"disk", "/stop.img", "stopped after the disk"},
+        {"kernel", "rel", "--kernel and --initrd must be absolute paths"},
+        {"initrd", "rel", "--kernel and --initrd must be absolute paths"},
+        {"forward", "nope", "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT"},
+        {"forward", "0:80", "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct vm_spec_opts o;
@@ -169,8 +201,10 @@ START_TEST(test_refusals)
             o.memory = cases[i].value;
         else if (!strcmp(cases[i].field, "vcpus"))
             o.vcpus = cases[i].value;
+        else if (!strcmp(cases[i].field, "disk-size"))
+            o.disk_size = cases[i].value;
         else if (!strcmp(cases[i].field, "disk"))
-            o.disk = cases[i].value;
+            o.disk = cases[i].value, o.kernel = "/k";
         else if (!strcmp(cases[i].field, "kernel"))
             o.kernel = cases[i].value;
         else if (!strcmp(cases[i].field, "initrd"))
@@ -181,7 +215,7 @@ START_TEST(test_refusals)
         uint32_t mem = ppn_vm_spec_memory_mib(s);
         const char *why = NULL;
         size_t bad = 99;
-        ck_assert_int_eq(vm_spec_apply(s, &o, cases[i].mem, cases[i].vcpus, cases[i].gib, &why, &bad), -EINVAL);
+        ck_assert_int_eq(vm_spec_apply(s, &o, &steps, &why, &bad), -EINVAL);
         ck_assert_msg(why && !strcmp(why, cases[i].why), "case %zu: '%s'", i, why ? why : "(null)");
         ck_assert_uint_eq(ppn_vm_spec_memory_mib(s), mem);
         ppn_vm_spec_free(s);
@@ -196,7 +230,7 @@ START_TEST(test_refusals)
     ppn_vm_spec *s = spec();
     const char *why = "x";
     size_t bad = 99;
-    ck_assert_int_eq(vm_spec_apply(s, &o, 0, 0, 0, &why, &bad), -EEXIST);
+    ck_assert_int_eq(vm_spec_apply(s, &o, &steps, &why, &bad), -EEXIST);
     ck_assert_ptr_null(why);
     ck_assert_uint_eq(bad, 2);
     ppn_vm_spec_free(s);
