@@ -1,8 +1,10 @@
 #include "tool-util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -333,4 +335,49 @@ int tool_no_operands(int argc, char **argv, int first, const char *usage)
     if (first >= argc)
         return 0;
     return tool_usage_error(usage, "unexpected argument '%s'", shown(argv[first], b));
+}
+
+/* ---- secret key files ---- */
+
+int tool_check_key_fd(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return tool_fail("check key file", path, -errno);
+    if (!S_ISREG(st.st_mode))
+        return 0;
+    unsigned mode = (unsigned)(st.st_mode & 07777);
+    if (st.st_mode & 077) {
+        const char *what = st.st_mode & 044 ? "lets others read it"
+                           : st.st_mode & 022 ? "lets others write it" : "gives others access to it";
+        return tool_error("Refusing key file '%s': mode %04o %s; chmod 600 it", path, mode, what);
+    }
+    uid_t me = geteuid();
+    if (st.st_uid != me && st.st_uid != 0)
+        return tool_error("Refusing key file '%s': owned by uid %u, not by uid %u (this user) or root; "
+                          "chown it", path, (unsigned)st.st_uid, (unsigned)me);
+    return 0;
+}
+
+int tool_open_key_file(const char *path, int *ret_fd)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    if (tool_check_key_fd(fd, path)) {
+        close(fd);
+        return 1;
+    }
+    *ret_fd = fd;
+    return 0;
+}
+
+int tool_check_key_file(const char *path)
+{
+    int fd;
+    int r = tool_open_key_file(path, &fd);
+    if (r != 0)
+        return r > 0 ? 1 : 0;
+    close(fd);
+    return 0;
 }

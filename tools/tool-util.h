@@ -69,3 +69,29 @@ int tool_usage_error(const char *usage, const char *fmt, ...) __attribute__((for
 /* Refuses positional arguments at argv[first..argc): tool_usage_error
  * naming the first one.  Returns 0 when there are none, else 1. */
 int tool_no_operands(int argc, char **argv, int first, const char *usage);
+
+/* ---- secret key files: one policy for every tool ----
+ * A secret key file (an identity key, a WireGuard private or preshared key)
+ * is read only when it is a regular file that
+ *   - gives its group and others no access at all (mode & 077 == 0), and
+ *   - is owned by the caller's effective uid, or by root.
+ * Root is held to the same rule: a key owned by another user is refused
+ * even when root could read it, because that user can replace it.  A file
+ * that is not a regular file (a pipe such as <(cmd), /dev/stdin) holds no
+ * key at rest, so the rule does not apply to it; the library that reads the
+ * key may still refuse it.
+ * A refusal is one line on stderr, e.g.
+ *   ppn-ledger: Refusing key file 'a.key': mode 0644 lets others read it; chmod 600 it
+ * and nothing else happens. */
+
+/* Checks the open 'fd' of key file 'path'.  0 if it may be read; else the
+ * refusal is printed and 1 returned (also when fstat fails). */
+int tool_check_key_fd(int fd, const char *path);
+/* Opens 'path' read-only and checks it.  0 with *ret_fd; 1 after a refusal
+ * (printed); or a negative errno from open(2), nothing printed, for the
+ * caller to report as it reports other read failures. */
+int tool_open_key_file(const char *path, int *ret_fd);
+/* For a key that a library opens itself (ppn_crypto_identity_load): opens,
+ * checks and closes.  0 if it may be read or cannot be opened (the library's
+ * load then reports why); 1 after a refusal (printed). */
+int tool_check_key_file(const char *path);

@@ -37,6 +37,22 @@ cat > entries.jsonl <<J
 J
 "$LEDGER" append L --key admin.key entries.jsonl >/dev/null || fail "ledger append"
 
+# Key files: the rule of every ppn tool (tools/tool-util.h).  A key that others can read is
+# refused with one line naming the file and its mode, before any socket or file exists.
+cp na.key open.key; chmod 644 open.key
+rc=0; "$VM" agent --key open.key --ledger L --controller 127.0.0.1:9 --name node-a \
+    --listen 127.77.0.2:9 --epoch-file "$W/epoch-open" --state-dir "$W/vms-open" > kf.out 2> kf.err || rc=$?
+[ "$rc" = 1 ] && [ "$(cat kf.err)" = "ppn-vm: Refusing key file 'open.key': mode 0644 lets others read it; chmod 600 it" ] ||
+    fail "agent with a 0644 key: exit $rc, $(cat kf.err)"
+[ ! -e "$W/epoch-open" ] && [ ! -e "$W/vms-open" ] || fail "agent with a 0644 key wrote its state"
+rc=0; "$VM" request kf-1 --memory 64 --vcpus 1 --key open.key --socket "$W/none.sock" --yes > kf.out 2> kf.err || rc=$?
+[ "$rc" = 1 ] && [ "$(cat kf.err)" = "ppn-vm: Refusing key file 'open.key': mode 0644 lets others read it; chmod 600 it" ] ||
+    fail "request with a 0644 key: exit $rc, $(cat kf.err)"
+chmod 600 open.key
+rc=0; "$VM" request kf-1 --memory 64 --vcpus 1 --key open.key --socket "$W/none.sock" --yes > kf.out 2> kf.err || rc=$?
+[ "$rc" != 0 ] && ! grep -q "Refusing\|read key file" kf.err && grep -q "none.sock" kf.err ||
+    fail "request with a 0600 key did not get as far as the socket: exit $rc, $(cat kf.err)"
+
 # Numeric options: each refused with one line naming it, exit 1.
 for bad in abc -1 86400001; do
     "$VM" controller --ledger L --silence-ms "$bad" 2> opt.err; [ $? = 1 ] || fail "--silence-ms $bad accepted"

@@ -132,4 +132,30 @@ for v in abc -1 18446744073709551616; do
   rc=0; "$T" prove P "$v" >out 2>err || rc=$?
   [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger prove" err || fail "prove N $v: exit $rc, $(cat err)"
 done
+# key files: one policy (tools/tool-util.h): group or others with any access, or another
+# owner, is refused with one line naming the file and its mode, and nothing is written
+cp admin.key open.key; chmod 644 open.key
+"$T" init KL --origin o.example --mesh 10.8.0.0/24 --key admin.key >/dev/null || fail "init KL"
+size_before=$(stat -c %s KL/entries)
+kf_refused() { # what, then the command
+    local what=$1; shift
+    rc=0; "$@" >out 2>err || rc=$?
+    [ "$rc" = 1 ] && [ "$(wc -l <err)" = 1 ] &&
+      grep -q "^ppn-ledger: Refusing key file 'open.key': mode 0644 lets others read it; chmod 600 it$" err ||
+      fail "$what with a 0644 key: exit $rc, $(cat err)"
+}
+kf_refused pubkey "$T" pubkey open.key
+kf_refused init "$T" init K --origin o.example --mesh 10.8.0.0/24 --key open.key
+[ ! -e K ] || fail "init with a 0644 key created K"
+echo "{\"type\":\"vm-assign\",\"vm\":\"kf\",\"node\":\"$NPK\"}" > kf.jsonl
+kf_refused append "$T" append KL --key open.key kf.jsonl
+kf_refused checkpoint "$T" checkpoint KL --key open.key
+[ "$(stat -c %s KL/entries)" = "$size_before" ] && [ ! -e KL/checkpoint ] ||
+  fail "something was written with a 0644 key"
+chmod 604 open.key; rc=0; "$T" pubkey open.key 2>err || rc=$?
+[ "$rc" = 1 ] && grep -q "mode 0604 lets others read it" err || fail "0604: $(cat err)"
+chmod 620 open.key; rc=0; "$T" pubkey open.key 2>err || rc=$?
+[ "$rc" = 1 ] && grep -q "mode 0620 lets others write it" err || fail "0620: $(cat err)"
+chmod 600 open.key
+[ "$("$T" pubkey open.key 2>err)" = "$APK" ] && [ ! -s err ] || fail "0600 key refused or warned: $(cat err)"
 echo "ppn-ledger tool test passed"

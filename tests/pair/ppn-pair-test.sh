@@ -118,10 +118,22 @@ rc=0; echo 0000-0000-0 | "$pair" admit --state B --connect 127.0.0.1:1 --yes >no
   { bad "non-administrator"; cat notadmin.out; }
 
 # 8. a key file readable by others is refused
+# (one line naming the file and its mode, the rule of every ppn tool), and so is wg.key
 chmod 644 C/identity.key
 rc=0; "$pair" status --state C >perm.out 2>&1 || rc=$?
-[ "$rc" != 0 ] && ok "identity key readable by others is refused" || { bad "key mode not checked"; cat perm.out; }
+[ "$rc" = 1 ] && [ "$(cat perm.out)" = "ppn-pair: Refusing key file 'C/identity.key': mode 0644 lets others read it; chmod 600 it" ] &&
+  ok "identity key readable by others is refused" || { bad "key mode not checked"; cat perm.out; }
+rc=0; "$pair" genesis --state C --origin t.example/ledger --hostname node-c --endpoint 127.0.0.1:51820 >perm.out 2>&1 || rc=$?
+[ "$rc" = 1 ] && grep -q "Refusing key file 'C/identity.key': mode 0644" perm.out && [ ! -e C/ledger ] &&
+  ok "genesis with a 0644 key writes nothing" || { bad "genesis with a 0644 key"; cat perm.out; ls C; }
 chmod 600 C/identity.key
+chmod 640 C/wg.key
+rc=0; "$pair" status --state C >perm.out 2>&1 || rc=$?
+[ "$rc" = 1 ] && [ "$(cat perm.out)" = "ppn-pair: Refusing key file 'C/wg.key': mode 0640 lets others read it; chmod 600 it" ] &&
+  ok "WireGuard key readable by the group is refused" || { bad "wg.key mode not checked"; cat perm.out; }
+chmod 600 C/wg.key
+rc=0; "$pair" status --state C >perm.out 2>&1 || rc=$?
+grep -q "Refusing" perm.out && { bad "0600 keys refused"; cat perm.out; } || ok "0600 keys accepted"
 
 # 9. usage errors: one line on stderr, exit 1; --help exit 0
 rc=0; "$pair" frobnicate 2>usage.err || rc=$?

@@ -35,11 +35,19 @@ static int usage_error(const char *cmd, const char *usage, const char *msg)
     return 1;
 }
 
+static int read_all_fd(int fd, uint8_t **ret, size_t *ret_len, size_t max);
+
 static int read_all(const char *path, uint8_t **ret, size_t *ret_len, size_t max)
 {
     int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
     if (fd < 0)
         return -errno;
+    return read_all_fd(fd, ret, ret_len, max);
+}
+
+/* Reads 'fd' to its end and closes it (unless it is stdin). */
+static int read_all_fd(int fd, uint8_t **ret, size_t *ret_len, size_t max)
+{
     size_t cap = 4096, n = 0;
     uint8_t *b = malloc(cap + 1);
     int r = 0;
@@ -84,15 +92,20 @@ static int read_all(const char *path, uint8_t **ret, size_t *ret_len, size_t max
 }
 
 /* A key file holds the 64-byte libsodium Ed25519 secret key, raw or in base64 or hex, or a
- * 32-byte seed in base64 (wg genkey form) or hex.  Never from argv. */
+ * 32-byte seed in base64 (wg genkey form) or hex.  Never from argv.  The file is refused
+ * (tool_check_key_fd: group or others have access, or another user owns it) with the
+ * refusal printed: 1.  0, or a negative errno for the caller to report. */
 static int load_key(const char *path, uint8_t sk[64])
 {
     uint8_t *b;
     size_t n;
-    struct stat st;
-    if (stat(path, &st) == 0 && (st.st_mode & 077))
-        fprintf(stderr, "ppn-ledger: warning: key file '%s' is readable by others\n", path);
-    int r = read_all(path, &b, &n, 4096);
+    int fd = 0;
+    if (strcmp(path, "-")) {
+        int k = tool_open_key_file(path, &fd);
+        if (k != 0)
+            return k;
+    }
+    int r = read_all_fd(fd, &b, &n, 4096);
     if (r < 0)
         return r;
     uint8_t raw[64], pk[32];
@@ -299,8 +312,8 @@ static int cmd_init(int argc, char **argv)
     }
     uint8_t sk[64];
     int r = load_key(keyf, sk);
-    if (r < 0)
-        return tool_fail("read key file", keyf, r);
+    if (r != 0)
+        return r > 0 ? 1 : tool_fail("read key file", keyf, r);
     r = ppn_ledger_create(argv[optind], origin, mesh, sk, NULL);
     sodium_memzero(sk, sizeof(sk));
     if (r < 0)
@@ -355,8 +368,10 @@ static int cmd_append(int argc, char **argv)
     } else {
         uint8_t sk[64];
         r = load_key(keyf, sk);
-        if (r < 0) {
-            tool_fail("read key file", keyf, r);
+        if (r != 0) {
+            if (r < 0)
+                tool_fail("read key file", keyf, r);
+            r = r < 0 ? r : -EPERM;
         } else {
             struct ppn_ledger_entry *es = NULL;
             size_t *lines = NULL;
@@ -722,9 +737,11 @@ static int cmd_checkpoint(int argc, char **argv)
     if (keyf) {
         uint8_t sk[64];
         r = load_key(keyf, sk);
-        if (r < 0)
-            tool_fail("read key file", keyf, r);
-        else if ((r = ppn_ledger_checkpoint(l, sk, note, sizeof(note), &len)) < 0)
+        if (r != 0) {
+            if (r < 0)
+                tool_fail("read key file", keyf, r);
+            r = r < 0 ? r : -EPERM;
+        } else if ((r = ppn_ledger_checkpoint(l, sk, note, sizeof(note), &len)) < 0)
             tool_fail("sign checkpoint of", dir, r);
         sodium_memzero(sk, sizeof(sk));
     } else if ((r = ppn_ledger_checkpoint_get(l, note, sizeof(note), &len)) < 0)
@@ -1011,8 +1028,8 @@ static int cmd_pubkey(int argc, char **argv)
         return usage_error("pubkey", PUBKEY_USAGE, "KEYFILE is needed");
     uint8_t sk[64];
     int r = load_key(argv[1], sk);
-    if (r < 0)
-        return tool_fail("read key file", argv[1], r);
+    if (r != 0)
+        return r > 0 ? 1 : tool_fail("read key file", argv[1], r);
     char k[45];
     b64key(k, sk + 32);
     sodium_memzero(sk, sizeof(sk));

@@ -34,6 +34,8 @@ int node_load(struct node *n, const char *dir, bool need_ledger)
         return tool_error("state directory path too long: '%s'", dir);
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/identity.key", dir);
+    if (tool_check_key_file(path))
+        return 1;
     int r = ppn_crypto_identity_load(path, n->id_pk, n->id_sk);
     if (r < 0) {
         if (r == -ENOENT)
@@ -42,6 +44,8 @@ int node_load(struct node *n, const char *dir, bool need_ledger)
         return tool_fail("load identity key", path, r);
     }
     snprintf(path, sizeof(path), "%s/wg.key", dir);
+    if (tool_check_key_file(path))
+        return 1;
     r = ppn_crypto_wg_load(path, n->wg_sk, n->wg_pk);
     if (r < 0)
         return tool_fail("load WireGuard key", path, r);

@@ -820,6 +820,10 @@ int cmd_agent(int argc, char **argv)
         free(a);
         return 1;
     }
+    if (tool_check_key_file(keyf)) {
+        free(a);
+        return 1;
+    }
     r = ppn_crypto_identity_load(keyf, pk, sk);
     if (r < 0) {
         free(a);

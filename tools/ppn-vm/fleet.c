@@ -33,6 +33,7 @@
 #include "ppn-vm.h"
 #include "fleet-tool.h"
 #include "tool-util.h"
+#include "vmopts.h"
 
 #define DEFAULT_SOCKET FLEET_DEFAULT_SOCKET
 #define MIB ((uint64_t)1 << 20)
@@ -500,25 +501,36 @@ static char *read_text_file(const char *opt, const char *path, size_t max)
 }
 
 typedef struct request_opts {
-    const char *type, *disk, *base, *kernel, *initrd, *append, *hostname, *user, *user_data,
-        *netconf;
+    struct vm_spec_opts so; /* the options create shares (glue/vmopts.h) */
     uint64_t mem_mib, vcpus, disk_gib;
-    bool nonet, nodef;
-    const char *keys[PPN_VM_SSH_KEYS_MAX];
-    size_t n_keys;
-    const char *fwd[PPN_VM_PORT_FORWARDS_MAX];
-    size_t n_fwd;
 } request_opts;
+
+/* request's numbers were read as the options came (vm_spec_apply). */
+static int request_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
+{
+    const request_opts *o = userdata;
+    (void)arg, (void)ret_why;
+    *ret = code == VM_OPT_MEMORY ? o->mem_mib : code == VM_OPT_VCPUS ? o->vcpus : o->disk_gib;
+    return 0;
+}
+
+static const char *request_base(ppn_vm_spec *s, void *userdata)
+{
+    const request_opts *o = userdata;
+    if (o->so.base && (o->so.base[0] != '/' || !ppn_vm_spec_disk(s)[0] || ppn_vm_spec_set_base(s, o->so.base) < 0))
+        return "--base is an absolute path and needs --disk (the new overlay)";
+    return NULL;
+}
 
 /* The specification as create would write it, checked, without touching
  * the files it names (they are on the target node).  NULL after an error line. */
 static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
 {
     ppn_vm_type t;
-    const char *type = strcmp(o->type, "general") == 0 ? "VM-Orchestration" : o->type;
+    const char *type = strcmp(o->so.type, "general") == 0 ? "VM-Orchestration" : o->so.type;
     if (ppn_vm_type_from_string(type, &t) < 0) {
         fprintf(stderr, "ppn-vm request: unknown --type '%s' (VM-Totebox, VM-MediaKit, "
-                        "VM-Orchestration, VM-PrivateGit)\n", o->type);
+                        "VM-Orchestration, VM-PrivateGit)\n", o->so.type);
         return NULL;
     }
     ppn_vm_spec *s = NULL;
@@ -530,36 +542,16 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         tool_error("Failed to request '%s': %s", name, strerror(-r));
         return NULL;
     }
-    if (o->mem_mib && (o->mem_mib > UINT32_MAX || ppn_vm_spec_set_memory_mib(s, (uint32_t)o->mem_mib) < 0))
-        bad = "--memory must be 64..1048576 MiB";
-    else if (o->vcpus && (o->vcpus > UINT32_MAX || ppn_vm_spec_set_vcpus(s, (uint32_t)o->vcpus) < 0))
-        bad = "--vcpus must be 1..256";
-    else if ((o->disk || o->disk_gib) &&
-             ppn_vm_spec_set_disk(s, o->disk ? o->disk : ppn_vm_spec_disk(s), o->disk_gib << 30) < 0)
-        bad = "--disk must be an absolute path";
-    else if (o->base && (o->base[0] != '/' || !ppn_vm_spec_disk(s)[0] ||
-                         ppn_vm_spec_set_base(s, o->base) < 0))
-        bad = "--base is an absolute path and needs --disk (the new overlay)";
-    else if ((o->kernel || o->initrd || o->append) &&
-             ppn_vm_spec_set_kernel(s, o->kernel, o->initrd, o->append) < 0)
-        bad = "--kernel and --initrd must be absolute paths";
-    if (bad)
+    size_t bad_fwd;
+    const struct vm_spec_steps steps = {request_number, request_base, (void *)o};
+    if (vm_spec_apply(s, &o->so, &steps, &bad, &bad_fwd) < 0) {
+        bad = bad ? bad : "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT";
         goto fail;
-    if (o->nodef || o->nonet)
-        ppn_vm_spec_clear_port_forwards(s);
-    if (o->nonet)
-        ppn_vm_spec_set_network(s, false);
-    for (size_t i = 0; i < o->n_fwd; i++) {
-        ppn_vm_port_forward f;
-        if (ppn_vm_port_forward_parse(o->fwd[i], &f) < 0 || ppn_vm_spec_add_port_forward(s, &f) < 0) {
-            bad = "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT";
-            goto fail;
-        }
     }
-    for (size_t i = 0; i < o->n_keys; i++) {
-        bool literal = !strncmp(o->keys[i], "ssh-", 4) || !strncmp(o->keys[i], "ecdsa-", 6) ||
-                       !strncmp(o->keys[i], "sk-", 3);
-        char *text = literal ? strdup(o->keys[i]) : read_text_file("--ssh-key", o->keys[i], 64 * 1024);
+    for (size_t i = 0; i < o->so.n_ssh_keys; i++) {
+        const char *k = o->so.ssh_keys[i];
+        bool literal = !strncmp(k, "ssh-", 4) || !strncmp(k, "ecdsa-", 6) || !strncmp(k, "sk-", 3);
+        char *text = literal ? strdup(k) : read_text_file("--ssh-key", k, 64 * 1024);
         if (!text)
             goto fail_quiet;
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
@@ -578,11 +570,12 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         }
         free(text);
     }
-    if (o->user_data && !(ud = read_text_file("--user-data", o->user_data, PPN_VM_USER_DATA_MAX)))
+    if (o->so.user_data && !(ud = read_text_file("--user-data", o->so.user_data, PPN_VM_USER_DATA_MAX)))
         goto fail_quiet;
-    if (o->netconf && !(nc = read_text_file("--network-config", o->netconf, PPN_VM_NETWORK_CONFIG_MAX)))
+    if (o->so.network_config &&
+        !(nc = read_text_file("--network-config", o->so.network_config, PPN_VM_NETWORK_CONFIG_MAX)))
         goto fail_quiet;
-    ppn_vm_cloud_init ci = {o->hostname, o->user, (const char *const *)keys, nkeys, ud, nc};
+    ppn_vm_cloud_init ci = {o->so.hostname, o->so.user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
         tool_error("Failed to request '%s': %s", name, why);
         goto fail_quiet;
@@ -629,18 +622,9 @@ static int spec_line(const ppn_vm_spec *s, char *out, size_t size)
 int cmd_request(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},        {"memory", required_argument, NULL, 'm'},
-        {"vcpus", required_argument, NULL, 'c'},   {"type", required_argument, NULL, 't'},
-        {"node", required_argument, NULL, 'n'},   {"socket", required_argument, NULL, 'S'},
-        {"kernel", required_argument, NULL, 'K'}, {"initrd", required_argument, NULL, 'I'},
-        {"append", required_argument, NULL, 'A'}, {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},         VM_SPEC_LONGOPTS,
+        {"socket", required_argument, NULL, 'S'}, {"key", required_argument, NULL, 'k'},
         {"yes", no_argument, NULL, 'y'},          {"wait", required_argument, NULL, 'w'},
-        {"disk", required_argument, NULL, 'd'},   {"disk-size", required_argument, NULL, 'D'},
-        {"base", required_argument, NULL, 'B'},   {"forward", required_argument, NULL, 'f'},
-        {"no-default-forwards", no_argument, NULL, 'F'}, {"no-network", no_argument, NULL, 'N'},
-        {"hostname", required_argument, NULL, 'H'}, {"user", required_argument, NULL, 'U'},
-        {"ssh-key", required_argument, NULL, 'Q'}, {"user-data", required_argument, NULL, 'Y'},
-        {"network-config", required_argument, NULL, 'W'},
         {"json", no_argument, NULL, 'J'},
         {NULL, 0, NULL, 0},
     };
@@ -648,62 +632,48 @@ int cmd_request(int argc, char **argv)
     vm_args v = {.vcpus = 0, .kind = "general", .sock = DEFAULT_SOCKET};
     request_opts o;
     memset(&o, 0, sizeof(o));
-    o.type = "general";
-    const char *keyf = NULL;
+    o.so.type = "general";
+    const char *keyf = NULL, *why = NULL;
     bool yes = false;
     uint64_t wait_s = 0;
     int ch, r;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (ch) {
-        case 'h': return request_usage(stdout);
-        case 'm':
+        int k = vm_spec_opt(&o.so, ch, optarg, &why);
+        if (k < 0)
+            return fprintf(stderr, "ppn-vm request: %s\n", why), request_usage(stderr);
+        switch (k ? ch : 0) {
+        case VM_OPT_MEMORY:
             if (fleet_parse_u64(optarg, &o.mem_mib) < 0 || !o.mem_mib)
                 return fprintf(stderr, "ppn-vm request: bad --memory '%s'\n", optarg), request_usage(stderr);
             break;
-        case 'c':
+        case VM_OPT_VCPUS:
             if (fleet_parse_u64(optarg, &o.vcpus) < 0 || !o.vcpus || o.vcpus > UINT32_MAX)
                 return fprintf(stderr, "ppn-vm request: bad --vcpus '%s'\n", optarg), request_usage(stderr);
             break;
-        case 'D':
+        case VM_OPT_DISK_SIZE:
             if (fleet_parse_u64(optarg, &o.disk_gib) < 0 || !o.disk_gib || o.disk_gib > (1ULL << 20))
                 return fprintf(stderr, "ppn-vm request: bad --disk-size '%s'\n", optarg), request_usage(stderr);
             break;
-        case 'w':
-            if (fleet_parse_u64(optarg, &wait_s) < 0 || wait_s > 3600)
-                return fprintf(stderr, "ppn-vm request: bad --wait '%s'\n", optarg), request_usage(stderr);
+        case VM_OPT_NODE: v.node = optarg; break;
+        case 0:
+            switch (ch) {
+            case 'h': return request_usage(stdout);
+            case 'w':
+                if (fleet_parse_u64(optarg, &wait_s) < 0 || wait_s > 3600)
+                    return fprintf(stderr, "ppn-vm request: bad --wait '%s'\n", optarg), request_usage(stderr);
+                break;
+            case 'S': v.sock = optarg; break;
+            case 'k': keyf = optarg; break;
+            case 'y': yes = true; break;
+            case 'J':
+                json = true;
+                tool_set_json_errors(true);
+                break;
+            default: return request_usage(stderr);
+            }
             break;
-        case 't': o.type = optarg; break;
-        case 'n': v.node = optarg; break;
-        case 'S': v.sock = optarg; break;
-        case 'K': o.kernel = optarg; break;
-        case 'I': o.initrd = optarg; break;
-        case 'A': o.append = optarg; break;
-        case 'd': o.disk = optarg; break;
-        case 'B': o.base = optarg; break;
-        case 'F': o.nodef = true; break;
-        case 'N': o.nonet = true; break;
-        case 'H': o.hostname = optarg; break;
-        case 'U': o.user = optarg; break;
-        case 'Y': o.user_data = optarg; break;
-        case 'W': o.netconf = optarg; break;
-        case 'Q':
-            if (o.n_keys == PPN_VM_SSH_KEYS_MAX)
-                return fprintf(stderr, "ppn-vm request: too many --ssh-key\n"), request_usage(stderr);
-            o.keys[o.n_keys++] = optarg;
-            break;
-        case 'f':
-            if (o.n_fwd == PPN_VM_PORT_FORWARDS_MAX)
-                return fprintf(stderr, "ppn-vm request: too many --forward\n"), request_usage(stderr);
-            o.fwd[o.n_fwd++] = optarg;
-            break;
-        case 'k': keyf = optarg; break;
-        case 'y': yes = true; break;
-        case 'J':
-            json = true;
-            tool_set_json_errors(true);
-            break;
-        default: return request_usage(stderr);
+        default: break;
         }
     }
     if (optind + 1 != argc || !keyf) {
@@ -733,6 +703,10 @@ int cmd_request(int argc, char **argv)
     rq.kind = totebox ? PPN_FLEET_VM_TOTEBOX : PPN_FLEET_VM_GENERAL;
     snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", name);
     uint8_t sk[64];
+    if (tool_check_key_file(keyf)) {
+        ppn_vm_spec_free(spec);
+        return 1;
+    }
     r = ppn_crypto_identity_load(keyf, rq.operator_key, sk);
     if (r < 0) {
         ppn_vm_spec_free(spec);

@@ -22,6 +22,7 @@
 #include "ppn-common.h"
 #include "ppn-vm.h"
 #include "tool-util.h"
+#include "vmopts.h"
 
 /* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
 int cmd_cont(int argc, char **argv);
@@ -281,78 +282,63 @@ out:
     return ret;
 }
 
+/* create's numbers (vm_spec_apply): decimal, --disk-size 1..2^20 GiB. */
+static int create_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
+{
+    (void)userdata;
+    unsigned long long v;
+    if (code == VM_OPT_DISK_SIZE) {
+        if (parse_uint(arg, 1ULL << 20, &v) < 0 || v == 0)
+            return *ret_why = "--disk-size must be a number of GiB", -EINVAL;
+    } else if (parse_uint(arg, UINT32_MAX, &v) < 0) {
+        *ret_why = code == VM_OPT_MEMORY ? "--memory must be 64..1048576 MiB" : "--vcpus must be 1..256";
+        return -EINVAL;
+    }
+    *ret = v;
+    return 0;
+}
+
+struct create_steps {
+    const char *node;
+};
+
+static const char *create_node(ppn_vm_spec *s, void *userdata)
+{
+    const struct create_steps *cs = userdata;
+    if (cs->node && ppn_vm_spec_set_node(s, cs->node) < 0)
+        return "--node is at most 63 characters";
+    return NULL;
+}
+
 int cmd_create(int argc, char **argv)
 {
     static const char usage[] = "create NAME --type TYPE [options]";
     static const struct option lo[] = {
         COMMON_LONGOPTS,
-        {"type", required_argument, NULL, 't'},
-        {"memory", required_argument, NULL, 'm'},
-        {"vcpus", required_argument, NULL, 'c'},
-        {"disk", required_argument, NULL, 'd'},
-        {"disk-size", required_argument, NULL, 'D'},
-        {"node", required_argument, NULL, 'n'},
-        {"kernel", required_argument, NULL, 'k'},
-        {"initrd", required_argument, NULL, 'i'},
-        {"append", required_argument, NULL, 'a'},
-        {"no-network", no_argument, NULL, 'N'},
-        {"forward", required_argument, NULL, 'f'},
-        {"no-default-forwards", no_argument, NULL, 'F'},
+        VM_SPEC_LONGOPTS,
         {"force", no_argument, NULL, 'o'},
-        {"base", required_argument, NULL, 'B'},
-        {"hostname", required_argument, NULL, 'H'},
-        {"user", required_argument, NULL, 'U'},
-        {"ssh-key", required_argument, NULL, 'K'},
-        {"user-data", required_argument, NULL, 'Y'},
-        {"network-config", required_argument, NULL, 'W'},
         {"run-as", required_argument, NULL, 'R'},
         {0},
     };
     struct common c;
     common_init(&c);
     const char *run_as = NULL;
-    const char *type = NULL, *mem = NULL, *vcpus = NULL, *disk = NULL, *dsize = NULL, *node = NULL,
-               *kernel = NULL, *initrd = NULL, *append = NULL;
-    bool nonet = false, nodef = false, force = false;
-    const char *base = NULL, *hostname = NULL, *user = NULL, *user_data = NULL, *netconf = NULL;
-    const char *keyargs[PPN_VM_SSH_KEYS_MAX];
-    size_t nkeyargs = 0;
-    const char *fwd[PPN_VM_PORT_FORWARDS_MAX];
-    size_t nfwd = 0;
+    bool force = false;
+    struct vm_spec_opts so = {0};
+    const char *why = NULL;
     int opt;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (common_opt(&c, opt))
             continue;
+        int k = vm_spec_opt(&so, opt, optarg, &why);
+        if (k < 0)
+            return usage_error(usage, why);
+        if (k > 0)
+            continue;
         switch (opt) {
-        case 't': type = optarg; break;
-        case 'm': mem = optarg; break;
-        case 'c': vcpus = optarg; break;
-        case 'd': disk = optarg; break;
-        case 'D': dsize = optarg; break;
-        case 'n': node = optarg; break;
-        case 'k': kernel = optarg; break;
-        case 'i': initrd = optarg; break;
-        case 'a': append = optarg; break;
-        case 'N': nonet = true; break;
-        case 'F': nodef = true; break;
         case 'o': force = true; break;
-        case 'B': base = optarg; break;
-        case 'H': hostname = optarg; break;
-        case 'U': user = optarg; break;
-        case 'Y': user_data = optarg; break;
-        case 'W': netconf = optarg; break;
         case 'R': run_as = optarg; break;
-        case 'K':
-            if (nkeyargs == PPN_VM_SSH_KEYS_MAX)
-                return usage_error(usage, "too many --ssh-key");
-            keyargs[nkeyargs++] = optarg;
-            break;
-        case 'f':
-            if (nfwd == PPN_VM_PORT_FORWARDS_MAX)
-                return usage_error(usage, "too many --forward");
-            fwd[nfwd++] = optarg;
-            break;
         default:
             fprintf(stderr, "Usage: ppn-vm %s\n", usage);
             return 1;
@@ -389,10 +375,10 @@ int cmd_create(int argc, char **argv)
     if (optind + 1 != argc)
         return usage_error(usage, "one VM name is needed");
     const char *name = argv[optind];
-    if (!type)
+    if (!so.type)
         return usage_error(usage, "--type is needed");
     ppn_vm_type t;
-    if (ppn_vm_type_from_string(type, &t) < 0)
+    if (ppn_vm_type_from_string(so.type, &t) < 0)
         return usage_error(usage, "unknown --type (VM-Totebox, VM-MediaKit, VM-Orchestration, VM-PrivateGit)");
     if (!ppn_vm_name_valid(name))
         return usage_error(usage, "a VM name is 1..63 of a-z, 0-9 and '-'");
@@ -400,47 +386,15 @@ int cmd_create(int argc, char **argv)
     int r = ppn_vm_spec_new(name, t, &s);
     if (r < 0)
         return tool_fail("create", name, r);
-    unsigned long long v;
-    if (mem && (parse_uint(mem, UINT32_MAX, &v) < 0 || ppn_vm_spec_set_memory_mib(s, (uint32_t)v) < 0)) {
+    size_t bad_fwd = 0;
+    struct create_steps cs = {so.node};
+    const struct vm_spec_steps steps = {create_number, create_node, &cs};
+    r = vm_spec_apply(s, &so, &steps, &why, &bad_fwd);
+    if (r < 0) {
         ppn_vm_spec_free(s);
-        return usage_error(usage, "--memory must be 64..1048576 MiB");
-    }
-    if (vcpus && (parse_uint(vcpus, UINT32_MAX, &v) < 0 || ppn_vm_spec_set_vcpus(s, (uint32_t)v) < 0)) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--vcpus must be 1..256");
-    }
-    unsigned long long gib = 0;
-    if (dsize && (parse_uint(dsize, 1ULL << 20, &gib) < 0 || gib == 0)) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--disk-size must be a number of GiB");
-    }
-    if ((disk || gib) && ppn_vm_spec_set_disk(s, disk ? disk : ppn_vm_spec_disk(s), gib << 30) < 0) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--disk must be an absolute path");
-    }
-    if (node && ppn_vm_spec_set_node(s, node) < 0) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--node is at most 63 characters");
-    }
-    if ((kernel || initrd || append) && ppn_vm_spec_set_kernel(s, kernel, initrd, append) < 0) {
-        ppn_vm_spec_free(s);
-        return usage_error(usage, "--kernel and --initrd must be absolute paths");
-    }
-    if (nodef || nonet)
-        ppn_vm_spec_clear_port_forwards(s);
-    if (nonet)
-        ppn_vm_spec_set_network(s, false);
-    for (size_t i = 0; i < nfwd; i++) {
-        ppn_vm_port_forward f;
-        if (ppn_vm_port_forward_parse(fwd[i], &f) < 0) {
-            ppn_vm_spec_free(s);
-            return usage_error(usage, "--forward is [tcp:|udp:]HOSTPORT:GUESTPORT");
-        }
-        r = ppn_vm_spec_add_port_forward(s, &f);
-        if (r < 0) {
-            ppn_vm_spec_free(s);
-            return tool_fail("add port forward", fwd[i], r);
-        }
+        if (why)
+            return usage_error(usage, why);
+        return tool_fail("add port forward", so.forwards[bad_fwd], r);
     }
     /* QEMU's user: the option, else the ppn-vm system user where there is one */
     if (!run_as && getpwnam(DEFAULT_RUN_AS))
@@ -454,9 +408,8 @@ int cmd_create(int argc, char **argv)
         tool_error("Failed to create '%s': --run-as %s: no such user on this host", name, run_as);
         return 1;
     }
-    const char *why = NULL;
-    if (images_prepare(s, name, base, dsize != NULL, hostname, user, keyargs, nkeyargs, user_data,
-                       netconf) < 0) {
+    if (images_prepare(s, name, so.base, so.disk_size != NULL, so.hostname, so.user, so.ssh_keys,
+                       so.n_ssh_keys, so.user_data, so.network_config) < 0) {
         ppn_vm_spec_free(s);
         return 1;
     }

@@ -64,11 +64,19 @@ static int ifname_error(const char *usage, const char *name)
                        name, PPN_WG_IFNAME_MAX);
 }
 
+static int read_whole_f(FILE *f, char **ret, size_t *ret_len);
+
 static int read_whole(const char *path, char **ret, size_t *ret_len)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
     if (!f)
         return -errno;
+    return read_whole_f(f, ret, ret_len);
+}
+
+/* Reads 'f' to its end and closes it (unless it is stdin). */
+static int read_whole_f(FILE *f, char **ret, size_t *ret_len)
+{
     size_t cap = 4096, len = 0;
     struct stat st;
     /* A regular file is read into one buffer of its size (no copies, each
@@ -117,12 +125,27 @@ static int read_whole(const char *path, char **ret, size_t *ret_len)
 }
 
 /* A key file as `wg set ... private-key FILE` reads it: base64 with
- * optional surrounding whitespace; an empty file means "remove". */
+ * optional surrounding whitespace; an empty file means "remove".  Unlike
+ * wg(8), a regular file that others can access, or that another user owns,
+ * is refused (tool_check_key_fd, the rule of every ppn tool): 1, the
+ * refusal printed.  0, or a negative errno. */
 static int read_key_file(const char *path, uint8_t key[PPN_WG_KEY_BYTES])
 {
     char *buf;
     size_t len;
-    int r = read_whole(path, &buf, &len);
+    FILE *f = stdin;
+    if (strcmp(path, "-")) {
+        int fd;
+        int k = tool_open_key_file(path, &fd);
+        if (k != 0)
+            return k;
+        if (!(f = fdopen(fd, "r"))) {
+            k = -errno;
+            close(fd);
+            return k;
+        }
+    }
+    int r = read_whole_f(f, &buf, &len);
     if (r < 0)
         return r;
     char *s = buf;
@@ -498,7 +521,7 @@ static int cmd_set(int argc, char **argv)
             i++;
         } else if (!peer && !strcmp(a, "private-key") && v) {
             r = read_key_file(v, key);
-            if (r < 0)
+            if (r != 0)
                 goto bad_key;
             ppn_wg_device_set_private_key(d, key);
             i++;
@@ -514,7 +537,7 @@ static int cmd_set(int argc, char **argv)
             ppn_wg_peer_set_flags(peer, ppn_wg_peer_get_flags(peer) | PPN_WG_PEER_REMOVE_ME);
         } else if (peer && !strcmp(a, "preshared-key") && v) {
             r = read_key_file(v, key);
-            if (r < 0)
+            if (r != 0)
                 goto bad_key;
             ppn_wg_peer_set_preshared_key(peer, key);
             i++;
@@ -573,7 +596,9 @@ bad_value:
 bad_key:
     wipe(key, sizeof(key));
     ppn_wg_device_free(d);
-    if (r == -EINVAL)
+    if (r > 0)
+        ; /* refused, said so */
+    else if (r == -EINVAL)
         fprintf(stderr, "ppn-wg: Failed to read the key for '%s': a key is 44 characters of base64 (32 bytes)\n",
                 argv[i]);
     else

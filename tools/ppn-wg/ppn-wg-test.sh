@@ -128,5 +128,27 @@ for v in 10.0.0.0/abc 10.0.0.0/-1 10.0.0.0/33 fd00::/129; do
   usage_err "invalid value '$v' for 'allowed-ips'" "$P" set wgt0 peer "$pk" allowed-ips "$v"
 done
 
+# ---- key files: the rule of every ppn tool (tools/tool-util.h), stricter than wg(8) ----
+# private-key and preshared-key files that others can access are refused with one line
+# naming the file and its mode, before anything is sent to the kernel; 0600 files and
+# pipes (<(cmd)) are read.
+"$P" genkey > "$tmp/priv"; "$P" genpsk > "$tmp/psk"
+chmod 644 "$tmp/priv"; chmod 660 "$tmp/psk"
+t
+"$P" set wgt0 private-key "$tmp/priv" > "$tmp/out" 2> "$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$tmp/err")" = "ppn-wg: Refusing key file '$tmp/priv': mode 0644 lets others read it; chmod 600 it" ] ||
+  bad "private-key 0644: rc $rc $(cat "$tmp/err")"
+t
+"$P" set wgt0 peer "$pk" preshared-key "$tmp/psk" > "$tmp/out" 2> "$tmp/err"; rc=$?
+[ $rc -eq 1 ] && [ "$(cat "$tmp/err")" = "ppn-wg: Refusing key file '$tmp/psk': mode 0660 lets others read it; chmod 600 it" ] ||
+  bad "preshared-key 0660: rc $rc $(cat "$tmp/err")"
+chmod 600 "$tmp/priv" "$tmp/psk"
+t
+"$P" set wgt0 private-key "$tmp/priv" peer "$pk" preshared-key "$tmp/psk" > "$tmp/out" 2> "$tmp/err"
+grep -q "^ppn-wg: Failed to configure 'wgt0'" "$tmp/err" || bad "0600 key files refused: $(cat "$tmp/err")"
+t
+"$P" set wgt0 private-key <(cat "$tmp/priv") > "$tmp/out" 2> "$tmp/err"
+grep -q "^ppn-wg: Failed to configure 'wgt0'" "$tmp/err" || bad "a pipe refused: $(cat "$tmp/err")"
+
 echo "$n checks, $([ $fail -eq 0 ] && echo "all passed" || echo "some FAILED")"
 exit $fail

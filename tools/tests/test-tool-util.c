@@ -3,6 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "tool-util.h"
 
@@ -90,6 +94,75 @@ START_TEST(test_hostport)
 }
 END_TEST
 
+/* What tool_check_key_file printed on stderr, and what it returned. */
+static int key_check(const char *path, char *out, size_t size)
+{
+    char errf[] = "/tmp/test-tool-util-err-XXXXXX";
+    int efd = mkstemp(errf);
+    ck_assert_int_ge(efd, 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(efd, STDERR_FILENO);
+    int r = tool_check_key_file(path);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(efd, out, size - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(efd);
+    unlink(errf);
+    return r;
+}
+
+START_TEST(test_key_file)
+{
+    char dir[] = "/tmp/test-tool-util-XXXXXX", path[64], msg[512], want[256];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a.key", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "k\n", 2), 2);
+    close(fd);
+    tool_set_name("t");
+    ck_assert_int_eq(key_check(path, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(msg, "");
+    static const struct { unsigned mode; const char *what; } bad[] = {
+        {0644, "lets others read it"}, {0640, "lets others read it"}, {0604, "lets others read it"},
+        {0620, "lets others write it"}, {0602, "lets others write it"},
+        {0610, "gives others access to it"}, {0601, "gives others access to it"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_int_eq(chmod(path, bad[i].mode), 0);
+        ck_assert_int_eq(key_check(path, msg, sizeof(msg)), 1);
+        snprintf(want, sizeof(want), "t: Refusing key file '%s': mode %04o %s; chmod 600 it\n", path,
+                 bad[i].mode, bad[i].what);
+        ck_assert_str_eq(msg, want);
+    }
+    ck_assert_int_eq(chmod(path, 0400), 0);
+    ck_assert_int_eq(key_check(path, msg, sizeof(msg)), 0);
+    /* another user's key, even 0600, even for root */
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chmod(path, 0600), 0);
+        ck_assert_int_eq(chown(path, 65534, 65534), 0);
+        ck_assert_int_eq(key_check(path, msg, sizeof(msg)), 1);
+        snprintf(want, sizeof(want), "t: Refusing key file '%s': owned by uid 65534, not by uid 0 "
+                 "(this user) or root; chown it\n", path);
+        ck_assert_str_eq(msg, want);
+    }
+    /* a file that cannot be opened is left to the loader to report */
+    snprintf(path, sizeof(path), "%s/missing.key", dir);
+    ck_assert_int_eq(key_check(path, msg, sizeof(msg)), 0);
+    ck_assert_str_eq(msg, "");
+    int ofd;
+    ck_assert_int_eq(tool_open_key_file(path, &ofd), -ENOENT);
+    /* not a regular file: no key at rest, the rule does not apply */
+    ck_assert_int_eq(key_check("/dev/null", msg, sizeof(msg)), 0);
+    snprintf(path, sizeof(path), "%s/a.key", dir);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tool-util");
@@ -98,6 +171,7 @@ int main(void)
     tcase_add_test(tc, test_seconds);
     tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_hostport);
+    tcase_add_test(tc, test_key_file);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
