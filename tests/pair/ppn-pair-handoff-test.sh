@@ -383,11 +383,21 @@ kill -CONT "$apid"; wait "$apid" 2>/dev/null
 nspid=$!
 wait_line nserve.out '^serving'
 ns=$(status_line N)
-kill "$nspid" "$mspid"; wait "$nspid" "$mspid" 2>/dev/null
 [ "$jrc" = 1 ] && grep -q '^completed' nserve.out && [ -d N/ledger ] && [[ $ns == *member* ]] &&
   cmp -s M/ledger/entries N/ledger/entries &&
   ok "serve --pull completes a pending node by itself from the administrator's mesh address, then serves" ||
   { bad "serve --pull on a pending node (join $jrc, '$ns')"; cat nserve.out node-n.out; }
+# ...and the administrator learns it: the node cosigned the checkpoint covering its entry when
+# it completed; once the administrator pulls from it, its status no longer lists the hand-off
+# as unconfirmed (the record is removed, status says once that it completed)
+rc=0; "$pair" sync --state M --from "127.8.0.2:$msport" >msync.out 2>&1 || rc=$?
+ms=$("$pair" status --state M | grep '^handoff:' || true)
+ms2=$("$pair" status --state M --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["handoffs"]))')
+kill "$nspid" "$mspid"; wait "$nspid" "$mspid" 2>/dev/null
+[ "$rc" = 0 ] && [[ $ms == *"node-n completed at entry "*": its cosignature"* ]] && [[ $ms != *"not confirmed"* ]] &&
+  [[ $ms != *"has not confirmed"* ]] && [ -z "$(ls M/handoff 2>/dev/null)" ] && [ "$ms2" = 0 ] &&
+  ok "the administrator's status: the hand-off completed (the node's cosignature reached it through the sync)" ||
+  { bad "administrator's handoff after the node completed ($rc, '$ms', $ms2)"; cat msync.out; }
 
 # 13. the final message and the first channel bytes in one read: covered in test-session; here a
 # good ceremony after all of the above still works in both directions
