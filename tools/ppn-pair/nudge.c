@@ -1,10 +1,10 @@
 /* Nudges: how a change reaches every member well within a second (doc/sync.md, "Nudges").
  *
  * 'ppn-pair serve' watches its own ledger directory with inotify.  When the stored
- * checkpoint or the cosignatures kept change — whoever wrote it: 'ppn-pair admit', 'remove', 'ppn-ledger
- * checkpoint', or serve's own pull that learned something — it sends one 16-byte UDP
- * datagram, "PPNNUDG1" and its checkpoint size, from its listening address to every other
- * member's mesh address at the peer port.  A member that receives one pulls from the
+ * checkpoint or the cosignatures kept change — whoever wrote them: 'ppn-pair admit',
+ * 'remove', 'ppn-ledger checkpoint', or serve's own pull that learned something — it sends
+ * one 16-byte UDP datagram, "PPNNUDG1" and its checkpoint size, from its listening address
+ * to every other member's mesh address at the peer port.  A member that receives one pulls from the
  * member whose mesh address the datagram came from, and from nobody else.
  *
  * A nudge carries no authority: it changes nothing by itself, it only makes a pull happen

@@ -459,9 +459,11 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
             r = sync_from(l, from, PULL_SYNC_MS, max, &total, &rounds, &rep, err, sizeof(err));
             if (r < 0 && err[0]) {
                 ppn_ledger_free(l);
-                if (pending_expire(&n) == 1)
-                    return node_wipe(&n), tool_error("Failed to complete the hand-off: past its bound with no answer from %s; "
+                if (pending_expire(&n) == 1) {
+                    node_wipe(&n);
+                    return tool_error("Failed to complete the hand-off: past its bound with no answer from %s; "
                                       "rolled back, pair again", from);
+                }
             } else {
                 int k = pending_judge(&n, &p, l, r, &rep, why, sizeof(why));
                 if (k != 0)
