@@ -67,6 +67,10 @@ table ip nat {
 NFT
 in_ns d ping -c1 -W2 192.168.77.1 >/dev/null && ok "d reaches the outside through the NAT" || die "the NAT does not work"
 in_ns a ping -c1 -W1 10.99.0.2 >/dev/null 2>&1 && die "d is reachable from outside" || ok "nothing reaches d from outside"
+# a new namespace inherits the root's forwarding (on, for the underlay): off on the nodes, so
+# that only the hub's own switching turns it on
+for n in a b c d; do in_ns "$n" sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'; done
+fwd() { in_ns "$1" cat /proc/sys/net/ipv4/ip_forward; }
 
 for n in a b c d; do "$pair" keys --state "$work/$n" >/dev/null || die "keys $n"; done
 in_ns a "$pair" genesis --state "$work/a" --origin four.test/ppn --range 10.8.0.0/24 \
@@ -168,7 +172,7 @@ start_serve() { # (ip netns exec execs serve: $! is serve itself)
   spid[$1]=$!
 }
 stop_serve() { kill "${spid[$1]}" 2>/dev/null; wait "${spid[$1]}" 2>/dev/null; }
-trap 'for n in a b c d; do kill "${spid[$n]:-}" 2>/dev/null; done' EXIT
+trap 'for n in a b c d e; do kill "${spid[$n]:-}" 2>/dev/null; done' EXIT
 for n in a b c; do start_serve "$n"; done
 # nat-d accepts no inbound connection: it pairs by --join (it only connects out, through its
 # NAT); nothing is forwarded to it, and it records no endpoint.
@@ -208,8 +212,9 @@ start_serve a
 a_follows() { hub_is a && [ "$(peers a)" = 1 ]; }
 within $BOUND_S a_follows &&
   ok "laptop-a, back, follows (one peer: the hub)" || bad "laptop-a after restart: $("$pair" topology --state "$work/a"), $(peers a) peers"
-[ "$(peers b)" = 3 ] && in_ns b sh -c 'cat /proc/sys/net/ipv4/ip_forward' | grep -q 1 &&
-  ok "the hub peers with all three and forwards" || bad "hub: $(peers b) peers, forwarding $(in_ns b cat /proc/sys/net/ipv4/ip_forward)"
+[ "$(peers b)" = 3 ] && [ "$(fwd b)" = 1 ] && [ -e "$work/b/forwarding" ] &&
+  ok "the hub peers with all three and forwards (turned on by itself, remembered in its state)" ||
+  bad "hub: $(peers b) peers, forwarding $(fwd b), $(ls "$work/b")"
 [ -z "$("$ledger" show "$work/d/ledger" --view members 2>/dev/null | grep nat-d | grep -o '192[^ ]*')" ] &&
   ok "nat-d has no endpoint in the ledger" || bad "nat-d has an endpoint"
 
@@ -265,6 +270,65 @@ for n in a b d; do
 done
 "$ledger" show "$work/a/ledger" --json | grep -q forked && bad "the forked entry reached laptop-a" || ok "nothing of the fork was appended at laptop-a"
 "$ledger" verify "$work/b/ledger" >/dev/null && ok "laptop-b's replica verifies" || bad "laptop-b's replica does not verify"
+
+# the hub moves: forwarding that laptop-b turned on as the hub is turned off again; laptop-a's,
+# set by its operator before it became the hub, stays on after it stops being the hub
+in_ns a sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+in_ns a "$pair" topology --state "$work/a" hub laptop-a >/dev/null ||
+  { sleep 0.3; in_ns a "$pair" topology --state "$work/a" hub laptop-a >/dev/null; } || bad "topology hub at laptop-a"
+b_off() { "$pair" topology --state "$work/b" | grep -q "^topology.hub.laptop-a" && [ "$(fwd b)" = 0 ] && [ ! -e "$work/b/forwarding" ]; }
+within $BOUND_S b_off && [ "$(fwd a)" = 1 ] && [ ! -e "$work/a/forwarding" ] &&
+  ok "laptop-b, no longer the hub, turned its forwarding off again; laptop-a (hub) forwards, the operator's setting" ||
+  bad "forwarding after the hub moved: b $(fwd b) ($(ls "$work/b" | tr '\n' ' ')), a $(fwd a)"
+in_ns a "$pair" topology --state "$work/a" mesh >/dev/null ||
+  { sleep 0.3; in_ns a "$pair" topology --state "$work/a" mesh >/dev/null; } || bad "topology mesh"
+a_mesh() { "$pair" topology --state "$work/b" | grep -q "^topology.mesh" && [ "$(peers a)" = 2 ] && [ "$(peers b)" = 2 ]; }
+within $BOUND_S a_mesh && [ "$(fwd a)" = 1 ] &&
+  ok "full mesh again: laptop-a leaves the forwarding its operator set on" ||
+  bad "mesh again: peers a $(peers a) b $(peers b), forwarding a $(fwd a)"
+
+# a node whose hand-off is cut before the final part (the administrator stops there and is
+# killed) completes through the tunnel by itself: its 'serve --pull --ifname wg0' brings the
+# tunnel up from its pending replica, syncs from laptop-a's mesh address, becomes a member
+# and reaches the members; laptop-a's status then says the hand-off completed
+ip netns add e
+ip link add veth-e type veth peer name eth0 netns e
+ip addr add 192.168.81.254/24 dev veth-e; ip link set veth-e up
+in_ns e ip addr add 192.168.81.1/24 dev eth0; in_ns e ip link set eth0 up; in_ns e ip link set lo up
+in_ns e ip route add default via 192.168.81.254
+host[e]=late-e; mesh[e]=10.8.0.5
+"$pair" keys --state "$work/e" >/dev/null || bad "keys e"
+in_ns e "$pair" join --state "$work/e" --listen 192.168.81.1:7400 --endpoint 192.168.81.1:51820 --hostname late-e \
+  --ifname wg0 --yes --timeout 20 </dev/null >"$work/join-e.out" 2>&1 &
+jpid=$!
+for _ in $(seq 100); do grep -q '^listening' "$work/join-e.out" && break; sleep 0.1; done
+awk '$1 == "code" {print $2}' "$work/join-e.out" >"$work/code-e"
+# (ip netns exec and env exec: $! is the admit itself, which the kill below must reach)
+ip netns exec a env PPN_PAIR_TEST_STOP=before-final "$pair" admit --state "$work/a" --connect 192.168.81.1:7400 \
+  --ifname wg0 --yes --timeout 20 <"$work/code-e" >"$work/admit-e.out" 2>&1 &
+apid=$!
+for _ in $(seq 300); do grep -q '^stopping.before-final' "$work/admit-e.out" && break; sleep 0.1; done
+kill -9 "$apid"; wait "$apid" 2>/dev/null
+jrc=0; wait "$jpid" || jrc=$?
+t0=$(now_ms)
+es=$("$pair" status --state "$work/e" | grep '^pairing:')
+as=$("$pair" status --state "$work/a" | grep '^handoff: late-e' || true)
+[ "$jrc" = 1 ] && [[ $es == *"pending: admitted by laptop-a"* ]] && [[ $as == *"late-e admitted at entry"* ]] &&
+  ok "late-e's hand-off cut before the final part: late-e pending, laptop-a's status lists it unconfirmed" ||
+  bad "cut hand-off (join $jrc, '$es', '$as'): $(tail -2 "$work/join-e.out") / $(tail -2 "$work/admit-e.out")"
+ip netns exec e "$pair" serve --state "$work/e" --listen "${mesh[e]}:7411" --pull 2 --peer-port 7411 --ifname wg0 \
+  --hosts "$work/e.hosts" >>"$work/serve-e.out" 2>>"$work/serve-e.err" &
+spid[e]=$!
+within 30 grep -q '^completed' "$work/serve-e.out" && [ -d "$work/e/ledger" ] &&
+  ok "late-e completed through the tunnel by itself in $(( $(now_ms) - t0 )) ms" ||
+  bad "late-e did not complete: $(tail -3 "$work/serve-e.out" "$work/serve-e.err")"
+for dst in a b; do
+  reach e "${mesh[$dst]}" && ok "late-e reaches ${host[$dst]} (${mesh[$dst]})" || bad "late-e cannot reach ${host[$dst]}"
+done
+settled() { ! "$pair" status --state "$work/a" | grep -q '^handoff: late-e admitted'; }
+within 15 settled && [ -z "$(ls "$work/a/handoff" 2>/dev/null)" ] &&
+  ok "laptop-a's status: late-e's hand-off completed (its cosignature reached laptop-a)" ||
+  bad "laptop-a still lists late-e: $("$pair" status --state "$work/a" | grep '^handoff')"
 
 echo "$fails failure(s)"
 exit "$fails"

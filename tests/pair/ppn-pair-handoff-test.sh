@@ -366,7 +366,7 @@ rc=0; "$pair" sync --state P --from "127.0.0.1:$sport" >sync15b.out 2>&1 || rc=$
 for n in M N; do "$pair" keys --state $n >/dev/null; done
 "$pair" genesis --state M --origin loop.pointsav/ledger --range 127.8.0.0/24 --hostname node-m >/dev/null
 msport=$((port + 400))
-"$pair" serve --state M --listen "127.8.0.1:$msport" >mserve.out 2>&1 &
+"$pair" serve --state M --listen "127.8.0.1:$msport" --pull 60 >mserve.out 2>&1 &
 mspid=$!
 wait_line mserve.out '^serving'
 port=$((port + 1))
@@ -383,11 +383,51 @@ kill -CONT "$apid"; wait "$apid" 2>/dev/null
 nspid=$!
 wait_line nserve.out '^serving'
 ns=$(status_line N)
-kill "$nspid" "$mspid"; wait "$nspid" "$mspid" 2>/dev/null
 [ "$jrc" = 1 ] && grep -q '^completed' nserve.out && [ -d N/ledger ] && [[ $ns == *member* ]] &&
   cmp -s M/ledger/entries N/ledger/entries &&
   ok "serve --pull completes a pending node by itself from the administrator's mesh address, then serves" ||
   { bad "serve --pull on a pending node (join $jrc, '$ns')"; cat nserve.out node-n.out; }
+# ...and the administrator learns it: the node cosigned the checkpoint covering its entry when
+# it completed; once the administrator pulls from it, its status no longer lists the hand-off
+# as unconfirmed (the record is removed, status says once that it completed)
+# (M's own service may hold its writer lock for a moment: asked again then)
+for _ in $(seq 20); do
+  rc=0; "$pair" sync --state M --from "127.8.0.2:$msport" >msync.out 2>&1 || rc=$?
+  [ "$rc" = 0 ] || grep -q 'busy' msync.out || break
+  [ "$rc" = 0 ] && break; sleep 0.2
+done
+ms=$("$pair" status --state M | grep '^handoff:' || true)
+ms2=$("$pair" status --state M --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["handoffs"]))')
+[ "$rc" = 0 ] && [[ $ms == *"node-n completed at entry "*": its cosignature"* ]] && [[ $ms != *"not confirmed"* ]] &&
+  [[ $ms != *"has not confirmed"* ]] && [ -z "$(ls M/handoff 2>/dev/null)" ] && [ "$ms2" = 0 ] &&
+  ok "the administrator's status: the hand-off completed (the node's cosignature reached it through the sync)" ||
+  { bad "administrator's handoff after the node completed ($rc, '$ms', $ms2)"; cat msync.out; }
+# ...and a cosignature travels by itself within a second or two: node-o's hand-off is cut the
+# same way, it completes by 'ppn-pair sync' (cosigning) and only serves (--pull 0: it nudges
+# nobody); node-n's service (--pull 1) learns the cosignature without its checkpoint changing
+# and nudges the administrator, whose own pull is 60 s away
+"$pair" keys --state O >/dev/null
+port=$((port + 1))
+"$pair" join --state O --listen "127.0.0.1:$port" --hostname node-o --yes --timeout 2 </dev/null >node-o.out 2>&1 &
+jpid=$!
+wait_line node-o.out '^listening'
+code_of node-o.out | PPN_PAIR_TEST_STOP=before-final "$pair" admit --state M --connect "127.0.0.1:$port" --yes \
+  --timeout 2 >admit-node-o.out 2>&1 &
+apid=$!
+wait_line admit-node-o.out '^stopping	before-final'
+jrc=0; wait "$jpid" || jrc=$?
+kill -CONT "$apid"; wait "$apid" 2>/dev/null
+rc=0; "$pair" sync --state O --from "127.8.0.1:$msport" >osync.out 2>&1 || rc=$?
+"$pair" serve --state O --listen "127.8.0.3:$msport" --pull 0 >oserve.out 2>&1 &
+ospid=$!
+wait_line oserve.out '^serving'
+o_settled() { ! "$pair" status --state M | grep -q '^handoff: node-o admitted'; }
+t0=$(now); got=""
+for _ in $(seq 40); do o_settled && { got=$(elapsed "$t0"); break; }; sleep 0.1; done
+kill "$nspid" "$mspid" "$ospid"; wait "$nspid" "$mspid" "$ospid" 2>/dev/null
+[ "$jrc" = 1 ] && [ "$rc" = 0 ] && grep -q '^completed' osync.out && [ -n "$got" ] &&
+  ok "a cosignature nudges: the administrator learnt node-o's completion through node-n in $got s" ||
+  { bad "cosignature by nudge (join $jrc, sync $rc, '$("$pair" status --state M | grep '^handoff')')"; cat osync.out; }
 
 # 13. the final message and the first channel bytes in one read: covered in test-session; here a
 # good ceremony after all of the above still works in both directions

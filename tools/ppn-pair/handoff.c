@@ -232,6 +232,14 @@ static int pending_finish(const struct node *n)
     ppn_ledger *l = NULL;
     if (ledger_open_write_wait(n->ledger_dir, &l) == 0) {
         (void)ppn_ledger_export_nodes(l, NULL);
+        /* The node's word that it holds the replica: its cosignature of the checkpoint that
+         * covers its entry, which the sync passes on to the administrator (handoff_settle).
+         * Without the secret (wiped), serve cosigns at its first round. */
+        if (!sodium_is_zero(n->id_sk, sizeof(n->id_sk))) {
+            int r = ppn_ledger_cosign(l, n->id_sk, (uint64_t)time(NULL));
+            if (r < 0)
+                fprintf(stderr, "ppn-pair: cannot cosign the checkpoint: %s\n", strerror(-r));
+        }
         ppn_ledger_free(l);
     }
     return 0;
@@ -392,14 +400,19 @@ static void handoff_path(const struct node *n, const uint8_t id[32], char *buf, 
         buf[0] = 0;
 }
 
-static int handoff_record(const struct node *n, const uint8_t id[32], const char *text)
+/* The line 'status' shows, then "entry <index> <identity key, base64>": what handoff_settle
+ * looks for in the cosignatures. */
+static int handoff_record(const struct node *n, const uint8_t id[32], uint64_t index, const char *text)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
+    char dir[PATH_MAX], path[PATH_MAX], b64[PPN_CRYPTO_KEY_B64_LEN + 1], rec[1000];
     snprintf(dir, sizeof(dir), "%s/handoff", n->dir);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return -errno;
     handoff_path(n, id, path, sizeof(path));
-    return write_atomic(path, text);
+    ppn_crypto_key_to_base64(id, b64);
+    snprintf(rec, sizeof(rec), "%.*s\nentry %llu %s\n", (int)strcspn(text, "\n"), text, (unsigned long long)index,
+             b64);
+    return write_atomic(path, rec);
 }
 
 static void handoff_done(const struct node *n, const uint8_t id[32])
@@ -407,6 +420,87 @@ static void handoff_done(const struct node *n, const uint8_t id[32])
     char path[PATH_MAX];
     handoff_path(n, id, path, sizeof(path));
     unlink(path);
+}
+
+/* Does the ledger hold a cosignature by 'id' on a checkpoint whose tree contains entry
+ * 'index' (size > index) and that is this ledger's own history (the root at that size)?
+ * Then the node holds a replica with its entry: the hand-off is complete.  The size cosigned,
+ * or 0. */
+static uint64_t handoff_cosigned(ppn_ledger *l, const uint8_t id[32], uint64_t index)
+{
+    struct ppn_ledger_cosignature cs[PPN_LEDGER_COSIGNATURES_MAX];
+    size_t count = 0;
+    if (ppn_ledger_cosignatures(l, cs, PPN_LEDGER_COSIGNATURES_MAX, &count) < 0)
+        return 0;
+    for (size_t i = 0; i < count && i < PPN_LEDGER_COSIGNATURES_MAX; i++) {
+        uint8_t root[32];
+        if (sodium_memcmp(cs[i].cosigner, id, 32) != 0 || cs[i].size <= index || cs[i].size > ppn_ledger_size(l) ||
+            ppn_ledger_root(l, cs[i].size, root) < 0 || sodium_memcmp(root, cs[i].root, 32) != 0)
+            continue;
+        return cs[i].size;
+    }
+    return 0;
+}
+
+/* The administrator's signal that a hand-off left unconfirmed completed later (through the
+ * network sync): the node's cosignature of a checkpoint covering its entry, passed on by the
+ * sync.  Each such record is removed, and fn is called with a line saying so. */
+void handoff_settle(const struct node *n, ppn_ledger *l, void (*fn)(void *ud, const char *line), void *ud)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/handoff", n->dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || strstr(e->d_name, ".tmp"))
+            continue;
+        char p[PATH_MAX + 300], line[600], rec[200] = "", b64[64] = "";
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f)
+            continue;
+        if (!fgets(line, sizeof(line), f) || !fgets(rec, sizeof(rec), f))
+            rec[0] = 0;
+        fclose(f);
+        unsigned long long index;
+        uint8_t id[32];
+        struct ppn_ledger_member m;
+        if (sscanf(rec, "entry %llu %63s", &index, b64) != 2 ||
+            ppn_crypto_key_from_base64(b64, strlen(b64), id) < 0) {
+            /* a record of an older ppn-pair: the member whose key the file is named after */
+            bool found = false;
+            for (size_t i = 0; !found && i < ppn_ledger_member_count(l); i++) {
+                char hex[65];
+                if (ppn_ledger_member_get(l, i, &m) < 0)
+                    continue;
+                sodium_bin2hex(hex, sizeof(hex), m.identity, 16);
+                if ((found = strcmp(hex, e->d_name) == 0)) {
+                    memcpy(id, m.identity, 32);
+                    index = m.index;
+                }
+            }
+            if (!found)
+                continue;
+        }
+        uint64_t size = handoff_cosigned(l, id, index);
+        if (!size)
+            continue;
+        const char *name = "the node";
+        if (ppn_ledger_member_find(l, id, &m) == 0)
+            name = m.hostname;
+        char text[700];
+        snprintf(text, sizeof(text),
+                 "handoff: %.250s completed at entry %llu: its cosignature of the checkpoint of size %llu reached "
+                 "this node",
+                 name, index, (unsigned long long)size);
+        if (unlink(p) == 0) {
+            fsync_dir(dir);
+            fn(ud, text);
+        }
+    }
+    closedir(d);
 }
 
 /* Calls fn for each hand-off line (status). */
@@ -584,7 +678,7 @@ int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledge
              "it, the node completes through sync from this node once a checkpoint covers it (the next admit "
              "signs one)\n",
              peer->hostname, (unsigned long long)index, addr);
-    if ((r = handoff_record(n, peer->identity_public, line)) < 0) {
+    if ((r = handoff_record(n, peer->identity_public, index, line)) < 0) {
         (void)send_refusal(s, fd, r, "the administrator cannot record the hand-off", deadline);
         return tool_fail("record the hand-off in", n->dir, r);
     }
@@ -607,7 +701,7 @@ int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledge
              "handoff: %s admitted at entry %llu (%s) has not confirmed the final part; it completes through sync "
              "from this node\n",
              peer->hostname, (unsigned long long)got, addr);
-    if ((r = handoff_record(n, peer->identity_public, line)) < 0)
+    if ((r = handoff_record(n, peer->identity_public, got, line)) < 0)
         return tool_fail("record the hand-off in", n->dir, r);
 
     test_stop("before-final");

@@ -365,7 +365,12 @@ static int cmd_status(int argc, char **argv)
     (void)pending_expire(&n);
     char pstate[32], ptext[700];
     pairing_state(&n, pstate, sizeof(pstate), ptext, sizeof(ptext));
-    json_t *handoffs = json_array();
+    json_t *handoffs = json_array(), *settled = json_array();
+    ppn_ledger *hl = NULL;
+    if (access(n.ledger_dir, F_OK) == 0 && ppn_ledger_open(n.ledger_dir, 0, &hl) == 0) {
+        handoff_settle(&n, hl, status_handoff, settled); /* completed since: the node's cosignature */
+        ppn_ledger_free(hl);
+    }
     handoff_list(&n, status_handoff, handoffs);
     if (access(n.ledger_dir, F_OK) != 0) {
         if (json) {
@@ -380,12 +385,14 @@ static int cmd_status(int argc, char **argv)
             printf("identity:  %s\nwireguard: %s\nledger:    none\npairing:   %s\n", id, wg, ptext);
             json_decref(handoffs);
         }
+        json_decref(settled);
         return 0;
     }
     ppn_ledger *l = NULL;
     int r = ppn_ledger_open(n.ledger_dir, 0, &l);
     if (r < 0) {
         json_decref(handoffs);
+        json_decref(settled);
         return tool_fail("open ledger", n.ledger_dir, r);
     }
     json_t *members = json ? json_array() : NULL;
@@ -396,6 +403,8 @@ static int cmd_status(int argc, char **argv)
         printf("pairing:   %s\n", ptext);
         for (size_t i = 0; i < json_array_size(handoffs); i++)
             printf("%s\n", json_string_value(json_array_get(handoffs, i)));
+        for (size_t i = 0; i < json_array_size(settled); i++)
+            printf("%s\n", json_string_value(json_array_get(settled, i)));
         struct ppn_ledger_member hub;
         if (ppn_ledger_hub(l, &hub) == 0)
             printf("topology:  hub %s (%s)\n\n", hub.hostname, hub.mesh);
@@ -422,6 +431,8 @@ static int cmd_status(int argc, char **argv)
                               "ledger", "dir", n.ledger_dir, "origin", ppn_ledger_origin(l), "range",
                               ppn_ledger_mesh_range(l), "entries", (json_int_t)ppn_ledger_size(l), "members", members,
                               "pairing", "state", pstate, "text", ptext, "handoffs", handoffs);
+        if (o)
+            json_object_set(o, "handoffs_completed", settled);
         struct ppn_ledger_member hub;
         json_t *lo = o ? json_object_get(o, "ledger") : NULL;
         if (lo && ppn_ledger_hub(l, &hub) == 0) {
@@ -437,6 +448,7 @@ static int cmd_status(int argc, char **argv)
         json_decref(o);
     }
     json_decref(handoffs);
+    json_decref(settled);
     ppn_ledger_free(l);
     return 0;
 }

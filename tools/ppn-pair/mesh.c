@@ -49,6 +49,67 @@ static void warn_endpoint(const char *member, const char *endpoint, void *ud)
             member);
 }
 
+#define IP_FORWARD "/proc/sys/net/ipv4/ip_forward"
+
+static int forward_read(void)
+{
+    char c = 0;
+    int fd = open(IP_FORWARD, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t k = read(fd, &c, 1);
+    close(fd);
+    return k == 1 ? c == '1' : -EIO;
+}
+
+static int forward_write(bool on)
+{
+    int fd = open(IP_FORWARD, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = write(fd, on ? "1\n" : "0\n", 2) == 2 ? 0 : -errno;
+    close(fd);
+    return r;
+}
+
+/* The hub forwards between the spokes (in this network namespace).  Forwarding that this
+ * node turned on as the hub (remembered in STATE/forwarding, written before it is turned on)
+ * is turned off again when it stops being the hub; forwarding that was on already (an
+ * operator's, or another service's) is never touched. */
+static void forwarding_follow(const struct node *n, bool hub)
+{
+    char mark[PATH_MAX + 16];
+    snprintf(mark, sizeof(mark), "%s/forwarding", n->dir);
+    bool ours = access(mark, F_OK) == 0;
+    int cur = forward_read(), r = 0;
+    if (hub && cur == 0) {
+        int fd = open(mark, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        static const char text[] = "IPv4 forwarding turned on by ppn-pair: this node is the routing hub\n";
+        if (fd < 0 || tool_write_all(fd, text, sizeof(text) - 1) < 0 || fsync(fd) < 0)
+            r = errno ? -errno : -EIO;
+        if (fd >= 0)
+            close(fd);
+        if (r == 0)
+            r = forward_write(true);
+        if (r < 0) {
+            unlink(mark);
+            fprintf(stderr, "ppn-pair: warning: this node is the routing hub but IPv4 forwarding could not be "
+                            "turned on (" IP_FORWARD "): %s\n", strerror(-r));
+        }
+    } else if (hub && cur < 0) {
+        fprintf(stderr, "ppn-pair: warning: this node is the routing hub but " IP_FORWARD " cannot be read: %s\n",
+                strerror(-cur));
+    } else if (!hub && ours) {
+        if (cur == 1 && (r = forward_write(false)) < 0)
+            fprintf(stderr, "ppn-pair: warning: IPv4 forwarding, turned on by this node as the hub, could not be "
+                            "turned off (" IP_FORWARD "): %s\n", strerror(-r));
+        else {
+            unlink(mark);
+            printf("forwarding\toff\t(this node turned it on as the hub and is no longer the hub)\n");
+        }
+    }
+}
+
 int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, bool quiet_if_same)
 {
     (void)quiet_if_same;
@@ -115,14 +176,7 @@ int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, b
         (void)ppn_ledger_hub(t, &hub);
         ppn_ledger_free(t);
     }
-    if (role == GLUE_HUB) {
-        int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || write(fd, "1\n", 2) != 2)
-            fprintf(stderr, "ppn-pair: warning: this node is the routing hub but IPv4 forwarding could not be "
-                            "turned on (/proc/sys/net/ipv4/ip_forward): %s\n", strerror(errno));
-        if (fd >= 0)
-            close(fd);
-    }
+    forwarding_follow(n, role == GLUE_HUB);
     printf("mesh\t%s\t%s\t%u peer(s)\t%d change(s)%s%s\n", ifname, self.mesh, peers, changed,
            role == GLUE_HUB ? "\thub (forwarding)" : role == GLUE_SPOKE ? "\tthrough the hub " : "",
            role == GLUE_SPOKE ? hub.hostname : "");

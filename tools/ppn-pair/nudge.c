@@ -1,10 +1,10 @@
 /* Nudges: how a change reaches every member well within a second (doc/sync.md, "Nudges").
  *
  * 'ppn-pair serve' watches its own ledger directory with inotify.  When the stored
- * checkpoint changes — whoever wrote it: 'ppn-pair admit', 'remove', 'ppn-ledger
- * checkpoint', or serve's own pull that learned something — it sends one 16-byte UDP
- * datagram, "PPNNUDG1" and its checkpoint size, from its listening address to every other
- * member's mesh address at the peer port.  A member that receives one pulls from the
+ * checkpoint or the cosignatures kept change — whoever wrote them: 'ppn-pair admit',
+ * 'remove', 'ppn-ledger checkpoint', or serve's own pull that learned something — it sends
+ * one 16-byte UDP datagram, "PPNNUDG1" and its checkpoint size, from its listening address
+ * to every other member's mesh address at the peer port.  A member that receives one pulls from the
  * member whose mesh address the datagram came from, and from nobody else.
  *
  * A nudge carries no authority: it changes nothing by itself, it only makes a pull happen
@@ -65,11 +65,11 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_st
     return false;
 }
 
-static void cp_stat(struct nudge *nd, struct nudge_stat *st)
+static void file_stat(const char *path, struct nudge_stat *st)
 {
     struct stat s;
     memset(st, 0, sizeof(*st));
-    if (stat(nd->cp_path, &s) == 0) {
+    if (stat(path, &s) == 0) {
         st->dev = (uint64_t)s.st_dev;
         st->ino = (uint64_t)s.st_ino;
         st->size = (uint64_t)s.st_size;
@@ -126,6 +126,7 @@ int nudge_open(struct nudge *nd, const char *listen_host, uint16_t listen_port, 
     nd->port = peer_port;
     memcpy(nd->self_id, self_id, 32);
     snprintf(nd->cp_path, sizeof(nd->cp_path), "%s/checkpoint", ledger_dir);
+    snprintf(nd->cs_path, sizeof(nd->cs_path), "%s/cosignatures", ledger_dir);
     struct sockaddr_storage sa;
     socklen_t len;
     int r = addr_parse(listen_host, listen_port, SOCK_DGRAM, &sa, &len);
@@ -146,7 +147,8 @@ int nudge_open(struct nudge *nd, const char *listen_host, uint16_t listen_port, 
         close(nd->ifd);
         nd->ifd = -1;
     }
-    cp_stat(nd, &nd->last);
+    file_stat(nd->cp_path, &nd->last);
+    file_stat(nd->cs_path, &nd->last_cs);
     members_refresh(nd);
     nd->tokens = NUDGE_RATE;
     return 0;
@@ -194,13 +196,22 @@ bool nudge_process(struct nudge *nd, uint64_t now)
     }
     struct nudge_stat st;
     if (nd->ifd >= 0 || now >= nd->next_stat) {
-        cp_stat(nd, &st);
+        file_stat(nd->cp_path, &st);
         nd->next_stat = now + NUDGE_STAT_MS;
         if (memcmp(&st, &nd->last, sizeof(st)) != 0) {
             nd->last = st;
             members_refresh(nd);
             nudge_send_all(nd);
             changed = true;
+        }
+        /* A cosignature learnt or made (the checkpoint unchanged) is news too: an
+         * administrator learns that a node completed its hand-off from the node's
+         * cosignature.  The others pull; WireGuard has nothing to follow. */
+        file_stat(nd->cs_path, &st);
+        if (memcmp(&st, &nd->last_cs, sizeof(st)) != 0) {
+            nd->last_cs = st;
+            if (!changed)
+                nudge_send_all(nd);
         }
     }
     /* refill: NUDGE_RATE datagrams a second at most */

@@ -29,10 +29,10 @@ struct nudge_stat {
 struct nudge {
     int ufd, ifd;
     const char *ledger_dir;
-    char cp_path[PATH_MAX];
+    char cp_path[PATH_MAX], cs_path[PATH_MAX];
     uint16_t port;
     uint8_t self_id[32];
-    struct nudge_stat last;
+    struct nudge_stat last, last_cs;
     uint64_t cp_size, next_stat;
     struct nudge_member *m; /* the other current members */
     size_t count;

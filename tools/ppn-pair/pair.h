@@ -69,6 +69,7 @@ int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, 
 int pending_expire(const struct node *n);
 void pairing_state(const struct node *n, char *state, size_t ssize, char *text, size_t tsize);
 void handoff_list(const struct node *n, void (*fn)(void *ud, const char *line), void *ud);
+void handoff_settle(const struct node *n, ppn_ledger *l, void (*fn)(void *ud, const char *line), void *ud);
 
 /* topology.c: a member by host name or identity key (-ENOENT); the entries that make 'hub'
  * (NULL: none) the routing hub; the command. */

@@ -349,14 +349,19 @@ int cmd_sync(int argc, char **argv)
     if (tool_parse_hostport(from, false, host, sizeof(host), &port, why) < 0)
         return tool_usage_error(SYNC_USAGE, "--from: %s", why);
     struct node n;
-    if (node_load(&n, state, false))
+    int r0;
+    if (node_load(&n, state, false)) /* the sync needs no secret, but completing a hand-off cosigns */
         return 1;
-    node_wipe(&n); /* the sync needs no secret */
     struct pending pend;
     if (access(n.ledger_dir, F_OK) != 0) {
         (void)pending_expire(&n);
-        if (pending_load(&n, &pend) == 0)
-            return sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+        if (pending_load(&n, &pend) == 0) {
+            /* the identity key cosigns the checkpoint once the hand-off completes */
+            r0 = sync_pending(&n, &pend, from, timeout_ms, (size_t)max);
+            node_wipe(&n);
+            return r0;
+        }
+        node_wipe(&n);
         char st[32], text[700];
         pairing_state(&n, st, sizeof(st), text, sizeof(text));
         if (strcmp(st, "not-admitted") == 0)
@@ -436,7 +441,7 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
         snprintf(pn.ledger_dir, sizeof(pn.ledger_dir), "%s", p.ledger_dir);
         (void)mesh_apply(&pn, ifname, wg_port, true);
     }
-    node_wipe(&n);
+    /* the identity key stays: completing cosigns the checkpoint (the administrator's signal) */
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -454,11 +459,15 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
             r = sync_from(l, from, PULL_SYNC_MS, max, &total, &rounds, &rep, err, sizeof(err));
             if (r < 0 && err[0]) {
                 ppn_ledger_free(l);
-                if (pending_expire(&n) == 1)
+                if (pending_expire(&n) == 1) {
+                    node_wipe(&n);
                     return tool_error("Failed to complete the hand-off: past its bound with no answer from %s; "
                                       "rolled back, pair again", from);
+                }
             } else {
                 int k = pending_judge(&n, &p, l, r, &rep, why, sizeof(why));
+                if (k != 0)
+                    node_wipe(&n);
                 if (k == 1) {
                     printf("completed\tadmitted by %s at entry %llu\n", p.admin_hostname,
                            (unsigned long long)p.index);
@@ -472,6 +481,7 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
         for (uint64_t t = 0; t < pull_ms && !stop; t += 100)
             usleep(100000);
     }
+    node_wipe(&n);
     return tool_error("stopped while this node is pending");
 }
 
