@@ -46,7 +46,7 @@ cg_cleanup() {
 
 # The ledger (one node, node-a, and an operator) and the controller.
 pool_ledger_controller() {
-    for k in admin na op; do head -c 32 /dev/urandom | base64 > "$W/$k.key"; done
+    for k in admin na op; do (umask 077; head -c 32 /dev/urandom | base64 > "$W/$k.key"); done
     local na wg
     na=$("$LEDGER" pubkey "$W/na.key"); wg=$(head -c 32 /dev/urandom | base64)
     "$LEDGER" init "$W/L" --origin pool.example/ledger --mesh 127.79.0.0/24 --key "$W/admin.key" >/dev/null ||

@@ -55,6 +55,7 @@ class LedgerTest(unittest.TestCase):
             nk = base64.b64encode(os.urandom(32)).decode()
             with open(os.path.join(d, f"n{i}.key"), "w") as f:
                 f.write(nk + "\n")
+            os.chmod(os.path.join(d, f"n{i}.key"), 0o600)  # the tools refuse a key others can read
             pub = subprocess.run([TOOL, "pubkey", os.path.join(d, f"n{i}.key")], check=True, capture_output=True,
                                  text=True).stdout.strip()
             wg = base64.b64encode(os.urandom(32)).decode()
