@@ -46,3 +46,18 @@ int ppnc_key_from_base64(uint8_t key[32], const char *s, size_t len);
 void ppnc_wipe(void *p, size_t len);
 /* Constant-time equality of two buffers: 1 if equal, else 0. */
 int ppnc_memeq_ct(const void *a, const void *b, size_t len);
+
+/* Big-endian integers of 'bytes' (1..8) bytes, as the wire formats in doc/ write them. */
+static inline void ppnc_put_be(uint8_t *p, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+}
+
+static inline uint64_t ppnc_get_be(const uint8_t *p, unsigned bytes)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}

@@ -15,20 +15,6 @@
 #include "ledger-private.h"
 #include "ppn-common.h"
 
-static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void bundle_report_init(struct ppn_ledger_bundle_report *rep)
 {
     memset(rep, 0, sizeof(*rep));
@@ -78,7 +64,7 @@ int bundle_scan(const uint8_t *buf, size_t len, struct bundle_part *parts, size_
     }
     if (memcmp(buf, BUNDLE_MAGIC, 8) != 0)
         return refuse(rep, -EBADMSG, UINT32_MAX, 0, "not a ledger bundle (no PPNLEDG1 magic)");
-    uint64_t count = get_be(buf + 8, 4);
+    uint64_t count = ppnc_get_be(buf + 8, 4);
     if (count == 0 || count > PPN_LEDGER_BUNDLE_FILES_MAX)
         return refuse(rep, -EBADMSG, UINT32_MAX, 8, "the file count is not 1 to 16");
     uint64_t pos = BUNDLE_HEAD;
@@ -87,7 +73,7 @@ int bundle_scan(const uint8_t *buf, size_t len, struct bundle_part *parts, size_
             *ret_total = pos + 2;
             return -EAGAIN;
         }
-        uint64_t nl = get_be(buf + pos, 2);
+        uint64_t nl = ppnc_get_be(buf + pos, 2);
         if (nl == 0 || nl > BUNDLE_NAME_MAX)
             return refuse(rep, -EBADMSG, i, pos, "a file name length is not 1 to 64");
         if (len < pos + 2 + nl) {
@@ -108,7 +94,7 @@ int bundle_scan(const uint8_t *buf, size_t len, struct bundle_part *parts, size_
             *ret_total = pos + 2 + nl + 8;
             return -EAGAIN;
         }
-        uint64_t size = get_be(buf + pos + 2 + nl, 8);
+        uint64_t size = ppnc_get_be(buf + pos + 2 + nl, 8);
         uint64_t data = pos + 2 + nl + 8;
         if (size > PPN_LEDGER_BUNDLE_MAX || data + size > PPN_LEDGER_BUNDLE_MAX)
             return refuse(rep, -E2BIG, i, pos + 2 + nl, "file '%s' would make the bundle larger than 256 MiB",
@@ -154,20 +140,20 @@ PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *l, uint8_t **ret_buf, size_t 
     if (!b)
         return -ENOMEM;
     memcpy(b, BUNDLE_MAGIC, 8);
-    put_be(b + 8, l->has_cp ? 3 : 2, 4);
+    ppnc_put_be(b + 8, l->has_cp ? 3 : 2, 4);
     size_t pos = BUNDLE_HEAD;
     int r = 0;
     /* In name order: checkpoint, entries, tree. */
     if (l->has_cp) {
-        put_be(b + pos, 10, 2);
+        ppnc_put_be(b + pos, 10, 2);
         memcpy(b + pos + 2, "checkpoint", 10);
-        put_be(b + pos + 12, l->cp_len, 8);
+        ppnc_put_be(b + pos + 12, l->cp_len, 8);
         memcpy(b + pos + 20, l->cp_note, l->cp_len);
         pos += 20 + l->cp_len;
     }
-    put_be(b + pos, 7, 2);
+    ppnc_put_be(b + pos, 7, 2);
     memcpy(b + pos + 2, "entries", 7);
-    put_be(b + pos + 9, l->end, 8);
+    ppnc_put_be(b + pos + 9, l->end, 8);
     pos += 17;
     for (uint64_t done = 0; done < l->end;) {
         ssize_t got = pread(l->efd, b + pos, (size_t)(l->end - done), (off_t)done);
@@ -180,9 +166,9 @@ PPN_EXPORT int ppn_ledger_bundle_build(ppn_ledger *l, uint8_t **ret_buf, size_t 
         done += (uint64_t)got;
         pos += (size_t)got;
     }
-    put_be(b + pos, 4, 2);
+    ppnc_put_be(b + pos, 4, 2);
     memcpy(b + pos + 2, "tree", 4);
-    put_be(b + pos + 6, tree_bytes, 8);
+    ppnc_put_be(b + pos + 6, tree_bytes, 8);
     pos += 14;
     /* The hashes as this handle holds them (the right edge and any rebuilt ones in memory). */
     for (uint64_t i = 0; i < tree_bytes / 32; i++, pos += 32)

@@ -25,20 +25,6 @@
 #include "ledger-private.h"
 #include "ppn-common.h"
 
-static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 void cosig_key_name(const char *origin, const uint8_t pk[32], char *buf, size_t size)
 {
     snprintf(buf, size, "%s/cosigner/%02x%02x%02x%02x%02x%02x%02x%02x", origin, pk[0], pk[1], pk[2], pk[3],
@@ -89,18 +75,18 @@ bool cosig_verify(const char *origin, const struct cosig *c)
 void cosig_encode(const struct cosig *c, uint8_t out[COSIG_RECORD])
 {
     memcpy(out, c->pk, 32);
-    put_be(out + 32, c->size, 8);
+    ppnc_put_be(out + 32, c->size, 8);
     memcpy(out + 40, c->root, 32);
-    put_be(out + 72, c->time, 8);
+    ppnc_put_be(out + 72, c->time, 8);
     memcpy(out + 80, c->sig, 64);
 }
 
 int cosig_decode(const uint8_t in[COSIG_RECORD], struct cosig *c)
 {
     memcpy(c->pk, in, 32);
-    c->size = get_be(in + 32, 8);
+    c->size = ppnc_get_be(in + 32, 8);
     memcpy(c->root, in + 40, 32);
-    c->time = get_be(in + 72, 8);
+    c->time = ppnc_get_be(in + 72, 8);
     memcpy(c->sig, in + 80, 64);
     return c->size > (UINT64_C(1) << 62) ? -EBADMSG : 0;
 }
@@ -248,8 +234,8 @@ PPN_EXPORT int ppn_ledger_cosignature_note(ppn_ledger *l, size_t i, char *buf, s
         return -ENOENT;
     uint8_t raw[76];
     uint32_t id = cosig_key_id(l->origin, set[i].pk);
-    put_be(raw, id, 4);
-    put_be(raw + 4, set[i].time, 8);
+    ppnc_put_be(raw, id, 4);
+    ppnc_put_be(raw + 4, set[i].time, 8);
     memcpy(raw + 12, set[i].sig, 64);
     char b64[128], name[PPN_LEDGER_TEXT_MAX + 32], rootb[64];
     sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);

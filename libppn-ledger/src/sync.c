@@ -14,20 +14,6 @@
 #include "ppn-common.h"
 #include "sync.h"
 
-static void put_be(uint8_t *p, uint64_t v, unsigned bytes)
-{
-    for (unsigned i = 0; i < bytes; i++)
-        p[i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
-}
-
-static uint64_t get_be(const uint8_t *p, unsigned bytes)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < bytes; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void report_init(struct ppn_ledger_sync_report *rep)
 {
     memset(rep, 0, sizeof(*rep));
@@ -56,7 +42,7 @@ PPN_EXPORT int ppn_ledger_sync_request(ppn_ledger *l, uint8_t *buf, size_t size,
     if (size < len)
         return -ENOBUFS;
     memcpy(buf, SYNC_REQ_MAGIC2, 8);
-    put_be(buf + 8, l->n, 8);
+    ppnc_put_be(buf + 8, l->n, 8);
     frontier_root(&l->fr, buf + 16);
     buf[48] = (uint8_t)ol;
     memcpy(buf + 49, l->origin, ol);
@@ -76,7 +62,7 @@ PPN_EXPORT int ppn_ledger_sync_request_decode(const uint8_t *buf, size_t len,
     size_t ol = buf[48];
     if (ol == 0 || len != SYNC_REQ_HEAD + ol || !utf8_valid((const char *)buf + 49, ol))
         return -EBADMSG;
-    uint64_t size = get_be(buf + 8, 8);
+    uint64_t size = ppnc_get_be(buf + 8, 8);
     if (size > (UINT64_C(1) << 62))
         return -EBADMSG;
     ret->size = size;
@@ -107,8 +93,8 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
         a->version = 2;
     else
         return fail(rep, -EBADMSG, 0, "not a sync answer (no PPNSYNA1 or PPNSYNA2 magic)");
-    a->from = get_be(buf + 8, 8);
-    a->leaves = get_be(buf + 16, 8);
+    a->from = ppnc_get_be(buf + 8, 8);
+    a->leaves = ppnc_get_be(buf + 16, 8);
     pos = 24;
     if (a->from > (UINT64_C(1) << 62) || a->leaves > a->from)
         return fail(rep, -EBADMSG, a->leaves > a->from ? 16 : 8, "the answer's sizes are out of range");
@@ -117,7 +103,7 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
     a->leaf = buf + pos;
     pos += (size_t)a->leaves * 32;
     NEED(4, "its entry count");
-    a->count = (uint32_t)get_be(buf + pos, 4);
+    a->count = (uint32_t)ppnc_get_be(buf + pos, 4);
     if (a->count && a->leaves)
         return fail(rep, -EBADMSG, pos, "an answer with leaf hashes carries no entries");
     /* Each entry takes at least 3 bytes: a count the bytes cannot hold is refused at once. */
@@ -127,7 +113,7 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
     a->entry_off = pos;
     for (uint32_t i = 0; i < a->count; i++) {
         NEED(2, "an entry's length");
-        size_t el = (size_t)get_be(buf + pos, 2);
+        size_t el = (size_t)ppnc_get_be(buf + pos, 2);
         if (el == 0 || el > PPN_LEDGER_ENTRY_MAX)
             return fail(rep, -EBADMSG, pos, "entry %llu's length is not 1 to 4096",
                         (unsigned long long)(a->from + i));
@@ -136,7 +122,7 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
         pos += el;
     }
     NEED(2, "its checkpoint's length");
-    size_t nl = (size_t)get_be(buf + pos, 2);
+    size_t nl = (size_t)ppnc_get_be(buf + pos, 2);
     if (nl == 0 || nl > PPN_LEDGER_CHECKPOINT_MAX)
         return fail(rep, -EBADMSG, pos, "the checkpoint's length is not 1 to 16384");
     pos += 2;
@@ -187,7 +173,7 @@ int sync_answer_decode(const uint8_t *buf, size_t len, size_t max, struct sync_a
 static void answer_entry(const uint8_t *buf, const struct sync_answer *a, size_t *pos, const uint8_t **ret,
                          size_t *ret_len)
 {
-    size_t el = (size_t)get_be(buf + *pos, 2);
+    size_t el = (size_t)ppnc_get_be(buf + *pos, 2);
     *ret = buf + *pos + 2;
     *ret_len = el;
     *pos += 2 + el;
@@ -253,22 +239,22 @@ PPN_EXPORT int ppn_ledger_sync_answer(ppn_ledger *l, const uint8_t *req, size_t 
     if (!b)
         return -ENOMEM;
     memcpy(b, v2 ? SYNC_ANS_MAGIC2 : SYNC_ANS_MAGIC, 8);
-    put_be(b + 8, m, 8);
-    put_be(b + 16, leaves, 8);
+    ppnc_put_be(b + 8, m, 8);
+    ppnc_put_be(b + 16, leaves, 8);
     size_t pos = 24;
     for (uint64_t i = 0; i < leaves; i++, pos += 32)
         if ((r = ppn_ledger_leaf_hash(l, i, b + pos)) < 0)
             goto fail;
-    put_be(b + pos, count, 4);
+    ppnc_put_be(b + pos, count, 4);
     pos += 4;
     for (uint64_t i = m; i < m + count; i++) {
         size_t el;
         if ((r = ppn_ledger_get_raw(l, i, b + pos + 2, PPN_LEDGER_ENTRY_MAX, &el)) < 0)
             goto fail;
-        put_be(b + pos, el, 2);
+        ppnc_put_be(b + pos, el, 2);
         pos += 2 + el;
     }
-    put_be(b + pos, l->cp_len, 2);
+    ppnc_put_be(b + pos, l->cp_len, 2);
     memcpy(b + pos + 2, l->cp_note, l->cp_len);
     pos += 2 + l->cp_len;
     uint64_t P = m + count < C ? m + count : C;
@@ -500,7 +486,7 @@ PPN_EXPORT int ppn_ledger_sync_apply(ppn_ledger *l, const uint8_t *buf, size_t l
             if (l->err_index >= m && l->err_index < P) {
                 size_t p2 = a.entry_off;
                 for (uint64_t i = m; i < l->err_index; i++)
-                    p2 += 2 + (size_t)get_be(buf + p2, 2);
+                    p2 += 2 + (size_t)ppnc_get_be(buf + p2, 2);
                 rep.error_offset = p2;
             }
             fail(&rep, r, rep.error_offset, "entry %llu refused: %s", (unsigned long long)l->err_index,
