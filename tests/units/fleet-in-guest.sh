@@ -11,10 +11,15 @@
 #   on stdin; the chosen node's agent writes its unit, systemd starts it;
 #   that node's agent stopped -> the node is evicted after 30 s (the real
 #   default), the VM's unit stays active, the other two stay alive;
-#   the agent started again -> the node is alive, the VM reported again.
-#   fleet-in-guest.sh BUILDDIR
+#   the agent started again -> the node is alive, the VM reported again;
+#   the guest booted (nested TCG) and printed the hostname its NoCloud seed
+#   gave it; memory pressure in the slice the agents and the VM's unit share
+#   (cgroup v2, MemoryMax=) -> the agent reclaims through the balloon and
+#   gives the memory back when the pressure ends.
+#   fleet-in-guest.sh BUILDDIR MEM_HOG
 set -u
-B=$(realpath "$1")
+B=$(realpath "$1"); HOG=$(realpath "$2")
+LIMIT=1000; MARGIN=300   # the slice's MemoryMax= and the agent's margin under pressure (MiB)
 L=$B/tools/ppn-ledger/ppn-ledger; V=$B/tools/ppn-vm/ppn-vm
 fails=0
 ok() { echo "ok - $*"; }
@@ -78,6 +83,10 @@ for u in ppn-vm-fleet ppn-vm-host@; do
   [ $asan = 1 ] && printf '[Service]\nEnvironment=ASAN_OPTIONS=detect_leaks=0:disable_coredump=0\n' > $U/$u.service.d/asan.conf
 done
 printf '[Service]\nNetworkNamespacePath=/run/netns/%%i\n' > $U/ppn-vm-host@.service.d/netns.conf
+# the pool: the agents and the VM's unit (written later by the agent) in one memory-limited slice
+printf '[Slice]\nMemoryMax=%dM\n' $LIMIT > $U/ppn-pool.slice
+mkdir -p $U/ppn-vm-media-1.service.d
+for d in ppn-vm-host@ ppn-vm-media-1; do printf '[Service]\nSlice=ppn-pool.slice\n' > $U/$d.service.d/slice.conf; done
 mkdir -p /etc/ppn
 # the defaults: 30 s of silence; heartbeats on the mesh address (10.79.0.1)
 printf 'PPN_VM_CONTROLLER_OPTS="--grace-ms 0 --margin-mib 64"\n' > /etc/ppn/vm-fleet.conf
@@ -113,11 +122,11 @@ echo "# $(ms) ms: a VM-MediaKit requested"
 G=/var/lib/ppn/images
 mkdir -p $G && cp "$B/units/guest/vmlinuz" "$B/units/guest/initrd.gz" $G/ || bad "images"
 s=$(ms)
-echo y | "$V" request media-1 --type mediakit --memory 128 --vcpus 1 --kernel $G/vmlinuz --initrd $G/initrd.gz \
-    --append "console=ttyS0 panic=-1 loglevel=3" --no-default-forwards --forward 19096:9096 \
+echo y | "$V" request media-1 --type mediakit --memory 256 --vcpus 1 --kernel $G/vmlinuz --initrd $G/initrd.gz \
+    --append "console=ttyS0 panic=-1 loglevel=3 ppn.touch=150" --no-default-forwards --forward 19096:9096 \
     --hostname vm-mediakit --user foundry --key "$W/op.key" --wait 60 > "$W/req.out" 2>&1 ||
   { bad "request: $(cat "$W/req.out")"; for n in "${nodes[@]}"; do logs ppn-vm-host@$n; done; }
-grep -q "^Create VM-MediaKit 'media-1' (128 MiB, 1 vCPUs, 1 forwards) on node 'n[123]'?" "$W/req.out" &&
+grep -q "^Create VM-MediaKit 'media-1' (256 MiB, 1 vCPUs, 1 forwards) on node 'n[123]'?" "$W/req.out" &&
   ok "the operator was asked: $(grep -o "^Create VM-MediaKit.*?" "$W/req.out")" || bad "confirmation question: $(cat "$W/req.out")"
 N=$(sed -n "s/^'media-1' runs on node '\(n[123]\)'$/\1/p" "$W/req.out")
 if [ -n "$N" ]; then ok "confirmed: media-1 runs on node $N ($(( $(ms) - s )) ms; $(grep '^request to running' "$W/req.out"))"
@@ -155,11 +164,79 @@ sil=$(journalctl -u ppn-vm-fleet --no-pager -o cat | sed -n "s/.*evicted node '$
 [ "$(systemctl is-active "$vmunit")" = active ] && ok "the VM's unit $vmunit is still active" || bad "VM unit $(systemctl is-active "$vmunit")"
 [ "$(alive_count)" = 2 ] && ok "the two other nodes stayed alive" || bad "alive nodes: $("$V" fleet 2>&1)"
 s=$(ms)
+# it comes back with a margin for the pool's part below
+printf 'PPN_VM_CONTROLLER=10.79.0.1\nPPN_VM_AGENT_OPTS="--interval-ms 1000 --accel tcg --pool-margin-mib %d"\n' $MARGIN > /etc/ppn/vm-host-$N.conf
 systemctl start ppn-vm-host@$N || bad "restart ppn-vm-host@$N"
 reported() { "$V" fleet 2>/dev/null | grep -q "^$N .* alive " && running; }
 waitfor 20 reported && ok "the agent back: $N alive, media-1 reported running again ($(( $(ms) - s )) ms)" ||
   bad "after the agent's return: $("$V" fleet 2>&1)"
 [ "$(alive_count)" = 3 ] || bad "not three alive: $("$V" fleet 2>&1)"
+
+echo "# $(ms) ms: memory pressure (cgroup v2)"
+# ---- the resource pool under real memory pressure, cgroup v2 under systemd: the agents and
+# the VM's unit run in ppn-pool.slice (MemoryMax=$LIMIT MiB), so an agent's "host available"
+# is what the slice leaves; $N's agent came back with a margin of $MARGIN MiB.  The guest
+# touched 150 MiB and freed it (the host holds pages it has free); mem-hog, a unit of its own
+# in the slice, leaves less than the margin: the agent reclaims through the balloon, never
+# below the floor (128 MiB), and gives the memory back when the hog ends.
+con=/var/lib/ppn/vms-$N/media-1/console.log
+vs=$(systemctl show -P ActiveEnterTimestampMonotonic "$vmunit")
+booted() { grep -q 'ppn-guest: touched 150 MiB' $con; }
+if waitfor 300 booted; then
+  now=$(awk '{printf "%d", $1 * 1000000}' /proc/uptime)
+  ok "the VM booted under nested TCG: 'ppn-guest: touched 150 MiB' by $(( (now - vs) / 1000 )) ms after its unit started"
+else bad "the VM did not boot: $(tail -5 $con 2>&1)"; fi
+grep -q 'ppn-guest: cidata .* hostname=vm-mediakit user=foundry' $con &&
+  ok "its NoCloud seed gave it its hostname: $(grep -o 'ppn-guest: cidata .*' $con | head -1)" ||
+  bad "NoCloud hostname not on the console: $(grep ppn-guest $con)"
+cg=$(systemctl show -P ControlGroup ppn-pool.slice)
+[ "$(systemctl show -P ControlGroup "$vmunit")" = "$cg/$vmunit" ] &&
+  [ "$(systemctl show -P ControlGroup ppn-vm-host@$N)" = "$cg/ppn-vm-host@$N.service" ] &&
+  ok "the agent and the VM's unit in $cg (memory.max $(cat /sys/fs/cgroup$cg/memory.max))" ||
+  bad "cgroups: agent $(systemctl show -P ControlGroup ppn-vm-host@$N), VM $(systemctl show -P ControlGroup "$vmunit")"
+journalctl -u ppn-vm-host@$N --no-pager -o cat | grep -q "pool: available memory bounded by memory cgroup .*ppn-pool.slice (v2, limit $LIMIT MiB)" &&
+  ok "the agent reads cgroup v2: $(journalctl -u ppn-vm-host@$N --no-pager -o cat | grep -m1 'pool: available memory bounded')" ||
+  bad "the agent does not read its v2 cgroup: $(journalctl -u ppn-vm-host@$N --no-pager -o cat | grep pool | tail -3)"
+balloon() { # MiB, from QEMU (retried while the agent holds the monitor)
+  local out
+  for _ in $(seq 20); do
+    out=$("$V" qmp media-1 query-balloon --state-dir /var/lib/ppn/vms-$N 2>/dev/null) &&
+      { echo "$out" | sed -n 's/.*"actual": *\([0-9]*\).*/\1/p' | awk '{print int($1 / 1048576)}'; return 0; }
+    sleep 0.1
+  done
+}
+used() { echo $(( $(cat /sys/fs/cgroup$cg/memory.current) / 1048576 )); }
+b=$(balloon); FREE=$((LIMIT - $(used)))
+echo "# pool: slice limit $LIMIT MiB, $FREE MiB left, margin $MARGIN MiB, balloon ${b:-?} MiB"
+[ "$b" = 256 ] || bad "balloon ${b:-?} MiB before any pressure"
+if [ "$FREE" -gt $((MARGIN + 32)) ]; then
+  HOGMIB=$((FREE - MARGIN / 2))
+  s=$(ms)
+  systemd-run --quiet --unit=ppn-hog --slice=ppn-pool -p StandardOutput=file:/run/ppn-hog.out "$HOG" $HOGMIB 300 ||
+    bad "mem-hog unit"
+  held() { grep -q '^held' /run/ppn-hog.out; }
+  waitfor 30 held || bad "mem-hog did not hold $HOGMIB MiB"
+  less() { b=$(balloon); [ -n "$b" ] && [ "$b" -lt 256 ]; }
+  if waitfor 60 less; then ok "under pressure (mem-hog holds $HOGMIB MiB in the slice): the agent reclaimed, balloon 256 -> $b MiB, first seen $(( $(ms) - s )) ms after the hog"
+  else bad "nothing reclaimed under pressure: balloon ${b:-?}; $(journalctl -u ppn-vm-host@$N --no-pager -o cat | grep pool | tail -5)"; fi
+  sleep 5
+  b=$(balloon)
+  journalctl -u ppn-vm-host@$N --no-pager -o cat | grep "pool: reclaim from VM 'media-1'" > "$W/reclaim.txt"
+  sed 's/^/#   /' "$W/reclaim.txt"
+  [ "${b:-0}" -ge 128 ] && [ "$b" -lt 256 ] && [ -s "$W/reclaim.txt" ] &&
+    ok "after 5 s more: balloon $b MiB (floor 128), $(wc -l < "$W/reclaim.txt") reclaim step(s) logged, $(( LIMIT - $(used) )) MiB left in the slice" ||
+    bad "balloon ${b:-?} MiB after the pressure; $(cat "$W/reclaim.txt")"
+  sed -n 's/.*balloon \([0-9]*\) -> \([0-9]*\) MiB.*/\1 \2/p' "$W/reclaim.txt" | while read -r f t; do
+    [ "$t" -lt "$f" ] && [ $((f - t)) -le 128 ] && [ "$t" -ge 128 ] || echo "step $f -> $t"; done > "$W/badsteps"
+  [ -s "$W/badsteps" ] && bad "reclaim steps: $(cat "$W/badsteps")"
+  s=$(ms)
+  systemctl stop ppn-hog
+  full() { [ "$(balloon)" = 256 ]; }
+  if waitfor 90 full; then ok "the hog ended: the agent gave the memory back, balloon 256 MiB after $(( $(ms) - s )) ms"
+  else bad "not given back: balloon $(balloon) MiB; $(journalctl -u ppn-vm-host@$N --no-pager -o cat | grep pool | tail -5)"; fi
+  journalctl -u ppn-vm-host@$N --no-pager -o cat | grep -q "pool: give back to VM 'media-1' balloon [0-9]* -> 256 MiB" ||
+    bad "give-back not logged"
+else bad "no room for the pressure: $FREE MiB left in the slice (margin $MARGIN MiB)"; fi
 
 # ---- the end: the VM (still booting, it would not heed the power button) and the services
 systemctl kill --signal=SIGKILL "$vmunit" 2>/dev/null; systemctl stop "$vmunit" 2>/dev/null
