@@ -5,4 +5,4 @@ set -u
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # the tiny guest the chosen agent starts as a VM (cached in the build tree)
 "$2/tests/vmm-guest/build-guest.sh" "$1/units/guest" || exit 1
-exec "$2/tests/microvm/run-in-guest.sh" --systemd --timeout 480 --mem 1536 -- bash "$here/fleet-in-guest.sh" "$1" "$3"
+exec "$2/tests/microvm/run-in-guest.sh" --systemd --timeout 660 --mem 1536 -- bash "$here/fleet-in-guest.sh" "$1" "$3"

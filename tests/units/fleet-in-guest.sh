@@ -13,7 +13,7 @@
 #   default), the VM's unit stays active, the other two stay alive;
 #   the agent started again -> the node is alive, the VM reported again;
 #   the guest booted (nested TCG) and printed the hostname its NoCloud seed
-#   gave it; memory pressure in the slice the agents and the VM's unit share
+#   gave it, its forward 19096 -> 9096 answers (a listener in the tiny guest); memory pressure in the slice the agents and the VM's unit share
 #   (cgroup v2, MemoryMax=) -> the agent reclaims through the balloon and
 #   gives the memory back when the pressure ends.
 #   fleet-in-guest.sh BUILDDIR MEM_HOG
@@ -182,13 +182,22 @@ echo "# $(ms) ms: memory pressure (cgroup v2)"
 con=/var/lib/ppn/vms-$N/media-1/console.log
 vs=$(systemctl show -P ActiveEnterTimestampMonotonic "$vmunit")
 booted() { grep -q 'ppn-guest: touched 150 MiB' $con; }
-if waitfor 300 booted; then
+if waitfor 420 booted; then
   now=$(awk '{printf "%d", $1 * 1000000}' /proc/uptime)
   ok "the VM booted under nested TCG: 'ppn-guest: touched 150 MiB' by $(( (now - vs) / 1000 )) ms after its unit started"
 else bad "the VM did not boot: $(tail -5 $con 2>&1)"; fi
 grep -q 'ppn-guest: cidata .* hostname=vm-mediakit user=foundry' $con &&
   ok "its NoCloud seed gave it its hostname: $(grep -o 'ppn-guest: cidata .*' $con | head -1)" ||
   bad "NoCloud hostname not on the console: $(grep ppn-guest $con)"
+# its forward answers: 127.0.0.1:19096 here (QEMU's user network) -> the guest's listener on 9096,
+# which names the hostname the seed gave it
+fwd=
+for _ in 1 2 3; do
+  fwd=$(timeout 20 bash -c 'exec 3<>/dev/tcp/127.0.0.1/19096 && head -n 1 <&3' 2>&1)
+  [ -n "$fwd" ] && break; sleep 2
+done
+[ "$fwd" = "ppn-guest: port 9096 on vm-mediakit" ] && ok "its forward answers: 127.0.0.1:19096 -> :9096 says '$fwd'" ||
+  bad "forward 19096 -> 9096: '$fwd' ($(grep 'ppn-guest: eth0' $con))"
 cg=$(systemctl show -P ControlGroup ppn-pool.slice)
 [ "$(systemctl show -P ControlGroup "$vmunit")" = "$cg/$vmunit" ] &&
   [ "$(systemctl show -P ControlGroup ppn-vm-host@$N)" = "$cg/ppn-vm-host@$N.service" ] &&
