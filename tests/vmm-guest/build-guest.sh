@@ -2,8 +2,9 @@
 # build-guest.sh OUTDIR — a tiny test guest for libppn-vmm (see README.md).
 #
 # Writes OUTDIR/vmlinuz (the Debian kernel of /boot), OUTDIR/initrd.gz (busybox
-# + virtio_balloon, button, evdev, virtio_blk, vfat; `busybox acpid` powers off
-# on the power button; a cidata seed's hostname and user are printed) and OUTDIR/initrd-deaf.gz (the same guest without acpid: it ignores
+# + virtio_balloon, button, evdev, virtio_blk, vfat, virtio_net; `busybox acpid` powers off
+# on the power button; a cidata seed's hostname and user are printed; with a NIC,
+# eth0 is 10.0.2.15 (QEMU's user network) and TCP 9096 answers one line) and OUTDIR/initrd-deaf.gz (the same guest without acpid: it ignores
 # the button).  Cached: rebuilt only when the kernel, busybox or this script
 # change.  Exit 0 on success, 1 with a message on stderr otherwise.
 set -euo pipefail
@@ -29,14 +30,14 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 root=$tmp/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc/acpi/PWRF,lib/modules}
 cp "$bb" "$root/bin/busybox"
-for a in sh mount insmod poweroff acpid cat echo sleep ls mdev findfs sed grep hostname head dd sync mkdir printf; do
+for a in sh mount insmod poweroff acpid cat echo sleep ls mdev findfs sed grep hostname head dd sync mkdir printf ip nc; do
   ln -s busybox "$root/bin/$a"
 done
 
 # Modules in dependency order (modprobe --show-depends), decompressed.
 order=$tmp/order
 : > "$order"
-for m in virtio_pci virtio_balloon button evdev virtio_blk vfat nls_cp437 nls_ascii nls_utf8; do
+for m in virtio_pci virtio_balloon button evdev virtio_blk vfat nls_cp437 nls_ascii nls_utf8 virtio_net; do
   modprobe -S "$kver" --show-depends "$m" | awk '$1 == "insmod" {print $2}' >> "$order"
 done
 n=0
@@ -87,6 +88,12 @@ if ls /sys/block 2>/dev/null | grep -q '^vd'; then
     printf 'PPN-GUEST-WROTE' | dd of=/dev/vda bs=512 seek=1 conv=notrunc 2>/dev/null && sync &&
       echo "ppn-guest: vda sector 1 written"
   fi
+fi
+# A NIC (QEMU's user network, no --no-network): a listener on TCP 9096 (VM-MediaKit's first
+# forward, 19096 -> 9096), one line per connection, so that a forward is seen to answer
+if [ -e /sys/class/net/eth0 ] && ip link set lo up && ip addr add 10.0.2.15/24 dev eth0 && ip link set eth0 up; then
+  nc -ll -p 9096 -e /bin/sh -c 'echo "ppn-guest: port 9096 on \$(hostname)"' &
+  echo "ppn-guest: eth0 10.0.2.15, listening on 9096"
 fi
 # ppn.touch=N (the pool tests): touch N MiB once and free it, so that the
 # host holds pages the guest has free -- what a balloon gives back
