@@ -19,6 +19,11 @@
 #   fleet-in-guest.sh BUILDDIR MEM_HOG
 set -u
 B=$(realpath "$1"); HOG=$(realpath "$2")
+# The services see neither /tmp (PrivateTmp=yes) nor /root and /home (ProtectHome=yes): the
+# build tree (CI's fresh clone may be under /tmp) is bind-mounted where they can see it, and the
+# installed units name it there (the binaries find their libraries through $ORIGIN).
+UB=/opt/ppn-build
+mkdir -p $UB && mount --bind "$B" $UB || { echo "not ok - bind-mount the build tree at $UB"; exit 1; }
 LIMIT=1000; MARGIN=128   # the slice's MemoryMax= and the agent's margin under pressure (MiB)
 HYST=256                 # the pool gives back only above margin + 256 MiB (tools/glue/pool.c)
 L=$B/tools/ppn-ledger/ppn-ledger; V=$B/tools/ppn-vm/ppn-vm
@@ -68,8 +73,8 @@ done
 asan=0
 ldd "$V" 2>/dev/null | grep -q libasan && asan=1
 U=/etc/systemd/system
-cp "$B/units/test-ppn-vm-fleet.service" $U/ppn-vm-fleet.service || bad "install ppn-vm-fleet"
-sed -e 's|PPN_STATE=/var/lib/ppn/node PPN_VM_STATE_DIR=/var/lib/ppn/vms|PPN_STATE=/var/lib/ppn/%i PPN_VM_STATE_DIR=/var/lib/ppn/vms-%i|' \
+sed "s|$B/|$UB/|g" "$B/units/test-ppn-vm-fleet.service" > $U/ppn-vm-fleet.service || bad "install ppn-vm-fleet"
+sed -e "s|$B/|$UB/|g" -e 's|PPN_STATE=/var/lib/ppn/node PPN_VM_STATE_DIR=/var/lib/ppn/vms|PPN_STATE=/var/lib/ppn/%i PPN_VM_STATE_DIR=/var/lib/ppn/vms-%i|' \
     -e 's|/etc/ppn/vm-host.conf|/etc/ppn/vm-host-%i.conf|g' \
     -e 's|/var/lib/ppn/fleet/agent.epoch|/var/lib/ppn/fleet/agent-%i.epoch|' \
     -e 's|^RuntimeDirectory=ppn/agent$|RuntimeDirectory=ppn/agent-%i|' \
