@@ -823,7 +823,7 @@ static int admit_main(int argc, char **argv, bool invite)
     fflush(stdout);
     struct ppn_ledger_member before;
     bool was_member = ppn_ledger_member_find(l, peer.identity_public, &before) == 0;
-    r = handoff_admin(s, fd, &n, l, &peer, deadline, ifname, port);
+    r = handoff_admin(s, fd, &n, l, &peer, deadline);
     (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
     ppn_crypto_session_free(s);
     close_gracefully(fd, deadline);

@@ -46,7 +46,9 @@ int cmd_join(int argc, char **argv);
 int cmd_admit(int argc, char **argv);
 int cmd_invite(int argc, char **argv);
 
-/* handoff.c: the end of a ceremony inside the session's channel, and the states it leaves. */
+/* handoff.c: the end of a ceremony inside the session's channel, and the states it leaves
+ * (the behaviour: tools/glue/handoff.h; these compose it with a node, printing, the test
+ * stops and, for a node left pending with 'ifname', WireGuard). */
 struct ppn_crypto_session;
 struct ppn_crypto_node_record;
 struct pending {
@@ -57,13 +59,10 @@ struct pending {
 };
 uint64_t handoff_left_ms(uint64_t deadline);
 int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, ppn_ledger *l,
-                  const struct ppn_crypto_node_record *peer, uint64_t deadline, const char *ifname, unsigned port);
+                  const struct ppn_crypto_node_record *peer, uint64_t deadline);
 int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,
                  uint64_t deadline, unsigned window_s, const char *ifname, unsigned port);
 int pending_load(const struct node *n, struct pending *p);
-int pending_rollback(const struct node *n, const char *why);
-int pending_apply_answer(const struct node *n, const struct pending *p, const uint8_t *ans, size_t len, char *why,
-                         size_t why_size);
 int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, int r,
                   const struct ppn_ledger_sync_report *rep, char *why, size_t why_size);
 int pending_expire(const struct node *n);
