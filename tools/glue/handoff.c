@@ -670,6 +670,41 @@ static int admin_seal(ppn_ledger *l, const struct glue_node *n, char *why)
     return r < 0 ? fail_op(why, "export nodes.jsonl of", n->ledger_dir, r) : 0;
 }
 
+static int copy_field(char *dst, size_t size, const char *src)
+{
+    return snprintf(dst, size, "%s", src) >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+int glue_handoff_admin_ready(const struct glue_node *n, ppn_ledger *l, ppn_crypto_node_record *ret_local,
+                             char why[GLUE_HANDOFF_WHY_MAX])
+{
+    why[0] = 0;
+    struct ppn_ledger_member self;
+    if (ppn_ledger_member_find(l, n->id_pk, &self) < 0 ||
+        ppn_ledger_has_capability(l, n->id_pk, PPN_LEDGER_CAP_NODE_ADMIT, NULL) <= 0)
+        return fail(why, -EPERM, "this node is not an administrator of the mesh in '%s'", n->ledger_dir);
+    if (!has_secret(n))
+        return fail(why, -EINVAL, "no identity key to sign with");
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t nl;
+    uint64_t cs = 0;
+    uint8_t root[32];
+    if (ppn_ledger_checkpoint_get(l, note, sizeof(note), &nl) < 0 ||
+        ppn_ledger_checkpoint_verify(note, nl, ppn_ledger_origin(l), n->id_pk, &cs, root) < 0)
+        cs = 0;
+    int r;
+    if (cs < ppn_ledger_size(l) && (r = admin_seal(l, n, why)) < 0)
+        return r;
+    memset(ret_local, 0, sizeof(*ret_local));
+    memcpy(ret_local->identity_public, n->id_pk, 32);
+    memcpy(ret_local->wg_public, n->wg_pk, 32);
+    if (copy_field(ret_local->endpoint, sizeof(ret_local->endpoint), self.endpoint) < 0 ||
+        copy_field(ret_local->hostname, sizeof(ret_local->hostname), self.hostname) < 0 ||
+        copy_field(ret_local->address, sizeof(ret_local->address), self.mesh) < 0)
+        return fail(why, -ENAMETOOLONG, "this node's ledger record does not fit a pairing record");
+    return 0;
+}
+
 int glue_handoff_admin(ppn_crypto_session *s, int fd, const struct glue_node *n, ppn_ledger *l,
                        const ppn_crypto_node_record *peer, uint64_t deadline, const struct glue_handoff_hooks *h,
                        char why[GLUE_HANDOFF_WHY_MAX])

@@ -72,6 +72,16 @@ int glue_ledger_open_write_wait(const char *dir, ppn_ledger **ret);
 /* Milliseconds from now (CLOCK_MONOTONIC) to 'deadline', 0 when passed. */
 uint64_t glue_handoff_left_ms(uint64_t deadline);
 
+/* Before an administrator's ceremony on its open writable ledger 'l': checks that 'n' is a
+ * member allowed to admit (PPN_LEDGER_CAP_NODE_ADMIT), seals the entries past its last
+ * checkpoint (left by a hand-off stopped between its append and its seal: a node left
+ * pending by it completes through the sync, which serves only what a checkpoint covers), and
+ * fills *ret_local, its pairing record, from its ledger record.  0; -EPERM not an
+ * administrator; -ENAMETOOLONG its ledger record does not fit a pairing record; the errors of
+ * sealing.  'why' says. */
+int glue_handoff_admin_ready(const struct glue_node *n, ppn_ledger *l, ppn_crypto_node_record *ret_local,
+                             char why[GLUE_HANDOFF_WHY_MAX]);
+
 /* The administrator's side, after the ceremony (session DONE, 'peer' its record), on the open
  * writable ledger 'l' of 'n' (whose id_sk must be there).  0: the node is a member and
  * confirmed it; -EEXIST already a member (refusal sent, nothing recorded); -ENOTCONN the entry

@@ -766,48 +766,15 @@ static int admit_main(int argc, char **argv, bool invite)
         return 1;
 
     struct node n;
-    if (node_load(&n, state, true))
+    ppn_ledger *l;
+    if (node_open_ledger(&n, state, &l))
         return 1;
-    ppn_ledger *l = NULL;
-    int r = ledger_open_write_wait(n.ledger_dir, &l);
-    if (r < 0) {
-        node_wipe(&n);
-        return tool_fail("open ledger", n.ledger_dir, r);
-    }
-    struct ppn_ledger_member self;
-    if (ppn_ledger_member_find(l, n.id_pk, &self) < 0 ||
-        ppn_ledger_has_capability(l, n.id_pk, PPN_LEDGER_CAP_NODE_ADMIT, NULL) <= 0) {
-        ppn_ledger_free(l);
-        node_wipe(&n);
-        return tool_error("this node is not an administrator of the mesh in '%s'", n.ledger_dir);
-    }
-    /* Entries past the last checkpoint (an earlier run stopped between an append and its seal):
-     * seal them first, so that a node left pending by that run can complete through the sync,
-     * which serves only what a checkpoint covers. */
-    {
-        char note[PPN_LEDGER_CHECKPOINT_MAX];
-        size_t nl;
-        uint64_t cs = 0;
-        uint8_t root[32];
-        if (ppn_ledger_checkpoint_get(l, note, sizeof(note), &nl) < 0 ||
-            ppn_ledger_checkpoint_verify(note, nl, ppn_ledger_origin(l), n.id_pk, &cs, root) < 0)
-            cs = 0;
-        if (cs < ppn_ledger_size(l) && ledger_seal(l, &n)) {
-            ppn_ledger_free(l);
-            node_wipe(&n);
-            return 1;
-        }
-    }
     struct cer cr = {.listening = listen_addr != NULL, .addr = listen_addr ? listen_addr : connect_addr,
                      .code_holder = "joining node", .timeout_s = timeout_s, .symbols = symbols, .yes = yes};
-    memcpy(cr.local.identity_public, n.id_pk, 32);
-    memcpy(cr.local.wg_public, n.wg_pk, 32);
-    if (copy_text(cr.local.endpoint, sizeof(cr.local.endpoint), self.endpoint) < 0 ||
-        copy_text(cr.local.hostname, sizeof(cr.local.hostname), self.hostname) < 0 ||
-        copy_text(cr.local.address, sizeof(cr.local.address), self.mesh) < 0) {
+    if (handoff_admin_ready(&n, l, &cr.local)) {
         ppn_ledger_free(l);
         node_wipe(&n);
-        return tool_error("this node's ledger record does not fit a pairing record");
+        return 1;
     }
 
     ppn_crypto_session *s = NULL;
@@ -823,7 +790,7 @@ static int admit_main(int argc, char **argv, bool invite)
     fflush(stdout);
     struct ppn_ledger_member before;
     bool was_member = ppn_ledger_member_find(l, peer.identity_public, &before) == 0;
-    r = handoff_admin(s, fd, &n, l, &peer, deadline);
+    int r = handoff_admin(s, fd, &n, l, &peer, deadline);
     (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
     ppn_crypto_session_free(s);
     close_gracefully(fd, deadline);

@@ -85,6 +85,13 @@ uint64_t handoff_left_ms(uint64_t deadline)
     return glue_handoff_left_ms(deadline);
 }
 
+int handoff_admin_ready(const struct node *n, ppn_ledger *l, ppn_crypto_node_record *ret_local)
+{
+    struct glue_node g = gnode(n);
+    char why[GLUE_HANDOFF_WHY_MAX];
+    return glue_handoff_admin_ready(&g, l, ret_local, why) < 0 ? tool_error("%s", why) : 0;
+}
+
 int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledger *l,
                   const ppn_crypto_node_record *peer, uint64_t deadline)
 {

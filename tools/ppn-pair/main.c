@@ -62,6 +62,19 @@ void node_wipe(struct node *n)
     sodium_memzero(n->wg_sk, sizeof(n->wg_sk));
 }
 
+int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret)
+{
+    *ret = NULL;
+    if (node_load(n, dir, true))
+        return 1;
+    int r = ledger_open_write_wait(n->ledger_dir, ret);
+    if (r < 0) {
+        node_wipe(n);
+        return tool_fail("open ledger", n->ledger_dir, r);
+    }
+    return 0;
+}
+
 /* ---- keys ---------------------------------------------------------------- */
 
 static int cmd_keys(int argc, char **argv)
@@ -501,14 +514,10 @@ static int cmd_remove(int argc, char **argv)
     if (port_given && !ifname)
         return tool_usage_error(REMOVE_USAGE, "--listen-port needs --ifname");
     struct node n;
-    if (node_load(&n, state, true))
+    ppn_ledger *l;
+    if (node_open_ledger(&n, state, &l))
         return 1;
-    ppn_ledger *l = NULL;
-    int r = ledger_open_write_wait(n.ledger_dir, &l);
-    if (r < 0) {
-        node_wipe(&n);
-        return tool_fail("open ledger", n.ledger_dir, r);
-    }
+    int r = 0;
     struct ppn_ledger_member m;
     bool found = false;
     uint8_t key[32];

@@ -21,6 +21,9 @@ struct node {
  * the error and returns 1 on failure. */
 int node_load(struct node *n, const char *dir, bool need_ledger);
 void node_wipe(struct node *n);
+/* node_load with its ledger, opened for writing (ledger_open_write_wait).  Prints the error,
+ * wipes the keys and returns 1 on failure. */
+int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret);
 
 /* A mesh address for a new member (glue_mesh_allocate: never one a node
  * ever had). */
@@ -58,6 +61,9 @@ struct pending {
     char ledger_dir[PATH_MAX];
 };
 uint64_t handoff_left_ms(uint64_t deadline);
+/* Before an administrator's ceremony: an administrator, entries past its checkpoint sealed,
+ * its pairing record from the ledger into *ret_local.  Prints; returns 1 on failure. */
+int handoff_admin_ready(const struct node *n, ppn_ledger *l, struct ppn_crypto_node_record *ret_local);
 int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, ppn_ledger *l,
                   const struct ppn_crypto_node_record *peer, uint64_t deadline);
 int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,

@@ -280,6 +280,48 @@ static void admin_seal(void)
     ppn_ledger_free(l);
 }
 
+/* What the next admit does first: this administrator's record, the ledger sealed. */
+static void admin_ready_ok(void)
+{
+    ppn_ledger *l = NULL;
+    ppn_crypto_node_record local;
+    char why[GLUE_HANDOFF_WHY_MAX];
+    ck_assert_int_eq(ppn_ledger_open(A.ledger, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    ck_assert_msg(glue_handoff_admin_ready(&A.g, l, &local, why) == 0, "%s", why);
+    ck_assert(!memcmp(&local, &A.rec, sizeof(local))); /* the record the ceremony sent */
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t len;
+    uint64_t size = 0;
+    uint8_t r[32];
+    ck_assert_int_eq(ppn_ledger_checkpoint_get(l, note, sizeof(note), &len), 0);
+    ck_assert_int_eq(ppn_ledger_checkpoint_verify(note, len, ORIGIN, A.id_pk, &size, r), 0);
+    ck_assert_uint_eq(size, ppn_ledger_size(l));
+    ppn_ledger_free(l);
+}
+
+/* Only an administrator may admit; its record is what its ledger says of it. */
+START_TEST(test_admin_ready)
+{
+    admin_ready_ok();
+    ppn_ledger *l = NULL;
+    ppn_crypto_node_record local;
+    char why[GLUE_HANDOFF_WHY_MAX], want[PATH_MAX + 100];
+    ck_assert_int_eq(ppn_ledger_open(A.ledger, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    ck_assert_int_eq(glue_handoff_admin_ready(&N.g, l, &local, why), -EPERM); /* not even a member */
+    snprintf(want, sizeof(want), "this node is not an administrator of the mesh in '%s'", N.ledger);
+    ck_assert_str_eq(why, want);
+    /* a member without node.admit */
+    ck_assert_int_eq(ppn_ledger_node_join(l, N.id_pk, N.wg_pk, "10.8.0.9/24", "", "node", A.id_sk, NULL), 0);
+    ppn_ledger_free(l);
+    admin_ready_ok(); /* sealed by the administrator */
+    ck_assert_int_eq(ppn_ledger_open(A.ledger, PPN_LEDGER_OPEN_WRITE, &l), 0);
+    why[0] = 0;
+    ck_assert_int_eq(glue_handoff_admin_ready(&N.g, l, &local, why), -EPERM);
+    ck_assert_str_eq(why, want);
+    ppn_ledger_free(l);
+}
+END_TEST
+
 /* The node is a member of the administrator's mesh, with its record at entry 2. */
 static void node_is_member(void)
 {
@@ -325,6 +367,29 @@ static void admin_settles(void)
 #define PENDING_TEXT "pending: admitted by admin at entry 2, completing through sync from 10.8.0.1 (ppn-pair sync); " \
                      "rolls back at "
 
+/* Nothing stored on the node: no pending state, no ledger, status says not paired. */
+static void node_holds_nothing(void)
+{
+    ck_assert(!exists(N.dir, "pending"));
+    ck_assert(!exists(N.dir, "ledger"));
+    state_is(&N, "none", "not paired");
+}
+
+/* The administrator stops at 'step': the node is left pending, the administrator's ledger
+ * holds 'size' entries. */
+static void admin_cut_at(const char *step, uint64_t size)
+{
+    struct run ar, nr;
+    run_both(&ar, step, &nr, NULL);
+    ck_assert_int_eq(ar.r, -ECANCELED);
+    ck_assert_int_eq(nr.r, 1);
+    ck_assert_str_eq(nr.why, "Failed to complete the hand-off (the peer closed the connection): this node is "
+                             "pending; it completes through 'ppn-pair sync' from 10.8.0.1, or rolls back by itself");
+    ck_assert_str_eq(nr.p.admin_hostname, "admin");
+    ck_assert_uint_eq(ledger_size(A.ledger), size);
+    state_is(&N, "pending", PENDING_TEXT);
+}
+
 /* ---- the tests ---- */
 
 START_TEST(test_success)
@@ -361,8 +426,7 @@ START_TEST(test_already_member)
     ck_assert_int_eq(nr.r, -EEXIST);
     ck_assert_str_eq(nr.why, "Failed to join: the administrator refused: 'node' is already a member (mesh address "
                              "10.8.0.9/24); nothing recorded");
-    ck_assert(!exists(N.dir, "pending"));
-    state_is(&N, "none", "not paired");
+    node_holds_nothing();
     ck_assert_uint_eq(ledger_size(A.ledger), 3);
 }
 END_TEST
@@ -425,16 +489,8 @@ END_TEST
  * at that index, and the node's sync rolls back at once (no waiting for the bound). */
 START_TEST(test_cut_before_append_rollback)
 {
-    struct run ar, nr;
-    run_both(&ar, "before-append", &nr, NULL);
-    ck_assert_int_eq(ar.r, -ECANCELED);
-    ck_assert_int_eq(nr.r, 1);
-    ck_assert_str_eq(nr.why, "Failed to complete the hand-off (the peer closed the connection): this node is "
-                             "pending; it completes through 'ppn-pair sync' from 10.8.0.1, or rolls back by itself");
-    ck_assert_str_eq(nr.p.admin_hostname, "admin");
-    ck_assert_uint_eq(ledger_size(A.ledger), 2);
+    admin_cut_at("before-append", 2);
     ck_assert(!exists(A.dir, "handoff"));
-    state_is(&N, "pending", PENDING_TEXT);
 
     ppn_ledger *l = NULL;
     uint8_t other_id[32], other_sk[64], other_wg[32];
@@ -457,11 +513,7 @@ END_TEST
  * what a checkpoint covers, so the node stays pending until the administrator seals. */
 START_TEST(test_cut_before_seal)
 {
-    struct run ar, nr;
-    run_both(&ar, "before-seal", &nr, NULL);
-    ck_assert_int_eq(ar.r, -ECANCELED);
-    ck_assert_int_eq(nr.r, 1);
-    ck_assert_uint_eq(ledger_size(A.ledger), 3);
+    admin_cut_at("before-seal", 3);
     char buf[2048];
     admin_list(buf);
     ck_assert_str_eq(buf, "handoff: node being recorded at entry 2 (10.8.0.7/24), not confirmed by the node; unless "
@@ -480,7 +532,8 @@ START_TEST(test_cut_before_seal)
     ppn_ledger_free(l);
     admin_list(buf);
     ck_assert_msg(strstr(buf, "being recorded at entry 2"), "%s", buf);
-    admin_seal();
+    /* the next admit seals first */
+    admin_ready_ok();
     ck_assert_int_eq(sync_pending_from(A.ledger, wall_ms(), why, sizeof(why)), 1);
     ck_assert_str_eq(why, "");
     node_is_member();
@@ -492,10 +545,7 @@ END_TEST
  * the administrator settles once it pulls the node's cosignature. */
 START_TEST(test_cut_before_final)
 {
-    struct run ar, nr;
-    run_both(&ar, "before-final", &nr, NULL);
-    ck_assert_int_eq(ar.r, -ECANCELED);
-    ck_assert_int_eq(nr.r, 1);
+    admin_cut_at("before-final", 3);
     char buf[2048];
     admin_list(buf);
     ck_assert_str_eq(buf, "handoff: node admitted at entry 2 (10.8.0.7/24) has not confirmed the final part; it "
@@ -565,9 +615,7 @@ START_TEST(test_entry_for_another_node)
     ck_assert_int_eq(nr.r, -EPROTO);
     ck_assert_str_eq(nr.why, "Failed to accept the administrator's ledger: the prepared entry does not admit this "
                              "node with its WireGuard key by the ceremony's administrator");
-    ck_assert(!exists(N.dir, "pending"));
-    ck_assert(!exists(N.dir, "ledger"));
-    state_is(&N, "none", "not paired");
+    node_holds_nothing();
     ck_assert_int_eq(ar.r, -EPROTO);
     ck_assert_str_eq(ar.why, "Failed to admit 'node': the joining node refused the replica: the prepared entry does "
                              "not admit this node with its WireGuard key by the ceremony's administrator (Protocol "
@@ -592,9 +640,7 @@ START_TEST(test_garbled_record)
     ck_assert_str_eq(nr.why, "Failed to accept the administrator's ledger: the administrator's message is not a "
                              "replica");
     ck_assert_str_eq(nr.log, "");
-    ck_assert(!exists(N.dir, "pending"));
-    ck_assert(!exists(N.dir, "ledger"));
-    state_is(&N, "none", "not paired");
+    node_holds_nothing();
     uint8_t *m = NULL;
     size_t mlen = 0;
     ck_assert_int_eq(ppn_crypto_session_recv_fd(A.s, A.fd, 5000, &m, &mlen), 0);
@@ -644,9 +690,7 @@ START_TEST(test_forged_record)
     ck_assert_int_eq(nr.r, -EACCES);
     ck_assert_str_eq(nr.why, "Failed to receive the administrator's replica: a record of the session did not "
                              "authenticate (forged or replayed); nothing stored");
-    ck_assert(!exists(N.dir, "pending"));
-    ck_assert(!exists(N.dir, "ledger"));
-    state_is(&N, "none", "not paired");
+    node_holds_nothing();
     ck_assert_int_eq(pthread_join(t, NULL), 0);
     ck_assert_uint_eq(ledger_size(A.ledger), 2);
 }
@@ -659,6 +703,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_success);
+    tcase_add_test(tc, test_admin_ready);
     tcase_add_test(tc, test_already_member);
     tcase_add_test(tc, test_cut_before_ack);
     tcase_add_test(tc, test_expire_past_bound);
