@@ -902,6 +902,22 @@ static int node_verify_store(const struct glue_node *n, const ppn_crypto_node_re
     return r;
 }
 
+int glue_handoff_node_ready(const struct glue_node *n, uint64_t now_ms, char why[GLUE_HANDOFF_WHY_MAX])
+{
+    why[0] = 0;
+    (void)glue_pending_expire(n, now_ms);
+    struct glue_pending p;
+    if (access(n->ledger_dir, F_OK) == 0)
+        return fail(why, -EEXIST, "this node already holds a ledger in '%s': it is a member; use 'ppn-pair mesh'",
+                    n->ledger_dir);
+    if (glue_pending_load(n, &p) == 0)
+        return fail(why, -EBUSY,
+                    "this node is pending (admitted by %s at entry %llu): it completes through 'ppn-pair sync' or "
+                    "rolls back by itself; see 'ppn-pair status'",
+                    p.admin_hostname, (unsigned long long)p.index);
+    return 0;
+}
+
 /* Receives 'R' and stores it as pending; refuses anything else (nothing stored). */
 static int node_receive(ppn_crypto_session *s, int fd, const struct glue_node *n, const ppn_crypto_node_record *admin,
                         uint64_t deadline, unsigned window_s, struct glue_pending *p, char *why)

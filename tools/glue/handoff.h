@@ -92,6 +92,11 @@ int glue_handoff_admin(ppn_crypto_session *s, int fd, const struct glue_node *n,
                        const ppn_crypto_node_record *peer, uint64_t deadline, const struct glue_handoff_hooks *h,
                        char why[GLUE_HANDOFF_WHY_MAX]);
 
+/* Before a new node's ceremony, at wall-clock 'now_ms': a pending state past its bound rolls
+ * back (glue_pending_expire); then 0 when the node may pair; -EEXIST it holds a ledger (a
+ * member); -EBUSY it is pending.  'why' says. */
+int glue_handoff_node_ready(const struct glue_node *n, uint64_t now_ms, char why[GLUE_HANDOFF_WHY_MAX]);
+
 /* The new node's side ('admin' the ceremony's peer; 'window_s' this node's window, the
  * margin of its roll-back bound).  0: a member (STATE/ledger); 1: left pending (*ret_p, 'why'
  * says why it did not complete: it completes through sync or rolls back); a negative errno:

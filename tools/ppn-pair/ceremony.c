@@ -646,18 +646,9 @@ int cmd_join(int argc, char **argv)
     struct node n;
     if (node_load(&n, state, false))
         return 1;
-    (void)pending_expire(&n);
-    struct pending pend;
-    if (access(n.ledger_dir, F_OK) == 0) {
+    if (handoff_node_ready(&n)) {
         node_wipe(&n);
-        return tool_error("this node already holds a ledger in '%s': it is a member; use 'ppn-pair mesh'",
-                          n.ledger_dir);
-    }
-    if (pending_load(&n, &pend) == 0) {
-        node_wipe(&n);
-        return tool_error("this node is pending (admitted by %s at entry %llu): it completes through 'ppn-pair "
-                          "sync' or rolls back by itself; see 'ppn-pair status'",
-                          pend.admin_hostname, (unsigned long long)pend.index);
+        return 1;
     }
 
     struct cer cr = {.listening = !join_code, .addr = join_code ? connect_addr : listen_addr,

@@ -100,6 +100,13 @@ int handoff_admin(ppn_crypto_session *s, int fd, const struct node *n, ppn_ledge
     return glue_handoff_admin(s, fd, &g, l, peer, deadline, &hooks, why) < 0 ? tool_error("%s", why) : 0;
 }
 
+int handoff_node_ready(const struct node *n)
+{
+    struct glue_node g = gnode(n);
+    char why[GLUE_HANDOFF_WHY_MAX];
+    return glue_handoff_node_ready(&g, now_real_ms(), why) < 0 ? tool_error("%s", why) : 0;
+}
+
 int handoff_node(ppn_crypto_session *s, int fd, const struct node *n, const ppn_crypto_node_record *admin,
                  uint64_t deadline, unsigned window_s, const char *ifname, unsigned port)
 {

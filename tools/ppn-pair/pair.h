@@ -66,6 +66,9 @@ uint64_t handoff_left_ms(uint64_t deadline);
 int handoff_admin_ready(const struct node *n, ppn_ledger *l, struct ppn_crypto_node_record *ret_local);
 int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, ppn_ledger *l,
                   const struct ppn_crypto_node_record *peer, uint64_t deadline);
+/* Before a new node's ceremony: a pending state past its bound rolls back; refuses a member
+ * or a pending node.  Prints; returns 1 on failure. */
+int handoff_node_ready(const struct node *n);
 int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,
                  uint64_t deadline, unsigned window_s, const char *ifname, unsigned port);
 int pending_load(const struct node *n, struct pending *p);

@@ -468,6 +468,28 @@ START_TEST(test_cut_before_ack)
 }
 END_TEST
 
+/* A node may pair when it is neither a member nor pending; a pending state past its bound
+ * rolls back first. */
+START_TEST(test_node_ready)
+{
+    char why[GLUE_HANDOFF_WHY_MAX], want[PATH_MAX + 200];
+    ck_assert_int_eq(glue_handoff_node_ready(&N.g, wall_ms(), why), 0);
+    struct run ar, nr;
+    run_both(&ar, NULL, &nr, "before-ack");
+    ck_assert_int_eq(glue_handoff_node_ready(&N.g, wall_ms(), why), -EBUSY);
+    ck_assert_str_eq(why, "this node is pending (admitted by admin at entry 2): it completes through 'ppn-pair "
+                          "sync' or rolls back by itself; see 'ppn-pair status'");
+    struct glue_pending p;
+    ck_assert_int_eq(glue_pending_load(&N.g, &p), 0);
+    ck_assert_int_eq(glue_handoff_node_ready(&N.g, p.rollback_at_ms, why), 0); /* rolled back */
+    state_is(&N, "not-admitted", "not admitted: ");
+    ck_assert_int_eq(glue_handoff_node_ready(&A.g, wall_ms(), why), -EEXIST);
+    snprintf(want, sizeof(want), "this node already holds a ledger in '%s': it is a member; use 'ppn-pair mesh'",
+             A.ledger);
+    ck_assert_str_eq(why, want);
+}
+END_TEST
+
 /* The same cut, and nothing heard at all: past the bound the state rolls back by itself. */
 START_TEST(test_expire_past_bound)
 {
@@ -707,6 +729,7 @@ int main(void)
     tcase_add_test(tc, test_already_member);
     tcase_add_test(tc, test_cut_before_ack);
     tcase_add_test(tc, test_expire_past_bound);
+    tcase_add_test(tc, test_node_ready);
     tcase_add_test(tc, test_cut_before_append_rollback);
     tcase_add_test(tc, test_cut_before_seal);
     tcase_add_test(tc, test_cut_before_final);
