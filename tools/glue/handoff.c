@@ -537,15 +537,27 @@ static int send_refusal(ppn_crypto_session *s, int fd, int err, const char *why,
     return glue_handoff_send(s, fd, 'E', e, 4, why, strlen(why), deadline);
 }
 
-static void refusal_text(const uint8_t *m, size_t len, char *buf, size_t size, int *err)
+void glue_handoff_parse_refusal(const uint8_t *m, size_t len, char *buf, size_t size, int *ret_err)
 {
-    *err = len >= 5 ? -(int)ppnc_get_be(m + 1, 4) : -EPROTO;
+    uint64_t e = len >= 5 ? ppnc_get_be(m + 1, 4) : 0;
+    *ret_err = e > 0 && e < 4096 ? -(int)e : -EPROTO;
     size_t tl = len > 5 ? len - 5 : 0;
     if (tl >= size)
         tl = size - 1;
     for (size_t i = 0; i < tl; i++)
         buf[i] = (m[5 + i] >= 0x20 && m[5 + i] < 0x7f) ? (char)m[5 + i] : '?';
     buf[tl] = 0;
+}
+
+int glue_handoff_parse_replica(const uint8_t *m, size_t len, struct glue_handoff_replica *ret)
+{
+    size_t clen = len >= 9 ? (size_t)ppnc_get_be(m + 5, 4) : 0;
+    if (len < 9 || m[0] != 'R' || clen == 0 || clen > PPN_LEDGER_ENTRY_MAX || 9 + clen > len)
+        return -EBADMSG;
+    ret->admin_left_ms = ppnc_get_be(m + 1, 4);
+    ret->entry = m + 9, ret->entry_len = clen;
+    ret->bundle = m + 9 + clen, ret->bundle_len = len - 9 - clen;
+    return 0;
 }
 
 const char *glue_handoff_io_reason(int r)
@@ -639,9 +651,9 @@ static int admin_recv_ack(ppn_crypto_session *s, int fd, const ppn_crypto_node_r
     if (mlen >= 1 && m[0] == 'E') {
         char text[300];
         int err;
-        refusal_text(m, mlen, text, sizeof(text), &err);
+        glue_handoff_parse_refusal(m, mlen, text, sizeof(text), &err);
         free(m);
-        return fail(why, err < 0 ? err : -EPROTO,
+        return fail(why, err,
                     "Failed to admit '%s': the joining node refused the replica: %s (%s); nothing recorded",
                     peer->hostname, text, strerror(-err));
     }
@@ -845,14 +857,14 @@ static int node_check_entry(const struct glue_node *n, const ppn_crypto_node_rec
 static int node_verify_store(const struct glue_node *n, const ppn_crypto_node_record *admin, const uint8_t *m,
                              size_t mlen, unsigned window_s, struct glue_pending *p, char *why, size_t why_size)
 {
-    size_t clen = mlen >= 9 ? ppnc_get_be(m + 5, 4) : 0;
-    if (mlen < 9 || clen == 0 || clen > PPN_LEDGER_ENTRY_MAX || 9 + clen > mlen) {
+    struct glue_handoff_replica rp;
+    if (glue_handoff_parse_replica(m, mlen, &rp) < 0) {
         snprintf(why, why_size, "the administrator's message is not a replica");
         return -EBADMSG;
     }
-    uint64_t admin_left_ms = ppnc_get_be(m + 1, 4);
-    const uint8_t *cand = m + 9, *bundle = m + 9 + clen;
-    size_t blen = mlen - 9 - clen;
+    uint64_t admin_left_ms = rp.admin_left_ms;
+    const uint8_t *cand = rp.entry, *bundle = rp.bundle;
+    size_t clen = rp.entry_len, blen = rp.bundle_len;
     char dir[PATH_MAX], info[PATH_MAX], ledger[PATH_MAX];
     pending_paths(n, dir, info, ledger);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -931,9 +943,9 @@ static int node_receive(ppn_crypto_session *s, int fd, const struct glue_node *n
     if (mlen >= 1 && m[0] == 'E') {
         char text[300];
         int err;
-        refusal_text(m, mlen, text, sizeof(text), &err);
+        glue_handoff_parse_refusal(m, mlen, text, sizeof(text), &err);
         free(m);
-        return fail(why, err < 0 ? err : -EPROTO, "Failed to join: the administrator refused: %s", text);
+        return fail(why, err, "Failed to join: the administrator refused: %s", text);
     }
     char text[400] = "";
     r = mlen >= 1 && m[0] == 'R' ? node_verify_store(n, admin, m, mlen, window_s, p, text, sizeof(text))
@@ -977,11 +989,11 @@ int glue_handoff_node(ppn_crypto_session *s, int fd, const struct glue_node *n, 
     if (r == 0 && mlen >= 1 && m[0] == 'E') {
         char refusal[300];
         int err;
-        refusal_text(m, mlen, refusal, sizeof(refusal), &err);
+        glue_handoff_parse_refusal(m, mlen, refusal, sizeof(refusal), &err);
         free(m);
         snprintf(text, sizeof(text), "the administrator did not record this node (%s); pair again", refusal);
         glue_pending_rollback(n, text);
-        return fail(why, err < 0 ? err : -EPROTO, "Failed to join: %s", text);
+        return fail(why, err, "Failed to join: %s", text);
     }
     if (r == 0 && mlen >= 1 && m[0] == 'F') {
         done = glue_pending_apply_answer(n, p, m + 1, mlen - 1, wall_ms(), text, sizeof(text));

@@ -139,7 +139,19 @@ void glue_handoff_list(const struct glue_node *n, void (*fn)(void *ud, const cha
  * saying so. */
 void glue_handoff_settle(const struct glue_node *n, ppn_ledger *l, void (*fn)(void *ud, const char *line), void *ud);
 
-/* ---- channel messages (exposed for tests) ---- */
+/* ---- channel messages (exposed for tests and the fuzz harness) ---- */
+
+/* The administrator's 'R': the parts of m[0..len), pointing into it.  0, or -EBADMSG when it
+ * is not an 'R' of a deadline, an entry of 1..PPN_LEDGER_ENTRY_MAX bytes and a bundle. */
+struct glue_handoff_replica {
+    uint64_t admin_left_ms; /* how long the administrator may still append */
+    const uint8_t *entry, *bundle;
+    size_t entry_len, bundle_len;
+};
+int glue_handoff_parse_replica(const uint8_t *m, size_t len, struct glue_handoff_replica *ret);
+/* An 'E' refusal: its errno (negative; -EPROTO when absent) and its sentence, printable ASCII
+ * ('?' for any other byte), cut to size - 1 (size >= 1). */
+void glue_handoff_parse_refusal(const uint8_t *m, size_t len, char *buf, size_t size, int *ret_err);
 
 /* Sends one channel record: 'type' then a[0..alen) then b[0..blen), flushed by 'deadline'. */
 int glue_handoff_send(ppn_crypto_session *s, int fd, uint8_t type, const void *a, size_t alen, const void *b,
