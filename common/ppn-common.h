@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define PPNC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -18,6 +19,10 @@ int ppnc_write_file_atomic(const char *path, const void *data, size_t len, mode_
 /* fsync the directory that contains 'path' (or 'path' itself if 'is_dir'). */
 int ppnc_fsync_parent(const char *path);
 int ppnc_fsync_dir(const char *dir);
+
+/* open(path, O_RDONLY | O_CLOEXEC | flags) and fstat it into *ret_st: the descriptor, or a
+ * negative errno (nothing left open).  The caller checks the type and mode it needs. */
+int ppnc_open_stat(const char *path, int flags, struct stat *ret_st);
 
 /* Read a whole regular file of at most 'max' bytes into a malloc'd buffer
  * (NUL-terminated for convenience; the NUL is not counted in *ret_len).
