@@ -172,6 +172,22 @@ static void write_text(const char *path, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+/* An empty device object named 'name' (a change, or what to compare with). */
+static ppn_wg_device *named(const char *name)
+{
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, name), 0);
+    return d;
+}
+
+/* The end of a test: the object freed, the kernel's device 'name' deleted. */
+static void device_gone(ppn_wg_device *d, const char *name)
+{
+    ppn_wg_device_free(d);
+    ck_assert_int_eq(ppn_wg_link_del(name), 0);
+}
+
 /* Writes with libppn-wg, reads back with `wg showconf` and libppn-wg. */
 static void roundtrip_lib_to_wg(const char *name, ppn_wg_device *d)
 {
@@ -219,8 +235,7 @@ START_TEST(t_small_lib_to_wg)
     ppn_wg_device *d = make_device("wgt0", 7, 3, 1);
     ppn_wg_device_set_fwmark(d, 0x1234);
     roundtrip_lib_to_wg("wgt0", d);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt0"), 0);
+    device_gone(d, "wgt0");
 }
 END_TEST
 
@@ -229,8 +244,7 @@ START_TEST(t_small_wg_to_lib)
     ppn_wg_device *d = make_device("wgt1", 7, 3, 100);
     ppn_wg_device_set_fwmark(d, 7);
     roundtrip_wg_to_lib("wgt1", d);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt1"), 0);
+    device_gone(d, "wgt1");
 }
 END_TEST
 
@@ -298,8 +312,7 @@ START_TEST(t_split_small_messages)
     free(want);
     free(got);
     wg_max_message = 0;
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt6"), 0);
+    device_gone(d, "wgt6");
 }
 END_TEST
 
@@ -311,9 +324,7 @@ START_TEST(t_removals)
     roundtrip_wg_to_lib("wgt7", d);
 
     /* libppn-wg removes 100 peers in one batch and replaces IPs of 20. */
-    ppn_wg_device *ch;
-    ck_assert_int_eq(ppn_wg_device_new(&ch), 0);
-    ck_assert_int_eq(ppn_wg_device_set_name(ch, "wgt7"), 0);
+    ppn_wg_device *ch = named("wgt7");
     uint8_t keys[100][32];
     for (size_t i = 0; i < 100; i++) {
         ppn_wg_peer *src = ppn_wg_device_peer_at(d, i * 3 + 1), *p;
@@ -362,8 +373,7 @@ START_TEST(t_removals)
     assert_same_text("wg removals, lib get", want, got);
     free(want);
     free(got);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt7"), 0);
+    device_gone(d, "wgt7");
 }
 END_TEST
 
@@ -445,8 +455,7 @@ START_TEST(t_sync)
     ck_assert_int_eq(ppn_wg_sync_device(want), 0);
     ppn_wg_device_free(want);
     ppn_wg_device_free(expect);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt8"), 0);
+    device_gone(d, "wgt8");
 }
 END_TEST
 
@@ -506,8 +515,7 @@ START_TEST(t_sync_sends_only_changes)
         free(got);
         unlink("/tmp/wgt12.conf");
     }
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt12"), 0);
+    device_gone(d, "wgt12");
 }
 END_TEST
 
@@ -516,9 +524,7 @@ START_TEST(t_update_one_peer)
 {
     ppn_wg_device *d = make_device("wgt9", 5, 2, 700000);
     roundtrip_lib_to_wg("wgt9", d);
-    ppn_wg_device *one;
-    ck_assert_int_eq(ppn_wg_device_new(&one), 0);
-    ppn_wg_device_set_name(one, "wgt9");
+    ppn_wg_device *one = named("wgt9");
     ppn_wg_peer *src = ppn_wg_device_peer_at(d, 2), *p;
     uint8_t k[32];
     ppn_wg_peer_get_public_key(src, k);
@@ -544,8 +550,7 @@ START_TEST(t_update_one_peer)
     /* UPDATE_ONLY on an unknown peer adds nothing. */
     rnd(k, 32);
     ppn_wg_device_free(one);
-    ck_assert_int_eq(ppn_wg_device_new(&one), 0);
-    ppn_wg_device_set_name(one, "wgt9");
+    one = named("wgt9");
     ck_assert_int_eq(ppn_wg_device_add_peer(one, k, &p), 0);
     ppn_wg_peer_set_flags(p, PPN_WG_PEER_UPDATE_ONLY);
     ck_assert_int_eq(ppn_wg_set_device(one), 0);
@@ -555,8 +560,7 @@ START_TEST(t_update_one_peer)
     ck_assert_ptr_null(ppn_wg_device_find_peer(back, k));
     ppn_wg_device_free(back);
     ppn_wg_device_free(one);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt9"), 0);
+    device_gone(d, "wgt9");
 }
 END_TEST
 
@@ -718,8 +722,7 @@ static void setup_node(const char *ns, const char *addr, uint16_t port, uint8_t 
     ck_assert_int_eq(ppn_wg_link_ensure("wg0"), 1);
     ppn_wg_device *d;
     uint8_t k[32];
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     rnd(k, 32);
     ppn_wg_device_set_private_key(d, k);
     ppn_wg_device_set_listen_port(d, port);
@@ -740,8 +743,7 @@ static ppn_wg_device *peer_config(const uint8_t pub[32], const char *ep, const c
 {
     ppn_wg_device *d;
     ppn_wg_peer *p;
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     ck_assert_int_eq(ppn_wg_device_add_peer(d, pub, &p), 0);
     struct sockaddr_in6 sa;
     socklen_t sl;
@@ -785,8 +787,7 @@ START_TEST(t_netns_ping)
     /* Remove b from a: no more traffic either way. */
     ppn_wg_device *rm;
     ppn_wg_peer *p;
-    ck_assert_int_eq(ppn_wg_device_new(&rm), 0);
-    ppn_wg_device_set_name(rm, "wg0");
+    rm = named("wg0");
     ppn_wg_device_add_peer(rm, pb, &p);
     ppn_wg_peer_set_flags(p, PPN_WG_PEER_REMOVE_ME);
     ck_assert_int_eq(in_ns_set("wga", rm, false), 0);
@@ -891,8 +892,7 @@ START_TEST(t_no_wireguard)
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rmmod failed");
     ppn_wg_device *d;
     ck_assert_int_eq(ppn_wg_get_device("wg0", &d), -ENOTSUP);
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     ck_assert_int_eq(ppn_wg_set_device(d), -ENOTSUP);
     ck_assert_int_eq(ppn_wg_sync_device(d), -ENOTSUP);
     ppn_wg_device_free(d);
