@@ -1,26 +1,31 @@
 # Sourced by the scripts that run inside a test guest (tests/demo/inside-guest.sh,
-# tests/pair/four-node-inside.sh): the machines as network namespaces, and one pairing
+# tests/pair/four-node-inside.sh, bench/pair/join-ping-inside.sh): the machines as network namespaces, and one pairing
 # ceremony played by the script as both operators.  Needs $pair (ppn-pair) and $work.
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-# underlay NS...: the machines, routed by the guest's root namespace (forwarding on there).
-# The i-th (from 1) is namespace NS with eth0 192.168.(76+i).1/24, whose veth peer
-# veth-NS in the root namespace is 192.168.(76+i).254, its default route.
+# netns_up NS I: machine number I, namespace NS with eth0 192.168.(76+I).1/24, whose veth
+# peer veth-NS in the guest's root namespace is 192.168.(76+I).254, its default route.
+netns_up() {
+  ip netns add "$1"
+  ip link add "veth-$1" type veth peer name eth0 netns "$1"
+  ip addr add "192.168.$((76 + $2)).254/24" dev "veth-$1"
+  ip link set "veth-$1" up
+  in_ns "$1" ip addr add "192.168.$((76 + $2)).1/24" dev eth0
+  in_ns "$1" ip link set eth0 up
+  in_ns "$1" ip link set lo up
+  in_ns "$1" ip route add default via "192.168.$((76 + $2)).254"
+}
+
+# underlay NS...: the machines 1, 2, ... (netns_up), routed by the guest's root namespace
+# (forwarding on there).
 underlay() {
   echo 1 > /proc/sys/net/ipv4/ip_forward
   local i=0 n
   for n in "$@"; do
     i=$((i + 1))
-    ip netns add "$n"
-    ip link add "veth-$n" type veth peer name eth0 netns "$n"
-    ip addr add "192.168.$((76 + i)).254/24" dev "veth-$n"
-    ip link set "veth-$n" up
-    in_ns "$n" ip addr add "192.168.$((76 + i)).1/24" dev eth0
-    in_ns "$n" ip link set eth0 up
-    in_ns "$n" ip link set lo up
-    in_ns "$n" ip route add default via "192.168.$((76 + i)).254"
+    netns_up "$n" "$i"
   done
 }
 
