@@ -97,18 +97,25 @@ int ppnc_write_file_atomic(const char *path, const void *data, size_t len, mode_
     return ppnc_fsync_parent(path);
 }
 
-int ppnc_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+int ppnc_open_stat(const char *path, int flags, struct stat *ret_st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | flags);
     if (fd < 0)
         return -errno;
-
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
+    if (fstat(fd, ret_st) < 0) {
         int r = -errno;
         close(fd);
         return r;
     }
+    return fd;
+}
+
+int ppnc_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+    struct stat st;
+    int fd = ppnc_open_stat(path, 0, &st);
+    if (fd < 0)
+        return fd;
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return -EINVAL;

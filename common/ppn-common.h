@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define PPNC_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -18,6 +19,10 @@ int ppnc_write_file_atomic(const char *path, const void *data, size_t len, mode_
 /* fsync the directory that contains 'path' (or 'path' itself if 'is_dir'). */
 int ppnc_fsync_parent(const char *path);
 int ppnc_fsync_dir(const char *dir);
+
+/* open(path, O_RDONLY | O_CLOEXEC | flags) and fstat it into *ret_st: the descriptor, or a
+ * negative errno (nothing left open).  The caller checks the type and mode it needs. */
+int ppnc_open_stat(const char *path, int flags, struct stat *ret_st);
 
 /* Read a whole regular file of at most 'max' bytes into a malloc'd buffer
  * (NUL-terminated for convenience; the NUL is not counted in *ret_len).
@@ -44,6 +49,12 @@ int ppnc_key_from_base64(uint8_t key[32], const char *s, size_t len);
 
 /* Wipe memory the compiler may not elide (for code without libsodium). */
 void ppnc_wipe(void *p, size_t len);
+/* Grows the heap block 'old' (NULL, or *cap bytes of which the first 'len' are in use) to
+ * hold at least 'need' bytes: 'old' itself when it already does, else a new block of *cap
+ * doubled (from 'initial', > 0, when *cap is 0) with the used bytes copied, the old block
+ * wiped and freed (not realloc, which may leave a copy of a secret behind) and *cap
+ * updated.  NULL when out of memory, 'old' and *cap then untouched. */
+void *ppnc_grow_wiped(void *old, size_t len, size_t *cap, size_t need, size_t initial);
 /* Constant-time equality of two buffers: 1 if equal, else 0. */
 int ppnc_memeq_ct(const void *a, const void *b, size_t len);
 

@@ -9,43 +9,24 @@ pair=$build/tools/ppn-pair/ppn-pair
 ledger=$build/tools/ppn-ledger/ppn-ledger
 work=/tmp/ppn-join-ping
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+. "$(dirname "${BASH_SOURCE[0]}")/../../tests/lib/guest-mesh.sh"   # in_ns, now_ms, netns_up, underlay, ceremony
 declare -A lan=([a]=192.168.77.1 [b]=192.168.78.1 [c]=192.168.79.1)
 declare -A host=([a]=laptop-a [b]=laptop-b [c]=cloud-c)
 declare -A mesh=([a]=10.8.0.1 [b]=10.8.0.2 [c]=10.8.0.3)
-echo 1 > /proc/sys/net/ipv4/ip_forward
-netns_up() { # NAME INDEX
-  ip netns add "$1"
-  ip link add "veth-$1" type veth peer name eth0 netns "$1"
-  ip addr add "192.168.$((76 + $2)).254/24" dev "veth-$1"
-  ip link set "veth-$1" up
-  in_ns "$1" ip addr add "192.168.$((76 + $2)).1/24" dev eth0
-  in_ns "$1" ip link set eth0 up
-  in_ns "$1" ip link set lo up
-  in_ns "$1" ip route add default via "192.168.$((76 + $2)).254"
-}
-i=0; for n in a b c; do i=$((i + 1)); netns_up "$n" "$i"; done
+underlay a b c
 for n in a b c; do "$pair" keys --state "$work/$n" >/dev/null; done
 in_ns a "$pair" genesis --state "$work/a" --origin bench.test/ppn --endpoint "${lan[a]}:51820" --hostname laptop-a \
   --ifname wg0 >/dev/null || exit 1
 SAS_MS=0
-pair_node() { # STATE NS LISTEN HOSTNAME
-  local st=$1 ns=$2 listen=$3 name=$4 jin=$work/j.in ain=$work/a.in jout=$work/j.out aout=$work/a.out
-  rm -f "$jin" "$ain"; mkfifo "$jin" "$ain"
-  in_ns "$ns" "$pair" join --state "$st" --listen "$listen:7400" --endpoint "$listen:51820" --hostname "$name" \
-    --ifname wg0 <"$jin" >"$jout" 2>&1 & local jp=$!
-  exec 7>"$jin"
-  local code=""
-  for _ in $(seq 100); do code=$(awk '$1 == "code" {print $2}' "$jout"); [ -n "$code" ] && grep -q '^listening' "$jout" && break; sleep 0.1; done
-  in_ns a "$pair" admit --state "$work/a" --connect "$listen:7400" --ifname wg0 <"$ain" >"$aout" 2>&1 & local ap=$!
-  exec 8>"$ain"; echo "$code" >&8
-  local sa="" sn=""
-  for _ in $(seq 600); do sa=$(awk '$1 == "SAS" {print $2, $3}' "$aout"); sn=$(awk '$1 == "SAS" {print $2, $3}' "$jout"); [ -n "$sa" ] && [ -n "$sn" ] && break; sleep 0.05; done
-  [ "$sa" = "$sn" ] && { echo y >&8; echo y >&7; } || { echo n >&8; echo n >&7; }
-  SAS_MS=$(now_ms)
-  exec 7>&- 8>&-
-  wait "$jp" && wait "$ap"
+pair_node() { # STATE NS LISTEN HOSTNAME (tests/lib/guest-mesh.sh: ceremony); SAS_MS: confirmed at
+  local st=$1 ns=$2 listen=$3 name=$4 r=0
+  rm -f "$work/j.out.in" "$work/a.out.in"
+  show_cmd=(in_ns "$ns" "$pair" join --state "$st" --listen "$listen:7400" --endpoint "$listen:51820" --hostname "$name"
+    --ifname wg0)
+  type_cmd=(in_ns a "$pair" admit --state "$work/a" --connect "$listen:7400" --ifname wg0)
+  ceremony "$work/j.out" "$work/a.out" || r=$?
+  SAS_MS=$cer_sas_ms
+  return "$r"
 }
 pair_node "$work/b" b "${lan[b]}" laptop-b || { echo "pairing laptop-b failed"; exit 1; }
 pair_node "$work/c" c "${lan[c]}" cloud-c || { echo "pairing cloud-c failed"; exit 1; }

@@ -58,39 +58,41 @@ static void drain(ppn_crypto_session *s)
         ;
 }
 
-static void feed_single(ppn_crypto_role role, const uint8_t *data, size_t size)
+/* A fresh session with a code never used before: record 1 for the initiator (and in
+ * feed_single/probe), 2 for the responder of a pair. */
+static ppn_crypto_session *fresh(ppn_crypto_role role, uint8_t id, const char *code)
 {
     ppn_crypto_session *s;
     ppn_crypto_node_record r;
-    char code[16];
-    record(&r, 1);
-    next_code(code);
+    record(&r, id);
     if (ppn_crypto_session_new(&s, role, code, 0, &r, 0) < 0)
         abort();
-    /* in two chunks, to exercise the framing across calls */
-    size_t half = size / 2;
-    (void)ppn_crypto_session_feed(s, data, half);
-    check_invariants(s);
-    (void)ppn_crypto_session_feed(s, data + half, size - half);
-    check_invariants(s);
-    drain(s);
-    ppn_crypto_session_free(s);
+    return s;
 }
 
-static void ceremony(const uint8_t *edits, size_t n_edits)
+static ppn_crypto_session *fresh_one(ppn_crypto_role role)
 {
-    ppn_crypto_session *s[2];
-    ppn_crypto_node_record ra, rb;
     char code[16];
-    record(&ra, 1);
-    record(&rb, 2);
     next_code(code);
-    if (ppn_crypto_session_new(&s[0], PPN_CRYPTO_ROLE_INITIATOR, code, 0, &ra, 0) < 0 ||
-        ppn_crypto_session_new(&s[1], PPN_CRYPTO_ROLE_RESPONDER, code, 0, &rb, 0) < 0)
-        abort();
+    return fresh(role, 1, code);
+}
+
+static void fresh_pair(ppn_crypto_session *s[2])
+{
+    char code[16];
+    next_code(code);
+    s[0] = fresh(PPN_CRYPTO_ROLE_INITIATOR, 1, code);
+    s[1] = fresh(PPN_CRYPTO_ROLE_RESPONDER, 2, code);
+}
+
+/* 'rounds' rounds of taking each side's output and feeding it to the other; the initiator
+ * accepts in round 3, the responder in round 4.  The edits (triples: frame index mod 16,
+ * byte offset, xor value) are applied in flight; true if any was. */
+static bool pump(ppn_crypto_session *s[2], int rounds, const uint8_t *edits, size_t n_edits)
+{
     int frame = 0;
     bool edited = false;
-    for (int round = 0; round < 20; round++) {
+    for (int round = 0; round < rounds; round++) {
         if (round == 3)
             (void)ppn_crypto_session_confirm(s[0], true);
         if (round == 4)
@@ -110,11 +112,37 @@ static void ceremony(const uint8_t *edits, size_t n_edits)
             (void)ppn_crypto_session_feed(s[!dir], buf, (size_t)n);
         }
     }
+    return edited;
+}
+
+static bool both_done(ppn_crypto_session *s[2])
+{
+    return ppn_crypto_session_get_state(s[0]) == PPN_CRYPTO_SESSION_DONE &&
+           ppn_crypto_session_get_state(s[1]) == PPN_CRYPTO_SESSION_DONE;
+}
+
+static void feed_single(ppn_crypto_role role, const uint8_t *data, size_t size)
+{
+    ppn_crypto_session *s = fresh_one(role);
+    /* in two chunks, to exercise the framing across calls */
+    size_t half = size / 2;
+    (void)ppn_crypto_session_feed(s, data, half);
+    check_invariants(s);
+    (void)ppn_crypto_session_feed(s, data + half, size - half);
+    check_invariants(s);
+    drain(s);
+    ppn_crypto_session_free(s);
+}
+
+static void ceremony(const uint8_t *edits, size_t n_edits)
+{
+    ppn_crypto_session *s[2];
+    fresh_pair(s);
+    bool edited = pump(s, 20, edits, n_edits);
     for (int i = 0; i < 2; i++)
         check_invariants(s[i]);
     /* without edits the ceremony must succeed */
-    if (!edited && (ppn_crypto_session_get_state(s[0]) != PPN_CRYPTO_SESSION_DONE ||
-                    ppn_crypto_session_get_state(s[1]) != PPN_CRYPTO_SESSION_DONE))
+    if (!edited && !both_done(s))
         abort();
     ppn_crypto_session_free(s[0]);
     ppn_crypto_session_free(s[1]);
@@ -123,28 +151,9 @@ static void ceremony(const uint8_t *edits, size_t n_edits)
 /* Two sessions brought to DONE without edits. */
 static void done_pair(ppn_crypto_session *s[2])
 {
-    ppn_crypto_node_record ra, rb;
-    char code[16];
-    record(&ra, 1);
-    record(&rb, 2);
-    next_code(code);
-    if (ppn_crypto_session_new(&s[0], PPN_CRYPTO_ROLE_INITIATOR, code, 0, &ra, 0) < 0 ||
-        ppn_crypto_session_new(&s[1], PPN_CRYPTO_ROLE_RESPONDER, code, 0, &rb, 0) < 0)
-        abort();
-    for (int round = 0; round < 12; round++) {
-        if (round == 3)
-            (void)ppn_crypto_session_confirm(s[0], true);
-        if (round == 4)
-            (void)ppn_crypto_session_confirm(s[1], true);
-        for (int dir = 0; dir < 2; dir++) {
-            uint8_t buf[4096];
-            ssize_t n = ppn_crypto_session_take_output(s[dir], buf, sizeof(buf));
-            if (n > 0)
-                (void)ppn_crypto_session_feed(s[!dir], buf, (size_t)n);
-        }
-    }
-    if (ppn_crypto_session_get_state(s[0]) != PPN_CRYPTO_SESSION_DONE ||
-        ppn_crypto_session_get_state(s[1]) != PPN_CRYPTO_SESSION_DONE)
+    fresh_pair(s);
+    (void)pump(s, 12, NULL, 0);
+    if (!both_done(s))
         abort();
 }
 
@@ -202,13 +211,7 @@ static void probe(const uint8_t *data, size_t size)
         return;
     if (fl > size)
         abort();
-    ppn_crypto_session *s;
-    ppn_crypto_node_record r;
-    char code[16];
-    record(&r, 1);
-    next_code(code);
-    if (ppn_crypto_session_new(&s, PPN_CRYPTO_ROLE_RESPONDER, code, 0, &r, 0) < 0)
-        abort();
+    ppn_crypto_session *s = fresh_one(PPN_CRYPTO_ROLE_RESPONDER);
     int e = ppn_crypto_session_feed(s, data, fl);
     if (e == -EBADMSG || e == -EPROTO)
         abort();

@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "cpace.h"
+#include "ppn-common.h"
 #include "ppn/crypto.h"
 
 #define CPACE_DSI "CPaceRistretto255"
@@ -26,24 +27,12 @@ void cbuf_append(cbuf *b, const void *data, size_t len)
         b->failed = 1;
         return;
     }
-    if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + len)
-            cap *= 2;
-        /* Not realloc: the old copy may hold secrets and must be wiped. */
-        uint8_t *n = malloc(cap);
-        if (!n) {
-            b->failed = 1;
-            return;
-        }
-        if (b->data) {
-            memcpy(n, b->data, b->len);
-            sodium_memzero(b->data, b->cap);
-            free(b->data);
-        }
-        b->data = n;
-        b->cap = cap;
+    uint8_t *n = ppnc_grow_wiped(b->data, b->len, &b->cap, b->len + len, 128);
+    if (!n) {
+        b->failed = 1;
+        return;
     }
+    b->data = n;
     memcpy(b->data + b->len, data, len);
     b->len += len;
 }

@@ -48,15 +48,10 @@ static int save_key(const char *path, const uint8_t key[32], bool overwrite)
 
 static int load_key(const char *path, uint8_t key[32])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
     struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int r = -errno;
-        close(fd);
-        return r;
-    }
+    int fd = ppnc_open_stat(path, O_NOCTTY, &st);
+    if (fd < 0)
+        return fd;
     if (!S_ISREG(st.st_mode)) {
         close(fd);
         return -EBADMSG;
@@ -91,6 +86,15 @@ PPN_EXPORT int ppn_crypto_identity_generate(uint8_t ret_public[PPN_CRYPTO_KEY_BY
     return 0;
 }
 
+/* The Ed25519 public key of a seed (the expanded secret key wiped). */
+static void seed_public(uint8_t ret_pk[32], const uint8_t seed[32])
+{
+    uint8_t pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed);
+    sodium_memzero(sk, sizeof(sk));
+    memcpy(ret_pk, pk, 32);
+}
+
 PPN_EXPORT int ppn_crypto_identity_public(const uint8_t secret[PPN_CRYPTO_IDENTITY_SECRET_BYTES],
                                           uint8_t ret_public[PPN_CRYPTO_KEY_BYTES])
 {
@@ -98,10 +102,7 @@ PPN_EXPORT int ppn_crypto_identity_public(const uint8_t secret[PPN_CRYPTO_IDENTI
         return -EINVAL;
     if (sodium_init() < 0)
         return -EIO;
-    uint8_t pk[32], sk[64];
-    crypto_sign_seed_keypair(pk, sk, secret);
-    sodium_memzero(sk, sizeof(sk));
-    memcpy(ret_public, pk, 32);
+    seed_public(ret_public, secret);
     return 0;
 }
 
@@ -113,9 +114,8 @@ PPN_EXPORT int ppn_crypto_identity_save(const char *path,
         return -EINVAL;
     if (sodium_init() < 0)
         return -EIO;
-    uint8_t pk[32], sk[64];
-    crypto_sign_seed_keypair(pk, sk, secret);
-    sodium_memzero(sk, sizeof(sk));
+    uint8_t pk[32];
+    seed_public(pk, secret);
     if (sodium_memcmp(pk, secret + 32, 32) != 0)
         return -EINVAL;
     return save_key(path, secret, overwrite); /* the first 32 bytes: the seed */

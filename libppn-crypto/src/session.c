@@ -394,22 +394,49 @@ static void maybe_done(ppn_crypto_session *s)
 
 /* ---- message handlers (return 0 or the error to end with) ------------- */
 
-static int on_commit(ppn_crypto_session *s, const msg *m)
+/* Once sid is known: the generator from the code (which is wiped), the scalar, our share. */
+static int make_own_share(ppn_crypto_session *s)
 {
-    memcpy(s->sid, m->sid, sizeof(s->sid));
-    memcpy(s->commit, m->commit, sizeof(s->commit));
     int r = ppn_crypto_cpace_generator((const uint8_t *)s->code, s->code_len, ci, sizeof(ci),
                                        s->sid, sizeof(s->sid), s->g);
     sodium_memzero(s->code, sizeof(s->code));
     if (r == 0)
         r = ppn_crypto_cpace_share_random(s->g, s->scalar, s->own_y);
+    return r;
+}
+
+/* Our share and AD in a SHARE or REVEAL. */
+static void put_own_share(const ppn_crypto_session *s, msg *out)
+{
+    memcpy(out->y, s->own_y, 32);
+    memcpy(out->ad, s->own_ad, AD_LEN);
+    out->ad_len = AD_LEN;
+}
+
+/* The peer's share and AD (checked against the commitment by the caller where there is
+ * one): K, then every key (derive). */
+static int take_peer_share(ppn_crypto_session *s, const msg *m)
+{
+    memcpy(s->peer_y, m->y, 32);
+    memcpy(s->peer_ad, m->ad, AD_LEN);
+    uint8_t k[32];
+    int r = ppn_crypto_cpace_secret(s->scalar, s->peer_y, k); /* -EBADMSG: the abort */
+    if (r == 0)
+        r = derive(s, k);
+    sodium_memzero(k, sizeof(k));
+    return r;
+}
+
+static int on_commit(ppn_crypto_session *s, const msg *m)
+{
+    memcpy(s->sid, m->sid, sizeof(s->sid));
+    memcpy(s->commit, m->commit, sizeof(s->commit));
+    int r = make_own_share(s);
     if (r < 0)
         return r;
     msg out;
     init_msg(&out, PM_SHARE);
-    memcpy(out.y, s->own_y, 32);
-    memcpy(out.ad, s->own_ad, AD_LEN);
-    out.ad_len = AD_LEN;
+    put_own_share(s, &out);
     r = queue(s, &out);
     if (r < 0)
         return r;
@@ -422,20 +449,12 @@ static int on_share(ppn_crypto_session *s, const msg *m)
     int r = check_peer_ad(s, m->ad, m->ad_len);
     if (r < 0)
         return r;
-    memcpy(s->peer_y, m->y, 32);
-    memcpy(s->peer_ad, m->ad, AD_LEN);
-    uint8_t k[32];
-    r = ppn_crypto_cpace_secret(s->scalar, s->peer_y, k); /* -EBADMSG: the abort */
-    if (r == 0)
-        r = derive(s, k);
-    sodium_memzero(k, sizeof(k));
+    r = take_peer_share(s, m);
     if (r < 0)
         return r;
     msg out;
     init_msg(&out, PM_REVEAL);
-    memcpy(out.y, s->own_y, 32);
-    memcpy(out.ad, s->own_ad, AD_LEN);
-    out.ad_len = AD_LEN;
+    put_own_share(s, &out);
     kc_tag(out.mac, s->k_mac_own, s->sid_out);
     r = queue(s, &out);
     if (r < 0)
@@ -455,13 +474,7 @@ static int on_reveal(ppn_crypto_session *s, const msg *m)
         return r;
     if (sodium_memcmp(c, s->commit, sizeof(c)) != 0)
         return -EACCES; /* the share is not the one committed to */
-    memcpy(s->peer_y, m->y, 32);
-    memcpy(s->peer_ad, m->ad, AD_LEN);
-    uint8_t k[32];
-    r = ppn_crypto_cpace_secret(s->scalar, s->peer_y, k);
-    if (r == 0)
-        r = derive(s, k);
-    sodium_memzero(k, sizeof(k));
+    r = take_peer_share(s, m);
     if (r < 0)
         return r;
     uint8_t tag[MSG_MAC_BYTES];
@@ -614,11 +627,7 @@ PPN_EXPORT int ppn_crypto_session_new(ppn_crypto_session **ret, ppn_crypto_role 
 
     if (role == PPN_CRYPTO_ROLE_INITIATOR) {
         randombytes_buf(s->sid, sizeof(s->sid)); /* fresh per ceremony */
-        r = ppn_crypto_cpace_generator((const uint8_t *)s->code, s->code_len, ci, sizeof(ci),
-                                       s->sid, sizeof(s->sid), s->g);
-        sodium_memzero(s->code, sizeof(s->code));
-        if (r == 0)
-            r = ppn_crypto_cpace_share_random(s->g, s->scalar, s->own_y);
+        r = make_own_share(s);
         msg m;
         init_msg(&m, PM_COMMIT);
         memcpy(m.sid, s->sid, sizeof(s->sid));
@@ -661,13 +670,19 @@ PPN_EXPORT int ppn_crypto_session_set_clock(ppn_crypto_session *s, ppn_crypto_cl
     return 0;
 }
 
-/* The channel's nonce: 4 zero bytes then the record counter, big-endian; the associated
- * data: "ppn-pair v1", the channel type byte, sid. */
-static void ch_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint64_t n)
+/* The channel record number n's AEAD parameters, the same both ways: the nonce is 4 zero
+ * bytes then n, big-endian; the associated data "ppn-pair v1", the channel type byte, sid. */
+#define CH_HDR 6 /* 00 00, then the 4-byte ciphertext length */
+struct ch_aead {
+    uint8_t ad[sizeof(LABEL) + MSG_SID_BYTES];
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+};
+
+static void ch_aead_init(struct ch_aead *a, const ppn_crypto_session *s, uint64_t n)
 {
-    memset(nonce, 0, 4);
-    for (int i = 0; i < 8; i++)
-        nonce[4 + i] = (uint8_t)(n >> (8 * (7 - i)));
+    aead_ad(a->ad, CH_TYPE, s->sid);
+    memset(a->nonce, 0, 4);
+    ppnc_put_be(a->nonce + 4, n, 8);
 }
 
 /* A complete channel record is in s->ch_in: open it with the next counter, queue the
@@ -680,12 +695,11 @@ static int channel_open(ppn_crypto_session *s)
     struct chrec *rec = malloc(sizeof(*rec) + (plen ? plen : 1));
     if (!rec)
         return -ENOMEM;
-    uint8_t ad[sizeof(LABEL) + MSG_SID_BYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-    aead_ad(ad, CH_TYPE, s->sid);
-    ch_nonce(nonce, s->ch_recv_n);
+    struct ch_aead a;
+    ch_aead_init(&a, s, s->ch_recv_n);
     unsigned long long got;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(rec->data, &got, NULL, s->ch_in, clen, ad, sizeof(ad), nonce,
-                                                  s->k_ch_recv) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(rec->data, &got, NULL, s->ch_in, clen, a.ad,
+                                                  sizeof(a.ad), a.nonce, s->k_ch_recv) != 0) {
         free(rec);
         return -EACCES; /* forged, replayed, reordered or from another session */
     }
@@ -723,8 +737,7 @@ PPN_EXPORT int ppn_crypto_session_feed(ppn_crypto_session *s, const void *data, 
             len -= take;
             if (s->ch_hdr_len < 4)
                 continue;
-            uint64_t clen = (uint64_t)s->ch_hdr[0] << 24 | (uint64_t)s->ch_hdr[1] << 16 |
-                            (uint64_t)s->ch_hdr[2] << 8 | s->ch_hdr[3];
+            uint64_t clen = ppnc_get_be(s->ch_hdr, 4);
             /* Cheap checks before reading on: the bound of one record and of the total. */
             if (clen < crypto_aead_chacha20poly1305_ietf_ABYTES)
                 return fail(s, -EBADMSG);
@@ -801,22 +814,18 @@ PPN_EXPORT int ppn_crypto_session_send(ppn_crypto_session *s, const void *data, 
     if (len > PPN_CRYPTO_SESSION_RECORD_MAX)
         return -EMSGSIZE;
     size_t clen = len + crypto_aead_chacha20poly1305_ietf_ABYTES;
-    uint8_t *frame = malloc(6 + clen);
+    uint8_t *frame = malloc(CH_HDR + clen);
     if (!frame)
         return -ENOMEM;
     frame[0] = frame[1] = 0;
-    frame[2] = (uint8_t)(clen >> 24);
-    frame[3] = (uint8_t)(clen >> 16);
-    frame[4] = (uint8_t)(clen >> 8);
-    frame[5] = (uint8_t)clen;
-    uint8_t ad[sizeof(LABEL) + MSG_SID_BYTES], nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
-    aead_ad(ad, CH_TYPE, s->sid);
-    ch_nonce(nonce, s->ch_send_n);
+    ppnc_put_be(frame + 2, clen, 4);
+    struct ch_aead a;
+    ch_aead_init(&a, s, s->ch_send_n);
     unsigned long long out;
-    crypto_aead_chacha20poly1305_ietf_encrypt(frame + 6, &out, data, len, ad, sizeof(ad), NULL, nonce,
-                                              s->k_ch_send);
-    cbuf_append(&s->out, frame, 6 + clen);
-    sodium_memzero(frame, 6 + clen);
+    crypto_aead_chacha20poly1305_ietf_encrypt(frame + CH_HDR, &out, data, len, a.ad, sizeof(a.ad),
+                                              NULL, a.nonce, s->k_ch_send);
+    cbuf_append(&s->out, frame, CH_HDR + clen);
+    sodium_memzero(frame, CH_HDR + clen);
     free(frame);
     if (s->out.failed)
         return fail_full(s, -ENOMEM, false);
@@ -966,102 +975,10 @@ PPN_EXPORT int ppn_crypto_session_peer_record(const ppn_crypto_session *s,
     return 0;
 }
 
-/* ---- a driver over a stream socket ----------------------------------- */
+/* ---- the drivers over a stream socket --------------------------------- */
 
-static int flush_fd(ppn_crypto_session *s, int fd, bool blocking_ok)
-{
-    while (ppn_crypto_session_output_pending(s) > 0) {
-        const uint8_t *p = s->out.data + s->out_off;
-        size_t n = s->out.len - s->out_off;
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w < 0 && errno == ENOTSOCK)
-            w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                if (!blocking_ok)
-                    return 0;
-                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-                uint64_t rem = ppn_crypto_session_remaining_ms(s);
-                int t = rem > 1000 ? 1000 : (int)rem;
-                if (s->state == PPN_CRYPTO_SESSION_FAILED || s->state == PPN_CRYPTO_SESSION_DONE)
-                    t = 1000;
-                if (poll(&pfd, 1, t) < 0 && errno != EINTR)
-                    return -errno;
-                if (s->state != PPN_CRYPTO_SESSION_FAILED && s->state != PPN_CRYPTO_SESSION_DONE) {
-                    int r = alive(s);
-                    if (r < 0)
-                        return r;
-                } else if (pfd.revents == 0) {
-                    return -ETIMEDOUT;
-                }
-                continue;
-            }
-            return errno == EPIPE ? -ECONNRESET : -errno;
-        }
-        s->out_off += (size_t)w;
-        if (s->out_off == s->out.len) {
-            sodium_memzero(s->out.data, s->out.len);
-            s->out.len = s->out_off = 0;
-        }
-    }
-    return 0;
-}
-
-PPN_EXPORT int ppn_crypto_session_run_fd(ppn_crypto_session *s, int fd,
-                                         ppn_crypto_session_state until)
-{
-    if (!s || fd < 0 ||
-        (until != PPN_CRYPTO_SESSION_SAS_READY && until != PPN_CRYPTO_SESSION_DONE))
-        return -EINVAL;
-    s->io_started = true;
-    for (;;) {
-        int r = alive(s);
-        if (r < 0) {
-            (void)flush_fd(s, fd, true); /* best effort: the ABORT */
-            return r;
-        }
-        r = flush_fd(s, fd, true);
-        if (r < 0) {
-            if (s->state == PPN_CRYPTO_SESSION_DONE)
-                return 0;
-            return fail_full(s, r, false);
-        }
-        if (s->state >= until)
-            return 0;
-
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        uint64_t rem = ppn_crypto_session_remaining_ms(s);
-        int t = rem > 1000 ? 1000 : (int)rem;
-        int n = poll(&pfd, 1, t);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return fail(s, -errno);
-        }
-        if (n == 0)
-            continue;
-        uint8_t buf[4096];
-        ssize_t got = read(fd, buf, sizeof(buf));
-        if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            return fail_full(s, errno == ECONNRESET ? -ECONNRESET : -errno, false);
-        }
-        if (got == 0)
-            return fail_full(s, -ECONNRESET, false);
-        r = ppn_crypto_session_feed(s, buf, (size_t)got);
-        sodium_memzero(buf, sizeof(buf));
-        if (r < 0) {
-            (void)flush_fd(s, fd, true);
-            return r;
-        }
-    }
-}
-
-/* ---- the channel over a stream socket, each call bounded by its own timeout ---- */
-
+/* Until fd is ready for 'events' (0), or the deadline on the session's clock passes
+ * (-ETIMEDOUT), or poll fails (-errno). */
 static int wait_fd(ppn_crypto_session *s, int fd, short events, uint64_t deadline)
 {
     for (;;) {
@@ -1078,7 +995,35 @@ static int wait_fd(ppn_crypto_session *s, int fd, short events, uint64_t deadlin
     }
 }
 
-static int flush_until(ppn_crypto_session *s, int fd, uint64_t deadline)
+/* How a write that would block waits: 0 to try again, or the error to stop with. */
+typedef int (*wait_out_fn)(ppn_crypto_session *s, int fd, uint64_t deadline);
+
+/* The handshake driver's way: up to a second at a time while the session's deadline holds
+ * (then the session fails with -ETIMEDOUT); once it is DONE or FAILED, one more second for
+ * each write that would block. */
+static int wait_out_handshake(ppn_crypto_session *s, int fd, uint64_t unused)
+{
+    (void)unused;
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    uint64_t rem = ppn_crypto_session_remaining_ms(s);
+    int t = rem > 1000 ? 1000 : (int)rem;
+    if (s->state == PPN_CRYPTO_SESSION_FAILED || s->state == PPN_CRYPTO_SESSION_DONE)
+        t = 1000;
+    if (poll(&pfd, 1, t) < 0 && errno != EINTR)
+        return -errno;
+    if (s->state != PPN_CRYPTO_SESSION_FAILED && s->state != PPN_CRYPTO_SESSION_DONE)
+        return alive(s);
+    return pfd.revents == 0 ? -ETIMEDOUT : 0;
+}
+
+/* The channel drivers' way: until the caller's deadline. */
+static int wait_out_until(ppn_crypto_session *s, int fd, uint64_t deadline)
+{
+    return wait_fd(s, fd, POLLOUT, deadline);
+}
+
+/* Writes all the queued output to fd; 0, or the error (-ECONNRESET: the peer is gone). */
+static int write_out(ppn_crypto_session *s, int fd, wait_out_fn wait, uint64_t deadline)
 {
     while (ppn_crypto_session_output_pending(s) > 0) {
         const uint8_t *p = s->out.data + s->out_off;
@@ -1090,7 +1035,7 @@ static int flush_until(ppn_crypto_session *s, int fd, uint64_t deadline)
             if (errno == EINTR)
                 continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                int r = wait_fd(s, fd, POLLOUT, deadline);
+                int r = wait(s, fd, deadline);
                 if (r < 0)
                     return r;
                 continue;
@@ -1105,6 +1050,71 @@ static int flush_until(ppn_crypto_session *s, int fd, uint64_t deadline)
     }
     return 0;
 }
+
+static int flush_handshake(ppn_crypto_session *s, int fd)
+{
+    return write_out(s, fd, wait_out_handshake, 0);
+}
+
+static int flush_until(ppn_crypto_session *s, int fd, uint64_t deadline)
+{
+    return write_out(s, fd, wait_out_until, deadline);
+}
+
+/* One read from fd (once poll said it is readable), fed to the session.  0 (also when the
+ * read was interrupted or would block); the read's error, -ECONNRESET at end of file, with
+ * the session untouched; or, when the bytes ended the session, its error (state FAILED,
+ * an ABORT for the peer queued). */
+static int read_feed(ppn_crypto_session *s, int fd)
+{
+    uint8_t buf[16384];
+    ssize_t got = read(fd, buf, sizeof(buf));
+    if (got < 0)
+        return errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    if (got == 0)
+        return -ECONNRESET;
+    int r = ppn_crypto_session_feed(s, buf, (size_t)got);
+    sodium_memzero(buf, sizeof(buf));
+    return r;
+}
+
+PPN_EXPORT int ppn_crypto_session_run_fd(ppn_crypto_session *s, int fd,
+                                         ppn_crypto_session_state until)
+{
+    if (!s || fd < 0 ||
+        (until != PPN_CRYPTO_SESSION_SAS_READY && until != PPN_CRYPTO_SESSION_DONE))
+        return -EINVAL;
+    s->io_started = true;
+    for (;;) {
+        int r = alive(s);
+        if (r < 0) {
+            (void)flush_handshake(s, fd); /* best effort: the ABORT */
+            return r;
+        }
+        r = flush_handshake(s, fd);
+        if (r < 0) {
+            if (s->state == PPN_CRYPTO_SESSION_DONE)
+                return 0;
+            return fail_full(s, r, false);
+        }
+        if (s->state >= until)
+            return 0;
+        r = wait_fd(s, fd, POLLIN, s->deadline);
+        if (r == -ETIMEDOUT)
+            continue; /* alive() ends the session */
+        if (r < 0)
+            return fail(s, r);
+        r = read_feed(s, fd);
+        if (r < 0 && s->state == PPN_CRYPTO_SESSION_FAILED) {
+            (void)flush_handshake(s, fd); /* best effort: the ABORT */
+            return r;
+        }
+        if (r < 0)
+            return fail_full(s, r, false);
+    }
+}
+
+/* ---- the channel, each call bounded by its own timeout ------------------ */
 
 PPN_EXPORT int ppn_crypto_session_flush_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms)
 {
@@ -1132,21 +1142,11 @@ PPN_EXPORT int ppn_crypto_session_recv_fd(ppn_crypto_session *s, int fd, uint64_
             return -EAGAIN; /* not DONE: run_fd first */
         if ((r = wait_fd(s, fd, POLLIN, deadline)) < 0)
             return r;
-        uint8_t buf[16384];
-        ssize_t got = read(fd, buf, sizeof(buf));
-        if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            return -errno;
-        }
-        if (got == 0)
-            return -ECONNRESET;
-        r = ppn_crypto_session_feed(s, buf, (size_t)got);
-        sodium_memzero(buf, sizeof(buf));
-        if (r < 0) {
+        r = read_feed(s, fd);
+        if (r < 0 && s->state == PPN_CRYPTO_SESSION_FAILED)
             (void)flush_until(s, fd, now_ms(s) + 1000); /* best effort: the ABORT */
+        if (r < 0)
             return r;
-        }
     }
     return r;
 }

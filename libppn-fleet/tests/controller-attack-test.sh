@@ -12,30 +12,9 @@
 # Usage: controller-attack-test.sh PPN_VM PPN_LEDGER PYTHON3
 set -u
 VM=$(realpath "$1"); LEDGER=$(realpath "$2"); PY=$3
-W=$(mktemp -d /tmp/ppn-fleet-attack-XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    for f in "$W"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-    exit 1
-}
-cd "$W"
-umask 077
-for k in admin na nb; do head -c 32 /dev/urandom | base64 > $k.key; done
-NA=$("$LEDGER" pubkey na.key); NB=$("$LEDGER" pubkey nb.key)
-WG=$(head -c 32 /dev/urandom | base64)
-"$LEDGER" init L --origin fleet.example/ledger --mesh 127.77.0.0/24 --key admin.key >/dev/null || fail "ledger init"
-cat > entries.jsonl <<J
-{"type":"node-join","subject":"$NA","wg_key":"$WG","mesh":"127.77.0.2","endpoint":"","hostname":"node-a"}
-{"type":"node-join","subject":"$NB","wg_key":"$WG","mesh":"127.77.0.3","endpoint":"","hostname":"node-b"}
-J
-"$LEDGER" append L --key admin.key entries.jsonl >/dev/null || fail "ledger append"
+. "$(dirname "$0")/fleet-env.sh" attack   # W, PIDS, cleanup, fail, fleet_ledger, fleet_members
+fleet_ledger 127.77.0.0/24 na nb
+fleet_members 127.77.0
 
 # Key files: the rule of every ppn tool (tools/tool-util.h).  A key that others can read is
 # refused with one line naming the file and its mode, before any socket or file exists.

@@ -8,28 +8,14 @@
 # Usage: services-netns-test.sh PPN_VM PPN_LEDGER
 set -u
 VM=$(realpath "$1"); LEDGER=$(realpath "$2")
-W=$(mktemp -d /tmp/ppn-fleet-netns-XXXXXX)
 TAG=$$
 C=ppnfsc$TAG
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    wait 2>/dev/null
+. "$(dirname "$0")/fleet-env.sh" netns   # W, PIDS, cleanup, fail, fleet_ledger
+cleanup_more() {
     for i in 1 2 3; do ip netns del ppnfs$i-$TAG 2>/dev/null; done
     ip netns del $C 2>/dev/null
-    rm -rf "$W"
 }
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    for f in "$W"/*.log; do echo "--- $f"; tail -n 20 "$f"; done
-    exit 1
-}
-cd "$W"
-umask 077
-for k in admin n1 n2 n3; do head -c 32 /dev/urandom | base64 > $k.key; done
-WG=$(head -c 32 /dev/urandom | base64)
-"$LEDGER" init L --origin fleet.example/ledger --mesh 10.79.0.0/24 --key admin.key >/dev/null || fail "ledger init"
+fleet_ledger 10.79.0.0/24 n1 n2 n3
 for i in 1 2; do
     echo "{\"type\":\"node-join\",\"subject\":\"$("$LEDGER" pubkey n$i.key)\",\"wg_key\":\"$WG\",\"mesh\":\"10.79.0.$((i + 1))/24\",\"endpoint\":\"\",\"hostname\":\"n$i\"}"
 done > join.jsonl

@@ -9,34 +9,13 @@
 # Usage: services-request-test.sh PPN_VM PPN_LEDGER BUILD_GUEST_SH REQUEST_FORGE PYTHON3
 set -u
 VM=$(realpath "$1"); LEDGER=$(realpath "$2"); BUILD_GUEST=$(realpath "$3"); FORGE=$(realpath "$4"); PY=$5
-W=$(mktemp -d /tmp/ppn-fleet-request-XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    for f in "$W"/vms-*/*/qemu.pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done
-    wait 2>/dev/null
-    rm -rf "$W"
-}
-trap cleanup EXIT
-fail() {
-    echo "FAIL: $*"
-    for f in "$W"/*.log; do echo "--- $f"; tail -n 25 "$f"; done
-    exit 1
-}
-cd "$W"
-umask 077
+FAIL_TAIL=25
+. "$(dirname "$0")/fleet-env.sh" request   # W, PIDS, cleanup, fail, fleet_ledger, fleet_members
 
 "$BUILD_GUEST" "$W/guest" >/dev/null || fail "build-guest.sh"
-for k in admin na nb op; do head -c 32 /dev/urandom | base64 > $k.key; done
-NA=$("$LEDGER" pubkey na.key); NB=$("$LEDGER" pubkey nb.key); OP=$("$LEDGER" pubkey op.key)
-WG=$(head -c 32 /dev/urandom | base64)
-"$LEDGER" init L --origin fleet.example/ledger --mesh 127.78.0.0/24 --key admin.key >/dev/null || fail "ledger init"
-cat > entries.jsonl <<J
-{"type":"node-join","subject":"$NA","wg_key":"$WG","mesh":"127.78.0.2","endpoint":"","hostname":"node-a"}
-{"type":"node-join","subject":"$NB","wg_key":"$WG","mesh":"127.78.0.3","endpoint":"","hostname":"node-b"}
-{"type":"cap-grant","subject":"$OP","capability":"vm.create","scope":""}
-J
-"$LEDGER" append L --key admin.key entries.jsonl >/dev/null || fail "ledger append"
+fleet_ledger 127.78.0.0/24 na nb op
+OP=$("$LEDGER" pubkey op.key)
+fleet_members 127.78.0 "$OP"
 
 # Options: each bad value refused with one line naming it, exit 1, before any query.
 badopt() { # expected-text option...

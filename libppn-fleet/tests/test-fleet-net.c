@@ -309,6 +309,15 @@ static int sign_request(const test_key *op, const test_key *node, const char *vm
     return n;
 }
 
+/* A controller engine on 127.0.0.1, a port of the kernel's choosing, no state file. */
+static ppn_fleet_controller *loopback_controller(void)
+{
+    struct sockaddr_in la = ip_port("127.0.0.1", 0);
+    ppn_fleet_controller *c = NULL;
+    ck_assert_int_eq(ppn_fleet_controller_new((struct sockaddr *)&la, sizeof(la), NULL, now_ms(),
+                                              &c), 0);
+    return c;
+}
 /* Controller and two agents as engines: names from the records, sequences
  * from the epoch, a request checked cheap-first and delivered to the
  * member's address, replays and strangers refused. */
@@ -316,10 +325,7 @@ START_TEST(test_engines_loopback)
 {
     test_key k[2] = {test_key_make(61), test_key_make(62)};
     test_key op = test_key_make(70), stranger = test_key_make(71);
-    struct sockaddr_in la = ip_port("127.0.0.1", 0);
-    ppn_fleet_controller *c = NULL;
-    ck_assert_int_eq(ppn_fleet_controller_new((struct sockaddr *)&la, sizeof(la), NULL, now_ms(),
-                                              &c), 0);
+    ppn_fleet_controller *c = loopback_controller();
     if (geteuid() == 0)
         ck_assert_int_ge(ppn_fleet_controller_rcvbuf(c), 16 << 20);
     ppn_fleet *f = ppn_fleet_controller_fleet(c);
@@ -448,10 +454,7 @@ END_TEST
 START_TEST(test_dispatch_to_record)
 {
     test_key k = test_key_make(63), op = test_key_make(70);
-    struct sockaddr_in la = ip_port("127.0.0.1", 0);
-    ppn_fleet_controller *c = NULL;
-    ck_assert_int_eq(ppn_fleet_controller_new((struct sockaddr *)&la, sizeof(la), NULL, now_ms(),
-                                              &c), 0);
+    ppn_fleet_controller *c = loopback_controller();
     struct sockaddr_in ctl = sock_addr(ppn_fleet_controller_fd(c)), rec_a, src_a;
     int rec = udp_socket("127.0.0.4", 0, &rec_a), src = udp_socket("127.0.0.4", 0, &src_a);
     ppn_fleet_member m = member_at(&k, "node-r", rec_a);
@@ -578,10 +581,7 @@ static void cb_ctl_refused(ppn_fleet_controller *c, ppn_fleet_refusal reason,
 START_TEST(test_refusals_rate_limited)
 {
     test_key k = test_key_make(65), op = test_key_make(70);
-    struct sockaddr_in la = ip_port("127.0.0.1", 0);
-    ppn_fleet_controller *c = NULL;
-    ck_assert_int_eq(ppn_fleet_controller_new((struct sockaddr *)&la, sizeof(la), NULL, now_ms(),
-                                              &c), 0);
+    ppn_fleet_controller *c = loopback_controller();
     ctl_seen cs = {0};
     ppn_fleet_controller_callbacks cb = {.refused = cb_ctl_refused};
     ck_assert_int_eq(ppn_fleet_controller_set_callbacks(c, &cb, &cs), 0);

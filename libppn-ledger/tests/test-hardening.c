@@ -79,6 +79,25 @@ static char *make_ledger(unsigned n, ppn_ledger **ret)
     return make_ledger_origin("hard.example/ledger", n, ret);
 }
 
+/* A copy of the ledger directory 'd' in a new temporary directory, opened for writing. */
+static char *copy_ledger(const char *d, ppn_ledger **ret)
+{
+    char *copy = tmpdir();
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", d, copy);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ppn_ledger_open(copy, PPN_LEDGER_OPEN_WRITE, ret), 0);
+    return copy;
+}
+
+/* The end of a test: the handle freed, its directory removed. */
+static void drop_ledger(ppn_ledger *l, char *d)
+{
+    ppn_ledger_free(l);
+    rmrf(d);
+    free(d);
+}
+
 static int checkpoint(ppn_ledger *l)
 {
     char note[PPN_LEDGER_CHECKPOINT_MAX];
@@ -141,9 +160,7 @@ START_TEST(test_long_origin_checkpoints)
     ck_assert_int_eq(checkpoint(l), 0);
     ppn_ledger_free(l);
     ck_assert_int_eq(ppn_ledger_open(g, PPN_LEDGER_OPEN_WRITE, &l), 0);
-    ppn_ledger_free(l);
-    rmrf(g);
-    free(g);
+    drop_ledger(l, g);
     char *d = make_ledger_origin(origin, 2, &l);
     /* A replica with the same two entries, to import the cosigned checkpoint into. */
     char *rd = tmpdir();
@@ -204,9 +221,7 @@ START_TEST(test_long_origin_checkpoints)
     ck_assert_mem_eq(a, b, al);
     ck_assert_ptr_nonnull(strstr(a, witness));
     ck_assert_int_eq(ppn_ledger_open(rd, 0, &r), 0);
-    ppn_ledger_free(r);
-    rmrf(rd);
-    free(rd);
+    drop_ledger(r, rd);
     rmrf(d);
     free(d);
 }
@@ -228,9 +243,7 @@ START_TEST(test_checkpoint_exact_buffer)
     ck_assert_mem_eq(exact, note, len);
     ck_assert_int_eq(ppn_ledger_checkpoint_get(l, exact, len - 1, &len2), -ENOBUFS);
     free(exact);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -357,9 +370,7 @@ START_TEST(test_consistency_from_zero)
     ck_assert_int_eq(ppn_ledger_merkle_verify_consistency(0, 0, any, any, proof, 0), -EBADMSG);
     ck_assert_int_eq(ppn_ledger_merkle_verify_consistency(0, 0, root, root, proof, 0), -EBADMSG);
     ck_assert_int_eq(ppn_ledger_merkle_verify_consistency(5, 5, root, root, proof, 0), 0);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -368,12 +379,8 @@ START_TEST(test_fork_size_first_difference)
 {
     ppn_ledger *a;
     char *d = make_ledger(6, &a);
-    char *d2 = tmpdir();
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", d, d2);
-    ck_assert_int_eq(system(cmd), 0);
     ppn_ledger *b;
-    ck_assert_int_eq(ppn_ledger_open(d2, PPN_LEDGER_OPEN_WRITE, &b), 0);
+    char *d2 = copy_ledger(d, &b);
     for (unsigned i = 0; i < 6; i++) {
         struct ppn_ledger_entry e = vm_entry(100 + i);
         ck_assert_int_eq(ppn_ledger_append(a, &e, 1, admin_sk, NULL), 0);
@@ -414,9 +421,7 @@ START_TEST(test_nodes_jsonl_divergence_offset)
     ck_assert_int_eq(ppn_ledger_verify(l, 1, &rep), -EUCLEAN);
     ck_assert_uint_eq(rep.error_file, 3);
     ck_assert_uint_eq(rep.error_offset, (uint64_t)good);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -448,9 +453,7 @@ START_TEST(test_stale_checkpoint_tmp_removed)
     ck_assert_int_eq(access(v, F_OK), -1);
     ck_assert_int_eq(access(nj, F_OK), -1);
     ck_assert_int_eq(access(live, F_OK), 0);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -495,9 +498,7 @@ START_TEST(test_lost_entries_reported)
     ck_assert_uint_eq(l->state_n, 25);
     ck_assert_uint_eq(rep.lost_count, 0);
     ck_assert_uint_eq(rep.lost_index, UINT64_MAX);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -506,12 +507,8 @@ START_TEST(test_import_error_location)
 {
     ppn_ledger *a;
     char *d = make_ledger(5, &a);
-    char *src = tmpdir();
-    char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", d, src);
-    ck_assert_int_eq(system(cmd), 0);
     ppn_ledger *s;
-    ck_assert_int_eq(ppn_ledger_open(src, PPN_LEDGER_OPEN_WRITE, &s), 0);
+    char *src = copy_ledger(d, &s);
     for (unsigned i = 0; i < 5; i++) {
         struct ppn_ledger_entry e = vm_entry(50 + i);
         ck_assert_int_eq(ppn_ledger_append(s, &e, 1, admin_sk, NULL), 0);
@@ -644,9 +641,7 @@ START_TEST(test_invalid_entries_refused)
     uint8_t buf[PPN_LEDGER_ENTRY_MAX];
     size_t len;
     ck_assert_int_eq(ppn_ledger_entry_sign(&e, ppn_ledger_size(l), admin_sk, buf, sizeof(buf), &len), -EINVAL);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -691,9 +686,7 @@ START_TEST(test_revoked_keys_stay_out)
      * keys are still out */
     ck_assert_int_eq(ppn_ledger_node_revoke(l, b.subject, "", admin_sk, NULL), 0);
     ck_assert_int_eq(ppn_ledger_append(l, &fresh_keys, 1, admin_sk, NULL), -EPROTO); /* already a member */
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 
@@ -927,9 +920,7 @@ START_TEST(test_open_from_verified_state)
     ck_assert_uint_eq(l->state_n, 0);
     ck_assert_uint_eq(ppn_ledger_size(l), 320);
     ck_assert_int_eq(ppn_ledger_verify(l, 1, &rep), 0);
-    ppn_ledger_free(l);
-    rmrf(d);
-    free(d);
+    drop_ledger(l, d);
 }
 END_TEST
 

@@ -30,6 +30,15 @@ static char *tmpdir(void) { return ledger_test_tmpdir("replica"); }
 
 static void rmrf(const char *d) { ledger_test_rmrf(d); }
 
+/* The end of a test: the handles freed (NULL: none), the directory 'base' removed. */
+static void drop_base(char *base, ppn_ledger *a, ppn_ledger *b)
+{
+    ppn_ledger_free(a);
+    ppn_ledger_free(b);
+    rmrf(base);
+    free(base);
+}
+
 static int checkpoint(ppn_ledger *l)
 {
     char note[PPN_LEDGER_CHECKPOINT_MAX];
@@ -116,9 +125,7 @@ START_TEST(test_bundle_roundtrip)
     ck_assert_int_eq(access(dst, F_OK), -1);
     ck_assert_int_eq(count_entries(base), 1); /* only a: no temporary directory left */
     free(b);
-    ppn_ledger_free(l);
-    rmrf(base);
-    free(base);
+    drop_base(base, l, NULL);
 }
 END_TEST
 
@@ -144,9 +151,7 @@ START_TEST(test_bundle_need_incremental)
     ck_assert_uint_eq(have, len);
     ck_assert_int_gt(calls, 10);
     free(b);
-    ppn_ledger_free(l);
-    rmrf(base);
-    free(base);
+    drop_base(base, l, NULL);
 }
 END_TEST
 
@@ -176,9 +181,7 @@ START_TEST(test_bundle_every_flip_refused)
     ck_assert_int_eq(count_entries(base), 1);
     ck_assert_uint_gt(tried, 100);
     free(b);
-    ppn_ledger_free(l);
-    rmrf(base);
-    free(base);
+    drop_base(base, l, NULL);
 }
 END_TEST
 
@@ -287,9 +290,7 @@ START_TEST(test_bundle_error_location)
     ck_assert_int_eq(ppn_ledger_bundle_need(hdr, 3, &need, &rep), -EAGAIN);
     ck_assert_int_eq(ppn_ledger_bundle_need(hdr, 8, &need, &rep), -EBADMSG);
     free(b);
-    ppn_ledger_free(l);
-    rmrf(base);
-    free(base);
+    drop_base(base, l, NULL);
 }
 END_TEST
 
@@ -334,9 +335,7 @@ START_TEST(test_bundle_refusals)
     ck_assert_int_eq(ppn_ledger_bundle_install(NULL, 0, dst, admin_pk, NULL, NULL, &rep), -EINVAL);
     ck_assert_int_eq(ppn_ledger_bundle_build(NULL, &b, &len), -EINVAL);
     free(b);
-    ppn_ledger_free(l);
-    rmrf(base);
-    free(base);
+    drop_base(base, l, NULL);
 }
 END_TEST
 
@@ -434,10 +433,7 @@ START_TEST(test_sync_converge)
     ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &b), 0);
     assert_same(a, b);
     ck_assert_int_eq(ppn_ledger_verify(b, 1, NULL), 0);
-    ppn_ledger_free(a);
-    ppn_ledger_free(b);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, b);
 }
 END_TEST
 
@@ -548,10 +544,7 @@ START_TEST(test_sync_refusals)
     ck_assert_int_eq(ppn_ledger_sync_request_decode(q, PPN_LEDGER_SYNC_REQUEST_MAX + 1, &rq), -E2BIG);
     free(forged);
     free(ans);
-    ppn_ledger_free(a);
-    ppn_ledger_free(b);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, b);
 }
 END_TEST
 
@@ -594,10 +587,7 @@ START_TEST(test_sync_fork_evidence)
     ck_assert_uint_eq(rep.fork_size, 7);
     ck_assert_uint_eq(ppn_ledger_size(a), sa);
     ck_assert_uint_eq(ppn_ledger_size(b), sb);
-    ppn_ledger_free(a);
-    ppn_ledger_free(b);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, b);
 }
 END_TEST
 
@@ -651,10 +641,7 @@ START_TEST(test_candidate_handoff)
     /* the same candidate again: signed for an index that is taken now */
     ck_assert_int_eq(ppn_ledger_check_signed(a, cand, clen), -EPROTO);
     ck_assert_ptr_nonnull(strstr(ppn_ledger_last_error(a), "index"));
-    ppn_ledger_free(a);
-    ppn_ledger_free(b);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, b);
 }
 END_TEST
 
@@ -681,10 +668,7 @@ START_TEST(test_candidate_not_appended)
     ck_assert_int_eq(pull(b, a, PPN_LEDGER_SYNC_ANSWER_MAX, &rep), -EPROTO);
     ck_assert_uint_eq(rep.fork, 1);
     ck_assert_uint_eq(rep.fork_size, n + 1);
-    ppn_ledger_free(a);
-    ppn_ledger_free(b);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, b);
 }
 END_TEST
 
@@ -717,9 +701,7 @@ START_TEST(test_candidate_refusals)
     back = join_of(node_pk, 0x57, "10.8.0.5");
     ck_assert_int_eq(ppn_ledger_prepare(a, &back, admin_sk, cand, sizeof(cand), &clen), -EPROTO);
     ck_assert_uint_eq(ppn_ledger_size(a), n + 1);
-    ppn_ledger_free(a);
-    rmrf(base);
-    free(base);
+    drop_base(base, a, NULL);
 }
 END_TEST
 

@@ -366,23 +366,12 @@ static void sb_addn(struct sbuf *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *np = malloc(cap);
-        if (!np) {
-            b->oom = true;
-            return;
-        }
-        if (b->p) {
-            memcpy(np, b->p, b->len);
-            ppnc_wipe(b->p, b->cap);
-            free(b->p);
-        }
-        b->p = np;
-        b->cap = cap;
+    char *np = ppnc_grow_wiped(b->p, b->len, &b->cap, b->len + n + 1, 4096);
+    if (!np) {
+        b->oom = true;
+        return;
     }
+    b->p = np;
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';

@@ -172,6 +172,42 @@ static void write_text(const char *path, const char *text)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+/* An empty device object named 'name' (a change, or what to compare with). */
+static ppn_wg_device *named(const char *name)
+{
+    ppn_wg_device *d;
+    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
+    ck_assert_int_eq(ppn_wg_device_set_name(d, name), 0);
+    return d;
+}
+
+/* The kernel's device 'name' (wg showconf) is exactly 'd'. */
+static void assert_kernel_is(const char *what, ppn_wg_device *d, const char *name)
+{
+    char *want = format(d), *got = wg_showconf(name);
+    assert_same_text(what, want, got);
+    free(want);
+    free(got);
+}
+
+/* In the change 'ch', the peer of 'src' (its key also into ret_key) with 'flags'. */
+static ppn_wg_peer *change_of(ppn_wg_device *ch, const ppn_wg_peer *src, uint32_t flags,
+                              uint8_t ret_key[32])
+{
+    ppn_wg_peer *p;
+    ppn_wg_peer_get_public_key(src, ret_key);
+    ck_assert_int_eq(ppn_wg_device_add_peer(ch, ret_key, &p), 0);
+    ck_assert_int_eq(ppn_wg_peer_set_flags(p, flags), 0);
+    return p;
+}
+
+/* The end of a test: the object freed, the kernel's device 'name' deleted. */
+static void device_gone(ppn_wg_device *d, const char *name)
+{
+    ppn_wg_device_free(d);
+    ck_assert_int_eq(ppn_wg_link_del(name), 0);
+}
+
 /* Writes with libppn-wg, reads back with `wg showconf` and libppn-wg. */
 static void roundtrip_lib_to_wg(const char *name, ppn_wg_device *d)
 {
@@ -219,8 +255,7 @@ START_TEST(t_small_lib_to_wg)
     ppn_wg_device *d = make_device("wgt0", 7, 3, 1);
     ppn_wg_device_set_fwmark(d, 0x1234);
     roundtrip_lib_to_wg("wgt0", d);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt0"), 0);
+    device_gone(d, "wgt0");
 }
 END_TEST
 
@@ -229,8 +264,7 @@ START_TEST(t_small_wg_to_lib)
     ppn_wg_device *d = make_device("wgt1", 7, 3, 100);
     ppn_wg_device_set_fwmark(d, 7);
     roundtrip_wg_to_lib("wgt1", d);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt1"), 0);
+    device_gone(d, "wgt1");
 }
 END_TEST
 
@@ -293,13 +327,9 @@ START_TEST(t_split_small_messages)
     roundtrip_lib_to_wg("wgt6", d);
     /* Again: REPLACE_ALLOWEDIPS only in the first fragment keeps all IPs. */
     ck_assert_int_eq(ppn_wg_set_device(d), 0);
-    char *want = format(d), *got = wg_showconf("wgt6");
-    assert_same_text("second split set", want, got);
-    free(want);
-    free(got);
+    assert_kernel_is("second split set", d, "wgt6");
     wg_max_message = 0;
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt6"), 0);
+    device_gone(d, "wgt6");
 }
 END_TEST
 
@@ -311,15 +341,10 @@ START_TEST(t_removals)
     roundtrip_wg_to_lib("wgt7", d);
 
     /* libppn-wg removes 100 peers in one batch and replaces IPs of 20. */
-    ppn_wg_device *ch;
-    ck_assert_int_eq(ppn_wg_device_new(&ch), 0);
-    ck_assert_int_eq(ppn_wg_device_set_name(ch, "wgt7"), 0);
+    ppn_wg_device *ch = named("wgt7");
     uint8_t keys[100][32];
     for (size_t i = 0; i < 100; i++) {
-        ppn_wg_peer *src = ppn_wg_device_peer_at(d, i * 3 + 1), *p;
-        ppn_wg_peer_get_public_key(src, keys[i]);
-        ck_assert_int_eq(ppn_wg_device_add_peer(ch, keys[i], &p), 0);
-        ppn_wg_peer_set_flags(p, PPN_WG_PEER_REMOVE_ME);
+        (void)change_of(ch, ppn_wg_device_peer_at(d, i * 3 + 1), PPN_WG_PEER_REMOVE_ME, keys[i]);
     }
     for (size_t i = 0; i < 100; i++)
         ck_assert_int_eq(ppn_wg_device_remove_peer(d, keys[i]), 0);
@@ -327,9 +352,7 @@ START_TEST(t_removals)
         ppn_wg_peer *src = ppn_wg_device_peer_at(d, 400 + i), *p;
         uint8_t k[32];
         ppn_wg_allowedip ip;
-        ppn_wg_peer_get_public_key(src, k);
-        ck_assert_int_eq(ppn_wg_device_add_peer(ch, k, &p), 0);
-        ppn_wg_peer_set_flags(p, PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+        p = change_of(ch, src, PPN_WG_PEER_REPLACE_ALLOWEDIPS, k);
         ip4(&ip, 0xac100000u + (uint32_t)i * 256, 24);
         ppn_wg_peer_add_allowedip(p, &ip);
         ppn_wg_peer_clear_allowedips(src);
@@ -337,10 +360,7 @@ START_TEST(t_removals)
     }
     ck_assert_int_eq(ppn_wg_set_device(ch), 0);
     ppn_wg_device_free(ch);
-    char *want = format(d), *got = wg_showconf("wgt7");
-    assert_same_text("lib removals, wg showconf", want, got);
-    free(want);
-    free(got);
+    assert_kernel_is("lib removals, wg showconf", d, "wgt7");
 
     /* `wg set ... peer K remove` for 50 peers, read back with the library. */
     size_t cap = 50 * 64 + 64, len = 0;
@@ -357,13 +377,11 @@ START_TEST(t_removals)
     int st = system(cmd);
     free(cmd);
     ck_assert_int_eq(WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);
-    want = format(d);
-    got = lib_showconf("wgt7");
+    char *want = format(d), *got = lib_showconf("wgt7");
     assert_same_text("wg removals, lib get", want, got);
     free(want);
     free(got);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt7"), 0);
+    device_gone(d, "wgt7");
 }
 END_TEST
 
@@ -438,15 +456,11 @@ START_TEST(t_sync)
         ppn_wg_peer_add_allowedip(ex, &ip);
     }
     ck_assert_int_eq(ppn_wg_sync_device(want), 20 + 20 + 20 + 20 + 10);
-    char *e = format(expect), *got = wg_showconf("wgt8");
-    assert_same_text("sync", e, got);
-    free(e);
-    free(got);
+    assert_kernel_is("sync", expect, "wgt8");
     ck_assert_int_eq(ppn_wg_sync_device(want), 0);
     ppn_wg_device_free(want);
     ppn_wg_device_free(expect);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt8"), 0);
+    device_gone(d, "wgt8");
 }
 END_TEST
 
@@ -469,10 +483,7 @@ START_TEST(t_sync_sends_only_changes)
     m = wg_set_messages;
     ck_assert_int_eq(ppn_wg_sync_device(d), 1);
     ck_assert_uint_eq(wg_set_messages - m, 1);
-    char *want = format(d), *got = wg_showconf("wgt12");
-    assert_same_text("sync of one peer", want, got);
-    free(want);
-    free(got);
+    assert_kernel_is("sync of one peer", d, "wgt12");
 
     /* Peer 3 roams (the kernel learns another endpoint); the desired peer
      * names none: nothing is sent and the roamed endpoint stays. */
@@ -489,7 +500,7 @@ START_TEST(t_sync_sends_only_changes)
     ck_assert_int_eq(ppn_wg_sync_device(d), 0);
     ck_assert_uint_eq(wg_set_messages - m, 0);
     snprintf(cmd, sizeof(cmd), "wg show wgt12 endpoints | grep -F '%s'", b64);
-    got = run_capture(cmd);
+    char *got = run_capture(cmd);
     ck_assert_msg(strstr(got, "198.51.100.7:7") != NULL, "roamed endpoint lost: %s", got);
     free(got);
 
@@ -506,8 +517,7 @@ START_TEST(t_sync_sends_only_changes)
         free(got);
         unlink("/tmp/wgt12.conf");
     }
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt12"), 0);
+    device_gone(d, "wgt12");
 }
 END_TEST
 
@@ -516,14 +526,10 @@ START_TEST(t_update_one_peer)
 {
     ppn_wg_device *d = make_device("wgt9", 5, 2, 700000);
     roundtrip_lib_to_wg("wgt9", d);
-    ppn_wg_device *one;
-    ck_assert_int_eq(ppn_wg_device_new(&one), 0);
-    ppn_wg_device_set_name(one, "wgt9");
+    ppn_wg_device *one = named("wgt9");
     ppn_wg_peer *src = ppn_wg_device_peer_at(d, 2), *p;
     uint8_t k[32];
-    ppn_wg_peer_get_public_key(src, k);
-    ck_assert_int_eq(ppn_wg_device_add_peer(one, k, &p), 0);
-    ppn_wg_peer_set_flags(p, PPN_WG_PEER_REPLACE_ALLOWEDIPS);
+    p = change_of(one, src, PPN_WG_PEER_REPLACE_ALLOWEDIPS, k);
     ppn_wg_allowedip ip;
     ck_assert_int_eq(ppn_wg_allowedip_parse("10.99.0.7/32", &ip), 0);
     ppn_wg_peer_add_allowedip(p, &ip);
@@ -537,15 +543,11 @@ START_TEST(t_update_one_peer)
     ppn_wg_peer_set_keepalive(p, 25);
     ppn_wg_peer_set_keepalive(src, 25);
     ck_assert_int_eq(ppn_wg_set_device(one), 0);
-    char *want = format(d), *got = wg_showconf("wgt9");
-    assert_same_text("update one peer", want, got);
-    free(want);
-    free(got);
+    assert_kernel_is("update one peer", d, "wgt9");
     /* UPDATE_ONLY on an unknown peer adds nothing. */
     rnd(k, 32);
     ppn_wg_device_free(one);
-    ck_assert_int_eq(ppn_wg_device_new(&one), 0);
-    ppn_wg_device_set_name(one, "wgt9");
+    one = named("wgt9");
     ck_assert_int_eq(ppn_wg_device_add_peer(one, k, &p), 0);
     ppn_wg_peer_set_flags(p, PPN_WG_PEER_UPDATE_ONLY);
     ck_assert_int_eq(ppn_wg_set_device(one), 0);
@@ -555,8 +557,7 @@ START_TEST(t_update_one_peer)
     ck_assert_ptr_null(ppn_wg_device_find_peer(back, k));
     ppn_wg_device_free(back);
     ppn_wg_device_free(one);
-    ppn_wg_device_free(d);
-    ck_assert_int_eq(ppn_wg_link_del("wgt9"), 0);
+    device_gone(d, "wgt9");
 }
 END_TEST
 
@@ -718,8 +719,7 @@ static void setup_node(const char *ns, const char *addr, uint16_t port, uint8_t 
     ck_assert_int_eq(ppn_wg_link_ensure("wg0"), 1);
     ppn_wg_device *d;
     uint8_t k[32];
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     rnd(k, 32);
     ppn_wg_device_set_private_key(d, k);
     ppn_wg_device_set_listen_port(d, port);
@@ -740,8 +740,7 @@ static ppn_wg_device *peer_config(const uint8_t pub[32], const char *ep, const c
 {
     ppn_wg_device *d;
     ppn_wg_peer *p;
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     ck_assert_int_eq(ppn_wg_device_add_peer(d, pub, &p), 0);
     struct sockaddr_in6 sa;
     socklen_t sl;
@@ -785,8 +784,7 @@ START_TEST(t_netns_ping)
     /* Remove b from a: no more traffic either way. */
     ppn_wg_device *rm;
     ppn_wg_peer *p;
-    ck_assert_int_eq(ppn_wg_device_new(&rm), 0);
-    ppn_wg_device_set_name(rm, "wg0");
+    rm = named("wg0");
     ppn_wg_device_add_peer(rm, pb, &p);
     ppn_wg_peer_set_flags(p, PPN_WG_PEER_REMOVE_ME);
     ck_assert_int_eq(in_ns_set("wga", rm, false), 0);
@@ -891,8 +889,7 @@ START_TEST(t_no_wireguard)
     ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rmmod failed");
     ppn_wg_device *d;
     ck_assert_int_eq(ppn_wg_get_device("wg0", &d), -ENOTSUP);
-    ck_assert_int_eq(ppn_wg_device_new(&d), 0);
-    ppn_wg_device_set_name(d, "wg0");
+    d = named("wg0");
     ck_assert_int_eq(ppn_wg_set_device(d), -ENOTSUP);
     ck_assert_int_eq(ppn_wg_sync_device(d), -ENOTSUP);
     ppn_wg_device_free(d);

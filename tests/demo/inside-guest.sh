@@ -20,25 +20,13 @@ cd "$work"
 
 step() { printf '\n=== %s\n' "$*"; }
 fail() { printf 'DEMO FAILED: %s\n' "$*"; exit 1; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+. "$here/../lib/guest-mesh.sh"   # in_ns, now_ms, underlay, ceremony
 
 declare -A lan=([a]=192.168.77.1 [b]=192.168.78.1 [c]=192.168.79.1)
 declare -A host=([a]=laptop-a [b]=laptop-b [c]=cloud-c)
 
 step "three machines (network namespaces a, b, c) routed through the guest's root namespace"
-echo 1 > /proc/sys/net/ipv4/ip_forward
-i=0
-for n in a b c; do
-  i=$((i + 1))
-  ip netns add "$n"
-  ip link add "veth-$n" type veth peer name eth0 netns "$n"
-  ip addr add "192.168.$((76 + i)).254/24" dev "veth-$n"
-  ip link set "veth-$n" up
-  in_ns "$n" ip addr add "${lan[$n]}/24" dev eth0
-  in_ns "$n" ip link set eth0 up
-  in_ns "$n" ip link set lo up
-  in_ns "$n" ip route add default via "192.168.$((76 + i)).254"
-done
+underlay a b c
 in_ns a ping -c1 -W2 "${lan[b]}" >/dev/null || fail "the underlay network does not work"
 
 step "node keys (Ed25519 identity, WireGuard X25519), files 0600"
@@ -52,50 +40,26 @@ in_ns a "$pair" genesis --state "$work/a" --origin demo.pointsav/ppn --range 10.
   --endpoint "${lan[a]}:51820" --hostname laptop-a --ifname wg0
 
 # One pairing ceremony between the administrator (a) and node $1.  The two
-# "operators" are this script: it reads the code off the joining console,
-# types it into the administrator's console, and answers the SAS question on
-# each side only after comparing the two SAS displays.
+# "operators" are this script (tests/lib/guest-mesh.sh: ceremony): it reads the code off
+# the joining console, types it into the administrator's console, and answers the SAS
+# question on each side only after comparing the two SAS displays.
 pair_node() {
-  local n=$1
-  local jin=$work/join-$n.in ain=$work/admit-$n.in jout=$work/join-$n.out aout=$work/admit-$n.out
-  mkfifo "$jin" "$ain"
-  in_ns "$n" "$pair" join --state "$work/$n" --listen "${lan[$n]}:7400" --endpoint "${lan[$n]}:51820" \
-    --hostname "${host[$n]}" --ifname wg0 <"$jin" >"$jout" 2>&1 &
-  local jpid=$!
-  exec 7>"$jin"
-  local code=""
-  for _ in $(seq 100); do
-    code=$(awk '$1 == "code" {print $2}' "$jout")
-    [ -n "$code" ] && grep -q '^listening' "$jout" && break
-    sleep 0.1
-  done
-  [ -n "$code" ] || fail "${host[$n]} showed no code: $(cat "$jout")"
-  echo "${host[$n]} console shows code $code"
-  in_ns a "$pair" admit --state "$work/a" --connect "${lan[$n]}:7400" --ifname wg0 <"$ain" >"$aout" 2>&1 &
-  local apid=$!
-  exec 8>"$ain"
-  echo "$code" >&8
-  local sas_a="" sas_n=""
-  for _ in $(seq 600); do
-    sas_a=$(awk '$1 == "SAS" {print $2, $3}' "$aout")
-    sas_n=$(awk '$1 == "SAS" {print $2, $3}' "$jout")
-    [ -n "$sas_a" ] && [ -n "$sas_n" ] && break
-    sleep 0.1
-  done
-  echo "SAS on laptop-a: '$sas_a'   SAS on ${host[$n]}: '$sas_n'"
-  if [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ]; then
-    echo "operators: the SAS match, both confirm"
-    echo y >&8; echo y >&7
-  else
-    echo n >&8; echo n >&7
+  local n=$1 r=0
+  local jout=$work/join-$n.out aout=$work/admit-$n.out
+  show_cmd=(in_ns "$n" "$pair" join --state "$work/$n" --listen "${lan[$n]}:7400" --endpoint "${lan[$n]}:51820"
+    --hostname "${host[$n]}" --ifname wg0)
+  type_cmd=(in_ns a "$pair" admit --state "$work/a" --connect "${lan[$n]}:7400" --ifname wg0)
+  ceremony "$jout" "$aout" || r=$?
+  [ "$r" != 2 ] || fail "${host[$n]} showed no code: $(cat "$jout")"
+  echo "${host[$n]} console showed code $cer_code"
+  echo "SAS on laptop-a: '$cer_sas_type'   SAS on ${host[$n]}: '$cer_sas_show'"
+  if [ -n "$cer_sas_type" ] && [ "$cer_sas_type" = "$cer_sas_show" ]; then
+    echo "operators: the SAS matched, both confirmed"
   fi
-  exec 7>&- 8>&-
-  local ja=0 aa=0
-  wait "$jpid" || ja=$?
-  wait "$apid" || aa=$?
   sed "s/^/  [${host[$n]}] /" "$jout"; sed 's/^/  [laptop-a] /' "$aout"
-  [ "$ja" = 0 ] && [ "$aa" = 0 ] || fail "pairing ${host[$n]} failed (join $ja, admit $aa)"
-  [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ] || fail "the SAS differ"
+  [ "$cer_rc_show" = 0 ] && [ "$cer_rc_type" = 0 ] ||
+    fail "pairing ${host[$n]} failed (join $cer_rc_show, admit $cer_rc_type)"
+  [ -n "$cer_sas_type" ] && [ "$cer_sas_type" = "$cer_sas_show" ] || fail "the SAS differ"
 }
 
 step "laptop-b joins: code, CPace, SAS, ledger entry, WireGuard peers"

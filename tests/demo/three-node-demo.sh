@@ -7,9 +7,5 @@
 #
 # Exit status 0 only when every step worked and was checked.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-build=$(cd "${1:-$root/build}" && pwd)
-export PPN_MICROVM_DIR=${PPN_MICROVM_DIR:-$build/microvm}
-exec "$root/tests/microvm/run-in-guest.sh" --timeout "${PPN_DEMO_TIMEOUT:-600}" --mem 2048 -- \
-  bash "$here/inside-guest.sh" "$build"
+. "$(dirname "$0")/../lib/guest-run.sh"   # here, root, build, guest_run
+guest_run "${PPN_DEMO_TIMEOUT:-600}" 2048 inside-guest.sh

@@ -27,8 +27,7 @@ T0=$(date +%s)
 ok() { echo "ok - $* [$(( $(date +%s) - T0 )) s]"; }
 bad() { echo "not ok - $*"; fails=$((fails + 1)); }
 die() { echo "not ok - $*"; echo "1 fatal failure"; kill $(jobs -p) 2>/dev/null; exit 1; }
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/guest-mesh.sh"   # in_ns, now_ms, underlay, ceremony
 # within SECONDS COMMAND...: true as soon as COMMAND is
 within() { local end=$(( $(now_ms) + $1 * 1000 )); shift; while :; do "$@" && return 0; [ "$(now_ms)" -lt "$end" ] || return 1; sleep 0.1; done; }
 
@@ -37,19 +36,7 @@ declare -A host=([a]=laptop-a [b]=laptop-b [c]=cloud-c [d]=nat-d)
 declare -A mesh=([a]=10.8.0.1 [b]=10.8.0.2 [c]=10.8.0.3 [d]=10.8.0.4)
 
 echo "# the underlay: a, b, c routed by the guest's root namespace; d behind NAT"
-echo 1 > /proc/sys/net/ipv4/ip_forward
-i=0
-for n in a b c natd; do
-  i=$((i + 1))
-  ip netns add "$n"
-  ip link add "veth-$n" type veth peer name eth0 netns "$n"
-  ip addr add "192.168.$((76 + i)).254/24" dev "veth-$n"
-  ip link set "veth-$n" up
-  in_ns "$n" ip addr add "192.168.$((76 + i)).1/24" dev eth0
-  in_ns "$n" ip link set eth0 up
-  in_ns "$n" ip link set lo up
-  in_ns "$n" ip route add default via "192.168.$((76 + i)).254"
-done
+underlay a b c natd
 ip netns add d
 ip link add lan0 netns natd type veth peer name eth0 netns d
 in_ns natd ip addr add 10.99.0.1/24 dev lan0
@@ -77,82 +64,34 @@ in_ns a "$pair" genesis --state "$work/a" --origin four.test/ppn --range 10.8.0.
   --endpoint "${lan[a]}:51820" --hostname laptop-a --ifname wg0 >/dev/null || die "genesis"
 
 # One ceremony: node $1 joins (listening on $2, reached by the administrator at $3, endpoint $4).
-# The script plays both operators: it reads the code off the joining console, types it at
-# laptop-a, compares the two SAS and confirms on both.  SAS_MS[$1]: SAS confirmed, in ms.
+# The script plays both operators (tests/lib/guest-mesh.sh: ceremony).  SAS_MS[$1]: SAS
+# confirmed, in ms.
 declare -A SAS_MS
 pair_node() {
-  local n=$1 listen=$2 connect=$3 endpoint=$4
-  local jin=$work/join-$n.in ain=$work/admit-$n.in jout=$work/join-$n.out aout=$work/admit-$n.out
-  mkfifo "$jin" "$ain"
-  in_ns "$n" "$pair" join --state "$work/$n" --listen "$listen" ${endpoint:+--endpoint "$endpoint"} \
-    --hostname "${host[$n]}" --ifname wg0 <"$jin" >"$jout" 2>&1 &
-  local jpid=$!
-  exec 7>"$jin"
-  local code=""
-  for _ in $(seq 100); do
-    code=$(awk '$1 == "code" {print $2}' "$jout")
-    [ -n "$code" ] && grep -q '^listening' "$jout" && break
-    sleep 0.1
-  done
-  [ -n "$code" ] || die "${host[$n]} showed no code: $(cat "$jout")"
-  in_ns a "$pair" admit --state "$work/a" --connect "$connect" --ifname wg0 <"$ain" >"$aout" 2>&1 &
-  local apid=$!
-  exec 8>"$ain"
-  echo "$code" >&8
-  local sas_a="" sas_n=""
-  for _ in $(seq 600); do
-    sas_a=$(awk '$1 == "SAS" {print $2, $3}' "$aout"); sas_n=$(awk '$1 == "SAS" {print $2, $3}' "$jout")
-    [ -n "$sas_a" ] && [ -n "$sas_n" ] && break
-    sleep 0.1
-  done
-  if [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ]; then echo y >&8; echo y >&7; else echo n >&8; echo n >&7; fi
-  SAS_MS[$n]=$(now_ms)
-  exec 7>&- 8>&-
-  local ja=0 aa=0
-  wait "$jpid" || ja=$?
-  wait "$apid" || aa=$?
-  [ "$ja" = 0 ] && [ "$aa" = 0 ] && [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ] &&
-    ok "${host[$n]} paired (code, SAS $sas_a on both consoles)" ||
-    die "pairing ${host[$n]} (join $ja, admit $aa): $(tail -3 "$jout") / $(tail -3 "$aout")"
+  local n=$1 listen=$2 connect=$3 endpoint=$4 r=0
+  show_cmd=(in_ns "$n" "$pair" join --state "$work/$n" --listen "$listen" ${endpoint:+--endpoint "$endpoint"}
+    --hostname "${host[$n]}" --ifname wg0)
+  type_cmd=(in_ns a "$pair" admit --state "$work/a" --connect "$connect" --ifname wg0)
+  ceremony "$work/join-$n.out" "$work/admit-$n.out" || r=$?
+  [ "$r" != 2 ] || die "${host[$n]} showed no code: $(cat "$work/join-$n.out")"
+  SAS_MS[$n]=$cer_sas_ms
+  [ "$r" = 0 ] && ok "${host[$n]} paired (code, SAS $cer_sas_type on both consoles)" ||
+    die "pairing ${host[$n]} (join $cer_rc_show, admit $cer_rc_type): $(tail -3 "$work/join-$n.out") / $(tail -3 "$work/admit-$n.out")"
 }
 
 # The other direction (vm-architecture.md: "joins the mesh via --join <short-code>"): laptop-a
 # opens the pairing server and shows the code; node $1 (endpoint $2) types it and connects out,
 # so it needs to accept no connection at all.
 pair_invite() {
-  local n=$1 endpoint=$2
-  local jin=$work/join-$n.in ain=$work/invite-$n.in jout=$work/join-$n.out aout=$work/invite-$n.out
-  mkfifo "$jin" "$ain"
-  in_ns a "$pair" invite --state "$work/a" --listen "${lan[a]}:7401" --ifname wg0 <"$ain" >"$aout" 2>&1 &
-  local apid=$!
-  exec 8>"$ain"
-  local code=""
-  for _ in $(seq 100); do
-    code=$(awk '$1 == "code" {print $2}' "$aout")
-    [ -n "$code" ] && grep -q '^listening' "$aout" && break
-    sleep 0.1
-  done
-  [ -n "$code" ] || die "laptop-a showed no code: $(cat "$aout")"
-  in_ns "$n" "$pair" join --state "$work/$n" --join - --connect "${lan[a]}:7401" \
-    ${endpoint:+--endpoint "$endpoint"} --hostname "${host[$n]}" --ifname wg0 <"$jin" >"$jout" 2>&1 &
-  local jpid=$!
-  exec 7>"$jin"
-  echo "$code" >&7
-  local sas_a="" sas_n=""
-  for _ in $(seq 600); do
-    sas_a=$(awk '$1 == "SAS" {print $2, $3}' "$aout"); sas_n=$(awk '$1 == "SAS" {print $2, $3}' "$jout")
-    [ -n "$sas_a" ] && [ -n "$sas_n" ] && break
-    sleep 0.1
-  done
-  if [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ]; then echo y >&8; echo y >&7; else echo n >&8; echo n >&7; fi
-  SAS_MS[$n]=$(now_ms)
-  exec 7>&- 8>&-
-  local ja=0 aa=0
-  wait "$jpid" || ja=$?
-  wait "$apid" || aa=$?
-  [ "$ja" = 0 ] && [ "$aa" = 0 ] && [ -n "$sas_a" ] && [ "$sas_a" = "$sas_n" ] &&
-    ok "${host[$n]} paired by --join (laptop-a showed the code, SAS $sas_a on both consoles)" ||
-    die "pairing ${host[$n]} by --join (join $ja, invite $aa): $(tail -3 "$jout") / $(tail -3 "$aout")"
+  local n=$1 endpoint=$2 r=0
+  show_cmd=(in_ns a "$pair" invite --state "$work/a" --listen "${lan[a]}:7401" --ifname wg0)
+  type_cmd=(in_ns "$n" "$pair" join --state "$work/$n" --join - --connect "${lan[a]}:7401"
+    ${endpoint:+--endpoint "$endpoint"} --hostname "${host[$n]}" --ifname wg0)
+  ceremony "$work/invite-$n.out" "$work/join-$n.out" || r=$?
+  [ "$r" != 2 ] || die "laptop-a showed no code: $(cat "$work/invite-$n.out")"
+  SAS_MS[$n]=$cer_sas_ms
+  [ "$r" = 0 ] && ok "${host[$n]} paired by --join (laptop-a showed the code, SAS $cer_sas_show on both consoles)" ||
+    die "pairing ${host[$n]} by --join (join $cer_rc_type, invite $cer_rc_show): $(tail -3 "$work/join-$n.out") / $(tail -3 "$work/invite-$n.out")"
 }
 
 pair_node b "${lan[b]}:7400" "${lan[b]}:7400" "${lan[b]}:51820"

@@ -14,23 +14,11 @@
 set -uo pipefail
 pair=$1
 ledger=$2
-work=$(mktemp -d)
-trap 'kill -CONT $(jobs -p) 2>/dev/null; kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; failures=$((failures + 1)); }
-port=$((20000 + RANDOM % 20000))
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/pair-env.sh"   # work, ok/bad, port, members, wait_line, code_of, genesis
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 within() { python3 -c "import sys; sys.exit(0 if float(sys.argv[1]) <= float(sys.argv[2]) else 1)" "$1" "$2"; }
-members() { "$ledger" show "$1" --json 2>/dev/null | grep -c '"node-join"'; }
-wait_line() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-code_of() { awk '$1 == "code" {print $2}' "$1"; }
-
-for n in A B C D E F G H I J; do "$pair" keys --state $n >/dev/null || { echo "keys failed"; exit 1; }; done
-"$pair" genesis --state A --origin handoff.pointsav/ledger --hostname node-a --endpoint 127.0.0.1:51820 >/dev/null ||
-  { echo "genesis failed"; exit 1; }
+genesis handoff.pointsav/ledger A B C D E F G H I J
 sport=$((port + 300))
 "$pair" serve --state A --listen "127.0.0.1:$sport" >serve.out 2>serve.err &
 wait_line serve.out '^serving' || { echo "serve did not start"; cat serve.err; exit 1; }
@@ -209,25 +197,39 @@ t=$(elapsed "$t0")
 
 # ---- the hand-off cut short at each step ----------------------------------------------------
 
-# ceremony STOP_SIDE STEP NAME STATE: join (listen) and admit (connect) with a 2 s window, one of
-# them stopping at STEP; the stopped pid is in $stopped, the other's exit code in $orc.
-ceremony() {
-  local side=$1 step=$2 name=$3 state=$4
+# ceremony_start STOP_SIDE STEP NAME STATE [ADMIN [WINDOW]]: join --listen on STATE and admit
+# --connect from ADMIN (A), both with a WINDOW s window (2), one of them (STOP_SIDE: join or
+# admit) stopping at STEP; returns once it has.  The pids in $jpid and $apid, the stopped one
+# in $stopped, the other in $other; the consoles in NAME.out and admit-NAME.out.
+ceremony_start() {
+  local side=$1 step=$2 name=$3 state=$4 admin=${5:-A} window=${6:-2}
   port=$((port + 1))
   local jenv="" aenv=""
   [ "$side" = join ] && jenv="PPN_PAIR_TEST_STOP=$step"
   [ "$side" = admit ] && aenv="PPN_PAIR_TEST_STOP=$step"
-  env $jenv "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" --yes --timeout 2 \
+  env $jenv "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" --yes --timeout "$window" \
     </dev/null >"$name.out" 2>&1 &
   jpid=$!
   wait_line "$name.out" '^listening'
   local code; code=$(code_of "$name.out")
-  echo "$code" | env $aenv "$pair" admit --state A --connect "127.0.0.1:$port" --yes --timeout 2 \
+  echo "$code" | env $aenv "$pair" admit --state "$admin" --connect "127.0.0.1:$port" --yes --timeout "$window" \
     >"admit-$name.out" 2>&1 &
   apid=$!
   if [ "$side" = join ]; then stopped=$jpid; other=$apid; sout="$name.out"; else stopped=$apid; other=$jpid; sout="admit-$name.out"; fi
   wait_line "$sout" "^stopping	$step" || bad "$name: never reached $step"
-  orc=0; wait "$other" || orc=$?
+}
+# ceremony ...: the same, then the other side's exit code in $orc.
+ceremony() { ceremony_start "$@"; orc=0; wait "$other" || orc=$?; }
+# paired NAME STATE [ADMIN]: a whole ceremony, join --listen on STATE and admit from ADMIN
+# (A), both --yes; the exit codes in $rc (admit) and $jrc (join); consoles as above.
+paired() {
+  local name=$1 state=$2 admin=${3:-A}
+  port=$((port + 1))
+  "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" --yes </dev/null >"$name.out" 2>&1 &
+  jpid=$!
+  wait_line "$name.out" '^listening'
+  rc=0; code_of "$name.out" | "$pair" admit --state "$admin" --connect "127.0.0.1:$port" --yes >"admit-$name.out" 2>&1 || rc=$?
+  jrc=0; wait "$jpid" || jrc=$?
 }
 status_line() { "$pair" status --state "$1" 2>&1 | grep '^pairing:'; }
 
@@ -255,14 +257,9 @@ fs=$(status_line F)
 import json, sys; d = json.load(sys.stdin); assert d["pairing"]["state"] == "not-admitted" and d["ledger"] is None' &&
   ok "status --json: pairing not-admitted" || bad "status --json of a rolled-back node"
 # ...and a new ceremony is possible
-port=$((port + 1))
-"$pair" join --state F --listen "127.0.0.1:$port" --hostname node-f --yes </dev/null >f2.out 2>&1 &
-jpid=$!
-wait_line f2.out '^listening'
-rc=0; code_of f2.out | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >af2.out 2>&1 || rc=$?
-jrc=0; wait "$jpid" || jrc=$?
+paired node-f F
 [ "$rc" = 0 ] && [ "$jrc" = 0 ] && [ -d F/ledger ] && ok "after the roll-back, the node pairs again" ||
-  { bad "pairing again after a roll-back ($rc, $jrc)"; cat f2.out af2.out; }
+  { bad "pairing again after a roll-back ($rc, $jrc)"; cat node-f.out admit-node-f.out; }
 
 # 10. the administrator freezes after the acknowledgement, before appending, and crashes there
 before=$(members A/ledger)
@@ -308,14 +305,7 @@ hs=$(status_line H)
 # appending; the administrator then writes the final part into a dead connection: it must say
 # so (no SIGPIPE death, exit 1 with a message), and the node completes later
 before=$(members A/ledger)
-port=$((port + 1))
-"$pair" join --state I --listen "127.0.0.1:$port" --hostname node-i --yes --timeout 5 </dev/null >node-i.out 2>&1 &
-jpid=$!
-wait_line node-i.out '^listening'
-code_of node-i.out | PPN_PAIR_TEST_STOP=before-final "$pair" admit --state A --connect "127.0.0.1:$port" --yes \
-  --timeout 5 >admit-node-i.out 2>&1 &
-apid=$!
-wait_line admit-node-i.out '^stopping	before-final'
+ceremony_start admit before-final node-i I A 5
 kill -9 "$jpid"; wait "$jpid" 2>/dev/null
 kill -CONT "$apid"; arc=0; wait "$apid" || arc=$?
 is=$(status_line I)
@@ -333,14 +323,7 @@ rc=0; "$pair" sync --state I --from "127.0.0.1:$sport" >sync12.out 2>&1 || rc=$?
 # completes
 "$pair" keys --state P >/dev/null; "$pair" keys --state Q >/dev/null
 before=$(members A/ledger)
-port=$((port + 1))
-"$pair" join --state P --listen "127.0.0.1:$port" --hostname node-p --yes --timeout 30 </dev/null >node-p.out 2>&1 &
-jpid=$!
-wait_line node-p.out '^listening'
-code_of node-p.out | PPN_PAIR_TEST_STOP=before-seal "$pair" admit --state A --connect "127.0.0.1:$port" --yes \
-  --timeout 30 >admit-node-p.out 2>&1 &
-apid=$!
-wait_line admit-node-p.out '^stopping	before-seal'
+ceremony_start admit before-seal node-p P A 30
 kill -9 "$apid" "$jpid"; wait "$apid" "$jpid" 2>/dev/null
 as=$("$pair" status --state A | grep '^handoff: node-p' || true)
 rc=0; "$pair" sync --state P --from "127.0.0.1:$sport" >sync15.out 2>&1 || rc=$?
@@ -348,12 +331,7 @@ ps=$(status_line P)
 [ "$(members A/ledger)" = $((before + 1)) ] && [ "$rc" = 1 ] && [[ $ps == *pending* ]] && [[ $as == *"being recorded"* ]] &&
   ok "administrator killed between append and checkpoint: the node stays pending, the administrator's status says so" ||
   { bad "crash before the seal ($rc, '$ps', '$as')"; cat sync15.out admit-node-p.out; }
-port=$((port + 1))
-"$pair" join --state Q --listen "127.0.0.1:$port" --hostname node-q --yes </dev/null >node-q.out 2>&1 &
-jpid=$!
-wait_line node-q.out '^listening'
-code_of node-q.out | "$pair" admit --state A --connect "127.0.0.1:$port" --yes >admit-node-q.out 2>&1
-wait "$jpid"
+paired node-q Q
 rc=0; "$pair" sync --state P --from "127.0.0.1:$sport" >sync15b.out 2>&1 || rc=$?
 [ "$rc" = 0 ] && [ -d P/ledger ] && "$ledger" verify P/ledger >/dev/null &&
   ok "the next admit seals the entry first; the pending node then completes through sync" ||
@@ -369,15 +347,8 @@ msport=$((port + 400))
 "$pair" serve --state M --listen "127.8.0.1:$msport" --pull 60 >mserve.out 2>&1 &
 mspid=$!
 wait_line mserve.out '^serving'
-port=$((port + 1))
-"$pair" join --state N --listen "127.0.0.1:$port" --hostname node-n --yes --timeout 2 </dev/null >node-n.out 2>&1 &
-jpid=$!
-wait_line node-n.out '^listening'
-code_of node-n.out | PPN_PAIR_TEST_STOP=before-final "$pair" admit --state M --connect "127.0.0.1:$port" --yes \
-  --timeout 2 >admit-node-n.out 2>&1 &
-apid=$!
-wait_line admit-node-n.out '^stopping	before-final'
-jrc=0; wait "$jpid" || jrc=$?
+ceremony admit before-final node-n N M
+jrc=$orc
 kill -CONT "$apid"; wait "$apid" 2>/dev/null
 "$pair" serve --state N --listen "127.8.0.2:$msport" --pull 1 --peer-port "$msport" >nserve.out 2>&1 &
 nspid=$!
@@ -407,15 +378,8 @@ ms2=$("$pair" status --state M --json | python3 -c 'import json, sys; print(len(
 # nobody); node-n's service (--pull 1) learns the cosignature without its checkpoint changing
 # and nudges the administrator, whose own pull is 60 s away
 "$pair" keys --state O >/dev/null
-port=$((port + 1))
-"$pair" join --state O --listen "127.0.0.1:$port" --hostname node-o --yes --timeout 2 </dev/null >node-o.out 2>&1 &
-jpid=$!
-wait_line node-o.out '^listening'
-code_of node-o.out | PPN_PAIR_TEST_STOP=before-final "$pair" admit --state M --connect "127.0.0.1:$port" --yes \
-  --timeout 2 >admit-node-o.out 2>&1 &
-apid=$!
-wait_line admit-node-o.out '^stopping	before-final'
-jrc=0; wait "$jpid" || jrc=$?
+ceremony admit before-final node-o O M
+jrc=$orc
 kill -CONT "$apid"; wait "$apid" 2>/dev/null
 rc=0; "$pair" sync --state O --from "127.8.0.1:$msport" >osync.out 2>&1 || rc=$?
 "$pair" serve --state O --listen "127.8.0.3:$msport" --pull 0 >oserve.out 2>&1 &

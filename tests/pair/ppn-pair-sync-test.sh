@@ -5,17 +5,8 @@
 set -uo pipefail
 pair=$1
 ledger=$2
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; failures=$((failures + 1)); }
-port=$((20000 + RANDOM % 20000))
-
-for n in A B C; do "$pair" keys --state $n >/dev/null || { echo "keys failed"; exit 1; }; done
-"$pair" genesis --state A --origin sync.pointsav/ledger --hostname node-a --endpoint 127.0.0.1:51820 >/dev/null ||
-  { echo "genesis failed"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/pair-env.sh"   # work, ok/bad, port, genesis
+genesis sync.pointsav/ledger A B C
 
 # admit NAME STATE: a ceremony on loopback (both --yes)
 admit() {

@@ -7,18 +7,8 @@ set -uo pipefail
 pair=$1
 ledger=$2
 proxy=$3
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-failures=0
-ok() { echo "ok - $*"; }
-bad() { echo "not ok - $*"; failures=$((failures + 1)); }
-port=$((20000 + RANDOM % 20000))
-
-"$pair" keys --state A >/dev/null && "$pair" keys --state B >/dev/null && "$pair" keys --state C >/dev/null ||
-  { echo "keys failed"; exit 1; }
-"$pair" genesis --state A --origin test.pointsav/ledger --hostname node-a --endpoint 127.0.0.1:51820 >/dev/null ||
-  { echo "genesis failed"; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/pair-env.sh"   # work, ok/bad, port, genesis
+genesis test.pointsav/ledger A B C
 
 # start_join NAME STATE [ARGS...]: a join in the background reading answers from a fifo
 start_join() {
