@@ -39,7 +39,7 @@
 #include "pool.h"
 #include "ppn-vm.h"
 #include "notify.h"
-#include "vmreq.h"
+#include "vmrun.h"
 #include "tool-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
@@ -241,60 +241,19 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
 
 /* ---- agent -------------------------------------------------------------------- */
 
-#define AGENT_FAILED_MAX 16
-
 typedef struct agent_ctx {
     char name[PPN_FLEET_NAME_MAX + 1];
     char ledger_name[PPN_FLEET_NAME_MAX + 1]; /* this node's name in the ledger ("" none) */
     uint8_t pk[32];
-    const char *ledger_dir, *state_dir, *qemu, *unit_dir;
-    unsigned accel;
+    const char *ledger_dir;
     uint64_t ledger_size;
-    int systemd;                 /* 1 systemd is PID 1 (units), 0 direct runner, -1 ask */
-    /* VMs of this node whose last start failed (shown as "failed"). */
-    char failed[AGENT_FAILED_MAX][PPN_FLEET_NAME_MAX + 1];
-    unsigned n_failed;
-    /* Creations in progress: each in a worker process, so that the agent's
+    struct glue_vm_runner run;   /* how VMs are run (tools/glue/vmrun.c) */
+    /* Creations in progress, each in a worker process, so that the agent's
      * heartbeats go on while a guest boots (QEMU, reparented to the agent
-     * as subreaper, stays its child). */
-    struct { pid_t pid; char name[PPN_FLEET_NAME_MAX + 1]; uint64_t t0; } work[AGENT_FAILED_MAX];
-    unsigned n_work;
+     * as subreaper, stays its child); the VMs whose last start failed. */
+    struct glue_vm_work work;
     struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
-
-static bool agent_starting(const agent_ctx *a, const char *name)
-{
-    for (unsigned i = 0; i < a->n_work; i++)
-        if (strcmp(a->work[i].name, name) == 0)
-            return true;
-    return false;
-}
-
-static bool agent_failed_has(const agent_ctx *a, const char *name)
-{
-    for (unsigned i = 0; i < a->n_failed && i < AGENT_FAILED_MAX; i++)
-        if (strcmp(a->failed[i], name) == 0)
-            return true;
-    return false;
-}
-
-static void agent_failed_set(agent_ctx *a, const char *name, bool failed)
-{
-    unsigned n = a->n_failed < AGENT_FAILED_MAX ? a->n_failed : AGENT_FAILED_MAX;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(a->failed[i], name) == 0) {
-            if (!failed)
-                memmove(a->failed[i], a->failed[i + 1], (n - i - 1) * sizeof(a->failed[0]));
-            a->n_failed = failed ? n : n - 1;
-            return;
-        }
-    if (!failed)
-        return;
-    if (n == AGENT_FAILED_MAX) /* the oldest goes */
-        memmove(a->failed[0], a->failed[1], (n - 1) * sizeof(a->failed[0])), n--;
-    snprintf(a->failed[n], sizeof(a->failed[n]), "%s", name);
-    a->n_failed = n + 1;
-}
 
 static int read_text(const char *path, char *buf, size_t size)
 {
@@ -335,20 +294,20 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     hb->cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
     hb->ledger_size = a->ledger_size;
     char **names = NULL;
-    int n = ppn_vm_list(a->state_dir, &names);
+    int n = ppn_vm_list(a->run.state_dir, &names);
     /* Every VM of this node with its state: a VM stays listed (and so where
      * it is) whether it runs or not. */
     for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
         pid_t pid = 0;
         ppn_vm_spec *spec;
-        if (ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
+        if (ppn_vm_spec_load(a->run.state_dir, names[i], &spec, NULL) < 0)
             continue;
         ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
         snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
         vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        if (agent_starting(a, names[i]))
+        if (glue_vm_work_starting(&a->work, names[i]))
             vm->state = PPN_FLEET_VM_STARTING;
-        else if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0) {
+        else if (ppn_vm_pid(a->run.state_dir, names[i], &pid) == 0 && pid > 0) {
             vm->state = PPN_FLEET_VM_RUNNING;
             /* what the guest holds now, after the pool's ballooning */
             uint64_t actual = pool_actual(a, names[i]);
@@ -356,270 +315,47 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
                 vm->mem_bytes = actual;
         }
         else
-            vm->state = agent_failed_has(a, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
+            vm->state = glue_vm_work_failed(&a->work, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
         ppn_vm_spec_free(spec);
     }
     ppn_vmm_strv_free(names);
     return 0;
 }
 
-/* Runs argv (argv[0] absolute) with no shell and waits at most timeout_ms;
- * 0 when it exited 0.  -ETIMEDOUT (killed), -EIO (non-zero exit). */
-static int run_wait(char *const argv[], int timeout_ms)
+/* The creation worker's lines (tools/glue/vmrun.c), in the worker. */
+static void work_log(const char *line, void *userdata)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    uint64_t end = fleet_mono_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
-        if (w < 0 && errno != EINTR)
-            return -errno;
-        if (fleet_mono_ms() >= end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return -ETIMEDOUT;
-        }
-        usleep(20000);
-    }
+    (void)userdata;
+    fprintf(stderr, "ppn-vm agent: %s\n", line);
 }
 
-static const char *systemctl_path(void)
-{
-    static const char *const paths[] = {"/usr/bin/systemctl", "/bin/systemctl"};
-    for (size_t i = 0; i < 2; i++)
-        if (access(paths[i], X_OK) == 0)
-            return paths[i];
-    return NULL;
-}
-
-/* systemd as PID 1 (sd_booted(): /run/systemd/system exists) with systemctl. */
-static bool agent_use_systemd(agent_ctx *a)
-{
-    if (a->systemd < 0)
-        a->systemd = access("/run/systemd/system", F_OK) == 0 && systemctl_path() != NULL;
-    return a->systemd == 1;
-}
-
-/* Installs and starts the VM's unit (ppn_vm_unit: ExecStart "ppn-vm run"). */
-static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **ret_why)
-{
-    char self[PATH_MAX], sdir[PATH_MAX], uname[128], path[PATH_MAX + 130];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return *ret_why = "cannot find the ppn-vm binary (/proc/self/exe)", -errno;
-    self[n] = '\0';
-    if (!realpath(a->state_dir, sdir))
-        return *ret_why = "cannot resolve the state directory", -errno;
-    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .accel = a->accel};
-    char *text = NULL;
-    int r = ppn_vm_unit(spec, &uo, &text);
-    if (r == 0)
-        r = ppn_vm_unit_name(spec, uname, sizeof(uname));
-    if (r < 0) {
-        free(text);
-        return *ret_why = "cannot generate the unit", r;
-    }
-    snprintf(path, sizeof(path), "%s/%s", a->unit_dir, uname);
-    char tmp[sizeof(path) + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    r = fd < 0 ? -errno : 0;
-    size_t len = strlen(text);
-    if (r == 0 && write(fd, text, len) != (ssize_t)len)
-        r = -EIO;
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (fd >= 0)
-        close(fd);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    free(text);
-    if (r < 0) {
-        unlink(tmp);
-        return *ret_why = "cannot write the unit file", r;
-    }
-    char *reload[] = {(char *)systemctl_path(), "daemon-reload", NULL};
-    char *start[] = {(char *)systemctl_path(), "start", uname, NULL};
-    if ((r = run_wait(reload, 30000)) < 0)
-        return *ret_why = "systemctl daemon-reload failed", r;
-    if ((r = run_wait(start, 90000)) < 0)
-        return *ret_why = "systemctl start failed (see journalctl -u the unit)", r;
-    fprintf(stderr, "ppn-vm agent: installed %s and started it\n", path);
-    return 0;
-}
-
-/* The pinning rule of the seeds: a VM pinned to a node (every VM-Totebox is)
- * starts on that node only: this node's name in the ledger (what the
- * controller shows and ppn-vm request pins to) or its --name.  NULL when
- * 'spec' may start here. */
-/* Carries out a request the engine checked (confirmed, from the controller,
- * for this node, by an operator, fresh, signed): writes the specification,
- * installs and starts the VM's unit where systemd is PID 1 (the direct
- * runner elsewhere).  A heartbeat follows at once either way, listing the
- * VM with its state. */
-static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
-{
-    const char *why = NULL, *pin;
-    ppn_vm_spec *spec = NULL, *have = NULL;
-    bool saved = false, made = false;
-    uint64_t t0 = fleet_mono_ms();
-    int r = glue_vm_from_request(rq, a->name, &spec, &why);
-    if (r < 0)
-        goto fail;
-    /* Pinned elsewhere: refused, whether by the request or by what is here. */
-    r = ppn_vm_spec_load(a->state_dir, rq->vm_name, &have, NULL);
-    if (r == 0 && (pin = glue_vm_pinned_elsewhere(have, a->name, a->ledger_name)) != NULL) {
-        why = ppn_vm_spec_type(have) == PPN_VM_TYPE_TOTEBOX
-                  ? "VM-Totebox is pinned to its node and starts nowhere else"
-                  : "the VM is pinned to another node";
-        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
-                rq->vm_name, pin, a->name);
-        r = -EXDEV;
-        goto fail;
-    }
-    if ((pin = glue_vm_pinned_elsewhere(spec, a->name, a->ledger_name)) != NULL) {
-        why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
-                  ? "VM-Totebox is pinned to its node and starts nowhere else"
-                  : "the VM is pinned to another node";
-        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
-                rq->vm_name, pin, a->name);
-        r = -EXDEV;
-        goto fail;
-    }
-    if (r == 0) {
-        /* It lives here already: a request for it starts it, if it is the
-         * same VM and does not run. */
-        pid_t pid = 0;
-        char *j1 = NULL, *j2 = NULL;
-        int same = ppn_vm_spec_to_json(have, &j1) == 0 && ppn_vm_spec_to_json(spec, &j2) == 0 &&
-                   strcmp(j1, j2) == 0;
-        free(j1);
-        free(j2);
-        if (ppn_vm_pid(a->state_dir, rq->vm_name, &pid) == 0 && pid > 0) {
-            why = "it runs already";
-            r = -EALREADY;
-            goto fail;
-        }
-        if (!same) {
-            why = "a VM of that name exists on this node with another specification";
-            r = -EEXIST;
-            goto fail;
-        }
-        ppn_vm_spec_free(spec);
-        spec = have;
-        have = NULL;
-    } else if (r != -ENOENT) {
-        why = "the VM's stored specification does not load";
-        goto fail;
-    } else {
-        const char *field = NULL;
-        r = ppn_vm_spec_check_files(spec, &field);
-        if (r < 0 && !(r == -ENOENT && field && strcmp(field, "disk") == 0)) {
-            why = field ? field : "files";
-            goto fail;
-        }
-        if ((r = glue_vm_prepare_disk(spec, &made, &why)) < 0)
-            goto fail;
-        if ((r = ppn_vm_spec_save(spec, a->state_dir, true)) < 0) {
-            why = "cannot write the specification";
-            goto fail;
-        }
-        saved = true;
-    }
-    pid_t qpid = 0;
-    if (agent_use_systemd(a)) {
-        r = agent_start_unit(a, spec, &why);
-    } else {
-        r = ppn_vm_start(a->state_dir, rq->vm_name, a->qemu, a->accel, 60000, &qpid);
-        if (r < 0)
-            why = r == -ECHILD ? "QEMU exited during start (see qemu.log)" : "start";
-    }
-    if (r < 0) {
-        fprintf(stderr, "ppn-vm agent: Failed to start '%s': %s: %s\n", rq->vm_name, why,
-                strerror(-r));
-        ppn_vm_spec_free(spec);
-        return r;
-    }
-    fprintf(stderr, "ppn-vm agent: started VM '%s' (%s, %u MiB, %u vCPUs) %s%d in %" PRIu64
-            " ms\n", rq->vm_name, ppn_vm_type_to_string(ppn_vm_spec_type(spec)),
-            ppn_vm_spec_memory_mib(spec), ppn_vm_spec_vcpus(spec),
-            qpid ? "QEMU pid " : "by systemd", qpid ? (int)qpid : 0, fleet_mono_ms() - t0);
-    ppn_vm_spec_free(spec);
-    return 0;
-fail:
-    if (made && !saved)
-        unlink(ppn_vm_spec_disk(spec));
-    fprintf(stderr, "ppn-vm agent: Failed to create '%s': %s: %s\n", rq->vm_name,
-            why ? why : "refused", strerror(-r));
-    ppn_vm_spec_free(spec);
-    ppn_vm_spec_free(have);
-    return r;
-}
-
+/* A request the engine checked (confirmed, from the controller, for this
+ * node, by an operator, fresh, signed) is carried out in a worker process
+ * (tools/glue/vmrun.c); a heartbeat follows at once, the VM as starting. */
 static int agent_create(ppn_fleet_agent *ag, const ppn_fleet_request *rq, void *userdata)
 {
+    (void)ag;
     agent_ctx *a = userdata;
-    if (agent_starting(a, rq->vm_name)) {
+    int r = glue_vm_work_spawn(&a->work, &a->run, rq, a->name, a->ledger_name, work_log, NULL,
+                               fleet_mono_ms());
+    if (r == -EALREADY)
         fprintf(stderr, "ppn-vm agent: Failed to create '%s': it is being started already\n",
                 rq->vm_name);
-        return -EALREADY;
-    }
-    if (a->n_work == AGENT_FAILED_MAX) {
+    else if (r == -EBUSY)
         fprintf(stderr, "ppn-vm agent: Failed to create '%s': %u creations in progress\n",
-                rq->vm_name, a->n_work);
-        return -EBUSY;
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        fprintf(stderr, "ppn-vm agent: Failed to create '%s': fork: %s\n", rq->vm_name, strerror(e));
-        return -e;
-    }
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        _exit(agent_create_work(a, rq) < 0 ? 1 : 0);
-    }
-    a->work[a->n_work].pid = pid;
-    a->work[a->n_work].t0 = fleet_mono_ms();
-    snprintf(a->work[a->n_work].name, sizeof(a->work[0].name), "%s", rq->vm_name);
-    a->n_work++;
-    return 0; /* a heartbeat follows at once: the VM shows as starting */
+                rq->vm_name, a->work.n_work);
+    else if (r < 0)
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': fork: %s\n", rq->vm_name, strerror(-r));
+    return r;
 }
 
 /* Reaps ended children: creation workers (their VM's state is then known:
  * a heartbeat goes now) and QEMUs whose worker ended before them. */
 static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
 {
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        for (unsigned i = 0; i < a->n_work; i++) {
-            if (a->work[i].pid != pid)
-                continue;
-            bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            char name[PPN_FLEET_NAME_MAX + 1];
-            snprintf(name, sizeof(name), "%s", a->work[i].name);
-            agent_failed_set(a, name, !ok);
-            a->work[i] = a->work[--a->n_work];
-            ppn_fleet_agent_heartbeat_now(ag);
-            break;
-        }
-    }
+    if (glue_vm_work_reap(&a->work) > 0)
+        ppn_fleet_agent_heartbeat_now(ag);
 }
-
 
 /* ---- the resource pool (tools/glue/pool.c): balloon memory back from guests
  * under pressure, the host's memory bounded by the agent's cgroup
@@ -632,7 +368,7 @@ static void pool_log(const char *line, void *userdata)
 
 static bool pool_skip(const char *vm, void *userdata)
 {
-    return agent_starting(userdata, vm);
+    return glue_vm_work_starting(&((agent_ctx *)userdata)->work, vm);
 }
 
 static void agent_pool_pass(agent_ctx *a, uint64_t now)
@@ -640,7 +376,7 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     struct glue_hostmem hm;
     if (!a->pool || !glue_pool_due(a->pool, now) || glue_hostmem_read(NULL, &hm) < 0)
         return;
-    glue_pool_pass(a->pool, a->state_dir, &hm, now, pool_skip, pool_log, a);
+    glue_pool_pass(a->pool, a->run.state_dir, &hm, now, pool_skip, pool_log, a);
 }
 
 static uint64_t pool_actual(const agent_ctx *a, const char *name)
@@ -737,10 +473,10 @@ int cmd_agent(int argc, char **argv)
     int c, r;
     if (!a)
         return tool_fail("start", "agent", -ENOMEM);
-    a->state_dir = DEFAULT_STATE_DIR;
-    a->unit_dir = "/etc/systemd/system";
-    a->systemd = -1;
-    a->accel = PPN_VM_ACCEL_AUTO;
+    a->run.state_dir = DEFAULT_STATE_DIR;
+    a->run.unit_dir = "/etc/systemd/system";
+    a->run.systemd = -1;
+    a->run.accel = PPN_VM_ACCEL_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -749,17 +485,17 @@ int cmd_agent(int argc, char **argv)
         case 'l': a->ledger_dir = optarg; break;
         case 'c': ctl = optarg; break;
         case 'n': snprintf(a->name, sizeof(a->name), "%s", optarg); break;
-        case 's': a->state_dir = optarg; break;
-        case 'q': a->qemu = optarg; break;
+        case 's': a->run.state_dir = optarg; break;
+        case 'q': a->run.qemu = optarg; break;
         case 'o': once = true; break;
         case 'L': listen_at = optarg; break;
         case 'E': epoch_file = optarg; break;
-        case 'U': a->unit_dir = optarg; break;
+        case 'U': a->run.unit_dir = optarg; break;
         case 'R':
             if (strcmp(optarg, "systemd") == 0)
-                a->systemd = 1;
+                a->run.systemd = 1;
             else if (strcmp(optarg, "direct") == 0)
-                a->systemd = 0;
+                a->run.systemd = 0;
             else if (strcmp(optarg, "auto") != 0) {
                 free(a);
                 fprintf(stderr, "ppn-vm agent: bad --runner '%s' (auto, systemd, direct)\n", optarg);
@@ -785,9 +521,9 @@ int cmd_agent(int argc, char **argv)
             break;
         case 'a':
             if (strcmp(optarg, "tcg") == 0)
-                a->accel = PPN_VM_ACCEL_TCG;
+                a->run.accel = PPN_VM_ACCEL_TCG;
             else if (strcmp(optarg, "kvm") == 0)
-                a->accel = PPN_VM_ACCEL_KVM;
+                a->run.accel = PPN_VM_ACCEL_KVM;
             else if (strcmp(optarg, "auto") != 0) {
                 free(a);
                 fprintf(stderr, "ppn-vm agent: bad --accel '%s'\n", optarg);
