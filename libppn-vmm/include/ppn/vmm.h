@@ -201,6 +201,16 @@ PPN_EXPORT int ppn_qmp_quit(ppn_qmp *qmp, int timeout_ms);
 PPN_EXPORT int ppn_qmp_balloon_set(ppn_qmp *qmp, uint64_t target_bytes, int timeout_ms);
 /* query-balloon: guest RAM minus the balloon, in bytes.  -ENODEV as above. */
 PPN_EXPORT int ppn_qmp_balloon_query(ppn_qmp *qmp, int timeout_ms, uint64_t *ret_actual_bytes);
+/* Sets the balloon target (ppn_qmp_balloon_set) and reads the actual size
+ * back; with 'wait_ms' > 0 it then waits up to 'wait_ms' in all until the
+ * guest's driver has reached the target (query-balloon, then each
+ * BALLOON_CHANGE event).  *ret_actual_bytes (may be NULL) is the last
+ * actual size seen.  -ETIMEDOUT the target was not reached within
+ * 'wait_ms' (it stays set); -EINVAL a target of 0, a negative wait; the
+ * errors of ppn_qmp_balloon_set, ppn_qmp_balloon_query and
+ * ppn_qmp_wait_event.  'timeout_ms' bounds each QMP command. */
+PPN_EXPORT int ppn_qmp_balloon_set_wait(ppn_qmp *qmp, uint64_t target_bytes, int wait_ms, int timeout_ms,
+                                        uint64_t *ret_actual_bytes);
 
 /* Guest memory statistics reported by the balloon driver.  A value the
  * guest did not report is UINT64_MAX. */
