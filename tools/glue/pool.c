@@ -1,5 +1,6 @@
 /* The agent's resource pool: see pool.h. */
 #include "pool.h"
+#include "ppn-common.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -33,13 +34,6 @@ struct glue_pool {
     unsigned cursor;                    /* where the next pass starts in the VM list */
     char cgroup[GLUE_HOSTMEM_PATH_MAX]; /* the memory cgroup that bounded the last pass */
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int glue_pool_new(uint64_t margin_bytes, struct glue_pool **ret)
 {
@@ -162,10 +156,10 @@ int glue_pool_pass(struct glue_pool *p, const char *state_dir, const struct glue
             p->vms[kept++] = p->vms[j];
     }
     p->n_vms = kept;
-    uint64_t end = mono_ms() + GLUE_POOL_BUDGET_MS;
+    uint64_t end = ppnc_now_mono_ms() + GLUE_POOL_BUDGET_MS;
     /* Round robin: a pass cut short by the budget starts the next one further on. */
     int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
-    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && mono_ms() < end; k++) {
+    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && ppnc_now_mono_ms() < end; k++) {
         int i = (start + k) % n;
         p->cursor = (unsigned)i + 1;
         pid_t pid = 0;

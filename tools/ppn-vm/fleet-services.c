@@ -35,6 +35,7 @@
 #include "ppn/ledger.h"
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
+#include "ppn-common.h"
 #include "hostmem.h"
 #include "pool.h"
 #include "ppn-vm.h"
@@ -188,6 +189,7 @@ static int ledger_view_load(const char *dir, uint16_t agent_port, ledger_view *r
 static int local_mesh_address(const char *range, const char *port, struct sockaddr_storage *ret,
                               socklen_t *ret_len, char *found, size_t found_size)
 {
+    char nw[TOOL_WHY_MAX];
     char net[PPN_LEDGER_TEXT_MAX + 1];
     snprintf(net, sizeof(net), "%s", range);
     char *slash = strchr(net, '/');
@@ -195,7 +197,7 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
         return -EINVAL;
     *slash = '\0';
     uint64_t plen;
-    if (fleet_parse_u64(slash + 1, &plen) < 0)
+    if (tool_parse_uint(slash + 1, 0, 128, &plen, nw) < 0)
         return -EINVAL;
     uint8_t base[16];
     int fam, alen;
@@ -337,7 +339,7 @@ static int agent_create(ppn_fleet_agent *ag, const ppn_fleet_request *rq, void *
     (void)ag;
     agent_ctx *a = userdata;
     int r = glue_vm_work_spawn(&a->work, &a->run, rq, a->name, a->ledger_name, work_log, NULL,
-                               fleet_mono_ms());
+                               ppnc_now_mono_ms());
     if (r == -EALREADY)
         fprintf(stderr, "ppn-vm agent: Failed to create '%s': it is being started already\n",
                 rq->vm_name);
@@ -454,6 +456,7 @@ static int agent_fail(agent_ctx *a, uint8_t sk[64], int code)
 
 int cmd_agent(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},       {"key", required_argument, NULL, 'k'},
         {"ledger", required_argument, NULL, 'l'}, {"controller", required_argument, NULL, 'c'},
@@ -504,7 +507,7 @@ int cmd_agent(int argc, char **argv)
             }
             break;
         case 'P':
-            if (fleet_parse_u64(optarg, &pool_margin_mib) < 0 || pool_margin_mib > (1ULL << 30)) {
+            if (tool_parse_uint(optarg, 0, 1ULL << 30, &pool_margin_mib, nw) < 0) {
                 free(a);
                 fprintf(stderr, "ppn-vm agent: bad --pool-margin-mib '%s' (0..1073741824)\n", optarg);
                 fputs("Usage: " AGENT_USAGE, stderr);
@@ -512,7 +515,7 @@ int cmd_agent(int argc, char **argv)
             }
             break;
         case 'i':
-            if (fleet_parse_u64(optarg, &interval) < 0 || interval < 100 || interval > UINT32_MAX) {
+            if (tool_parse_uint(optarg, 100, UINT32_MAX, &interval, nw) < 0) {
                 free(a);
                 fprintf(stderr, "ppn-vm agent: bad --interval-ms '%s' (100..4294967295)\n", optarg);
                 fputs("Usage: " AGENT_USAGE, stderr);
@@ -598,7 +601,7 @@ int cmd_agent(int argc, char **argv)
         make_parent(epoch_file);
     }
     uint32_t epoch;
-    r = ppn_fleet_epoch_next(epoch_file, fleet_unix_s(), &epoch);
+    r = ppn_fleet_epoch_next(epoch_file, ppnc_now_real_ns() / 1000000000u, &epoch);
     if (r < 0)
         return agent_fail(a, sk, tool_fail("advance the sequence epoch in", epoch_file, r));
 
@@ -610,7 +613,7 @@ int cmd_agent(int argc, char **argv)
     ppn_fleet_agent *ag = NULL;
     char where[80];
     fleet_format_addr(&la, ll, where, sizeof(where));
-    r = ppn_fleet_agent_new(&cfg, &cb, a, fleet_mono_ms(), &ag);
+    r = ppn_fleet_agent_new(&cfg, &cb, a, ppnc_now_mono_ms(), &ag);
     explicit_bzero(sk, sizeof(sk));
     if (r < 0) {
         free(a);
@@ -636,12 +639,12 @@ int cmd_agent(int argc, char **argv)
     ppn_crypto_key_to_base64(pk, kb);
     fprintf(stderr, "ppn-vm agent: node %s (%s) on %s, heartbeats to %s every %" PRIu64
             " ms, epoch %u\n", a->name, kb, where, ctl, interval, epoch);
-    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    uint64_t next_reload = ppnc_now_mono_ms() + RELOAD_MS;
     int status = 0;
     bool ready = false;
     while (!stop_requested) {
-        uint64_t now = fleet_mono_ms();
-        r = ppn_fleet_agent_process(ag, now, fleet_unix_s());
+        uint64_t now = ppnc_now_mono_ms();
+        r = ppn_fleet_agent_process(ag, now, ppnc_now_real_ns() / 1000000000u);
         if (r < 0)
             tool_fail("send heartbeat to", ctl, r);
         if (once && r != 0) {
@@ -651,13 +654,13 @@ int cmd_agent(int argc, char **argv)
         if (!ready && r > 0) /* systemd (Type=notify): the first heartbeat has gone */
             ready = tool_notify_ready("heartbeats sent") >= 0;
         agent_reap(a, ag); /* creation workers and QEMU children that ended */
-        agent_pool_pass(a, fleet_mono_ms());
+        agent_pool_pass(a, ppnc_now_mono_ms());
         if (now >= next_reload) {
             if ((r = agent_reload(a, ag)) < 0)
                 tool_fail("reload ledger", a->ledger_dir, r);
             next_reload = now + RELOAD_MS;
         }
-        int wait = ppn_fleet_agent_timeout(ag, fleet_mono_ms());
+        int wait = ppn_fleet_agent_timeout(ag, ppnc_now_mono_ms());
         struct pollfd p = {.fd = ppn_fleet_agent_fd(ag), .events = POLLIN};
         poll(&p, 1, wait > 1000 ? 1000 : wait);
     }
@@ -830,7 +833,7 @@ static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
         out = error_json(n, "request is not hex");
         goto done;
     }
-    r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, fleet_unix_s(), &d);
+    r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, ppnc_now_real_ns() / 1000000000u, &d);
     if (r < 0) {
         const char *why = NULL;
         char text[256] = "";
@@ -895,7 +898,7 @@ done:
 
 static json_t *controller_answer(controller *c, const char *line)
 {
-    uint64_t now = fleet_mono_ms();
+    uint64_t now = ppnc_now_mono_ms();
     json_error_t jerr;
     json_t *req = json_loads(line, 0, &jerr), *out = NULL;
     const char *op = NULL;
@@ -1148,6 +1151,7 @@ static int controller_bad(const char *opt, const char *val, const char *range)
 
 int cmd_controller(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},        {"ledger", required_argument, NULL, 'l'},
         {"listen", required_argument, NULL, 'L'}, {"socket", required_argument, NULL, 'S'},
@@ -1187,15 +1191,14 @@ int cmd_controller(int argc, char **argv)
         case 'S': sock = optarg; break;
         case 5: state = optarg; break;
         case 6:
-            if (fleet_parse_u64(optarg, &v) < 0 || v == 0 || v > 65535) {
+            if (tool_parse_uint(optarg, 1, 65535, &v, nw) < 0) {
                 free(c);
                 return controller_bad("--agent-port", optarg, "1..65535");
             }
             c->agent_port = (uint16_t)v;
             break;
         case 1: case 2: case 3: case 4: case 7:
-            if (fleet_parse_u64(optarg, &vals[ch]) < 0 || vals[ch] < num[ch].min ||
-                vals[ch] > num[ch].max) {
+            if (tool_parse_uint(optarg, num[ch].min, num[ch].max, &vals[ch], nw) < 0) {
                 free(c);
                 return controller_bad(num[ch].flag, optarg, num[ch].range);
             }
@@ -1248,7 +1251,7 @@ int cmd_controller(int argc, char **argv)
         state = DEFAULT_CONTROLLER_STATE;
         make_parent(state);
     }
-    r = ppn_fleet_controller_new((struct sockaddr *)&la, ll, state, fleet_mono_ms(), &c->eng);
+    r = ppn_fleet_controller_new((struct sockaddr *)&la, ll, state, ppnc_now_mono_ms(), &c->eng);
     if (r < 0) {
         tool_fail(r == -EUCLEAN || r == -EACCES || r == -ENOENT ? "open state file" : "listen on",
                   r == -EUCLEAN || r == -EACCES || r == -ENOENT ? state : where, r);
@@ -1278,12 +1281,12 @@ int cmd_controller(int argc, char **argv)
             "queries on %s\n", ppn_fleet_node_count(c->fleet), where,
             ppn_fleet_controller_rcvbuf(c->eng) / 1024, sock);
     (void)tool_notify_ready("listening"); /* systemd (Type=notify) */
-    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    uint64_t next_reload = ppnc_now_mono_ms() + RELOAD_MS;
     while (!stop_requested) {
         struct pollfd p[2 + MAX_CLIENTS];
         client *who[2 + MAX_CLIENTS];
         nfds_t np = 0;
-        uint64_t now = fleet_mono_ms();
+        uint64_t now = ppnc_now_mono_ms();
         int wait = ppn_fleet_controller_timeout(c->eng, now);
         p[np++] = (struct pollfd){.fd = ppn_fleet_controller_fd(c->eng), .events = POLLIN};
         p[np++] = (struct pollfd){.fd = c->ux, .events = POLLIN};
@@ -1301,7 +1304,7 @@ int cmd_controller(int argc, char **argv)
             wait = (int)(next_reload - now);
         if (poll(p, np, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
             break;
-        now = fleet_mono_ms();
+        now = ppnc_now_mono_ms();
         /* Heartbeats first: the engine drains its queue in batches. */
         r = ppn_fleet_controller_process(c->eng, now);
         if (r < 0)

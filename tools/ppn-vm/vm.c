@@ -90,19 +90,6 @@ static int help(const char *usage, const char *text)
     return 0;
 }
 
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 /* Seconds, possibly fractional ("1.5"), into milliseconds. */
 static int parse_seconds_ms(const char *s, uint32_t *ret)
 {
@@ -286,11 +273,12 @@ out:
 static int create_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
 {
     (void)userdata;
-    unsigned long long v;
+    uint64_t v;
+    char why[TOOL_WHY_MAX];
     if (code == VM_OPT_DISK_SIZE) {
-        if (parse_uint(arg, 1ULL << 20, &v) < 0 || v == 0)
+        if (tool_parse_uint(arg, 1, 1ULL << 20, &v, why) < 0)
             return *ret_why = "--disk-size must be a number of GiB", -EINVAL;
-    } else if (parse_uint(arg, UINT32_MAX, &v) < 0) {
+    } else if (tool_parse_uint(arg, 0, UINT32_MAX, &v, why) < 0) {
         *ret_why = code == VM_OPT_MEMORY ? "--memory must be 64..1048576 MiB" : "--vcpus must be 1..256";
         return -EINVAL;
     }
@@ -1260,9 +1248,10 @@ int cmd_balloon(int argc, char **argv)
     if (optind >= argc || optind + 2 < argc)
         return usage_error(usage, "a VM name and an optional target are needed");
     const char *name = argv[optind];
-    unsigned long long mib = 0;
+    uint64_t mib = 0;
+    char why[TOOL_WHY_MAX];
     bool set = optind + 2 == argc;
-    if (set && (parse_uint(argv[optind + 1], 1ULL << 22, &mib) < 0 || mib == 0))
+    if (set && tool_parse_uint(argv[optind + 1], 1, 1ULL << 22, &mib, why) < 0)
         return usage_error(usage, "TARGET_MIB is a positive number of MiB");
     if (set) {
         ppn_vm_spec *s;
@@ -1273,7 +1262,7 @@ int cmd_balloon(int argc, char **argv)
         ppn_vm_spec_free(s);
         if (mib > mem) {
             tool_error("Failed to set the balloon of '%s': target %llu MiB is above the VM's memory (%u MiB)", name,
-                       mib, mem);
+                       (unsigned long long)mib, mem);
             return 1;
         }
     }
@@ -1284,7 +1273,7 @@ int cmd_balloon(int argc, char **argv)
     int r = set ? ppn_qmp_balloon_set_wait(q, mib << 20, (int)wait_ms, QMP_TIMEOUT_MS, &actual)
                 : ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
     if (r == -ETIMEDOUT && set && wait_ms) {
-        tool_error("Failed to reach %llu MiB in '%s' within %.1f s", mib, name, wait_ms / 1000.0);
+        tool_error("Failed to reach %llu MiB in '%s' within %.1f s", (unsigned long long)mib, name, wait_ms / 1000.0);
         ppn_qmp_free(q);
         return 1;
     }
@@ -1297,7 +1286,7 @@ int cmd_balloon(int argc, char **argv)
             json_object_set_new(o, "target_bytes", json_integer((json_int_t)(mib << 20)));
         print_json(o);
     } else if (set) {
-        printf("%s: balloon target %llu MiB, actual %llu MiB\n", name, mib, (unsigned long long)(actual >> 20));
+        printf("%s: balloon target %llu MiB, actual %llu MiB\n", name, (unsigned long long)mib, (unsigned long long)(actual >> 20));
     } else {
         printf("%s: actual %llu MiB\n", name, (unsigned long long)(actual >> 20));
     }
@@ -1402,15 +1391,16 @@ int cmd_shutdown(int argc, char **argv)
         return usage_error(usage, "not a valid VM name");
     int r;
     if (pidarg && *pidarg) {
-        unsigned long long v;
-        if (parse_uint(pidarg, INT32_MAX, &v) < 0 || v == 0)
+        uint64_t v;
+        char why[TOOL_WHY_MAX];
+        if (tool_parse_uint(pidarg, 1, INT32_MAX, &v, why) < 0)
             return usage_error(usage, "--pid is a process id");
         r = ppn_vm_pid_check(c.state_dir, name, (pid_t)v);
         if (r == -EPERM) {
             pid_t rec = 0;
             ppn_vm_pid(c.state_dir, name, &rec);
             tool_error("Failed to shut down '%s': pid %llu is not its QEMU (that is pid %d); nothing signalled", name,
-                       v, (int)rec);
+                       (unsigned long long)v, (int)rec);
             return 1;
         }
         if (r < 0 && r != -ESRCH)
