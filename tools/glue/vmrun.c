@@ -6,29 +6,15 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "glue-log.h"
 #include "ppn-common.h"
 #include "vmreq.h"
-
-static void logf_(glue_vm_log_fn log, void *ud, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void logf_(glue_vm_log_fn log, void *ud, const char *fmt, ...)
-{
-    if (!log)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    log(line, ud);
-}
 
 int glue_run_wait(char *const argv[], int timeout_ms)
 {
@@ -130,7 +116,7 @@ static int pinned_refusal(const ppn_vm_spec *spec, const char *vm, const char *n
     *why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
                ? "VM-Totebox is pinned to its node and starts nowhere else"
                : "the VM is pinned to another node";
-    logf_(log, ud, "refused '%s': pinned to node '%s', this is '%s'", vm, pin, node_name);
+    glue_logf(log, ud, "refused '%s': pinned to node '%s', this is '%s'", vm, pin, node_name);
     return -EXDEV;
 }
 
@@ -203,7 +189,7 @@ int glue_vm_create(struct glue_vm_runner *run, const ppn_fleet_request *rq, cons
         char upath[PATH_MAX];
         r = glue_vm_start_unit(run, spec, upath, sizeof(upath), &why);
         if (r == 0)
-            logf_(log, ud, "installed %s and started it", upath);
+            glue_logf(log, ud, "installed %s and started it", upath);
     } else {
         r = ppn_vm_start(run->state_dir, rq->vm_name, run->qemu, run->accel, GLUE_VM_DIRECT_START_MS,
                          &qpid);
@@ -211,11 +197,11 @@ int glue_vm_create(struct glue_vm_runner *run, const ppn_fleet_request *rq, cons
             why = r == -ECHILD ? "QEMU exited during start (see qemu.log)" : "start";
     }
     if (r < 0) {
-        logf_(log, ud, "Failed to start '%s': %s: %s", rq->vm_name, why, strerror(-r));
+        glue_logf(log, ud, "Failed to start '%s': %s: %s", rq->vm_name, why, strerror(-r));
         ppn_vm_spec_free(spec);
         return r;
     }
-    logf_(log, ud, "started VM '%s' (%s, %u MiB, %u vCPUs) %s%d in %" PRIu64 " ms", rq->vm_name,
+    glue_logf(log, ud, "started VM '%s' (%s, %u MiB, %u vCPUs) %s%d in %" PRIu64 " ms", rq->vm_name,
           ppn_vm_type_to_string(ppn_vm_spec_type(spec)), ppn_vm_spec_memory_mib(spec),
           ppn_vm_spec_vcpus(spec), qpid ? "QEMU pid " : "by systemd", qpid ? (int)qpid : 0,
           ppnc_now_mono_ms() - t0);
@@ -224,7 +210,7 @@ int glue_vm_create(struct glue_vm_runner *run, const ppn_fleet_request *rq, cons
 fail:
     if (made && !saved)
         unlink(ppn_vm_spec_disk(spec));
-    logf_(log, ud, "Failed to create '%s': %s: %s", rq->vm_name, why ? why : "refused", strerror(-r));
+    glue_logf(log, ud, "Failed to create '%s': %s: %s", rq->vm_name, why ? why : "refused", strerror(-r));
     ppn_vm_spec_free(spec);
     ppn_vm_spec_free(have);
     return r;
