@@ -447,6 +447,16 @@ static int agent_usage(FILE *f)
     return f == stdout ? 0 : 1;
 }
 
+/* A bad option value: one line naming it (and its range), the usage; 1. */
+static int agent_bad(agent_ctx *a, const char *opt, const char *val, const char *range)
+{
+    free(a);
+    fprintf(stderr, "ppn-vm agent: bad %s '%s'%s%s%s\n", opt, val, range ? " (" : "", range ? range : "",
+            range ? ")" : "");
+    fputs("Usage: " AGENT_USAGE, stderr);
+    return 1;
+}
+
 static int agent_fail(agent_ctx *a, uint8_t sk[64], int code)
 {
     explicit_bzero(sk, 64);
@@ -499,40 +509,24 @@ int cmd_agent(int argc, char **argv)
                 a->run.systemd = 1;
             else if (strcmp(optarg, "direct") == 0)
                 a->run.systemd = 0;
-            else if (strcmp(optarg, "auto") != 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --runner '%s' (auto, systemd, direct)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            else if (strcmp(optarg, "auto") != 0)
+                return agent_bad(a, "--runner", optarg, "auto, systemd, direct");
             break;
         case 'P':
-            if (tool_parse_uint(optarg, 0, 1ULL << 30, &pool_margin_mib, nw) < 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --pool-margin-mib '%s' (0..1073741824)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            if (tool_parse_uint(optarg, 0, 1ULL << 30, &pool_margin_mib, nw) < 0)
+                return agent_bad(a, "--pool-margin-mib", optarg, "0..1073741824");
             break;
         case 'i':
-            if (tool_parse_uint(optarg, 100, UINT32_MAX, &interval, nw) < 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --interval-ms '%s' (100..4294967295)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            if (tool_parse_uint(optarg, 100, UINT32_MAX, &interval, nw) < 0)
+                return agent_bad(a, "--interval-ms", optarg, "100..4294967295");
             break;
         case 'a':
             if (strcmp(optarg, "tcg") == 0)
                 a->run.accel = PPN_VM_ACCEL_TCG;
             else if (strcmp(optarg, "kvm") == 0)
                 a->run.accel = PPN_VM_ACCEL_KVM;
-            else if (strcmp(optarg, "auto") != 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --accel '%s'\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            else if (strcmp(optarg, "auto") != 0)
+                return agent_bad(a, "--accel", optarg, NULL);
             break;
         default: free(a); fputs("Usage: " AGENT_USAGE, stderr); return 1;
         }
