@@ -458,24 +458,6 @@ static int wait_running(const char *sock, const char *node_key, const char *vm, 
     return -ETIMEDOUT;
 }
 
-static char *read_text_file(const char *opt, const char *path, size_t max)
-{
-    uint8_t *d;
-    size_t n;
-    int r = ppnc_read_file(path, max, &d, &n);
-    if (r < 0) {
-        fprintf(stderr, "ppn-vm: Failed to read %s '%s': %s\n", opt, path,
-                r == -EFBIG ? "too large" : strerror(-r));
-        return NULL;
-    }
-    if (strlen((char *)d) != n) {
-        tool_error("Failed to read %s '%s': it holds a NUL byte", opt, path);
-        free(d);
-        return NULL;
-    }
-    return (char *)d;
-}
-
 typedef struct request_opts {
     struct vm_spec_opts so; /* the options create shares (glue/vmopts.h) */
     uint64_t mem_mib, vcpus, disk_gib;
@@ -527,7 +509,7 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
     for (size_t i = 0; i < o->so.n_ssh_keys; i++) {
         const char *k = o->so.ssh_keys[i];
         bool literal = !strncmp(k, "ssh-", 4) || !strncmp(k, "ecdsa-", 6) || !strncmp(k, "sk-", 3);
-        char *text = literal ? strdup(k) : read_text_file("--ssh-key", k, 64 * 1024);
+        char *text = literal ? strdup(k) : vm_read_option_file("--ssh-key", k, 64 * 1024);
         if (!text)
             goto fail_quiet;
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
@@ -546,10 +528,10 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         }
         free(text);
     }
-    if (o->so.user_data && !(ud = read_text_file("--user-data", o->so.user_data, PPN_VM_USER_DATA_MAX)))
+    if (o->so.user_data && !(ud = vm_read_option_file("--user-data", o->so.user_data, PPN_VM_USER_DATA_MAX)))
         goto fail_quiet;
     if (o->so.network_config &&
-        !(nc = read_text_file("--network-config", o->so.network_config, PPN_VM_NETWORK_CONFIG_MAX)))
+        !(nc = vm_read_option_file("--network-config", o->so.network_config, PPN_VM_NETWORK_CONFIG_MAX)))
         goto fail_quiet;
     ppn_vm_cloud_init ci = {o->so.hostname, o->so.user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {

@@ -147,7 +147,7 @@ static int create_disk(const char *path, uint64_t size)
 
 /* The text of a --user-data/--network-config/--ssh-key file, at most 'max'
  * bytes; a one-line error naming the option and file on failure. */
-static char *read_option_file(const char *opt, const char *path, size_t max)
+char *vm_read_option_file(const char *opt, const char *path, size_t max)
 {
     uint8_t *d;
     size_t n;
@@ -176,7 +176,7 @@ static int add_ssh_keys(const char *arg, char **keys, size_t *n)
     bool literal = false;
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(starts); i++)
         literal |= !strncmp(arg, starts[i], strlen(starts[i]));
-    char *text = literal ? strdup(arg) : read_option_file("--ssh-key", arg, 64 * 1024);
+    char *text = literal ? strdup(arg) : vm_read_option_file("--ssh-key", arg, 64 * 1024);
     if (!text) {
         if (literal)
             tool_error("Failed to add --ssh-key: out of memory");
@@ -251,9 +251,9 @@ static int images_prepare(ppn_vm_spec *s, const char *name, const char *base, bo
     for (size_t i = 0; i < nkeyargs; i++)
         if (add_ssh_keys(keyargs[i], keys, &nkeys) < 0)
             goto out;
-    if (user_data_file && !(ud = read_option_file("--user-data", user_data_file, PPN_VM_USER_DATA_MAX)))
+    if (user_data_file && !(ud = vm_read_option_file("--user-data", user_data_file, PPN_VM_USER_DATA_MAX)))
         goto out;
-    if (netconf_file && !(nc = read_option_file("--network-config", netconf_file, PPN_VM_NETWORK_CONFIG_MAX)))
+    if (netconf_file && !(nc = vm_read_option_file("--network-config", netconf_file, PPN_VM_NETWORK_CONFIG_MAX)))
         goto out;
     ppn_vm_cloud_init ci = {hostname, user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
