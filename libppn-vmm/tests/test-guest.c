@@ -191,7 +191,10 @@ START_TEST(test_balloon_and_graceful)
     ck_assert_int_eq(ppn_vm_info_list(state, 5000, &all), 1);
     ck_assert(all[0].balloon_actual == target);
     free(all);
-    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+    /* the monitor of a running VM by its name */
+    ck_assert_int_eq(ppn_vm_qmp_connect(state, "bal", 5000, &q), 0);
+    ck_assert_int_eq(ppn_qmp_query_status(q, 5000, &st), 0);
+    ck_assert(st.running);
 
     /* and back up */
     target = 384 * MIB;

@@ -980,34 +980,22 @@ int cmd_list(int argc, char **argv)
 
 /* ------------------------------------------------------------ QMP commands */
 
+/* The VM's monitor (ppn_vm_qmp_connect); 1 after saying why not. */
 static int connect_vm(const struct common *c, const char *name, ppn_qmp **q)
 {
-    pid_t pid;
-    int r = ppn_vm_pid(c->state_dir, name, &pid);
-    if (r < 0)
-        return tool_fail("find", name, r);
-    if (pid == 0) {
-        ppn_vm_spec *s;
-        r = ppn_vm_spec_load(c->state_dir, name, &s, NULL);
-        if (r < 0)
-            return tool_fail("find", name, r);
-        ppn_vm_spec_free(s);
-        tool_error("Failed to reach '%s': it is not running", name);
-        return 1;
-    }
-    char mon[PATH_MAX];
-    r = ppn_vm_path(c->state_dir, name, "monitor", mon, sizeof(mon));
+    int r = ppn_vm_qmp_connect(c->state_dir, name, QMP_TIMEOUT_MS, q);
     if (r == 0)
-        r = ppn_qmp_connect(mon, QMP_TIMEOUT_MS, q);
-    if (r < 0) {
-        if (r == -ETIMEDOUT)
-            tool_error("Failed to connect to the monitor of '%s': %s (another client may hold it)", name,
-                       strerror(ETIMEDOUT));
-        else
-            tool_fail("connect to the monitor of", name, r);
-        return 1;
-    }
-    return 0;
+        return 0;
+    if (r == -ESRCH)
+        tool_error("Failed to reach '%s': it is not running", name);
+    else if (r == -ETIMEDOUT)
+        tool_error("Failed to connect to the monitor of '%s': %s (another client may hold it)", name,
+                   strerror(ETIMEDOUT));
+    else if (r == -ENOENT || r == -EUCLEAN || r == -EBADMSG)
+        tool_fail("find", name, r);
+    else
+        tool_fail("connect to the monitor of", name, r);
+    return 1;
 }
 
 static int qmp_fail(ppn_qmp *q, const char *verb, const char *name, int r)

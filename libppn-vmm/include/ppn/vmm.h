@@ -754,6 +754,13 @@ PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *
 /* The pid recorded in qemu.pid if that process still runs and is QEMU,
  * else 0 (and a stale pid file is ignored). */
 PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pid);
+/* Connects to the monitor of the stored VM 'name' while its QEMU runs
+ * (ppn_vm_pid, then ppn_qmp_connect on its "monitor" path within
+ * 'timeout_ms').  -ESRCH the VM is stored but does not run; the errors of
+ * ppn_vm_spec_load for a VM that does not run (-ENOENT: no such VM); -EINVAL
+ * NULL, a negative timeout, an invalid name; the errors of ppn_qmp_connect
+ * (-ETIMEDOUT: another client may hold the monitor). */
+PPN_EXPORT int ppn_vm_qmp_connect(const char *state_dir, const char *name, int timeout_ms, ppn_qmp **ret);
 /* 0 when 'pid' is this VM's own running QEMU: the pid recorded in qemu.pid,
  * alive, with the VM's monitor socket on its command line.  -ESRCH the VM
  * does not run; -EPERM 'pid' is some other process; -EINVAL pid <= 0;
