@@ -191,13 +191,35 @@ START_TEST(test_balloon_and_graceful)
     ck_assert_int_eq(ppn_vm_info_list(state, 5000, &all), 1);
     ck_assert(all[0].balloon_actual == target);
     free(all);
-    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
+    /* the monitor of a running VM by its name */
+    ck_assert_int_eq(ppn_vm_qmp_connect(state, "bal", 5000, &q), 0);
+    ck_assert_int_eq(ppn_qmp_query_status(q, 5000, &st), 0);
+    ck_assert(st.running);
 
     /* and back up */
     target = 384 * MIB;
     ck_assert_int_eq(ppn_qmp_balloon_set(q, target, 5000), 0);
     r = ppn_qmp_wait_event(q, "BALLOON_CHANGE", actual_is, &target, 30000, NULL);
     ck_assert_msg(r == 0, "no BALLOON_CHANGE back to 384 MiB: %s", strerror(-r));
+
+    /* set and waited for in one call (ppn_qmp_balloon_set_wait, what
+     * ppn-vm balloon --wait runs) */
+    uint64_t got = 0;
+    target = 320 * MIB;
+    r = ppn_qmp_balloon_set_wait(q, target, 30000, 5000, &got);
+    ck_assert_msg(r == 0, "set_wait to 320 MiB: %s", strerror(-r));
+    ck_assert(got == target);
+    ck_assert_int_eq(ppn_qmp_balloon_query(q, 5000, &actual), 0);
+    ck_assert(actual == target);
+    /* a target the guest cannot give within the wait: -ETIMEDOUT, the last size seen */
+    got = 0;
+    ck_assert_int_eq(ppn_qmp_balloon_set_wait(q, 1 * MIB, 1500, 5000, &got), -ETIMEDOUT);
+    ck_assert(got > 1 * MIB && got <= 320 * MIB);
+    ck_assert_int_eq(ppn_qmp_balloon_set_wait(q, 0, 1000, 5000, &got), -EINVAL);
+    ck_assert_int_eq(ppn_qmp_balloon_set_wait(q, target, -1, 5000, &got), -EINVAL);
+    target = 384 * MIB;
+    r = ppn_qmp_balloon_set_wait(q, target, 30000, 5000, NULL);
+    ck_assert_msg(r == 0, "set_wait back to 384 MiB: %s", strerror(-r));
 
     /* guest statistics from the balloon driver */
     ck_assert_int_eq(ppn_qmp_guest_stats_enable(q, NULL, 1, 5000), 0);

@@ -950,6 +950,34 @@ START_TEST(test_unit_verify)
 }
 END_TEST
 
+/* A stored VM's monitor by name: not there, stored but not running (also
+ * with a stale qemu.pid naming a process that is not QEMU), bad arguments. */
+START_TEST(test_vm_qmp_connect_not_running)
+{
+    char dir[] = "/tmp/ppn-vmconn-XXXXXX", pidf[PATH_MAX], cmd[128];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ppn_qmp *q = NULL;
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "nope", 1000, &q), -ENOENT);
+    ppn_vm_spec *s = test_spec("c1");
+    ck_assert_int_eq(ppn_vm_spec_save(s, dir, true), 0);
+    ppn_vm_spec_free(s);
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "c1", 1000, &q), -ESRCH);
+    ck_assert_int_eq(ppn_vm_path(dir, "c1", "pid", pidf, sizeof(pidf)), 0);
+    FILE *f = fopen(pidf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "%d\n", (int)getpid()); /* alive, but not QEMU */
+    fclose(f);
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "c1", 1000, &q), -ESRCH);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(ppn_vm_qmp_connect(NULL, "c1", 1000, &q), -EINVAL);
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "c1", -1, &q), -EINVAL);
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "../c1", 1000, &q), -EINVAL);
+    ck_assert_int_eq(ppn_vm_qmp_connect(dir, "c1", 1000, NULL), -EINVAL);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 /* The probe guest's bytes are what accel-payload.S assembles to. */
 START_TEST(test_accel_payload_source)
 {
@@ -1019,6 +1047,7 @@ static Suite *vmm_suite(void)
     tcase_add_test(tc, test_spec_json_reject);
     tcase_add_test(tc, test_qemu_argv);
     tcase_add_test(tc, test_spec_run_as);
+    tcase_add_test(tc, test_vm_qmp_connect_not_running);
     tcase_add_test(tc, test_kvm_probe_stable);
     tcase_add_test(tc, test_accel_payload_source);
     suite_add_tcase(s, tc);

@@ -115,6 +115,14 @@ has "$tdeb" "${tools[@]/#//usr/bin/}" /usr/share/man/man1/ppn-ledger.1.gz \
 # the services' units (doc/services.md), in systemd's directory under /usr
 has "$tdeb" /usr/lib/systemd/system/ppn-mesh.service /usr/lib/systemd/system/ppn-vm-host.service \
   /usr/lib/systemd/system/ppn-vm-fleet.service /usr/lib/systemd/system/ppn-pairing.service
+# the ppn-vm system user (QEMU's -runas, `ppn-vm create`'s default): its
+# sysusers.d file, and a postinst that creates it from that file
+has "$tdeb" /usr/lib/sysusers.d/ppn-vm.conf
+grep -qx 'u ppn-vm - "PPN VM guests (QEMU -runas)" / /usr/sbin/nologin' \
+  <(dpkg-deb --fsys-tarfile "$tdeb" | tar -xOf - ./usr/lib/sysusers.d/ppn-vm.conf) ||
+  bad "ppn-tools' sysusers.d/ppn-vm.conf does not declare the ppn-vm user"
+dpkg-deb --ctrl-tarfile "$tdeb" | tar -xOf - ./postinst 2>/dev/null | grep -q 'systemd-sysusers.*ppn-vm.conf' ||
+  bad "ppn-tools' postinst does not create the ppn-vm user (systemd-sysusers ppn-vm.conf)"
 docdeb=$(deb libppn-doc all)
 for f in "$src"/doc/*.md README.md NEWS; do
   n=$(basename "$f")

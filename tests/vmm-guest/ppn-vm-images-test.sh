@@ -6,32 +6,10 @@
 #   ppn-vm-images-test.sh BUILD_ROOT
 set -u
 build=$1
-here=$(cd "$(dirname "$0")" && pwd)
-V=$build/tools/ppn-vm/ppn-vm
-guest=$build/vmm-guest
-"$here/build-guest.sh" "$guest" || { echo "FAIL: build-guest.sh"; exit 1; }
-guest=$(cd "$guest" && pwd)
-work=$(mktemp -d /tmp/ppn-vm-images.XXXXXX)
-state=$work/state
+guest_name=vmm-guest tmp_name=ppn-vm-images state_sub=state
+. "$(dirname "$0")/guest-test-lib.sh"
 disks=$work/disks
-mkdir -p "$state" "$disks"
-export PPN_VM_STATE_DIR=$state
-fail=0
-cleanup() {
-  for f in "$state"/*/qemu.pid; do
-    pid=$(cat "$f" 2>/dev/null || true)
-    [ -n "$pid" ] && grep -q qmp.sock "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  out=$("$@" 2>"$work/err"); st=$?
-  if [ "$st" = "$want" ]; then ok "$what"; else bad "$what (exit $st, wanted $want): $(cat "$work/err")"; fi
-}
+mkdir -p "$disks"
 # refused: exit 1, one line on stderr (plus a usage line for wrong calls)
 # naming the problem, nothing written in the state or disk directories
 refused() { # refused DESCRIPTION PATTERN -- create arguments...

@@ -7,30 +7,8 @@
 # Usage: ppn-vm-reboot-test.sh BUILD_ROOT
 set -u
 build=$1
-here=$(cd "$(dirname "$0")" && pwd)
-V=$build/tools/ppn-vm/ppn-vm
-guest=$build/vmm-guest-reboot
-"$here/build-guest.sh" "$guest" || { echo "FAIL: build-guest.sh"; exit 1; }
-guest=$(cd "$guest" && pwd)
-state=$(mktemp -d /tmp/ppn-vm-reboot.XXXXXX)
-export PPN_VM_STATE_DIR=$state
-fail=0
-cleanup() {
-  for f in "$state"/*/qemu.pid; do
-    pid=$(cat "$f" 2>/dev/null || true)
-    [ -n "$pid" ] && grep -q qmp.sock "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-  done
-  rm -rf "$state"
-}
-trap cleanup EXIT
-jget() { printf '%s\n' "$out" | sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -n1; }
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  out=$("$@" 2>"$state/err"); st=$?
-  if [ "$st" = "$want" ]; then ok "$what"; else bad "$what (exit $st, wanted $want): $out $(cat "$state/err")"; fi
-}
+guest_name=vmm-guest-reboot tmp_name=ppn-vm-reboot
+. "$(dirname "$0")/guest-test-lib.sh"
 boots() { grep -c "ppn-guest: ready" "$state/$1/console.log" 2>/dev/null || echo 0; }
 wait_boots() { # name count
   for _ in $(seq 1200); do [ "$(boots "$1")" -ge "$2" ] && return 0; sleep 0.1; done

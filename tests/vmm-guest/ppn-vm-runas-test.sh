@@ -10,32 +10,8 @@
 # Usage: ppn-vm-runas-test.sh BUILD_ROOT
 set -u
 build=$1
-here=$(cd "$(dirname "$0")" && pwd)
-V=$build/tools/ppn-vm/ppn-vm
-guest=$build/vmm-guest-runas
-"$here/build-guest.sh" "$guest" || { echo "FAIL: build-guest.sh"; exit 1; }
-guest=$(cd "$guest" && pwd)
-state=$(mktemp -d /tmp/ppn-vm-runas.XXXXXX)
-export PPN_VM_STATE_DIR=$state
-fail=0
-RUNPID=
-cleanup() {
-  [ -n "$RUNPID" ] && kill -9 "$RUNPID" 2>/dev/null
-  for f in "$state"/*/qemu.pid; do
-    pid=$(cat "$f" 2>/dev/null || true)
-    [ -n "$pid" ] && grep -q qmp.sock "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-  done
-  rm -rf "$state"
-}
-trap cleanup EXIT
-jget() { printf '%s\n' "$out" | sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -n1; }
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  out=$("$@" 2>"$state/err"); st=$?
-  if [ "$st" = "$want" ]; then ok "$what"; else bad "$what (exit $st, wanted $want): $out $(cat "$state/err")"; fi
-}
+guest_name=vmm-guest-runas tmp_name=ppn-vm-runas
+. "$(dirname "$0")/guest-test-lib.sh"
 [ "$(id -u)" = 0 ] || { echo "FAIL: needs root (QEMU drops from root to another user)"; exit 1; }
 uids() { sed -n 's/^Uid:[[:space:]]*//p' "/proc/$1/status" | tr -s '\t ' ' '; }
 gids() { sed -n 's/^Gid:[[:space:]]*//p' "/proc/$1/status" | tr -s '\t ' ' '; }

@@ -3,29 +3,8 @@
 # build-guest.sh:  ppn-vm-test.sh BUILD_ROOT
 set -u
 build=$1
-here=$(cd "$(dirname "$0")" && pwd)
-V=$build/tools/ppn-vm/ppn-vm
-guest=$build/vmm-guest
-"$here/build-guest.sh" "$guest" || { echo "FAIL: build-guest.sh"; exit 1; }
-guest=$(cd "$guest" && pwd)
-state=$(mktemp -d /tmp/ppn-vm-test.XXXXXX)
-export PPN_VM_STATE_DIR=$state
-fail=0
-cleanup() {
-  pid=$(cat "$state/g1/qemu.pid" 2>/dev/null || true)
-  [ -n "$pid" ] && grep -q qmp.sock "/proc/$pid/cmdline" 2>/dev/null && kill -9 "$pid" 2>/dev/null
-  rm -rf "$state"
-}
-trap cleanup EXIT
-# first "KEY": value of the JSON in $out (no jq on the build machines)
-jget() { printf '%s\n' "$out" | sed -n 's/.*"'"$1"'": *"\{0,1\}\([^",}]*\)"\{0,1\}.*/\1/p' | head -n1; }
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
-expect() { # expect STATUS DESCRIPTION -- command...
-  local want=$1 what=$2; shift 3
-  out=$("$@" 2>"$state/err"); st=$?
-  if [ "$st" = "$want" ]; then ok "$what"; else bad "$what (exit $st, wanted $want): $(cat "$state/err")"; fi
-}
+guest_name=vmm-guest tmp_name=ppn-vm-test
+. "$(dirname "$0")/guest-test-lib.sh"
 
 expect 0 "help" -- "$V" create --help
 expect 1 "create without a type" -- "$V" create x
@@ -64,7 +43,10 @@ for v in abc -1 604801; do
   numopt shutdown g1 --deadline "$v"
   numopt shutdown g1 --repress "$v"
   numopt balloon g1 100 --wait "$v"
+  numopt unit g1 --deadline "$v"
 done
+# start, run, reboot and unit share one option parser: an invalid name is a usage error in each
+for verb in start run reboot unit; do numopt "$verb" 'a/b'; done
 for v in abc -1 4194305; do numopt balloon g1 "$v"; done
 for v in abc -1 2147483648; do numopt shutdown g1 --pid "$v"; done
 [ ! -e "$state/n1" ] || bad "n1 written by a refused create"

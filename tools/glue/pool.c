@@ -1,10 +1,11 @@
 /* The agent's resource pool: see pool.h. */
 #include "pool.h"
+#include "glue-log.h"
+#include "ppn-common.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,6 @@ struct glue_pool {
     unsigned cursor;                    /* where the next pass starts in the VM list */
     char cgroup[GLUE_HOSTMEM_PATH_MAX]; /* the memory cgroup that bounded the last pass */
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int glue_pool_new(uint64_t margin_bytes, struct glue_pool **ret)
 {
@@ -98,21 +92,6 @@ static bool log_allow(struct glue_pool *p, uint64_t now, uint64_t *ret_suppresse
     return true;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void logf_(glue_pool_log_fn log, void *ud, const char *fmt, ...)
-{
-    if (!log)
-        return;
-    char line[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    log(line, ud);
-}
-
 bool glue_pool_due(const struct glue_pool *p, uint64_t now)
 {
     return p && (!p->started || now >= p->next_ms);
@@ -132,13 +111,13 @@ int glue_pool_pass(struct glue_pool *p, const char *state_dir, const struct glue
         /* say what bounds the host's memory when that changes */
         snprintf(p->cgroup, sizeof(p->cgroup), "%s", hm->cgroup);
         if (hm->cgroup[0])
-            logf_(log, ud,
+            glue_logf(log, ud,
                   "pool: available memory bounded by memory cgroup %s (v%d, limit %" PRIu64 " MiB): %" PRIu64
                   " MiB available (host %" PRIu64 " MiB)",
                   hm->cgroup, hm->cgroup_version, hm->limit_bytes / MIB, avail / MIB,
                   hm->host_available_bytes / MIB);
         else
-            logf_(log, ud,
+            glue_logf(log, ud,
                   "pool: available memory from /proc/meminfo (no memory cgroup limits this agent): %" PRIu64
                   " MiB",
                   avail / MIB);
@@ -162,10 +141,10 @@ int glue_pool_pass(struct glue_pool *p, const char *state_dir, const struct glue
             p->vms[kept++] = p->vms[j];
     }
     p->n_vms = kept;
-    uint64_t end = mono_ms() + GLUE_POOL_BUDGET_MS;
+    uint64_t end = ppnc_now_mono_ms() + GLUE_POOL_BUDGET_MS;
     /* Round robin: a pass cut short by the budget starts the next one further on. */
     int start = n > 0 ? (int)(p->cursor % (unsigned)n) : 0;
-    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && mono_ms() < end; k++) {
+    for (int k = 0; k < n && ng < PPN_FLEET_MAX_VMS && ppnc_now_mono_ms() < end; k++) {
         int i = (start + k) % n;
         p->cursor = (unsigned)i + 1;
         pid_t pid = 0;
@@ -213,7 +192,7 @@ int glue_pool_pass(struct glue_pool *p, const char *state_dir, const struct glue
     if (changed >= 0 && res.pressure != p->last_pressure && (res.pressure < 0 || changed > 0)) {
         uint64_t sup = 0;
         if (log_allow(p, now, &sup))
-            logf_(log, ud, "pool: host has %" PRIu64 " MiB available, margin %" PRIu64 " MiB: %s", avail / MIB,
+            glue_logf(log, ud, "pool: host has %" PRIu64 " MiB available, margin %" PRIu64 " MiB: %s", avail / MIB,
                   p->policy.margin_bytes / MIB,
                   res.pressure < 0   ? "under pressure, reclaiming from guests with memory free"
                   : res.pressure > 0 ? "pressure gone, giving memory back"
@@ -231,7 +210,7 @@ int glue_pool_pass(struct glue_pool *p, const char *state_dir, const struct glue
             char more[64] = "";
             if (sup)
                 snprintf(more, sizeof(more), " (%" PRIu64 " more not logged)", sup);
-            logf_(log, ud,
+            glue_logf(log, ud,
                   "pool: %s VM '%s' balloon %" PRIu64 " -> %" PRIu64 " MiB (guest free %s%" PRIu64
                   " MiB, floor %" PRIu64 " MiB, host available %" PRIu64 " MiB)%s%s%s",
                   targets[i] < g[i].actual_bytes ? "reclaim from" : "give back to", pv[i]->name,

@@ -35,11 +35,12 @@
 #include "ppn/ledger.h"
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
+#include "ppn-common.h"
 #include "hostmem.h"
 #include "pool.h"
 #include "ppn-vm.h"
 #include "notify.h"
-#include "vmreq.h"
+#include "vmrun.h"
 #include "tool-util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/ppn/vms"
@@ -188,6 +189,7 @@ static int ledger_view_load(const char *dir, uint16_t agent_port, ledger_view *r
 static int local_mesh_address(const char *range, const char *port, struct sockaddr_storage *ret,
                               socklen_t *ret_len, char *found, size_t found_size)
 {
+    char nw[TOOL_WHY_MAX];
     char net[PPN_LEDGER_TEXT_MAX + 1];
     snprintf(net, sizeof(net), "%s", range);
     char *slash = strchr(net, '/');
@@ -195,7 +197,7 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
         return -EINVAL;
     *slash = '\0';
     uint64_t plen;
-    if (fleet_parse_u64(slash + 1, &plen) < 0)
+    if (tool_parse_uint(slash + 1, 0, 128, &plen, nw) < 0)
         return -EINVAL;
     uint8_t base[16];
     int fam, alen;
@@ -241,60 +243,19 @@ static int local_mesh_address(const char *range, const char *port, struct sockad
 
 /* ---- agent -------------------------------------------------------------------- */
 
-#define AGENT_FAILED_MAX 16
-
 typedef struct agent_ctx {
     char name[PPN_FLEET_NAME_MAX + 1];
     char ledger_name[PPN_FLEET_NAME_MAX + 1]; /* this node's name in the ledger ("" none) */
     uint8_t pk[32];
-    const char *ledger_dir, *state_dir, *qemu, *unit_dir;
-    unsigned accel;
+    const char *ledger_dir;
     uint64_t ledger_size;
-    int systemd;                 /* 1 systemd is PID 1 (units), 0 direct runner, -1 ask */
-    /* VMs of this node whose last start failed (shown as "failed"). */
-    char failed[AGENT_FAILED_MAX][PPN_FLEET_NAME_MAX + 1];
-    unsigned n_failed;
-    /* Creations in progress: each in a worker process, so that the agent's
+    struct glue_vm_runner run;   /* how VMs are run (tools/glue/vmrun.c) */
+    /* Creations in progress, each in a worker process, so that the agent's
      * heartbeats go on while a guest boots (QEMU, reparented to the agent
-     * as subreaper, stays its child). */
-    struct { pid_t pid; char name[PPN_FLEET_NAME_MAX + 1]; uint64_t t0; } work[AGENT_FAILED_MAX];
-    unsigned n_work;
+     * as subreaper, stays its child); the VMs whose last start failed. */
+    struct glue_vm_work work;
     struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
-
-static bool agent_starting(const agent_ctx *a, const char *name)
-{
-    for (unsigned i = 0; i < a->n_work; i++)
-        if (strcmp(a->work[i].name, name) == 0)
-            return true;
-    return false;
-}
-
-static bool agent_failed_has(const agent_ctx *a, const char *name)
-{
-    for (unsigned i = 0; i < a->n_failed && i < AGENT_FAILED_MAX; i++)
-        if (strcmp(a->failed[i], name) == 0)
-            return true;
-    return false;
-}
-
-static void agent_failed_set(agent_ctx *a, const char *name, bool failed)
-{
-    unsigned n = a->n_failed < AGENT_FAILED_MAX ? a->n_failed : AGENT_FAILED_MAX;
-    for (unsigned i = 0; i < n; i++)
-        if (strcmp(a->failed[i], name) == 0) {
-            if (!failed)
-                memmove(a->failed[i], a->failed[i + 1], (n - i - 1) * sizeof(a->failed[0]));
-            a->n_failed = failed ? n : n - 1;
-            return;
-        }
-    if (!failed)
-        return;
-    if (n == AGENT_FAILED_MAX) /* the oldest goes */
-        memmove(a->failed[0], a->failed[1], (n - 1) * sizeof(a->failed[0])), n--;
-    snprintf(a->failed[n], sizeof(a->failed[n]), "%s", name);
-    a->n_failed = n + 1;
-}
 
 static int read_text(const char *path, char *buf, size_t size)
 {
@@ -335,20 +296,20 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
     hb->cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
     hb->ledger_size = a->ledger_size;
     char **names = NULL;
-    int n = ppn_vm_list(a->state_dir, &names);
+    int n = ppn_vm_list(a->run.state_dir, &names);
     /* Every VM of this node with its state: a VM stays listed (and so where
      * it is) whether it runs or not. */
     for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
         pid_t pid = 0;
         ppn_vm_spec *spec;
-        if (ppn_vm_spec_load(a->state_dir, names[i], &spec, NULL) < 0)
+        if (ppn_vm_spec_load(a->run.state_dir, names[i], &spec, NULL) < 0)
             continue;
         ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
         snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
         vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        if (agent_starting(a, names[i]))
+        if (glue_vm_work_starting(&a->work, names[i]))
             vm->state = PPN_FLEET_VM_STARTING;
-        else if (ppn_vm_pid(a->state_dir, names[i], &pid) == 0 && pid > 0) {
+        else if (ppn_vm_pid(a->run.state_dir, names[i], &pid) == 0 && pid > 0) {
             vm->state = PPN_FLEET_VM_RUNNING;
             /* what the guest holds now, after the pool's ballooning */
             uint64_t actual = pool_actual(a, names[i]);
@@ -356,270 +317,47 @@ static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *use
                 vm->mem_bytes = actual;
         }
         else
-            vm->state = agent_failed_has(a, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
+            vm->state = glue_vm_work_failed(&a->work, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
         ppn_vm_spec_free(spec);
     }
     ppn_vmm_strv_free(names);
     return 0;
 }
 
-/* Runs argv (argv[0] absolute) with no shell and waits at most timeout_ms;
- * 0 when it exited 0.  -ETIMEDOUT (killed), -EIO (non-zero exit). */
-static int run_wait(char *const argv[], int timeout_ms)
+/* The creation worker's lines (tools/glue/vmrun.c), in the worker. */
+static void work_log(const char *line, void *userdata)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return -errno;
-    if (pid == 0) {
-        int null = open("/dev/null", O_RDONLY);
-        if (null >= 0)
-            dup2(null, 0);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    uint64_t end = fleet_mono_ms() + (uint64_t)timeout_ms;
-    for (;;) {
-        int st;
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid)
-            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
-        if (w < 0 && errno != EINTR)
-            return -errno;
-        if (fleet_mono_ms() >= end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            return -ETIMEDOUT;
-        }
-        usleep(20000);
-    }
+    (void)userdata;
+    fprintf(stderr, "ppn-vm agent: %s\n", line);
 }
 
-static const char *systemctl_path(void)
-{
-    static const char *const paths[] = {"/usr/bin/systemctl", "/bin/systemctl"};
-    for (size_t i = 0; i < 2; i++)
-        if (access(paths[i], X_OK) == 0)
-            return paths[i];
-    return NULL;
-}
-
-/* systemd as PID 1 (sd_booted(): /run/systemd/system exists) with systemctl. */
-static bool agent_use_systemd(agent_ctx *a)
-{
-    if (a->systemd < 0)
-        a->systemd = access("/run/systemd/system", F_OK) == 0 && systemctl_path() != NULL;
-    return a->systemd == 1;
-}
-
-/* Installs and starts the VM's unit (ppn_vm_unit: ExecStart "ppn-vm run"). */
-static int agent_start_unit(agent_ctx *a, const ppn_vm_spec *spec, const char **ret_why)
-{
-    char self[PATH_MAX], sdir[PATH_MAX], uname[128], path[PATH_MAX + 130];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        return *ret_why = "cannot find the ppn-vm binary (/proc/self/exe)", -errno;
-    self[n] = '\0';
-    if (!realpath(a->state_dir, sdir))
-        return *ret_why = "cannot resolve the state directory", -errno;
-    ppn_vm_unit_opts uo = {.ppn_vm_binary = self, .state_dir = sdir, .accel = a->accel};
-    char *text = NULL;
-    int r = ppn_vm_unit(spec, &uo, &text);
-    if (r == 0)
-        r = ppn_vm_unit_name(spec, uname, sizeof(uname));
-    if (r < 0) {
-        free(text);
-        return *ret_why = "cannot generate the unit", r;
-    }
-    snprintf(path, sizeof(path), "%s/%s", a->unit_dir, uname);
-    char tmp[sizeof(path) + 8];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    r = fd < 0 ? -errno : 0;
-    size_t len = strlen(text);
-    if (r == 0 && write(fd, text, len) != (ssize_t)len)
-        r = -EIO;
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (fd >= 0)
-        close(fd);
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    free(text);
-    if (r < 0) {
-        unlink(tmp);
-        return *ret_why = "cannot write the unit file", r;
-    }
-    char *reload[] = {(char *)systemctl_path(), "daemon-reload", NULL};
-    char *start[] = {(char *)systemctl_path(), "start", uname, NULL};
-    if ((r = run_wait(reload, 30000)) < 0)
-        return *ret_why = "systemctl daemon-reload failed", r;
-    if ((r = run_wait(start, 90000)) < 0)
-        return *ret_why = "systemctl start failed (see journalctl -u the unit)", r;
-    fprintf(stderr, "ppn-vm agent: installed %s and started it\n", path);
-    return 0;
-}
-
-/* The pinning rule of the seeds: a VM pinned to a node (every VM-Totebox is)
- * starts on that node only: this node's name in the ledger (what the
- * controller shows and ppn-vm request pins to) or its --name.  NULL when
- * 'spec' may start here. */
-/* Carries out a request the engine checked (confirmed, from the controller,
- * for this node, by an operator, fresh, signed): writes the specification,
- * installs and starts the VM's unit where systemd is PID 1 (the direct
- * runner elsewhere).  A heartbeat follows at once either way, listing the
- * VM with its state. */
-static int agent_create_work(agent_ctx *a, const ppn_fleet_request *rq)
-{
-    const char *why = NULL, *pin;
-    ppn_vm_spec *spec = NULL, *have = NULL;
-    bool saved = false, made = false;
-    uint64_t t0 = fleet_mono_ms();
-    int r = glue_vm_from_request(rq, a->name, &spec, &why);
-    if (r < 0)
-        goto fail;
-    /* Pinned elsewhere: refused, whether by the request or by what is here. */
-    r = ppn_vm_spec_load(a->state_dir, rq->vm_name, &have, NULL);
-    if (r == 0 && (pin = glue_vm_pinned_elsewhere(have, a->name, a->ledger_name)) != NULL) {
-        why = ppn_vm_spec_type(have) == PPN_VM_TYPE_TOTEBOX
-                  ? "VM-Totebox is pinned to its node and starts nowhere else"
-                  : "the VM is pinned to another node";
-        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
-                rq->vm_name, pin, a->name);
-        r = -EXDEV;
-        goto fail;
-    }
-    if ((pin = glue_vm_pinned_elsewhere(spec, a->name, a->ledger_name)) != NULL) {
-        why = ppn_vm_spec_type(spec) == PPN_VM_TYPE_TOTEBOX
-                  ? "VM-Totebox is pinned to its node and starts nowhere else"
-                  : "the VM is pinned to another node";
-        fprintf(stderr, "ppn-vm agent: refused '%s': pinned to node '%s', this is '%s'\n",
-                rq->vm_name, pin, a->name);
-        r = -EXDEV;
-        goto fail;
-    }
-    if (r == 0) {
-        /* It lives here already: a request for it starts it, if it is the
-         * same VM and does not run. */
-        pid_t pid = 0;
-        char *j1 = NULL, *j2 = NULL;
-        int same = ppn_vm_spec_to_json(have, &j1) == 0 && ppn_vm_spec_to_json(spec, &j2) == 0 &&
-                   strcmp(j1, j2) == 0;
-        free(j1);
-        free(j2);
-        if (ppn_vm_pid(a->state_dir, rq->vm_name, &pid) == 0 && pid > 0) {
-            why = "it runs already";
-            r = -EALREADY;
-            goto fail;
-        }
-        if (!same) {
-            why = "a VM of that name exists on this node with another specification";
-            r = -EEXIST;
-            goto fail;
-        }
-        ppn_vm_spec_free(spec);
-        spec = have;
-        have = NULL;
-    } else if (r != -ENOENT) {
-        why = "the VM's stored specification does not load";
-        goto fail;
-    } else {
-        const char *field = NULL;
-        r = ppn_vm_spec_check_files(spec, &field);
-        if (r < 0 && !(r == -ENOENT && field && strcmp(field, "disk") == 0)) {
-            why = field ? field : "files";
-            goto fail;
-        }
-        if ((r = glue_vm_prepare_disk(spec, &made, &why)) < 0)
-            goto fail;
-        if ((r = ppn_vm_spec_save(spec, a->state_dir, true)) < 0) {
-            why = "cannot write the specification";
-            goto fail;
-        }
-        saved = true;
-    }
-    pid_t qpid = 0;
-    if (agent_use_systemd(a)) {
-        r = agent_start_unit(a, spec, &why);
-    } else {
-        r = ppn_vm_start(a->state_dir, rq->vm_name, a->qemu, a->accel, 60000, &qpid);
-        if (r < 0)
-            why = r == -ECHILD ? "QEMU exited during start (see qemu.log)" : "start";
-    }
-    if (r < 0) {
-        fprintf(stderr, "ppn-vm agent: Failed to start '%s': %s: %s\n", rq->vm_name, why,
-                strerror(-r));
-        ppn_vm_spec_free(spec);
-        return r;
-    }
-    fprintf(stderr, "ppn-vm agent: started VM '%s' (%s, %u MiB, %u vCPUs) %s%d in %" PRIu64
-            " ms\n", rq->vm_name, ppn_vm_type_to_string(ppn_vm_spec_type(spec)),
-            ppn_vm_spec_memory_mib(spec), ppn_vm_spec_vcpus(spec),
-            qpid ? "QEMU pid " : "by systemd", qpid ? (int)qpid : 0, fleet_mono_ms() - t0);
-    ppn_vm_spec_free(spec);
-    return 0;
-fail:
-    if (made && !saved)
-        unlink(ppn_vm_spec_disk(spec));
-    fprintf(stderr, "ppn-vm agent: Failed to create '%s': %s: %s\n", rq->vm_name,
-            why ? why : "refused", strerror(-r));
-    ppn_vm_spec_free(spec);
-    ppn_vm_spec_free(have);
-    return r;
-}
-
+/* A request the engine checked (confirmed, from the controller, for this
+ * node, by an operator, fresh, signed) is carried out in a worker process
+ * (tools/glue/vmrun.c); a heartbeat follows at once, the VM as starting. */
 static int agent_create(ppn_fleet_agent *ag, const ppn_fleet_request *rq, void *userdata)
 {
+    (void)ag;
     agent_ctx *a = userdata;
-    if (agent_starting(a, rq->vm_name)) {
+    int r = glue_vm_work_spawn(&a->work, &a->run, rq, a->name, a->ledger_name, work_log, NULL,
+                               ppnc_now_mono_ms());
+    if (r == -EALREADY)
         fprintf(stderr, "ppn-vm agent: Failed to create '%s': it is being started already\n",
                 rq->vm_name);
-        return -EALREADY;
-    }
-    if (a->n_work == AGENT_FAILED_MAX) {
+    else if (r == -EBUSY)
         fprintf(stderr, "ppn-vm agent: Failed to create '%s': %u creations in progress\n",
-                rq->vm_name, a->n_work);
-        return -EBUSY;
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        fprintf(stderr, "ppn-vm agent: Failed to create '%s': fork: %s\n", rq->vm_name, strerror(e));
-        return -e;
-    }
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        _exit(agent_create_work(a, rq) < 0 ? 1 : 0);
-    }
-    a->work[a->n_work].pid = pid;
-    a->work[a->n_work].t0 = fleet_mono_ms();
-    snprintf(a->work[a->n_work].name, sizeof(a->work[0].name), "%s", rq->vm_name);
-    a->n_work++;
-    return 0; /* a heartbeat follows at once: the VM shows as starting */
+                rq->vm_name, a->work.n_work);
+    else if (r < 0)
+        fprintf(stderr, "ppn-vm agent: Failed to create '%s': fork: %s\n", rq->vm_name, strerror(-r));
+    return r;
 }
 
 /* Reaps ended children: creation workers (their VM's state is then known:
  * a heartbeat goes now) and QEMUs whose worker ended before them. */
 static void agent_reap(agent_ctx *a, ppn_fleet_agent *ag)
 {
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        for (unsigned i = 0; i < a->n_work; i++) {
-            if (a->work[i].pid != pid)
-                continue;
-            bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-            char name[PPN_FLEET_NAME_MAX + 1];
-            snprintf(name, sizeof(name), "%s", a->work[i].name);
-            agent_failed_set(a, name, !ok);
-            a->work[i] = a->work[--a->n_work];
-            ppn_fleet_agent_heartbeat_now(ag);
-            break;
-        }
-    }
+    if (glue_vm_work_reap(&a->work) > 0)
+        ppn_fleet_agent_heartbeat_now(ag);
 }
-
 
 /* ---- the resource pool (tools/glue/pool.c): balloon memory back from guests
  * under pressure, the host's memory bounded by the agent's cgroup
@@ -632,7 +370,7 @@ static void pool_log(const char *line, void *userdata)
 
 static bool pool_skip(const char *vm, void *userdata)
 {
-    return agent_starting(userdata, vm);
+    return glue_vm_work_starting(&((agent_ctx *)userdata)->work, vm);
 }
 
 static void agent_pool_pass(agent_ctx *a, uint64_t now)
@@ -640,7 +378,7 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     struct glue_hostmem hm;
     if (!a->pool || !glue_pool_due(a->pool, now) || glue_hostmem_read(NULL, &hm) < 0)
         return;
-    glue_pool_pass(a->pool, a->state_dir, &hm, now, pool_skip, pool_log, a);
+    glue_pool_pass(a->pool, a->run.state_dir, &hm, now, pool_skip, pool_log, a);
 }
 
 static uint64_t pool_actual(const agent_ctx *a, const char *name)
@@ -709,6 +447,16 @@ static int agent_usage(FILE *f)
     return f == stdout ? 0 : 1;
 }
 
+/* A bad option value: one line naming it (and its range), the usage; 1. */
+static int agent_bad(agent_ctx *a, const char *opt, const char *val, const char *range)
+{
+    free(a);
+    fprintf(stderr, "ppn-vm agent: bad %s '%s'%s%s%s\n", opt, val, range ? " (" : "", range ? range : "",
+            range ? ")" : "");
+    fputs("Usage: " AGENT_USAGE, stderr);
+    return 1;
+}
+
 static int agent_fail(agent_ctx *a, uint8_t sk[64], int code)
 {
     explicit_bzero(sk, 64);
@@ -718,6 +466,7 @@ static int agent_fail(agent_ctx *a, uint8_t sk[64], int code)
 
 int cmd_agent(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},       {"key", required_argument, NULL, 'k'},
         {"ledger", required_argument, NULL, 'l'}, {"controller", required_argument, NULL, 'c'},
@@ -737,10 +486,10 @@ int cmd_agent(int argc, char **argv)
     int c, r;
     if (!a)
         return tool_fail("start", "agent", -ENOMEM);
-    a->state_dir = DEFAULT_STATE_DIR;
-    a->unit_dir = "/etc/systemd/system";
-    a->systemd = -1;
-    a->accel = PPN_VM_ACCEL_AUTO;
+    a->run.state_dir = DEFAULT_STATE_DIR;
+    a->run.unit_dir = "/etc/systemd/system";
+    a->run.systemd = -1;
+    a->run.accel = PPN_VM_ACCEL_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -749,51 +498,35 @@ int cmd_agent(int argc, char **argv)
         case 'l': a->ledger_dir = optarg; break;
         case 'c': ctl = optarg; break;
         case 'n': snprintf(a->name, sizeof(a->name), "%s", optarg); break;
-        case 's': a->state_dir = optarg; break;
-        case 'q': a->qemu = optarg; break;
+        case 's': a->run.state_dir = optarg; break;
+        case 'q': a->run.qemu = optarg; break;
         case 'o': once = true; break;
         case 'L': listen_at = optarg; break;
         case 'E': epoch_file = optarg; break;
-        case 'U': a->unit_dir = optarg; break;
+        case 'U': a->run.unit_dir = optarg; break;
         case 'R':
             if (strcmp(optarg, "systemd") == 0)
-                a->systemd = 1;
+                a->run.systemd = 1;
             else if (strcmp(optarg, "direct") == 0)
-                a->systemd = 0;
-            else if (strcmp(optarg, "auto") != 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --runner '%s' (auto, systemd, direct)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+                a->run.systemd = 0;
+            else if (strcmp(optarg, "auto") != 0)
+                return agent_bad(a, "--runner", optarg, "auto, systemd, direct");
             break;
         case 'P':
-            if (fleet_parse_u64(optarg, &pool_margin_mib) < 0 || pool_margin_mib > (1ULL << 30)) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --pool-margin-mib '%s' (0..1073741824)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            if (tool_parse_uint(optarg, 0, 1ULL << 30, &pool_margin_mib, nw) < 0)
+                return agent_bad(a, "--pool-margin-mib", optarg, "0..1073741824");
             break;
         case 'i':
-            if (fleet_parse_u64(optarg, &interval) < 0 || interval < 100 || interval > UINT32_MAX) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --interval-ms '%s' (100..4294967295)\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+            if (tool_parse_uint(optarg, 100, UINT32_MAX, &interval, nw) < 0)
+                return agent_bad(a, "--interval-ms", optarg, "100..4294967295");
             break;
         case 'a':
             if (strcmp(optarg, "tcg") == 0)
-                a->accel = PPN_VM_ACCEL_TCG;
+                a->run.accel = PPN_VM_ACCEL_TCG;
             else if (strcmp(optarg, "kvm") == 0)
-                a->accel = PPN_VM_ACCEL_KVM;
-            else if (strcmp(optarg, "auto") != 0) {
-                free(a);
-                fprintf(stderr, "ppn-vm agent: bad --accel '%s'\n", optarg);
-                fputs("Usage: " AGENT_USAGE, stderr);
-                return 1;
-            }
+                a->run.accel = PPN_VM_ACCEL_KVM;
+            else if (strcmp(optarg, "auto") != 0)
+                return agent_bad(a, "--accel", optarg, NULL);
             break;
         default: free(a); fputs("Usage: " AGENT_USAGE, stderr); return 1;
         }
@@ -862,7 +595,7 @@ int cmd_agent(int argc, char **argv)
         make_parent(epoch_file);
     }
     uint32_t epoch;
-    r = ppn_fleet_epoch_next(epoch_file, fleet_unix_s(), &epoch);
+    r = ppn_fleet_epoch_next(epoch_file, ppnc_now_real_ns() / 1000000000u, &epoch);
     if (r < 0)
         return agent_fail(a, sk, tool_fail("advance the sequence epoch in", epoch_file, r));
 
@@ -874,7 +607,7 @@ int cmd_agent(int argc, char **argv)
     ppn_fleet_agent *ag = NULL;
     char where[80];
     fleet_format_addr(&la, ll, where, sizeof(where));
-    r = ppn_fleet_agent_new(&cfg, &cb, a, fleet_mono_ms(), &ag);
+    r = ppn_fleet_agent_new(&cfg, &cb, a, ppnc_now_mono_ms(), &ag);
     explicit_bzero(sk, sizeof(sk));
     if (r < 0) {
         free(a);
@@ -900,12 +633,12 @@ int cmd_agent(int argc, char **argv)
     ppn_crypto_key_to_base64(pk, kb);
     fprintf(stderr, "ppn-vm agent: node %s (%s) on %s, heartbeats to %s every %" PRIu64
             " ms, epoch %u\n", a->name, kb, where, ctl, interval, epoch);
-    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    uint64_t next_reload = ppnc_now_mono_ms() + RELOAD_MS;
     int status = 0;
     bool ready = false;
     while (!stop_requested) {
-        uint64_t now = fleet_mono_ms();
-        r = ppn_fleet_agent_process(ag, now, fleet_unix_s());
+        uint64_t now = ppnc_now_mono_ms();
+        r = ppn_fleet_agent_process(ag, now, ppnc_now_real_ns() / 1000000000u);
         if (r < 0)
             tool_fail("send heartbeat to", ctl, r);
         if (once && r != 0) {
@@ -915,13 +648,13 @@ int cmd_agent(int argc, char **argv)
         if (!ready && r > 0) /* systemd (Type=notify): the first heartbeat has gone */
             ready = tool_notify_ready("heartbeats sent") >= 0;
         agent_reap(a, ag); /* creation workers and QEMU children that ended */
-        agent_pool_pass(a, fleet_mono_ms());
+        agent_pool_pass(a, ppnc_now_mono_ms());
         if (now >= next_reload) {
             if ((r = agent_reload(a, ag)) < 0)
                 tool_fail("reload ledger", a->ledger_dir, r);
             next_reload = now + RELOAD_MS;
         }
-        int wait = ppn_fleet_agent_timeout(ag, fleet_mono_ms());
+        int wait = ppn_fleet_agent_timeout(ag, ppnc_now_mono_ms());
         struct pollfd p = {.fd = ppn_fleet_agent_fd(ag), .events = POLLIN};
         poll(&p, 1, wait > 1000 ? 1000 : wait);
     }
@@ -1094,7 +827,7 @@ static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
         out = error_json(n, "request is not hex");
         goto done;
     }
-    r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, fleet_unix_s(), &d);
+    r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, ppnc_now_real_ns() / 1000000000u, &d);
     if (r < 0) {
         const char *why = NULL;
         char text[256] = "";
@@ -1159,7 +892,7 @@ done:
 
 static json_t *controller_answer(controller *c, const char *line)
 {
-    uint64_t now = fleet_mono_ms();
+    uint64_t now = ppnc_now_mono_ms();
     json_error_t jerr;
     json_t *req = json_loads(line, 0, &jerr), *out = NULL;
     const char *op = NULL;
@@ -1412,6 +1145,7 @@ static int controller_bad(const char *opt, const char *val, const char *range)
 
 int cmd_controller(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},        {"ledger", required_argument, NULL, 'l'},
         {"listen", required_argument, NULL, 'L'}, {"socket", required_argument, NULL, 'S'},
@@ -1451,15 +1185,14 @@ int cmd_controller(int argc, char **argv)
         case 'S': sock = optarg; break;
         case 5: state = optarg; break;
         case 6:
-            if (fleet_parse_u64(optarg, &v) < 0 || v == 0 || v > 65535) {
+            if (tool_parse_uint(optarg, 1, 65535, &v, nw) < 0) {
                 free(c);
                 return controller_bad("--agent-port", optarg, "1..65535");
             }
             c->agent_port = (uint16_t)v;
             break;
         case 1: case 2: case 3: case 4: case 7:
-            if (fleet_parse_u64(optarg, &vals[ch]) < 0 || vals[ch] < num[ch].min ||
-                vals[ch] > num[ch].max) {
+            if (tool_parse_uint(optarg, num[ch].min, num[ch].max, &vals[ch], nw) < 0) {
                 free(c);
                 return controller_bad(num[ch].flag, optarg, num[ch].range);
             }
@@ -1512,7 +1245,7 @@ int cmd_controller(int argc, char **argv)
         state = DEFAULT_CONTROLLER_STATE;
         make_parent(state);
     }
-    r = ppn_fleet_controller_new((struct sockaddr *)&la, ll, state, fleet_mono_ms(), &c->eng);
+    r = ppn_fleet_controller_new((struct sockaddr *)&la, ll, state, ppnc_now_mono_ms(), &c->eng);
     if (r < 0) {
         tool_fail(r == -EUCLEAN || r == -EACCES || r == -ENOENT ? "open state file" : "listen on",
                   r == -EUCLEAN || r == -EACCES || r == -ENOENT ? state : where, r);
@@ -1542,12 +1275,12 @@ int cmd_controller(int argc, char **argv)
             "queries on %s\n", ppn_fleet_node_count(c->fleet), where,
             ppn_fleet_controller_rcvbuf(c->eng) / 1024, sock);
     (void)tool_notify_ready("listening"); /* systemd (Type=notify) */
-    uint64_t next_reload = fleet_mono_ms() + RELOAD_MS;
+    uint64_t next_reload = ppnc_now_mono_ms() + RELOAD_MS;
     while (!stop_requested) {
         struct pollfd p[2 + MAX_CLIENTS];
         client *who[2 + MAX_CLIENTS];
         nfds_t np = 0;
-        uint64_t now = fleet_mono_ms();
+        uint64_t now = ppnc_now_mono_ms();
         int wait = ppn_fleet_controller_timeout(c->eng, now);
         p[np++] = (struct pollfd){.fd = ppn_fleet_controller_fd(c->eng), .events = POLLIN};
         p[np++] = (struct pollfd){.fd = c->ux, .events = POLLIN};
@@ -1565,7 +1298,7 @@ int cmd_controller(int argc, char **argv)
             wait = (int)(next_reload - now);
         if (poll(p, np, wait < 0 ? 0 : wait) < 0 && errno != EINTR)
             break;
-        now = fleet_mono_ms();
+        now = ppnc_now_mono_ms();
         /* Heartbeats first: the engine drains its queue in batches. */
         r = ppn_fleet_controller_process(c->eng, now);
         if (r < 0)

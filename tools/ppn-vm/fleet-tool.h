@@ -15,9 +15,6 @@
 int fleet_parse_endpoint(const char *s, const char *default_port, struct sockaddr_storage *ret,
                          socklen_t *ret_len);
 void fleet_format_addr(const struct sockaddr_storage *a, socklen_t len, char *out, size_t size);
-int fleet_parse_u64(const char *s, uint64_t *ret);
 void fleet_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Returns the byte count or -EBADMSG. */
 int fleet_hex_decode(const char *in, uint8_t *out, size_t max);
-uint64_t fleet_mono_ms(void);
-uint64_t fleet_unix_s(void);

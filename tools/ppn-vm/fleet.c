@@ -38,20 +38,6 @@
 #define DEFAULT_SOCKET FLEET_DEFAULT_SOCKET
 #define MIB ((uint64_t)1 << 20)
 
-uint64_t fleet_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t fleet_unix_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec;
-}
-
 void fleet_hex_encode(const uint8_t *in, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
@@ -128,17 +114,6 @@ void fleet_format_addr(const struct sockaddr_storage *a, socklen_t len, char *ou
         snprintf(out, size, a->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
     else
         snprintf(out, size, "-");
-}
-
-int fleet_parse_u64(const char *s, uint64_t *ret)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -EINVAL;
-    *ret = v;
-    return 0;
 }
 
 /* ---- the operator's commands ------------------------------------------------------- */
@@ -370,6 +345,7 @@ static void print_placement(json_t *a)
 
 int cmd_place(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},      {"memory", required_argument, NULL, 'm'},
         {"vcpus", required_argument, NULL, 'c'}, {"type", required_argument, NULL, 't'},
@@ -384,11 +360,11 @@ int cmd_place(int argc, char **argv)
         switch (ch) {
         case 'h': return place_usage(stdout);
         case 'm':
-            if (fleet_parse_u64(optarg, &v.mem_mib) < 0 || !v.mem_mib)
+            if (tool_parse_uint(optarg, 1, UINT32_MAX, &v.mem_mib, nw) < 0)
                 return fprintf(stderr, "ppn-vm place: bad --memory '%s'\n", optarg), place_usage(stderr);
             break;
         case 'c':
-            if (fleet_parse_u64(optarg, &v.vcpus) < 0 || !v.vcpus)
+            if (tool_parse_uint(optarg, 1, UINT32_MAX, &v.vcpus, nw) < 0)
                 return fprintf(stderr, "ppn-vm place: bad --vcpus '%s'\n", optarg), place_usage(stderr);
             break;
         case 't': v.kind = optarg; break;
@@ -452,7 +428,7 @@ static int request_usage(FILE *f)
 /* Until the VM is listed on the node as running (0), or as failed (-EIO). */
 static int wait_running(const char *sock, const char *node_key, const char *vm, int seconds)
 {
-    uint64_t end = fleet_mono_ms() + (uint64_t)seconds * 1000;
+    uint64_t end = ppnc_now_mono_ms() + (uint64_t)seconds * 1000;
     do {
         json_t *q = json_pack("{s:s}", "op", "fleet"), *a = NULL;
         int r = query(sock, q, &a);
@@ -478,26 +454,8 @@ static int wait_running(const char *sock, const char *node_key, const char *vm, 
             json_decref(a);
         }
         usleep(200000);
-    } while (fleet_mono_ms() < end);
+    } while (ppnc_now_mono_ms() < end);
     return -ETIMEDOUT;
-}
-
-static char *read_text_file(const char *opt, const char *path, size_t max)
-{
-    uint8_t *d;
-    size_t n;
-    int r = ppnc_read_file(path, max, &d, &n);
-    if (r < 0) {
-        fprintf(stderr, "ppn-vm: Failed to read %s '%s': %s\n", opt, path,
-                r == -EFBIG ? "too large" : strerror(-r));
-        return NULL;
-    }
-    if (strlen((char *)d) != n) {
-        tool_error("Failed to read %s '%s': it holds a NUL byte", opt, path);
-        free(d);
-        return NULL;
-    }
-    return (char *)d;
 }
 
 typedef struct request_opts {
@@ -551,7 +509,7 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
     for (size_t i = 0; i < o->so.n_ssh_keys; i++) {
         const char *k = o->so.ssh_keys[i];
         bool literal = !strncmp(k, "ssh-", 4) || !strncmp(k, "ecdsa-", 6) || !strncmp(k, "sk-", 3);
-        char *text = literal ? strdup(k) : read_text_file("--ssh-key", k, 64 * 1024);
+        char *text = literal ? strdup(k) : vm_read_option_file("--ssh-key", k, 64 * 1024);
         if (!text)
             goto fail_quiet;
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
@@ -570,10 +528,10 @@ static ppn_vm_spec *request_build_spec(const char *name, const request_opts *o)
         }
         free(text);
     }
-    if (o->so.user_data && !(ud = read_text_file("--user-data", o->so.user_data, PPN_VM_USER_DATA_MAX)))
+    if (o->so.user_data && !(ud = vm_read_option_file("--user-data", o->so.user_data, PPN_VM_USER_DATA_MAX)))
         goto fail_quiet;
     if (o->so.network_config &&
-        !(nc = read_text_file("--network-config", o->so.network_config, PPN_VM_NETWORK_CONFIG_MAX)))
+        !(nc = vm_read_option_file("--network-config", o->so.network_config, PPN_VM_NETWORK_CONFIG_MAX)))
         goto fail_quiet;
     ppn_vm_cloud_init ci = {o->so.hostname, o->so.user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
@@ -621,6 +579,7 @@ static int spec_line(const ppn_vm_spec *s, char *out, size_t size)
 
 int cmd_request(int argc, char **argv)
 {
+    char nw[TOOL_WHY_MAX];
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},         VM_SPEC_LONGOPTS,
         {"socket", required_argument, NULL, 'S'}, {"key", required_argument, NULL, 'k'},
@@ -644,15 +603,15 @@ int cmd_request(int argc, char **argv)
             return fprintf(stderr, "ppn-vm request: %s\n", why), request_usage(stderr);
         switch (k ? ch : 0) {
         case VM_OPT_MEMORY:
-            if (fleet_parse_u64(optarg, &o.mem_mib) < 0 || !o.mem_mib)
+            if (tool_parse_uint(optarg, 1, UINT32_MAX, &o.mem_mib, nw) < 0)
                 return fprintf(stderr, "ppn-vm request: bad --memory '%s'\n", optarg), request_usage(stderr);
             break;
         case VM_OPT_VCPUS:
-            if (fleet_parse_u64(optarg, &o.vcpus) < 0 || !o.vcpus || o.vcpus > UINT32_MAX)
+            if (tool_parse_uint(optarg, 1, UINT32_MAX, &o.vcpus, nw) < 0)
                 return fprintf(stderr, "ppn-vm request: bad --vcpus '%s'\n", optarg), request_usage(stderr);
             break;
         case VM_OPT_DISK_SIZE:
-            if (fleet_parse_u64(optarg, &o.disk_gib) < 0 || !o.disk_gib || o.disk_gib > (1ULL << 20))
+            if (tool_parse_uint(optarg, 1, 1ULL << 20, &o.disk_gib, nw) < 0)
                 return fprintf(stderr, "ppn-vm request: bad --disk-size '%s'\n", optarg), request_usage(stderr);
             break;
         case VM_OPT_NODE: v.node = optarg; break;
@@ -660,7 +619,7 @@ int cmd_request(int argc, char **argv)
             switch (ch) {
             case 'h': return request_usage(stdout);
             case 'w':
-                if (fleet_parse_u64(optarg, &wait_s) < 0 || wait_s > 3600)
+                if (tool_parse_uint(optarg, 0, 3600, &wait_s, nw) < 0)
                     return fprintf(stderr, "ppn-vm request: bad --wait '%s'\n", optarg), request_usage(stderr);
                 break;
             case 'S': v.sock = optarg; break;
@@ -785,7 +744,7 @@ int cmd_request(int argc, char **argv)
     rq.confirmed = true;
     rq.mem_bytes = v.mem_mib * MIB;
     rq.vcpus = (uint32_t)v.vcpus;
-    rq.created_unix = fleet_unix_s();
+    rq.created_unix = ppnc_now_real_ns() / 1000000000u;
     if (getrandom(rq.nonce, sizeof(rq.nonce), 0) != sizeof(rq.nonce)) {
         explicit_bzero(sk, sizeof(sk));
         return tool_fail("request", name, -EIO);
@@ -801,7 +760,7 @@ int cmd_request(int argc, char **argv)
     fleet_hex_encode(buf, (size_t)r, hex);
     q = json_pack("{s:s, s:s}", "op", "request", "request", hex);
     free(hex);
-    uint64_t t0 = fleet_mono_ms();
+    uint64_t t0 = ppnc_now_mono_ms();
     r = query(v.sock, q, &a);
     json_decref(q);
     if (r < 0)
@@ -831,7 +790,7 @@ int cmd_request(int argc, char **argv)
         }
         if (r < 0)
             return tool_fail("see running", name, r);
-        double secs = (double)(fleet_mono_ms() - t0) / 1000.0;
+        double secs = (double)(ppnc_now_mono_ms() - t0) / 1000.0;
         if (json) {
             json_t *jo = json_pack("{s:s,s:s,s:s,s:b,s:b,s:f}", "name", name, "node", name_copy, "node_key",
                                    node_copy, "dispatched", 1, "running", 1, "request_to_running_s", secs);

@@ -1,6 +1,8 @@
 /* ppn-vm subcommands: vm.c (guests) and fleet.c (agent, controller). */
 #pragma once
 
+#include <stddef.h>
+
 /* vm.c */
 int cmd_create(int argc, char **argv);
 int cmd_start(int argc, char **argv);
@@ -13,6 +15,11 @@ int cmd_kill(int argc, char **argv);
 int cmd_unit(int argc, char **argv);
 int cmd_qmp(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+
+/* The text of an option's file (--user-data, --network-config, an --ssh-key
+ * file) of at most 'max' bytes, without NUL bytes; NULL after one line
+ * naming the option and file (vm.c; create and request). */
+char *vm_read_option_file(const char *opt, const char *path, size_t max);
 
 /* fleet.c */
 int cmd_agent(int argc, char **argv);

@@ -90,19 +90,6 @@ static int help(const char *usage, const char *text)
     return 0;
 }
 
-static int parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
-{
-    char *end;
-    errno = 0;
-    if (!s || !*s || *s == '-')
-        return -EINVAL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -EINVAL;
-    *ret = v;
-    return 0;
-}
-
 /* Seconds, possibly fractional ("1.5"), into milliseconds. */
 static int parse_seconds_ms(const char *s, uint32_t *ret)
 {
@@ -160,7 +147,7 @@ static int create_disk(const char *path, uint64_t size)
 
 /* The text of a --user-data/--network-config/--ssh-key file, at most 'max'
  * bytes; a one-line error naming the option and file on failure. */
-static char *read_option_file(const char *opt, const char *path, size_t max)
+char *vm_read_option_file(const char *opt, const char *path, size_t max)
 {
     uint8_t *d;
     size_t n;
@@ -189,7 +176,7 @@ static int add_ssh_keys(const char *arg, char **keys, size_t *n)
     bool literal = false;
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(starts); i++)
         literal |= !strncmp(arg, starts[i], strlen(starts[i]));
-    char *text = literal ? strdup(arg) : read_option_file("--ssh-key", arg, 64 * 1024);
+    char *text = literal ? strdup(arg) : vm_read_option_file("--ssh-key", arg, 64 * 1024);
     if (!text) {
         if (literal)
             tool_error("Failed to add --ssh-key: out of memory");
@@ -264,9 +251,9 @@ static int images_prepare(ppn_vm_spec *s, const char *name, const char *base, bo
     for (size_t i = 0; i < nkeyargs; i++)
         if (add_ssh_keys(keyargs[i], keys, &nkeys) < 0)
             goto out;
-    if (user_data_file && !(ud = read_option_file("--user-data", user_data_file, PPN_VM_USER_DATA_MAX)))
+    if (user_data_file && !(ud = vm_read_option_file("--user-data", user_data_file, PPN_VM_USER_DATA_MAX)))
         goto out;
-    if (netconf_file && !(nc = read_option_file("--network-config", netconf_file, PPN_VM_NETWORK_CONFIG_MAX)))
+    if (netconf_file && !(nc = vm_read_option_file("--network-config", netconf_file, PPN_VM_NETWORK_CONFIG_MAX)))
         goto out;
     ppn_vm_cloud_init ci = {hostname, user, (const char *const *)keys, nkeys, ud, nc};
     if (ppn_vm_spec_set_cloud_init(s, &ci, &why) < 0) {
@@ -286,11 +273,12 @@ out:
 static int create_number(int code, const char *arg, uint64_t *ret, const char **ret_why, void *userdata)
 {
     (void)userdata;
-    unsigned long long v;
+    uint64_t v;
+    char why[TOOL_WHY_MAX];
     if (code == VM_OPT_DISK_SIZE) {
-        if (parse_uint(arg, 1ULL << 20, &v) < 0 || v == 0)
+        if (tool_parse_uint(arg, 1, 1ULL << 20, &v, why) < 0)
             return *ret_why = "--disk-size must be a number of GiB", -EINVAL;
-    } else if (parse_uint(arg, UINT32_MAX, &v) < 0) {
+    } else if (tool_parse_uint(arg, 0, UINT32_MAX, &v, why) < 0) {
         *ret_why = code == VM_OPT_MEMORY ? "--memory must be 64..1048576 MiB" : "--vcpus must be 1..256";
         return -EINVAL;
     }
@@ -528,6 +516,115 @@ static int parse_accel(const char *s, unsigned *flags)
     return 0;
 }
 
+/* The options of the commands that act on one stored VM (start, run, reboot,
+ * unit): one table, one parser.  Each command names the options it takes
+ * (only those go into its getopt table, so abbreviations stay what they
+ * were) and sets its defaults before parsing. */
+enum {
+    VA_ACCEL = 1u << 0,
+    VA_TIMEOUT = 1u << 1,
+    VA_FOREGROUND = 1u << 2,
+    VA_QEMU = 1u << 3,
+    VA_NODE = 1u << 4,
+    VA_DEADLINE = 1u << 5,
+    VA_REPRESS = 1u << 6,
+    VA_NO_RESET = 1u << 7,
+    VA_INSTALL = 1u << 8,
+    VA_UNIT_DIR = 1u << 9,
+    VA_PPN_VM = 1u << 10,
+};
+
+struct vm_args {
+    struct common c;
+    const char *name;              /* the one operand, a valid VM name */
+    const char *node, *qemu, *unit_dir, *ppn_vm;
+    unsigned accel;                /* PPN_VM_ACCEL_* */
+    uint32_t timeout_ms, deadline_ms, repress_ms;
+    bool foreground, no_reset, install;
+};
+
+static const struct vm_arg {
+    unsigned bit;
+    const char *name;
+    int has_arg;
+    const char *bad; /* the refusal of a bad value */
+} vm_arg_table[] = {
+    {VA_ACCEL, "accel", required_argument, "--accel is auto, kvm or tcg"},
+    {VA_TIMEOUT, "timeout", required_argument, "--timeout is a number of seconds"},
+    {VA_FOREGROUND, "foreground", no_argument, NULL},
+    {VA_QEMU, "qemu", required_argument, NULL},
+    {VA_NODE, "node", required_argument, NULL},
+    {VA_DEADLINE, "deadline", required_argument, "--deadline is a number of seconds"},
+    {VA_REPRESS, "repress", required_argument, "--repress is a number of seconds (0: never)"},
+    {VA_NO_RESET, "no-reset", no_argument, NULL},
+    {VA_INSTALL, "install", no_argument, NULL},
+    {VA_UNIT_DIR, "unit-dir", required_argument, NULL},
+    {VA_PPN_VM, "ppn-vm", required_argument, NULL},
+};
+
+/* One option of the table into 'a'; 0 or -EINVAL (a bad value). */
+static int vm_arg_set(struct vm_args *a, unsigned bit, const char *arg)
+{
+    switch (bit) {
+    case VA_ACCEL: return parse_accel(arg, &a->accel);
+    case VA_TIMEOUT: return parse_seconds_ms(arg, &a->timeout_ms) < 0 || a->timeout_ms == 0 ? -EINVAL : 0;
+    case VA_FOREGROUND: a->foreground = true; return 0;
+    case VA_QEMU: a->qemu = arg; return 0;
+    case VA_NODE: a->node = arg; return 0;
+    case VA_DEADLINE: return parse_seconds_ms(arg, &a->deadline_ms);
+    case VA_REPRESS: return parse_seconds_ms(arg, &a->repress_ms);
+    case VA_NO_RESET: a->no_reset = true; return 0;
+    case VA_INSTALL: a->install = true; return 0;
+    case VA_UNIT_DIR: a->unit_dir = arg; return 0;
+    case VA_PPN_VM: a->ppn_vm = arg; return 0;
+    }
+    return -EINVAL;
+}
+
+/* The common options, the ones of 'accepted' and one valid VM name.  The
+ * caller has set its defaults in *a (vm_args_init first).  0 to go on; 1
+ * after a usage error; -1 after the help (exit 0). */
+static int vm_args_parse(int argc, char **argv, unsigned accepted, const char *usage, const char *text,
+                         struct vm_args *a)
+{
+    struct option lo[PPNC_ARRAY_SIZE(vm_arg_table) + 4] = {COMMON_LONGOPTS};
+    size_t n = 3;
+    for (size_t i = 0; i < PPNC_ARRAY_SIZE(vm_arg_table); i++)
+        if (accepted & vm_arg_table[i].bit)
+            lo[n++] = (struct option){vm_arg_table[i].name, vm_arg_table[i].has_arg, NULL, (int)i + 1};
+    lo[n] = (struct option){0};
+    int opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        if (common_opt(&a->c, opt))
+            continue;
+        if (opt < 1 || (size_t)opt > PPNC_ARRAY_SIZE(vm_arg_table)) {
+            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
+            return 1;
+        }
+        const struct vm_arg *e = &vm_arg_table[opt - 1];
+        if (vm_arg_set(a, e->bit, optarg) < 0)
+            return usage_error(usage, e->bad);
+    }
+    if (a->c.help) {
+        help(usage, text);
+        return -1;
+    }
+    if (optind + 1 != argc)
+        return usage_error(usage, "one VM name is needed");
+    a->name = argv[optind];
+    if (!ppn_vm_name_valid(a->name))
+        return usage_error(usage, "not a valid VM name");
+    return 0;
+}
+
+static void vm_args_init(struct vm_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    common_init(&a->c);
+    a->accel = PPN_VM_ACCEL_AUTO;
+}
+
 /* A VM-Totebox starts only on the node it is pinned to (the seeds: pinned,
  * no migration).  'node' is this node's name (--node), else its host name,
  * which is what ppn-pair records by default.  Returns 1 (after saying why)
@@ -590,46 +687,10 @@ static void on_term(int sig)
 int cmd_start(int argc, char **argv)
 {
     static const char usage[] = "start NAME [--accel auto|kvm|tcg] [--timeout SECONDS] [--foreground] [--node NAME]";
-    static const struct option lo[] = {
-        COMMON_LONGOPTS,
-        {"accel", required_argument, NULL, 'a'},
-        {"timeout", required_argument, NULL, 't'},
-        {"foreground", no_argument, NULL, 'f'},
-        {"qemu", required_argument, NULL, 'q'},
-        {"node", required_argument, NULL, 'n'},
-        {0},
-    };
-    struct common c;
-    common_init(&c);
-    const char *node = NULL;
-    unsigned flags = PPN_VM_ACCEL_AUTO;
-    uint32_t timeout_ms = 30000;
-    bool fg = false;
-    const char *qemu = NULL;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        switch (opt) {
-        case 'a':
-            if (parse_accel(optarg, &flags) < 0)
-                return usage_error(usage, "--accel is auto, kvm or tcg");
-            break;
-        case 't':
-            if (parse_seconds_ms(optarg, &timeout_ms) < 0 || timeout_ms == 0)
-                return usage_error(usage, "--timeout is a number of seconds");
-            break;
-        case 'f': fg = true; break;
-        case 'q': qemu = optarg; break;
-        case 'n': node = optarg; break;
-        default:
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    }
-    if (c.help)
-        return help(usage,
+    struct vm_args va;
+    vm_args_init(&va);
+    va.timeout_ms = 30000;
+    int pr = vm_args_parse(argc, argv, VA_ACCEL | VA_TIMEOUT | VA_FOREGROUND | VA_QEMU | VA_NODE, usage,
                     "Starts the VM's QEMU under a small supervisor (for hosts where systemd is not\n"
                     "PID 1) and returns once the guest runs (QMP says running and the guest wrote\n"
                     "to its serial console).  The supervisor reaps QEMU,\n"
@@ -640,12 +701,15 @@ int cmd_start(int argc, char **argv)
                     "                 console (default 30)\n"
                     "  --foreground   supervise in this process instead of detaching\n"
                     "  --qemu PATH    QEMU binary (default qemu-system-x86_64)\n"
-                    "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    const char *name = argv[optind];
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+                    "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n",
+                    &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name, *node = va.node, *qemu = va.qemu;
+    const unsigned flags = va.accel;
+    const uint32_t timeout_ms = va.timeout_ms;
+    const bool fg = va.foreground;
     if (pinned_elsewhere(c.state_dir, name, node))
         return 1;
 
@@ -768,44 +832,18 @@ int cmd_start(int argc, char **argv)
 int cmd_run(int argc, char **argv)
 {
     static const char usage[] = "run NAME [--accel auto|kvm|tcg] [--qemu PATH] [--node NAME]";
-    static const struct option lo[] = {
-        COMMON_LONGOPTS,
-        {"accel", required_argument, NULL, 'a'},
-        {"node", required_argument, NULL, 'n'},
-        {"qemu", required_argument, NULL, 'q'},
-        {0},
-    };
-    struct common c;
-    common_init(&c);
-    const char *node = NULL;
-    unsigned flags = PPN_VM_ACCEL_AUTO;
-    const char *qemu = NULL;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        switch (opt) {
-        case 'a':
-            if (parse_accel(optarg, &flags) < 0)
-                return usage_error(usage, "--accel is auto, kvm or tcg");
-            break;
-        case 'n': node = optarg; break;
-        case 'q': qemu = optarg; break;
-        default:
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    }
-    if (c.help)
-        return help(usage, "Replaces this process with the VM's QEMU (what the systemd unit's ExecStart runs).\n"
-                           "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    if (pinned_elsewhere(c.state_dir, argv[optind], node))
+    struct vm_args va;
+    vm_args_init(&va);
+    int r = vm_args_parse(argc, argv, VA_ACCEL | VA_NODE | VA_QEMU, usage,
+                          "Replaces this process with the VM's QEMU (what the systemd unit's ExecStart runs).\n"
+                          "  --node NAME    this node's name, for a VM-Totebox's pin (default: host name)\n",
+                          &va);
+    if (r)
+        return r < 0 ? 0 : r;
+    if (pinned_elsewhere(va.c.state_dir, va.name, va.node))
         return 1;
-    int r = ppn_vm_exec(c.state_dir, argv[optind], qemu, flags);
-    return tool_fail("run", argv[optind], r);
+    r = ppn_vm_exec(va.c.state_dir, va.name, va.qemu, va.accel);
+    return tool_fail("run", va.name, r);
 }
 
 /* ------------------------------------------------------------ status / list */
@@ -942,34 +980,22 @@ int cmd_list(int argc, char **argv)
 
 /* ------------------------------------------------------------ QMP commands */
 
+/* The VM's monitor (ppn_vm_qmp_connect); 1 after saying why not. */
 static int connect_vm(const struct common *c, const char *name, ppn_qmp **q)
 {
-    pid_t pid;
-    int r = ppn_vm_pid(c->state_dir, name, &pid);
-    if (r < 0)
-        return tool_fail("find", name, r);
-    if (pid == 0) {
-        ppn_vm_spec *s;
-        r = ppn_vm_spec_load(c->state_dir, name, &s, NULL);
-        if (r < 0)
-            return tool_fail("find", name, r);
-        ppn_vm_spec_free(s);
-        tool_error("Failed to reach '%s': it is not running", name);
-        return 1;
-    }
-    char mon[PATH_MAX];
-    r = ppn_vm_path(c->state_dir, name, "monitor", mon, sizeof(mon));
+    int r = ppn_vm_qmp_connect(c->state_dir, name, QMP_TIMEOUT_MS, q);
     if (r == 0)
-        r = ppn_qmp_connect(mon, QMP_TIMEOUT_MS, q);
-    if (r < 0) {
-        if (r == -ETIMEDOUT)
-            tool_error("Failed to connect to the monitor of '%s': %s (another client may hold it)", name,
-                       strerror(ETIMEDOUT));
-        else
-            tool_fail("connect to the monitor of", name, r);
-        return 1;
-    }
-    return 0;
+        return 0;
+    if (r == -ESRCH)
+        tool_error("Failed to reach '%s': it is not running", name);
+    else if (r == -ETIMEDOUT)
+        tool_error("Failed to connect to the monitor of '%s': %s (another client may hold it)", name,
+                   strerror(ETIMEDOUT));
+    else if (r == -ENOENT || r == -EUCLEAN || r == -EBADMSG)
+        tool_fail("find", name, r);
+    else
+        tool_fail("connect to the monitor of", name, r);
+    return 1;
 }
 
 static int qmp_fail(ppn_qmp *q, const char *verb, const char *name, int r)
@@ -1015,51 +1041,25 @@ int cmd_reset(int argc, char **argv)
 int cmd_reboot(int argc, char **argv)
 {
     static const char usage[] = "reboot NAME [--deadline SECONDS] [--repress SECONDS] [--no-reset]";
-    static const struct option lo[] = {
-        COMMON_LONGOPTS,
-        {"deadline", required_argument, NULL, 'd'},
-        {"repress", required_argument, NULL, 'r'},
-        {"no-reset", no_argument, NULL, 'n'},
-        {0},
-    };
-    struct common c;
-    common_init(&c);
-    uint32_t deadline_ms = 60000, repress_ms = 10000;
-    unsigned flags = 0;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        switch (opt) {
-        case 'd':
-            if (parse_seconds_ms(optarg, &deadline_ms) < 0)
-                return usage_error(usage, "--deadline is a number of seconds");
-            break;
-        case 'r':
-            if (parse_seconds_ms(optarg, &repress_ms) < 0)
-                return usage_error(usage, "--repress is a number of seconds (0: never)");
-            break;
-        case 'n': flags |= PPN_VM_REBOOT_NO_RESET; break;
-        default:
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    }
-    if (c.help)
-        return help(usage,
+    struct vm_args va;
+    vm_args_init(&va);
+    va.deadline_ms = 60000;
+    va.repress_ms = 10000;
+    int pr = vm_args_parse(argc, argv, VA_DEADLINE | VA_REPRESS | VA_NO_RESET, usage,
                     "Graceful reboot: QEMU is told to pause instead of exiting when the guest\n"
                     "powers off (QMP set-action), the ACPI power button is pressed (again every\n"
                     "--repress seconds, default 10), and once the guest has shut down the machine\n"
                     "is reset and resumed, so it boots again after its own clean shutdown.  A guest\n"
                     "that does not go down within --deadline seconds (default 60) is reset at once\n"
                     "(QMP system_reset, what 'reset' does), and the output says so; --no-reset\n"
-                    "leaves it running instead and exits 1.\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    const char *name = argv[optind];
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+                    "leaves it running instead and exits 1.\n",
+                    &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name;
+    const uint32_t deadline_ms = va.deadline_ms, repress_ms = va.repress_ms;
+    const unsigned flags = va.no_reset ? PPN_VM_REBOOT_NO_RESET : 0;
     pid_t pid = 0;
     int r = ppn_vm_pid(c.state_dir, name, &pid);
     if (r < 0)
@@ -1209,20 +1209,6 @@ int cmd_cont(int argc, char **argv)
                       "running");
 }
 
-struct want_actual {
-    uint64_t target;
-};
-
-static int actual_reached(const char *name, const char *data, void *ud)
-{
-    (void)name;
-    json_t *o = json_loads(data, 0, NULL);
-    json_t *a = json_object_get(o, "actual");
-    int m = json_is_integer(a) && (uint64_t)json_integer_value(a) == ((struct want_actual *)ud)->target;
-    json_decref(o);
-    return m;
-}
-
 int cmd_balloon(int argc, char **argv)
 {
     static const char usage[] = "balloon NAME [TARGET_MIB] [--wait SECONDS]";
@@ -1250,9 +1236,10 @@ int cmd_balloon(int argc, char **argv)
     if (optind >= argc || optind + 2 < argc)
         return usage_error(usage, "a VM name and an optional target are needed");
     const char *name = argv[optind];
-    unsigned long long mib = 0;
+    uint64_t mib = 0;
+    char why[TOOL_WHY_MAX];
     bool set = optind + 2 == argc;
-    if (set && (parse_uint(argv[optind + 1], 1ULL << 22, &mib) < 0 || mib == 0))
+    if (set && tool_parse_uint(argv[optind + 1], 1, 1ULL << 22, &mib, why) < 0)
         return usage_error(usage, "TARGET_MIB is a positive number of MiB");
     if (set) {
         ppn_vm_spec *s;
@@ -1263,38 +1250,23 @@ int cmd_balloon(int argc, char **argv)
         ppn_vm_spec_free(s);
         if (mib > mem) {
             tool_error("Failed to set the balloon of '%s': target %llu MiB is above the VM's memory (%u MiB)", name,
-                       mib, mem);
+                       (unsigned long long)mib, mem);
             return 1;
         }
     }
     ppn_qmp *q;
     if (connect_vm(&c, name, &q))
         return 1;
-    int r;
-    if (set) {
-        r = ppn_qmp_balloon_set(q, mib << 20, QMP_TIMEOUT_MS);
-        if (r < 0)
-            return qmp_fail(q, "set the balloon of", name, r);
-        if (wait_ms) {
-            uint64_t actual;
-            r = ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
-            if (r == 0 && actual != mib << 20) {
-                struct want_actual w = {mib << 20};
-                r = ppn_qmp_wait_event(q, "BALLOON_CHANGE", actual_reached, &w, (int)wait_ms, NULL);
-                if (r == -ETIMEDOUT) {
-                    tool_error("Failed to reach %llu MiB in '%s' within %.1f s", mib, name, wait_ms / 1000.0);
-                    ppn_qmp_free(q);
-                    return 1;
-                }
-            }
-            if (r < 0)
-                return qmp_fail(q, "wait for the balloon of", name, r);
-        }
-    }
     uint64_t actual;
-    r = ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
+    int r = set ? ppn_qmp_balloon_set_wait(q, mib << 20, (int)wait_ms, QMP_TIMEOUT_MS, &actual)
+                : ppn_qmp_balloon_query(q, QMP_TIMEOUT_MS, &actual);
+    if (r == -ETIMEDOUT && set && wait_ms) {
+        tool_error("Failed to reach %llu MiB in '%s' within %.1f s", (unsigned long long)mib, name, wait_ms / 1000.0);
+        ppn_qmp_free(q);
+        return 1;
+    }
     if (r < 0)
-        return qmp_fail(q, "query the balloon of", name, r);
+        return qmp_fail(q, set ? "set the balloon of" : "query the balloon of", name, r);
     ppn_qmp_free(q);
     if (c.json) {
         json_t *o = json_pack("{s:s,s:I}", "name", name, "actual_bytes", (json_int_t)actual);
@@ -1302,7 +1274,7 @@ int cmd_balloon(int argc, char **argv)
             json_object_set_new(o, "target_bytes", json_integer((json_int_t)(mib << 20)));
         print_json(o);
     } else if (set) {
-        printf("%s: balloon target %llu MiB, actual %llu MiB\n", name, mib, (unsigned long long)(actual >> 20));
+        printf("%s: balloon target %llu MiB, actual %llu MiB\n", name, (unsigned long long)mib, (unsigned long long)(actual >> 20));
     } else {
         printf("%s: actual %llu MiB\n", name, (unsigned long long)(actual >> 20));
     }
@@ -1407,15 +1379,16 @@ int cmd_shutdown(int argc, char **argv)
         return usage_error(usage, "not a valid VM name");
     int r;
     if (pidarg && *pidarg) {
-        unsigned long long v;
-        if (parse_uint(pidarg, INT32_MAX, &v) < 0 || v == 0)
+        uint64_t v;
+        char why[TOOL_WHY_MAX];
+        if (tool_parse_uint(pidarg, 1, INT32_MAX, &v, why) < 0)
             return usage_error(usage, "--pid is a process id");
         r = ppn_vm_pid_check(c.state_dir, name, (pid_t)v);
         if (r == -EPERM) {
             pid_t rec = 0;
             ppn_vm_pid(c.state_dir, name, &rec);
             tool_error("Failed to shut down '%s': pid %llu is not its QEMU (that is pid %d); nothing signalled", name,
-                       v, (int)rec);
+                       (unsigned long long)v, (int)rec);
             return 1;
         }
         if (r < 0 && r != -ESRCH)
@@ -1492,56 +1465,24 @@ int cmd_unit(int argc, char **argv)
 {
     static const char usage[] =
         "unit NAME [--install] [--unit-dir DIR] [--ppn-vm PATH] [--deadline SECONDS] [--accel auto|kvm|tcg]";
-    static const struct option lo[] = {
-        COMMON_LONGOPTS,
-        {"install", no_argument, NULL, 'i'},
-        {"unit-dir", required_argument, NULL, 'u'},
-        {"ppn-vm", required_argument, NULL, 'p'},
-        {"deadline", required_argument, NULL, 'd'},
-        {"accel", required_argument, NULL, 'a'},
-        {0},
-    };
-    struct common c;
-    common_init(&c);
-    unsigned accel = PPN_VM_ACCEL_AUTO;
-    bool install = false;
-    const char *unit_dir = "/etc/systemd/system", *self = NULL;
-    uint32_t deadline = 0;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        switch (opt) {
-        case 'i': install = true; break;
-        case 'u': unit_dir = optarg; break;
-        case 'p': self = optarg; break;
-        case 'a':
-            if (parse_accel(optarg, &accel) < 0)
-                return usage_error(usage, "--accel is auto, kvm or tcg");
-            break;
-        case 'd':
-            if (parse_seconds_ms(optarg, &deadline) < 0)
-                return usage_error(usage, "--deadline is a number of seconds");
-            break;
-        default:
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    }
-    if (c.help)
-        return help(usage,
+    struct vm_args va;
+    vm_args_init(&va);
+    va.unit_dir = "/etc/systemd/system";
+    int pr = vm_args_parse(argc, argv, VA_INSTALL | VA_UNIT_DIR | VA_PPN_VM | VA_DEADLINE | VA_ACCEL, usage,
                     "Prints the VM's systemd service, or with --install writes it to\n"
                     "--unit-dir (default /etc/systemd/system) as ppn-vm-NAME.service.\n"
                     "ExecStart runs 'ppn-vm run' (QEMU becomes the main process), ExecStop runs\n"
                     "'ppn-vm shutdown --deadline S --pid $MAINPID', and TimeoutStopSec exceeds the\n"
                     "whole shutdown sequence.  --accel puts the accelerator on ExecStart\n"
-                    "(default auto: 'ppn-vm run' probes at each start).\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    const char *name = argv[optind];
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+                    "(default auto: 'ppn-vm run' probes at each start).\n",
+                    &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name, *unit_dir = va.unit_dir, *self = va.ppn_vm;
+    const unsigned accel = va.accel;
+    const uint32_t deadline = va.deadline_ms;
+    const bool install = va.install;
     char selfbuf[PATH_MAX], sdir[PATH_MAX];
     if (!self) {
         ssize_t n = readlink("/proc/self/exe", selfbuf, sizeof(selfbuf) - 1);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-setup.h"
 #include "pool.h"
 #include "ppn/vmm.h"
 
@@ -218,17 +219,7 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test-pool BUILD-GUEST-SH GUEST-DIR\n");
-        return 1;
-    }
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "'%s' '%s'", argv[1], argv[2]);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "build-guest.sh failed\n");
-        return 1;
-    }
-    guest_dir = realpath(argv[2], NULL);
+    guest_dir = guest_setup(argc, argv);
     if (!guest_dir)
         return 1;
     Suite *s = suite_create("tool-pool");

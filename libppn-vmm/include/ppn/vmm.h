@@ -201,6 +201,16 @@ PPN_EXPORT int ppn_qmp_quit(ppn_qmp *qmp, int timeout_ms);
 PPN_EXPORT int ppn_qmp_balloon_set(ppn_qmp *qmp, uint64_t target_bytes, int timeout_ms);
 /* query-balloon: guest RAM minus the balloon, in bytes.  -ENODEV as above. */
 PPN_EXPORT int ppn_qmp_balloon_query(ppn_qmp *qmp, int timeout_ms, uint64_t *ret_actual_bytes);
+/* Sets the balloon target (ppn_qmp_balloon_set) and reads the actual size
+ * back; with 'wait_ms' > 0 it then waits up to 'wait_ms' in all until the
+ * guest's driver has reached the target (query-balloon, then each
+ * BALLOON_CHANGE event).  *ret_actual_bytes (may be NULL) is the last
+ * actual size seen.  -ETIMEDOUT the target was not reached within
+ * 'wait_ms' (it stays set); -EINVAL a target of 0, a negative wait; the
+ * errors of ppn_qmp_balloon_set, ppn_qmp_balloon_query and
+ * ppn_qmp_wait_event.  'timeout_ms' bounds each QMP command. */
+PPN_EXPORT int ppn_qmp_balloon_set_wait(ppn_qmp *qmp, uint64_t target_bytes, int wait_ms, int timeout_ms,
+                                        uint64_t *ret_actual_bytes);
 
 /* Guest memory statistics reported by the balloon driver.  A value the
  * guest did not report is UINT64_MAX. */
@@ -744,6 +754,13 @@ PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *
 /* The pid recorded in qemu.pid if that process still runs and is QEMU,
  * else 0 (and a stale pid file is ignored). */
 PPN_EXPORT int ppn_vm_pid(const char *state_dir, const char *name, pid_t *ret_pid);
+/* Connects to the monitor of the stored VM 'name' while its QEMU runs
+ * (ppn_vm_pid, then ppn_qmp_connect on its "monitor" path within
+ * 'timeout_ms').  -ESRCH the VM is stored but does not run; the errors of
+ * ppn_vm_spec_load for a VM that does not run (-ENOENT: no such VM); -EINVAL
+ * NULL, a negative timeout, an invalid name; the errors of ppn_qmp_connect
+ * (-ETIMEDOUT: another client may hold the monitor). */
+PPN_EXPORT int ppn_vm_qmp_connect(const char *state_dir, const char *name, int timeout_ms, ppn_qmp **ret);
 /* 0 when 'pid' is this VM's own running QEMU: the pid recorded in qemu.pid,
  * alive, with the VM's monitor socket on its command line.  -ESRCH the VM
  * does not run; -EPERM 'pid' is some other process; -EINVAL pid <= 0;
