@@ -398,7 +398,8 @@ PPN_EXPORT int ppn_ledger_replica_next(ppn_ledger_replica *r, uint64_t now_ms, p
         m->retry_at = 0;
         m->in_flight = true;
         m->flight_end = now_ms + r->bound_ms;
-        m->nudge_ok = now_ms + r->nudge_min_ms;
+        if (why == PPN_LEDGER_REPLICA_NUDGED) /* the bound is on pulls because of nudges */
+            m->nudge_ok = now_ms + r->nudge_min_ms;
         r->stats.pulls++;
         return 1;
     }

@@ -784,8 +784,8 @@ PPN_EXPORT int ppn_ledger_replica_set_members(ppn_ledger_replica *r,
  * 'fromlen' bytes), cheapest check first: the budget of nudge_rate a second (-EAGAIN, its
  * bytes not looked at), the length and magic (-EBADMSG), the source address a member's
  * (-EADDRNOTAVAIL; the port does not matter, an IPv4-mapped IPv6 address is its IPv4 one).
- * 0: that member's pull is due within nudge_min_ms of its last one, merged with any nudge
- * pending.  -EINVAL NULL r, NULL buf with len > 0, NULL from. */
+ * 0: that member's pull is due, at the earliest nudge_min_ms after its last nudged one, merged
+ * with any nudge pending.  -EINVAL NULL r, NULL buf with len > 0, NULL from. */
 PPN_EXPORT int ppn_ledger_replica_datagram(ppn_ledger_replica *r, const uint8_t *buf, size_t len,
                                            const struct sockaddr *from, size_t fromlen,
                                            uint64_t now_ms);
