@@ -931,7 +931,8 @@ static void check_constants_ledger(void)
                      (int64_t)PPN_LEDGER_REPLICA_MEMBERS_MAX);
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_REPLICA_ADDRESS_MAX),
                      (int64_t)PPN_LEDGER_REPLICA_ADDRESS_MAX);
-    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_REPLICA_ADDRESS_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS), (int64_t)PPN_LEDGER_OPEN_WAIT_MAX_MS);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS + 1), -EINVAL);
     ck_assert_int_eq(ppn_ledger_constant(UINT32_MAX), -EINVAL);
 }
 

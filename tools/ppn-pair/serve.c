@@ -218,11 +218,7 @@ static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, siz
         l = NULL;
         if (r < 0)
             break;
-        while ((r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, &l)) == -EBUSY && now_ms() < deadline) {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-        if (r < 0) {
+        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)left_ms(deadline), &l)) < 0) {
             free(ans);
             snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
             break;
@@ -643,12 +639,7 @@ static void follow(struct puller *p, uint64_t appended)
     }
     /* cosign the checkpoint this node now holds (verified when it was adopted) */
     ppn_ledger *w = NULL;
-    uint64_t until = now_ms() + 1000;
-    while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    if (r == 0) {
+    if ((r = ppn_ledger_open_wait(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, 1000, &w)) == 0) {
         r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
         if (r < 0 && r != -EPERM && r != -ENOENT)
             fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));

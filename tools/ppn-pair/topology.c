@@ -18,12 +18,7 @@
 int ledger_open_write_wait(const char *dir, ppn_ledger **ret)
 {
     /* 'ppn-pair serve' holds the writer only while it applies an answer (milliseconds) */
-    int r;
-    for (int i = 0; (r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, ret)) == -EBUSY && i < 100; i++) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return r;
+    return ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, 2000, ret);
 }
 
 int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret)

@@ -91,6 +91,7 @@ typedef enum ppn_ledger_constant_id {
     PPN_LEDGER_CONSTANT_NUDGE_BYTES = 13,
     PPN_LEDGER_CONSTANT_REPLICA_MEMBERS_MAX = 14,
     PPN_LEDGER_CONSTANT_REPLICA_ADDRESS_MAX = 15,
+    PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS = 16,
 } ppn_ledger_constant_id;
 PPN_EXPORT int64_t ppn_ledger_constant(uint32_t id);
 
@@ -259,6 +260,16 @@ PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
                                         struct ppn_ledger_report *report,
                                         ppn_ledger_progress_fn fn, void *userdata,
                                         ppn_ledger **ret_ledger);
+
+/* The longest wait ppn_ledger_open_wait takes, in milliseconds (an hour). */
+#define PPN_LEDGER_OPEN_WAIT_MAX_MS 3600000
+/* As ppn_ledger_open, but with PPN_LEDGER_OPEN_WRITE a writer lock that another handle or
+ * process holds is waited for, up to 'timeout_ms' (woken when the holder closes the lock file,
+ * else tried every 20 ms; 0: not at all, as ppn_ledger_open): -EBUSY when it is still held
+ * then.  -EINVAL timeout_ms above PPN_LEDGER_OPEN_WAIT_MAX_MS, NULL dir or ret_ledger, an
+ * unknown flag; otherwise the codes of ppn_ledger_open. */
+PPN_EXPORT int ppn_ledger_open_wait(const char *dir, uint32_t flags, uint32_t timeout_ms,
+                                    ppn_ledger **ret_ledger);
 
 /* Close: syncs the tree cache of a writer and releases the lock.  NULL is fine. */
 PPN_EXPORT void ppn_ledger_free(ppn_ledger *ledger);
