@@ -44,112 +44,6 @@
     "serve --state DIR --listen ADDR:PORT [--max-bytes N] [--pull SECONDS] [--peer-port N] [--ifname IF] " \
     "[--listen-port N] [--hosts FILE]"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int left_ms(uint64_t deadline)
-{
-    uint64_t now = now_ms();
-    return now >= deadline ? 0 : (int)(deadline - now > INT32_MAX ? INT32_MAX : deadline - now);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Non-blocking TCP socket: connected (within the deadline) or listening. */
-static int tcp_open(const char *addr, bool listening, uint64_t deadline, int *ret_fd)
-{
-    char host[256], port[8], why[TOOL_WHY_MAX];
-    uint16_t p;
-    if (tool_parse_hostport(addr, listening, host, sizeof(host), &p, why) < 0)
-        return -EINVAL;
-    snprintf(port, sizeof(port), "%u", p);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | (listening ? AI_PASSIVE : 0)},
-                    *res;
-    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int r = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        if (listening) {
-            int one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-                *ret_fd = fd;
-                r = 0;
-                break;
-            }
-            r = -errno;
-        } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            int pr, err = 0;
-            socklen_t el = sizeof(err);
-            do
-                pr = poll(&pf, 1, left_ms(deadline));
-            while (pr < 0 && errno == EINTR);
-            if (pr == 0)
-                r = -ETIMEDOUT;
-            else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-                r = -errno;
-            else
-                r = -err;
-            if (r == 0) {
-                *ret_fd = fd;
-                break;
-            }
-        } else {
-            r = -errno;
-        }
-        close(fd);
-        if (r == -ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    return r;
-}
-
-/* Moves exactly 'len' bytes in or out of a non-blocking fd before the deadline. */
-static int io_all(int fd, bool out, uint8_t *buf, size_t len, uint64_t deadline)
-{
-    while (len) {
-        ssize_t n = out ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n == 0)
-            return -ECONNRESET;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        struct pollfd pf = {.fd = fd, .events = out ? POLLOUT : POLLIN};
-        int pr = poll(&pf, 1, left_ms(deadline));
-        if (pr == 0)
-            return -ETIMEDOUT;
-        if (pr < 0 && errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
-
 /* ---- sync (the client) ---- */
 
 /* One request from 'l' to 'from' and its answer (*ret_ans, malloc'd), within the deadline. */
@@ -157,7 +51,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
                         uint32_t *ret_len, char *err, size_t errsize)
 {
     int fd = -1;
-    int r = tcp_open(from, false, deadline, &fd);
+    int r = tool_tcp_connect(from, deadline, false, &fd);
     if (r < 0) {
         snprintf(err, errsize, "connect: %s", strerror(-r));
         return r;
@@ -166,12 +60,12 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     size_t ql;
     r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
     if (r == 0) {
-        put_be32(q, (uint32_t)ql);
-        r = io_all(fd, true, q, 4 + ql, deadline);
+        ppnc_put_be(q, (uint32_t)ql, 4);
+        r = tool_io_all(fd, true, q, 4 + ql, deadline);
     }
     if (r == 0)
-        r = io_all(fd, false, hdr, 4, deadline);
-    uint32_t al = r == 0 ? get_be32(hdr) : 0;
+        r = tool_io_all(fd, false, hdr, 4, deadline);
+    uint32_t al = r == 0 ? (uint32_t)ppnc_get_be(hdr, 4) : 0;
     if (r == 0 && (al == 0 || al > max)) {
         /* Refused on its announced length, before a byte of it is read. */
         close(fd);
@@ -181,7 +75,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     if (r == 0 && !(ans = malloc(al)))
         r = -ENOMEM;
     if (r == 0)
-        r = io_all(fd, false, ans, al, deadline);
+        r = tool_io_all(fd, false, ans, al, deadline);
     close(fd);
     if (r < 0) {
         free(ans);
@@ -201,7 +95,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
 static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = now_ms() + timeout_ms, total = 0;
+    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0;
     struct ppn_ledger_sync_report rep = {0};
     int r;
     for (unsigned round = 0; round < 64; round++) {
@@ -218,7 +112,7 @@ static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, siz
         l = NULL;
         if (r < 0)
             break;
-        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)left_ms(deadline), &l)) < 0) {
+        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)tool_left_ms(deadline), &l)) < 0) {
             free(ans);
             snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
             break;
@@ -251,7 +145,7 @@ static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, siz
 static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      uint64_t *ret_rounds, struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = now_ms() + timeout_ms, total = 0, rounds = 0;
+    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0, rounds = 0;
     uint8_t *ans = NULL;
     struct ppn_ledger_sync_report rep = {0};
     int r;
@@ -511,7 +405,7 @@ static int conn_answer(struct conn *c, const char *ledger_dir, size_t max)
         free(ans);
         return -ENOMEM;
     }
-    put_be32(c->out, (uint32_t)al);
+    ppnc_put_be(c->out, (uint32_t)al, 4);
     memcpy(c->out + 4, ans, al);
     free(ans);
     c->out_len = 4 + al;
@@ -522,7 +416,7 @@ static int conn_answer(struct conn *c, const char *ledger_dir, size_t max)
 static int conn_step(struct conn *c, const char *ledger_dir, size_t max)
 {
     if (!c->out) {
-        size_t want = c->got < 4 ? 4 - c->got : 4 + (size_t)get_be32(c->in) - c->got;
+        size_t want = c->got < 4 ? 4 - c->got : 4 + (size_t)(uint32_t)ppnc_get_be(c->in, 4) - c->got;
         ssize_t n = recv(c->fd, c->in + c->got, want, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
             return 1;
@@ -530,7 +424,7 @@ static int conn_step(struct conn *c, const char *ledger_dir, size_t max)
             return 0;
         c->got += (size_t)n;
         if (c->got >= 4) {
-            uint32_t ql = get_be32(c->in);
+            uint32_t ql = (uint32_t)ppnc_get_be(c->in, 4);
             if (ql == 0 || ql > PPN_LEDGER_SYNC_REQUEST_MAX) {
                 fprintf(stderr, "ppn-pair: dropped a request of %u bytes (the bound is %d)\n", ql,
                         PPN_LEDGER_SYNC_REQUEST_MAX);
@@ -890,7 +784,7 @@ int cmd_serve(int argc, char **argv)
     struct puller pl = {.n = &n, .peer_port = peer_port ? (uint16_t)peer_port : port, .ifname = ifname,
                         .hosts = hosts, .max = (size_t)max, .wg_port = (uint16_t)wg_port};
     int lfd = -1;
-    int r = tcp_open(listen_addr, true, 0, &lfd);
+    int r = tool_tcp_listen(listen_addr, 64, &lfd);
     if (r < 0)
         return tool_fail("listen on", listen_addr, r);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -987,7 +881,7 @@ int cmd_serve(int argc, char **argv)
             pf[np].fd = conns[i].fd;
             pf[np].events = conns[i].out ? POLLOUT : POLLIN;
             idx[np++] = i;
-            int t = left_ms(conns[i].deadline);
+            int t = tool_left_ms(conns[i].deadline);
             if (t < timeout)
                 timeout = t;
         }
