@@ -194,6 +194,18 @@ fi
 [ "$(grep -c 'pull from node-e' F.err)" = 1 ] && ok "the refused pulls before it were logged once" ||
   bad "retry log: $(cat F.err)"
 
+# a hub revoked outright (not moved) turns off the IPv4 forwarding it turned on as the hub:
+# F as a hub that turned it on (its mark, forwarding on in the namespace), then E removes F
+kill "${pids[-2]}" 2>/dev/null; wait "${pids[-2]}" 2>/dev/null # F's serve
+printf 'IPv4 forwarding turned on by ppn-pair: this node is the routing hub\n' >F/forwarding
+ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+"$P" remove --state E node-f --reason test >/dev/null 2>rmf.err || bad "remove node-f: $(cat rmf.err)"
+rm -rf F/ledger && cp -a E/ledger F/ledger && rm -f F/ledger/lock
+rc=0; ip netns exec "$NS" "$P" mesh --state F --ifname ppnt0 >fmesh.out 2>fmesh.err || rc=$?
+[ "$rc" = 1 ] && [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward)" = 0 ] && [ ! -e F/forwarding ] &&
+  grep -q "not a current member" fmesh.err && ok "a revoked hub turned its forwarding off again" ||
+  bad "revoked hub: rc $rc, forwarding $(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward), $(cat fmesh.out fmesh.err)"
+
 kill -TERM "$pid_B"; rc=0; wait "$pid_B" || rc=$?
 [ "$rc" = 0 ] && ok "serve exits 0 on SIGTERM" || bad "serve exit $rc"
 echo "$fails failure(s)"

@@ -702,6 +702,24 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
     return false;
 }
 
+static void settled_line(void *ud, const char *line)
+{
+    (void)ud;
+    printf("%s\n", line);
+}
+
+/* An administrator's hand-off records ('STATE/handoff/') that a node's cosignature, now in
+ * this ledger, has settled are cleared here, not only by 'ppn-pair status'. */
+static void settle_handoffs(const struct node *n)
+{
+    ppn_ledger *l = NULL;
+    if (ppn_ledger_open(n->ledger_dir, 0, &l) < 0)
+        return;
+    handoff_settle(n, l, settled_line, NULL);
+    ppn_ledger_free(l);
+    fflush(stdout);
+}
+
 int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -821,6 +839,7 @@ int cmd_serve(int argc, char **argv)
         }
         nudging = true;
         nudge_send_all(&nd); /* whatever this node holds that the others lack */
+        settle_handoffs(&n);
     }
     bool first = nudging, ready_sent = !nudging;
     while (!stop) {
@@ -837,8 +856,11 @@ int cmd_serve(int argc, char **argv)
             ready_sent = true;
         }
         uint64_t now = ppnc_now_mono_ms();
-        if (nudging && (nudge_process(&nd, now) & PPN_LEDGER_REPLICA_CHECKPOINT))
+        int changed = nudging ? nudge_process(&nd, now) : 0;
+        if (changed & PPN_LEDGER_REPLICA_CHECKPOINT)
             apply_pending = true; /* our checkpoint changed: WireGuard and names follow */
+        if (changed) /* something learnt (entries or cosignatures): hand-offs it settles */
+            settle_handoffs(&n);
         /* the pulls the engine says are due, into free workers */
         for (size_t w = 0; nudging && w < PULL_WORKERS; w++) {
             if (pc[w].pid > 0)
