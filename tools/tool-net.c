@@ -28,10 +28,11 @@ static int resolve(const char *addr, bool listening, struct addrinfo **ret)
     return getaddrinfo(host[0] ? host : NULL, port, &hints, ret) == 0 ? 0 : -EHOSTUNREACH;
 }
 
-int tool_tcp_listen(const char *addr, int backlog, int *ret_fd)
+/* Listening (with 'backlog') or connected before 'deadline' (blocking after, with 'blocking'). */
+static int tcp_open(const char *addr, bool listening, int backlog, uint64_t deadline, bool blocking, int *ret_fd)
 {
     struct addrinfo *res;
-    int r = resolve(addr, true, &res);
+    int r = resolve(addr, listening, &res);
     if (r < 0)
         return r;
     r = -EADDRNOTAVAIL;
@@ -41,34 +42,11 @@ int tool_tcp_listen(const char *addr, int backlog, int *ret_fd)
             r = -errno;
             continue;
         }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
-            *ret_fd = fd;
-            r = 0;
-            break;
-        }
-        r = -errno;
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return r;
-}
-
-int tool_tcp_connect(const char *addr, uint64_t deadline, bool blocking, int *ret_fd)
-{
-    struct addrinfo *res;
-    int r = resolve(addr, false, &res);
-    if (r < 0)
-        return r;
-    r = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+        if (listening) {
+            int one = 1;
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+            r = bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0 ? 0 : -errno;
+        } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
             struct pollfd pf = {.fd = fd, .events = POLLOUT};
             int pr, err = 0;
             socklen_t el = sizeof(err);
@@ -96,6 +74,16 @@ int tool_tcp_connect(const char *addr, uint64_t deadline, bool blocking, int *re
     }
     freeaddrinfo(res);
     return r;
+}
+
+int tool_tcp_listen(const char *addr, int backlog, int *ret_fd)
+{
+    return tcp_open(addr, true, backlog, 0, false, ret_fd);
+}
+
+int tool_tcp_connect(const char *addr, uint64_t deadline, bool blocking, int *ret_fd)
+{
+    return tcp_open(addr, false, 0, deadline, blocking, ret_fd);
 }
 
 int tool_io_all(int fd, bool out, void *buf, size_t len, uint64_t deadline)
