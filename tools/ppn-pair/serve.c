@@ -888,7 +888,10 @@ int cmd_serve(int argc, char **argv)
         /* At most 1 s, so that a signal that lands just before poll() is seen soon; 50 ms while
          * pulls run (their end is seen by waitpid). */
         int idx[MAX_CONNS + 3], np = 0, timeout = running ? 50 : 1000;
-        if (nudging) {
+        bool idle_worker = false;
+        for (size_t w = 0; w < PULL_WORKERS; w++)
+            idle_worker |= pc[w].pid <= 0;
+        if (nudging && idle_worker) { /* with every worker busy, a pull due waits for one */
             int w = ppn_ledger_replica_timeout(nd.engine, now);
             if (w >= 0 && w < timeout)
                 timeout = w;
