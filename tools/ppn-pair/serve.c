@@ -456,7 +456,7 @@ struct puller {
     const char *ifname, *hosts;
     size_t max;
     uint16_t wg_port;
-    struct {
+    struct last_err {
         uint64_t ticket;
         char msg[800];
     } last_err[64]; /* per member (ticket % 64): the last failure shown (shown again only when it changes) */
@@ -688,7 +688,7 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
                 seen[i] = true;
                 (void)ppn_ledger_replica_done(engine, ticket, result, now);
             }
-        __typeof__(p->last_err[0]) *last = &p->last_err[ticket % 64];
+        struct last_err *last = &p->last_err[ticket % 64];
         if (last->ticket != ticket)
             last->ticket = ticket, last->msg[0] = '\0';
         if (tab2[1] && strcmp(tab2 + 1, last->msg) != 0)
