@@ -95,3 +95,20 @@ int tool_open_key_file(const char *path, int *ret_fd);
  * checks and closes.  0 if it may be read or cannot be opened (the library's
  * load then reports why); 1 after a refusal (printed). */
 int tool_check_key_file(const char *path);
+
+/* ---- TCP with deadlines (tool-net.c) ----
+ * Deadlines are absolute, in milliseconds of the monotonic clock (ppnc_now_mono_ms). */
+
+/* Milliseconds until 'deadline' (0 when past), at most INT32_MAX: a poll() timeout. */
+int tool_left_ms(uint64_t deadline);
+/* A non-blocking listening TCP socket on HOST:PORT or [V6]:PORT (port 0: any free one; an empty
+ * host: every address), SO_REUSEADDR.  0 with *ret_fd; -EINVAL a malformed address;
+ * -EHOSTUNREACH a host that does not resolve; the negative errno of socket/bind/listen. */
+int tool_tcp_listen(const char *addr, int backlog, int *ret_fd);
+/* A TCP connection to HOST:PORT made before 'deadline' (-ETIMEDOUT), non-blocking or, with
+ * 'blocking', blocking once connected.  Errors as tool_tcp_listen, and the connection's own
+ * (-ECONNREFUSED ...). */
+int tool_tcp_connect(const char *addr, uint64_t deadline, bool blocking, int *ret_fd);
+/* Moves exactly 'len' bytes out of (out) or into 'buf' on a non-blocking socket before
+ * 'deadline': 0; -ETIMEDOUT; -ECONNRESET the peer closed first; another negative errno. */
+int tool_io_all(int fd, bool out, void *buf, size_t len, uint64_t deadline);

@@ -2,13 +2,16 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -81,7 +84,57 @@ static int open_files(ppn_ledger *l, bool create)
     return 0;
 }
 
-static int take_lock(ppn_ledger *l)
+/* The writer lock held by another handle (or process) is waited for up to 'wait_ms': woken
+ * when a holder closes the lock file (inotify), else tried every LOCK_RETRY_MS; -EBUSY at the
+ * deadline.  Never a blocking flock: a wait always has its deadline. */
+#define LOCK_RETRY_MS 20
+static int lock_wait(int fd, const char *path, uint32_t wait_ms)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    if (errno != EWOULDBLOCK)
+        return -errno;
+    if (!wait_ms)
+        return -EBUSY;
+    uint64_t deadline = ppnc_now_mono_ms() + wait_ms;
+    int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    if (ifd >= 0 && inotify_add_watch(ifd, path, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE) < 0) {
+        close(ifd);
+        ifd = -1;
+    }
+    int r;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            r = 0;
+            break;
+        }
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            r = -errno;
+            break;
+        }
+        uint64_t now = ppnc_now_mono_ms();
+        if (now >= deadline) {
+            r = -EBUSY;
+            break;
+        }
+        int t = deadline - now < LOCK_RETRY_MS ? (int)(deadline - now) : LOCK_RETRY_MS;
+        if (ifd >= 0) {
+            struct pollfd pf = {.fd = ifd, .events = POLLIN};
+            char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+            if (poll(&pf, 1, t) > 0)
+                while (read(ifd, buf, sizeof(buf)) > 0)
+                    ;
+        } else {
+            struct timespec ts = {0, (long)t * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (ifd >= 0)
+        close(ifd);
+    return r;
+}
+
+static int take_lock(ppn_ledger *l, uint32_t wait_ms)
 {
     char p[4096];
     int r = ledger_path_in(l, "lock", p, sizeof(p));
@@ -90,9 +143,7 @@ static int take_lock(ppn_ledger *l)
     l->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (l->lockfd < 0)
         return -errno;
-    if (flock(l->lockfd, LOCK_EX | LOCK_NB) < 0)
-        return errno == EWOULDBLOCK ? -EBUSY : -errno;
-    return 0;
+    return lock_wait(l->lockfd, p, wait_ms);
 }
 
 static int ledger_alloc(const char *dir, bool writer, ppn_ledger **ret)
@@ -142,10 +193,9 @@ static void remove_stale_temps(const char *dir)
     closedir(d);
 }
 
-int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
-                         unsigned threads,
-                         ppn_ledger_progress_fn progress, void *progress_ud,
-                         struct ppn_ledger_report *rep, ppn_ledger **ret)
+static int open_waiting(const char *dir, uint32_t flags, uint32_t wait_ms, bool verify_all, bool use_state,
+                        unsigned threads, ppn_ledger_progress_fn progress, void *progress_ud,
+                        struct ppn_ledger_report *rep, ppn_ledger **ret)
 {
     if (sodium_init() < 0)
         return -EIO;
@@ -155,7 +205,7 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool 
         return r;
     l->progress = progress;
     l->progress_ud = progress_ud;
-    if (l->writer && (r = take_lock(l)) < 0)
+    if (l->writer && (r = take_lock(l, wait_ms)) < 0)
         goto fail;
     if ((r = open_files(l, false)) < 0)
         goto fail;
@@ -186,6 +236,23 @@ int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool 
 fail:
     ppn_ledger_free(l);
     return r;
+}
+
+int ledger_open_internal(const char *dir, uint32_t flags, bool verify_all, bool use_state,
+                         unsigned threads,
+                         ppn_ledger_progress_fn progress, void *progress_ud,
+                         struct ppn_ledger_report *rep, ppn_ledger **ret)
+{
+    return open_waiting(dir, flags, 0, verify_all, use_state, threads, progress, progress_ud, rep, ret);
+}
+
+PPN_EXPORT int ppn_ledger_open_wait(const char *dir, uint32_t flags, uint32_t timeout_ms, ppn_ledger **ret_ledger)
+{
+    if (!dir || !ret_ledger || (flags & ~(uint32_t)PPN_LEDGER_OPEN_WRITE) || timeout_ms > PPN_LEDGER_OPEN_WAIT_MAX_MS)
+        return -EINVAL;
+    struct ppn_ledger_report rep;
+    ledger_report_init(&rep);
+    return open_waiting(dir, flags, timeout_ms, false, true, 0, NULL, NULL, &rep, ret_ledger);
 }
 
 PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
@@ -292,7 +359,7 @@ PPN_EXPORT int ppn_ledger_create(const char *dir, const char *origin, const char
     int r = ledger_alloc(dir, true, &l);
     if (r < 0)
         return r;
-    if ((r = take_lock(l)) < 0 || (r = open_files(l, true)) < 0)
+    if ((r = take_lock(l, 0)) < 0 || (r = open_files(l, true)) < 0)
         goto fail;
     crypto_generichash_init(&l->eh, NULL, 0, 32);
     crypto_generichash_init(&l->th, NULL, 0, 32);

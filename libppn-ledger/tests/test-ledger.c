@@ -926,7 +926,13 @@ static void check_constants_ledger(void)
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX), (int64_t)PPN_LEDGER_SYNC_REQUEST_MAX);
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX), (int64_t)PPN_LEDGER_SYNC_ANSWER_MAX);
     ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_COSIGNATURES_MAX), (int64_t)PPN_LEDGER_COSIGNATURES_MAX);
-    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_COSIGNATURES_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_NUDGE_BYTES), (int64_t)PPN_LEDGER_NUDGE_BYTES);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_REPLICA_MEMBERS_MAX),
+                     (int64_t)PPN_LEDGER_REPLICA_MEMBERS_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_REPLICA_ADDRESS_MAX),
+                     (int64_t)PPN_LEDGER_REPLICA_ADDRESS_MAX);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS), (int64_t)PPN_LEDGER_OPEN_WAIT_MAX_MS);
+    ck_assert_int_eq(ppn_ledger_constant(PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS + 1), -EINVAL);
     ck_assert_int_eq(ppn_ledger_constant(UINT32_MAX), -EINVAL);
 }
 

@@ -369,6 +369,8 @@ for _ in $(seq 20); do
 done
 ms=$("$pair" status --state M | grep '^handoff:' || true)
 ms2=$("$pair" status --state M --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["handoffs"]))')
+# (said by status, or already by the administrator's serve, which settles records itself)
+ms="$ms $(grep '^handoff: node-n' mserve.out || true)"
 [ "$rc" = 0 ] && [[ $ms == *"node-n completed at entry "*": its cosignature"* ]] && [[ $ms != *"not confirmed"* ]] &&
   [[ $ms != *"has not confirmed"* ]] && [ -z "$(ls M/handoff 2>/dev/null)" ] && [ "$ms2" = 0 ] &&
   ok "the administrator's status: the hand-off completed (the node's cosignature reached it through the sync)" ||
@@ -385,6 +387,11 @@ rc=0; "$pair" sync --state O --from "127.8.0.1:$msport" >osync.out 2>&1 || rc=$?
 "$pair" serve --state O --listen "127.8.0.3:$msport" --pull 0 >oserve.out 2>&1 &
 ospid=$!
 wait_line oserve.out '^serving'
+# the administrator's service clears the settled record itself (no 'status' asked)
+for _ in $(seq 40); do grep -q '^handoff: node-o completed' mserve.out && break; sleep 0.1; done
+grep -q '^handoff: node-o completed' mserve.out && ! grep -rqs "node-o" M/handoff &&
+  ok "the administrator's serve cleared node-o's settled hand-off record by itself" ||
+  bad "serve did not settle node-o's hand-off: $(cat mserve.out; ls M/handoff)"
 o_settled() { ! "$pair" status --state M | grep -q '^handoff: node-o admitted'; }
 t0=$(now); got=""
 for _ in $(seq 40); do o_settled && { got=$(elapsed "$t0"); break; }; sleep 0.1; done

@@ -169,6 +169,43 @@ else
   bad "fork not reported: B: $(tail -2 B.err) C: $(tail -2 C3.err)"
 fi
 [ "$(size B)" = "$bsize" ] && "$L" verify B/ledger >/dev/null && ok "nothing of the fork was appended at B" || bad "B changed by the fork"
+# a member unreachable when serve starts is retried with backoff (250 ms, 500 ms, 1 s, ...),
+# not only at the next 10 s round: F starts while E does not serve yet; E then serves
+# without nudging (--pull 0), and F learns E's entry by its own retry
+ip -n "$NS" addr add 10.9.0.1/32 dev lo; ip -n "$NS" addr add 10.9.0.2/32 dev lo
+for n in E F; do "$P" keys --state "$n" >/dev/null; done
+"$P" genesis --state E --origin e.test/ledger --range 10.9.0.0/24 --hostname node-e >/dev/null
+echo "{\"type\":\"node-join\",\"subject\":\"$(idk F)\",\"wg_key\":\"$("$P" status --state F | awk '/^wireguard/ {print $2}')\",\"mesh\":\"10.9.0.2/24\",\"endpoint\":\"\",\"hostname\":\"node-f\"}" |
+  "$L" append E/ledger --key E/identity.key - >/dev/null && "$L" checkpoint E/ledger --key E/identity.key >/dev/null
+cp -a E/ledger F/ledger && rm -f F/ledger/lock
+echo "{\"type\":\"node-join\",\"subject\":\"$(head -c 32 /dev/urandom | base64)\",\"wg_key\":\"$(wgk)\",\"mesh\":\"10.9.0.3/24\",\"endpoint\":\"\",\"hostname\":\"node-g\"}" |
+  "$L" append E/ledger --key E/identity.key - >/dev/null && "$L" checkpoint E/ledger --key E/identity.key >/dev/null
+ip netns exec "$NS" "$P" serve --state F --listen "10.9.0.2:7411" >F.out 2>F.err &
+pids+=($!)
+sleep 1
+ip netns exec "$NS" "$P" serve --state E --listen "10.9.0.1:7411" --pull 0 >E.out 2>E.err &
+pids+=($!)
+t0=$(date +%s%N)
+if waitfor 5 bash -c "[ \$($L show F/ledger --json | wc -l) = $(size E) ]"; then
+  ok "a member unreachable at start is retried: F learnt E's entry $(( ($(date +%s%N) - t0) / 1000000 )) ms after E came up (the round is 10 s)"
+else
+  bad "retry: F $(size F), E $(size E); $(cat F.err)"
+fi
+[ "$(grep -c 'pull from node-e' F.err)" = 1 ] && ok "the refused pulls before it were logged once" ||
+  bad "retry log: $(cat F.err)"
+
+# a hub revoked outright (not moved) turns off the IPv4 forwarding it turned on as the hub:
+# F as a hub that turned it on (its mark, forwarding on in the namespace), then E removes F
+kill "${pids[-2]}" 2>/dev/null; wait "${pids[-2]}" 2>/dev/null # F's serve
+printf 'IPv4 forwarding turned on by ppn-pair: this node is the routing hub\n' >F/forwarding
+ip netns exec "$NS" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+"$P" remove --state E node-f --reason test >/dev/null 2>rmf.err || bad "remove node-f: $(cat rmf.err)"
+rm -rf F/ledger && cp -a E/ledger F/ledger && rm -f F/ledger/lock
+rc=0; ip netns exec "$NS" "$P" mesh --state F --ifname ppnt0 >fmesh.out 2>fmesh.err || rc=$?
+[ "$rc" = 1 ] && [ "$(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward)" = 0 ] && [ ! -e F/forwarding ] &&
+  grep -q "not a current member" fmesh.err && ok "a revoked hub turned its forwarding off again" ||
+  bad "revoked hub: rc $rc, forwarding $(ip netns exec "$NS" cat /proc/sys/net/ipv4/ip_forward), $(cat fmesh.out fmesh.err)"
+
 kill -TERM "$pid_B"; rc=0; wait "$pid_B" || rc=$?
 [ "$rc" = 0 ] && ok "serve exits 0 on SIGTERM" || bad "serve exit $rc"
 echo "$fails failure(s)"

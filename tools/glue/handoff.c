@@ -32,12 +32,8 @@ uint64_t glue_handoff_left_ms(uint64_t deadline)
 
 int glue_ledger_open_write_wait(const char *dir, ppn_ledger **ret)
 {
-    int r;
-    for (int i = 0; (r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, ret)) == -EBUSY && i < 100; i++) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return r;
+    /* 'ppn-pair serve' holds the writer only while it applies an answer (milliseconds) */
+    return ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, 2000, ret);
 }
 
 /* Fills 'why' and returns 'r' (negative). */

@@ -32,6 +32,7 @@
 #include "ppn/ledger.h"
 #include "pair.h"
 #include "notify.h"
+#include "ppn-common.h"
 #include "tool-util.h"
 
 #define PROBE_MAX 8        /* connections waiting to show a first message */
@@ -41,14 +42,6 @@
 /* ---- small I/O helpers ---------------------------------------------------- */
 
 
-
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 
 static int copy_text(char *dst, size_t size, const char *src)
@@ -112,102 +105,6 @@ static int ask_sas(ppn_crypto_session *s, int fd, const char *sas)
     }
 }
 
-static int split_host_port(const char *s, char *host, size_t hsize, char *port, size_t psize)
-{
-    const char *colon = strrchr(s, ':');
-    if (!colon || !colon[1])
-        return -EINVAL;
-    const char *h = s, *he = colon;
-    if (*h == '[') {
-        h++;
-        if (he[-1] != ']')
-            return -EINVAL;
-        he--;
-    }
-    if ((size_t)(he - h) >= hsize || strlen(colon + 1) >= psize)
-        return -EINVAL;
-    memcpy(host, h, (size_t)(he - h));
-    host[he - h] = 0;
-    strcpy(port, colon + 1);
-    return 0;
-}
-
-static int tcp_listen(const char *addr, int *ret_fd)
-{
-    char host[256], port[16];
-    if (split_host_port(addr, host, sizeof(host), port, sizeof(port)) < 0)
-        return -EINVAL;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV}, *res;
-    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int r = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 16) == 0) {
-            *ret_fd = fd;
-            r = 0;
-            break;
-        }
-        r = -errno;
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return r;
-}
-
-/* A non-blocking connect bounded by 'deadline' (monotonic ms); the socket is blocking after. */
-static int tcp_connect(const char *addr, uint64_t deadline, int *ret_fd)
-{
-    char host[256], port[16];
-    if (split_host_port(addr, host, sizeof(host), port, sizeof(port)) < 0)
-        return -EINVAL;
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *res;
-    if (getaddrinfo(host, port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int r = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            int pr, err = 0;
-            socklen_t el = sizeof(err);
-            do {
-                uint64_t left = handoff_left_ms(deadline);
-                pr = left ? poll(&pf, 1, left > 1000 ? 1000 : (int)left) : 0;
-            } while ((pr < 0 && errno == EINTR) || (pr == 0 && handoff_left_ms(deadline) > 0));
-            if (pr == 0)
-                r = -ETIMEDOUT;
-            else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-                r = -errno;
-            else
-                r = -err;
-        } else {
-            r = -errno;
-        }
-        if (r == 0) {
-            int fl = fcntl(fd, F_GETFL);
-            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-            *ret_fd = fd;
-            break;
-        }
-        close(fd);
-        if (r == -ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    return r;
-}
-
 /* Waits on the listening socket until 'deadline' for a connection whose first bytes are a
  * well-formed first message (ppn_crypto_session_probe).  Connections that send anything else,
  * stay silent past PROBE_MS or are the oldest of more than PROBE_MAX are closed: none of them
@@ -229,7 +126,7 @@ static int await_attempt(int lfd, uint64_t deadline, int *ret_fd, uint8_t *first
     while (handoff_left_ms(deadline) > 0) {
         struct pollfd pfd[PROBE_MAX + 1];
         pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        uint64_t now = now_ms(), wait = handoff_left_ms(deadline);
+        uint64_t now = ppnc_now_mono_ms(), wait = handoff_left_ms(deadline);
         for (size_t i = 0; i < np; i++) {
             pfd[1 + i] = (struct pollfd){.fd = pr[i].fd, .events = POLLIN};
             uint64_t end = pr[i].since + PROBE_MS;
@@ -242,7 +139,7 @@ static int await_attempt(int lfd, uint64_t deadline, int *ret_fd, uint8_t *first
             r = -errno;
             break;
         }
-        uint64_t cur = now_ms();
+        uint64_t cur = ppnc_now_mono_ms();
         /* probes: read, judge, expire */
         for (size_t i = 0; i < np;) {
             bool drop = cur >= pr[i].since + PROBE_MS;
@@ -314,9 +211,9 @@ static void close_gracefully(int fd, uint64_t deadline)
     left = left > 2000 ? 2000 : left < 200 ? 200 : left;
     struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    uint64_t end = now_ms() + left;
+    uint64_t end = ppnc_now_mono_ms() + left;
     char buf[512];
-    for (int i = 0; i < 64 && now_ms() < end; i++) {
+    for (int i = 0; i < 64 && ppnc_now_mono_ms() < end; i++) {
         ssize_t n = read(fd, buf, sizeof(buf));
         if (n <= 0 && !(n < 0 && errno == EINTR))
             break;
@@ -477,7 +374,7 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
     uint64_t start;
     if (c->listening) {
         int lfd = -1;
-        r = tcp_listen(c->addr, &lfd);
+        r = tool_tcp_listen(c->addr, 16, &lfd);
         if (r < 0)
             return tool_fail("listen on", c->addr, r);
         char code[PPN_CRYPTO_CODE_STRING_SIZE];
@@ -490,7 +387,7 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
             close(lfd);
             return tool_fail("start", "pairing session", r);
         }
-        start = now_ms();
+        start = ppnc_now_mono_ms();
         /* The code goes to the console (the operator reads it out), nowhere else. */
         printf("code\t%s\n", code);
         char shown[300];
@@ -531,8 +428,8 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
         sodium_memzero(code, sizeof(code));
         if (r < 0)
             return tool_fail("start", "pairing session", r);
-        start = now_ms();
-        r = tcp_connect(c->addr, start + (uint64_t)c->timeout_s * 1000, &fd);
+        start = ppnc_now_mono_ms();
+        r = tool_tcp_connect(c->addr, start + (uint64_t)c->timeout_s * 1000, true, &fd);
         if (r < 0) {
             ppn_crypto_session_free(s);
             return tool_fail("connect to", c->addr, r);
@@ -545,7 +442,7 @@ static int cer_run(struct cer *c, ppn_crypto_session **ret_s, int *ret_fd, uint6
     if (r < 0) {
         (void)ppn_crypto_session_flush_fd(s, fd, 1000);
         ppn_crypto_session_free(s);
-        close_gracefully(fd, now_ms() + 2000);
+        close_gracefully(fd, ppnc_now_mono_ms() + 2000);
         return 1;
     }
     unsigned grace = c->timeout_s < HANDOFF_GRACE_S ? c->timeout_s : HANDOFF_GRACE_S;

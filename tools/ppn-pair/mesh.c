@@ -123,6 +123,8 @@ int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, b
     struct ppn_ledger_member self;
     if (ppn_ledger_member_find(l, n->id_pk, &self) < 0) {
         ppn_ledger_free(l);
+        /* revoked (or never a member): no longer the hub either */
+        forwarding_follow(n, false);
         return tool_error("this node is not a current member of the ledger in '%s'", n->ledger_dir);
     }
     if (memcmp(self.wg_key, n->wg_pk, 32) != 0) {

@@ -29,124 +29,20 @@
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
+#include "ppn-common.h"
 #include "tool-util.h"
 
 #define MAX_CONNS 16
 #define CONN_DEADLINE_MS 10000
 #define PULL_SYNC_MS 3000   /* one member's sync in a pull round */
 #define PULL_ROUND_MS 60000 /* a pull round starts no sync after this */
-#define NUDGE_TARGETS 64
+#define PULL_TARGETS 64 /* members one pull worker syncs from, one after the other */
+#define PULL_WORKERS 4  /* pull workers at once */
 #define PULL_DEFAULT_MS 10000 /* the heartbeat interval: covers a lost nudge */
 #define SYNC_USAGE "sync --state DIR --from HOST:PORT [--timeout SECONDS] [--max-bytes N]"
 #define SERVE_USAGE                                                                                   \
     "serve --state DIR --listen ADDR:PORT [--max-bytes N] [--pull SECONDS] [--peer-port N] [--ifname IF] " \
     "[--listen-port N] [--hosts FILE]"
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static int left_ms(uint64_t deadline)
-{
-    uint64_t now = now_ms();
-    return now >= deadline ? 0 : (int)(deadline - now > INT32_MAX ? INT32_MAX : deadline - now);
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Non-blocking TCP socket: connected (within the deadline) or listening. */
-static int tcp_open(const char *addr, bool listening, uint64_t deadline, int *ret_fd)
-{
-    char host[256], port[8], why[TOOL_WHY_MAX];
-    uint16_t p;
-    if (tool_parse_hostport(addr, listening, host, sizeof(host), &p, why) < 0)
-        return -EINVAL;
-    snprintf(port, sizeof(port), "%u", p);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | (listening ? AI_PASSIVE : 0)},
-                    *res;
-    if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0)
-        return -EHOSTUNREACH;
-    int r = -EADDRNOTAVAIL;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-        if (fd < 0) {
-            r = -errno;
-            continue;
-        }
-        if (listening) {
-            int one = 1;
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-            if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 64) == 0) {
-                *ret_fd = fd;
-                r = 0;
-                break;
-            }
-            r = -errno;
-        } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            int pr, err = 0;
-            socklen_t el = sizeof(err);
-            do
-                pr = poll(&pf, 1, left_ms(deadline));
-            while (pr < 0 && errno == EINTR);
-            if (pr == 0)
-                r = -ETIMEDOUT;
-            else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
-                r = -errno;
-            else
-                r = -err;
-            if (r == 0) {
-                *ret_fd = fd;
-                break;
-            }
-        } else {
-            r = -errno;
-        }
-        close(fd);
-        if (r == -ETIMEDOUT)
-            break;
-    }
-    freeaddrinfo(res);
-    return r;
-}
-
-/* Moves exactly 'len' bytes in or out of a non-blocking fd before the deadline. */
-static int io_all(int fd, bool out, uint8_t *buf, size_t len, uint64_t deadline)
-{
-    while (len) {
-        ssize_t n = out ? send(fd, buf, len, MSG_NOSIGNAL) : recv(fd, buf, len, 0);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n == 0)
-            return -ECONNRESET;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        struct pollfd pf = {.fd = fd, .events = out ? POLLOUT : POLLIN};
-        int pr = poll(&pf, 1, left_ms(deadline));
-        if (pr == 0)
-            return -ETIMEDOUT;
-        if (pr < 0 && errno != EINTR)
-            return -errno;
-    }
-    return 0;
-}
 
 /* ---- sync (the client) ---- */
 
@@ -155,7 +51,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
                         uint32_t *ret_len, char *err, size_t errsize)
 {
     int fd = -1;
-    int r = tcp_open(from, false, deadline, &fd);
+    int r = tool_tcp_connect(from, deadline, false, &fd);
     if (r < 0) {
         snprintf(err, errsize, "connect: %s", strerror(-r));
         return r;
@@ -164,12 +60,12 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     size_t ql;
     r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
     if (r == 0) {
-        put_be32(q, (uint32_t)ql);
-        r = io_all(fd, true, q, 4 + ql, deadline);
+        ppnc_put_be(q, (uint32_t)ql, 4);
+        r = tool_io_all(fd, true, q, 4 + ql, deadline);
     }
     if (r == 0)
-        r = io_all(fd, false, hdr, 4, deadline);
-    uint32_t al = r == 0 ? get_be32(hdr) : 0;
+        r = tool_io_all(fd, false, hdr, 4, deadline);
+    uint32_t al = r == 0 ? (uint32_t)ppnc_get_be(hdr, 4) : 0;
     if (r == 0 && (al == 0 || al > max)) {
         /* Refused on its announced length, before a byte of it is read. */
         close(fd);
@@ -179,7 +75,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     if (r == 0 && !(ans = malloc(al)))
         r = -ENOMEM;
     if (r == 0)
-        r = io_all(fd, false, ans, al, deadline);
+        r = tool_io_all(fd, false, ans, al, deadline);
     close(fd);
     if (r < 0) {
         free(ans);
@@ -199,7 +95,7 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
 static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = now_ms() + timeout_ms, total = 0;
+    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0;
     struct ppn_ledger_sync_report rep = {0};
     int r;
     for (unsigned round = 0; round < 64; round++) {
@@ -216,11 +112,7 @@ static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, siz
         l = NULL;
         if (r < 0)
             break;
-        while ((r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, &l)) == -EBUSY && now_ms() < deadline) {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-        if (r < 0) {
+        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)tool_left_ms(deadline), &l)) < 0) {
             free(ans);
             snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
             break;
@@ -253,7 +145,7 @@ static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, siz
 static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      uint64_t *ret_rounds, struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = now_ms() + timeout_ms, total = 0, rounds = 0;
+    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0, rounds = 0;
     uint8_t *ans = NULL;
     struct ppn_ledger_sync_report rep = {0};
     int r;
@@ -513,7 +405,7 @@ static int conn_answer(struct conn *c, const char *ledger_dir, size_t max)
         free(ans);
         return -ENOMEM;
     }
-    put_be32(c->out, (uint32_t)al);
+    ppnc_put_be(c->out, (uint32_t)al, 4);
     memcpy(c->out + 4, ans, al);
     free(ans);
     c->out_len = 4 + al;
@@ -524,7 +416,7 @@ static int conn_answer(struct conn *c, const char *ledger_dir, size_t max)
 static int conn_step(struct conn *c, const char *ledger_dir, size_t max)
 {
     if (!c->out) {
-        size_t want = c->got < 4 ? 4 - c->got : 4 + (size_t)get_be32(c->in) - c->got;
+        size_t want = c->got < 4 ? 4 - c->got : 4 + (size_t)(uint32_t)ppnc_get_be(c->in, 4) - c->got;
         ssize_t n = recv(c->fd, c->in + c->got, want, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
             return 1;
@@ -532,7 +424,7 @@ static int conn_step(struct conn *c, const char *ledger_dir, size_t max)
             return 0;
         c->got += (size_t)n;
         if (c->got >= 4) {
-            uint32_t ql = get_be32(c->in);
+            uint32_t ql = (uint32_t)ppnc_get_be(c->in, 4);
             if (ql == 0 || ql > PPN_LEDGER_SYNC_REQUEST_MAX) {
                 fprintf(stderr, "ppn-pair: dropped a request of %u bytes (the bound is %d)\n", ql,
                         PPN_LEDGER_SYNC_REQUEST_MAX);
@@ -564,11 +456,10 @@ struct puller {
     const char *ifname, *hosts;
     size_t max;
     uint16_t wg_port;
-    /* the members to pull from in the next round (their mesh addresses), or all */
-    bool all;
-    char targets[NUDGE_TARGETS][64];
-    size_t ntargets;
-    char last_err[16][800]; /* per member slot: the last failure shown (shown again only when it changes) */
+    struct last_err {
+        uint64_t ticket;
+        char msg[800];
+    } last_err[64]; /* per member (ticket % 64): the last failure shown (shown again only when it changes) */
 };
 
 /* The managed block of a hosts file: this mesh's members by name.  The rest
@@ -642,12 +533,7 @@ static void follow(struct puller *p, uint64_t appended)
     }
     /* cosign the checkpoint this node now holds (verified when it was adopted) */
     ppn_ledger *w = NULL;
-    uint64_t until = now_ms() + 1000;
-    while ((r = ppn_ledger_open(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, &w)) == -EBUSY && now_ms() < until) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    if (r == 0) {
+    if ((r = ppn_ledger_open_wait(p->n->ledger_dir, PPN_LEDGER_OPEN_WRITE, 1000, &w)) == 0) {
         r = ppn_ledger_cosign(w, p->n->id_sk, (uint64_t)time(NULL));
         if (r < 0 && r != -EPERM && r != -ENOENT)
             fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
@@ -669,44 +555,41 @@ static void follow(struct puller *p, uint64_t appended)
     fflush(stdout);
 }
 
-/* One round: sync from every other member at its mesh address (or the targets); WireGuard
- * and the hosts block follow after each pull that brought something (a member that does not
- * answer then delays nothing learnt before it), and once at the end when 'force'. */
-static void pull_round(struct puller *p, bool force, int report_fd)
+/* The pulls run in child processes, so that serving never waits on them (two members pulling
+ * from each other at once would otherwise each wait for the other); a member that does not
+ * answer delays only the pulls in the same child.  At most PULL_WORKERS at once, each with the
+ * members the engine handed out (PULL_TARGETS at most); a child past its bound is killed. */
+struct pull_child {
+    pid_t pid;
+    int fd;
+    uint64_t deadline;
+    bool force, first;
+    ppn_ledger_replica_pull t[PULL_TARGETS];
+    size_t nt;
+    char buf[PULL_TARGETS * 700];
+    size_t len;
+};
+
+/* In the child: sync from each of its members at its mesh address; WireGuard and the hosts
+ * block follow after each pull that brought something (a member that does not answer then
+ * delays nothing learnt before it), and once at the end when 'force'.  Each result goes to
+ * the parent as "ticket TAB result TAB message" (result 1 learnt, 0 up to date, else the
+ * negative errno; message empty when it worked). */
+static void pull_round(struct puller *p, const struct pull_child *pc, int report_fd)
 {
-    ppn_ledger *l = NULL;
-    int r = ppn_ledger_open(p->n->ledger_dir, 0, &l);
-    if (r < 0) {
-        fprintf(stderr, "ppn-pair serve: cannot open the ledger: %s\n", strerror(-r));
-        return;
-    }
-    size_t count = ppn_ledger_member_count(l);
-    struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
     bool applied = false;
-    size_t k = 0;
-    for (size_t i = 0; ms && i < count; i++)
-        if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
-            k++;
-    ppn_ledger_free(l);
-    l = NULL;
-    /* one round has PULL_ROUND_MS: members past it wait for the next round */
-    uint64_t round_end = now_ms() + PULL_ROUND_MS;
-    for (size_t i = 0; ms && i < k && now_ms() < round_end; i++) {
-        if (!memcmp(ms[i].identity, p->n->id_pk, 32))
-            continue;
-        char ip[64];
-        snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(ms[i].mesh, "/"), ms[i].mesh);
-        bool wanted = p->all;
-        for (size_t t = 0; !wanted && t < p->ntargets; t++)
-            wanted = !strcmp(p->targets[t], ip);
-        if (!wanted)
-            continue;
+    /* one round has PULL_ROUND_MS: members past it are not reported, so they are retried */
+    uint64_t round_end = ppnc_now_mono_ms() + PULL_ROUND_MS;
+    for (size_t i = 0; i < pc->nt && ppnc_now_mono_ms() < round_end; i++) {
+        const ppn_ledger_replica_pull *t = &pc->t[i];
         char addr[96];
-        snprintf(addr, sizeof(addr), "%s:%u", ip, p->peer_port);
+        snprintf(addr, sizeof(addr), "%s:%u", t->address, p->peer_port);
+        if (strchr(t->address, ':')) /* IPv6 */
+            snprintf(addr, sizeof(addr), "[%s]:%u", t->address, p->peer_port);
         uint64_t app = 0;
         struct ppn_ledger_sync_report rep = {0};
         char err[500] = "";
-        r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
+        int r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
         if (app) {
             follow(p, app);
             applied = true;
@@ -721,48 +604,36 @@ static void pull_round(struct puller *p, bool force, int report_fd)
             snprintf(err, sizeof(err), "refused: fork at size %llu, ours %s theirs %s: %.200s",
                      (unsigned long long)rep.fork_size, ours, theirs, rep.why);
         }
-        /* "slot TAB message" (empty: it worked); the parent logs changes only */
-        char line[900];
-        int len = snprintf(line, sizeof(line), "%zu\t%.250s (%.40s): %.500s\n", i % 16,
-                           r < 0 ? ms[i].hostname : "", r < 0 ? addr : "", r < 0 ? (err[0] ? err : rep.why) : "");
-        if (r == 0)
-            len = snprintf(line, sizeof(line), "%zu\t\n", i % 16);
+        /* the parent logs changes only */
+        char line[700];
+        int len = r < 0 ? snprintf(line, sizeof(line), "%llu\t%d\t%.200s (%.40s): %.400s\n",
+                                   (unsigned long long)t->ticket, r, t->name, addr, err[0] ? err : rep.why)
+                        : snprintf(line, sizeof(line), "%llu\t%d\t\n", (unsigned long long)t->ticket, app ? 1 : 0);
         (void)tool_write_all(report_fd, line, (size_t)len);
     }
-    if (force && !applied)
+    if (pc->force && !applied)
         follow(p, 0);
-    free(ms);
     fflush(stdout);
 }
 
-/* The pull runs in a child process, so that serving never waits on it (two
- * members pulling from each other at once would otherwise each wait for
- * the other).  One at a time; a child past its bound is killed. */
-struct pull_child {
-    pid_t pid;
-    int fd;
-    uint64_t deadline;
-    char buf[16384];
-    size_t len;
-};
-
-static void pull_start(struct puller *p, struct pull_child *pc, bool force)
+static int pull_start(struct puller *p, struct pull_child *pc)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
-        return;
+        return -errno;
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
+        int r = -errno;
         close(fds[0]);
         close(fds[1]);
-        return;
+        return r;
     }
     if (pid == 0) {
         close(fds[0]);
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
-        pull_round(p, force, fds[1]);
+        pull_round(p, pc, fds[1]);
         fflush(stdout);
         _exit(0);
     }
@@ -772,13 +643,14 @@ static void pull_start(struct puller *p, struct pull_child *pc, bool force)
     pc->fd = fds[0];
     pc->len = 0;
     /* the round's own budget, one sync's timeout, and the WireGuard and hosts updates */
-    pc->deadline = now_ms() + PULL_ROUND_MS + PULL_SYNC_MS + 10000;
+    pc->deadline = ppnc_now_mono_ms() + PULL_ROUND_MS + PULL_SYNC_MS + 10000;
+    return 0;
 }
 
-/* Reads what the child reported; when it is done, logs each member whose
- * state changed (a failure once, not every round).  Returns true while the
- * child runs. */
-static bool pull_poll(struct puller *p, struct pull_child *pc)
+/* Reads what the child reported; when it is done, tells the engine each result (a member
+ * not reported has failed: it is retried) and logs each member whose state changed (a
+ * failure once, not every round).  Returns true while the child runs. */
+static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replica *engine)
 {
     if (pc->pid <= 0)
         return false;
@@ -793,7 +665,7 @@ static bool pull_poll(struct puller *p, struct pull_child *pc)
     }
     int st;
     pid_t w = waitpid(pc->pid, &st, WNOHANG);
-    if (w == 0 && now_ms() < pc->deadline)
+    if (w == 0 && ppnc_now_mono_ms() < pc->deadline)
         return true;
     if (w == 0) {
         kill(pc->pid, SIGKILL);
@@ -803,17 +675,49 @@ static bool pull_poll(struct puller *p, struct pull_child *pc)
     close(pc->fd);
     pc->pid = 0;
     pc->buf[pc->len] = '\0';
+    uint64_t now = ppnc_now_mono_ms();
+    bool seen[PULL_TARGETS] = {false};
     for (char *line = strtok(pc->buf, "\n"); line; line = strtok(NULL, "\n")) {
-        char *tab = strchr(line, '\t');
-        if (!tab)
+        char *tab = strchr(line, '\t'), *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
+        if (!tab2)
             continue;
-        unsigned slot = (unsigned)strtoul(line, NULL, 10) % 16;
-        char *last = p->last_err[slot];
-        if (tab[1] && strcmp(tab + 1, last) != 0)
-            fprintf(stderr, "ppn-pair serve: pull from %s\n", tab + 1);
-        snprintf(last, sizeof(p->last_err[slot]), "%s", tab + 1);
+        uint64_t ticket = strtoull(line, NULL, 10);
+        int result = (int)strtol(tab + 1, NULL, 10);
+        for (size_t i = 0; i < pc->nt; i++)
+            if (pc->t[i].ticket == ticket && !seen[i]) {
+                seen[i] = true;
+                (void)ppn_ledger_replica_done(engine, ticket, result, now);
+            }
+        struct last_err *last = &p->last_err[ticket % 64];
+        if (last->ticket != ticket)
+            last->ticket = ticket, last->msg[0] = '\0';
+        if (tab2[1] && strcmp(tab2 + 1, last->msg) != 0)
+            fprintf(stderr, "ppn-pair serve: pull from %s\n", tab2 + 1);
+        snprintf(last->msg, sizeof(last->msg), "%s", tab2 + 1);
     }
+    for (size_t i = 0; i < pc->nt; i++)
+        if (!seen[i])
+            (void)ppn_ledger_replica_done(engine, pc->t[i].ticket, -ETIMEDOUT, now);
+    pc->nt = 0;
     return false;
+}
+
+static void settled_line(void *ud, const char *line)
+{
+    (void)ud;
+    printf("%s\n", line);
+}
+
+/* An administrator's hand-off records ('STATE/handoff/') that a node's cosignature, now in
+ * this ledger, has settled are cleared here, not only by 'ppn-pair status'. */
+static void settle_handoffs(const struct node *n)
+{
+    ppn_ledger *l = NULL;
+    if (ppn_ledger_open(n->ledger_dir, 0, &l) < 0)
+        return;
+    handoff_settle(n, l, settled_line, NULL);
+    ppn_ledger_free(l);
+    fflush(stdout);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -898,7 +802,7 @@ int cmd_serve(int argc, char **argv)
     struct puller pl = {.n = &n, .peer_port = peer_port ? (uint16_t)peer_port : port, .ifname = ifname,
                         .hosts = hosts, .max = (size_t)max, .wg_port = (uint16_t)wg_port};
     int lfd = -1;
-    int r = tcp_open(listen_addr, true, 0, &lfd);
+    int r = tool_tcp_listen(listen_addr, 64, &lfd);
     if (r < 0)
         return tool_fail("listen on", listen_addr, r);
     struct sigaction sa = {.sa_handler = on_signal};
@@ -913,60 +817,86 @@ int cmd_serve(int argc, char **argv)
         memset(&conns[i], 0, sizeof(conns[i]));
         conns[i].fd = -1;
     }
-    uint64_t next_pull = pull_ms ? now_ms() : UINT64_MAX;
-    bool first_pull = true, apply_pending = false;
-    struct pull_child pc = {0};
-    struct nudge nd;
+    bool apply_pending = false;
+    size_t first_left = 0; /* workers of the first round still running */
+    struct pull_child *pc = calloc(PULL_WORKERS, sizeof(*pc));
+    struct nudge nd = {.ufd = -1, .ifd = -1};
     bool nudging = false;
+    if (!pc) {
+        close(lfd);
+        node_wipe(&n);
+        return tool_fail("serve on", listen_addr, -ENOMEM);
+    }
     if (pull_ms) {
-        /* the nudges: UDP on the listening address, the ledger directory watched */
-        r = nudge_open(&nd, host, port, n.ledger_dir, n.id_pk, pl.peer_port);
+        /* the nudges: UDP on the listening address, the ledger directory watched; the engine's
+         * first round (every member) is due now */
+        r = nudge_open(&nd, host, port, n.ledger_dir, n.id_pk, pl.peer_port, pull_ms, ppnc_now_mono_ms());
         if (r < 0) {
+            free(pc);
             close(lfd);
             node_wipe(&n);
             return tool_fail("listen for nudges on", listen_addr, r);
         }
         nudging = true;
         nudge_send_all(&nd); /* whatever this node holds that the others lack */
+        settle_handoffs(&n);
     }
+    bool first = nudging, ready_sent = !nudging;
     while (!stop) {
-        bool pulling = pull_poll(&pl, &pc);
-        if (!pulling && !first_pull)
+        size_t running = 0;
+        for (size_t w = 0; w < PULL_WORKERS; w++) {
+            bool was_first = pc[w].pid > 0 && pc[w].first;
+            if (pull_poll(&pl, &pc[w], nd.engine))
+                running++;
+            else if (was_first)
+                first_left--;
+        }
+        if (!ready_sent && !first && !first_left) {
             (void)tool_notify_ready("serving; first pull round done");
-        uint64_t now = now_ms();
-        if (nudging && nudge_process(&nd, now))
+            ready_sent = true;
+        }
+        uint64_t now = ppnc_now_mono_ms();
+        int changed = nudging ? nudge_process(&nd, now) : 0;
+        if (changed & PPN_LEDGER_REPLICA_CHECKPOINT)
             apply_pending = true; /* our checkpoint changed: WireGuard and names follow */
-        if (!pulling && now >= next_pull) {
-            pl.all = true;
-            pl.ntargets = 0;
-            pull_start(&pl, &pc, first_pull || apply_pending);
-            first_pull = apply_pending = false;
-            next_pull = now + pull_ms;
-            if (nudging)
-                (void)nudge_due(&nd, now, pl.targets, NUDGE_TARGETS); /* this round covers them */
-        } else if (!pulling && nudging) {
-            pl.all = false;
-            pl.ntargets = nudge_due(&nd, now, pl.targets, NUDGE_TARGETS);
-            if (pl.ntargets || apply_pending) {
-                pull_start(&pl, &pc, apply_pending);
-                apply_pending = false;
+        if (changed) /* something learnt (entries or cosignatures): hand-offs it settles */
+            settle_handoffs(&n);
+        /* the pulls the engine says are due, into free workers */
+        for (size_t w = 0; nudging && w < PULL_WORKERS; w++) {
+            if (pc[w].pid > 0)
+                continue;
+            pc[w].nt = 0;
+            while (pc[w].nt < PULL_TARGETS && ppn_ledger_replica_next(nd.engine, now, &pc[w].t[pc[w].nt]) == 1)
+                pc[w].nt++;
+            if (!pc[w].nt && !apply_pending && !first)
+                break;
+            pc[w].force = first || apply_pending;
+            pc[w].first = first;
+            if (pull_start(&pl, &pc[w]) < 0) {
+                for (size_t i = 0; i < pc[w].nt; i++)
+                    (void)ppn_ledger_replica_done(nd.engine, pc[w].t[i].ticket, -EAGAIN, now);
+                pc[w].nt = 0;
+                break;
             }
+            running++;
+            first_left += first;
+            apply_pending = false;
+            if (pc[w].nt < PULL_TARGETS)
+                first = false; /* the first round fitted into the workers started so far */
         }
         struct pollfd pf[MAX_CONNS + 3];
-        /* At most 1 s, so that a signal that lands just before poll() is seen soon. */
-        int idx[MAX_CONNS + 3], np = 0, timeout = pc.pid > 0 ? 50 : 1000;
-        if (nudging && pc.pid <= 0) {
-            int w = nudge_wait_ms(&nd, now);
+        /* At most 1 s, so that a signal that lands just before poll() is seen soon; 50 ms while
+         * pulls run (their end is seen by waitpid). */
+        int idx[MAX_CONNS + 3], np = 0, timeout = running ? 50 : 1000;
+        bool idle_worker = false;
+        for (size_t w = 0; w < PULL_WORKERS; w++)
+            idle_worker |= pc[w].pid <= 0;
+        if (nudging && idle_worker) { /* with every worker busy, a pull due waits for one */
+            int w = ppn_ledger_replica_timeout(nd.engine, now);
             if (w >= 0 && w < timeout)
                 timeout = w;
         }
-        if (pull_ms && pc.pid <= 0) {
-            int w = left_ms(next_pull);
-            if (w < timeout)
-                timeout = w;
-        }
         pf[np].fd = lfd, pf[np].events = POLLIN, idx[np++] = -1;
-        size_t nudge_at = (size_t)np;
         if (nudging)
             for (size_t k = nudge_pollfds(&nd, pf + np); k; k--)
                 idx[np++] = -2;
@@ -976,7 +906,7 @@ int cmd_serve(int argc, char **argv)
             pf[np].fd = conns[i].fd;
             pf[np].events = conns[i].out ? POLLOUT : POLLIN;
             idx[np++] = i;
-            int t = left_ms(conns[i].deadline);
+            int t = tool_left_ms(conns[i].deadline);
             if (t < timeout)
                 timeout = t;
         }
@@ -985,8 +915,7 @@ int cmd_serve(int argc, char **argv)
             r = -errno;
             break;
         }
-        (void)nudge_at;
-        now = now_ms();
+        now = ppnc_now_mono_ms();
         for (int k = 1; pr > 0 && k < np; k++)
             if (idx[k] >= 0 && pf[k].revents && conn_step(&conns[idx[k]], n.ledger_dir, (size_t)max))
                 conn_close(&conns[idx[k]]);
@@ -1011,7 +940,7 @@ int cmd_serve(int argc, char **argv)
                     slot = oldest;
                 }
                 conns[slot].fd = fd;
-                conns[slot].started = now_ms();
+                conns[slot].started = ppnc_now_mono_ms();
                 conns[slot].deadline = conns[slot].started + CONN_DEADLINE_MS;
             }
         }
@@ -1021,11 +950,13 @@ int cmd_serve(int argc, char **argv)
         if (conns[i].fd >= 0)
             conn_close(&conns[i]);
     close(lfd);
-    if (pc.pid > 0) {
-        kill(pc.pid, SIGTERM);
-        waitpid(pc.pid, NULL, 0);
-        close(pc.fd);
-    }
+    for (size_t w = 0; w < PULL_WORKERS; w++)
+        if (pc[w].pid > 0) {
+            kill(pc[w].pid, SIGTERM);
+            waitpid(pc[w].pid, NULL, 0);
+            close(pc[w].fd);
+        }
+    free(pc);
     if (nudging)
         nudge_close(&nd);
     node_wipe(&n);

@@ -10,6 +10,7 @@
 #include "ppn/crypto.h"
 #include "ppn/ledger.h"
 #include "glue.h"
+#include "handoff.h"
 #include "pair.h"
 #include "tool-util.h"
 
@@ -17,13 +18,7 @@
 
 int ledger_open_write_wait(const char *dir, ppn_ledger **ret)
 {
-    /* 'ppn-pair serve' holds the writer only while it applies an answer (milliseconds) */
-    int r;
-    for (int i = 0; (r = ppn_ledger_open(dir, PPN_LEDGER_OPEN_WRITE, ret)) == -EBUSY && i < 100; i++) {
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    return r;
+    return glue_ledger_open_write_wait(dir, ret);
 }
 
 int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret)

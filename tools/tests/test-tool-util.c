@@ -1,13 +1,19 @@
-/* The command-line kit of tool-util: every checker against its edges. */
+/* The command-line kit of tool-util: every checker against its edges; TCP with deadlines. */
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "ppn-common.h"
 #include "tool-util.h"
 
 START_TEST(test_uint)
@@ -163,6 +169,69 @@ START_TEST(test_key_file)
 }
 END_TEST
 
+/* TCP with deadlines (tool-net.c) on the loopback: listen, connect, exact transfers, the
+ * deadline, a peer that closes, refusals. */
+START_TEST(test_tcp)
+{
+    ck_assert_int_eq(tool_left_ms(0), 0);
+    ck_assert_int_eq(tool_left_ms(UINT64_MAX), INT32_MAX);
+    int lfd = -1, cfd = -1, bfd = -1;
+    ck_assert_int_eq(tool_tcp_listen("nonsense", 4, &lfd), -EINVAL);
+    ck_assert_int_eq(tool_tcp_listen("127.0.0.1:70000", 4, &lfd), -EINVAL);
+    ck_assert_int_eq(tool_tcp_listen("127.0.0.1:0", 4, &lfd), 0);
+    ck_assert(fcntl(lfd, F_GETFL) & O_NONBLOCK);
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", ntohs(sa.sin_port));
+    uint64_t t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(tool_tcp_connect(addr, t0 + 2000, false, &cfd), 0);
+    ck_assert(fcntl(cfd, F_GETFL) & O_NONBLOCK);
+    ck_assert_int_eq(tool_tcp_connect(addr, t0 + 2000, true, &bfd), 0);
+    ck_assert(!(fcntl(bfd, F_GETFL) & O_NONBLOCK));
+    close(bfd);
+    int afd = -1;
+    for (int i = 0; i < 200 && afd < 0; i++) {
+        afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (afd < 0)
+            usleep(10000);
+    }
+    ck_assert_int_ge(afd, 0);
+    /* 1 MiB each way, more than the socket buffers hold: the loop with poll */
+    size_t big = 1u << 20;
+    uint8_t *out = malloc(big), *in = calloc(1, big);
+    for (size_t i = 0; i < big; i++)
+        out[i] = (uint8_t)(i * 7);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int r = tool_io_all(afd, true, out, big, ppnc_now_mono_ms() + 10000);
+        _exit(r == 0 ? 0 : 1);
+    }
+    ck_assert_int_eq(tool_io_all(cfd, false, in, big, ppnc_now_mono_ms() + 10000), 0);
+    ck_assert_mem_eq(in, out, big);
+    int st;
+    waitpid(pid, &st, 0);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    /* nothing more comes: the deadline, not before */
+    t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(tool_io_all(cfd, false, in, 1, t0 + 150), -ETIMEDOUT);
+    ck_assert_uint_ge(ppnc_now_mono_ms() - t0, 150);
+    /* the peer closes after 3 of 4 bytes */
+    ck_assert_int_eq(tool_io_all(afd, true, out, 3, t0 + 2000), 0);
+    close(afd);
+    ck_assert_int_eq(tool_io_all(cfd, false, in, 4, ppnc_now_mono_ms() + 2000), -ECONNRESET);
+    close(cfd);
+    close(lfd);
+    /* nobody listens there any more */
+    ck_assert_int_eq(tool_tcp_connect(addr, ppnc_now_mono_ms() + 2000, false, &cfd), -ECONNREFUSED);
+    ck_assert_int_eq(tool_tcp_connect("127.0.0.1", ppnc_now_mono_ms() + 2000, false, &cfd), -EINVAL);
+    ck_assert_int_eq(tool_tcp_connect("127.0.0.1:0", ppnc_now_mono_ms() + 2000, false, &cfd), -EINVAL);
+    free(out);
+    free(in);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tool-util");
@@ -172,6 +241,7 @@ int main(void)
     tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_hostport);
     tcase_add_test(tc, test_key_file);
+    tcase_add_test(tc, test_tcp);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

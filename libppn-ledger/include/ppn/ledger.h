@@ -48,6 +48,8 @@
 extern "C" {
 #endif
 
+struct sockaddr; /* <sys/socket.h>: only pointers to it here */
+
 /* The package version of the library, e.g. "0.1.0".  Static storage. */
 PPN_EXPORT const char *ppn_ledger_version(void);
 
@@ -86,6 +88,10 @@ typedef enum ppn_ledger_constant_id {
     PPN_LEDGER_CONSTANT_SYNC_REQUEST_MAX = 10,
     PPN_LEDGER_CONSTANT_SYNC_ANSWER_MAX = 11,
     PPN_LEDGER_CONSTANT_COSIGNATURES_MAX = 12,
+    PPN_LEDGER_CONSTANT_NUDGE_BYTES = 13,
+    PPN_LEDGER_CONSTANT_REPLICA_MEMBERS_MAX = 14,
+    PPN_LEDGER_CONSTANT_REPLICA_ADDRESS_MAX = 15,
+    PPN_LEDGER_CONSTANT_OPEN_WAIT_MAX_MS = 16,
 } ppn_ledger_constant_id;
 PPN_EXPORT int64_t ppn_ledger_constant(uint32_t id);
 
@@ -254,6 +260,16 @@ PPN_EXPORT int ppn_ledger_open_progress(const char *dir, uint32_t flags,
                                         struct ppn_ledger_report *report,
                                         ppn_ledger_progress_fn fn, void *userdata,
                                         ppn_ledger **ret_ledger);
+
+/* The longest wait ppn_ledger_open_wait takes, in milliseconds (an hour). */
+#define PPN_LEDGER_OPEN_WAIT_MAX_MS 3600000
+/* As ppn_ledger_open, but with PPN_LEDGER_OPEN_WRITE a writer lock that another handle or
+ * process holds is waited for, up to 'timeout_ms' (woken when the holder closes the lock file,
+ * else tried every 20 ms; 0: not at all, as ppn_ledger_open): -EBUSY when it is still held
+ * then.  -EINVAL timeout_ms above PPN_LEDGER_OPEN_WAIT_MAX_MS, NULL dir or ret_ledger, an
+ * unknown flag; otherwise the codes of ppn_ledger_open. */
+PPN_EXPORT int ppn_ledger_open_wait(const char *dir, uint32_t flags, uint32_t timeout_ms,
+                                    ppn_ledger **ret_ledger);
 
 /* Close: syncs the tree cache of a writer and releases the lock.  NULL is fine. */
 PPN_EXPORT void ppn_ledger_free(ppn_ledger *ledger);
@@ -673,6 +689,146 @@ PPN_EXPORT int ppn_ledger_cosignatures(ppn_ledger *ledger, struct ppn_ledger_cos
  * -ENOENT no such cosignature, -ENOBUFS 'size' too small (PPN_LEDGER_CHECKPOINT_MAX suffices). */
 PPN_EXPORT int ppn_ledger_cosignature_note(ppn_ledger *ledger, size_t i, char *buf, size_t size,
                                            size_t *ret_len);
+
+/* ---- The replica service (sans-I/O, doc/sync.md "Nudges" and "The replica service") ------ */
+
+/* What keeps a member's replica current over time: which member to pull from and when —
+ * a periodic round, nudges from members (UDP datagrams the caller receives), pulls the
+ * caller forces, and retries with backoff after a failed pull — and when this ledger's own
+ * checkpoint or cosignatures changed (so the caller nudges the others).  No sockets and no
+ * clock of its own: the caller gives the member set, every datagram it received, the result
+ * of every pull, and 'now_ms' on its monotonic clock; the engine says which pull is due and
+ * how long the caller may sleep (ppn_ledger_replica_timeout, for poll()). */
+
+/* A nudge datagram: "PPNNUDG1", then the sender's checkpoint size (8 bytes big-endian, a hint
+ * never trusted). */
+#define PPN_LEDGER_NUDGE_BYTES 16
+/* Most members a replica service pulls from, and the longest member address it takes
+ * (numeric IPv4 or IPv6, with an optional "/prefix"), in bytes without the NUL. */
+#define PPN_LEDGER_REPLICA_MEMBERS_MAX 1024
+#define PPN_LEDGER_REPLICA_ADDRESS_MAX 63
+
+/* Writes the nudge for 'checkpoint_size' into buf (PPN_LEDGER_NUDGE_BYTES).  -EINVAL NULL;
+ * -ENOBUFS 'size' below PPN_LEDGER_NUDGE_BYTES. */
+PPN_EXPORT int ppn_ledger_nudge_encode(uint64_t checkpoint_size, uint8_t *buf, size_t size,
+                                       size_t *ret_len);
+/* Parses a datagram as a nudge, the length first, then the magic: -EBADMSG not exactly
+ * PPN_LEDGER_NUDGE_BYTES bytes or another magic; -EINVAL NULL buf with len > 0.
+ * *ret_checkpoint_size (may be NULL) is the sender's claim, nothing more. */
+PPN_EXPORT int ppn_ledger_nudge_parse(const uint8_t *buf, size_t len,
+                                      uint64_t *ret_checkpoint_size);
+
+typedef struct ppn_ledger_replica ppn_ledger_replica;
+
+typedef struct ppn_ledger_replica_config {
+    const char *dir;        /* the ledger directory whose 'checkpoint' and 'cosignatures' are
+                               watched (copied); NULL: none (ppn_ledger_replica_check is 0) */
+    uint32_t watched;       /* 1: the caller calls ppn_ledger_replica_check whenever the
+                               directory changed (inotify); 0: the engine looks every second */
+    uint32_t nudge_rate;    /* datagrams looked at per second, at most; 0: 50 */
+    uint64_t pull_ms;       /* between periodic rounds (every member); 0: 10000 */
+    uint64_t nudge_min_ms;  /* at most one nudged pull from a member in this time; 0: 200 */
+    uint64_t retry_min_ms;  /* first retry after a failed pull, doubled after each further
+                               failure up to pull_ms; 0: 250 */
+    uint64_t pull_bound_ms; /* a pull not reported done after this has failed; 0: 75000 */
+    uint64_t reserved[4];   /* zero: room for later fields (doc/API.md, "Structs") */
+} ppn_ledger_replica_config;
+
+typedef struct ppn_ledger_replica_member {
+    const char *name;    /* 1..PPN_LEDGER_TEXT_MAX bytes: for the caller's messages */
+    const char *address; /* its mesh address, "10.8.0.2" or "10.8.0.2/24" (the prefix ignored) */
+    uint64_t reserved[2];
+} ppn_ledger_replica_member;
+
+/* Why a pull is due (the first that applies, in this order). */
+typedef enum ppn_ledger_replica_reason {
+    PPN_LEDGER_REPLICA_NUDGED = 1,   /* the member nudged (nudges meanwhile merged into it) */
+    PPN_LEDGER_REPLICA_FORCED = 2,   /* ppn_ledger_replica_force */
+    PPN_LEDGER_REPLICA_RETRY = 3,    /* the last pull of this member failed */
+    PPN_LEDGER_REPLICA_PERIODIC = 4, /* the periodic round */
+} ppn_ledger_replica_reason;
+
+typedef struct ppn_ledger_replica_pull {
+    uint64_t ticket;  /* for ppn_ledger_replica_done: this member, as long as it stays one */
+    uint32_t reason;  /* a ppn_ledger_replica_reason */
+    uint32_t failures; /* pulls of this member that failed in a row before this one */
+    char name[PPN_LEDGER_TEXT_MAX + 1];
+    char address[PPN_LEDGER_REPLICA_ADDRESS_MAX + 1]; /* without the prefix */
+    uint64_t reserved[2];
+} ppn_ledger_replica_pull;
+
+/* Changes ppn_ledger_replica_check reports (bits). */
+typedef enum ppn_ledger_replica_change {
+    PPN_LEDGER_REPLICA_CHECKPOINT = 1U << 0,   /* '<dir>/checkpoint' changed */
+    PPN_LEDGER_REPLICA_COSIGNATURES = 1U << 1, /* '<dir>/cosignatures' changed */
+} ppn_ledger_replica_change;
+
+typedef struct ppn_ledger_replica_stats {
+    uint64_t nudges;         /* nudges taken from members */
+    uint64_t merged;         /* of those, merged into a pull already due */
+    uint64_t over_budget;    /* datagrams dropped unread: over nudge_rate */
+    uint64_t malformed;      /* not a nudge (length, magic) */
+    uint64_t strangers;      /* a nudge not from a member's address */
+    uint64_t pulls;          /* pulls handed out */
+    uint64_t failed;         /* pulls reported failed or past pull_bound_ms */
+    uint64_t reserved[4];
+} ppn_ledger_replica_stats;
+
+/* A replica service whose first periodic round is due at now_ms, with no members yet; cfg's
+ * files, when given, are looked at now (what they are now is no change).  -EINVAL NULL, a
+ * reserved field not zero, nudge_rate above 100000, pull_ms above 86400000, retry_min_ms above
+ * pull_ms, a dir longer than 4000 bytes; -ENOMEM. */
+PPN_EXPORT int ppn_ledger_replica_new(const ppn_ledger_replica_config *cfg, uint64_t now_ms,
+                                      ppn_ledger_replica **ret_replica);
+/* Frees.  NULL is fine. */
+PPN_EXPORT void ppn_ledger_replica_free(ppn_ledger_replica *r);
+/* The members to pull from (not this node), replacing the previous set: a member whose
+ * address was there keeps its ticket and state (a nudge pending, a pull in flight, its
+ * failures), a new one waits for the next round.  Every member is checked before anything
+ * changes: -EINVAL NULL (with n > 0), a name that is empty or too long, an address that is
+ * not numeric IPv4 or IPv6 (or too long), an address twice; -E2BIG more than
+ * PPN_LEDGER_REPLICA_MEMBERS_MAX; -ENOMEM (the old set kept). */
+PPN_EXPORT int ppn_ledger_replica_set_members(ppn_ledger_replica *r,
+                                              const ppn_ledger_replica_member *members,
+                                              size_t n, uint64_t now_ms);
+/* Takes a datagram received at now_ms from 'from' (a struct sockaddr_in or sockaddr_in6 of
+ * 'fromlen' bytes), cheapest check first: the budget of nudge_rate a second (-EAGAIN, its
+ * bytes not looked at), the length and magic (-EBADMSG), the source address a member's
+ * (-EADDRNOTAVAIL; the port does not matter, an IPv4-mapped IPv6 address is its IPv4 one).
+ * 0: that member's pull is due, at the earliest nudge_min_ms after its last nudged one, merged
+ * with any nudge pending.  -EINVAL NULL r, NULL buf with len > 0, NULL from. */
+PPN_EXPORT int ppn_ledger_replica_datagram(ppn_ledger_replica *r, const uint8_t *buf, size_t len,
+                                           const struct sockaddr *from, size_t fromlen,
+                                           uint64_t now_ms);
+/* Makes a pull of the member at 'address' (NULL: of every member) due now.  -EINVAL NULL r;
+ * -ENOENT no such member. */
+PPN_EXPORT int ppn_ledger_replica_force(ppn_ledger_replica *r, const char *address,
+                                        uint64_t now_ms);
+/* Looks at the directory's 'checkpoint' and 'cosignatures' (device, inode, size,
+ * modification time) — at every call when cfg.watched, else when a second has passed — and
+ * returns the ppn_ledger_replica_change bits of what changed since the last look (0:
+ * nothing).  -EINVAL NULL. */
+PPN_EXPORT int ppn_ledger_replica_check(ppn_ledger_replica *r, uint64_t now_ms);
+/* The next pull due at now_ms: returns 1 with *ret_pull filled (the member is then in flight
+ * until ppn_ledger_replica_done, or pull_bound_ms), 0 when none is due.  A member is never
+ * handed out twice at once; a pull covers every reason it was due for, except a nudge that
+ * arrives while it is in flight.  -EINVAL NULL. */
+PPN_EXPORT int ppn_ledger_replica_next(ppn_ledger_replica *r, uint64_t now_ms,
+                                       ppn_ledger_replica_pull *ret_pull);
+/* The result of the pull with 'ticket': 'result' 0 up to date, > 0 it learned something (the
+ * entries appended), < 0 it failed (the pull's negative errno): the member is retried after
+ * retry_min_ms, doubled after each further failure up to pull_ms (a nudge from it is taken
+ * at once).  -EINVAL NULL; -ENOENT not a pull in flight (the member left, or it passed
+ * pull_bound_ms). */
+PPN_EXPORT int ppn_ledger_replica_done(ppn_ledger_replica *r, uint64_t ticket, int result,
+                                       uint64_t now_ms);
+/* Milliseconds from now_ms until something is due (a pull, a round, a retry, the end of a
+ * pull's bound, a look at the directory); 0: call ppn_ledger_replica_next now.  At most
+ * pull_ms.  -EINVAL NULL. */
+PPN_EXPORT int ppn_ledger_replica_timeout(const ppn_ledger_replica *r, uint64_t now_ms);
+/* Counters since ppn_ledger_replica_new.  -EINVAL NULL. */
+PPN_EXPORT int ppn_ledger_replica_stats_get(const ppn_ledger_replica *r,
+                                            ppn_ledger_replica_stats *ret_stats);
 
 #ifdef __cplusplus
 }
