@@ -237,6 +237,35 @@ int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, ch
     return 0;
 }
 
+int tool_parse_uint_hex(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX])
+{
+    char b[48];
+    unsigned base = 10;
+    const char *p = s ? s : "";
+    if (p[0] == '0' && p[1] == 'x')
+        base = 16, p += 2;
+    if (!*p)
+        return why_set(why, "'%s' is not a whole number (%llu..%llu)", shown(s ? s : "", b),
+                       (unsigned long long)min, (unsigned long long)max);
+    uint64_t v = 0;
+    for (; *p; p++) {
+        unsigned d = *p >= '0' && *p <= '9' ? (unsigned)(*p - '0')
+                     : *p >= 'a' && *p <= 'f' ? (unsigned)(*p - 'a' + 10)
+                     : *p >= 'A' && *p <= 'F' ? (unsigned)(*p - 'A' + 10) : 99;
+        if (d >= base)
+            return why_set(why, "'%s' is not a whole number (%llu..%llu)", shown(s, b), (unsigned long long)min,
+                           (unsigned long long)max);
+        if (v > (UINT64_MAX - d) / base)
+            return why_set(why, "'%s' is above the maximum %llu", shown(s, b), (unsigned long long)max);
+        v = v * base + d;
+    }
+    if (v < min || v > max)
+        return why_set(why, "%llu is out of range %llu..%llu", (unsigned long long)v, (unsigned long long)min,
+                       (unsigned long long)max);
+    *ret = v;
+    return 0;
+}
+
 int tool_parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms,
                           char why[TOOL_WHY_MAX])
 {
