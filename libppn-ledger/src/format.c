@@ -164,56 +164,54 @@ PPN_EXPORT int ppn_ledger_get_json(ppn_ledger *l, uint64_t index, char **ret_jso
 
 /* ---- the current views ---- */
 
+/* The records of one view: into the JSON array 'a', or as text lines after 'indent'. */
 static int view_put(const ppn_ledger *l, uint32_t view, bool json, const char *indent, struct text *t,
                     json_t *a)
 {
+    size_t count = view == PPN_LEDGER_VIEW_MEMBERS ? ppn_ledger_member_count(l)
+                   : view == PPN_LEDGER_VIEW_GRANTS ? ppn_ledger_grant_count(l)
+                   : view == PPN_LEDGER_VIEW_ASSIGNMENTS ? ppn_ledger_assignment_count(l) : 0;
+    if (view < PPN_LEDGER_VIEW_MEMBERS || view > PPN_LEDGER_VIEW_ASSIGNMENTS)
+        return -EINVAL;
     char k[45], w[45];
-    if (view == PPN_LEDGER_VIEW_MEMBERS) {
-        for (size_t i = 0; i < ppn_ledger_member_count(l); i++) {
+    for (size_t i = 0; i < count; i++) {
+        json_t *o = NULL;
+        int r;
+        if (view == PPN_LEDGER_VIEW_MEMBERS) {
             struct ppn_ledger_member m;
-            int r = ppn_ledger_member_get(l, i, &m);
-            if (r < 0)
+            if ((r = ppn_ledger_member_get(l, i, &m)) < 0)
                 return r;
             b64key(k, m.identity);
             b64key(w, m.wg_key);
-            if (json && json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "hostname", m.hostname,
-                                                           "mesh", m.mesh, "endpoint", m.endpoint, "identity", k,
-                                                           "wg_key", w, "entry", (json_int_t)m.index)) < 0)
-                return -ENOMEM;
-            if (!json)
+            if (json)
+                o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "hostname", m.hostname, "mesh", m.mesh, "endpoint",
+                              m.endpoint, "identity", k, "wg_key", w, "entry", (json_int_t)m.index);
+            else
                 put(t, "%s%-16s %-15s %s  %s (entry %" PRIu64 ")\n", indent, m.hostname, m.mesh, k,
                     m.endpoint[0] ? m.endpoint : "-", m.index);
-        }
-    } else if (view == PPN_LEDGER_VIEW_GRANTS) {
-        for (size_t i = 0; i < ppn_ledger_grant_count(l); i++) {
+        } else if (view == PPN_LEDGER_VIEW_GRANTS) {
             struct ppn_ledger_grant g;
-            int r = ppn_ledger_grant_get(l, i, &g);
-            if (r < 0)
+            if ((r = ppn_ledger_grant_get(l, i, &g)) < 0)
                 return r;
             b64key(k, g.subject);
-            if (json && json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "capability", g.capability,
-                                                           "subject", k, "scope", g.scope, "entry",
-                                                           (json_int_t)g.index)) < 0)
-                return -ENOMEM;
-            if (!json)
+            if (json)
+                o = json_pack("{s:s,s:s,s:s,s:I}", "capability", g.capability, "subject", k, "scope", g.scope,
+                              "entry", (json_int_t)g.index);
+            else
                 put(t, "%s%-12s %s%s%s (entry %" PRIu64 ")\n", indent, g.capability, k,
                     g.scope[0] ? " scope " : "", g.scope, g.index);
-        }
-    } else if (view == PPN_LEDGER_VIEW_ASSIGNMENTS) {
-        for (size_t i = 0; i < ppn_ledger_assignment_count(l); i++) {
+        } else {
             struct ppn_ledger_assignment as;
-            int r = ppn_ledger_assignment_get(l, i, &as);
-            if (r < 0)
+            if ((r = ppn_ledger_assignment_get(l, i, &as)) < 0)
                 return r;
             b64key(k, as.node);
-            if (json && json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "vm", as.vm, "node", k, "entry",
-                                                           (json_int_t)as.index)) < 0)
-                return -ENOMEM;
-            if (!json)
+            if (json)
+                o = json_pack("{s:s,s:s,s:I}", "vm", as.vm, "node", k, "entry", (json_int_t)as.index);
+            else
                 put(t, "%s%-16s on %s (entry %" PRIu64 ")\n", indent, as.vm, k, as.index);
         }
-    } else {
-        return -EINVAL;
+        if (json && json_array_append_new(a, o) < 0)
+            return -ENOMEM;
     }
     return 0;
 }
@@ -242,16 +240,24 @@ PPN_EXPORT int ppn_ledger_view_format(const ppn_ledger *l, uint32_t view, uint32
     return text_done(&t, ret);
 }
 
+/* The root of the whole ledger in hex. */
+static int root_hex(ppn_ledger *l, char hx[65])
+{
+    uint8_t root[32];
+    int r = ppn_ledger_root(l, ppn_ledger_size(l), root);
+    if (r == 0)
+        hex32(hx, root);
+    return r;
+}
+
 PPN_EXPORT int ppn_ledger_describe(ppn_ledger *l, char **ret_text)
 {
     if (!l || !ret_text)
         return -EINVAL;
-    uint8_t root[32];
     char hx[65];
-    int r = ppn_ledger_root(l, ppn_ledger_size(l), root);
+    int r = root_hex(l, hx);
     if (r < 0)
         return r;
-    hex32(hx, root);
     struct text t = {0};
     put(&t, "ledger %s\n  origin %s\n  mesh   %s\n  size   %" PRIu64 "\n  root   %s\n", ppn_ledger_dir(l),
         ppn_ledger_origin(l), ppn_ledger_mesh_range(l), ppn_ledger_size(l), hx);
@@ -278,12 +284,10 @@ PPN_EXPORT int ppn_ledger_verify_summary(ppn_ledger *l, uint32_t flags, char **r
         put(&t, "%s: %" PRIu64 " entries verified\n", ppn_ledger_dir(l), ppn_ledger_size(l));
         return text_done(&t, ret);
     }
-    uint8_t root[32];
     char hx[65];
-    int r = ppn_ledger_root(l, ppn_ledger_size(l), root);
+    int r = root_hex(l, hx);
     if (r < 0)
         return r;
-    hex32(hx, root);
     return json_done(json_pack("{s:s,s:s,s:I,s:s,s:b}", "dir", ppn_ledger_dir(l), "origin", ppn_ledger_origin(l),
                                "entries", (json_int_t)ppn_ledger_size(l), "root", hx, "verified", 1),
                      ret);
@@ -328,78 +332,61 @@ PPN_EXPORT int ppn_ledger_checkpoint_to_json(const char *note, size_t len, char 
 
 /* ---- proofs ---- */
 
-static void put_proof(struct text *t, const uint8_t *proof, size_t n, bool json)
+/* Inclusion of entry a in the tree of size b, or consistency of sizes a and b: the proof made,
+ * verified against the ledger's roots, and printed with the two hashes it links. */
+static int proof_format(ppn_ledger *l, bool consistency, uint64_t a, uint64_t b, uint32_t flags, char **ret)
 {
-    char hx[65];
+    if (!l || !ret || (flags & ~(uint32_t)PPN_LEDGER_FORMAT_JSON))
+        return -EINVAL;
+    if ((consistency ? a > b : a >= b) || b > ppn_ledger_size(l))
+        return -EINVAL;
+    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], h1[32], h2[32];
+    size_t n;
+    int r = consistency ? ppn_ledger_prove_consistency(l, a, b, proof, PPN_LEDGER_PROOF_MAX, &n)
+                        : ppn_ledger_prove_inclusion(l, a, b, proof, PPN_LEDGER_PROOF_MAX, &n);
+    if (r < 0 || (r = consistency ? ppn_ledger_root(l, a, h1) : ppn_ledger_leaf_hash(l, a, h1)) < 0 ||
+        (r = ppn_ledger_root(l, b, h2)) < 0)
+        return r;
+    r = consistency ? ppn_ledger_merkle_verify_consistency(a, b, h1, h2, proof, n)
+                    : ppn_ledger_merkle_verify_inclusion(h1, a, b, proof, n, h2);
+    if (r < 0)
+        return r;
+    char x1[65], x2[65];
+    hex32(x1, h1);
+    hex32(x2, h2);
+    struct text t = {0};
+    bool json = flags & PPN_LEDGER_FORMAT_JSON;
+    if (json && consistency)
+        put(&t, "{\"old_size\":%" PRIu64 ",\"new_size\":%" PRIu64 ",\"old_root\":\"%s\",\"new_root\":\"%s\",\"proof\":[",
+            a, b, x1, x2);
+    else if (json)
+        put(&t, "{\"index\":%" PRIu64 ",\"size\":%" PRIu64 ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":[", a, b,
+            x1, x2);
+    else if (consistency)
+        put(&t, "old size  %" PRIu64 "\nold root  %s\nnew size  %" PRIu64 "\nnew root  %s\n", a, x1, b, x2);
+    else
+        put(&t, "index     %" PRIu64 "\nsize      %" PRIu64 "\nleaf hash %s\nroot      %s\n", a, b, x1, x2);
+    if (!json)
+        put(&t, "proof (%zu hashes):\n", n);
     for (size_t i = 0; i < n; i++) {
-        hex32(hx, proof + 32 * i);
-        if (json)
-            put(t, "%s\"%s\"", i ? "," : "", hx);
-        else
-            put(t, "  %s\n", hx);
+        hex32(x1, proof + 32 * i);
+        put(&t, json ? "%s\"%s\"" : "%s  %s\n", json && i ? "," : "", x1);
     }
+    if (json)
+        put(&t, "]}");
+    return text_done(&t, ret);
 }
 
 PPN_EXPORT int ppn_ledger_inclusion_format(ppn_ledger *l, uint64_t index, uint64_t size, uint32_t flags,
                                            char **ret)
 {
-    if (!l || !ret || (flags & ~(uint32_t)PPN_LEDGER_FORMAT_JSON))
-        return -EINVAL;
-    if (index >= size || size > ppn_ledger_size(l))
-        return -EINVAL;
-    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], leaf[32], root[32];
-    size_t n;
-    int r;
-    if ((r = ppn_ledger_prove_inclusion(l, index, size, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
-        (r = ppn_ledger_leaf_hash(l, index, leaf)) < 0 || (r = ppn_ledger_root(l, size, root)) < 0 ||
-        (r = ppn_ledger_merkle_verify_inclusion(leaf, index, size, proof, n, root)) < 0)
-        return r;
-    char lh[65], rh[65];
-    hex32(lh, leaf);
-    hex32(rh, root);
-    struct text t = {0};
-    if (flags & PPN_LEDGER_FORMAT_JSON) {
-        put(&t, "{\"index\":%" PRIu64 ",\"size\":%" PRIu64 ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":[",
-            index, size, lh, rh);
-        put_proof(&t, proof, n, true);
-        put(&t, "]}");
-    } else {
-        put(&t, "index     %" PRIu64 "\nsize      %" PRIu64 "\nleaf hash %s\nroot      %s\nproof (%zu hashes):\n",
-            index, size, lh, rh, n);
-        put_proof(&t, proof, n, false);
-    }
-    return text_done(&t, ret);
+    return proof_format(l, false, index, size, flags, ret);
 }
 
 PPN_EXPORT int ppn_ledger_consistency_format(ppn_ledger *l, uint64_t old_size, uint64_t new_size,
                                              uint32_t flags, char **ret)
 {
-    if (!l || !ret || (flags & ~(uint32_t)PPN_LEDGER_FORMAT_JSON))
-        return -EINVAL;
-    if (old_size > new_size || new_size > ppn_ledger_size(l))
-        return -EINVAL;
-    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], ra[32], rb[32];
-    size_t n;
-    int r;
-    if ((r = ppn_ledger_prove_consistency(l, old_size, new_size, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
-        (r = ppn_ledger_root(l, old_size, ra)) < 0 || (r = ppn_ledger_root(l, new_size, rb)) < 0 ||
-        (r = ppn_ledger_merkle_verify_consistency(old_size, new_size, ra, rb, proof, n)) < 0)
-        return r;
-    char ha[65], hb[65];
-    hex32(ha, ra);
-    hex32(hb, rb);
-    struct text t = {0};
-    if (flags & PPN_LEDGER_FORMAT_JSON) {
-        put(&t, "{\"old_size\":%" PRIu64 ",\"new_size\":%" PRIu64 ",\"old_root\":\"%s\",\"new_root\":\"%s\",\"proof\":[",
-            old_size, new_size, ha, hb);
-        put_proof(&t, proof, n, true);
-        put(&t, "]}");
-    } else {
-        put(&t, "old size  %" PRIu64 "\nold root  %s\nnew size  %" PRIu64 "\nnew root  %s\nproof (%zu hashes):\n",
-            old_size, ha, new_size, hb, n);
-        put_proof(&t, proof, n, false);
-    }
-    return text_done(&t, ret);
+    return proof_format(l, true, old_size, new_size, flags, ret);
 }
 
 /* ---- secret keys in key files ---- */

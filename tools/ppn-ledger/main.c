@@ -614,6 +614,8 @@ static int cmd_checkpoint(int argc, char **argv)
 }
 
 /* ---- proofs ---- */
+#define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
+#define CONSISTENCY_USAGE "DIR OLD [NEW] [--json]"
 /* "DIR N [M] [--json]", the arguments of prove and consistency: the directory and
  * one or two numbers named n_name and m_name.  *ret_has_m says whether M was given.  Returns 0,
  * or the exit status of a usage error (already reported). */
@@ -641,70 +643,56 @@ static int parse_dir_numbers(int argc, char **argv, const char *cmd, const char 
     return 0;
 }
 
-/* A proof from libppn-ledger's formatter, or its failure named with the directory. */
-static int print_proof(int r, char **t, bool json, const char *verb, const char *dir)
+/* prove and consistency: "DIR N [M] [--json]", the proof printed by libppn-ledger, which makes
+ * and verifies it; M defaults to the ledger's size. */
+static int run_proof(int argc, char **argv, bool consistency)
 {
-    if ((r = print_text(r, t, json)) < 0)
-        return tool_fail(verb, dir, r);
-    return 0;
+    const char *cmd = consistency ? "consistency" : "prove";
+    const char *usage = consistency ? CONSISTENCY_USAGE : PROVE_USAGE;
+    bool json = false, has_m = false;
+    const char *dir = NULL;
+    uint64_t a = 0, b = 0;
+    int u = parse_dir_numbers(argc, argv, cmd, usage, consistency ? "OLD" : "INDEX", consistency ? "NEW" : "SIZE",
+                              &json, &dir, &a, &b, &has_m);
+    if (u)
+        return u;
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    if (!has_m)
+        b = ppn_ledger_size(l);
+    char what[96], *t;
+    uint32_t f = json ? PPN_LEDGER_FORMAT_JSON : 0;
+    int r;
+    if ((consistency ? a > b : a >= b) || b > ppn_ledger_size(l)) {
+        snprintf(what, sizeof(what), consistency ? "sizes %" PRIu64 " to %" PRIu64 : "entry %" PRIu64 " in size %" PRIu64,
+                 a, b);
+        r = tool_fail(consistency ? "prove consistency of" : "prove", what, -ERANGE);
+    } else if ((r = print_text(consistency ? ppn_ledger_consistency_format(l, a, b, f, &t)
+                                           : ppn_ledger_inclusion_format(l, a, b, f, &t),
+                               &t, json)) < 0) {
+        tool_fail(consistency ? "prove consistency in" : "prove inclusion in", dir, r);
+    }
+    ppn_ledger_free(l);
+    return r != 0;
 }
 
-#define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
 static int cmd_prove(int argc, char **argv)
 {
     if (help_if(argc, argv, "prove", PROVE_USAGE,
                 "Prints an RFC 9162 inclusion proof of entry INDEX in the tree of SIZE entries\n"
                 "(default: the whole ledger), with the leaf hash and the root; verifies it first."))
         return 0;
-    bool json, has_size;
-    const char *dir;
-    uint64_t index, size = 0;
-    int u = parse_dir_numbers(argc, argv, "prove", PROVE_USAGE, "INDEX", "SIZE", &json, &dir, &index, &size,
-                              &has_size);
-    if (u)
-        return u;
-    ppn_ledger *l;
-    if (open_ledger(dir, 0, &l) < 0)
-        return 1;
-    if (!has_size)
-        size = ppn_ledger_size(l);
-    char what[96], *t;
-    snprintf(what, sizeof(what), "entry %" PRIu64 " in size %" PRIu64, index, size);
-    int r = index >= size || size > ppn_ledger_size(l)
-                ? tool_fail("prove", what, -ERANGE)
-                : print_proof(ppn_ledger_inclusion_format(l, index, size, json ? PPN_LEDGER_FORMAT_JSON : 0, &t),
-                              &t, json, "prove inclusion in", dir);
-    ppn_ledger_free(l);
-    return r != 0;
+    return run_proof(argc, argv, false);
 }
 
-#define CONSISTENCY_USAGE "DIR OLD [NEW] [--json]"
 static int cmd_consistency(int argc, char **argv)
 {
     if (help_if(argc, argv, "consistency", CONSISTENCY_USAGE,
                 "Prints an RFC 9162 consistency proof between tree sizes OLD and NEW (default: the\n"
                 "whole ledger), with both roots; verifies it first."))
         return 0;
-    bool json, has_new;
-    const char *dir;
-    uint64_t a, b = 0;
-    int u = parse_dir_numbers(argc, argv, "consistency", CONSISTENCY_USAGE, "OLD", "NEW", &json, &dir, &a, &b,
-                              &has_new);
-    if (u)
-        return u;
-    ppn_ledger *l;
-    if (open_ledger(dir, 0, &l) < 0)
-        return 1;
-    if (!has_new)
-        b = ppn_ledger_size(l);
-    char what[96], *t;
-    snprintf(what, sizeof(what), "sizes %" PRIu64 " to %" PRIu64, a, b);
-    int r = a > b || b > ppn_ledger_size(l)
-                ? tool_fail("prove consistency of", what, -ERANGE)
-                : print_proof(ppn_ledger_consistency_format(l, a, b, json ? PPN_LEDGER_FORMAT_JSON : 0, &t), &t,
-                              json, "prove consistency in", dir);
-    ppn_ledger_free(l);
-    return r != 0;
+    return run_proof(argc, argv, true);
 }
 
 /* ---- export, import ---- */
