@@ -156,6 +156,12 @@ numopt "unexpected argument 'extra'" append "$T" append P --key admin.key many.j
 numopt "unexpected argument 'extra'" append "$T" append P --signed e1.cbor extra
 [ "$(stat -c %s P/entries)" = "$size_before" ] || fail "append with a stray argument wrote"
 numopt "unexpected argument '9'" prove "$T" prove P 1 2 9
+numopt "unexpected argument 'x'" show "$T" show P 1 x
+numopt "unexpected argument 'x'" verify "$T" verify P x
+numopt "unexpected argument 'x'" checkpoint "$T" checkpoint P x
+numopt "unexpected argument 'x'" export "$T" export P x
+numopt "unexpected argument 'x'" import "$T" import P P0 x
+numopt "unexpected argument 'x'" pubkey "$T" pubkey admin.key x
 # key files: one policy (tools/tool-util.h): group or others with any access, or another
 # owner, is refused with one line naming the file and its mode, and nothing is written
 cp admin.key open.key; chmod 644 open.key

@@ -448,7 +448,7 @@ static int cmd_show(int argc, char **argv)
             return usage_error("show", SHOW_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else if (!idxs) idxs = argv[i];
-        else return usage_error("show", SHOW_USAGE, "too many arguments");
+        else return no_operands("show", SHOW_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("show", SHOW_USAGE, "DIR is needed");
@@ -544,7 +544,7 @@ static int cmd_verify(int argc, char **argv)
         }
         else if (argv[i][0] == '-') return usage_error("verify", VERIFY_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("verify", VERIFY_USAGE, "too many arguments");
+        else return no_operands("verify", VERIFY_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("verify", VERIFY_USAGE, "DIR is needed");
@@ -580,7 +580,7 @@ static int cmd_checkpoint(int argc, char **argv)
         else if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
         else if (argv[i][0] == '-') return usage_error("checkpoint", CHECKPOINT_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("checkpoint", CHECKPOINT_USAGE, "too many arguments");
+        else return no_operands("checkpoint", CHECKPOINT_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("checkpoint", CHECKPOINT_USAGE, "DIR is needed");
@@ -708,7 +708,7 @@ static int cmd_export(int argc, char **argv)
         if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] == '-') return usage_error("export", EXPORT_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("export", EXPORT_USAGE, "too many arguments");
+        else return no_operands("export", EXPORT_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("export", EXPORT_USAGE, "DIR is needed");
@@ -737,7 +737,7 @@ static int cmd_import(int argc, char **argv)
         if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
         else if (argv[i][0] == '-') return usage_error("import", IMPORT_USAGE, "unknown option");
         else if (np < 2) pos[np++] = argv[i];
-        else return usage_error("import", IMPORT_USAGE, "too many arguments");
+        else return no_operands("import", IMPORT_USAGE, argc, argv, i);
     }
     if (np != 2)
         return usage_error("import", IMPORT_USAGE, "DIR and SOURCE-DIR are needed");
@@ -810,8 +810,10 @@ static int cmd_pubkey(int argc, char **argv)
     if (help_if(argc, argv, "pubkey", PUBKEY_USAGE,
                 "Prints the Ed25519 public key (base64) of a key file, for use in entries."))
         return 0;
-    if (argc != 2 || argv[1][0] == '-')
+    if (argc < 2 || argv[1][0] == '-')
         return usage_error("pubkey", PUBKEY_USAGE, "KEYFILE is needed");
+    if (no_operands("pubkey", PUBKEY_USAGE, argc, argv, 2))
+        return 1;
     uint8_t sk[64];
     int r = load_key(argv[1], sk);
     if (r != 0)
