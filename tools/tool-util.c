@@ -1,4 +1,5 @@
 #include "tool-util.h"
+#include "ppn-common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,17 +126,7 @@ int tool_error(const char *fmt, ...)
 
 int tool_write_all(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return ppnc_write_all(fd, buf, len); /* the one write loop, common/ */
 }
 
 int tool_read_secret_line(int fd, const char *prompt, char *buf, size_t size)
