@@ -171,3 +171,50 @@ int ppnc_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret
     *ret_len = len;
     return 0;
 }
+
+int ppnc_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len)
+{
+    size_t cap = max < 4096 ? max : 4096, len = 0;
+    uint8_t *buf = malloc(cap + 1);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= max) {
+                uint8_t probe;
+                ssize_t n = ppnc_read_full(fd, &probe, 1);
+                if (n != 0) {
+                    ppnc_wipe(buf, cap);
+                    free(buf);
+                    return n < 0 ? (int)n : -EFBIG;
+                }
+                break;
+            }
+            size_t ncap = cap * 2 > max ? max : cap * 2;
+            uint8_t *nb = malloc(ncap + 1);
+            if (!nb) {
+                ppnc_wipe(buf, cap);
+                free(buf);
+                return -ENOMEM;
+            }
+            memcpy(nb, buf, len); /* not realloc: the old copy is wiped (it may hold a key) */
+            ppnc_wipe(buf, cap);
+            free(buf);
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t n = ppnc_read_full(fd, buf + len, cap - len);
+        if (n < 0) {
+            ppnc_wipe(buf, cap);
+            free(buf);
+            return (int)n;
+        }
+        len += (size_t)n;
+        if (len < cap)
+            break;
+    }
+    buf[len] = 0;
+    *ret_data = buf;
+    *ret_len = len;
+    return 0;
+}

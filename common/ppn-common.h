@@ -29,6 +29,11 @@ int ppnc_open_stat(const char *path, int flags, struct stat *ret_st);
  * -EFBIG if larger than 'max'.  The caller frees *ret_data. */
 int ppnc_read_file(const char *path, size_t max, uint8_t **ret_data, size_t *ret_len);
 
+/* Read 'fd' (a pipe, a terminal, a file) to its end, at most 'max' bytes, into a malloc'd
+ * buffer (NUL-terminated, the NUL not counted); the fd is not closed.  -EFBIG if there is more.
+ * What was read is wiped before it is freed on failure (it may be a key). */
+int ppnc_read_fd(int fd, size_t max, uint8_t **ret_data, size_t *ret_len);
+
 /* write()/read() loops that retry on EINTR and short counts. */
 int ppnc_write_all(int fd, const void *buf, size_t len);
 ssize_t ppnc_read_full(int fd, void *buf, size_t len); /* count read, short only at EOF */

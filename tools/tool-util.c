@@ -1,4 +1,5 @@
 #include "tool-util.h"
+#include "ppn-common.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,17 +126,7 @@ int tool_error(const char *fmt, ...)
 
 int tool_write_all(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return ppnc_write_all(fd, buf, len); /* the one write loop, common/ */
 }
 
 int tool_read_secret_line(int fd, const char *prompt, char *buf, size_t size)
@@ -214,27 +205,43 @@ static const char *shown(const char *s, char buf[48])
     return buf;
 }
 
-int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX])
+/* The number in 'p' (after any prefix of 's') in 'base' (10 or 16) within [min, max]. */
+static int parse_uint_base(const char *s, const char *p, unsigned base, uint64_t min, uint64_t max, uint64_t *ret,
+                           char why[TOOL_WHY_MAX])
 {
     char b[48];
-    if (!s || !*s)
-        return why_set(why, "a number in %llu..%llu is needed", (unsigned long long)min,
-                       (unsigned long long)max);
     uint64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
+    for (const char *q = p; *q || q == p; q++) {
+        unsigned d = *q >= '0' && *q <= '9' ? (unsigned)(*q - '0')
+                     : base == 16 && *q >= 'a' && *q <= 'f' ? (unsigned)(*q - 'a' + 10)
+                     : base == 16 && *q >= 'A' && *q <= 'F' ? (unsigned)(*q - 'A' + 10) : 99;
+        if (d >= base)
             return why_set(why, "'%s' is not a whole number (%llu..%llu)", shown(s, b), (unsigned long long)min,
                            (unsigned long long)max);
-        unsigned d = (unsigned)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10)
+        if (v > (UINT64_MAX - d) / base)
             return why_set(why, "'%s' is above the maximum %llu", shown(s, b), (unsigned long long)max);
-        v = v * 10 + d;
+        v = v * base + d;
     }
     if (v < min || v > max)
         return why_set(why, "%llu is out of range %llu..%llu", (unsigned long long)v, (unsigned long long)min,
                        (unsigned long long)max);
     *ret = v;
     return 0;
+}
+
+int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX])
+{
+    if (!s || !*s)
+        return why_set(why, "a number in %llu..%llu is needed", (unsigned long long)min,
+                       (unsigned long long)max);
+    return parse_uint_base(s, s, 10, min, max, ret, why);
+}
+
+int tool_parse_uint_hex(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX])
+{
+    if (s && s[0] == '0' && s[1] == 'x')
+        return parse_uint_base(s, s + 2, 16, min, max, ret, why);
+    return tool_parse_uint(s, min, max, ret, why);
 }
 
 int tool_parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms,

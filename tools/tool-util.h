@@ -53,6 +53,9 @@ bool tool_confirm(const char *question);
 
 /* A whole decimal number in [min, max] (no sign, no spaces, no suffix). */
 int tool_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX]);
+/* As tool_parse_uint, and hexadecimal after "0x" (still no sign, no spaces, no suffix; a
+ * leading 0 is decimal), as wg(8) reads a fwmark. */
+int tool_parse_uint_hex(const char *s, uint64_t min, uint64_t max, uint64_t *ret, char why[TOOL_WHY_MAX]);
 /* Seconds in [min_ms, max_ms] as milliseconds; "1.5" allowed. */
 int tool_parse_seconds_ms(const char *s, uint64_t min_ms, uint64_t max_ms, uint64_t *ret_ms,
                           char why[TOOL_WHY_MAX]);

@@ -126,12 +126,42 @@ for v in abc -1 257; do
   [ "$rc" = 1 ] && [ "$(wc -l <err)" = 2 ] && grep -q -- "--threads" err && grep -q "^Usage: ppn-ledger verify" err ||
     fail "verify --threads $v: exit $rc, $(cat err)"
 done
-for v in abc -1 18446744073709551616; do
-  rc=0; "$T" show P "$v" >out 2>err || rc=$?
-  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger show" err || fail "show INDEX $v: exit $rc, $(cat err)"
-  rc=0; "$T" prove P "$v" >out 2>err || rc=$?
-  [ "$rc" = 1 ] && grep -q "^Usage: ppn-ledger prove" err || fail "prove N $v: exit $rc, $(cat err)"
+numopt() { # NAME USAGE-COMMAND command...: exit 1, one line naming NAME, the usage line, no output
+  local name=$1 cmd=$2; shift 2
+  rc=0; "$@" >out 2>err || rc=$?
+  [ "$rc" = 1 ] && [ "$(wc -l <err)" = 2 ] && head -1 err | grep -q -- "$name" &&
+    grep -q "^Usage: ppn-ledger $cmd" err && [ ! -s out ] || fail "$*: exit $rc, $(cat err out)"
+}
+# indices and tree sizes: 0 .. 2^63-1
+for v in abc -1 9223372036854775808; do
+  numopt INDEX show "$T" show P "$v"
+  numopt INDEX prove "$T" prove P "$v"
+  numopt SIZE prove "$T" prove P 1 "$v"
+  numopt OLD consistency "$T" consistency P "$v"
+  numopt NEW consistency "$T" consistency P 1 "$v"
 done
+"$T" show P 9223372036854775807 2>err && fail "show of an index past the end"
+grep -q "Failed to show entry '9223372036854775807'" err || fail "show INDEX at the maximum: $(cat err)"
+# the environment: PPN_LEDGER_PROGRESS_DELAY_MS 0..3600000 ms, checked before any command runs
+for v in abc -1 3600001; do
+  numopt PPN_LEDGER_PROGRESS_DELAY_MS "<command>" env PPN_LEDGER_PROGRESS_DELAY_MS="$v" "$T" init E --origin o.example --mesh 10.8.0.0/24 --key admin.key
+  [ ! -e E ] || fail "init with PPN_LEDGER_PROGRESS_DELAY_MS=$v created E"
+done
+PPN_LEDGER_PROGRESS_DELAY_MS=3600000 "$T" verify P >/dev/null || fail "PPN_LEDGER_PROGRESS_DELAY_MS at its maximum"
+# stray positional arguments are refused, naming the first, before anything happens
+numopt "unexpected argument '10.9.0.0/24'" init "$T" init E --origin o.example --mesh 10.8.0.0/24 --key admin.key 10.9.0.0/24
+[ ! -e E ] || fail "init with a stray argument created E"
+size_before=$(stat -c %s P/entries)
+numopt "unexpected argument 'extra'" append "$T" append P --key admin.key many.jsonl extra
+numopt "unexpected argument 'extra'" append "$T" append P --signed e1.cbor extra
+[ "$(stat -c %s P/entries)" = "$size_before" ] || fail "append with a stray argument wrote"
+numopt "unexpected argument '9'" prove "$T" prove P 1 2 9
+numopt "unexpected argument 'x'" show "$T" show P 1 x
+numopt "unexpected argument 'x'" verify "$T" verify P x
+numopt "unexpected argument 'x'" checkpoint "$T" checkpoint P x
+numopt "unexpected argument 'x'" export "$T" export P x
+numopt "unexpected argument 'x'" import "$T" import P P0 x
+numopt "unexpected argument 'x'" pubkey "$T" pubkey admin.key x
 # key files: one policy (tools/tool-util.h): group or others with any access, or another
 # owner, is refused with one line naming the file and its mode, and nothing is written
 cp admin.key open.key; chmod 644 open.key

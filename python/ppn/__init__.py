@@ -11,6 +11,7 @@ library's errno.  The libraries are found through $PPN_LIBDIR, else the
 dynamic linker's search path (libppn-<name>.so.1).
 """
 import ctypes
+import json
 import os
 
 __all__ = ["Ledger", "code_generate", "code_parse", "CodeError", "Heartbeat", "sign_heartbeat",
@@ -73,6 +74,30 @@ _m_vincl = _fn(_ledger, "ppn_ledger_merkle_verify_inclusion", _c.c_int, _c.c_cha
                _c.c_char_p, _c.c_size_t, _c.c_char_p)
 _m_vcons = _fn(_ledger, "ppn_ledger_merkle_verify_consistency", _c.c_int, _c.c_uint64, _c.c_uint64, _c.c_char_p,
                _c.c_char_p, _c.c_char_p, _c.c_size_t)
+
+_libc = _c.CDLL(None)
+_free = _fn(_libc, "free", None, _c.c_void_p)
+_FORMAT_JSON = 1
+# Room for a struct ppn_ledger_entry, which is only passed from ppn_ledger_get to
+# ppn_ledger_entry_describe, never read here (1664 bytes in ABI 1, a frozen record).
+_ENTRY_STRUCT_SIZE = 4096
+_l_get = _fn(_ledger, "ppn_ledger_get", _c.c_int, _c.c_void_p, _c.c_uint64, _c.c_void_p)
+_l_describe = _fn(_ledger, "ppn_ledger_describe", _c.c_int, _c.c_void_p, _c.POINTER(_c.c_void_p))
+_l_edesc = _fn(_ledger, "ppn_ledger_entry_describe", _c.c_int, _c.c_void_p, _c.POINTER(_c.c_void_p))
+_l_get_json = _fn(_ledger, "ppn_ledger_get_json", _c.c_int, _c.c_void_p, _c.c_uint64, _c.POINTER(_c.c_void_p))
+_l_view_name = _fn(_ledger, "ppn_ledger_view_from_name", _c.c_int, _c.c_char_p, _c.POINTER(_c.c_uint32))
+_l_view = _fn(_ledger, "ppn_ledger_view_format", _c.c_int, _c.c_void_p, _c.c_uint32, _c.c_uint32,
+              _c.POINTER(_c.c_void_p))
+
+
+def _format(what, fn, *args):
+    """fn(*args, &text): the malloc'd string a libppn-ledger formatter returns, as str (freed)."""
+    ptr = _c.c_void_p()
+    _check(fn(*args, _c.byref(ptr)), what)
+    try:
+        return _c.string_at(ptr.value).decode()
+    finally:
+        _free(ptr)
 
 
 def _hash_buf():
@@ -139,6 +164,34 @@ class Ledger:
 
     def prove_consistency(self, old_size, new_size=None):
         return self._proof(_l_cons, old_size, len(self) if new_size is None else new_size, "consistency proof")
+
+    # What ppn-ledger prints, from the library (PPN_LEDGER_1.4): the same bytes as the tool.
+    def describe(self):
+        """The summary `ppn-ledger show` prints before its entries."""
+        return _format("describe", _l_describe, self._h)
+
+    def entry_text(self, index):
+        """Entry 'index' as `ppn-ledger show DIR INDEX` prints it."""
+        return "".join(self.show(index, index + 1))
+
+    def show(self, start=0, stop=None):
+        """The entries' lines as `ppn-ledger show` prints them, one string per entry."""
+        out = []
+        for i in range(start, len(self) if stop is None else stop):
+            ent = (_c.c_uint8 * _ENTRY_STRUCT_SIZE)()
+            _check(_l_get(self._h, i, ent), f"entry {i}")
+            out.append(_format(f"entry {i}", _l_edesc, ent))
+        return out
+
+    def entry_json(self, index):
+        """Entry 'index' as a dict, with its "leaf_hash" (`ppn-ledger show DIR INDEX --json`)."""
+        return json.loads(_format(f"entry {index}", _l_get_json, self._h, index))
+
+    def view(self, name):
+        """The current members, grants or assignments as a list of dicts (`show --view NAME --json`)."""
+        v = _c.c_uint32()
+        _check(_l_view_name(name.encode(), _c.byref(v)), f"view {name!r}")
+        return json.loads(_format(f"view {name}", _l_view, self._h, v.value, _FORMAT_JSON))
 
 
 def leaf_hash(data):

@@ -4,6 +4,7 @@ Run by meson (test 'python'): PPN_LIBDIR is the build directory, PPN_LEDGER_TOOL
 the ppn-ledger binary that writes the ledger this test reads."""
 import base64
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -87,6 +88,29 @@ class LedgerTest(unittest.TestCase):
             with self.assertRaises(OSError) as e:
                 lg.prove_inclusion(11)
             self.assertEqual(e.exception.errno, 22)
+
+    def test_prints_what_the_tool_prints(self):
+        """The library's forms (PPN_LEDGER_1.4) are the tool's output, byte for byte."""
+        show = subprocess.run([TOOL, "show", self.dir], check=True, capture_output=True, text=True).stdout
+        with ppn.Ledger(self.dir) as lg:
+            self.assertEqual(lg.describe() + "entries:\n" + "".join(lg.show()), show)
+            self.assertEqual(lg.entry_text(3),
+                             subprocess.run([TOOL, "show", self.dir, "3"], check=True, capture_output=True,
+                                            text=True).stdout.split("entries:\n")[-1])
+            one = subprocess.run([TOOL, "show", self.dir, "4", "--json"], check=True, capture_output=True,
+                                 text=True).stdout
+            self.assertEqual(lg.entry_json(4), json.loads(one))
+            self.assertEqual(lg.entry_json(4)["leaf_hash"], lg.leaf_hash(4).hex())
+            members = lg.view("members")
+            self.assertEqual(len(members), 10)
+            self.assertEqual(members, json.loads(subprocess.run([TOOL, "show", self.dir, "--view", "members", "--json"],
+                                                                check=True, capture_output=True, text=True).stdout))
+            with self.assertRaises(OSError) as e:
+                lg.view("member")
+            self.assertEqual(e.exception.errno, 22)
+            with self.assertRaises(OSError) as e:
+                lg.entry_json(11)
+            self.assertEqual(e.exception.errno, 2)
 
     def test_missing_ledger(self):
         with self.assertRaises(OSError) as e:

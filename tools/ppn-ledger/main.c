@@ -7,12 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <stdarg.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
+#include "ppn-common.h"
 #include "ppn/ledger.h"
 #include "tool-util.h"
 
@@ -28,67 +29,62 @@ static void print_json(json_t *o)
     json_decref(o);
 }
 
-static int usage_error(const char *cmd, const char *usage, const char *msg)
+/* The kit's usage error (tool_usage_error) under the name "ppn-ledger <cmd>": one line naming
+ * the problem, the usage line, exit 1.  Under --json one JSON object under "ppn-ledger". */
+static int usage_error(const char *cmd, const char *usage, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int usage_error(const char *cmd, const char *usage, const char *fmt, ...)
 {
-    fprintf(stderr, "ppn-ledger %s: %s\n", cmd, msg);
-    fprintf(stderr, "Usage: ppn-ledger %s %s\n", cmd, usage);
+    char name[64], u[256], m[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof(m), fmt, ap);
+    va_end(ap);
+    snprintf(name, sizeof(name), "ppn-ledger %s", cmd);
+    snprintf(u, sizeof(u), "%s %s", cmd, usage);
+    if (!tool_json_errors())
+        tool_set_name(name);
+    tool_usage_error(tool_json_errors() ? u : usage, "%s", m);
+    tool_set_name("ppn-ledger");
     return 1;
 }
 
-static int read_all_fd(int fd, uint8_t **ret, size_t *ret_len, size_t max);
+/* Stray positional arguments from argv[first] on: refused (tool_no_operands). */
+static int no_operands(const char *cmd, const char *usage, int argc, char **argv, int first)
+{
+    char name[64], u[256];
+    snprintf(name, sizeof(name), "ppn-ledger %s", cmd);
+    snprintf(u, sizeof(u), "%s %s", cmd, usage);
+    if (!tool_json_errors())
+        tool_set_name(name);
+    int r = tool_no_operands(argc, argv, first, tool_json_errors() ? u : usage);
+    tool_set_name("ppn-ledger");
+    return r;
+}
 
+/* A number operand or option value in [0, max], or the usage error naming it. */
+static int parse_number(const char *cmd, const char *usage, const char *name, const char *s, uint64_t max,
+                        uint64_t *ret)
+{
+    char why[TOOL_WHY_MAX];
+    if (tool_parse_uint(s, 0, max, ret, why) < 0)
+        return usage_error(cmd, usage, "%s: %s", name, why);
+    return 0;
+}
+
+/* Indices and tree sizes of a ledger stay below 2^63 (PPN_LEDGER_PROOF_MAX). */
+#define INDEX_MAX ((uint64_t)INT64_MAX)
+
+/* A whole file, or stdin for "-", of at most 'max' bytes. */
 static int read_all(const char *path, uint8_t **ret, size_t *ret_len, size_t max)
 {
     int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
     if (fd < 0)
         return -errno;
-    return read_all_fd(fd, ret, ret_len, max);
-}
-
-/* Reads 'fd' to its end and closes it (unless it is stdin). */
-static int read_all_fd(int fd, uint8_t **ret, size_t *ret_len, size_t max)
-{
-    size_t cap = 4096, n = 0;
-    uint8_t *b = malloc(cap + 1);
-    int r = 0;
-    while (b) {
-        if (n == cap) {
-            if (cap >= max) {
-                r = -E2BIG;
-                break;
-            }
-            uint8_t *nb = realloc(b, cap * 2 + 1);
-            if (!nb) {
-                r = -ENOMEM;
-                break;
-            }
-            b = nb;
-            cap *= 2;
-        }
-        ssize_t k = read(fd, b + n, cap - n);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            r = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        n += (size_t)k;
-    }
+    int r = ppnc_read_fd(fd, max, ret, ret_len);
     if (fd > 0)
         close(fd);
-    if (!b)
-        return -ENOMEM;
-    if (r < 0) {
-        sodium_memzero(b, cap);
-        free(b);
-        return r;
-    }
-    b[n] = 0;
-    *ret = b;
-    *ret_len = n;
-    return 0;
+    return r;
 }
 
 /* A key file holds the 64-byte libsodium Ed25519 secret key, raw or in base64 or hex, or a
@@ -105,60 +101,21 @@ static int load_key(const char *path, uint8_t sk[64])
         if (k != 0)
             return k;
     }
-    int r = read_all_fd(fd, &b, &n, 4096);
+    int r = ppnc_read_fd(fd, 4096, &b, &n);
+    if (fd > 0)
+        close(fd);
     if (r < 0)
         return r;
-    uint8_t raw[64], pk[32];
-    size_t got = 0, all = n;
-    r = -EBADMSG;
-    while (n && (b[n - 1] == '\n' || b[n - 1] == '\r' || b[n - 1] == ' '))
-        n--;
-    /* Hex first: 64 hex digits (a seed) are also valid base64, and 64 raw bytes could be
-     * anything.  Then base64, then 64 raw bytes. */
-    bool is_hex = (n == 64 || n == 128) && strspn((char *)b, "0123456789abcdefABCDEF") >= n;
-    if (is_hex) {
-        if (sodium_hex2bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL) != 0)
-            got = 0;
-    } else if (all != 64 && sodium_base642bin(raw, sizeof(raw), (char *)b, n, NULL, &got, NULL,
-                                              sodium_base64_VARIANT_ORIGINAL) != 0) {
-        got = 0;
-    } else if (all == 64) {
-        memcpy(raw, b, 64);
-        got = 64;
-    }
-    if (got == 64) {
-        memcpy(sk, raw, 64);
-        r = 0;
-    } else if (got == 32) {
-        crypto_sign_seed_keypair(pk, sk, raw);
-        r = 0;
-    }
-    n = all;
-    if (r == 0) {
-        /* The public half must belong to the seed. */
-        crypto_sign_ed25519_sk_to_pk(pk, sk);
-        uint8_t chk[64];
-        crypto_sign_seed_keypair(pk, chk, sk);
-        if (memcmp(chk, sk, 64) != 0)
-            r = -EKEYREJECTED;
-        sodium_memzero(chk, sizeof(chk));
-    }
-    sodium_memzero(raw, sizeof(raw));
+    r = ppn_ledger_secret_key_parse(b, n, sk);
     sodium_memzero(b, n);
     free(b);
     return r;
 }
 
-static void b64key(char out[45], const uint8_t k[32])
-{
-    sodium_bin2base64(out, 45, k, 32, sodium_base64_VARIANT_ORIGINAL);
-}
-
 static int report_open_error(const char *dir, int r, const struct ppn_ledger_report *rep)
 {
-    static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
     if (rep->error_index != UINT64_MAX || rep->error_offset != UINT64_MAX) {
-        const char *f = rep->error_file < 4 ? files[rep->error_file] : "?";
+        const char *f = ppn_ledger_file_name(rep->error_file);
         if (rep->error_index != UINT64_MAX)
             fprintf(stderr, "ppn-ledger: Failed to open '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s'\n",
                     dir, strerror(-r), rep->error_index, rep->error_offset, f);
@@ -177,23 +134,20 @@ struct progress {
     bool shown;
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* PPN_LEDGER_PROGRESS_DELAY_MS, checked in main() before any command runs. */
+#define PROGRESS_DELAY_ENV "PPN_LEDGER_PROGRESS_DELAY_MS"
+#define PROGRESS_DELAY_MAX_MS 3600000
+static uint64_t progress_delay_ms = 1000;
 
 /* Shown once an operation has run PPN_LEDGER_PROGRESS_DELAY_MS (default 1000: quick ones stay
  * silent), then every 200 ms. */
 static void show_progress(void *ud, const char *what, uint64_t done, uint64_t total)
 {
     struct progress *p = ud;
-    uint64_t now = mono_ms();
+    uint64_t now = ppnc_now_mono_ms();
     if (!p->start_ms) {
-        const char *d = getenv("PPN_LEDGER_PROGRESS_DELAY_MS");
         p->start_ms = now;
-        p->delay_ms = d ? strtoull(d, NULL, 10) : 1000;
+        p->delay_ms = progress_delay_ms;
     }
     if (now - p->start_ms < p->delay_ms)
         return;
@@ -294,8 +248,10 @@ static int cmd_init(int argc, char **argv)
         else if (c == 'k') keyf = optarg;
         else return usage_error("init", INIT_USAGE, "unknown option");
     }
-    if (optind + 1 != argc || !origin || !mesh || !keyf)
+    if (optind >= argc || !origin || !mesh || !keyf)
         return usage_error("init", INIT_USAGE, "DIR, --origin, --mesh and --key are needed");
+    if (no_operands("init", INIT_USAGE, argc, argv, optind + 1))
+        return 1;
     struct ppn_ledger_entry g;
     memset(&g, 0, sizeof(g));
     g.type = PPN_LEDGER_ENTRY_GENESIS;
@@ -342,8 +298,10 @@ static int cmd_append(int argc, char **argv)
         else if (c == 's') signedf = optarg;
         else return usage_error("append", APPEND_USAGE, "unknown option");
     }
-    if (optind >= argc || (!keyf == !signedf) || argc - optind > (keyf ? 2 : 1))
+    if (optind >= argc || (!keyf == !signedf))
         return usage_error("append", APPEND_USAGE, "DIR and either --key or --signed are needed");
+    if (no_operands("append", APPEND_USAGE, argc, argv, optind + (keyf ? 2 : 1)))
+        return 1;
     const char *dir = argv[optind];
     const char *in = signedf ? signedf : (optind + 1 < argc ? argv[optind + 1] : "-");
     uint8_t *data;
@@ -441,90 +399,31 @@ static int cmd_append(int argc, char **argv)
 }
 
 /* ---- show ---- */
-static void print_entry(const struct ppn_ledger_entry *e)
+/* Text from a libppn-ledger formatter on stdout (freed); 'nl' adds the newline a JSON value
+ * lacks.  0, or the formatter's error. */
+static int print_text(int r, char **t, bool nl)
 {
-    char a[45], s[45], w[45];
-    b64key(a, e->author);
-    b64key(s, e->subject);
-    b64key(w, e->wg_key);
-    uint32_t t = e->type == PPN_LEDGER_ENTRY_SUPERSEDE ? e->replacement_type : e->type;
-    printf("%6" PRIu64 "  %-11s  by %s", e->index, ppn_ledger_entry_type_name(e->type), a);
-    if (e->type == PPN_LEDGER_ENTRY_SUPERSEDE)
-        printf("\n        replaces %" PRIu64 " with %s", e->target, t ? ppn_ledger_entry_type_name(t) : "nothing");
-    switch (t) {
-    case PPN_LEDGER_ENTRY_GENESIS:
-        printf("\n        origin %s, mesh %s, administrator %s", e->text, e->mesh, s);
-        break;
-    case PPN_LEDGER_ENTRY_NODE_JOIN:
-        printf("\n        node %s (%s) wg %s mesh %s endpoint %s", s, e->hostname, w, e->mesh,
-               e->endpoint[0] ? e->endpoint : "(none)");
-        break;
-    case PPN_LEDGER_ENTRY_NODE_REVOKE:
-        printf("\n        node %s%s%s", s, e->text[0] ? ", reason: " : "", e->text);
-        break;
-    case PPN_LEDGER_ENTRY_CAP_GRANT:
-    case PPN_LEDGER_ENTRY_CAP_REVOKE:
-        printf("\n        %s to %s%s%s", e->capability, s, e->scope[0] ? " scope " : "", e->scope);
-        break;
-    case PPN_LEDGER_ENTRY_VM_ASSIGN:
-        printf("\n        VM %s on node %s", e->text, s);
-        break;
-    }
-    printf("\n");
+    if (r < 0)
+        return r;
+    fputs(*t, stdout);
+    if (nl)
+        putchar('\n');
+    free(*t);
+    return 0;
 }
 
 /* One current view of the ledger: members, grants or assignments. */
-static int show_view(const char *dir, const char *view, bool json)
+static int show_view(const char *dir, uint32_t view, bool json)
 {
     ppn_ledger *l;
     if (open_ledger(dir, 0, &l) < 0)
         return 1;
-    json_t *a = json_array();
-    char k[45], w[45];
-    if (!strcmp(view, "members")) {
-        for (size_t i = 0; i < ppn_ledger_member_count(l); i++) {
-            struct ppn_ledger_member m;
-            ppn_ledger_member_get(l, i, &m);
-            b64key(k, m.identity);
-            b64key(w, m.wg_key);
-            if (json)
-                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:I}", "hostname", m.hostname, "mesh",
-                                                   m.mesh, "endpoint", m.endpoint, "identity", k, "wg_key", w,
-                                                   "entry", (json_int_t)m.index));
-            else
-                printf("%-16s %-15s %s  %s (entry %" PRIu64 ")\n", m.hostname, m.mesh, k,
-                       m.endpoint[0] ? m.endpoint : "-", m.index);
-        }
-    } else if (!strcmp(view, "grants")) {
-        for (size_t i = 0; i < ppn_ledger_grant_count(l); i++) {
-            struct ppn_ledger_grant g;
-            ppn_ledger_grant_get(l, i, &g);
-            b64key(k, g.subject);
-            if (json)
-                json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "capability", g.capability, "subject", k,
-                                                   "scope", g.scope, "entry", (json_int_t)g.index));
-            else
-                printf("%-12s %s%s%s (entry %" PRIu64 ")\n", g.capability, k, g.scope[0] ? " scope " : "", g.scope,
-                       g.index);
-        }
-    } else {
-        for (size_t i = 0; i < ppn_ledger_assignment_count(l); i++) {
-            struct ppn_ledger_assignment as;
-            ppn_ledger_assignment_get(l, i, &as);
-            b64key(k, as.node);
-            if (json)
-                json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "vm", as.vm, "node", k, "entry",
-                                                   (json_int_t)as.index));
-            else
-                printf("%-16s on %s (entry %" PRIu64 ")\n", as.vm, k, as.index);
-        }
-    }
+    char *t;
+    int r = print_text(ppn_ledger_view_format(l, view, json ? PPN_LEDGER_FORMAT_JSON : 0, &t), &t, json);
+    if (r < 0)
+        tool_fail("format the view of", dir, r);
     ppn_ledger_free(l);
-    if (json)
-        print_json(a);
-    else
-        json_decref(a);
-    return 0;
+    return r < 0;
 }
 
 #define SHOW_USAGE "DIR [INDEX] [--json | --raw | --hex] [--view members|grants|assignments]"
@@ -545,19 +444,24 @@ static int cmd_show(int argc, char **argv)
         else if (!strcmp(argv[i], "--view") && i + 1 < argc) view = argv[++i];
         else if (!strcmp(argv[i], "--raw")) raw = true;
         else if (!strcmp(argv[i], "--hex")) hexout = true;
-        else if (argv[i][0] == '-' && argv[i][1]) return usage_error("show", SHOW_USAGE, "unknown option");
+        else if (argv[i][0] == '-' && argv[i][1] && (argv[i][1] < '0' || argv[i][1] > '9'))
+            return usage_error("show", SHOW_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
         else if (!idxs) idxs = argv[i];
-        else return usage_error("show", SHOW_USAGE, "too many arguments");
+        else return no_operands("show", SHOW_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("show", SHOW_USAGE, "DIR is needed");
-    if (view && strcmp(view, "members") && strcmp(view, "grants") && strcmp(view, "assignments"))
+    uint32_t v_id = 0;
+    if (view && ppn_ledger_view_from_name(view, &v_id) < 0)
         return usage_error("show", SHOW_USAGE, "--view is members, grants or assignments");
     if (view && (idxs || raw || hexout))
         return usage_error("show", SHOW_USAGE, "--view goes without INDEX, --raw and --hex");
     if (view)
-        return show_view(dir, view, json);
+        return show_view(dir, v_id, json);
+    uint64_t v = 0;
+    if (idxs && parse_number("show", SHOW_USAGE, "INDEX", idxs, INDEX_MAX, &v))
+        return 1;
     if ((raw || hexout) && (!idxs || json || (raw && hexout)))
         return usage_error("show", SHOW_USAGE, "--raw and --hex need one INDEX and go alone");
     ppn_ledger *l;
@@ -565,13 +469,6 @@ static int cmd_show(int argc, char **argv)
         return 1;
     uint64_t from = 0, to = ppn_ledger_size(l);
     if (idxs) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(idxs, &end, 10);
-        if (errno || *end || idxs[0] == '-') {
-            ppn_ledger_free(l);
-            return usage_error("show", SHOW_USAGE, "INDEX must be a number");
-        }
         if (v >= to) {
             ppn_ledger_free(l);
             return tool_fail("show entry", idxs, -ENOENT);
@@ -597,61 +494,28 @@ static int cmd_show(int argc, char **argv)
             return r < 0 ? tool_fail("write entry", idxs, r) : 0;
         }
     }
-    uint8_t root[32];
-    char hx[65];
-    ppn_ledger_root(l, ppn_ledger_size(l), root);
-    sodium_bin2hex(hx, sizeof(hx), root, 32);
-    if (!json && !idxs) {
-        char k[45];
-        printf("ledger %s\n  origin %s\n  mesh   %s\n  size   %" PRIu64 "\n  root   %s\n", dir,
-               ppn_ledger_origin(l), ppn_ledger_mesh_range(l), ppn_ledger_size(l), hx);
-        printf("members (%zu):\n", ppn_ledger_member_count(l));
-        for (size_t i = 0; i < ppn_ledger_member_count(l); i++) {
-            struct ppn_ledger_member m;
-            ppn_ledger_member_get(l, i, &m);
-            b64key(k, m.identity);
-            printf("  %-16s %-15s %s  %s (entry %" PRIu64 ")\n", m.hostname, m.mesh, k,
-                   m.endpoint[0] ? m.endpoint : "-", m.index);
-        }
-        printf("grants (%zu):\n", ppn_ledger_grant_count(l));
-        for (size_t i = 0; i < ppn_ledger_grant_count(l); i++) {
-            struct ppn_ledger_grant g;
-            ppn_ledger_grant_get(l, i, &g);
-            b64key(k, g.subject);
-            printf("  %-12s %s%s%s (entry %" PRIu64 ")\n", g.capability, k, g.scope[0] ? " scope " : "", g.scope, g.index);
-        }
-        printf("assignments (%zu):\n", ppn_ledger_assignment_count(l));
-        for (size_t i = 0; i < ppn_ledger_assignment_count(l); i++) {
-            struct ppn_ledger_assignment a;
-            ppn_ledger_assignment_get(l, i, &a);
-            b64key(k, a.node);
-            printf("  %-16s on %s (entry %" PRIu64 ")\n", a.vm, k, a.index);
-        }
-        printf("entries:\n");
-    }
     int r = 0;
-    for (uint64_t i = from; i < to; i++) {
+    char *t;
+    if (!json && !idxs) {
+        if ((r = print_text(ppn_ledger_describe(l, &t), &t, false)) < 0)
+            tool_fail("describe", dir, r);
+        else
+            printf("entries:\n");
+    }
+    for (uint64_t i = from; i < to && r == 0; i++) {
+        if (json) {
+            if ((r = print_text(ppn_ledger_get_json(l, i, &t), &t, true)) < 0)
+                tool_fail("format entry", dir, r);
+            continue;
+        }
         struct ppn_ledger_entry e;
         if ((r = ppn_ledger_get(l, i, &e)) < 0) {
             char what[64];
             snprintf(what, sizeof(what), "entry %" PRIu64, i);
             tool_fail("read", what, r);
-            break;
+        } else if ((r = print_text(ppn_ledger_entry_describe(&e, &t), &t, false)) < 0) {
+            tool_fail("format entry", dir, r);
         }
-        if (json) {
-            char *js;
-            uint8_t leaf[32];
-            if ((r = ppn_ledger_entry_to_json(&e, &js)) < 0 || (r = ppn_ledger_leaf_hash(l, i, leaf)) < 0) {
-                tool_fail("format entry", dir, r);
-                break;
-            }
-            sodium_bin2hex(hx, sizeof(hx), leaf, 32);
-            /* insert the leaf hash before the closing brace */
-            js[strlen(js) - 1] = 0;
-            printf("%s,\"leaf_hash\":\"%s\"}\n", js, hx);
-            free(js);
-        } else
-            print_entry(&e);
     }
     ppn_ledger_free(l);
     return r < 0;
@@ -673,15 +537,14 @@ static int cmd_verify(int argc, char **argv)
             json = true;
             tool_set_json_errors(true);
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char why[TOOL_WHY_MAX];
             uint64_t v;
-            if (tool_parse_uint(argv[++i], 0, 256, &v, why) < 0)
-                return usage_error("verify", VERIFY_USAGE, "--threads: 0 (one per CPU) to 256");
+            if (parse_number("verify", VERIFY_USAGE, "--threads (0: one per CPU)", argv[++i], 256, &v))
+                return 1;
             threads = (unsigned)v;
         }
         else if (argv[i][0] == '-') return usage_error("verify", VERIFY_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("verify", VERIFY_USAGE, "too many arguments");
+        else return no_operands("verify", VERIFY_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("verify", VERIFY_USAGE, "DIR is needed");
@@ -693,18 +556,11 @@ static int cmd_verify(int argc, char **argv)
     progress_on(l, &pr, dir);
     int r = ppn_ledger_verify(l, threads, &rep);
     progress_off(l, &pr);
-    if (r < 0) {
+    char *t;
+    if (r < 0)
         report_open_error(dir, r, &rep);
-    } else if (json) {
-        uint8_t root[32];
-        char hx[65];
-        ppn_ledger_root(l, ppn_ledger_size(l), root);
-        sodium_bin2hex(hx, sizeof(hx), root, 32);
-        print_json(json_pack("{s:s,s:s,s:I,s:s,s:b}", "dir", dir, "origin", ppn_ledger_origin(l), "entries",
-                             (json_int_t)ppn_ledger_size(l), "root", hx, "verified", 1));
-    } else {
-        printf("%s: %" PRIu64 " entries verified\n", dir, ppn_ledger_size(l));
-    }
+    else if ((r = print_text(ppn_ledger_verify_summary(l, json ? PPN_LEDGER_FORMAT_JSON : 0, &t), &t, json)) < 0)
+        tool_fail("summarize the verification of", dir, r);
     ppn_ledger_free(l);
     return r < 0;
 }
@@ -724,7 +580,7 @@ static int cmd_checkpoint(int argc, char **argv)
         else if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
         else if (argv[i][0] == '-') return usage_error("checkpoint", CHECKPOINT_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("checkpoint", CHECKPOINT_USAGE, "too many arguments");
+        else return no_operands("checkpoint", CHECKPOINT_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("checkpoint", CHECKPOINT_USAGE, "DIR is needed");
@@ -746,18 +602,10 @@ static int cmd_checkpoint(int argc, char **argv)
         sodium_memzero(sk, sizeof(sk));
     } else if ((r = ppn_ledger_checkpoint_get(l, note, sizeof(note), &len)) < 0)
         tool_fail("read checkpoint of", dir, r);
+    char *t;
     if (r == 0 && json) {
-        /* the note's body: origin, size, base64 root (C2SP tlog-checkpoint) */
-        char body[PPN_LEDGER_CHECKPOINT_MAX];
-        size_t bl = len < sizeof(body) - 1 ? len : sizeof(body) - 1;
-        memcpy(body, note, bl);
-        body[bl] = '\0';
-        char *l1 = strtok(body, "\n"), *l2 = strtok(NULL, "\n"), *l3 = strtok(NULL, "\n");
-        char nt[PPN_LEDGER_CHECKPOINT_MAX];
-        memcpy(nt, note, len);
-        nt[len < sizeof(nt) ? len : sizeof(nt) - 1] = '\0';
-        print_json(json_pack("{s:s,s:I,s:s,s:s}", "origin", l1 ? l1 : "", "size",
-                             (json_int_t)strtoull(l2 ? l2 : "0", NULL, 10), "root", l3 ? l3 : "", "note", nt));
+        if ((r = print_text(ppn_ledger_checkpoint_to_json(note, len, &t), &t, true)) < 0)
+            tool_fail("read checkpoint of", dir, r);
     } else if (r == 0) {
         fwrite(note, 1, len, stdout);
     }
@@ -766,34 +614,13 @@ static int cmd_checkpoint(int argc, char **argv)
 }
 
 /* ---- proofs ---- */
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end || !*s || s[0] == '-')
-        return -EINVAL;
-    *v = x;
-    return 0;
-}
-
-static void print_proof(const uint8_t *proof, size_t n, bool json)
-{
-    char hx[65];
-    for (size_t i = 0; i < n; i++) {
-        sodium_bin2hex(hx, sizeof(hx), proof + 32 * i, 32);
-        if (json)
-            printf("%s\"%s\"", i ? "," : "", hx);
-        else
-            printf("  %s\n", hx);
-    }
-}
-
+#define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
+#define CONSISTENCY_USAGE "DIR OLD [NEW] [--json]"
 /* "DIR N [M] [--json]", the arguments of prove and consistency: the directory and
- * one or two numbers.  *ret_has_m says whether M was given.  Returns 0, or the exit
- * status of a usage error (already reported). */
+ * one or two numbers named n_name and m_name.  *ret_has_m says whether M was given.  Returns 0,
+ * or the exit status of a usage error (already reported). */
 static int parse_dir_numbers(int argc, char **argv, const char *cmd, const char *usage,
-                             const char *what, bool *ret_json, const char **ret_dir,
+                             const char *n_name, const char *m_name, bool *ret_json, const char **ret_dir,
                              uint64_t *ret_n, uint64_t *ret_m, bool *ret_has_m)
 {
     const char *pos[3] = {0};
@@ -801,111 +628,71 @@ static int parse_dir_numbers(int argc, char **argv, const char *cmd, const char 
     *ret_json = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) *ret_json = true;
-        else if (argv[i][0] == '-') return usage_error(cmd, usage, "unknown option");
+        else if (argv[i][0] == '-' && argv[i][1] && (argv[i][1] < '0' || argv[i][1] > '9'))
+            return usage_error(cmd, usage, "unknown option");
         else if (np < 3) pos[np++] = argv[i];
-        else return usage_error(cmd, usage, "too many arguments");
+        else return no_operands(cmd, usage, argc, argv, i);
     }
-    if (np < 2 || parse_u64(pos[1], ret_n) < 0 || (np == 3 && parse_u64(pos[2], ret_m) < 0))
-        return usage_error(cmd, usage, what);
+    if (np < 2)
+        return usage_error(cmd, usage, "DIR and a numeric %s are needed", n_name);
+    if (parse_number(cmd, usage, n_name, pos[1], INDEX_MAX, ret_n) ||
+        (np == 3 && parse_number(cmd, usage, m_name, pos[2], INDEX_MAX, ret_m)))
+        return 1;
     *ret_dir = pos[0];
     *ret_has_m = np == 3;
     return 0;
 }
 
-#define PROVE_USAGE "DIR INDEX [SIZE] [--json]"
+/* prove and consistency: "DIR N [M] [--json]", the proof printed by libppn-ledger, which makes
+ * and verifies it; M defaults to the ledger's size. */
+static int run_proof(int argc, char **argv, bool consistency)
+{
+    const char *cmd = consistency ? "consistency" : "prove";
+    const char *usage = consistency ? CONSISTENCY_USAGE : PROVE_USAGE;
+    bool json = false, has_m = false;
+    const char *dir = NULL;
+    uint64_t a = 0, b = 0;
+    int u = parse_dir_numbers(argc, argv, cmd, usage, consistency ? "OLD" : "INDEX", consistency ? "NEW" : "SIZE",
+                              &json, &dir, &a, &b, &has_m);
+    if (u)
+        return u;
+    ppn_ledger *l;
+    if (open_ledger(dir, 0, &l) < 0)
+        return 1;
+    if (!has_m)
+        b = ppn_ledger_size(l);
+    char what[96], *t;
+    uint32_t f = json ? PPN_LEDGER_FORMAT_JSON : 0;
+    int r;
+    if ((consistency ? a > b : a >= b) || b > ppn_ledger_size(l)) {
+        snprintf(what, sizeof(what), consistency ? "sizes %" PRIu64 " to %" PRIu64 : "entry %" PRIu64 " in size %" PRIu64,
+                 a, b);
+        r = tool_fail(consistency ? "prove consistency of" : "prove", what, -ERANGE);
+    } else if ((r = print_text(consistency ? ppn_ledger_consistency_format(l, a, b, f, &t)
+                                           : ppn_ledger_inclusion_format(l, a, b, f, &t),
+                               &t, json)) < 0) {
+        tool_fail(consistency ? "prove consistency in" : "prove inclusion in", dir, r);
+    }
+    ppn_ledger_free(l);
+    return r != 0;
+}
+
 static int cmd_prove(int argc, char **argv)
 {
     if (help_if(argc, argv, "prove", PROVE_USAGE,
                 "Prints an RFC 9162 inclusion proof of entry INDEX in the tree of SIZE entries\n"
                 "(default: the whole ledger), with the leaf hash and the root; verifies it first."))
         return 0;
-    bool json, has_size;
-    const char *dir;
-    uint64_t index, size = 0;
-    int u = parse_dir_numbers(argc, argv, "prove", PROVE_USAGE, "DIR and a numeric INDEX are needed",
-                              &json, &dir, &index, &size, &has_size);
-    if (u)
-        return u;
-    ppn_ledger *l;
-    if (open_ledger(dir, 0, &l) < 0)
-        return 1;
-    if (!has_size)
-        size = ppn_ledger_size(l);
-    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], leaf[32], root[32];
-    size_t n;
-    int r;
-    if (index >= size || size > ppn_ledger_size(l)) {
-        char what[96];
-        snprintf(what, sizeof(what), "entry %" PRIu64 " in size %" PRIu64, index, size);
-        r = tool_fail("prove", what, -ERANGE);
-    } else if ((r = ppn_ledger_prove_inclusion(l, index, size, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
-               (r = ppn_ledger_leaf_hash(l, index, leaf)) < 0 || (r = ppn_ledger_root(l, size, root)) < 0 ||
-               (r = ppn_ledger_merkle_verify_inclusion(leaf, index, size, proof, n, root)) < 0) {
-        r = tool_fail("prove inclusion in", dir, r);
-    } else {
-        char lh[65], rh[65];
-        sodium_bin2hex(lh, sizeof(lh), leaf, 32);
-        sodium_bin2hex(rh, sizeof(rh), root, 32);
-        if (json) {
-            printf("{\"index\":%" PRIu64 ",\"size\":%" PRIu64 ",\"leaf_hash\":\"%s\",\"root\":\"%s\",\"proof\":[", index, size, lh, rh);
-            print_proof(proof, n, true);
-            printf("]}\n");
-        } else {
-            printf("index     %" PRIu64 "\nsize      %" PRIu64 "\nleaf hash %s\nroot      %s\nproof (%zu hashes):\n", index, size, lh, rh, n);
-            print_proof(proof, n, false);
-        }
-        r = 0;
-    }
-    ppn_ledger_free(l);
-    return r != 0;
+    return run_proof(argc, argv, false);
 }
 
-#define CONSISTENCY_USAGE "DIR OLD [NEW] [--json]"
 static int cmd_consistency(int argc, char **argv)
 {
     if (help_if(argc, argv, "consistency", CONSISTENCY_USAGE,
                 "Prints an RFC 9162 consistency proof between tree sizes OLD and NEW (default: the\n"
                 "whole ledger), with both roots; verifies it first."))
         return 0;
-    bool json, has_new;
-    const char *dir;
-    uint64_t a, b = 0;
-    int u = parse_dir_numbers(argc, argv, "consistency", CONSISTENCY_USAGE, "DIR and a numeric OLD are needed",
-                              &json, &dir, &a, &b, &has_new);
-    if (u)
-        return u;
-    ppn_ledger *l;
-    if (open_ledger(dir, 0, &l) < 0)
-        return 1;
-    if (!has_new)
-        b = ppn_ledger_size(l);
-    uint8_t proof[PPN_LEDGER_PROOF_MAX * 32], ra[32], rb[32];
-    size_t n;
-    int r;
-    if (a > b || b > ppn_ledger_size(l)) {
-        char what[96];
-        snprintf(what, sizeof(what), "sizes %" PRIu64 " to %" PRIu64, a, b);
-        r = tool_fail("prove consistency of", what, -ERANGE);
-    } else if ((r = ppn_ledger_prove_consistency(l, a, b, proof, PPN_LEDGER_PROOF_MAX, &n)) < 0 ||
-               (r = ppn_ledger_root(l, a, ra)) < 0 || (r = ppn_ledger_root(l, b, rb)) < 0 ||
-               (r = ppn_ledger_merkle_verify_consistency(a, b, ra, rb, proof, n)) < 0) {
-        r = tool_fail("prove consistency in", dir, r);
-    } else {
-        char ha[65], hb[65];
-        sodium_bin2hex(ha, sizeof(ha), ra, 32);
-        sodium_bin2hex(hb, sizeof(hb), rb, 32);
-        if (json) {
-            printf("{\"old_size\":%" PRIu64 ",\"new_size\":%" PRIu64 ",\"old_root\":\"%s\",\"new_root\":\"%s\",\"proof\":[", a, b, ha, hb);
-            print_proof(proof, n, true);
-            printf("]}\n");
-        } else {
-            printf("old size  %" PRIu64 "\nold root  %s\nnew size  %" PRIu64 "\nnew root  %s\nproof (%zu hashes):\n", a, ha, b, hb, n);
-            print_proof(proof, n, false);
-        }
-        r = 0;
-    }
-    ppn_ledger_free(l);
-    return r != 0;
+    return run_proof(argc, argv, true);
 }
 
 /* ---- export, import ---- */
@@ -921,7 +708,7 @@ static int cmd_export(int argc, char **argv)
         if (!strcmp(argv[i], "--output") && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] == '-') return usage_error("export", EXPORT_USAGE, "unknown option");
         else if (!dir) dir = argv[i];
-        else return usage_error("export", EXPORT_USAGE, "too many arguments");
+        else return no_operands("export", EXPORT_USAGE, argc, argv, i);
     }
     if (!dir)
         return usage_error("export", EXPORT_USAGE, "DIR is needed");
@@ -950,7 +737,7 @@ static int cmd_import(int argc, char **argv)
         if (!strcmp(argv[i], "--json")) { json = true; tool_set_json_errors(true); }
         else if (argv[i][0] == '-') return usage_error("import", IMPORT_USAGE, "unknown option");
         else if (np < 2) pos[np++] = argv[i];
-        else return usage_error("import", IMPORT_USAGE, "too many arguments");
+        else return no_operands("import", IMPORT_USAGE, argc, argv, i);
     }
     if (np != 2)
         return usage_error("import", IMPORT_USAGE, "DIR and SOURCE-DIR are needed");
@@ -967,8 +754,7 @@ static int cmd_import(int argc, char **argv)
     snprintf(why, sizeof(why), "%s", ppn_ledger_last_error(l));
     uint64_t size = ppn_ledger_size(l);
     ppn_ledger_free(l);
-    static const char *files[] = {"entries", "tree", "checkpoint", "nodes.jsonl"};
-    const char *file = rep.error_file < 4 ? files[rep.error_file] : "?";
+    const char *file = ppn_ledger_file_name(rep.error_file);
     if (r < 0 && rep.fork) {
         char a[65], b[65];
         sodium_bin2hex(a, sizeof(a), rep.ours, 32);
@@ -1024,14 +810,16 @@ static int cmd_pubkey(int argc, char **argv)
     if (help_if(argc, argv, "pubkey", PUBKEY_USAGE,
                 "Prints the Ed25519 public key (base64) of a key file, for use in entries."))
         return 0;
-    if (argc != 2 || argv[1][0] == '-')
+    if (argc < 2 || argv[1][0] == '-')
         return usage_error("pubkey", PUBKEY_USAGE, "KEYFILE is needed");
+    if (no_operands("pubkey", PUBKEY_USAGE, argc, argv, 2))
+        return 1;
     uint8_t sk[64];
     int r = load_key(argv[1], sk);
     if (r != 0)
         return r > 0 ? 1 : tool_fail("read key file", argv[1], r);
-    char k[45];
-    b64key(k, sk + 32);
+    char k[PPNC_KEY_B64_LEN + 1];
+    ppnc_key_to_base64(k, sk + 32);
     sodium_memzero(sk, sizeof(sk));
     printf("%s\n", k);
     return 0;
@@ -1055,5 +843,11 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
         return 1;
+    tool_set_name("ppn-ledger");
+    const char *d = getenv(PROGRESS_DELAY_ENV);
+    char why[TOOL_WHY_MAX];
+    if (d && tool_parse_uint(d, 0, PROGRESS_DELAY_MAX_MS, &progress_delay_ms, why) < 0)
+        return tool_usage_error("<command> [options]  (" PROGRESS_DELAY_ENV ": milliseconds, default 1000)",
+                                PROGRESS_DELAY_ENV ": %s", why);
     return tool_dispatch("ppn-ledger", ppn_ledger_version(), cmds, argc, argv);
 }

@@ -463,17 +463,12 @@ static const char set_usage[] =
     " [peer <base64 public key> [remove] [preshared-key <file path>] [endpoint <ip>:<port>]"
     " [persistent-keepalive <interval seconds>] [allowed-ips <ip1>/<cidr1>[,<ip2>/<cidr2>]...] ]...\n";
 
-static int parse_num(const char *s, unsigned long max, unsigned long *ret)
+/* The numbers of `set`, checked by the kit with their range: decimal, as wg(8) reads a port
+ * and a keepalive interval; a fwmark also in hexadecimal after "0x", as wg(8) reads it. */
+static int parse_num(const char *s, uint64_t max, bool hex, uint64_t *ret)
 {
-    char *end;
-    if (!*s || *s == '-' || *s == '+' || *s == ' ' || *s == '\t' || *s == '\n')
-        return -EINVAL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 0);
-    if (errno || *end || v > max)
-        return -EINVAL;
-    *ret = v;
-    return 0;
+    char why[TOOL_WHY_MAX];
+    return hex ? tool_parse_uint_hex(s, 0, max, ret, why) : tool_parse_uint(s, 0, max, ret, why);
 }
 
 /* Builds the device for `set` by writing a one-peer config line by line is
@@ -499,7 +494,7 @@ static int cmd_set(int argc, char **argv)
         ppn_wg_device_free(d);
         return ifname_error(set_usage, ifname);
     }
-    unsigned long u;
+    uint64_t u;
     const char *range = "";
     int i;
     for (i = 2; i < argc; i++) {
@@ -507,7 +502,7 @@ static int cmd_set(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!peer && !strcmp(a, "listen-port") && v) {
             range = "a port, 0 to 65535";
-            if (parse_num(v, 65535, &u) < 0)
+            if (parse_num(v, 65535, false, &u) < 0)
                 goto bad_value;
             ppn_wg_device_set_listen_port(d, (uint16_t)u);
             i++;
@@ -515,7 +510,7 @@ static int cmd_set(int argc, char **argv)
             range = "off or 0 to 4294967295";
             if (!strcmp(v, "off"))
                 u = 0;
-            else if (parse_num(v, 0xffffffffUL, &u) < 0)
+            else if (parse_num(v, 0xffffffffUL, true, &u) < 0)
                 goto bad_value;
             ppn_wg_device_set_fwmark(d, (uint32_t)u);
             i++;
@@ -553,7 +548,7 @@ static int cmd_set(int argc, char **argv)
             range = "off or 0 to 65535 seconds";
             if (!strcmp(v, "off"))
                 u = 0;
-            else if (parse_num(v, 65535, &u) < 0)
+            else if (parse_num(v, 65535, false, &u) < 0)
                 goto bad_value;
             ppn_wg_peer_set_keepalive(peer, (uint16_t)u);
             i++;

@@ -120,6 +120,23 @@ pk=$("$P" genkey | "$P" pubkey)
 numeric listen-port 65535
 numeric fwmark 4294967295
 numeric persistent-keepalive 65535 peer "$pk"
+# the forms wg(8) reads: a fwmark in decimal or after 0x in hexadecimal (a leading 0 is
+# decimal); a port and a keepalive interval in decimal only.  ppn-wg agrees with wg on each
+# (wg refuses a value before it asks the kernel: "Unable to modify interface" means accepted).
+wg_form() { # option value prefix...: both accept it or both refuse it
+  local opt=$1 v=$2; shift 2
+  t
+  local w p
+  w=$(wg set wgt0 "$@" "$opt" "$v" 2>&1 | head -1)
+  "$P" set wgt0 "$@" "$opt" "$v" > "$tmp/out" 2> "$tmp/err"
+  case $w in "Unable to modify interface"*) w=accepted ;; *) w=refused ;; esac
+  if grep -q "^ppn-wg: Failed to configure 'wgt0'" "$tmp/err"; then p=accepted
+  elif grep -q "invalid value '$v' for '$opt'" "$tmp/err"; then p=refused; else p="$(cat "$tmp/err")"; fi
+  [ "$w" = "$p" ] || bad "$opt $v: wg $w, ppn-wg $p"
+}
+for v in 0x10 0xffffffff 0x100000000 010 08 0X10 0x 0xg 4294967295; do wg_form fwmark "$v"; done
+for v in 0x10 010 65535; do wg_form listen-port "$v"; done  # 65536: wg takes it (as 0), ppn-wg refuses it (above)
+for v in 0x10 010 65535 65536; do wg_form persistent-keepalive "$v" peer "$pk"; done
 # endpoint ports and allowed-ips prefix lengths are numbers too
 for v in 192.0.2.1:abc 192.0.2.1:-1 192.0.2.1:65536 '[2001:db8::1]:65536' 192.0.2.1:; do
   usage_err "invalid value '$v' for 'endpoint'" "$P" set wgt0 peer "$pk" endpoint "$v"

@@ -41,6 +41,35 @@ START_TEST(test_uint)
 }
 END_TEST
 
+START_TEST(test_uint_hex)
+{
+    uint64_t v = 1;
+    char why[TOOL_WHY_MAX];
+    ck_assert_int_eq(tool_parse_uint_hex("0", 0, 10, &v, why), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(tool_parse_uint_hex("0x10", 0, 100, &v, why), 0);
+    ck_assert_uint_eq(v, 16);
+    ck_assert_int_eq(tool_parse_uint_hex("0xfF", 0, 1000, &v, why), 0);
+    ck_assert_uint_eq(v, 255);
+    ck_assert_int_eq(tool_parse_uint_hex("010", 0, 100, &v, why), 0);
+    ck_assert_uint_eq(v, 10);
+    ck_assert_int_eq(tool_parse_uint_hex("08", 0, 100, &v, why), 0);
+    ck_assert_uint_eq(v, 8);
+    ck_assert_int_eq(tool_parse_uint_hex("4294967295", 0, 0xffffffff, &v, why), 0);
+    ck_assert_uint_eq(v, 4294967295u);
+    ck_assert_int_eq(tool_parse_uint_hex("0xffffffffffffffff", 0, UINT64_MAX, &v, why), 0);
+    ck_assert_uint_eq(v, UINT64_MAX);
+    v = 7;
+    const char *bad[] = {"", "abc", "-1", "+1", " 1", "1 ", "0x", "0X10", "0x1g", "1x", "0x-1", "0x10000000000000000"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(tool_parse_uint_hex(bad[i], 0, UINT64_MAX, &v, why) == -EINVAL, "accepted '%s'", bad[i]);
+    ck_assert_int_eq(tool_parse_uint_hex(NULL, 0, 1, &v, why), -EINVAL);
+    ck_assert_int_eq(tool_parse_uint_hex("0x100000000", 0, 0xffffffff, &v, why), -EINVAL);
+    ck_assert_str_eq(why, "4294967296 is out of range 0..4294967295");
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 START_TEST(test_seconds)
 {
     char why[TOOL_WHY_MAX];
@@ -237,6 +266,7 @@ int main(void)
     Suite *s = suite_create("tool-util");
     TCase *tc = tcase_create("kit");
     tcase_add_test(tc, test_uint);
+    tcase_add_test(tc, test_uint_hex);
     tcase_add_test(tc, test_seconds);
     tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_hostport);

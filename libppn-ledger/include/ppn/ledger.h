@@ -830,6 +830,89 @@ PPN_EXPORT int ppn_ledger_replica_timeout(const ppn_ledger_replica *r, uint64_t 
 PPN_EXPORT int ppn_ledger_replica_stats_get(const ppn_ledger_replica *r,
                                             ppn_ledger_replica_stats *ret_stats);
 
+/* ---- Text and JSON forms, for people and scripts (PPN_LEDGER_1.4) ---------------------- */
+
+/* What `ppn-ledger` prints, so that any program prints the same.  Every formatter returns 0
+ * with *ret (malloc'd, NUL-terminated; free it with free()): text is whole lines, each ending
+ * in '\n'; JSON is one compact ASCII value without a newline.  -EINVAL for NULL arguments or
+ * an unknown flag, -ENOMEM; the errors of the reads named.  Nothing is set on failure. */
+enum ppn_ledger_format_flags {
+    PPN_LEDGER_FORMAT_JSON = 1U << 0, /* JSON instead of text */
+};
+
+/* The name of a file of a ledger directory, as ppn_ledger_report.error_file and
+ * ppn_ledger_import_report.error_file number them: "entries", "tree", "checkpoint",
+ * "nodes.jsonl"; "?" for another number.  Static storage. */
+PPN_EXPORT const char *ppn_ledger_file_name(uint32_t file);
+
+/* Entry 'entry' for people: "<index>  <type>  by <author>" then one indented line per field
+ * group of its type (a supersede first says what it replaces with what).  -EINVAL NULL. */
+PPN_EXPORT int ppn_ledger_entry_describe(const struct ppn_ledger_entry *entry, char **ret_text);
+
+/* Entry 'index' as ppn_ledger_entry_to_json, with its Merkle "leaf_hash" (hex) last.
+ * -ENOENT index >= size, -EIO/-EUCLEAN a read failed. */
+PPN_EXPORT int ppn_ledger_get_json(ppn_ledger *ledger, uint64_t index, char **ret_json);
+
+/* The current views. */
+enum ppn_ledger_view {
+    PPN_LEDGER_VIEW_MEMBERS = 1,
+    PPN_LEDGER_VIEW_GRANTS = 2,
+    PPN_LEDGER_VIEW_ASSIGNMENTS = 3,
+};
+/* "members", "grants", "assignments" to its enum ppn_ledger_view; -EINVAL another name. */
+PPN_EXPORT int ppn_ledger_view_from_name(const char *name, uint32_t *ret_view);
+/* One view: text, one line per record ("<hostname> <mesh> <identity>  <endpoint|-> (entry N)",
+ * "<capability> <subject>[ scope <scope>] (entry N)", "<vm> on <node> (entry N)"); JSON, one
+ * array of objects (members: hostname, mesh, endpoint, identity, wg_key, entry; grants:
+ * capability, subject, scope, entry; assignments: vm, node, entry).  -EINVAL unknown view. */
+PPN_EXPORT int ppn_ledger_view_format(const ppn_ledger *ledger, uint32_t view, uint32_t flags,
+                                      char **ret);
+/* The ledger for people: its directory, origin, mesh range, size and root, then each view
+ * under a heading with its count ("members (N):"), its lines indented by two spaces. */
+PPN_EXPORT int ppn_ledger_describe(ppn_ledger *ledger, char **ret_text);
+/* What ppn_ledger_verify vouched for, to print after it returned 0 (this does not verify):
+ * text "<dir>: N entries verified"; JSON {"dir", "origin", "entries", "root" (hex),
+ * "verified": true}. */
+PPN_EXPORT int ppn_ledger_verify_summary(ppn_ledger *ledger, uint32_t flags, char **ret);
+
+/* The body of a checkpoint note, read without verifying any signature (for that:
+ * ppn_ledger_checkpoint_verify). */
+struct ppn_ledger_checkpoint_info {
+    uint64_t size;
+    uint8_t root[PPN_LEDGER_HASH_BYTES];
+    char origin[PPN_LEDGER_TEXT_MAX + 1];
+    uint64_t reserved[4]; /* zero: room for later fields (doc/API.md, "Structs") */
+};
+/* -EBADMSG unless 'note' is a well-formed C2SP signed note whose text is a checkpoint (origin
+ * line, size below 2^63, base64 root, extension lines) with 1..100 signature lines. */
+PPN_EXPORT int ppn_ledger_checkpoint_parse(const char *note, size_t len,
+                                           struct ppn_ledger_checkpoint_info *ret_info);
+/* The note as JSON {"origin", "size", "root" (base64, as in the note), "note" (all of it)}.
+ * -EBADMSG as ppn_ledger_checkpoint_parse. */
+PPN_EXPORT int ppn_ledger_checkpoint_to_json(const char *note, size_t len, char **ret_json);
+
+/* An RFC 9162 proof, made and verified against the ledger's own roots first, with what it
+ * proves: inclusion of entry 'index' in the tree of 'size' entries (text "index", "size",
+ * "leaf hash", "root", then "proof (N hashes):" and a hash a line; JSON {"index", "size",
+ * "leaf_hash", "root", "proof": [hex, ...]}), or consistency of sizes old_size <= new_size
+ * (text "old size", "old root", "new size", "new root", the proof; JSON {"old_size",
+ * "new_size", "old_root", "new_root", "proof"}).  -EINVAL also for index >= size, old_size >
+ * new_size or a size beyond the ledger's (as ppn_ledger_prove_inclusion); -EBADMSG a proof that does not verify (damaged tree cache);
+ * -EIO a read failed. */
+PPN_EXPORT int ppn_ledger_inclusion_format(ppn_ledger *ledger, uint64_t index, uint64_t size,
+                                           uint32_t flags, char **ret);
+PPN_EXPORT int ppn_ledger_consistency_format(ppn_ledger *ledger, uint64_t old_size,
+                                             uint64_t new_size, uint32_t flags, char **ret);
+
+/* An Ed25519 secret key from the bytes of a key file (doc/ledger.md, "Key files"): 64 or 128
+ * hex digits (a seed or the whole secret key), base64 of the 32-byte seed (the form of
+ * `wg genkey`) or of the 64-byte key, or exactly 64 raw bytes; trailing newlines, carriage
+ * returns and spaces are ignored.  -EBADMSG none of these, -EKEYREJECTED a 64-byte key whose
+ * public half is not its seed's, -EIO sodium_init failed.  ret_sk is untouched on failure;
+ * the caller wipes it (and 'data') after use. */
+PPN_EXPORT int ppn_ledger_secret_key_parse(const uint8_t *data, size_t len,
+                                           uint8_t ret_sk[PPN_LEDGER_SECRET_KEY_BYTES]);
+
 #ifdef __cplusplus
 }
 #endif
