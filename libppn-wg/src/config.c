@@ -34,17 +34,54 @@ static char *trim_n(char *s, size_t *len)
     return s;
 }
 
-static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+/* A decimal number as wg(8) reads one (strtoul base 10 after a digit):
+ * digits only, leading zeros allowed ("0032"), no sign, no space, no "0x";
+ * at most 'max'.  -EINVAL otherwise, without overflow on any length. */
+int wg_parse_decimal(const char *s, unsigned long max, unsigned long *ret)
 {
-    char *end;
-    if (!*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
+    unsigned long v = 0;
+    if (!*s)
         return -EINVAL;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 0);
-    if (errno || *end || v > max)
-        return -EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return -EINVAL;
+        v = v * 10 + d;
+    }
     *ret = v;
     return 0;
+}
+
+/* FwMark as wg(8): "off", "0x" and hexadecimal digits, or decimal; at most
+ * 0xffffffff. */
+static int parse_fwmark(const char *s, unsigned long *ret)
+{
+    if (strcasecmp(s, "off") == 0) {
+        *ret = 0;
+        return 0;
+    }
+    if (s[0] != '0' || s[1] != 'x' || !s[2])
+        return wg_parse_decimal(s, 0xffffffffUL, ret);
+    unsigned long v = 0;
+    for (s += 2; *s; s++) {
+        if (!isxdigit((unsigned char)*s) || v > 0xfffffffUL)
+            return -EINVAL;
+        v = v << 4 | (unsigned long)(isdigit((unsigned char)*s) ? *s - '0' : (tolower((unsigned char)*s) - 'a' + 10));
+    }
+    *ret = v;
+    return 0;
+}
+
+/* PersistentKeepalive as wg(8): "off" or 0..65535 seconds in decimal. */
+static int parse_keepalive(const char *s, unsigned long *ret)
+{
+    if (strcasecmp(s, "off") == 0) {
+        *ret = 0;
+        return 0;
+    }
+    return wg_parse_decimal(s, 65535, ret);
 }
 
 /* "host:port", "[v6]:port" → sockaddr (numeric first, then getaddrinfo). */
@@ -71,12 +108,12 @@ PPN_EXPORT int ppn_wg_endpoint_parse(const char *s, struct sockaddr_in6 *ret, so
             return -EINVAL;
         *port++ = '\0';
     }
-    if (!*host || !*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
-        atoi(port) > 65535)
+    unsigned long pv;
+    if (!*host || wg_parse_decimal(port, 65535, &pv) < 0)
         return -EINVAL;
     /* Numeric addresses without getaddrinfo (which costs milliseconds per
      * call; a configuration may hold 100,000 endpoints). */
-    uint16_t pnum = (uint16_t)atoi(port);
+    uint16_t pnum = (uint16_t)pv;
     memset(ret, 0, sizeof(*ret));
     struct sockaddr_in *s4 = (struct sockaddr_in *)ret;
     if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
@@ -258,15 +295,13 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
             ppn_wg_device_set_private_key(d, key);
             ppnc_wipe(key, sizeof(key));
         } else if (sec == IFACE && strcasecmp(k, "ListenPort") == 0) {
-            if (parse_uint(v, 65535, &u) < 0) {
+            if (wg_parse_decimal(v, 65535, &u) < 0) {
                 r = -EBADMSG;
                 break;
             }
             ppn_wg_device_set_listen_port(d, (uint16_t)u);
         } else if (sec == IFACE && strcasecmp(k, "FwMark") == 0) {
-            if (strcasecmp(v, "off") == 0)
-                u = 0;
-            else if (parse_uint(v, 0xffffffffUL, &u) < 0) {
+            if (parse_fwmark(v, &u) < 0) {
                 r = -EBADMSG;
                 break;
             }
@@ -309,9 +344,7 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
                 break;
             }
         } else if (sec == PEER && peer && strcasecmp(k, "PersistentKeepalive") == 0) {
-            if (strcasecmp(v, "off") == 0)
-                u = 0;
-            else if (parse_uint(v, 65535, &u) < 0) {
+            if (parse_keepalive(v, &u) < 0) {
                 r = -EBADMSG;
                 break;
             }

@@ -82,16 +82,8 @@ PPN_EXPORT int ppn_wg_allowedip_parse(const char *s, ppn_wg_allowedip *ret)
         return -EINVAL;
     }
     if (slash) {
-        const char *c = slash + 1;
-        unsigned v = 0;
-        if (!*c || strlen(c) > 3)
-            return -EINVAL;
-        for (; *c; c++) {
-            if (*c < '0' || *c > '9')
-                return -EINVAL;
-            v = v * 10 + (unsigned)(*c - '0');
-        }
-        if (v > ip.cidr)
+        unsigned long v;
+        if (wg_parse_decimal(slash + 1, ip.cidr, &v) < 0)
             return -EINVAL;
         ip.cidr = (uint8_t)v;
     }

@@ -53,6 +53,9 @@ int wg_device_append_peer(ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES],
 bool wg_ifname_valid(const char *name);
 /* Position of the peer with this public key in d->peers, or -1. */
 ssize_t wg_device_index_find(const ppn_wg_device *d, const uint8_t pub[PPN_WG_KEY_BYTES]);
+/* A decimal number of at most 'max' as wg(8) reads one: digits only (leading
+ * zeros allowed), no sign, space or "0x"; -EINVAL otherwise (config.c). */
+int wg_parse_decimal(const char *s, unsigned long max, unsigned long *ret);
 /* A public key from base64, fast (not constant time: for public keys only);
  * accepts exactly what ppn_wg_key_from_base64 accepts.  0 or -EINVAL. */
 int wg_pubkey_from_base64(const char *s, size_t len, uint8_t ret_key[PPN_WG_KEY_BYTES]);

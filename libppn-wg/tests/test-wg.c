@@ -93,6 +93,8 @@ START_TEST(test_allowedip)
         {"10.0.0.1/24", "10.0.0.1/24"}, {"10.0.0.1", "10.0.0.1/32"}, {"0.0.0.0/0", "0.0.0.0/0"},
         {"fd00::1/64", "fd00::1/64"},   {"::/0", "::/0"},            {"2001:db8::", "2001:db8::/128"},
         {"::ffff:1.2.3.4/120", "::ffff:1.2.3.4/120"},
+        /* leading zeros, as wg(8) reads a prefix length (strtoul base 10) */
+        {"10.0.0.1/0008", "10.0.0.1/8"}, {"10.0.0.1/0032", "10.0.0.1/32"}, {"fd00::/0128", "fd00::/128"},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         ppn_wg_allowedip ip;
@@ -102,7 +104,9 @@ START_TEST(test_allowedip)
         ck_assert_str_eq(buf, ok[i].out);
     }
     static const char *bad[] = {"", "10.0.0.1/33", "fd00::/129", "10.0.0.1/", "10.0.0.1/-1", "10.0.0/8",
-                                "x", "10.0.0.1/2a", "10.0.0.1/0008", "10.0.0.1 /8"};
+                                "x", "10.0.0.1/2a", "10.0.0.1 /8",
+                                "10.0.0.1/abc", "10.0.0.1/0x8", "10.0.0.1/+8", "10.0.0.1/00033",
+                                "10.0.0.1/99999999999999999999999", "fd00::/-1", "fd00::/0129"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ppn_wg_allowedip ip;
         ck_assert_msg(ppn_wg_allowedip_parse(bad[i], &ip) == -EINVAL, "accepted '%s'", bad[i]);
@@ -138,7 +142,15 @@ START_TEST(test_endpoint)
     ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, sizeof(buf)), 0);
     ck_assert_str_eq(buf, "[2001:db8::1]:443");
     ck_assert_int_eq(ppn_wg_endpoint_parse("localhost:1", &sa, &len), 0);
-    static const char *bad[] = {"", "1.2.3.4", "1.2.3.4:", "[::1]", "[::1:5", ":5", "1.2.3.4:99999", "[]:5"};
+    /* The port as wg(8) reads it: decimal, leading zeros allowed, 0..65535. */
+    ck_assert_int_eq(ppn_wg_endpoint_parse("192.0.2.1:000080", &sa, &len), 0);
+    ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "192.0.2.1:80");
+    ck_assert_int_eq(ppn_wg_endpoint_parse("[::1]:65535", &sa, &len), 0);
+    ck_assert_int_eq(ppn_wg_endpoint_parse("192.0.2.1:0", &sa, &len), 0);
+    static const char *bad[] = {"", "1.2.3.4", "1.2.3.4:", "[::1]", "[::1:5", ":5", "1.2.3.4:99999", "[]:5",
+                                "1.2.3.4:abc", "1.2.3.4:-1", "1.2.3.4:65536", "[::1]:65536", "1.2.3.4:+5",
+                                "1.2.3.4:0x10", "1.2.3.4: 5", "1.2.3.4:99999999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(ppn_wg_endpoint_parse(bad[i], &sa, &len) == -EINVAL, "accepted '%s'", bad[i]);
     ck_assert_int_eq(ppn_wg_endpoint_format((struct sockaddr *)&sa, len, buf, 4), -ENOSPC);
@@ -338,6 +350,97 @@ START_TEST(test_config_errors)
     ppn_wg_device_free(d);
 }
 END_TEST
+
+/* Every number the configuration text holds, as wg(8) reads it (checked
+ * against `wg setconf` on a machine without a kernel module: its parser
+ * runs first): abc, -1 and one past the maximum are a syntax error at their
+ * line; the forms wg accepts give wg's value (decimal with leading zeros;
+ * "0x" hexadecimal only for FwMark; "off" for FwMark and
+ * PersistentKeepalive).  wg takes ListenPort 65536 as 0 (getaddrinfo wraps
+ * the port) and service names: both refused here. */
+#define PUB "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+START_TEST(test_config_numbers)
+{
+    static const struct { const char *field, *text; } bad[] = {
+        {"ListenPort", "[Interface]\nListenPort = abc\n"},
+        {"ListenPort", "[Interface]\nListenPort = -1\n"},
+        {"ListenPort", "[Interface]\nListenPort = 65536\n"},
+        {"ListenPort", "[Interface]\nListenPort = 0x10\n"},
+        {"ListenPort", "[Interface]\nListenPort = +5\n"},
+        {"ListenPort", "[Interface]\nListenPort = 99999999999999999999999\n"},
+        {"ListenPort", "[Interface]\nListenPort =\n"},
+        {"FwMark", "[Interface]\nFwMark = abc\n"},
+        {"FwMark", "[Interface]\nFwMark = -1\n"},
+        {"FwMark", "[Interface]\nFwMark = 4294967296\n"},
+        {"FwMark", "[Interface]\nFwMark = 0x100000000\n"},
+        {"FwMark", "[Interface]\nFwMark = 0X10\n"},
+        {"FwMark", "[Interface]\nFwMark = +5\n"},
+        {"FwMark", "[Interface]\nFwMark = 0x\n"},
+        {"FwMark", "[Interface]\nFwMark = 0xg\n"},
+        {"FwMark", "[Interface]\nFwMark = 0x-1\n"},
+        {"PersistentKeepalive", "[Peer]\n" PUB "PersistentKeepalive = abc\n"},
+        {"PersistentKeepalive", "[Peer]\n" PUB "PersistentKeepalive = -1\n"},
+        {"PersistentKeepalive", "[Peer]\n" PUB "PersistentKeepalive = 65536\n"},
+        {"PersistentKeepalive", "[Peer]\n" PUB "PersistentKeepalive = 0x10\n"},
+        {"PersistentKeepalive", "[Peer]\n" PUB "PersistentKeepalive = +5\n"},
+        {"AllowedIPs", "[Peer]\n" PUB "AllowedIPs = 10.0.0.0/abc\n"},
+        {"AllowedIPs", "[Peer]\n" PUB "AllowedIPs = 10.0.0.0/-1\n"},
+        {"AllowedIPs", "[Peer]\n" PUB "AllowedIPs = 10.0.0.0/33\n"},
+        {"AllowedIPs", "[Peer]\n" PUB "AllowedIPs = 10.0.0.1/32, fd00::/129\n"},
+        {"AllowedIPs", "[Peer]\n" PUB "AllowedIPs = 10.0.0.0/0x8\n"},
+        {"Endpoint", "[Peer]\n" PUB "Endpoint = 192.0.2.1:abc\n"},
+        {"Endpoint", "[Peer]\n" PUB "Endpoint = 192.0.2.1:-1\n"},
+        {"Endpoint", "[Peer]\n" PUB "Endpoint = 192.0.2.1:65536\n"},
+        {"Endpoint", "[Peer]\n" PUB "Endpoint = [2001:db8::1]:65536\n"},
+        {"Endpoint", "[Peer]\n" PUB "Endpoint = 192.0.2.1:0x10\n"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ppn_wg_device *d = (ppn_wg_device *)0x1;
+        unsigned line = 0;
+        unsigned want = strncmp(bad[i].text, "[Peer]", 6) == 0 ? 3 : 2;
+        int r = ppn_wg_config_parse(bad[i].text, strlen(bad[i].text), &d, &line);
+        ck_assert_msg(r == -EBADMSG && line == want, "%s: accepted or wrong line (%d, line %u): %s", bad[i].field,
+                      r, line, bad[i].text);
+        ck_assert_ptr_eq(d, (ppn_wg_device *)0x1);
+    }
+    static const struct { const char *text; uint32_t port, fwmark, keepalive; const char *out; } ok[] = {
+        {"[Interface]\nListenPort = 010\n", 10, 0, 0, NULL},
+        {"[Interface]\nListenPort = 65535\n", 65535, 0, 0, NULL},
+        {"[Interface]\nListenPort = 0\n", 0, 0, 0, NULL},
+        {"[Interface]\nFwMark = 010\n", 0, 10, 0, NULL},
+        {"[Interface]\nFwMark = 0x10\n", 0, 16, 0, NULL},
+        {"[Interface]\nFwMark = 0xDEADbeef\n", 0, 0xdeadbeef, 0, NULL},
+        {"[Interface]\nFwMark = 4294967295\n", 0, 0xffffffff, 0, NULL},
+        {"[Interface]\nFwMark = 0x00000000ffffffff\n", 0, 0xffffffff, 0, NULL},
+        {"[Interface]\nFwMark = OFF\n", 0, 0, 0, NULL},
+        {"[Peer]\n" PUB "PersistentKeepalive = 010\n", 0, 0, 10, NULL},
+        {"[Peer]\n" PUB "PersistentKeepalive = 65535\n", 0, 0, 65535, NULL},
+        {"[Peer]\n" PUB "PersistentKeepalive = Off\n", 0, 0, 0, NULL},
+        {"[Peer]\n" PUB "AllowedIPs = 10.0.0.0/08, fd00::/0128\n", 0, 0, 0, "10.0.0.0/8, fd00::/128"},
+        {"[Peer]\n" PUB "Endpoint = 192.0.2.1:000080\n", 0, 0, 0, "192.0.2.1:80"},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ppn_wg_device *d;
+        unsigned line = 99;
+        ck_assert_msg(ppn_wg_config_parse(ok[i].text, strlen(ok[i].text), &d, &line) == 0, "refused: %s",
+                      ok[i].text);
+        ck_assert_msg(ppn_wg_device_get_listen_port(d) == ok[i].port, "ListenPort of %s", ok[i].text);
+        ck_assert_msg(ppn_wg_device_get_fwmark(d) == ok[i].fwmark, "FwMark of %s", ok[i].text);
+        if (ppn_wg_device_peer_count(d)) {
+            ppn_wg_peer *p = ppn_wg_device_peer_at(d, 0);
+            ck_assert_msg(ppn_wg_peer_get_keepalive(p) == ok[i].keepalive, "keepalive of %s", ok[i].text);
+        }
+        if (ok[i].out) {
+            char *text;
+            ck_assert_int_eq(ppn_wg_config_format(d, &text), 0);
+            ck_assert_msg(strstr(text, ok[i].out) != NULL, "%s gave %s", ok[i].text, text);
+            free(text);
+        }
+        ppn_wg_device_free(d);
+    }
+}
+END_TEST
+#undef PUB
 
 START_TEST(test_ifname)
 {
@@ -550,6 +653,7 @@ static Suite *wg_suite(void)
     tcase_add_test(tc, test_config_roundtrip);
     tcase_add_test(tc, test_config_lenient);
     tcase_add_test(tc, test_config_errors);
+    tcase_add_test(tc, test_config_numbers);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys-and-sync");
     tcase_add_test(tc, test_ifname);

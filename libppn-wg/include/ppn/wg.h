@@ -278,8 +278,12 @@ PPN_EXPORT int ppn_wg_link_list(ppn_wg_link_cb cb, void *userdata);
 /* Parses the `wg setconf` format ([Interface] PrivateKey, ListenPort, FwMark;
  * [Peer] PublicKey, PresharedKey, AllowedIPs, Endpoint, PersistentKeepalive)
  * into a new device object (no name set).  Host names in Endpoint are
- * resolved with getaddrinfo.  -EBADMSG for a syntax error or a key that is
- * not canonical base64 of 32 bytes, with the 1-based line in *ret_line when
+ * resolved with getaddrinfo.  Numbers as wg(8) reads them: decimal (leading
+ * zeros allowed) for ListenPort (0..65535), PersistentKeepalive (0..65535 or
+ * "off"), endpoint ports (0..65535) and prefix lengths (0..32, 0..128);
+ * FwMark also "0x" hexadecimal or "off" (0..0xffffffff).  -EBADMSG for a
+ * syntax error, a number out of its range or a key that is not canonical
+ * base64 of 32 bytes, with the 1-based line in *ret_line when
  * 'ret_line' is not NULL (also set on failure); -EINVAL for NULL text or
  * ret. */
 PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret,
