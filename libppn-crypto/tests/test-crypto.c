@@ -63,6 +63,8 @@ static Suite *version_suite(void)
     return s;
 }
 
+#include "ppn-check.h"
+
 int main(void)
 {
     SRunner *sr = srunner_create(version_suite());
@@ -71,8 +73,5 @@ int main(void)
     srunner_add_suite(sr, keys_suite());
     srunner_add_suite(sr, record_suite());
     srunner_add_suite(sr, session_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_runner(sr, CK_NORMAL);
 }

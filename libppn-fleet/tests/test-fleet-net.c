@@ -797,6 +797,8 @@ START_TEST(test_udp_netns)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("fleet-net");
@@ -813,9 +815,5 @@ int main(void)
     tcase_add_test(tc, test_refusals_rate_limited);
     tcase_add_test(tc, test_engine_arguments);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_run(s);
 }

@@ -41,13 +41,11 @@ struct ppn_ledger_entry ledger_test_vm_entry(uint64_t i, const uint8_t node[32])
     return e;
 }
 
+#include "ppn-check.h"
+
 int ledger_test_main(Suite *s)
 {
     if (sodium_init() < 0)
         return 1;
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_run(s);
 }

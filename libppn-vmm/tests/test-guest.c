@@ -564,6 +564,8 @@ START_TEST(test_cloud_init_seed_and_overlay)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -597,10 +599,7 @@ int main(int argc, char **argv)
     tcase_add_test(ta, test_probe_matches_linux);
     tcase_add_test(ta, test_probe_matches_linux_hanging_kvm);
     suite_add_tcase(s, ta);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int failed = ppn_check_run(s);
     cleanup_state();
     free((char *)guest_dir);
     return failed;

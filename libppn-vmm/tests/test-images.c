@@ -783,6 +783,8 @@ START_TEST(test_mediakit_forwards)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("vmm-images");
@@ -804,9 +806,5 @@ int main(void)
     tcase_add_test(tc, test_seed_in_argv);
     tcase_add_test(tc, test_mediakit_forwards);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_run(s);
 }

@@ -289,6 +289,8 @@ START_TEST(test_error_text_neutralised)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -302,9 +304,5 @@ int main(void)
     tcase_add_test(tc, test_killed_by_someone_else_is_not_graceful);
     tcase_add_test(tc, test_error_text_neutralised);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

@@ -933,6 +933,8 @@ static TCase *tc(const char *name, const TTest *t)
     return c;
 }
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("kernel");
@@ -957,8 +959,5 @@ int main(void)
     suite_add_tcase(last, tc("no_wireguard", t_no_wireguard));
     SRunner *sr = srunner_create(s);
     srunner_add_suite(sr, last);
-    srunner_run_all(sr, CK_VERBOSE);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_runner(sr, CK_VERBOSE);
 }

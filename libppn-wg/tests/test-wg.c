@@ -664,11 +664,9 @@ static Suite *wg_suite(void)
     return s;
 }
 
+#include "ppn-check.h"
+
 int main(void)
 {
-    SRunner *sr = srunner_create(wg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_run(wg_suite());
 }

@@ -251,6 +251,8 @@ START_TEST(test_topology)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -262,9 +264,5 @@ int main(void)
     tcase_add_test(tc, test_device_from_ledger);
     tcase_add_test(tc, test_topology);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

@@ -97,6 +97,8 @@ START_TEST(test_absent_and_bad)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("notify");
@@ -105,9 +107,5 @@ int main(void)
     tcase_add_test(tc, test_abstract);
     tcase_add_test(tc, test_absent_and_bad);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed;
+    return ppn_check_run(s);
 }

@@ -217,6 +217,8 @@ START_TEST(test_pool_real_guest)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(int argc, char **argv)
 {
     guest_dir = guest_setup(argc, argv);
@@ -227,9 +229,5 @@ int main(int argc, char **argv)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_pool_real_guest);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

@@ -261,6 +261,8 @@ START_TEST(test_tcp)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("tool-util");
@@ -273,9 +275,5 @@ int main(void)
     tcase_add_test(tc, test_key_file);
     tcase_add_test(tc, test_tcp);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

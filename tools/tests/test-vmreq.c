@@ -171,6 +171,8 @@ START_TEST(test_prepare_disk)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("tool-vmreq");
@@ -179,9 +181,5 @@ int main(void)
     tcase_add_test(tc, test_kernel_form_and_totebox_pin);
     tcase_add_test(tc, test_prepare_disk);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }
