@@ -182,37 +182,31 @@ END_TEST
  * 32-byte points, so build those cases directly with prepend_len/o_cat. */
 START_TEST(test_transcripts_a3)
 {
-    cbuf a, c, b;
-    cbuf_init(&a);
-    cbuf_init(&c);
-    cbuf_init(&b);
-    cpace_prepend_len(&a, (const uint8_t *)"123", 3);
-    cpace_prepend_len(&a, (const uint8_t *)"PartyA", 6);
-    cpace_prepend_len(&c, (const uint8_t *)"234", 3);
-    cpace_prepend_len(&c, (const uint8_t *)"PartyB", 6);
-    cbuf_append(&b, a.data, a.len);
-    cbuf_append(&b, c.data, c.len);
-    ck_assert_hex(b.data, b.len, "03313233065061727479410332333406506172747942");
-    cbuf_wipe_free(&b);
-    cpace_o_cat(&b, a.data, a.len, c.data, c.len);
-    ck_assert_hex(b.data, b.len, "6f6303323334065061727479420331323306506172747941");
-    cbuf_wipe_free(&a);
-    cbuf_wipe_free(&c);
-    cbuf_wipe_free(&b);
-
-    cpace_prepend_len(&a, (const uint8_t *)"3456", 4);
-    cpace_prepend_len(&a, (const uint8_t *)"PartyA", 6);
-    cpace_prepend_len(&c, (const uint8_t *)"2345", 4);
-    cpace_prepend_len(&c, (const uint8_t *)"PartyB", 6);
-    cbuf_append(&b, a.data, a.len);
-    cbuf_append(&b, c.data, c.len);
-    ck_assert_hex(b.data, b.len, "043334353606506172747941043233343506506172747942");
-    cbuf_wipe_free(&b);
-    cpace_o_cat(&b, a.data, a.len, c.data, c.len);
-    ck_assert_hex(b.data, b.len, "6f63043334353606506172747941043233343506506172747942");
-    cbuf_wipe_free(&a);
-    cbuf_wipe_free(&c);
-    cbuf_wipe_free(&b);
+    static const struct { const char *ya, *yb, *ir, *oc; } v[] = {
+        {"123", "234", "03313233065061727479410332333406506172747942",
+         "6f6303323334065061727479420331323306506172747941"},
+        {"3456", "2345", "043334353606506172747941043233343506506172747942",
+         "6f63043334353606506172747941043233343506506172747942"},
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        cbuf a, c, b;
+        cbuf_init(&a);
+        cbuf_init(&c);
+        cbuf_init(&b);
+        cpace_prepend_len(&a, (const uint8_t *)v[i].ya, strlen(v[i].ya));
+        cpace_prepend_len(&a, (const uint8_t *)"PartyA", 6);
+        cpace_prepend_len(&c, (const uint8_t *)v[i].yb, strlen(v[i].yb));
+        cpace_prepend_len(&c, (const uint8_t *)"PartyB", 6);
+        cbuf_append(&b, a.data, a.len);
+        cbuf_append(&b, c.data, c.len);
+        ck_assert_hex(b.data, b.len, v[i].ir);
+        cbuf_wipe_free(&b);
+        cpace_o_cat(&b, a.data, a.len, c.data, c.len);
+        ck_assert_hex(b.data, b.len, v[i].oc);
+        cbuf_wipe_free(&a);
+        cbuf_wipe_free(&c);
+        cbuf_wipe_free(&b);
+    }
 }
 END_TEST
 

@@ -13,5 +13,7 @@ char *ledger_test_tmpdir(const char *tag);
 void ledger_test_rmrf(const char *dir);
 /* Entry i of a test ledger's bulk: vm-(i mod 50) assigned to 'node', at time 1000 + i. */
 struct ppn_ledger_entry ledger_test_vm_entry(uint64_t i, const uint8_t node[32]);
-/* main(): libsodium up, the suite run, the number of failures as the exit status. */
+/* A checkpoint of 'l' signed with 'sk' (the note itself is not kept): ppn_ledger_checkpoint's return. */
+int ledger_test_checkpoint(ppn_ledger *l, const uint8_t sk[64]);
+/* main(): libsodium up, the suite run (ppn_check_run), 0 or 1 as the exit status. */
 int ledger_test_main(Suite *s);

@@ -50,6 +50,15 @@ static off_t file_size(const char *dir, const char *name)
 
 static struct ppn_ledger_entry vm_entry(uint64_t i) { return ledger_test_vm_entry(i, node_pk); }
 
+/* Appends vm_entry(first) .. vm_entry(first + n - 1) to 'l', one append each. */
+static void append_vms(ppn_ledger *l, uint64_t first, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct ppn_ledger_entry e = vm_entry(first + i);
+        ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
+    }
+}
+
 /* A ledger with the admin, one node and n entries in all; left open for writing if ret. */
 static char *make_ledger_origin(const char *origin, unsigned n, ppn_ledger **ret)
 {
@@ -98,12 +107,7 @@ static void drop_ledger(ppn_ledger *l, char *d)
     free(d);
 }
 
-static int checkpoint(ppn_ledger *l)
-{
-    char note[PPN_LEDGER_CHECKPOINT_MAX];
-    size_t len;
-    return ppn_ledger_checkpoint(l, admin_sk, note, sizeof(note), &len);
-}
+static int checkpoint(ppn_ledger *l) { return ledger_test_checkpoint(l, admin_sk); }
 
 /* ---- notes longer than 255 bytes ---- */
 
@@ -301,10 +305,7 @@ START_TEST(test_verify_short_tree_cache)
     ppn_ledger *l;
     char *d = make_ledger(50, &l);
     ck_assert_int_eq(checkpoint(l), 0);
-    for (unsigned i = 0; i < 30; i++) {
-        struct ppn_ledger_entry e = vm_entry(50 + i);
-        ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
-    }
+    append_vms(l, 50, 30);
     ppn_ledger_free(l);
     /* Power loss: the tree cache was not synced after the checkpoint. */
     char p[512];
@@ -381,12 +382,8 @@ START_TEST(test_fork_size_first_difference)
     char *d = make_ledger(6, &a);
     ppn_ledger *b;
     char *d2 = copy_ledger(d, &b);
-    for (unsigned i = 0; i < 6; i++) {
-        struct ppn_ledger_entry e = vm_entry(100 + i);
-        ck_assert_int_eq(ppn_ledger_append(a, &e, 1, admin_sk, NULL), 0);
-        e = vm_entry(200 + i);
-        ck_assert_int_eq(ppn_ledger_append(b, &e, 1, admin_sk, NULL), 0);
-    }
+    append_vms(a, 100, 6);
+    append_vms(b, 200, 6);
     ppn_ledger_free(b);
     struct ppn_ledger_import_report rep;
     ck_assert_int_eq(ppn_ledger_import(a, d2, &rep), -EPROTO);
@@ -464,10 +461,7 @@ START_TEST(test_lost_entries_reported)
     ppn_ledger *l;
     char *d = make_ledger(10, &l);
     ck_assert_int_eq(checkpoint(l), 0);
-    for (unsigned i = 0; i < 20; i++) {
-        struct ppn_ledger_entry e = vm_entry(10 + i);
-        ck_assert_int_eq(ppn_ledger_append(l, &e, 1, admin_sk, NULL), 0);
-    }
+    append_vms(l, 10, 20);
     uint64_t off25 = l->locs[25].off, off27 = l->locs[27].off;
     ppn_ledger_free(l);
     char p[512];
@@ -509,10 +503,7 @@ START_TEST(test_import_error_location)
     char *d = make_ledger(5, &a);
     ppn_ledger *s;
     char *src = copy_ledger(d, &s);
-    for (unsigned i = 0; i < 5; i++) {
-        struct ppn_ledger_entry e = vm_entry(50 + i);
-        ck_assert_int_eq(ppn_ledger_append(s, &e, 1, admin_sk, NULL), 0);
-    }
+    append_vms(s, 50, 5);
     uint64_t off7 = s->locs[7].off;
     ppn_ledger_free(s);
     /* A damaged source: one byte of entry 7's payload. */
@@ -824,10 +815,7 @@ START_TEST(test_open_from_verified_state)
     ppn_ledger *w;
     char *d = make_ledger(300, &w);
     ck_assert_int_eq(checkpoint(w), 0);
-    for (unsigned i = 0; i < 20; i++) {
-        struct ppn_ledger_entry e = vm_entry(300 + i);
-        ck_assert_int_eq(ppn_ledger_append(w, &e, 1, admin_sk, NULL), 0);
-    }
+    append_vms(w, 300, 20);
     ppn_ledger_free(w); /* records the state it verified */
     ck_assert_int_ge(file_size(d, "verified"), 1);
     ppn_ledger *l, *full;
