@@ -20,6 +20,7 @@
 
 #include "ppn-common.h"
 #include "ppn/vmm.h"
+#include "vmm-test.h"
 
 static const char *guest_dir;
 static char state[256];
@@ -54,7 +55,9 @@ static void cleanup_state(void)
         fprintf(stderr, "could not remove %s\n", state);
 }
 
-static void make_vm(const char *name, const char *initrd, uint32_t mib)
+/* The spec every guest here starts from: the test kernel with 'initrd',
+ * 'mib' MiB, one vCPU, no network. */
+static ppn_vm_spec *new_spec(const char *name, const char *initrd, uint32_t mib)
 {
     ppn_vm_spec *s;
     char k[512], i[512];
@@ -66,6 +69,12 @@ static void make_vm(const char *name, const char *initrd, uint32_t mib)
     ck_assert_int_eq(ppn_vm_spec_set_kernel(s, k, i, "console=ttyS0 panic=-1 loglevel=3"), 0);
     ppn_vm_spec_clear_port_forwards(s);
     ck_assert_int_eq(ppn_vm_spec_set_network(s, false), 0);
+    return s;
+}
+
+static void make_vm(const char *name, const char *initrd, uint32_t mib)
+{
+    ppn_vm_spec *s = new_spec(name, initrd, mib);
     ck_assert_int_eq(ppn_vm_spec_save(s, state, true), 0);
     ppn_vm_spec_free(s);
 }
@@ -100,6 +109,31 @@ static pid_t start_vm(const char *name)
     ck_assert_int_eq(ppn_vm_pid(state, name, &p2), 0);
     ck_assert_int_eq(p2, pid);
     ck_assert_int_eq(ppn_vm_start(state, name, NULL, 0, 1000, &p2), -EALREADY);
+    return pid;
+}
+
+/* The path of the QMP socket of 'name' (512 bytes). */
+static void monitor_path(const char *name, char mon[512])
+{
+    ck_assert_int_eq(ppn_vm_path(state, name, "monitor", mon, 512), 0);
+}
+
+/* make_vm and start_vm; the monitor's path in 'mon'. */
+static pid_t boot_vm(const char *name, const char *initrd, uint32_t mib, char mon[512])
+{
+    make_vm(name, initrd, mib);
+    pid_t pid = start_vm(name);
+    monitor_path(name, mon);
+    return pid;
+}
+
+/* A deaf guest booted as 'name', its QMP connected in *q, then QEMU frozen
+ * with SIGSTOP: a command sent now is in flight and unanswered. */
+static pid_t frozen_vm(const char *name, char mon[512], ppn_qmp **q)
+{
+    pid_t pid = boot_vm(name, "initrd-deaf.gz", 256, mon);
+    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, q), 0);
+    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
     return pid;
 }
 
@@ -149,12 +183,10 @@ static void on_step(ppn_vm_shutdown_step step, int result, uint64_t ms, void *ud
  * a graceful shutdown through acpid. */
 START_TEST(test_balloon_and_graceful)
 {
-    make_vm("bal", "initrd.gz", 384);
-    pid_t pid = start_vm("bal");
+    char mon[512];
+    pid_t pid = boot_vm("bal", "initrd.gz", 384, mon);
     wait_console("bal", "ppn-guest: ready acpid", 90000);
 
-    char mon[512];
-    ck_assert_int_eq(ppn_vm_path(state, "bal", "monitor", mon, sizeof(mon)), 0);
     ppn_qmp *q;
     ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
     struct bal b = {0};
@@ -233,11 +265,7 @@ START_TEST(test_balloon_and_graceful)
     ck_assert_int_eq(ppn_qmp_guest_stats(q, "/machine/peripheral/none", 5000, &gs), -ENODEV);
     ppn_qmp_free(q);
 
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = mon;
-    o.pid = pid;
-    o.deadline_ms = 30000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(mon, pid, 30000);
     o.repress_interval_ms = 5000;
     struct steps seen = {{0}};
     ppn_vm_shutdown_result res;
@@ -260,16 +288,10 @@ END_TEST
 
 START_TEST(test_deaf_guest_fallback)
 {
-    make_vm("deaf", "initrd-deaf.gz", 256);
-    pid_t pid = start_vm("deaf");
-    wait_console("deaf", "ppn-guest: ready deaf", 90000);
     char mon[512];
-    ck_assert_int_eq(ppn_vm_path(state, "deaf", "monitor", mon, sizeof(mon)), 0);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = mon;
-    o.pid = pid;
-    o.deadline_ms = 4000;
+    pid_t pid = boot_vm("deaf", "initrd-deaf.gz", 256, mon);
+    wait_console("deaf", "ppn-guest: ready deaf", 90000);
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(mon, pid, 4000);
     o.repress_interval_ms = 1500;
     o.quit_wait_ms = 3000;
     struct steps seen = {{0}};
@@ -289,23 +311,15 @@ END_TEST
 START_TEST(test_hung_qemu_signals)
 {
     /* a QEMU that neither answers nor exits: SIGSTOP'd */
-    make_vm("hung", "initrd-deaf.gz", 256);
-    pid_t pid = start_vm("hung");
     char mon[512];
-    ck_assert_int_eq(ppn_vm_path(state, "hung", "monitor", mon, sizeof(mon)), 0);
     ppn_qmp *q;
-    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    pid_t pid = frozen_vm("hung", mon, &q);
     uint64_t t0 = ppnc_now_mono_ms();
     ck_assert_int_eq(ppn_qmp_execute(q, "query-status", NULL, 500, NULL), -ETIMEDOUT);
     ck_assert_uint_lt(ppnc_now_mono_ms() - t0, 1500);
     ppn_qmp_free(q);
 
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = mon;
-    o.pid = pid;
-    o.deadline_ms = 1000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(mon, pid, 1000);
     o.step_timeout_ms = 500;
     o.quit_wait_ms = 500;
     o.term_wait_ms = 500;
@@ -321,14 +335,10 @@ END_TEST
 
 START_TEST(test_qemu_killed_mid_command)
 {
-    make_vm("dies", "initrd-deaf.gz", 256);
-    pid_t pid = start_vm("dies");
+    /* QEMU frozen so the command is in flight, then killed 300 ms later */
     char mon[512];
-    ck_assert_int_eq(ppn_vm_path(state, "dies", "monitor", mon, sizeof(mon)), 0);
     ppn_qmp *q;
-    ck_assert_int_eq(ppn_qmp_connect(mon, 5000, &q), 0);
-    /* freeze QEMU so the command is in flight, then kill it 300 ms later */
-    ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+    pid_t pid = frozen_vm("dies", mon, &q);
     pid_t killer = fork();
     ck_assert_int_ge(killer, 0);
     if (killer == 0) {
@@ -503,16 +513,7 @@ START_TEST(test_cloud_init_seed_and_overlay)
     ck_assert_int_eq(ppn_vm_image_probe(disk, &info, &why), 0);
     ck_assert_int_eq(info.format, PPN_VM_DISK_FORMAT_QCOW2);
 
-    ppn_vm_spec *s;
-    char k[512], i[512];
-    snprintf(k, sizeof(k), "%s/vmlinuz", guest_dir);
-    snprintf(i, sizeof(i), "%s/initrd.gz", guest_dir);
-    ck_assert_int_eq(ppn_vm_spec_new("ci", PPN_VM_TYPE_ORCHESTRATION, &s), 0);
-    ck_assert_int_eq(ppn_vm_spec_set_memory_mib(s, 256), 0);
-    ck_assert_int_eq(ppn_vm_spec_set_vcpus(s, 1), 0);
-    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, k, i, "console=ttyS0 panic=-1 loglevel=3"), 0);
-    ppn_vm_spec_clear_port_forwards(s);
-    ck_assert_int_eq(ppn_vm_spec_set_network(s, false), 0);
+    ppn_vm_spec *s = new_spec("ci", "initrd.gz", 256);
     ck_assert_int_eq(ppn_vm_spec_set_disk(s, disk, 0), 0);
     ck_assert_int_eq(ppn_vm_spec_set_base(s, base), 0);
     ck_assert_int_eq(ppn_vm_spec_set_disk_format(s, info.format), 0);
@@ -534,12 +535,8 @@ START_TEST(test_cloud_init_seed_and_overlay)
     wait_console("ci", "ppn-guest: ready acpid", 10000);
 
     char mon[512];
-    ck_assert_int_eq(ppn_vm_path(state, "ci", "monitor", mon, sizeof(mon)), 0);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = mon;
-    o.pid = pid;
-    o.deadline_ms = 30000;
+    monitor_path("ci", mon);
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(mon, pid, 30000);
     ppn_vm_shutdown_result res;
     ck_assert_int_eq(ppn_vm_shutdown(&o, NULL, NULL, &res), 0);
     ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL);

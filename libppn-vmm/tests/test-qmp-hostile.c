@@ -16,6 +16,7 @@
 #include "fake-monitor.h"
 #include "ppn-common.h"
 #include "ppn/vmm.h"
+#include "vmm-test.h"
 
 static char dir[48], sock[100];
 
@@ -156,11 +157,7 @@ START_TEST(test_full_backlog_times_out)
         for (;;)
             pause();
     }
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = sock;
-    o.pid = qemu;
-    o.deadline_ms = 1000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(sock, qemu, 1000);
     o.step_timeout_ms = 200;
     o.term_wait_ms = 3000;
     ppn_vm_shutdown_result res;
@@ -201,11 +198,7 @@ START_TEST(test_protocol_error_is_not_a_guest_going_down)
     };
     /* with the process: the guest keeps its deadline, then SIGTERM */
     pid_t mon = fake_monitor_start(sock, steps);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = sock;
-    o.pid = mon;
-    o.deadline_ms = 800;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(sock, mon, 800);
     o.step_timeout_ms = 1000;
     o.term_wait_ms = 3000;
     struct seen s = {0};
@@ -239,11 +232,7 @@ START_TEST(test_killed_by_someone_else_is_not_graceful)
         {FM_CLOSE, 0, 0},
     };
     pid_t mon = fake_monitor_start(sock, steps);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = sock;
-    o.pid = mon;
-    o.deadline_ms = 3000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(sock, mon, 3000);
     o.step_timeout_ms = 1000;
     ppn_vm_shutdown_result res;
     ck_assert_int_eq(ppn_vm_shutdown(&o, NULL, NULL, &res), 0);

@@ -16,6 +16,7 @@
 #include "vmm-internal.h"
 #include "ppn-common.h"
 #include "ppn/vmm.h"
+#include "vmm-test.h"
 #include "qmp-internal.h"
 
 static char tmpdir[256];
@@ -510,10 +511,7 @@ START_TEST(test_shutdown_fake_graceful)
         {FM_CLOSE, 0, 0},
     };
     pid_t pid = fake_monitor_start(sock, steps);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = sock;
-    o.deadline_ms = 3000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(sock, 0, 3000);
     o.step_timeout_ms = 1000;
     ppn_vm_shutdown_result res;
     ck_assert_int_eq(ppn_vm_shutdown(&o, NULL, NULL, &res), 0);
@@ -544,10 +542,7 @@ START_TEST(test_shutdown_fake_deaf_quit)
         {FM_CLOSE, 0, 0},
     };
     pid_t pid = fake_monitor_start(sock, steps);
-    ppn_vm_shutdown_opts o;
-    ppn_vm_shutdown_opts_init(&o);
-    o.monitor_path = sock;
-    o.deadline_ms = 1000;
+    ppn_vm_shutdown_opts o = vmm_test_shutdown_opts(sock, 0, 1000);
     o.repress_interval_ms = 400;
     o.step_timeout_ms = 1000;
     ppn_vm_shutdown_result res;
