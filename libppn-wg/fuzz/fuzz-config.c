@@ -1,6 +1,8 @@
 /* Fuzz harness for the wg(8) configuration parser (ppn_wg_config_parse):
- * any text in, then the parsed device is formatted and parsed again, which
+ * any text in; a refusal must name a line of the input and a printable field;
+ * otherwise the parsed device is formatted and parsed again, which
  * must give the same text. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +24,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z'))
                 return 0;
     }
-    if (ppn_wg_config_parse((const char *)data, size, &d, &line) < 0)
+    ppn_wg_config_error e;
+    int r = ppn_wg_config_parse_report((const char *)data, size, &d, &e);
+    if (r < 0) {
+        /* a refusal names a line of the input and a printable field, with a reason */
+        size_t lines = 1;
+        for (size_t i = 0; i + 1 < size; i++)
+            lines += data[i] == '\n';
+        if (r == -ENOMEM)
+            return 0;
+        if (r != -EBADMSG)
+            abort();
+        if (e.line < 1 || e.line > lines || !memchr(e.field, '\0', sizeof(e.field)) ||
+            !memchr(e.reason, '\0', sizeof(e.reason)) || !e.reason[0])
+            abort();
+        for (const char *c = e.field; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                abort();
         return 0;
+    }
     char *text, *text2;
     if (ppn_wg_config_format(d, &text) == 0) {
         if (ppn_wg_config_parse(text, strlen(text), &again, &line) != 0)

@@ -216,14 +216,32 @@ int wg_pubkey_from_base64(const char *v, size_t len, uint8_t out[PPN_WG_KEY_BYTE
     return 0;
 }
 
-PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret, unsigned *ret_line)
+/* Records why a line was refused: the field (the key as written, or what the line was meant to
+ * be) and a reason that never quotes the value (it may be a key). */
+static int refuse(ppn_wg_config_error *e, const char *field, const char *reason, int r)
 {
+    snprintf(e->field, sizeof(e->field), "%s", field);
+    for (char *c = e->field; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+            *c = '?'; /* the key as written, made safe to print */
+    snprintf(e->reason, sizeof(e->reason), "%s", reason);
+    return r;
+}
+
+#define KEY_REASON "not 44 characters of base64 of 32 bytes"
+
+PPN_EXPORT int ppn_wg_config_parse_report(const char *text, size_t len, ppn_wg_device **ret,
+                                          ppn_wg_config_error *ret_error)
+{
+    ppn_wg_config_error scratch;
+    ppn_wg_config_error *err = ret_error ? ret_error : &scratch;
+    memset(err, 0, sizeof(*err));
     if (!text || !ret)
         return -EINVAL;
     ppn_wg_device *d;
     int r = ppn_wg_device_new(&d);
     if (r < 0)
-        return r;
+        return refuse(err, "", "out of memory", r);
     enum { NONE, IFACE, PEER } sec = NONE;
     ppn_wg_peer *peer = NULL;
     unsigned line = 0;
@@ -241,7 +259,7 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
             size_t cap = l + 1 > 2 * bufcap ? l + 1 : 2 * bufcap;
             char *nb = malloc(cap);
             if (!nb) {
-                r = -ENOMEM;
+                r = refuse(err, "", "out of memory", -ENOMEM);
                 break;
             }
             if (buf) {
@@ -255,7 +273,7 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
         buf[l] = '\0';
         pos = e + 1;
         if (memchr(buf, '\0', l)) {
-            r = -EBADMSG;
+            r = refuse(err, "", "a NUL byte in the line", -EBADMSG);
             break;
         }
         char *hash = memchr(buf, '#', l);
@@ -274,14 +292,14 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
                 sec = PEER;
                 peer = NULL;
             } else {
-                r = -EBADMSG;
+                r = refuse(err, "section", "not [Interface] or [Peer]", -EBADMSG);
                 break;
             }
             continue;
         }
         char *eq = memchr(s, '=', l);
         if (!eq) {
-            r = -EBADMSG;
+            r = refuse(err, "", "not 'Key = Value'", -EBADMSG);
             break;
         }
         *eq = '\0';
@@ -290,36 +308,44 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
         unsigned long u;
         uint8_t key[PPN_WG_KEY_BYTES];
         if (sec == IFACE && strcasecmp(k, "PrivateKey") == 0) {
-            if ((r = parse_key(v, key)) < 0)
+            if ((r = parse_key(v, key)) < 0) {
+                refuse(err, k, KEY_REASON, r);
                 break;
+            }
             ppn_wg_device_set_private_key(d, key);
             ppnc_wipe(key, sizeof(key));
         } else if (sec == IFACE && strcasecmp(k, "ListenPort") == 0) {
             if (wg_parse_decimal(v, 65535, &u) < 0) {
-                r = -EBADMSG;
+                r = refuse(err, k, "not a decimal port 0..65535", -EBADMSG);
                 break;
             }
             ppn_wg_device_set_listen_port(d, (uint16_t)u);
         } else if (sec == IFACE && strcasecmp(k, "FwMark") == 0) {
             if (parse_fwmark(v, &u) < 0) {
-                r = -EBADMSG;
+                r = refuse(err, k, "not 0..4294967295 (decimal or 0x hexadecimal) or off", -EBADMSG);
                 break;
             }
             ppn_wg_device_set_fwmark(d, (uint32_t)u);
         } else if (sec == PEER && strcasecmp(k, "PublicKey") == 0) {
             if (peer) {
-                r = -EBADMSG;
+                r = refuse(err, k, "a second PublicKey in one [Peer] section", -EBADMSG);
                 break;
             }
-            if ((r = wg_pubkey_from_base64(v, vl, key)) < 0)
+            if ((r = wg_pubkey_from_base64(v, vl, key)) < 0) {
+                refuse(err, k, KEY_REASON, r);
                 break;
+            }
             peer = ppn_wg_device_find_peer(d, key);
-            if (!peer && (r = wg_device_append_peer(d, key, &peer)) < 0)
+            if (!peer && (r = wg_device_append_peer(d, key, &peer)) < 0) {
+                refuse(err, k, "the peer could not be added", r);
                 break;
+            }
             peer->flags |= PPN_WG_PEER_REPLACE_ALLOWEDIPS;
         } else if (sec == PEER && peer && strcasecmp(k, "PresharedKey") == 0) {
-            if ((r = parse_key(v, key)) < 0)
+            if ((r = parse_key(v, key)) < 0) {
+                refuse(err, k, KEY_REASON, r);
                 break;
+            }
             ppn_wg_peer_set_preshared_key(peer, key);
             ppnc_wipe(key, sizeof(key));
         } else if (sec == PEER && peer && strcasecmp(k, "AllowedIPs") == 0) {
@@ -330,27 +356,38 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
                 if (!*tok)
                     continue;
                 if (ppn_wg_allowedip_parse(tok, &ip) < 0) {
-                    r = -EBADMSG;
+                    r = refuse(err, k, "not ADDRESS/PREFIX (prefix 0..32 for IPv4, 0..128 for IPv6)", -EBADMSG);
                     break;
                 }
-                if ((r = ppn_wg_peer_add_allowedip(peer, &ip)) < 0)
+                if ((r = ppn_wg_peer_add_allowedip(peer, &ip)) < 0) {
+                    refuse(err, k, "the address could not be added", r);
                     break;
+                }
             }
             if (r < 0)
                 break;
         } else if (sec == PEER && peer && strcasecmp(k, "Endpoint") == 0) {
             if (parse_endpoint(peer, v) < 0) {
-                r = -EBADMSG;
+                r = refuse(err, k, "not HOST:PORT with a decimal port 0..65535 and a host that resolves", -EBADMSG);
                 break;
             }
         } else if (sec == PEER && peer && strcasecmp(k, "PersistentKeepalive") == 0) {
             if (parse_keepalive(v, &u) < 0) {
-                r = -EBADMSG;
+                r = refuse(err, k, "not 0..65535 seconds or off", -EBADMSG);
                 break;
             }
             ppn_wg_peer_set_keepalive(peer, (uint16_t)u);
         } else {
-            r = -EBADMSG;
+            r = refuse(err, k, sec == NONE ? "a key before any [Interface] or [Peer] section"
+                             : sec == PEER && !peer && (strcasecmp(k, "PresharedKey") == 0 ||
+                                                        strcasecmp(k, "AllowedIPs") == 0 ||
+                                                        strcasecmp(k, "Endpoint") == 0 ||
+                                                        strcasecmp(k, "PersistentKeepalive") == 0)
+                                 ? "before the peer's PublicKey"
+                             : sec == IFACE ? "not a key of [Interface] (PrivateKey, ListenPort, FwMark)"
+                                            : "not a key of [Peer] (PublicKey, PresharedKey, AllowedIPs, "
+                                              "Endpoint, PersistentKeepalive)",
+                       -EBADMSG);
             break;
         }
     }
@@ -358,14 +395,22 @@ PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device *
         ppnc_wipe(buf, bufcap);
         free(buf);
     }
-    if (ret_line)
-        *ret_line = r < 0 ? line : 0;
+    err->line = r < 0 ? line : 0;
     if (r < 0) {
         ppn_wg_device_free(d);
         return r;
     }
     *ret = d;
     return 0;
+}
+
+PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret, unsigned *ret_line)
+{
+    ppn_wg_config_error e;
+    int r = ppn_wg_config_parse_report(text, len, ret, &e);
+    if (ret_line)
+        *ret_line = e.line;
+    return r;
 }
 
 /* Public keys are not secret: a table encoder (ppnc_key_to_base64 is

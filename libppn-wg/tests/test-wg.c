@@ -16,7 +16,9 @@ static void check_constants_wg(void)
     ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_KEY_BYTES), (int64_t)PPN_WG_KEY_BYTES);
     ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_KEY_B64_LEN), (int64_t)PPN_WG_KEY_B64_LEN);
     ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_IFNAME_MAX), (int64_t)PPN_WG_IFNAME_MAX);
-    ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_IFNAME_MAX + 1), -EINVAL);
+    ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_CONFIG_FIELD_MAX), (int64_t)PPN_WG_CONFIG_FIELD_MAX);
+    ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_CONFIG_REASON_MAX), (int64_t)PPN_WG_CONFIG_REASON_MAX);
+    ck_assert_int_eq(ppn_wg_constant(PPN_WG_CONSTANT_CONFIG_REASON_MAX + 1), -EINVAL);
     ck_assert_int_eq(ppn_wg_constant(UINT32_MAX), -EINVAL);
 }
 
@@ -359,6 +361,49 @@ END_TEST
  * PersistentKeepalive).  wg takes ListenPort 65536 as 0 (getaddrinfo wraps
  * the port) and service names: both refused here. */
 #define PUB "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+/* The report of a refused text: its line, the field as written (made printable), a reason that
+ * says what the value should be and never quotes it (a key may be in it). */
+START_TEST(test_config_report)
+{
+    static const struct { const char *text; unsigned line; const char *field, *reason_part; } cases[] = {
+        {"[Bogus]\n", 1, "section", "[Interface] or [Peer]"},
+        {"ListenPort = 5\n", 1, "ListenPort", "before any"},
+        {"[Interface]\nno equals sign\n", 2, "", "Key = Value"},
+        {"[Interface]\nAddress = 10.0.0.1/24\n", 2, "Address", "not a key of [Interface]"},
+        {"[Peer]\nAllowedIPs = 10.0.0.0/8\n", 2, "AllowedIPs", "before the peer's PublicKey"},
+        {"[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\nBogus = 1\n", 3, "Bogus", "not a key of [Peer]"},
+        {"[Interface]\nPrivateKey = yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk\n", 2, "PrivateKey", "base64"},
+        {"[Peer]\nPublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n"
+         "PublicKey = xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=\n", 3, "PublicKey", "second PublicKey"},
+        {"[Interface]\nLis\x01ten\x7f = 1\n", 2, "Lis?ten?", "not a key"},
+        {"[Interface]\nAVeryLongKeyNameThatDoesNotFitTheFieldAtAll = 1\n", 2,
+         "AVeryLongKeyNameThatDoesNotFitT", "not a key"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ppn_wg_device *d = (ppn_wg_device *)0x1;
+        ppn_wg_config_error e;
+        int r = ppn_wg_config_parse_report(cases[i].text, strlen(cases[i].text), &d, &e);
+        ck_assert_msg(r == -EBADMSG && e.line == cases[i].line, "case %zu: %d line %u", i, r, e.line);
+        ck_assert_msg(strcmp(e.field, cases[i].field) == 0, "case %zu: field '%s'", i, e.field);
+        ck_assert_msg(strstr(e.reason, cases[i].reason_part) != NULL, "case %zu: reason '%s'", i, e.reason);
+        ck_assert_msg(strstr(e.reason, "yAnz5") == NULL, "case %zu: the value quoted", i);
+        ck_assert_ptr_eq(d, (ppn_wg_device *)0x1);
+    }
+    /* accepted: a zeroed report; NULL report is fine; NULL text -EINVAL with a zeroed report */
+    ppn_wg_device *d;
+    ppn_wg_config_error e;
+    memset(&e, 0xa5, sizeof(e));
+    ck_assert_int_eq(ppn_wg_config_parse_report("[Interface]\nListenPort = 5\n", 27, &d, &e), 0);
+    ck_assert_uint_eq(e.line, 0);
+    ck_assert_str_eq(e.field, "");
+    ppn_wg_device_free(d);
+    ck_assert_int_eq(ppn_wg_config_parse_report("[Bogus]\n", 8, &d, NULL), -EBADMSG);
+    memset(&e, 0xa5, sizeof(e));
+    ck_assert_int_eq(ppn_wg_config_parse_report(NULL, 0, &d, &e), -EINVAL);
+    ck_assert_uint_eq(e.line, 0);
+}
+END_TEST
+
 START_TEST(test_config_numbers)
 {
     static const struct { const char *field, *text; } bad[] = {
@@ -401,6 +446,15 @@ START_TEST(test_config_numbers)
         int r = ppn_wg_config_parse(bad[i].text, strlen(bad[i].text), &d, &line);
         ck_assert_msg(r == -EBADMSG && line == want, "%s: accepted or wrong line (%d, line %u): %s", bad[i].field,
                       r, line, bad[i].text);
+        ck_assert_ptr_eq(d, (ppn_wg_device *)0x1);
+        /* the report names the line and the field, and never quotes the value */
+        ppn_wg_config_error e;
+        memset(&e, 0xa5, sizeof(e));
+        r = ppn_wg_config_parse_report(bad[i].text, strlen(bad[i].text), &d, &e);
+        ck_assert_msg(r == -EBADMSG && e.line == want && strcmp(e.field, bad[i].field) == 0,
+                      "%s: report %d line %u field '%s'", bad[i].field, r, e.line, e.field);
+        ck_assert_msg(e.reason[0] && strlen(e.reason) < sizeof(e.reason), "%s: no reason", bad[i].field);
+        ck_assert_int_eq(e.reserved[0] | e.reserved[1] | e.reserved[2] | e.reserved[3], 0);
         ck_assert_ptr_eq(d, (ppn_wg_device *)0x1);
     }
     static const struct { const char *text; uint32_t port, fwmark, keepalive; const char *out; } ok[] = {
@@ -654,6 +708,7 @@ static Suite *wg_suite(void)
     tcase_add_test(tc, test_config_lenient);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_config_numbers);
+    tcase_add_test(tc, test_config_report);
     suite_add_tcase(s, tc);
     tc = tcase_create("keys-and-sync");
     tcase_add_test(tc, test_ifname);

@@ -625,13 +625,15 @@ static int conf_cmd(int argc, char **argv, enum conf_mode mode)
     if (r < 0)
         return fail("read", argv[2], r);
     ppn_wg_device *d;
-    unsigned line = 0;
-    r = ppn_wg_config_parse(text, len, &d, &line);
+    ppn_wg_config_error e;
+    r = ppn_wg_config_parse_report(text, len, &d, &e);
     wipe(text, len);
     free(text);
     if (r < 0) {
-        fprintf(stderr, "ppn-wg: Failed to parse '%s': %s at line %u\n", argv[2],
-                r == -EINVAL ? "a key is 44 characters of base64 (32 bytes)" : "syntax error", line);
+        if (e.field[0])
+            fprintf(stderr, "ppn-wg: Failed to parse '%s' line %u: %s: %s\n", argv[2], e.line, e.field, e.reason);
+        else
+            fprintf(stderr, "ppn-wg: Failed to parse '%s' line %u: %s\n", argv[2], e.line, e.reason);
         return 1;
     }
     if (ppn_wg_device_set_name(d, argv[1]) < 0) {

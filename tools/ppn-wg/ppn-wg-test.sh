@@ -167,5 +167,26 @@ t
 "$P" set wgt0 private-key <(cat "$tmp/priv") > "$tmp/out" 2> "$tmp/err"
 grep -q "^ppn-wg: Failed to configure 'wgt0'" "$tmp/err" || bad "a pipe refused: $(cat "$tmp/err")"
 
+# ---- configuration files: a refused line is named with its field and rule, never its value ----
+printf '[Interface]\nListenPort = 70000\n' > "$tmp/c1.conf"
+printf '[Interface]\nPrivateKey = notakey-SECRETVALUE\n' > "$tmp/c2.conf"
+printf '[Peer]\nAllowedIPs = 10.0.0.0/8\n' > "$tmp/c3.conf"
+printf '[Interface]\nno equals sign\n' > "$tmp/c4.conf"
+for c in "c1.conf|line 2: ListenPort: not a decimal port 0..65535" \
+         "c2.conf|line 2: PrivateKey: not 44 characters of base64 of 32 bytes" \
+         "c3.conf|line 2: AllowedIPs: before the peer's PublicKey" \
+         "c4.conf|line 2: not 'Key = Value'"; do
+  f=${c%%|*}; want=${c#*|}
+  for cmd in setconf addconf syncconf; do
+    t
+    "$P" $cmd wgt0 "$tmp/$f" > "$tmp/out" 2> "$tmp/err"; rc=$?
+    [ $rc -eq 1 ] && [ "$(cat "$tmp/err")" = "ppn-wg: Failed to parse '$tmp/$f' $want" ] ||
+      bad "$cmd $f: rc $rc $(cat "$tmp/err")"
+  done
+done
+t
+grep -q SECRETVALUE "$tmp/err" && bad "a refused value was printed"
+"$P" setconf wgt0 "$tmp/c2.conf" 2>&1 | grep -q SECRETVALUE && bad "a refused key value was printed"
+
 echo "$n checks, $([ $fail -eq 0 ] && echo "all passed" || echo "some FAILED")"
 exit $fail

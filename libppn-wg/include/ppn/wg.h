@@ -61,6 +61,8 @@ typedef enum ppn_wg_constant_id {
     PPN_WG_CONSTANT_KEY_BYTES = 0,
     PPN_WG_CONSTANT_KEY_B64_LEN = 1,
     PPN_WG_CONSTANT_IFNAME_MAX = 2,
+    PPN_WG_CONSTANT_CONFIG_FIELD_MAX = 3,
+    PPN_WG_CONSTANT_CONFIG_REASON_MAX = 4,
 } ppn_wg_constant_id;
 PPN_EXPORT int64_t ppn_wg_constant(uint32_t id);
 
@@ -288,6 +290,22 @@ PPN_EXPORT int ppn_wg_link_list(ppn_wg_link_cb cb, void *userdata);
  * ret. */
 PPN_EXPORT int ppn_wg_config_parse(const char *text, size_t len, ppn_wg_device **ret,
                                    unsigned *ret_line);
+/* Why ppn_wg_config_parse_report refused a text.  Never holds a value (it may be a key). */
+#define PPN_WG_CONFIG_FIELD_MAX 32   /* bytes of 'field' with its NUL */
+#define PPN_WG_CONFIG_REASON_MAX 96  /* bytes of 'reason' with its NUL */
+typedef struct ppn_wg_config_error {
+    uint32_t line;                        /* 1-based; 0 when the text was accepted */
+    char field[PPN_WG_CONFIG_FIELD_MAX];  /* the key as written ("ListenPort"; bytes outside
+                                             printable ASCII as '?', cut to fit), "section" for
+                                             a bad [...] line, "" for a line that is not one */
+    char reason[PPN_WG_CONFIG_REASON_MAX]; /* what the value should be, e.g. "not a decimal
+                                              port 0..65535" */
+    uint64_t reserved[4];                 /* zeroed */
+} ppn_wg_config_error;
+/* ppn_wg_config_parse, saying which line and field were refused and why in *ret_error (may
+ * be NULL; always filled, zeroed first).  The same returns. */
+PPN_EXPORT int ppn_wg_config_parse_report(const char *text, size_t len, ppn_wg_device **ret,
+                                          ppn_wg_config_error *ret_error);
 /* Formats 'd' in the `wg showconf` format into a malloc'd NUL-terminated
  * string the caller frees (it holds the private key: wipe it).  -ENOMEM. */
 PPN_EXPORT int ppn_wg_config_format(const ppn_wg_device *d, char **ret);
