@@ -54,13 +54,7 @@ int cmd_invite(int argc, char **argv);
  * stops and, for a node left pending with 'ifname', WireGuard). */
 struct ppn_crypto_session;
 struct ppn_crypto_node_record;
-struct pending {
-    char admin_b64[64], admin_hostname[256], admin_mesh[64], origin[256];
-    uint64_t index, rollback_at_ms;
-    unsigned window_s;
-    char ledger_dir[PATH_MAX];
-};
-uint64_t handoff_left_ms(uint64_t deadline);
+struct glue_pending; /* the pending state (tools/glue/handoff.h) */
 /* Before an administrator's ceremony: an administrator, entries past its checkpoint sealed,
  * its pairing record from the ledger into *ret_local.  Prints; returns 1 on failure. */
 int handoff_admin_ready(const struct node *n, ppn_ledger *l, struct ppn_crypto_node_record *ret_local);
@@ -71,8 +65,8 @@ int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, pp
 int handoff_node_ready(const struct node *n);
 int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,
                  uint64_t deadline, unsigned window_s, const char *ifname, unsigned port);
-int pending_load(const struct node *n, struct pending *p);
-int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, int r,
+int pending_load(const struct node *n, struct glue_pending *p);
+int pending_judge(const struct node *n, const struct glue_pending *p, ppn_ledger *l, int r,
                   const struct ppn_ledger_sync_report *rep, char *why, size_t why_size);
 int pending_expire(const struct node *n);
 void pairing_state(const struct node *n, char *state, size_t ssize, char *text, size_t tsize);

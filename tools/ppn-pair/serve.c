@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ppn/ledger.h"
+#include "handoff.h"
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
@@ -172,7 +173,7 @@ static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_
 
 /* A node left pending by a hand-off completes (or learns it was not recorded) by syncing its
  * pending ledger from the administrator (handoff.c judges the outcome). */
-static int sync_pending(const struct node *n, const struct pending *p, const char *from, uint64_t timeout_ms,
+static int sync_pending(const struct node *n, const struct glue_pending *p, const char *from, uint64_t timeout_ms,
                         size_t max)
 {
     ppn_ledger *l = NULL;
@@ -244,7 +245,7 @@ int cmd_sync(int argc, char **argv)
     int r0;
     if (node_load(&n, state, false)) /* the sync needs no secret, but completing a hand-off cosigns */
         return 1;
-    struct pending pend;
+    struct glue_pending pend;
     if (access(n.ledger_dir, F_OK) != 0) {
         (void)pending_expire(&n);
         if (pending_load(&n, &pend) == 0) {
@@ -321,7 +322,7 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
                             unsigned wg_port, size_t max)
 {
     struct node n;
-    struct pending p;
+    struct glue_pending p;
     if (node_load(&n, state, false))
         return 1;
     if (access(n.ledger_dir, F_OK) == 0 || (pending_expire(&n), pending_load(&n, &p)) < 0) {
