@@ -308,10 +308,11 @@ static int cmd_mesh(int argc, char **argv)
             r = tool_fail("open ledger", n.ledger_dir, r);
         else {
             int k = ppn_ledger_import(l, import, &rep);
-            if (k < 0 && rep.fork)
-                r = tool_error("Failed to import '%s': the replicas have forked at size %llu; nothing imported",
-                               import, (unsigned long long)rep.fork_size);
-            else if (k < 0)
+            char *t = NULL;
+            if (k < 0 && ppn_ledger_import_report_format(import, k, &rep, ppn_ledger_last_error(l), 0, &t) == 0) {
+                tool_print_lines(t); /* a fork, or the source's entry at fault: as ppn-ledger import says */
+                r = 1;
+            } else if (k < 0)
                 r = tool_fail("import ledger from", import, k);
             else {
                 printf("imported\t%llu\n", (unsigned long long)rep.imported);

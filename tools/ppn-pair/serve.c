@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "ppn/ledger.h"
 #include "handoff.h"
 #include "nudge.h"
@@ -276,17 +278,21 @@ int cmd_sync(int argc, char **argv)
         return tool_error("Failed to sync from '%s': %s", from, err);
     }
     if (r < 0) {
-        if (rep.fork) {
+        if (rep.fork) { /* the evidence for scripts (doc/ppn-pair.md) */
             char ours[65], theirs[65];
-            for (int i = 0; i < 32; i++) {
-                snprintf(ours + 2 * i, 3, "%02x", rep.ours[i]);
-                snprintf(theirs + 2 * i, 3, "%02x", rep.theirs[i]);
-            }
+            sodium_bin2hex(ours, sizeof(ours), rep.ours, 32);
+            sodium_bin2hex(theirs, sizeof(theirs), rep.theirs, 32);
             printf("fork\t%llu\t%s\tours %s\ttheirs %s\n", (unsigned long long)rep.fork_size,
                    rep.fork_exact ? "first" : "at-or-before", ours, theirs);
         }
         ppn_ledger_free(l);
-        return tool_error("Failed to sync from '%s': %s (error %s)", from, rep.why, strerror(-r));
+        char *t = NULL;
+        if (ppn_ledger_sync_report_format(r, &rep, &t) < 0)
+            return tool_fail("sync from", from, r);
+        t[strcspn(t, "\n")] = 0;
+        tool_error("Failed to sync from '%s': %s", from, t);
+        free(t);
+        return 1;
     }
     if (total)
         (void)ppn_ledger_export_nodes(l, NULL);
@@ -595,20 +601,16 @@ static void pull_round(struct puller *p, const struct pull_child *pc, int report
             follow(p, app);
             applied = true;
         }
-        if (r < 0 && rep.fork) {
-            /* the evidence: the size and both roots */
-            char ours[65], theirs[65];
-            for (int b = 0; b < 32; b++) {
-                snprintf(ours + 2 * b, 3, "%02x", rep.ours[b]);
-                snprintf(theirs + 2 * b, 3, "%02x", rep.theirs[b]);
-            }
-            snprintf(err, sizeof(err), "refused: fork at size %llu, ours %s theirs %s: %.200s",
-                     (unsigned long long)rep.fork_size, ours, theirs, rep.why);
+        char *said = NULL; /* the answer's refusal, with a fork's evidence (size, both roots) */
+        if (r < 0 && !err[0] && ppn_ledger_sync_report_format(r, &rep, &said) == 0) {
+            said[strcspn(said, "\n")] = 0;
+            snprintf(err, sizeof(err), "refused: %s", said);
+            free(said);
         }
         /* the parent logs changes only */
         char line[700];
         int len = r < 0 ? snprintf(line, sizeof(line), "%llu\t%d\t%.200s (%.40s): %.400s\n",
-                                   (unsigned long long)t->ticket, r, t->name, addr, err[0] ? err : rep.why)
+                                   (unsigned long long)t->ticket, r, t->name, addr, err)
                         : snprintf(line, sizeof(line), "%llu\t%d\t\n", (unsigned long long)t->ticket, app ? 1 : 0);
         (void)tool_write_all(report_fd, line, (size_t)len);
     }

@@ -149,6 +149,50 @@ static int key_check(const char *path, char *out, size_t size)
     return r;
 }
 
+/* What tool_print_lines (json false) or tool_print_json_error printed on stderr for a copy of 'in'. */
+static void printed(bool json, const char *in, char *out, size_t size)
+{
+    char errf[] = "/tmp/test-tool-util-err-XXXXXX";
+    int efd = mkstemp(errf);
+    ck_assert_int_ge(efd, 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    dup2(efd, STDERR_FILENO);
+    char *copy = in ? strdup(in) : NULL;
+    if (json)
+        tool_print_json_error(copy);
+    else
+        tool_print_lines(copy);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    ssize_t n = pread(efd, out, size - 1, 0);
+    out[n > 0 ? n : 0] = '\0';
+    close(efd);
+    unlink(errf);
+}
+
+START_TEST(test_print_lines)
+{
+    char msg[256];
+    tool_set_name("t");
+    printed(false, "one\ntwo\n", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "t: one\nt: two\n");
+    printed(false, "no newline", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "t: no newline\n");
+    printed(false, "", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+    printed(false, NULL, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+    printed(true, "{\"error\":\"fork\",\"n\":1}", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "{\"tool\":\"t\",\"error\":\"fork\",\"n\":1}\n");
+    printed(true, "{}", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "{\"tool\":\"t\"}\n");
+    printed(true, NULL, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+}
+END_TEST
+
 START_TEST(test_key_file)
 {
     char dir[] = "/tmp/test-tool-util-XXXXXX", path[64], msg[512], want[256];
@@ -271,6 +315,7 @@ int main(void)
     tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_hostport);
     tcase_add_test(tc, test_key_file);
+    tcase_add_test(tc, test_print_lines);
     tcase_add_test(tc, test_tcp);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
