@@ -29,6 +29,7 @@
 
 #include "ppn/ledger.h"
 #include "handoff.h"
+#include "hosts.h"
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
@@ -469,62 +470,6 @@ struct puller {
     } last_err[64]; /* per member (ticket % 64): the last failure shown (shown again only when it changes) */
 };
 
-/* The managed block of a hosts file: this mesh's members by name.  The rest
- * of the file is kept; the file is replaced atomically. */
-static int write_hosts(const char *path, const char *origin, const struct ppn_ledger_member *m, size_t count)
-{
-    char begin[400], prefix[300], end[300];
-    snprintf(prefix, sizeof(prefix), "# BEGIN ppn %s ", origin);
-    snprintf(begin, sizeof(begin), "%s(kept by ppn-pair serve from the ledger; edits are lost)", prefix);
-    snprintf(end, sizeof(end), "# END ppn %s\n", origin);
-    FILE *in = fopen(path, "re");
-    char *old = NULL;
-    size_t oldlen = 0;
-    FILE *mem = open_memstream(&old, &oldlen);
-    if (!mem) {
-        if (in)
-            fclose(in);
-        return -ENOMEM;
-    }
-    if (in) {
-        char line[1024];
-        bool inside = false;
-        while (fgets(line, sizeof(line), in)) {
-            if (!inside && !strncmp(line, prefix, strlen(prefix))) {
-                inside = true;
-                continue;
-            }
-            if (inside && !strcmp(line, end)) {
-                inside = false;
-                continue;
-            }
-            if (!inside)
-                fputs(line, mem);
-        }
-        fclose(in);
-    }
-    fprintf(mem, "%s\n", begin);
-    for (size_t i = 0; i < count; i++)
-        fprintf(mem, "%.*s\t%s\n", (int)strcspn(m[i].mesh, "/"), m[i].mesh, m[i].hostname);
-    fputs(end, mem);
-    if (fclose(mem) != 0 || !old)
-        return -ENOMEM;
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s.ppn-tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int r = fd < 0 ? -errno : tool_write_all(fd, old, oldlen);
-    free(old);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (fd >= 0 && close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0)
-        unlink(tmp);
-    return r;
-}
-
 /* After a change: cosign what this node now holds, and WireGuard and the hosts block follow
  * the ledger as it is now.  'appended' entries came with the change (0: a local one). */
 static void follow(struct puller *p, uint64_t appended)
@@ -546,16 +491,8 @@ static void follow(struct puller *p, uint64_t appended)
             fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
         ppn_ledger_free(w);
     }
-    if (p->hosts) {
-        size_t count = ppn_ledger_member_count(l), k = 0;
-        struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
-        for (size_t i = 0; ms && i < count; i++)
-            if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
-                k++;
-        if (ms && (r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
-            fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
-        free(ms);
-    }
+    if (p->hosts && (r = glue_hosts_write(p->hosts, l)) < 0)
+        fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
     ppn_ledger_free(l);
     if (p->ifname)
         (void)mesh_apply(p->n, p->ifname, p->wg_port, true);

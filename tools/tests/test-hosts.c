@@ -1,0 +1,103 @@
+/* The hosts block (tools/glue/hosts.h): members from a real ledger on disk, merged into a
+ * real file; the administrator's lines around it are kept, the block is replaced. */
+#include <check.h>
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hosts.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    ck_assert_ptr_nonnull(f);
+    static char buf[8192];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+#define HEAD "# BEGIN ppn h.example/l (kept by ppn-pair serve from the ledger; edits are lost)\n"
+#define TAIL "# END ppn h.example/l\n"
+
+START_TEST(test_hosts_from_ledger)
+{
+    char dir[] = "/tmp/ppn-hosts-XXXXXX", ld[64], path[64];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(ld, sizeof(ld), "%s/ledger", dir);
+    snprintf(path, sizeof(path), "%s/hosts", dir);
+    uint8_t apk[32], ask[64], npk[32], nsk[64], wg[32];
+    crypto_sign_keypair(apk, ask);
+    crypto_sign_keypair(npk, nsk);
+    randombytes_buf(wg, sizeof(wg));
+    ppn_ledger *l;
+    ck_assert_int_eq(ppn_ledger_create(ld, "h.example/l", "10.8.0.0/24", ask, &l), 0);
+    ck_assert_int_eq(ppn_ledger_node_join(l, npk, wg, "10.8.0.2/24", "", "node-b", ask, NULL), 0);
+    struct ppn_ledger_member ms[1];
+    ck_assert_uint_eq(ppn_ledger_member_count(l), 1);
+    ck_assert_int_eq(ppn_ledger_member_get(l, 0, &ms[0]), 0);
+
+    /* no file yet: only the block */
+    ck_assert_int_eq(glue_hosts_write(path, l), 0);
+    ck_assert_str_eq(slurp(path), HEAD "10.8.0.2\tnode-b\n" TAIL);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0644);
+
+    /* the administrator's lines stay (one without its newline), another mesh's block too;
+     * our block is replaced wherever it was, and so is a second copy of it */
+    FILE *f = fopen(path, "we");
+    ck_assert_ptr_nonnull(f);
+    fputs("127.0.0.1\tlocalhost\n" HEAD "10.8.0.9\tstale\n" TAIL
+          "# BEGIN ppn other/l (x)\n10.9.0.1\tother\n# END ppn other/l\n" HEAD "10.8.0.7\tstale2\n" TAIL
+          "::1\tip6-localhost", f);
+    fclose(f);
+    ck_assert_int_eq(glue_hosts_write(path, l), 0);
+    ck_assert_str_eq(slurp(path), "127.0.0.1\tlocalhost\n# BEGIN ppn other/l (x)\n10.9.0.1\tother\n"
+                                  "# END ppn other/l\n::1\tip6-localhost\n" HEAD "10.8.0.2\tnode-b\n" TAIL);
+    /* no members: an empty block */
+    char *t = NULL;
+    size_t tl = 0;
+    ck_assert_int_eq(glue_hosts_merge("a\n", 2, "h.example/l", NULL, 0, &t, &tl), 0);
+    ck_assert_str_eq(t, "a\n" HEAD TAIL);
+    ck_assert_uint_eq(tl, strlen(t));
+    free(t);
+    t = NULL;
+
+    /* refused before anything is written; an unreadable path is an error, not an empty file */
+    ck_assert_int_eq(glue_hosts_write(NULL, l), -EINVAL);
+    ck_assert_int_eq(glue_hosts_write(path, NULL), -EINVAL);
+    ck_assert_int_eq(glue_hosts_merge("", 0, "o", NULL, 1, &t, &tl), -EINVAL);
+    ck_assert_int_eq(glue_hosts_write(dir, l), -EISDIR);
+    char nodir[96];
+    snprintf(nodir, sizeof(nodir), "%s/none/hosts", dir);
+    ck_assert_int_eq(glue_hosts_write(nodir, l), -ENOENT);
+    ck_assert_int_eq(glue_hosts_merge(NULL, 3, "o", ms, 1, &t, &tl), -EINVAL);
+    ck_assert_ptr_null(t);
+
+    ppn_ledger_free(l);
+    char cmd[96];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    Suite *s = suite_create("hosts");
+    TCase *tc = tcase_create("hosts");
+    tcase_add_test(tc, test_hosts_from_ledger);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0;
+}
