@@ -30,6 +30,7 @@
 #include "ppn/ledger.h"
 #include "handoff.h"
 #include "hosts.h"
+#include "pullres.h"
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
@@ -545,11 +546,10 @@ static void pull_round(struct puller *p, const struct pull_child *pc, int report
             free(said);
         }
         /* the parent logs changes only */
-        char line[700];
-        int len = r < 0 ? snprintf(line, sizeof(line), "%llu\t%d\t%.200s (%.40s): %.400s\n",
-                                   (unsigned long long)t->ticket, r, t->name, addr, err)
-                        : snprintf(line, sizeof(line), "%llu\t%d\t\n", (unsigned long long)t->ticket, app ? 1 : 0);
-        (void)tool_write_all(report_fd, line, (size_t)len);
+        char what[GLUE_PULL_LINE_MAX], line[GLUE_PULL_LINE_MAX];
+        snprintf(what, sizeof(what), "%.200s (%.40s): %.400s", t->name, addr, err);
+        size_t len = glue_pull_line(line, t->ticket, r < 0 ? r : app ? 1 : 0, r < 0 ? what : NULL);
+        (void)tool_write_all(report_fd, line, len);
     }
     if (pc->force && !applied)
         follow(p, 0);
@@ -618,11 +618,11 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
     uint64_t now = ppnc_now_mono_ms();
     bool seen[PULL_TARGETS] = {false};
     for (char *line = strtok(pc->buf, "\n"); line; line = strtok(NULL, "\n")) {
-        char *tab = strchr(line, '\t'), *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
-        if (!tab2)
+        uint64_t ticket;
+        int result;
+        const char *text;
+        if (glue_pull_parse(line, &ticket, &result, &text) < 0)
             continue;
-        uint64_t ticket = strtoull(line, NULL, 10);
-        int result = (int)strtol(tab + 1, NULL, 10);
         for (size_t i = 0; i < pc->nt; i++)
             if (pc->t[i].ticket == ticket && !seen[i]) {
                 seen[i] = true;
@@ -631,9 +631,9 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
         struct last_err *last = &p->last_err[ticket % 64];
         if (last->ticket != ticket)
             last->ticket = ticket, last->msg[0] = '\0';
-        if (tab2[1] && strcmp(tab2 + 1, last->msg) != 0)
-            fprintf(stderr, "ppn-pair serve: pull from %s\n", tab2 + 1);
-        snprintf(last->msg, sizeof(last->msg), "%s", tab2 + 1);
+        if (text[0] && strcmp(text, last->msg) != 0)
+            fprintf(stderr, "ppn-pair serve: pull from %s\n", text);
+        snprintf(last->msg, sizeof(last->msg), "%s", text);
     }
     for (size_t i = 0; i < pc->nt; i++)
         if (!seen[i])
