@@ -22,6 +22,7 @@
 #include "ppn/ledger.h"
 #include "ppn/wg.h"
 #include "glue.h"
+#include "handoff.h"
 #include "pair.h"
 #include "tool-util.h"
 
@@ -67,7 +68,7 @@ int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret)
     *ret = NULL;
     if (node_load(n, dir, true))
         return 1;
-    int r = ledger_open_write_wait(n->ledger_dir, ret);
+    int r = glue_ledger_open_write_wait(n->ledger_dir, ret);
     if (r < 0) {
         node_wipe(n);
         return tool_fail("open ledger", n->ledger_dir, r);

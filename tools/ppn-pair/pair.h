@@ -21,7 +21,7 @@ struct node {
  * the error and returns 1 on failure. */
 int node_load(struct node *n, const char *dir, bool need_ledger);
 void node_wipe(struct node *n);
-/* node_load with its ledger, opened for writing (ledger_open_write_wait).  Prints the error,
+/* node_load with its ledger, opened for writing (glue_ledger_open_write_wait).  Prints the error,
  * wipes the keys and returns 1 on failure. */
 int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret);
 
@@ -79,9 +79,6 @@ int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *re
 int topology_entries(ppn_ledger *l, const struct ppn_ledger_member *hub, struct ppn_ledger_entry es[2],
                      size_t *ret_n);
 int cmd_topology(int argc, char **argv);
-/* ppn_ledger_open for writing, waiting up to 2 s while another writer (serve applying an
- * answer) holds the lock. */
-int ledger_open_write_wait(const char *dir, ppn_ledger **ret);
 
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);
