@@ -129,8 +129,8 @@ START_TEST(test_hostport)
 }
 END_TEST
 
-/* What tool_check_key_file printed on stderr, and what it returned. */
-static int key_check(const char *path, char *out, size_t size)
+/* What fn(arg) printed on stderr into out, and what it returned. */
+static int on_stderr(int (*fn)(const void *arg), const void *arg, char *out, size_t size)
 {
     char errf[] = "/tmp/test-tool-util-err-XXXXXX";
     int efd = mkstemp(errf);
@@ -138,7 +138,7 @@ static int key_check(const char *path, char *out, size_t size)
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     dup2(efd, STDERR_FILENO);
-    int r = tool_check_key_file(path);
+    int r = fn(arg);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -149,27 +149,33 @@ static int key_check(const char *path, char *out, size_t size)
     return r;
 }
 
+static int check_key(const void *path)
+{
+    return tool_check_key_file(path);
+}
+
+/* What tool_check_key_file printed on stderr, and what it returned. */
+static int key_check(const char *path, char *out, size_t size)
+{
+    return on_stderr(check_key, path, out, size);
+}
+
+static int print_lines(const void *text)
+{
+    tool_print_lines(text ? strdup(text) : NULL);
+    return 0;
+}
+
+static int print_json(const void *text)
+{
+    tool_print_json_error(text ? strdup(text) : NULL);
+    return 0;
+}
+
 /* What tool_print_lines (json false) or tool_print_json_error printed on stderr for a copy of 'in'. */
 static void printed(bool json, const char *in, char *out, size_t size)
 {
-    char errf[] = "/tmp/test-tool-util-err-XXXXXX";
-    int efd = mkstemp(errf);
-    ck_assert_int_ge(efd, 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(efd, STDERR_FILENO);
-    char *copy = in ? strdup(in) : NULL;
-    if (json)
-        tool_print_json_error(copy);
-    else
-        tool_print_lines(copy);
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    ssize_t n = pread(efd, out, size - 1, 0);
-    out[n > 0 ? n : 0] = '\0';
-    close(efd);
-    unlink(errf);
+    (void)on_stderr(json ? print_json : print_lines, in, out, size);
 }
 
 START_TEST(test_print_lines)
