@@ -31,6 +31,7 @@
 #include "handoff.h"
 #include "hosts.h"
 #include "pullres.h"
+#include "syncloop.h"
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
@@ -51,10 +52,12 @@
 
 /* ---- sync (the client) ---- */
 
-/* One request from 'l' to 'from' and its answer (*ret_ans, malloc'd), within the deadline. */
-static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size_t max, uint8_t **ret_ans,
-                        uint32_t *ret_len, char *err, size_t errsize)
+/* The transport of the sync rounds (tools/glue/syncloop.h): a request to 'from' (HOST:PORT,
+ * userdata) over TCP, u32 length-framed both ways, and its answer. */
+static int fetch_answer(void *ud, const uint8_t *req, size_t req_len, uint64_t deadline, size_t max,
+                        uint8_t **ret_ans, size_t *ret_len, char *err, size_t errsize)
 {
+    const char *from = ud;
     int fd = -1;
     int r = tool_tcp_connect(from, deadline, false, &fd);
     if (r < 0) {
@@ -62,11 +65,12 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
         return r;
     }
     uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4], *ans = NULL;
-    size_t ql;
-    r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
+    if (req_len > PPN_LEDGER_SYNC_REQUEST_MAX)
+        r = -EMSGSIZE;
     if (r == 0) {
-        ppnc_put_be(q, (uint32_t)ql, 4);
-        r = tool_io_all(fd, true, q, 4 + ql, deadline);
+        ppnc_put_be(q, (uint32_t)req_len, 4);
+        memcpy(q + 4, req, req_len);
+        r = tool_io_all(fd, true, q, 4 + req_len, deadline);
     }
     if (r == 0)
         r = tool_io_all(fd, false, hdr, 4, deadline);
@@ -92,87 +96,12 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     return 0;
 }
 
-/* As sync_from, for the service: the writer lock is held only while an answer is applied
- * (never while the network is waited on), so that an operator's append is not refused
- * -EBUSY because a member is slow; a writer held by another process is waited for until the
- * deadline.  An answer to a size we no longer have (someone appended meanwhile) is asked
- * again. */
-static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
-                     struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
-{
-    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0;
-    struct ppn_ledger_sync_report rep = {0};
-    int r;
-    for (unsigned round = 0; round < 64; round++) {
-        ppn_ledger *l = NULL;
-        uint8_t *ans = NULL;
-        uint32_t al = 0;
-        if ((r = ppn_ledger_open(dir, 0, &l)) < 0) {
-            snprintf(err, errsize, "open the ledger: %s", strerror(-r));
-            break;
-        }
-        uint64_t asked = ppn_ledger_size(l);
-        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
-        ppn_ledger_free(l);
-        l = NULL;
-        if (r < 0)
-            break;
-        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)tool_left_ms(deadline), &l)) < 0) {
-            free(ans);
-            snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
-            break;
-        }
-        if (ppn_ledger_size(l) != asked) { /* appended meanwhile: ask again */
-            ppn_ledger_free(l);
-            free(ans);
-            continue;
-        }
-        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
-        free(ans);
-        if (r == 0 && rep.appended)
-            (void)ppn_ledger_export_nodes(l, NULL);
-        uint64_t size = ppn_ledger_size(l);
-        ppn_ledger_free(l);
-        if (r < 0)
-            break;
-        total += rep.appended;
-        if (rep.appended == 0 || size >= rep.their_size)
-            break;
-    }
-    *ret_appended = total;
-    *ret_rep = rep;
-    return r;
-}
-
-/* One sync from 'from' into the writer handle 'l', round after round until
- * up to date, all within 'timeout_ms'.  0 with *ret_appended entries added;
- * a negative errno with 'err' saying what (transport) or 'rep' (the answer). */
+/* The rounds from 'from' into the writer handle 'l' within 'timeout_ms' (glue_sync_rounds). */
 static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      uint64_t *ret_rounds, struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0, rounds = 0;
-    uint8_t *ans = NULL;
-    struct ppn_ledger_sync_report rep = {0};
-    int r;
-    for (;;) {
-        uint32_t al = 0;
-        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
-        if (r < 0)
-            break;
-        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
-        free(ans);
-        ans = NULL;
-        rounds++;
-        if (r < 0)
-            break;
-        total += rep.appended;
-        if (rep.appended == 0 || ppn_ledger_size(l) >= rep.their_size)
-            break;
-    }
-    *ret_appended = total;
-    *ret_rounds = rounds;
-    *ret_rep = rep;
-    return r;
+    return glue_sync_rounds(l, fetch_answer, (void *)from, ppnc_now_mono_ms() + timeout_ms, max, ret_appended,
+                            ret_rounds, ret_rep, err, errsize);
 }
 
 /* A node left pending by a hand-off completes (or learns it was not recorded) by syncing its
@@ -534,7 +463,8 @@ static void pull_round(struct puller *p, const struct pull_child *pc, int report
         uint64_t app = 0;
         struct ppn_ledger_sync_report rep = {0};
         char err[500] = "";
-        int r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
+        int r = glue_sync_pull(p->n->ledger_dir, fetch_answer, addr, ppnc_now_mono_ms() + PULL_SYNC_MS, p->max, &app,
+                               &rep, err, sizeof(err));
         if (app) {
             follow(p, app);
             applied = true;

@@ -1,7 +1,8 @@
 /* ppn-pair serve's glue: the hosts block (tools/glue/hosts.h), from members of a real ledger
  * on disk merged into a real file, the administrator's lines around it kept and the block
  * replaced; a pull worker's result lines (tools/glue/pullres.h), what one writes the other
- * reads back, one record a line whatever the text holds, malformed lines refused. */
+ * reads back, one record a line whatever the text holds, malformed lines refused; the sync
+ * rounds (tools/glue/syncloop.h) between real ledgers, a writer racing the service's pull. */
 #include <check.h>
 #include <errno.h>
 #include <sodium.h>
@@ -14,6 +15,7 @@
 
 #include "hosts.h"
 #include "pullres.h"
+#include "syncloop.h"
 
 static char *slurp(const char *path)
 {
@@ -143,15 +145,148 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+/* ---- the sync rounds (syncloop.h) against real ledgers, the transport a function call ---- */
+
+struct link {
+    ppn_ledger *from;  /* the answering member */
+    const char *race;  /* a directory another writer syncs on the first call (NULL: none) */
+    unsigned calls;
+    int fail;          /* <0: the transport fails with it */
+};
+
+static int answer(ppn_ledger *from, const uint8_t *req, size_t len, size_t max, uint8_t **ans, size_t *al)
+{
+    return ppn_ledger_sync_answer(from, req, len, max, ans, al);
+}
+
+static int fetch(void *ud, const uint8_t *req, size_t req_len, uint64_t deadline, size_t max, uint8_t **ret_ans,
+                 size_t *ret_len, char *err, size_t errsize)
+{
+    struct link *k = ud;
+    (void)deadline;
+    if (k->calls++ == 0 && k->race) { /* someone else appends meanwhile: this answer is stale */
+        ppn_ledger *w;
+        ck_assert_int_eq(ppn_ledger_open(k->race, PPN_LEDGER_OPEN_WRITE, &w), 0);
+        uint8_t q[PPN_LEDGER_SYNC_REQUEST_MAX], *a;
+        size_t ql, al;
+        struct ppn_ledger_sync_report rep;
+        ck_assert_int_eq(ppn_ledger_sync_request(w, q, sizeof(q), &ql), 0);
+        ck_assert_int_eq(answer(k->from, q, ql, max, &a, &al), 0);
+        ck_assert_int_eq(ppn_ledger_sync_apply(w, a, al, max, &rep), 0);
+        ck_assert_uint_gt(rep.appended, 0);
+        free(a);
+        ppn_ledger_free(w);
+    }
+    if (k->fail < 0) {
+        snprintf(err, errsize, "connect: %s", strerror(-k->fail));
+        return k->fail;
+    }
+    return answer(k->from, req, req_len, max, ret_ans, ret_len);
+}
+
+static void same(ppn_ledger *x, const char *dir)
+{
+    ppn_ledger *y;
+    ck_assert_int_eq(ppn_ledger_open(dir, 0, &y), 0);
+    ck_assert_uint_eq(ppn_ledger_size(x), ppn_ledger_size(y));
+    uint8_t r1[32], r2[32];
+    ck_assert_int_eq(ppn_ledger_root(x, ppn_ledger_size(x), r1), 0);
+    ck_assert_int_eq(ppn_ledger_root(y, ppn_ledger_size(y), r2), 0);
+    ck_assert_mem_eq(r1, r2, 32);
+    ppn_ledger_free(y);
+}
+
+START_TEST(test_sync_rounds)
+{
+    char dir[] = "/tmp/ppn-syncloop-XXXXXX", a[40], b[40], c[40], d[40], cmd[400];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/a", dir);
+    snprintf(b, sizeof(b), "%s/b", dir);
+    snprintf(c, sizeof(c), "%s/c", dir);
+    snprintf(d, sizeof(d), "%s/d", dir);
+    uint8_t apk[32], ask[64], npk[32], nsk[64], wg[32];
+    crypto_sign_keypair(apk, ask);
+    crypto_sign_keypair(npk, nsk);
+    randombytes_buf(wg, sizeof(wg));
+    ppn_ledger *l;
+    char note[PPN_LEDGER_CHECKPOINT_MAX];
+    size_t nl;
+    ck_assert_int_eq(ppn_ledger_create(a, "s.example/l", "10.8.0.0/24", ask, &l), 0);
+    ck_assert_int_eq(ppn_ledger_checkpoint(l, ask, note, sizeof(note), &nl), 0);
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && cp -a '%s' '%s' && cp -a '%s' '%s'", a, b, a, c, a, d);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(ppn_ledger_node_join(l, npk, wg, "10.8.0.2", "", "node-b", ask, NULL), 0);
+    for (unsigned i = 0; i < 60; i++) {
+        char vm[32];
+        snprintf(vm, sizeof(vm), "vm-%u", i);
+        ck_assert_int_eq(ppn_ledger_vm_assign(l, vm, npk, ask, NULL), 0);
+    }
+    ck_assert_int_eq(ppn_ledger_checkpoint(l, ask, note, sizeof(note), &nl), 0);
+    const size_t max = 4096; /* a few entries an answer: several rounds */
+    char err[256];
+    struct ppn_ledger_sync_report rep;
+
+    /* the writer handle's rounds: all of it, in more than one round */
+    ppn_ledger *w;
+    ck_assert_int_eq(ppn_ledger_open(b, PPN_LEDGER_OPEN_WRITE, &w), 0);
+    struct link k = {.from = l};
+    uint64_t app = 0, rounds = 0;
+    ck_assert_int_eq(glue_sync_rounds(w, fetch, &k, UINT64_MAX, max, &app, &rounds, &rep, err, sizeof(err)), 0);
+    ck_assert_uint_eq(app, 61);
+    ck_assert_uint_gt(rounds, 1);
+    ck_assert_uint_eq(k.calls, rounds);
+    ck_assert_str_eq(err, "");
+    same(w, a);
+    /* up to date: one round, nothing */
+    ck_assert_int_eq(glue_sync_rounds(w, fetch, &k, UINT64_MAX, max, &app, &rounds, &rep, err, sizeof(err)), 0);
+    ck_assert_uint_eq(app, 0);
+    ck_assert_uint_eq(rounds, 1);
+    ppn_ledger_free(w);
+
+    /* the service's pull: another writer appended between the request and the answer, so the
+     * answer is asked again, and the replica ends as the member's */
+    struct link kr = {.from = l, .race = c};
+    ck_assert_int_eq(glue_sync_pull(c, fetch, &kr, UINT64_MAX, max, &app, &rep, err, sizeof(err)), 0);
+    ck_assert_uint_gt(kr.calls, 2);
+    ck_assert_uint_lt(app, 61); /* what the other writer applied is not ours */
+    same(l, c);
+    char nodes[80];
+    snprintf(nodes, sizeof(nodes), "%s/nodes.jsonl", c);
+    ck_assert_int_eq(access(nodes, F_OK), 0);
+
+    /* the transport's failure, said by it; nothing applied */
+    struct link kf = {.from = l, .fail = -ECONNREFUSED};
+    ck_assert_int_eq(glue_sync_pull(d, fetch, &kf, UINT64_MAX, max, &app, &rep, err, sizeof(err)), -ECONNREFUSED);
+    ck_assert_uint_eq(app, 0);
+    ck_assert_ptr_nonnull(strstr(err, "connect: "));
+    ck_assert_int_eq(ppn_ledger_open(d, PPN_LEDGER_OPEN_WRITE, &w), 0);
+    ck_assert_uint_eq(ppn_ledger_size(w), 1);
+    ck_assert_int_eq(glue_sync_rounds(w, fetch, &kf, UINT64_MAX, max, &app, &rounds, &rep, err, sizeof(err)),
+                     -ECONNREFUSED);
+    ck_assert_uint_eq(rounds, 0);
+    ppn_ledger_free(w);
+    /* a ledger that is not there */
+    ck_assert_int_eq(glue_sync_pull("/nonexistent/ppn", fetch, &k, UINT64_MAX, max, &app, &rep, err, sizeof(err)),
+                     -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "open the ledger"));
+
+    ppn_ledger_free(l);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     Suite *s = suite_create("serve-glue");
     TCase *tc = tcase_create("serve-glue");
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_hosts_from_ledger);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_malformed);
+    tcase_add_test(tc, test_sync_rounds);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
