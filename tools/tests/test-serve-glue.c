@@ -28,6 +28,19 @@ static char *slurp(const char *path)
     return buf;
 }
 
+/* A new ledger at 'dir' (origin 'origin', range 10.8.0.0/24) by a fresh administrator key
+ * (*ask), and a node's keys (*npk, its WireGuard key *wg) for entries about it. */
+static ppn_ledger *new_ledger(const char *dir, const char *origin, uint8_t ask[64], uint8_t npk[32], uint8_t wg[32])
+{
+    uint8_t apk[32], nsk[64];
+    crypto_sign_keypair(apk, ask);
+    crypto_sign_keypair(npk, nsk);
+    randombytes_buf(wg, 32);
+    ppn_ledger *l;
+    ck_assert_int_eq(ppn_ledger_create(dir, origin, "10.8.0.0/24", ask, &l), 0);
+    return l;
+}
+
 #define HEAD "# BEGIN ppn h.example/l (kept by ppn-pair serve from the ledger; edits are lost)\n"
 #define TAIL "# END ppn h.example/l\n"
 
@@ -37,12 +50,8 @@ START_TEST(test_hosts_from_ledger)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(ld, sizeof(ld), "%s/ledger", dir);
     snprintf(path, sizeof(path), "%s/hosts", dir);
-    uint8_t apk[32], ask[64], npk[32], nsk[64], wg[32];
-    crypto_sign_keypair(apk, ask);
-    crypto_sign_keypair(npk, nsk);
-    randombytes_buf(wg, sizeof(wg));
-    ppn_ledger *l;
-    ck_assert_int_eq(ppn_ledger_create(ld, "h.example/l", "10.8.0.0/24", ask, &l), 0);
+    uint8_t ask[64], npk[32], wg[32];
+    ppn_ledger *l = new_ledger(ld, "h.example/l", ask, npk, wg);
     ck_assert_int_eq(ppn_ledger_node_join(l, npk, wg, "10.8.0.2/24", "", "node-b", ask, NULL), 0);
     struct ppn_ledger_member ms[1];
     ck_assert_uint_eq(ppn_ledger_member_count(l), 1);
@@ -204,14 +213,10 @@ START_TEST(test_sync_rounds)
     snprintf(b, sizeof(b), "%s/b", dir);
     snprintf(c, sizeof(c), "%s/c", dir);
     snprintf(d, sizeof(d), "%s/d", dir);
-    uint8_t apk[32], ask[64], npk[32], nsk[64], wg[32];
-    crypto_sign_keypair(apk, ask);
-    crypto_sign_keypair(npk, nsk);
-    randombytes_buf(wg, sizeof(wg));
-    ppn_ledger *l;
+    uint8_t ask[64], npk[32], wg[32];
+    ppn_ledger *l = new_ledger(a, "s.example/l", ask, npk, wg);
     char note[PPN_LEDGER_CHECKPOINT_MAX];
     size_t nl;
-    ck_assert_int_eq(ppn_ledger_create(a, "s.example/l", "10.8.0.0/24", ask, &l), 0);
     ck_assert_int_eq(ppn_ledger_checkpoint(l, ask, note, sizeof(note), &nl), 0);
     snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s' && cp -a '%s' '%s' && cp -a '%s' '%s'", a, b, a, c, a, d);
     ck_assert_int_eq(system(cmd), 0);
