@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -103,6 +104,27 @@ int tool_fail(const char *verb, const char *what, int err)
     }
     fprintf(stderr, "%s: Failed to %s '%s': %s\n", tool_name, verb, what, strerror(err));
     return 1;
+}
+
+void tool_print_lines(char *text)
+{
+    for (const char *p = text; p && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        fprintf(stderr, "%s: %.*s\n", tool_name, (int)n, p);
+        p += n + (e != NULL);
+    }
+    free(text);
+}
+
+void tool_print_json_error(char *json)
+{
+    if (!json)
+        return;
+    fputs("{\"tool\":", stderr);
+    json_str(tool_name);
+    fprintf(stderr, "%s%s\n", json[0] == '{' && json[1] && json[1] != '}' ? "," : "", json[0] == '{' ? json + 1 : "}");
+    free(json);
 }
 
 int tool_error(const char *fmt, ...)

@@ -33,6 +33,12 @@ bool tool_json_errors(void);
 /* One line on stderr: "<tool>: <message>".  Returns 1. */
 int tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_set_name(const char *name);
+/* The text of a library's formatter (whole lines, e.g. ppn_ledger_report_format) on stderr,
+ * each line after the tool's name as tool_error puts it; frees 'text' (NULL: nothing). */
+void tool_print_lines(char *text);
+/* A library's compact JSON object of an error on stderr, the tool's name first
+ * ({"tool":"<name>",...}), and a newline; frees 'json' (NULL: nothing). */
+void tool_print_json_error(char *json);
 
 /* write() until all of 'buf' is written, retrying EINTR and short writes.
  * 0, or a negative errno (-EIO if the fd stops accepting bytes). */

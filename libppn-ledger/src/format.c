@@ -440,3 +440,110 @@ PPN_EXPORT int ppn_ledger_secret_key_parse(const uint8_t *data, size_t len,
     sodium_memzero(sk, sizeof(sk));
     return r;
 }
+
+/* ---- the reports of open, verify, import and sync, as sentences ---- */
+
+PPN_EXPORT int ppn_ledger_report_format(const char *dir, int error, const struct ppn_ledger_report *report,
+                                        uint32_t open_flags, char **ret_text)
+{
+    if (!dir || !report || !ret_text || error > 0)
+        return -EINVAL;
+    const struct ppn_ledger_report *rep = report;
+    struct text t = {0};
+    if (error < 0) {
+        if (rep->error_index == UINT64_MAX && rep->error_offset == UINT64_MAX)
+            return -ENOENT; /* nothing located: the caller says it as it says any errno */
+        const char *f = ppn_ledger_file_name(rep->error_file);
+        if (rep->error_index != UINT64_MAX)
+            put(&t, "Failed to open '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s'\n", dir,
+                strerror(-error), rep->error_index, rep->error_offset, f);
+        else
+            put(&t, "Failed to open '%s': %s in '%s' (byte offset %" PRIu64 ")\n", dir, strerror(-error), f,
+                rep->error_offset);
+        return text_done(&t, ret_text);
+    }
+    bool writer = open_flags & PPN_LEDGER_OPEN_WRITE;
+    if (rep->torn_bytes)
+        put(&t, "'%s': torn tail of %" PRIu64 " bytes at offset %" PRIu64 " %s\n", dir, rep->torn_bytes,
+            rep->torn_offset, writer ? "cut back" : "ignored");
+    if (rep->tree_rebuilt)
+        put(&t, "'%s': %u hashes of the tree cache rebuilt\n", dir, rep->tree_rebuilt);
+    if (rep->lost_count)
+        put(&t, "'%s': warning: entries %" PRIu64 "..%" PRIu64 " are lost: the tree cache holds their hashes but "
+            "'entries' ends before them (never acknowledged if power failed while they were written; "
+            "otherwise 'entries' was cut: restore them from a replica)%s\n", dir, rep->lost_index,
+            rep->lost_index + rep->lost_count - 1, writer ? "; new entries are appended from there" : "");
+    return text_done(&t, ret_text);
+}
+
+PPN_EXPORT int ppn_ledger_import_report_format(const char *src_dir, int error,
+                                               const struct ppn_ledger_import_report *report,
+                                               const char *reason, uint32_t flags, char **ret)
+{
+    if (!src_dir || !report || !ret || error >= 0 || (flags & ~(uint32_t)PPN_LEDGER_FORMAT_JSON))
+        return -EINVAL;
+    const struct ppn_ledger_import_report *rep = report;
+    const char *why = reason ? reason : "";
+    bool json = flags & PPN_LEDGER_FORMAT_JSON;
+    bool at_index = rep->error_index != UINT64_MAX, at_offset = rep->error_offset != UINT64_MAX;
+    struct text t = {0};
+    if (rep->fork) {
+        char a[65], b[65];
+        hex32(a, rep->ours);
+        hex32(b, rep->theirs);
+        if (json)
+            return json_done(json_pack("{s:s,s:s,s:I,s:s,s:s}", "error", "fork", "source", src_dir, "fork_size",
+                                       (json_int_t)rep->fork_size, "our_root", a, "their_root", b),
+                             ret);
+        put(&t, "Failed to import '%s': fork at tree size %" PRIu64 ": our root %s, theirs %s; nothing imported\n",
+            src_dir, rep->fork_size, a, b);
+        return text_done(&t, ret);
+    }
+    if (!at_index && !at_offset)
+        return -ENOENT;
+    const char *file = ppn_ledger_file_name(rep->error_file);
+    if (json) {
+        json_t *o = json_pack("{s:s,s:s,s:i,s:s,s:s}", "error", strerror(-error), "source", src_dir, "errno", -error,
+                              "file", file, "reason", why);
+        if (o && at_index)
+            json_object_set_new(o, "index", json_integer((json_int_t)rep->error_index));
+        if (o && at_offset)
+            json_object_set_new(o, "offset", json_integer((json_int_t)rep->error_offset));
+        return json_done(o, ret);
+    }
+    if (at_index)
+        put(&t, "Failed to import '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s/%s'%s%s; nothing "
+            "imported\n", src_dir, strerror(-error), rep->error_index, rep->error_offset, src_dir, file,
+            why[0] ? ": " : "", why);
+    else
+        put(&t, "Failed to import '%s': %s in '%s/%s' (byte offset %" PRIu64 "); nothing imported\n", src_dir,
+            strerror(-error), src_dir, file, rep->error_offset);
+    return text_done(&t, ret);
+}
+
+PPN_EXPORT int ppn_ledger_sync_report_format(int error, const struct ppn_ledger_sync_report *report,
+                                             char **ret_text)
+{
+    if (!report || !ret_text || error >= 0)
+        return -EINVAL;
+    const struct ppn_ledger_sync_report *rep = report;
+    char why[sizeof(rep->why) + 1];
+    memcpy(why, rep->why, sizeof(rep->why));
+    why[sizeof(rep->why)] = 0; /* bounded whatever the caller's struct holds */
+    struct text t = {0};
+    if (rep->fork) {
+        char a[65], b[65];
+        hex32(a, rep->ours);
+        hex32(b, rep->theirs);
+        put(&t, "fork at size %" PRIu64 ", ours %s theirs %s", rep->fork_size, a, b);
+        if (why[0])
+            put(&t, ": %s", why);
+    } else if (!why[0]) {
+        put(&t, "%s\n", strerror(-error));
+        return text_done(&t, ret_text);
+    } else {
+        put(&t, "%s", why);
+    }
+    put(&t, " (error %s)\n", strerror(-error));
+    return text_done(&t, ret_text);
+}

@@ -393,6 +393,153 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* The reports as sentences: a real torn tail and a real damaged entry, then the import and
+ * sync reports as the library fills them. */
+START_TEST(test_report_forms)
+{
+    struct fx f;
+    fx_open(&f);
+    ppn_ledger_free(f.l);
+    f.l = NULL;
+    char path[512], ent[600], want[1200];
+    snprintf(path, sizeof(path), "%s/L", f.dir);
+    snprintf(ent, sizeof(ent), "%s/entries", path);
+    FILE *fp = fopen(ent, "ab");
+    ck_assert_ptr_nonnull(fp);
+    fwrite("\x01\x02\x03\x04\x05", 1, 5, fp);
+    fclose(fp);
+    struct ppn_ledger_report rep;
+    char *t = NULL;
+    ck_assert_int_eq(ppn_ledger_open_full(path, 0, &rep, &f.l), 0);
+    ck_assert_uint_eq(rep.torn_bytes, 5);
+    ck_assert_int_eq(ppn_ledger_report_format(path, 0, &rep, 0, &t), 0);
+    snprintf(want, sizeof(want), "'%s': torn tail of 5 bytes at offset %" PRIu64 " ignored\n", path, rep.torn_offset);
+    ck_assert_str_eq(t, want);
+    free(t);
+    ppn_ledger_free(f.l);
+    ck_assert_int_eq(ppn_ledger_open_full(path, PPN_LEDGER_OPEN_WRITE, &rep, &f.l), 0);
+    ck_assert_int_eq(ppn_ledger_report_format(path, 0, &rep, PPN_LEDGER_OPEN_WRITE, &t), 0);
+    snprintf(want, sizeof(want), "'%s': torn tail of 5 bytes at offset %" PRIu64 " cut back\n", path, rep.torn_offset);
+    ck_assert_str_eq(t, want);
+    free(t);
+    ppn_ledger_free(f.l);
+    f.l = NULL;
+    /* cut back: a clean open warns of nothing */
+    ck_assert_int_eq(ppn_ledger_open_full(path, 0, &rep, &f.l), 0);
+    ck_assert_int_eq(ppn_ledger_report_format(path, 0, &rep, 0, &t), 0);
+    ck_assert_str_eq(t, "");
+    free(t);
+    ppn_ledger_free(f.l);
+    f.l = NULL;
+    /* a damaged record: located by entry, offset and file */
+    fp = fopen(ent, "r+b");
+    ck_assert_ptr_nonnull(fp);
+    fseek(fp, -20, SEEK_END);
+    int c = fgetc(fp);
+    fseek(fp, -20, SEEK_END);
+    fputc(c ^ 0x40, fp);
+    fclose(fp);
+    int r = ppn_ledger_open_full(path, 0, &rep, &f.l);
+    ck_assert_int_lt(r, 0);
+    ck_assert_uint_ne(rep.error_offset, UINT64_MAX);
+    ck_assert_int_eq(ppn_ledger_report_format(path, r, &rep, 0, &t), 0);
+    if (rep.error_index != UINT64_MAX)
+        snprintf(want, sizeof(want), "Failed to open '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s'\n",
+                 path, strerror(-r), rep.error_index, rep.error_offset, ppn_ledger_file_name(rep.error_file));
+    else
+        snprintf(want, sizeof(want), "Failed to open '%s': %s in '%s' (byte offset %" PRIu64 ")\n", path, strerror(-r),
+                 ppn_ledger_file_name(rep.error_file), rep.error_offset);
+    ck_assert_str_eq(t, want);
+    free(t);
+    /* lost entries, a writer's wording; nothing located; bad arguments */
+    struct ppn_ledger_report lost = {.error_index = UINT64_MAX, .error_offset = UINT64_MAX,
+                                     .torn_offset = UINT64_MAX, .lost_index = 7, .lost_count = 3, .tree_rebuilt = 2};
+    ck_assert_int_eq(ppn_ledger_report_format("D", 0, &lost, PPN_LEDGER_OPEN_WRITE, &t), 0);
+    ck_assert_str_eq(t, "'D': 2 hashes of the tree cache rebuilt\n'D': warning: entries 7..9 are lost: the tree cache "
+                        "holds their hashes but 'entries' ends before them (never acknowledged if power failed while "
+                        "they were written; otherwise 'entries' was cut: restore them from a replica); new entries "
+                        "are appended from there\n");
+    free(t);
+    t = NULL;
+    ck_assert_int_eq(ppn_ledger_report_format("D", -EBUSY, &lost, 0, &t), -ENOENT);
+    ck_assert_int_eq(ppn_ledger_report_format(NULL, 0, &lost, 0, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_report_format("D", 0, NULL, 0, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_report_format("D", 1, &lost, 0, &t), -EINVAL);
+    ck_assert_ptr_null(t);
+
+    /* import: a fork, a located refusal, neither */
+    struct ppn_ledger_import_report ir = {.fork = 1, .fork_size = 4, .error_index = UINT64_MAX,
+                                          .error_offset = UINT64_MAX};
+    memset(ir.ours, 0xab, 32);
+    memset(ir.theirs, 0x01, 32);
+    char ab[65], o1[65];
+    for (int i = 0; i < 64; i++)
+        ab[i] = "ab"[i & 1], o1[i] = "01"[i & 1];
+    ab[64] = o1[64] = 0;
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EPROTO, &ir, NULL, 0, &t), 0);
+    snprintf(want, sizeof(want), "Failed to import 'S': fork at tree size 4: our root %s, theirs %s; nothing imported\n",
+             ab, o1);
+    ck_assert_str_eq(t, want);
+    free(t);
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EPROTO, &ir, NULL, PPN_LEDGER_FORMAT_JSON, &t), 0);
+    snprintf(want, sizeof(want), "{\"error\":\"fork\",\"source\":\"S\",\"fork_size\":4,\"our_root\":\"%s\","
+             "\"their_root\":\"%s\"}", ab, o1);
+    ck_assert_str_eq(t, want);
+    free(t);
+    ir.fork = 0, ir.error_index = 2, ir.error_offset = 300, ir.error_file = 0;
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EKEYREJECTED, &ir, "bad signature", 0, &t), 0);
+    snprintf(want, sizeof(want), "Failed to import 'S': %s at entry 2, byte offset 300 of 'S/entries': bad signature; "
+             "nothing imported\n", strerror(EKEYREJECTED));
+    ck_assert_str_eq(t, want);
+    free(t);
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EKEYREJECTED, &ir, "bad signature", PPN_LEDGER_FORMAT_JSON, &t), 0);
+    snprintf(want, sizeof(want), "{\"error\":\"%s\",\"source\":\"S\",\"errno\":%d,\"file\":\"entries\",\"reason\":"
+             "\"bad signature\",\"index\":2,\"offset\":300}", strerror(EKEYREJECTED), EKEYREJECTED);
+    ck_assert_str_eq(t, want);
+    free(t);
+    ir.error_index = UINT64_MAX, ir.error_file = 2, ir.error_offset = 9;
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EBADMSG, &ir, NULL, 0, &t), 0);
+    snprintf(want, sizeof(want), "Failed to import 'S': %s in 'S/checkpoint' (byte offset 9); nothing imported\n",
+             strerror(EBADMSG));
+    ck_assert_str_eq(t, want);
+    free(t);
+    t = NULL;
+    ir.error_offset = UINT64_MAX;
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EIO, &ir, NULL, 0, &t), -ENOENT);
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", 0, &ir, NULL, 0, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_import_report_format("S", -EIO, &ir, NULL, 2, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_import_report_format(NULL, -EIO, &ir, NULL, 0, &t), -EINVAL);
+    ck_assert_ptr_null(t);
+
+    /* sync: a fork with its evidence, a refusal, no sentence */
+    struct ppn_ledger_sync_report sr = {.fork = 1, .fork_exact = 1, .fork_size = 6};
+    memcpy(sr.ours, ir.ours, 32);
+    memcpy(sr.theirs, ir.theirs, 32);
+    snprintf(sr.why, sizeof(sr.why), "the histories differ");
+    ck_assert_int_eq(ppn_ledger_sync_report_format(-EPROTO, &sr, &t), 0);
+    snprintf(want, sizeof(want), "fork at size 6, ours %s theirs %s: the histories differ (error %s)\n", ab, o1,
+             strerror(EPROTO));
+    ck_assert_str_eq(t, want);
+    free(t);
+    sr.fork = 0;
+    memset(sr.why, 'w', sizeof(sr.why)); /* not terminated: bounded all the same */
+    ck_assert_int_eq(ppn_ledger_sync_report_format(-EPERM, &sr, &t), 0);
+    ck_assert_uint_eq(strlen(t), sizeof(sr.why) + strlen(" (error )\n") + strlen(strerror(EPERM)));
+    free(t);
+    sr.why[0] = 0;
+    ck_assert_int_eq(ppn_ledger_sync_report_format(-EPERM, &sr, &t), 0);
+    snprintf(want, sizeof(want), "%s\n", strerror(EPERM));
+    ck_assert_str_eq(t, want);
+    free(t);
+    t = NULL;
+    ck_assert_int_eq(ppn_ledger_sync_report_format(0, &sr, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_sync_report_format(-EPERM, NULL, &t), -EINVAL);
+    ck_assert_int_eq(ppn_ledger_sync_report_format(-EPERM, &sr, NULL), -EINVAL);
+    ck_assert_ptr_null(t);
+    fx_close(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ledger-format");
@@ -405,6 +552,7 @@ int main(void)
     tcase_add_test(tc, test_proof_forms);
     tcase_add_test(tc, test_secret_key_forms);
     tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_report_forms);
     suite_add_tcase(s, tc);
     return ledger_test_main(s);
 }

@@ -112,19 +112,17 @@ static int load_key(const char *path, uint8_t sk[64])
     return r;
 }
 
-static int report_open_error(const char *dir, int r, const struct ppn_ledger_report *rep)
+/* The report of an open or a verification (ppn_ledger_report_format): a failure located in a
+ * file, or the errno; after a success, its warnings. */
+static int report_open(const char *dir, int r, const struct ppn_ledger_report *rep, uint32_t flags)
 {
-    if (rep->error_index != UINT64_MAX || rep->error_offset != UINT64_MAX) {
-        const char *f = ppn_ledger_file_name(rep->error_file);
-        if (rep->error_index != UINT64_MAX)
-            fprintf(stderr, "ppn-ledger: Failed to open '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64 " of '%s'\n",
-                    dir, strerror(-r), rep->error_index, rep->error_offset, f);
-        else
-            fprintf(stderr, "ppn-ledger: Failed to open '%s': %s in '%s' (byte offset %" PRIu64 ")\n",
-                    dir, strerror(-r), f, rep->error_offset);
-        return 1;
-    }
-    return tool_fail("open", dir, r);
+    char *t = NULL;
+    int k = ppn_ledger_report_format(dir, r, rep, flags, &t);
+    if (k == 0)
+        tool_print_lines(t);
+    else if (r < 0)
+        return tool_fail("open", dir, r);
+    return r < 0;
 }
 
 /* ---- progress on a terminal ---- */
@@ -177,17 +175,6 @@ static void progress_off(ppn_ledger *l, struct progress *p)
         fprintf(stderr, "\r\033[K");
 }
 
-static void report_lost(const char *dir, const struct ppn_ledger_report *rep, uint32_t flags)
-{
-    if (!rep->lost_count)
-        return;
-    fprintf(stderr, "ppn-ledger: '%s': warning: entries %" PRIu64 "..%" PRIu64 " are lost: the tree cache "
-            "holds their hashes but 'entries' ends before them (never acknowledged if power failed "
-            "while they were written; otherwise 'entries' was cut: restore them from a replica)%s\n",
-            dir, rep->lost_index, rep->lost_index + rep->lost_count - 1,
-            (flags & PPN_LEDGER_OPEN_WRITE) ? "; new entries are appended from there" : "");
-}
-
 static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
 {
     struct ppn_ledger_report rep;
@@ -207,17 +194,8 @@ static int open_ledger(const char *dir, uint32_t flags, ppn_ledger **l)
         fprintf(stderr, "\r\033[K");
     if (r == 0)
         ppn_ledger_set_progress(*l, NULL, NULL);
-    if (r < 0) {
-        report_open_error(dir, r, &rep);
-        return r;
-    }
-    if (rep.torn_bytes)
-        fprintf(stderr, "ppn-ledger: '%s': torn tail of %" PRIu64 " bytes at offset %" PRIu64 " %s\n", dir,
-                rep.torn_bytes, rep.torn_offset, (flags & PPN_LEDGER_OPEN_WRITE) ? "cut back" : "ignored");
-    if (rep.tree_rebuilt)
-        fprintf(stderr, "ppn-ledger: '%s': %u hashes of the tree cache rebuilt\n", dir, rep.tree_rebuilt);
-    report_lost(dir, &rep, flags);
-    return 0;
+    report_open(dir, r, &rep, flags);
+    return r < 0 ? r : 0;
 }
 
 static int help_if(int argc, char **argv, const char *cmd, const char *usage, const char *text)
@@ -558,7 +536,7 @@ static int cmd_verify(int argc, char **argv)
     progress_off(l, &pr);
     char *t;
     if (r < 0)
-        report_open_error(dir, r, &rep);
+        report_open(dir, r, &rep, 0);
     else if ((r = print_text(ppn_ledger_verify_summary(l, json ? PPN_LEDGER_FORMAT_JSON : 0, &t), &t, json)) < 0)
         tool_fail("summarize the verification of", dir, r);
     ppn_ledger_free(l);
@@ -754,45 +732,13 @@ static int cmd_import(int argc, char **argv)
     snprintf(why, sizeof(why), "%s", ppn_ledger_last_error(l));
     uint64_t size = ppn_ledger_size(l);
     ppn_ledger_free(l);
-    const char *file = ppn_ledger_file_name(rep.error_file);
-    if (r < 0 && rep.fork) {
-        char a[65], b[65];
-        sodium_bin2hex(a, sizeof(a), rep.ours, 32);
-        sodium_bin2hex(b, sizeof(b), rep.theirs, 32);
-        if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s,s:s}", "tool", "ppn-ledger", "error", "fork", "source", src,
-                                  "fork_size", (json_int_t)rep.fork_size, "our_root", a, "their_root", b);
-            char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-            json_decref(o);
-            fprintf(stderr, "%s\n", t ? t : "{}");
-            free(t);
-        } else {
-            fprintf(stderr, "ppn-ledger: Failed to import '%s': fork at tree size %" PRIu64
-                    ": our root %s, theirs %s; nothing imported\n", src, rep.fork_size, a, b);
-        }
-        return 2;
-    }
-    if (r < 0 && (rep.error_index != UINT64_MAX || rep.error_offset != UINT64_MAX)) {
-        if (json) {
-            json_t *o = json_pack("{s:s,s:s,s:s,s:i,s:s,s:s}", "tool", "ppn-ledger", "error", strerror(-r), "source",
-                                  src, "errno", -r, "file", file, "reason", why);
-            if (rep.error_index != UINT64_MAX)
-                json_object_set_new(o, "index", json_integer((json_int_t)rep.error_index));
-            if (rep.error_offset != UINT64_MAX)
-                json_object_set_new(o, "offset", json_integer((json_int_t)rep.error_offset));
-            char *t = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-            json_decref(o);
-            fprintf(stderr, "%s\n", t ? t : "{}");
-            free(t);
-        } else if (rep.error_index != UINT64_MAX) {
-            fprintf(stderr, "ppn-ledger: Failed to import '%s': %s at entry %" PRIu64 ", byte offset %" PRIu64
-                    " of '%s/%s'%s%s; nothing imported\n", src, strerror(-r), rep.error_index,
-                    rep.error_offset, src, file, why[0] ? ": " : "", why);
-        } else {
-            fprintf(stderr, "ppn-ledger: Failed to import '%s': %s in '%s/%s' (byte offset %" PRIu64
-                    "); nothing imported\n", src, strerror(-r), src, file, rep.error_offset);
-        }
-        return 1;
+    char *t = NULL;
+    if (r < 0 && ppn_ledger_import_report_format(src, r, &rep, why, json ? PPN_LEDGER_FORMAT_JSON : 0, &t) == 0) {
+        if (json)
+            tool_print_json_error(t);
+        else
+            tool_print_lines(t);
+        return rep.fork ? 2 : 1;
     }
     if (r < 0)
         return tool_fail("import", src, r);

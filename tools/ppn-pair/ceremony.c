@@ -41,9 +41,6 @@
 
 /* ---- small I/O helpers ---------------------------------------------------- */
 
-
-
-
 static int copy_text(char *dst, size_t size, const char *src)
 {
     size_t len = strlen(src);
@@ -123,10 +120,10 @@ static int await_attempt(int lfd, uint64_t deadline, int *ret_fd, uint8_t *first
     size_t np = 0;
     unsigned dropped = 0;
     int r = -ETIMEDOUT;
-    while (handoff_left_ms(deadline) > 0) {
+    while (tool_left_ms(deadline) > 0) {
         struct pollfd pfd[PROBE_MAX + 1];
         pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        uint64_t now = ppnc_now_mono_ms(), wait = handoff_left_ms(deadline);
+        uint64_t now = ppnc_now_mono_ms(), wait = (uint64_t)tool_left_ms(deadline);
         for (size_t i = 0; i < np; i++) {
             pfd[1 + i] = (struct pollfd){.fd = pr[i].fd, .events = POLLIN};
             uint64_t end = pr[i].since + PROBE_MS;
@@ -207,7 +204,7 @@ static void close_gracefully(int fd, uint64_t deadline)
 {
     shutdown(fd, SHUT_WR);
     /* at most 2 s, and not past the deadline by more than 0.2 s: no process outlives its window */
-    uint64_t left = handoff_left_ms(deadline);
+    uint64_t left = (uint64_t)tool_left_ms(deadline);
     left = left > 2000 ? 2000 : left < 200 ? 200 : left;
     struct timeval tv = {.tv_sec = (time_t)(left / 1000), .tv_usec = (suseconds_t)(left % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -575,7 +572,7 @@ int cmd_join(int argc, char **argv)
     print_record("admin", &admin);
     fflush(stdout);
     r = handoff_node(s, fd, &n, &admin, deadline, timeout_s, ifname, port);
-    (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
+    (void)ppn_crypto_session_flush_fd(s, fd, (uint64_t)tool_left_ms(deadline));
     ppn_crypto_session_free(s);
     close_gracefully(fd, deadline);
     if (r == 0 && ifname)
@@ -679,7 +676,7 @@ static int admit_main(int argc, char **argv, bool invite)
     struct ppn_ledger_member before;
     bool was_member = ppn_ledger_member_find(l, peer.identity_public, &before) == 0;
     int r = handoff_admin(s, fd, &n, l, &peer, deadline);
-    (void)ppn_crypto_session_flush_fd(s, fd, handoff_left_ms(deadline));
+    (void)ppn_crypto_session_flush_fd(s, fd, (uint64_t)tool_left_ms(deadline));
     ppn_crypto_session_free(s);
     close_gracefully(fd, deadline);
     /* Recorded (even if the node did not confirm): WireGuard follows, so that the node's tunnel

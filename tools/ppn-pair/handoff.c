@@ -24,29 +24,6 @@ static uint64_t now_real_ms(void)
     return ppnc_now_real_ns() / 1000000;
 }
 
-/* struct pending (pair.h, what serve.c holds) and the glue's are the same fields. */
-_Static_assert(sizeof(struct pending) == sizeof(struct glue_pending), "struct pending follows glue_pending");
-
-static void pending_to_glue(const struct pending *p, struct glue_pending *g)
-{
-    memcpy(g->admin_b64, p->admin_b64, sizeof(g->admin_b64));
-    memcpy(g->admin_hostname, p->admin_hostname, sizeof(g->admin_hostname));
-    memcpy(g->admin_mesh, p->admin_mesh, sizeof(g->admin_mesh));
-    memcpy(g->origin, p->origin, sizeof(g->origin));
-    g->index = p->index, g->rollback_at_ms = p->rollback_at_ms, g->window_s = p->window_s;
-    memcpy(g->ledger_dir, p->ledger_dir, sizeof(g->ledger_dir));
-}
-
-static void pending_from_glue(struct pending *p, const struct glue_pending *g)
-{
-    memcpy(p->admin_b64, g->admin_b64, sizeof(p->admin_b64));
-    memcpy(p->admin_hostname, g->admin_hostname, sizeof(p->admin_hostname));
-    memcpy(p->admin_mesh, g->admin_mesh, sizeof(p->admin_mesh));
-    memcpy(p->origin, g->origin, sizeof(p->origin));
-    p->index = g->index, p->rollback_at_ms = g->rollback_at_ms, p->window_s = g->window_s;
-    memcpy(p->ledger_dir, g->ledger_dir, sizeof(p->ledger_dir));
-}
-
 /* ---- hooks: stdout, stderr, and the tests' stops ---- */
 
 static void on_progress(void *ud, const char *line)
@@ -79,11 +56,6 @@ static void on_warn(void *ud, const char *text)
 static const struct glue_handoff_hooks hooks = {.progress = on_progress, .step = on_step, .warn = on_warn};
 
 /* ---- what ppn-pair calls ---- */
-
-uint64_t handoff_left_ms(uint64_t deadline)
-{
-    return glue_handoff_left_ms(deadline);
-}
 
 int handoff_admin_ready(const struct node *n, ppn_ledger *l, ppn_crypto_node_record *ret_local)
 {
@@ -123,22 +95,17 @@ int handoff_node(ppn_crypto_session *s, int fd, const struct node *n, const ppn_
     return r ? tool_error("%s", why) : 0;
 }
 
-int pending_load(const struct node *n, struct pending *p)
+int pending_load(const struct node *n, struct glue_pending *p)
 {
     struct glue_node g = gnode(n);
-    struct glue_pending gp;
-    int r = glue_pending_load(&g, &gp);
-    pending_from_glue(p, &gp);
-    return r;
+    return glue_pending_load(&g, p);
 }
 
-int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, int r,
+int pending_judge(const struct node *n, const struct glue_pending *p, ppn_ledger *l, int r,
                   const struct ppn_ledger_sync_report *rep, char *why, size_t why_size)
 {
     struct glue_node g = gnode(n);
-    struct glue_pending gp;
-    pending_to_glue(p, &gp);
-    int k = glue_pending_judge(&g, &gp, l, r, rep, now_real_ms(), why, why_size);
+    int k = glue_pending_judge(&g, p, l, r, rep, now_real_ms(), why, why_size);
     if (k == 1 && why[0])
         on_warn(NULL, why);
     return k;

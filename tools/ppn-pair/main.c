@@ -22,6 +22,7 @@
 #include "ppn/ledger.h"
 #include "ppn/wg.h"
 #include "glue.h"
+#include "handoff.h"
 #include "pair.h"
 #include "tool-util.h"
 
@@ -67,7 +68,7 @@ int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret)
     *ret = NULL;
     if (node_load(n, dir, true))
         return 1;
-    int r = ledger_open_write_wait(n->ledger_dir, ret);
+    int r = glue_ledger_open_write_wait(n->ledger_dir, ret);
     if (r < 0) {
         node_wipe(n);
         return tool_fail("open ledger", n->ledger_dir, r);
@@ -308,10 +309,11 @@ static int cmd_mesh(int argc, char **argv)
             r = tool_fail("open ledger", n.ledger_dir, r);
         else {
             int k = ppn_ledger_import(l, import, &rep);
-            if (k < 0 && rep.fork)
-                r = tool_error("Failed to import '%s': the replicas have forked at size %llu; nothing imported",
-                               import, (unsigned long long)rep.fork_size);
-            else if (k < 0)
+            char *t = NULL;
+            if (k < 0 && ppn_ledger_import_report_format(import, k, &rep, ppn_ledger_last_error(l), 0, &t) == 0) {
+                tool_print_lines(t); /* a fork, or the source's entry at fault: as ppn-ledger import says */
+                r = 1;
+            } else if (k < 0)
                 r = tool_fail("import ledger from", import, k);
             else {
                 printf("imported\t%llu\n", (unsigned long long)rep.imported);

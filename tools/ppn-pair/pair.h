@@ -21,7 +21,7 @@ struct node {
  * the error and returns 1 on failure. */
 int node_load(struct node *n, const char *dir, bool need_ledger);
 void node_wipe(struct node *n);
-/* node_load with its ledger, opened for writing (ledger_open_write_wait).  Prints the error,
+/* node_load with its ledger, opened for writing (glue_ledger_open_write_wait).  Prints the error,
  * wipes the keys and returns 1 on failure. */
 int node_open_ledger(struct node *n, const char *dir, ppn_ledger **ret);
 
@@ -54,13 +54,7 @@ int cmd_invite(int argc, char **argv);
  * stops and, for a node left pending with 'ifname', WireGuard). */
 struct ppn_crypto_session;
 struct ppn_crypto_node_record;
-struct pending {
-    char admin_b64[64], admin_hostname[256], admin_mesh[64], origin[256];
-    uint64_t index, rollback_at_ms;
-    unsigned window_s;
-    char ledger_dir[PATH_MAX];
-};
-uint64_t handoff_left_ms(uint64_t deadline);
+struct glue_pending; /* the pending state (tools/glue/handoff.h) */
 /* Before an administrator's ceremony: an administrator, entries past its checkpoint sealed,
  * its pairing record from the ledger into *ret_local.  Prints; returns 1 on failure. */
 int handoff_admin_ready(const struct node *n, ppn_ledger *l, struct ppn_crypto_node_record *ret_local);
@@ -71,8 +65,8 @@ int handoff_admin(struct ppn_crypto_session *s, int fd, const struct node *n, pp
 int handoff_node_ready(const struct node *n);
 int handoff_node(struct ppn_crypto_session *s, int fd, const struct node *n, const struct ppn_crypto_node_record *admin,
                  uint64_t deadline, unsigned window_s, const char *ifname, unsigned port);
-int pending_load(const struct node *n, struct pending *p);
-int pending_judge(const struct node *n, const struct pending *p, ppn_ledger *l, int r,
+int pending_load(const struct node *n, struct glue_pending *p);
+int pending_judge(const struct node *n, const struct glue_pending *p, ppn_ledger *l, int r,
                   const struct ppn_ledger_sync_report *rep, char *why, size_t why_size);
 int pending_expire(const struct node *n);
 void pairing_state(const struct node *n, char *state, size_t ssize, char *text, size_t tsize);
@@ -85,9 +79,6 @@ int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *re
 int topology_entries(ppn_ledger *l, const struct ppn_ledger_member *hub, struct ppn_ledger_entry es[2],
                      size_t *ret_n);
 int cmd_topology(int argc, char **argv);
-/* ppn_ledger_open for writing, waiting up to 2 s while another writer (serve applying an
- * answer) holds the lock. */
-int ledger_open_write_wait(const char *dir, ppn_ledger **ret);
 
 /* serve.c: the ledger sync over TCP. */
 int cmd_sync(int argc, char **argv);

@@ -25,7 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "ppn/ledger.h"
+#include "handoff.h"
+#include "hosts.h"
+#include "pullres.h"
+#include "syncloop.h"
 #include "nudge.h"
 #include "pair.h"
 #include "notify.h"
@@ -46,10 +52,12 @@
 
 /* ---- sync (the client) ---- */
 
-/* One request from 'l' to 'from' and its answer (*ret_ans, malloc'd), within the deadline. */
-static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size_t max, uint8_t **ret_ans,
-                        uint32_t *ret_len, char *err, size_t errsize)
+/* The transport of the sync rounds (tools/glue/syncloop.h): a request to 'from' (HOST:PORT,
+ * userdata) over TCP, u32 length-framed both ways, and its answer. */
+static int fetch_answer(void *ud, const uint8_t *req, size_t req_len, uint64_t deadline, size_t max,
+                        uint8_t **ret_ans, size_t *ret_len, char *err, size_t errsize)
 {
+    const char *from = ud;
     int fd = -1;
     int r = tool_tcp_connect(from, deadline, false, &fd);
     if (r < 0) {
@@ -57,11 +65,12 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
         return r;
     }
     uint8_t q[4 + PPN_LEDGER_SYNC_REQUEST_MAX], hdr[4], *ans = NULL;
-    size_t ql;
-    r = ppn_ledger_sync_request(l, q + 4, sizeof(q) - 4, &ql);
+    if (req_len > PPN_LEDGER_SYNC_REQUEST_MAX)
+        r = -EMSGSIZE;
     if (r == 0) {
-        ppnc_put_be(q, (uint32_t)ql, 4);
-        r = tool_io_all(fd, true, q, 4 + ql, deadline);
+        ppnc_put_be(q, (uint32_t)req_len, 4);
+        memcpy(q + 4, req, req_len);
+        r = tool_io_all(fd, true, q, 4 + req_len, deadline);
     }
     if (r == 0)
         r = tool_io_all(fd, false, hdr, 4, deadline);
@@ -87,92 +96,17 @@ static int fetch_answer(ppn_ledger *l, const char *from, uint64_t deadline, size
     return 0;
 }
 
-/* As sync_from, for the service: the writer lock is held only while an answer is applied
- * (never while the network is waited on), so that an operator's append is not refused
- * -EBUSY because a member is slow; a writer held by another process is waited for until the
- * deadline.  An answer to a size we no longer have (someone appended meanwhile) is asked
- * again. */
-static int pull_from(const char *dir, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
-                     struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
-{
-    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0;
-    struct ppn_ledger_sync_report rep = {0};
-    int r;
-    for (unsigned round = 0; round < 64; round++) {
-        ppn_ledger *l = NULL;
-        uint8_t *ans = NULL;
-        uint32_t al = 0;
-        if ((r = ppn_ledger_open(dir, 0, &l)) < 0) {
-            snprintf(err, errsize, "open the ledger: %s", strerror(-r));
-            break;
-        }
-        uint64_t asked = ppn_ledger_size(l);
-        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
-        ppn_ledger_free(l);
-        l = NULL;
-        if (r < 0)
-            break;
-        if ((r = ppn_ledger_open_wait(dir, PPN_LEDGER_OPEN_WRITE, (uint32_t)tool_left_ms(deadline), &l)) < 0) {
-            free(ans);
-            snprintf(err, errsize, "open the ledger for writing: %s", strerror(-r));
-            break;
-        }
-        if (ppn_ledger_size(l) != asked) { /* appended meanwhile: ask again */
-            ppn_ledger_free(l);
-            free(ans);
-            continue;
-        }
-        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
-        free(ans);
-        if (r == 0 && rep.appended)
-            (void)ppn_ledger_export_nodes(l, NULL);
-        uint64_t size = ppn_ledger_size(l);
-        ppn_ledger_free(l);
-        if (r < 0)
-            break;
-        total += rep.appended;
-        if (rep.appended == 0 || size >= rep.their_size)
-            break;
-    }
-    *ret_appended = total;
-    *ret_rep = rep;
-    return r;
-}
-
-/* One sync from 'from' into the writer handle 'l', round after round until
- * up to date, all within 'timeout_ms'.  0 with *ret_appended entries added;
- * a negative errno with 'err' saying what (transport) or 'rep' (the answer). */
+/* The rounds from 'from' into the writer handle 'l' within 'timeout_ms' (glue_sync_rounds). */
 static int sync_from(ppn_ledger *l, const char *from, uint64_t timeout_ms, size_t max, uint64_t *ret_appended,
                      uint64_t *ret_rounds, struct ppn_ledger_sync_report *ret_rep, char *err, size_t errsize)
 {
-    uint64_t deadline = ppnc_now_mono_ms() + timeout_ms, total = 0, rounds = 0;
-    uint8_t *ans = NULL;
-    struct ppn_ledger_sync_report rep = {0};
-    int r;
-    for (;;) {
-        uint32_t al = 0;
-        r = fetch_answer(l, from, deadline, max, &ans, &al, err, errsize);
-        if (r < 0)
-            break;
-        r = ppn_ledger_sync_apply(l, ans, al, max, &rep);
-        free(ans);
-        ans = NULL;
-        rounds++;
-        if (r < 0)
-            break;
-        total += rep.appended;
-        if (rep.appended == 0 || ppn_ledger_size(l) >= rep.their_size)
-            break;
-    }
-    *ret_appended = total;
-    *ret_rounds = rounds;
-    *ret_rep = rep;
-    return r;
+    return glue_sync_rounds(l, fetch_answer, (void *)from, ppnc_now_mono_ms() + timeout_ms, max, ret_appended,
+                            ret_rounds, ret_rep, err, errsize);
 }
 
 /* A node left pending by a hand-off completes (or learns it was not recorded) by syncing its
  * pending ledger from the administrator (handoff.c judges the outcome). */
-static int sync_pending(const struct node *n, const struct pending *p, const char *from, uint64_t timeout_ms,
+static int sync_pending(const struct node *n, const struct glue_pending *p, const char *from, uint64_t timeout_ms,
                         size_t max)
 {
     ppn_ledger *l = NULL;
@@ -244,7 +178,7 @@ int cmd_sync(int argc, char **argv)
     int r0;
     if (node_load(&n, state, false)) /* the sync needs no secret, but completing a hand-off cosigns */
         return 1;
-    struct pending pend;
+    struct glue_pending pend;
     if (access(n.ledger_dir, F_OK) != 0) {
         (void)pending_expire(&n);
         if (pending_load(&n, &pend) == 0) {
@@ -275,17 +209,21 @@ int cmd_sync(int argc, char **argv)
         return tool_error("Failed to sync from '%s': %s", from, err);
     }
     if (r < 0) {
-        if (rep.fork) {
+        if (rep.fork) { /* the evidence for scripts (doc/ppn-pair.md) */
             char ours[65], theirs[65];
-            for (int i = 0; i < 32; i++) {
-                snprintf(ours + 2 * i, 3, "%02x", rep.ours[i]);
-                snprintf(theirs + 2 * i, 3, "%02x", rep.theirs[i]);
-            }
+            sodium_bin2hex(ours, sizeof(ours), rep.ours, 32);
+            sodium_bin2hex(theirs, sizeof(theirs), rep.theirs, 32);
             printf("fork\t%llu\t%s\tours %s\ttheirs %s\n", (unsigned long long)rep.fork_size,
                    rep.fork_exact ? "first" : "at-or-before", ours, theirs);
         }
         ppn_ledger_free(l);
-        return tool_error("Failed to sync from '%s': %s (error %s)", from, rep.why, strerror(-r));
+        char *t = NULL;
+        if (ppn_ledger_sync_report_format(r, &rep, &t) < 0)
+            return tool_fail("sync from", from, r);
+        t[strcspn(t, "\n")] = 0;
+        tool_error("Failed to sync from '%s': %s", from, t);
+        free(t);
+        return 1;
     }
     if (total)
         (void)ppn_ledger_export_nodes(l, NULL);
@@ -321,7 +259,7 @@ static int complete_pending(const char *state, uint16_t peer_port, uint64_t pull
                             unsigned wg_port, size_t max)
 {
     struct node n;
-    struct pending p;
+    struct glue_pending p;
     if (node_load(&n, state, false))
         return 1;
     if (access(n.ledger_dir, F_OK) == 0 || (pending_expire(&n), pending_load(&n, &p)) < 0) {
@@ -462,62 +400,6 @@ struct puller {
     } last_err[64]; /* per member (ticket % 64): the last failure shown (shown again only when it changes) */
 };
 
-/* The managed block of a hosts file: this mesh's members by name.  The rest
- * of the file is kept; the file is replaced atomically. */
-static int write_hosts(const char *path, const char *origin, const struct ppn_ledger_member *m, size_t count)
-{
-    char begin[400], prefix[300], end[300];
-    snprintf(prefix, sizeof(prefix), "# BEGIN ppn %s ", origin);
-    snprintf(begin, sizeof(begin), "%s(kept by ppn-pair serve from the ledger; edits are lost)", prefix);
-    snprintf(end, sizeof(end), "# END ppn %s\n", origin);
-    FILE *in = fopen(path, "re");
-    char *old = NULL;
-    size_t oldlen = 0;
-    FILE *mem = open_memstream(&old, &oldlen);
-    if (!mem) {
-        if (in)
-            fclose(in);
-        return -ENOMEM;
-    }
-    if (in) {
-        char line[1024];
-        bool inside = false;
-        while (fgets(line, sizeof(line), in)) {
-            if (!inside && !strncmp(line, prefix, strlen(prefix))) {
-                inside = true;
-                continue;
-            }
-            if (inside && !strcmp(line, end)) {
-                inside = false;
-                continue;
-            }
-            if (!inside)
-                fputs(line, mem);
-        }
-        fclose(in);
-    }
-    fprintf(mem, "%s\n", begin);
-    for (size_t i = 0; i < count; i++)
-        fprintf(mem, "%.*s\t%s\n", (int)strcspn(m[i].mesh, "/"), m[i].mesh, m[i].hostname);
-    fputs(end, mem);
-    if (fclose(mem) != 0 || !old)
-        return -ENOMEM;
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s.ppn-tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int r = fd < 0 ? -errno : tool_write_all(fd, old, oldlen);
-    free(old);
-    if (r == 0 && fsync(fd) < 0)
-        r = -errno;
-    if (fd >= 0 && close(fd) < 0 && r == 0)
-        r = -errno;
-    if (r == 0 && rename(tmp, path) < 0)
-        r = -errno;
-    if (r < 0)
-        unlink(tmp);
-    return r;
-}
-
 /* After a change: cosign what this node now holds, and WireGuard and the hosts block follow
  * the ledger as it is now.  'appended' entries came with the change (0: a local one). */
 static void follow(struct puller *p, uint64_t appended)
@@ -539,16 +421,8 @@ static void follow(struct puller *p, uint64_t appended)
             fprintf(stderr, "ppn-pair serve: cannot cosign the checkpoint: %s\n", strerror(-r));
         ppn_ledger_free(w);
     }
-    if (p->hosts) {
-        size_t count = ppn_ledger_member_count(l), k = 0;
-        struct ppn_ledger_member *ms = calloc(count ? count : 1, sizeof(*ms));
-        for (size_t i = 0; ms && i < count; i++)
-            if (ppn_ledger_member_get(l, i, &ms[k]) == 0)
-                k++;
-        if (ms && (r = write_hosts(p->hosts, ppn_ledger_origin(l), ms, k)) < 0)
-            fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
-        free(ms);
-    }
+    if (p->hosts && (r = glue_hosts_write(p->hosts, l)) < 0)
+        fprintf(stderr, "ppn-pair serve: cannot write %s: %s\n", p->hosts, strerror(-r));
     ppn_ledger_free(l);
     if (p->ifname)
         (void)mesh_apply(p->n, p->ifname, p->wg_port, true);
@@ -589,27 +463,23 @@ static void pull_round(struct puller *p, const struct pull_child *pc, int report
         uint64_t app = 0;
         struct ppn_ledger_sync_report rep = {0};
         char err[500] = "";
-        int r = pull_from(p->n->ledger_dir, addr, PULL_SYNC_MS, p->max, &app, &rep, err, sizeof(err));
+        int r = glue_sync_pull(p->n->ledger_dir, fetch_answer, addr, ppnc_now_mono_ms() + PULL_SYNC_MS, p->max, &app,
+                               &rep, err, sizeof(err));
         if (app) {
             follow(p, app);
             applied = true;
         }
-        if (r < 0 && rep.fork) {
-            /* the evidence: the size and both roots */
-            char ours[65], theirs[65];
-            for (int b = 0; b < 32; b++) {
-                snprintf(ours + 2 * b, 3, "%02x", rep.ours[b]);
-                snprintf(theirs + 2 * b, 3, "%02x", rep.theirs[b]);
-            }
-            snprintf(err, sizeof(err), "refused: fork at size %llu, ours %s theirs %s: %.200s",
-                     (unsigned long long)rep.fork_size, ours, theirs, rep.why);
+        char *said = NULL; /* the answer's refusal, with a fork's evidence (size, both roots) */
+        if (r < 0 && !err[0] && ppn_ledger_sync_report_format(r, &rep, &said) == 0) {
+            said[strcspn(said, "\n")] = 0;
+            snprintf(err, sizeof(err), "refused: %s", said);
+            free(said);
         }
         /* the parent logs changes only */
-        char line[700];
-        int len = r < 0 ? snprintf(line, sizeof(line), "%llu\t%d\t%.200s (%.40s): %.400s\n",
-                                   (unsigned long long)t->ticket, r, t->name, addr, err[0] ? err : rep.why)
-                        : snprintf(line, sizeof(line), "%llu\t%d\t\n", (unsigned long long)t->ticket, app ? 1 : 0);
-        (void)tool_write_all(report_fd, line, (size_t)len);
+        char what[GLUE_PULL_LINE_MAX], line[GLUE_PULL_LINE_MAX];
+        snprintf(what, sizeof(what), "%.200s (%.40s): %.400s", t->name, addr, err);
+        size_t len = glue_pull_line(line, t->ticket, r < 0 ? r : app ? 1 : 0, r < 0 ? what : NULL);
+        (void)tool_write_all(report_fd, line, len);
     }
     if (pc->force && !applied)
         follow(p, 0);
@@ -678,11 +548,11 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
     uint64_t now = ppnc_now_mono_ms();
     bool seen[PULL_TARGETS] = {false};
     for (char *line = strtok(pc->buf, "\n"); line; line = strtok(NULL, "\n")) {
-        char *tab = strchr(line, '\t'), *tab2 = tab ? strchr(tab + 1, '\t') : NULL;
-        if (!tab2)
+        uint64_t ticket;
+        int result;
+        const char *text;
+        if (glue_pull_parse(line, &ticket, &result, &text) < 0)
             continue;
-        uint64_t ticket = strtoull(line, NULL, 10);
-        int result = (int)strtol(tab + 1, NULL, 10);
         for (size_t i = 0; i < pc->nt; i++)
             if (pc->t[i].ticket == ticket && !seen[i]) {
                 seen[i] = true;
@@ -691,9 +561,9 @@ static bool pull_poll(struct puller *p, struct pull_child *pc, ppn_ledger_replic
         struct last_err *last = &p->last_err[ticket % 64];
         if (last->ticket != ticket)
             last->ticket = ticket, last->msg[0] = '\0';
-        if (tab2[1] && strcmp(tab2 + 1, last->msg) != 0)
-            fprintf(stderr, "ppn-pair serve: pull from %s\n", tab2 + 1);
-        snprintf(last->msg, sizeof(last->msg), "%s", tab2 + 1);
+        if (text[0] && strcmp(text, last->msg) != 0)
+            fprintf(stderr, "ppn-pair serve: pull from %s\n", text);
+        snprintf(last->msg, sizeof(last->msg), "%s", text);
     }
     for (size_t i = 0; i < pc->nt; i++)
         if (!seen[i])

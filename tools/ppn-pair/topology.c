@@ -16,11 +16,6 @@
 
 #define TOPOLOGY_USAGE "topology --state DIR [mesh | hub NODE]"
 
-int ledger_open_write_wait(const char *dir, ppn_ledger **ret)
-{
-    return glue_ledger_open_write_wait(dir, ret);
-}
-
 int topology_member(ppn_ledger *l, const char *who, struct ppn_ledger_member *ret)
 {
     uint8_t key[32];
@@ -97,7 +92,7 @@ int cmd_topology(int argc, char **argv)
     if (node_load(&n, state, true))
         return 1;
     ppn_ledger *l = NULL;
-    int r = kind ? ledger_open_write_wait(n.ledger_dir, &l) : ppn_ledger_open(n.ledger_dir, 0, &l);
+    int r = kind ? glue_ledger_open_write_wait(n.ledger_dir, &l) : ppn_ledger_open(n.ledger_dir, 0, &l);
     if (r < 0) {
         node_wipe(&n);
         return tool_fail("open ledger", n.ledger_dir, r);

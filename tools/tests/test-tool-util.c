@@ -129,8 +129,8 @@ START_TEST(test_hostport)
 }
 END_TEST
 
-/* What tool_check_key_file printed on stderr, and what it returned. */
-static int key_check(const char *path, char *out, size_t size)
+/* What fn(arg) printed on stderr into out, and what it returned. */
+static int on_stderr(int (*fn)(const void *arg), const void *arg, char *out, size_t size)
 {
     char errf[] = "/tmp/test-tool-util-err-XXXXXX";
     int efd = mkstemp(errf);
@@ -138,7 +138,7 @@ static int key_check(const char *path, char *out, size_t size)
     fflush(stderr);
     int saved = dup(STDERR_FILENO);
     dup2(efd, STDERR_FILENO);
-    int r = tool_check_key_file(path);
+    int r = fn(arg);
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
@@ -148,6 +148,56 @@ static int key_check(const char *path, char *out, size_t size)
     unlink(errf);
     return r;
 }
+
+static int check_key(const void *path)
+{
+    return tool_check_key_file(path);
+}
+
+/* What tool_check_key_file printed on stderr, and what it returned. */
+static int key_check(const char *path, char *out, size_t size)
+{
+    return on_stderr(check_key, path, out, size);
+}
+
+static int print_lines(const void *text)
+{
+    tool_print_lines(text ? strdup(text) : NULL);
+    return 0;
+}
+
+static int print_json(const void *text)
+{
+    tool_print_json_error(text ? strdup(text) : NULL);
+    return 0;
+}
+
+/* What tool_print_lines (json false) or tool_print_json_error printed on stderr for a copy of 'in'. */
+static void printed(bool json, const char *in, char *out, size_t size)
+{
+    (void)on_stderr(json ? print_json : print_lines, in, out, size);
+}
+
+START_TEST(test_print_lines)
+{
+    char msg[256];
+    tool_set_name("t");
+    printed(false, "one\ntwo\n", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "t: one\nt: two\n");
+    printed(false, "no newline", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "t: no newline\n");
+    printed(false, "", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+    printed(false, NULL, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+    printed(true, "{\"error\":\"fork\",\"n\":1}", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "{\"tool\":\"t\",\"error\":\"fork\",\"n\":1}\n");
+    printed(true, "{}", msg, sizeof(msg));
+    ck_assert_str_eq(msg, "{\"tool\":\"t\"}\n");
+    printed(true, NULL, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "");
+}
+END_TEST
 
 START_TEST(test_key_file)
 {
@@ -273,6 +323,7 @@ int main(void)
     tcase_add_test(tc, test_ifname);
     tcase_add_test(tc, test_hostport);
     tcase_add_test(tc, test_key_file);
+    tcase_add_test(tc, test_print_lines);
     tcase_add_test(tc, test_tcp);
     suite_add_tcase(s, tc);
     return ppn_check_run(s);

@@ -904,6 +904,35 @@ PPN_EXPORT int ppn_ledger_inclusion_format(ppn_ledger *ledger, uint64_t index, u
 PPN_EXPORT int ppn_ledger_consistency_format(ppn_ledger *ledger, uint64_t old_size,
                                              uint64_t new_size, uint32_t flags, char **ret);
 
+/* The reports of ppn_ledger_open_full/_progress and ppn_ledger_verify, ppn_ledger_import and
+ * ppn_ledger_sync_apply as sentences, without the program's name (a tool puts it before each
+ * line).  Text is whole lines, each ending in '\n'.
+ *
+ * ppn_ledger_report_format: 'error' the function's result.  Below 0, one line locating it:
+ * "Failed to open 'DIR': <strerror> at entry N, byte offset M of '<file>'" or "... in '<file>'
+ * (byte offset M)", -ENOENT when the report locates nothing (say the errno as for any other
+ * call); 0, the warnings of an open ('open_flags' as given to it): a torn tail "cut back" or
+ * "ignored", tree-cache hashes rebuilt, entries lost (doc/ledger.md), "" when none.  -EINVAL
+ * NULL dir, report or ret_text, error above 0. */
+PPN_EXPORT int ppn_ledger_report_format(const char *dir, int error,
+                                        const struct ppn_ledger_report *report,
+                                        uint32_t open_flags, char **ret_text);
+/* A failed import (error < 0) from 'src_dir', 'reason' its ppn_ledger_last_error (NULL: none).
+ * A fork: text "Failed to import 'SRC': fork at tree size N: our root <hex>, theirs <hex>;
+ * nothing imported", JSON {"error": "fork", "source", "fork_size", "our_root", "their_root"};
+ * a located error: text naming the entry, byte offset and file in the source and the reason,
+ * JSON {"error" (strerror), "source", "errno", "file", "reason"[, "index"][, "offset"]}.
+ * -ENOENT neither (say the errno as for any other call); -EINVAL NULL src_dir, report or ret,
+ * error >= 0, an unknown flag. */
+PPN_EXPORT int ppn_ledger_import_report_format(const char *src_dir, int error,
+                                               const struct ppn_ledger_import_report *report,
+                                               const char *reason, uint32_t flags, char **ret);
+/* A refused sync answer (error < 0) in one line: a fork with its evidence, "fork at size N,
+ * ours <hex> theirs <hex>: <why> (error <strerror>)"; otherwise "<why> (error <strerror>)", or
+ * the strerror alone when why is empty.  -EINVAL NULL report or ret_text, error >= 0. */
+PPN_EXPORT int ppn_ledger_sync_report_format(int error, const struct ppn_ledger_sync_report *report,
+                                             char **ret_text);
+
 /* An Ed25519 secret key from the bytes of a key file (doc/ledger.md, "Key files"): 64 or 128
  * hex digits (a seed or the whole secret key), base64 of the 32-byte seed (the form of
  * `wg genkey`) or of the 64-byte key, or exactly 64 raw bytes; trailing newlines, carriage
