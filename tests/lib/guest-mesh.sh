@@ -43,6 +43,7 @@ ceremony() {
   local sout=$1 tout=$2 sin=$1.in tin=$2.in
   cer_code="" cer_sas_show="" cer_sas_type="" cer_rc_show=0 cer_rc_type=0 cer_sas_ms=0
   mkfifo "$sin" "$tin"
+  : >"$sout"; : >"$tout"   # emptied before, not by the job's redirection: no earlier console is read
   "${show_cmd[@]}" <"$sin" >"$sout" 2>&1 &
   local spid=$!
   exec 7>"$sin"

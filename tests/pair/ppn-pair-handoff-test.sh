@@ -207,6 +207,9 @@ ceremony_start() {
   local jenv="" aenv=""
   [ "$side" = join ] && jenv="PPN_PAIR_TEST_STOP=$step"
   [ "$side" = admit ] && aenv="PPN_PAIR_TEST_STOP=$step"
+  # emptied here, not by the background job's redirection: wait_line must never see a console
+  # of an earlier ceremony under the same name (its code is another one)
+  : >"$name.out"; : >"admit-$name.out"
   env $jenv "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" --yes --timeout "$window" \
     </dev/null >"$name.out" 2>&1 &
   jpid=$!
@@ -225,6 +228,7 @@ ceremony() { ceremony_start "$@"; orc=0; wait "$other" || orc=$?; }
 paired() {
   local name=$1 state=$2 admin=${3:-A}
   port=$((port + 1))
+  : >"$name.out"; : >"admit-$name.out"   # as in ceremony_start
   "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" --yes </dev/null >"$name.out" 2>&1 &
   jpid=$!
   wait_line "$name.out" '^listening'

@@ -11,7 +11,7 @@ genesis sync.pointsav/ledger A B C
 # admit NAME STATE: a ceremony on loopback (both --yes)
 admit() {
   port=$((port + 1))
-  rm -f "$1.in"; mkfifo "$1.in"
+  rm -f "$1.in"; mkfifo "$1.in"; : >"$1.out"   # never an earlier console under this name
   "$pair" join --state "$2" --listen "127.0.0.1:$port" --hostname "$1" --yes <"$1.in" >"$1.out" 2>&1 &
   local jpid=$!
   exec 7>"$1.in"

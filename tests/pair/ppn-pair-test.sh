@@ -14,7 +14,7 @@ genesis test.pointsav/ledger A B C
 start_join() {
   local name=$1 state=$2; shift 2
   port=$((port + 1))
-  rm -f "$name.in"; mkfifo "$name.in"
+  rm -f "$name.in"; mkfifo "$name.in"; : >"$name.out"   # never an earlier console under this name
   "$pair" join --state "$state" --listen "127.0.0.1:$port" --hostname "$name" "$@" <"$name.in" >"$name.out" 2>&1 &
   jpid=$!
   exec 7>"$name.in"
