@@ -864,6 +864,20 @@ PPN_EXPORT int ppn_crypto_session_set_recv_limit(ppn_crypto_session *s, uint64_t
     return 0;
 }
 
+PPN_EXPORT const char *ppn_crypto_session_error_text(int err)
+{
+    switch (err) {
+    case -EACCES: return "the code was wrong or a message was forged; this code is now used up";
+    case -ECANCELED: return "an operator declined the SAS";
+    case -ETIMEDOUT: return "the ceremony window expired";
+    case -EBADMSG: return "the peer sent a malformed message";
+    case -EPROTO: return "the peer broke the protocol";
+    case -ECONNRESET: return "the peer closed the connection";
+    case -EMSGSIZE: return "the peer sent a record over its bound";
+    default: return NULL;
+    }
+}
+
 PPN_EXPORT bool ppn_crypto_session_peer_aborted(const ppn_crypto_session *s)
 {
     return s && s->state == PPN_CRYPTO_SESSION_FAILED && s->peer_aborted;

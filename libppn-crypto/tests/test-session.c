@@ -137,6 +137,24 @@ static void run_all(pair *p, filter_fn f, void *ud)
     pump(p, f, ud);
 }
 
+/* Every error a session ends with has its sentence; anything else is NULL (strerror's). */
+START_TEST(test_error_text)
+{
+    static const int known[] = {-EACCES, -ECANCELED, -ETIMEDOUT, -EBADMSG, -EPROTO, -ECONNRESET, -EMSGSIZE};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        const char *t = ppn_crypto_session_error_text(known[i]);
+        ck_assert_msg(t && *t, "no text for %d", known[i]);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_str_ne(t, ppn_crypto_session_error_text(known[j]));
+    }
+    ck_assert_str_eq(ppn_crypto_session_error_text(-EACCES),
+                     "the code was wrong or a message was forged; this code is now used up");
+    ck_assert_ptr_null(ppn_crypto_session_error_text(0));
+    ck_assert_ptr_null(ppn_crypto_session_error_text(-ENOMEM));
+    ck_assert_ptr_null(ppn_crypto_session_error_text(EACCES)); /* positive: not an error code */
+}
+END_TEST
+
 START_TEST(test_success_memory)
 {
     pair p;
@@ -994,6 +1012,7 @@ Suite *session_suite(void)
     Suite *s = suite_create("session");
     TCase *tc = tcase_create("memory");
     tcase_add_test(tc, test_success_memory);
+    tcase_add_test(tc, test_error_text);
     tcase_add_test(tc, test_sas_differs_per_ceremony);
     tcase_add_test(tc, test_message_after_done);
     tcase_add_test(tc, test_nothing_in_clear);

@@ -230,15 +230,8 @@ static void print_record(const char *what, const ppn_crypto_node_record *rec)
 
 static const char *session_reason(int r)
 {
-    switch (-r) {
-    case EACCES: return "the code was wrong or a message was forged; this code is now used up";
-    case ECANCELED: return "an operator declined the SAS";
-    case ETIMEDOUT: return "the ceremony window expired";
-    case EBADMSG: return "the peer sent a malformed message";
-    case EPROTO: return "the peer broke the protocol";
-    case ECONNRESET: return "the peer closed the connection";
-    default: return strerror(-r);
-    }
+    const char *text = ppn_crypto_session_error_text(r);
+    return text ? text : strerror(-r);
 }
 
 /* A failure of the session, said as what it is: the peer's unauthenticated ABORT is its word. */

@@ -457,6 +457,13 @@ PPN_EXPORT int ppn_crypto_session_set_recv_limit(ppn_crypto_session *s, uint64_t
  * the session reports) is the peer's word, not authenticated. */
 PPN_EXPORT bool ppn_crypto_session_peer_aborted(const ppn_crypto_session *s);
 
+/* What a session error means for the ceremony, in one sentence for the operator (static
+ * storage): -EACCES the code was wrong or a message forged (the attempt is used up),
+ * -ECANCELED an operator declined the SAS, -ETIMEDOUT the window expired, -EBADMSG a
+ * malformed message, -EPROTO the protocol broken, -ECONNRESET the peer closed, -EMSGSIZE a
+ * record over its bound.  NULL for any other value (the caller says strerror). */
+PPN_EXPORT const char *ppn_crypto_session_error_text(int err);
+
 /* Write all pending output to 'fd' within 'timeout_ms' (session clock).
  * -ETIMEDOUT, -ECONNRESET (peer closed), socket errors, -EINVAL. */
 PPN_EXPORT int ppn_crypto_session_flush_fd(ppn_crypto_session *s, int fd, uint64_t timeout_ms);
