@@ -37,6 +37,7 @@
 #include "fleet-tool.h"
 #include "ppn-common.h"
 #include "hostmem.h"
+#include "measure.h"
 #include "pool.h"
 #include "ppn-vm.h"
 #include "notify.h"
@@ -257,71 +258,14 @@ typedef struct agent_ctx {
     struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
 
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, size - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0)
-        return -e;
-    buf[n] = '\0';
-    return 0;
-}
-
-static uint64_t pool_actual(const agent_ctx *a, const char *name);
-
+/* The heartbeat's measurements (tools/glue/measure.c). */
 static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *userdata)
 {
+    (void)ag;
     agent_ctx *a = userdata;
-    char text[4096];
-    snprintf(hb->node_name, sizeof(hb->node_name), "%s", a->name);
-    /* MemTotal/MemAvailable, bounded by the memory cgroup the agent (and the
-     * guests it starts) runs in: a unit's MemoryMax= is what it has */
-    struct glue_hostmem hm;
-    int r = glue_hostmem_read(NULL, &hm);
-    if (r < 0)
-        return r;
-    hb->ram_total_bytes = hm.total_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.total_bytes;
-    hb->ram_available_bytes = hm.available_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.available_bytes;
-    if (hb->ram_available_bytes > hb->ram_total_bytes)
-        hb->ram_available_bytes = hb->ram_total_bytes;
-    if (read_text("/proc/loadavg", text, sizeof(text)) == 0) {
-        double load = strtod(text, NULL);
-        hb->load_milli = load > 0 && load < 4e6 ? (uint32_t)(load * 1000.0) : 0;
-    }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    hb->cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
-    hb->ledger_size = a->ledger_size;
-    char **names = NULL;
-    int n = ppn_vm_list(a->run.state_dir, &names);
-    /* Every VM of this node with its state: a VM stays listed (and so where
-     * it is) whether it runs or not. */
-    for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
-        pid_t pid = 0;
-        ppn_vm_spec *spec;
-        if (ppn_vm_spec_load(a->run.state_dir, names[i], &spec, NULL) < 0)
-            continue;
-        ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
-        snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
-        vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        if (glue_vm_work_starting(&a->work, names[i]))
-            vm->state = PPN_FLEET_VM_STARTING;
-        else if (ppn_vm_pid(a->run.state_dir, names[i], &pid) == 0 && pid > 0) {
-            vm->state = PPN_FLEET_VM_RUNNING;
-            /* what the guest holds now, after the pool's ballooning */
-            uint64_t actual = pool_actual(a, names[i]);
-            if (actual && actual < vm->mem_bytes)
-                vm->mem_bytes = actual;
-        }
-        else
-            vm->state = glue_vm_work_failed(&a->work, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
-        ppn_vm_spec_free(spec);
-    }
-    ppn_vmm_strv_free(names);
-    return 0;
+    const struct glue_measure m = {.node_name = a->name, .ledger_size = a->ledger_size,
+                                   .state_dir = a->run.state_dir, .work = &a->work, .pool = a->pool};
+    return glue_measure_heartbeat(&m, hb);
 }
 
 /* The creation worker's lines (tools/glue/vmrun.c), in the worker. */
@@ -379,11 +323,6 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     if (!a->pool || !glue_pool_due(a->pool, now) || glue_hostmem_read(NULL, &hm) < 0)
         return;
     glue_pool_pass(a->pool, a->run.state_dir, &hm, now, pool_skip, pool_log, a);
-}
-
-static uint64_t pool_actual(const agent_ctx *a, const char *name)
-{
-    return glue_pool_actual(a->pool, name);
 }
 
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,

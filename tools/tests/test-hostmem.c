@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup-setup.h"
 #include "hostmem.h"
 
 #define MIB (1024ULL * 1024)
@@ -238,72 +239,20 @@ START_TEST(test_running_system)
 }
 END_TEST
 
-/* The memory cgroup directory of this process (v2 when it has the memory
- * controller, else v1), from the same files the reader uses. */
-static int own_memory_cgroup(char *dir, size_t size, int *version)
-{
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f)
-        return -1;
-    char line[1024], v1[512] = "", v2[512] = "";
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = 0;
-        if (strcmp(line, "0::") == 0 || (line[0] == '0' && c1 == line + 1 && c2 == c1 + 1))
-            snprintf(v2, sizeof(v2), "%s", c2 + 1);
-        else if (strstr(c1 + 1, "memory"))
-            snprintf(v1, sizeof(v1), "%s", c2 + 1);
-    }
-    fclose(f);
-    char probe[700];
-    snprintf(probe, sizeof(probe), "/sys/fs/cgroup%s/memory.max", strcmp(v2, "/") ? v2 : "");
-    if (*v2 && access(probe, F_OK) == 0) {
-        snprintf(dir, size, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "");
-        *version = 2;
-        return 0;
-    }
-    if (*v1) {
-        snprintf(dir, size, "/sys/fs/cgroup/memory%s", strcmp(v1, "/") ? v1 : "");
-        *version = 1;
-        return 0;
-    }
-    return -1;
-}
-
 START_TEST(test_real_cgroup)
 {
     ck_assert_msg(geteuid() == 0, "needs root (a child memory cgroup is made)");
-    char own[600], child[700], path[800];
+    char child[700];
     int version = 0;
-    ck_assert_msg(own_memory_cgroup(own, sizeof(own), &version) == 0, "no memory cgroup found");
-    snprintf(child, sizeof(child), "%s/ppn-hostmem-%d", own, (int)getpid());
-    ck_assert_msg(mkdir(child, 0755) == 0, "mkdir %s: %s", child, strerror(errno));
-    if (version == 2) {
-        /* the parent must delegate the memory controller */
-        snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fputs("+memory", f);
-            fclose(f);
-        }
-    }
-    snprintf(path, sizeof(path), "%s/%s", child, version == 2 ? "memory.max" : "memory.limit_in_bytes");
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fprintf(f, "%llu\n", 300 * MIB);
-    ck_assert_int_eq(fclose(f), 0);
+    const char *step = cgroup_setup_child("ppn-hostmem", 300 * MIB, child, sizeof(child), &version);
+    ck_assert_msg(!step, "%s: %s", step, strerror(errno));
     int pfd[2];
     ck_assert_int_eq(pipe(pfd), 0);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(pfd[0]);
-        snprintf(path, sizeof(path), "%s/cgroup.procs", child);
-        FILE *p = fopen(path, "w");
-        if (!p || fprintf(p, "%d\n", (int)getpid()) < 0 || fclose(p) != 0)
+        if (cgroup_setup_join(child) < 0)
             _exit(2);
         /* 40 MiB touched inside the cgroup: available drops by about that */
         struct glue_hostmem a, b;
