@@ -2,7 +2,9 @@
 #include "vmreq.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,10 +19,23 @@ const char *glue_vm_pinned_elsewhere(const ppn_vm_spec *spec, const char *node_n
     return node;
 }
 
+int glue_vm_set_run_as(ppn_vm_spec *s, const char *user, const char *fallback, const char **ret_why)
+{
+    if (!user && fallback && fallback[0] && getpwnam(fallback))
+        user = fallback;
+    if (!user)
+        return 0;
+    if (ppn_vm_spec_set_run_as(s, user) < 0)
+        return *ret_why = "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)", -EINVAL;
+    if (strcmp(user, "root") != 0 && !getpwnam(user))
+        return *ret_why = "no such user on this host", -ENOENT;
+    return 0;
+}
+
 /* The VM the request describes: its specification, checked against the
  * figures the controller placed (memory, vCPUs, kind, name). */
-int glue_vm_from_request(const ppn_fleet_request *rq, const char *node_name, ppn_vm_spec **ret,
-                         const char **ret_why)
+int glue_vm_from_request(const ppn_fleet_request *rq, const char *node_name, const char *run_as_default,
+                         ppn_vm_spec **ret, const char **ret_why)
 {
     ppn_vm_spec *spec = NULL;
     int r;
@@ -65,7 +80,14 @@ int glue_vm_from_request(const ppn_fleet_request *rq, const char *node_name, ppn
         ppn_vm_spec_free(spec);
         return *ret_why = "cannot pin the VM-Totebox", r;
     }
-    if ((r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
+    /* QEMU's user, as create chooses it: this host's ppn-vm user where there is one */
+    const char *asked = ppn_vm_spec_run_as(spec)[0] ? ppn_vm_spec_run_as(spec) : NULL;
+    char user[PPN_VM_RUN_AS_MAX + 1] = "";
+    if (asked)
+        snprintf(user, sizeof(user), "%s", asked);
+    if ((r = glue_vm_set_run_as(spec, asked ? user : NULL,
+                                run_as_default ? run_as_default : GLUE_VM_RUN_AS_DEFAULT, ret_why)) < 0 ||
+        (r = ppn_vm_spec_validate(spec, ret_why)) < 0) {
         ppn_vm_spec_free(spec);
         return r;
     }

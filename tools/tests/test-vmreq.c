@@ -5,6 +5,7 @@
  * format read back and pinned). */
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ START_TEST(test_spec_against_placement)
     ppn_vm_spec *s = media(), *got = NULL;
     ppn_fleet_request rq = request_for(s);
     const char *why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_str_eq(ppn_vm_spec_name(got), "media-1");
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_MEDIAKIT);
     ck_assert_str_eq(ppn_vm_spec_node(got), ""); /* only a VM-Totebox is pinned here */
@@ -63,7 +64,7 @@ START_TEST(test_spec_against_placement)
             bad.kind = PPN_FLEET_VM_TOTEBOX;
         why = NULL;
         got = NULL;
-        ck_assert_int_eq(glue_vm_from_request(&bad, "node-a", &got, &why), -EBADMSG);
+        ck_assert_int_eq(glue_vm_from_request(&bad, "node-a", "", &got, &why), -EBADMSG);
         ck_assert_ptr_null(got);
         ck_assert_ptr_nonnull(strstr(why, "disagrees with the placed request"));
     }
@@ -71,11 +72,11 @@ START_TEST(test_spec_against_placement)
     ppn_fleet_request junk = rq;
     snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"");
     why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EBADMSG);
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", "", &got, &why), -EBADMSG);
     ck_assert_str_eq(why, "not JSON");
     snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"}");
     why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EUCLEAN);
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", "", &got, &why), -EUCLEAN);
     ck_assert_ptr_nonnull(why);
     ppn_vm_spec_free(s);
 }
@@ -93,7 +94,7 @@ START_TEST(test_kernel_form_and_totebox_pin)
     snprintf(rq.append, sizeof(rq.append), "console=ttyS0");
     ppn_vm_spec *got = NULL;
     const char *why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_ORCHESTRATION);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(got), 192);
     ck_assert(!ppn_vm_spec_network(got));
@@ -102,7 +103,7 @@ START_TEST(test_kernel_form_and_totebox_pin)
     ppn_vm_spec_free(got);
     /* a VM-Totebox that came without a node is pinned to this one */
     rq.kind = PPN_FLEET_VM_TOTEBOX;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_TOTEBOX);
     ck_assert_str_eq(ppn_vm_spec_node(got), "node-a");
     ck_assert_ptr_null(glue_vm_pinned_elsewhere(got, "node-a", ""));
@@ -114,13 +115,85 @@ START_TEST(test_kernel_form_and_totebox_pin)
     rq.kind = PPN_FLEET_VM_GENERAL;
     snprintf(rq.kernel, sizeof(rq.kernel), "boot/vmlinuz");
     why = NULL;
-    ck_assert_int_lt(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_lt(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_str_eq(why, "invalid kernel request");
     /* memory beyond what a spec holds */
     snprintf(rq.kernel, sizeof(rq.kernel), "/boot/vmlinuz");
     rq.mem_bytes = (uint64_t)UINT32_MAX * MIB + MIB;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), -EINVAL);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), -EINVAL);
     ck_assert_str_eq(why, "memory out of range");
+}
+END_TEST
+
+/* QEMU's user, chosen on this host as create chooses it: the user a
+ * request's specification names, else the default user where it exists
+ * (this machine's ppn-vm as getpwnam says, and nobody, which exists), else
+ * root; the kernel-only form too. */
+START_TEST(test_run_as)
+{
+    ck_assert_ptr_nonnull(getpwnam("nobody"));
+    ck_assert_ptr_null(getpwnam("ppn-no-such-user"));
+    ppn_vm_spec *s = media(), *got = NULL;
+    ppn_fleet_request rq = request_for(s);
+    const char *why = NULL;
+    /* the default (NULL): ppn-vm when this host has that user */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", NULL, &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), getpwnam(GLUE_VM_RUN_AS_DEFAULT) ? GLUE_VM_RUN_AS_DEFAULT : "");
+    ppn_vm_spec_free(got);
+    /* a default that exists, one that does not, none */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "ppn-no-such-user", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "");
+    ppn_vm_spec_free(got);
+    /* the kernel-only form gets it too */
+    ppn_fleet_request k;
+    memset(&k, 0, sizeof(k));
+    snprintf(k.vm_name, sizeof(k.vm_name), "k1");
+    k.mem_bytes = 192 * MIB;
+    k.vcpus = 1;
+    snprintf(k.kernel, sizeof(k.kernel), "/boot/vmlinuz");
+    ck_assert_int_eq(glue_vm_from_request(&k, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    /* a specification that names its user: that one, if it is here */
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "root"), 0);
+    rq = request_for(s);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "root");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "nobody"), 0);
+    rq = request_for(s);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "ppn-no-such-user"), 0);
+    rq = request_for(s);
+    got = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), -ENOENT);
+    ck_assert_ptr_null(got);
+    ck_assert_str_eq(why, "no such user on this host");
+    ppn_vm_spec_free(s);
+    /* the step itself, as create uses it */
+    s = media();
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, "nobody", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "nobody");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "root", "nobody", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "root");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "Bad User", "nobody", &why), -EINVAL);
+    ck_assert_str_eq(why, "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "ppn-no-such-user", NULL, &why), -ENOENT);
+    ppn_vm_spec_free(s);
+    s = media();
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, NULL, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "");
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, "ppn-no-such-user", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "");
+    ppn_vm_spec_free(s);
 }
 END_TEST
 
@@ -177,6 +250,7 @@ int main(void)
     TCase *tc = tcase_create("vmreq");
     tcase_add_test(tc, test_spec_against_placement);
     tcase_add_test(tc, test_kernel_form_and_totebox_pin);
+    tcase_add_test(tc, test_run_as);
     tcase_add_test(tc, test_prepare_disk);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
