@@ -34,6 +34,22 @@ int glue_vm_set_run_as(ppn_vm_spec *s, const char *user, const char *fallback, c
 int glue_vm_from_request(const ppn_fleet_request *rq, const char *node_name, const char *run_as_default,
                          ppn_vm_spec **ret, const char **ret_why);
 
+/* The operator's side, the inverse of glue_vm_from_request: a request for
+ * the VM 'spec' describes (already pinned to the confirmed node), placed on
+ * the node 'node_key': its name, kind (VM-Totebox or general), memory and
+ * vCPUs from the specification, the specification as one line of JSON
+ * (compact, ASCII: no control characters), the node; 'rq' is cleared
+ * first, and the operator's key, the confirmation, the time and the nonce
+ * are the caller's to set before signing.  0; -EMSGSIZE the specification
+ * is over PPN_FLEET_SPEC_MAX bytes as a line; -EINVAL a spec that does not
+ * validate; -ENOMEM. */
+int glue_vm_request_for(const ppn_vm_spec *spec, const uint8_t node_key[32], ppn_fleet_request *rq);
+
+/* The operator's confirmation question for that request: "Create TYPE
+ * 'NAME' (M MiB, N vCPUs[, disk D[ on BASE]], F forwards) on node
+ * 'NODE'?" into buf[size]. */
+void glue_vm_request_question(const ppn_vm_spec *spec, const char *node_name, char *buf, size_t size);
+
 /* The node the VM is pinned to when that is neither 'node_name' (the
  * agent's --name) nor 'ledger_name' (its name in the ledger, may be ""):
  * NULL when it may run here. */

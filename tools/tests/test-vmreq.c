@@ -197,6 +197,82 @@ START_TEST(test_run_as)
 }
 END_TEST
 
+/* The operator's side: a request for a spec, read back by the agent's
+ * side as the same VM; a VM-Totebox; a spec too long for one request; one
+ * that does not validate; the confirmation question. */
+START_TEST(test_request_for)
+{
+    uint8_t node[32];
+    memset(node, 0x5a, sizeof(node));
+    ppn_vm_spec *s = media(), *got = NULL;
+    ck_assert_int_eq(ppn_vm_spec_set_node(s, "node-a"), 0);
+    ppn_vm_port_forward f;
+    ck_assert_int_eq(ppn_vm_port_forward_parse("tcp:19096:9096", &f), 0);
+    ppn_vm_spec_clear_port_forwards(s);
+    ck_assert_int_eq(ppn_vm_spec_add_port_forward(s, &f), 0);
+    const char *keys[] = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 op@host"};
+    ppn_vm_cloud_init ci = {"vm-mediakit", "foundry", keys, 1, NULL, NULL};
+    const char *why = NULL;
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s, &ci, &why), 0);
+    ppn_fleet_request rq;
+    memset(&rq, 0xff, sizeof(rq)); /* cleared by the call */
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), 0);
+    ck_assert_str_eq(rq.vm_name, "media-1");
+    ck_assert_uint_eq(rq.mem_bytes, 256 * MIB);
+    ck_assert_uint_eq(rq.vcpus, 1);
+    ck_assert_int_eq(rq.kind, PPN_FLEET_VM_GENERAL);
+    ck_assert(rq.has_node && !rq.confirmed);
+    ck_assert_mem_eq(rq.node_key, node, 32);
+    ck_assert_uint_eq(rq.created_unix, 0);
+    ck_assert_str_eq(rq.kernel, "");
+    for (const char *p = rq.spec; *p; p++)
+        ck_assert_msg(*p >= 0x20 && *p < 0x7f, "byte %02x in the line", (unsigned char)*p);
+    /* the agent reads back the same VM */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    char *j1, *j2;
+    ck_assert_int_eq(ppn_vm_spec_to_json(s, &j1), 0);
+    ck_assert_int_eq(ppn_vm_spec_to_json(got, &j2), 0);
+    ck_assert_str_eq(j1, j2);
+    free(j1);
+    free(j2);
+    ppn_vm_spec_free(got);
+    char q[1024];
+    glue_vm_request_question(s, "node-a", q, sizeof(q));
+    ck_assert_str_eq(q, "Create VM-MediaKit 'media-1' (256 MiB, 1 vCPUs, 1 forwards) on node 'node-a'?");
+    ck_assert_int_eq(ppn_vm_spec_set_disk(s, "/var/lib/ppn/images/m.qcow2", 1ULL << 30), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_base(s, "/var/lib/ppn/images/ubuntu.img"), 0);
+    glue_vm_request_question(s, "node-b", q, sizeof(q));
+    ck_assert_str_eq(q, "Create VM-MediaKit 'media-1' (256 MiB, 1 vCPUs, disk /var/lib/ppn/images/m.qcow2 on "
+                        "/var/lib/ppn/images/ubuntu.img, 1 forwards) on node 'node-b'?");
+    /* user-data that makes the line longer than a request holds */
+    char *ud = malloc(PPN_FLEET_SPEC_MAX + 16);
+    ck_assert_ptr_nonnull(ud);
+    memset(ud, 'x', PPN_FLEET_SPEC_MAX + 15);
+    memcpy(ud, "#cloud-config\n", 14);
+    ud[PPN_FLEET_SPEC_MAX + 15] = '\0';
+    ci.user_data = ud;
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s, &ci, &why), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), -EMSGSIZE);
+    free(ud);
+    ppn_vm_spec_free(s);
+    /* a VM-Totebox */
+    ck_assert_int_eq(ppn_vm_spec_new("tb-1", PPN_VM_TYPE_TOTEBOX, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, "/boot/vmlinuz", NULL, NULL), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_node(s, "node-b"), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), 0);
+    ck_assert_int_eq(rq.kind, PPN_FLEET_VM_TOTEBOX);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-b", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_node(got), "node-b");
+    ppn_vm_spec_free(got);
+    ppn_vm_spec_free(s);
+    /* one that does not validate: a VM-Totebox pinned nowhere */
+    ck_assert_int_eq(ppn_vm_spec_new("tb-2", PPN_VM_TYPE_TOTEBOX, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, "/boot/vmlinuz", NULL, NULL), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), -EINVAL);
+    ppn_vm_spec_free(s);
+}
+END_TEST
+
 START_TEST(test_prepare_disk)
 {
     char dir[] = "/tmp/ppn-vmreq-XXXXXX";
@@ -251,6 +327,7 @@ int main(void)
     tcase_add_test(tc, test_spec_against_placement);
     tcase_add_test(tc, test_kernel_form_and_totebox_pin);
     tcase_add_test(tc, test_run_as);
+    tcase_add_test(tc, test_request_for);
     tcase_add_test(tc, test_prepare_disk);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
