@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* The memory cgroup directory of this process (v2 when it has the memory
@@ -84,4 +85,32 @@ static int cgroup_setup_join(const char *child)
         return -1;
     int bad = fprintf(p, "%d\n", (int)getpid()) < 0;
     return fclose(p) != 0 || bad ? -1 : 0;
+}
+
+/* Runs fn in a child process that joined 'child': the child exits with
+ * fn's status (2 when it could not join) after sending out[size] back, and
+ * the caller gets those bytes in out.  The child's exit status, or -1 when
+ * fork, pipe or the read back failed. */
+static int cgroup_setup_run(const char *child, int (*fn)(void *out, size_t size), void *out, size_t size)
+{
+    int pfd[2];
+    if (pipe(pfd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        close(pfd[0]);
+        if (cgroup_setup_join(child) < 0)
+            _exit(2);
+        int st = fn(out, size);
+        _exit(write(pfd[1], out, size) == (ssize_t)size ? st : 5);
+    }
+    close(pfd[1]);
+    ssize_t n = read(pfd[0], out, size);
+    close(pfd[0]);
+    int st;
+    if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return n == (ssize_t)size ? WEXITSTATUS(st) : -1;
 }

@@ -18,37 +18,13 @@
 #include "cgroup-setup.h"
 #include "hostmem.h"
 #include "measure.h"
+#include "tree-setup.h"
 
 #define MIB (1024ULL * 1024)
 
-static char tree[64];
-
-static void put(const char *rel, const char *fmt, ...)
-{
-    char path[512], cmd[600];
-    snprintf(path, sizeof(path), "%s/%s", tree, rel);
-    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
-    ck_assert_int_eq(system(cmd), 0);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void fresh(void)
 {
-    snprintf(tree, sizeof(tree), "/tmp/ppn-measure-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tree));
-}
-
-static void done(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tree);
-    ck_assert_int_eq(system(cmd), 0);
+    tree_make("measure");
 }
 
 START_TEST(test_load)
@@ -244,43 +220,38 @@ START_TEST(test_vms)
 }
 END_TEST
 
+static char child_state[128];
+
+/* In the child cgroup: the heartbeat's total and available memory. */
+static int measure_in_child(void *outp, size_t size)
+{
+    uint64_t *out = outp;
+    (void)size;
+    const struct glue_measure m = {.node_name = "n", .state_dir = child_state};
+    ppn_fleet_heartbeat hb;
+    memset(&hb, 0, sizeof(hb));
+    if (glue_measure_heartbeat(&m, &hb) < 0)
+        return 3;
+    out[0] = hb.ram_total_bytes, out[1] = hb.ram_available_bytes;
+    return 0;
+}
+
 /* As root: a child memory cgroup of 300 MiB that a forked process joins;
  * its heartbeat's total is the limit. */
 START_TEST(test_real_cgroup)
 {
     ck_assert_msg(geteuid() == 0, "needs root (a child memory cgroup is made)");
     fresh();
-    char child[700], state[128];
-    snprintf(state, sizeof(state), "%s/vms", tree);
+    char child[700];
+    snprintf(child_state, sizeof(child_state), "%s/vms", tree);
     int version = 0;
     const char *step = cgroup_setup_child("ppn-measure", 300 * MIB, child, sizeof(child), &version);
     ck_assert_msg(!step, "%s: %s", step, strerror(errno));
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(pfd[0]);
-        if (cgroup_setup_join(child) < 0)
-            _exit(2);
-        const struct glue_measure m = {.node_name = "n", .state_dir = state};
-        ppn_fleet_heartbeat hb;
-        memset(&hb, 0, sizeof(hb));
-        if (glue_measure_heartbeat(&m, &hb) < 0)
-            _exit(3);
-        uint64_t out[2] = {hb.ram_total_bytes, hb.ram_available_bytes};
-        _exit(write(pfd[1], out, sizeof(out)) == (ssize_t)sizeof(out) ? 0 : 5);
-    }
-    close(pfd[1]);
     uint64_t out[2] = {0};
-    ssize_t n = read(pfd[0], out, sizeof(out));
-    close(pfd[0]);
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    int st = cgroup_setup_run(child, measure_in_child, out, sizeof(out));
     rmdir(child);
     done();
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
-    ck_assert_int_eq(n, (ssize_t)sizeof(out));
+    ck_assert_msg(st == 0, "child status %d", st);
     ck_assert_uint_eq(out[0], 300 * MIB);
     ck_assert_uint_le(out[1], 300 * MIB);
     ck_assert_uint_gt(out[1], 200 * MIB); /* a small process used little of it */
