@@ -54,6 +54,21 @@ const char *glue_systemctl_path(void)
     return NULL;
 }
 
+bool glue_can_change_user(void)
+{
+    uint8_t *text = NULL;
+    size_t len;
+    bool can = false;
+    if (ppnc_read_file("/proc/self/status", 1 << 16, &text, &len) == 0) {
+        const char *e = strstr((const char *)text, "\nCapEff:");
+        unsigned long long caps = 0;
+        /* CAP_SETGID 6, CAP_SETUID 7 */
+        can = e && sscanf(e + 9, "%llx", &caps) == 1 && (caps & 0xc0) == 0xc0;
+    }
+    free(text);
+    return can;
+}
+
 bool glue_vm_runner_systemd(struct glue_vm_runner *r)
 {
     if (r->systemd < 0)
@@ -137,7 +152,12 @@ int glue_vm_create(struct glue_vm_runner *run, const ppn_fleet_request *rq, cons
     ppn_vm_spec *spec = NULL, *have = NULL;
     bool saved = false, made = false;
     uint64_t t0 = ppnc_now_mono_ms();
-    int r = glue_vm_from_request(rq, node_name, &spec, &why);
+    /* QEMU's user: a unit's QEMU starts with systemd's privileges; the
+     * direct runner's with this process's, which must be able to drop them */
+    const char *dflt = run->run_as_default ? run->run_as_default : GLUE_VM_RUN_AS_DEFAULT;
+    if (!glue_vm_runner_systemd(run) && !glue_can_change_user())
+        dflt = "";
+    int r = glue_vm_from_request(rq, node_name, dflt, &spec, &why);
     if (r < 0)
         goto fail;
     /* Pinned elsewhere: refused, whether by what is here or by the request. */
@@ -158,7 +178,8 @@ int glue_vm_create(struct glue_vm_runner *run, const ppn_fleet_request *rq, cons
             r = -EALREADY;
             goto fail;
         }
-        if (!same_spec(have, spec)) {
+        /* QEMU's user is this host's choice, not part of what was requested */
+        if (ppn_vm_spec_set_run_as(spec, ppn_vm_spec_run_as(have)) < 0 || !same_spec(have, spec)) {
             why = "a VM of that name exists on this node with another specification";
             r = -EEXIST;
             goto fail;

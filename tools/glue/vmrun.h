@@ -34,6 +34,8 @@ struct glue_vm_runner {
     const char *systemctl;  /* NULL: /usr/bin/systemctl or /bin/systemctl */
     uint32_t accel;         /* PPN_VM_ACCEL_* */
     int systemd;            /* 1 units, 0 direct runner, -1 decided once (glue_vm_runner_systemd) */
+    const char *run_as_default; /* QEMU's user when the request names none and it exists here
+                                 * (glue_vm_set_run_as; NULL: GLUE_VM_RUN_AS_DEFAULT, "": root) */
 };
 
 /* Runs argv (argv[0] absolute; no shell; stdin from /dev/null) and waits at
@@ -44,6 +46,11 @@ int glue_run_wait(char *const argv[], int timeout_ms);
 
 /* /usr/bin/systemctl or /bin/systemctl when executable, else NULL. */
 const char *glue_systemctl_path(void);
+
+/* This process has CAP_SETUID and CAP_SETGID in its effective set
+ * (/proc/self/status): a QEMU it starts can drop to another user (-runas).
+ * Under a unit with CapabilityBoundingSet= empty (ppn-vm-host) it has not. */
+bool glue_can_change_user(void);
 
 /* Whether VMs are started through systemd: r->systemd when 0 or 1, else
  * decided now and kept in it: systemd is PID 1 (/run/systemd/system exists,
@@ -62,11 +69,13 @@ int glue_vm_start_unit(const struct glue_vm_runner *r, const ppn_vm_spec *spec, 
                        size_t path_size, const char **ret_why);
 
 /* Carries out a request the engine checked (confirmed, from the controller,
- * for this node, signed, fresh): the VM it describes (glue_vm_from_request)
- * is refused when it, or the VM of that name stored here, is pinned to
- * another node (-EXDEV) than 'node_name'/'ledger_name'; a stored VM of that
- * name is started if it is the same VM and does not run (-EALREADY it runs,
- * -EEXIST another specification); otherwise its files are checked, its disk
+ * for this node, signed, fresh): the VM it describes (glue_vm_from_request,
+ * QEMU's user chosen as create chooses it, r->run_as_default, none for the
+ * direct runner when this process cannot change user) is refused
+ * when it, or the VM of that name stored here, is pinned to another node
+ * (-EXDEV) than 'node_name'/'ledger_name'; a stored VM of that name is
+ * started if it is the same VM (QEMU's user aside: the stored one's) and
+ * does not run (-EALREADY it runs, -EEXIST another specification); otherwise its files are checked, its disk
  * made (glue_vm_prepare_disk) and its specification saved.  Then it is
  * started by the runner (glue_vm_runner_systemd decides).  Every outcome is
  * one log line: "started VM ...", "Failed to start ...", "Failed to create

@@ -9,11 +9,9 @@
  *   controller  heartbeats on the mesh address; "fleet", "place" and "request"
  *               on a UNIX socket, one JSON line each way, clients served
  *               without ever blocking on one. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <jansson.h>
@@ -32,11 +30,12 @@
 
 #include "ppn/crypto.h"
 #include "ppn/fleet.h"
-#include "ppn/ledger.h"
 #include "ppn/vmm.h"
 #include "fleet-tool.h"
 #include "ppn-common.h"
+#include "fleetview.h"
 #include "hostmem.h"
+#include "measure.h"
 #include "pool.h"
 #include "ppn-vm.h"
 #include "notify.h"
@@ -69,45 +68,6 @@ static void install_stop_handlers(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > PPN_FLEET_NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if (!(*s == '-' || *s == '.' || *s == '_' || (*s >= '0' && *s <= '9') ||
-              (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
-            return false;
-    return true;
-}
-
-/* A mesh address from the ledger ("10.8.0.2", or with a prefix as ppn-pair
- * writes it, "10.8.0.2/32") with 'port'. */
-static int mesh_addr(const char *mesh, uint16_t port, struct sockaddr_storage *ret,
-                     socklen_t *ret_len)
-{
-    char text[INET6_ADDRSTRLEN + 1];
-    size_t n = strcspn(mesh, "/");
-    if (n >= sizeof(text))
-        return -EINVAL;
-    memcpy(text, mesh, n);
-    text[n] = '\0';
-    struct sockaddr_in v4 = {.sin_family = AF_INET, .sin_port = htons(port)};
-    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-    memset(ret, 0, sizeof(*ret));
-    if (inet_pton(AF_INET, text, &v4.sin_addr) == 1) {
-        memcpy(ret, &v4, sizeof(v4));
-        *ret_len = sizeof(v4);
-        return 0;
-    }
-    if (inet_pton(AF_INET6, text, &v6.sin6_addr) == 1) {
-        memcpy(ret, &v6, sizeof(v6));
-        *ret_len = sizeof(v6);
-        return 0;
-    }
-    return -EINVAL;
-}
-
 /* Creates the directories above a default state path (0700 each; errors
  * show when the file itself is opened). */
 static void make_parent(const char *path)
@@ -121,125 +81,7 @@ static void make_parent(const char *path)
     }
 }
 
-/* ---- the ledger's view, read once per reload ------------------------------- */
-
-typedef struct ledger_view {
-    ppn_fleet_member *members;
-    size_t n_members;
-    uint8_t *operators;          /* holders of "vm.create", 32 bytes each */
-    size_t n_operators;
-    uint64_t size;
-    char mesh_range[PPN_LEDGER_TEXT_MAX + 1];
-} ledger_view;
-
-static void ledger_view_free(ledger_view *v)
-{
-    free(v->members);
-    free(v->operators);
-    memset(v, 0, sizeof(*v));
-}
-
-static int ledger_view_load(const char *dir, uint16_t agent_port, ledger_view *ret)
-{
-    ppn_ledger *lg;
-    int r = ppn_ledger_open(dir, 0, &lg);
-    if (r < 0)
-        return r;
-    ledger_view v;
-    memset(&v, 0, sizeof(v));
-    size_t n = ppn_ledger_member_count(lg), g = ppn_ledger_grant_count(lg);
-    v.members = calloc(n ? n : 1, sizeof(*v.members));
-    v.operators = calloc(g ? g : 1, 32);
-    if (!v.members || !v.operators) {
-        ledger_view_free(&v);
-        ppn_ledger_free(lg);
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct ppn_ledger_member m;
-        if (ppn_ledger_member_get(lg, i, &m) < 0)
-            continue;
-        ppn_fleet_member *fm = &v.members[v.n_members++];
-        memcpy(fm->key, m.identity, 32);
-        if (name_ok(m.hostname))
-            memcpy(fm->name, m.hostname, strlen(m.hostname) + 1);
-        socklen_t l = 0;
-        if (mesh_addr(m.mesh, agent_port, &fm->addr, &l) == 0)
-            fm->addr_len = l;
-    }
-    for (size_t i = 0; i < g; i++) {
-        struct ppn_ledger_grant gr;
-        if (ppn_ledger_grant_get(lg, i, &gr) < 0)
-            continue;
-        bool dup = false;
-        for (size_t j = 0; j < v.n_operators && !dup; j++)
-            dup = memcmp(v.operators + 32 * j, gr.subject, 32) == 0;
-        if (!dup && ppn_ledger_has_capability(lg, gr.subject, PPN_LEDGER_CAP_VM_CREATE, NULL) == 1)
-            memcpy(v.operators + 32 * v.n_operators++, gr.subject, 32);
-    }
-    v.size = ppn_ledger_size(lg);
-    snprintf(v.mesh_range, sizeof(v.mesh_range), "%s", ppn_ledger_mesh_range(lg));
-    ppn_ledger_free(lg);
-    *ret = v;
-    return 0;
-}
-
-/* The one local address inside the ledger's mesh range, with 'port'.
- * -ENOENT none, -ENOTUNIQ several (the operator names one with --listen). */
-static int local_mesh_address(const char *range, const char *port, struct sockaddr_storage *ret,
-                              socklen_t *ret_len, char *found, size_t found_size)
-{
-    char nw[TOOL_WHY_MAX];
-    char net[PPN_LEDGER_TEXT_MAX + 1];
-    snprintf(net, sizeof(net), "%s", range);
-    char *slash = strchr(net, '/');
-    if (!slash)
-        return -EINVAL;
-    *slash = '\0';
-    uint64_t plen;
-    if (tool_parse_uint(slash + 1, 0, 128, &plen, nw) < 0)
-        return -EINVAL;
-    uint8_t base[16];
-    int fam, alen;
-    if (inet_pton(AF_INET, net, base) == 1)
-        fam = AF_INET, alen = 4;
-    else if (inet_pton(AF_INET6, net, base) == 1)
-        fam = AF_INET6, alen = 16;
-    else
-        return -EINVAL;
-    if (plen > (uint64_t)alen * 8)
-        return -EINVAL;
-    struct ifaddrs *ifs;
-    if (getifaddrs(&ifs) < 0)
-        return -errno;
-    int hits = 0;
-    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-        if (!i->ifa_addr || i->ifa_addr->sa_family != fam)
-            continue;
-        const uint8_t *a = fam == AF_INET
-                               ? (const uint8_t *)&((struct sockaddr_in *)i->ifa_addr)->sin_addr
-                               : (const uint8_t *)&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
-        bool in = true;
-        for (unsigned b = 0; b < plen && in; b++)
-            in = ((a[b / 8] ^ base[b / 8]) & (0x80 >> (b % 8))) == 0;
-        if (!in)
-            continue;
-        char text[INET6_ADDRSTRLEN];
-        inet_ntop(fam, a, text, sizeof(text));
-        if (hits++ == 0) {
-            snprintf(found, found_size, "%s", text);
-        } else {
-            size_t l = strlen(found);
-            snprintf(found + l, found_size - l, ", %s", text);
-        }
-    }
-    freeifaddrs(ifs);
-    if (hits != 1)
-        return hits ? -ENOTUNIQ : -ENOENT;
-    char spec[INET6_ADDRSTRLEN + 16];
-    snprintf(spec, sizeof(spec), fam == AF_INET6 ? "[%s]:%s" : "%s:%s", found, port);
-    return fleet_parse_endpoint(spec, port, ret, ret_len);
-}
+/* ---- the ledger's view, read once per reload (tools/glue/fleetview.c) ---- */
 
 /* ---- agent -------------------------------------------------------------------- */
 
@@ -257,71 +99,14 @@ typedef struct agent_ctx {
     struct glue_pool *pool;      /* the balloon resource pool (NULL: off) */
 } agent_ctx;
 
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, size - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0)
-        return -e;
-    buf[n] = '\0';
-    return 0;
-}
-
-static uint64_t pool_actual(const agent_ctx *a, const char *name);
-
+/* The heartbeat's measurements (tools/glue/measure.c). */
 static int agent_measure(ppn_fleet_agent *ag, ppn_fleet_heartbeat *hb, void *userdata)
 {
+    (void)ag;
     agent_ctx *a = userdata;
-    char text[4096];
-    snprintf(hb->node_name, sizeof(hb->node_name), "%s", a->name);
-    /* MemTotal/MemAvailable, bounded by the memory cgroup the agent (and the
-     * guests it starts) runs in: a unit's MemoryMax= is what it has */
-    struct glue_hostmem hm;
-    int r = glue_hostmem_read(NULL, &hm);
-    if (r < 0)
-        return r;
-    hb->ram_total_bytes = hm.total_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.total_bytes;
-    hb->ram_available_bytes = hm.available_bytes > PPN_FLEET_BYTES_MAX ? PPN_FLEET_BYTES_MAX : hm.available_bytes;
-    if (hb->ram_available_bytes > hb->ram_total_bytes)
-        hb->ram_available_bytes = hb->ram_total_bytes;
-    if (read_text("/proc/loadavg", text, sizeof(text)) == 0) {
-        double load = strtod(text, NULL);
-        hb->load_milli = load > 0 && load < 4e6 ? (uint32_t)(load * 1000.0) : 0;
-    }
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    hb->cpu_count = cpus > 0 ? (uint32_t)cpus : 1;
-    hb->ledger_size = a->ledger_size;
-    char **names = NULL;
-    int n = ppn_vm_list(a->run.state_dir, &names);
-    /* Every VM of this node with its state: a VM stays listed (and so where
-     * it is) whether it runs or not. */
-    for (int i = 0; i < n && hb->n_vms < PPN_FLEET_MAX_VMS; i++) {
-        pid_t pid = 0;
-        ppn_vm_spec *spec;
-        if (ppn_vm_spec_load(a->run.state_dir, names[i], &spec, NULL) < 0)
-            continue;
-        ppn_fleet_vm *vm = &hb->vms[hb->n_vms++];
-        snprintf(vm->name, sizeof(vm->name), "%s", names[i]);
-        vm->mem_bytes = (uint64_t)ppn_vm_spec_memory_mib(spec) * MIB;
-        if (glue_vm_work_starting(&a->work, names[i]))
-            vm->state = PPN_FLEET_VM_STARTING;
-        else if (ppn_vm_pid(a->run.state_dir, names[i], &pid) == 0 && pid > 0) {
-            vm->state = PPN_FLEET_VM_RUNNING;
-            /* what the guest holds now, after the pool's ballooning */
-            uint64_t actual = pool_actual(a, names[i]);
-            if (actual && actual < vm->mem_bytes)
-                vm->mem_bytes = actual;
-        }
-        else
-            vm->state = glue_vm_work_failed(&a->work, names[i]) ? PPN_FLEET_VM_FAILED : PPN_FLEET_VM_STOPPED;
-        ppn_vm_spec_free(spec);
-    }
-    ppn_vmm_strv_free(names);
-    return 0;
+    const struct glue_measure m = {.node_name = a->name, .ledger_size = a->ledger_size,
+                                   .state_dir = a->run.state_dir, .work = &a->work, .pool = a->pool};
+    return glue_measure_heartbeat(&m, hb);
 }
 
 /* The creation worker's lines (tools/glue/vmrun.c), in the worker. */
@@ -381,11 +166,6 @@ static void agent_pool_pass(agent_ctx *a, uint64_t now)
     glue_pool_pass(a->pool, a->run.state_dir, &hm, now, pool_skip, pool_log, a);
 }
 
-static uint64_t pool_actual(const agent_ctx *a, const char *name)
-{
-    return glue_pool_actual(a->pool, name);
-}
-
 static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
                           const struct sockaddr *from, socklen_t fromlen, uint64_t suppressed,
                           void *userdata)
@@ -405,17 +185,14 @@ static void agent_refused(ppn_fleet_agent *ag, int err, const char *vm,
 
 static int agent_reload(agent_ctx *a, ppn_fleet_agent *ag)
 {
-    ledger_view v;
-    int r = ledger_view_load(a->ledger_dir, FLEET_DEFAULT_AGENT_PORT, &v);
+    struct glue_fleet_view v;
+    int r = glue_fleet_view_load(a->ledger_dir, FLEET_DEFAULT_AGENT_PORT, &v);
     if (r < 0)
         return r;
     r = ppn_fleet_agent_set_operators(ag, v.operators, v.n_operators);
     a->ledger_size = v.size;
-    a->ledger_name[0] = '\0';
-    for (size_t i = 0; i < v.n_members; i++)
-        if (memcmp(v.members[i].key, a->pk, 32) == 0)
-            snprintf(a->ledger_name, sizeof(a->ledger_name), "%s", v.members[i].name);
-    ledger_view_free(&v);
+    snprintf(a->ledger_name, sizeof(a->ledger_name), "%s", glue_fleet_view_name(&v, a->pk));
+    glue_fleet_view_free(&v);
     return r < 0 ? r : 0;
 }
 
@@ -544,11 +321,11 @@ int cmd_agent(int argc, char **argv)
         char host[PPN_FLEET_NAME_MAX + 1] = "";
         gethostname(host, sizeof(host) - 1);
         for (char *p = host; *p; p++)
-            if (!name_ok((char[]){*p, 0}))
+            if (!glue_fleet_name_ok((char[]){*p, 0}))
                 *p = '-';
         snprintf(a->name, sizeof(a->name), "%s", host[0] ? host : "node");
     }
-    if (!name_ok(a->name)) {
+    if (!glue_fleet_name_ok(a->name)) {
         fprintf(stderr, "ppn-vm agent: bad --name '%s' (1..63 of [A-Za-z0-9._-])\n", a->name);
         free(a);
         return 1;
@@ -576,17 +353,13 @@ int cmd_agent(int argc, char **argv)
             return agent_fail(a, sk, tool_fail("resolve", listen_at, r));
     } else {
         /* This node's mesh address, from its own ledger record. */
-        ppn_ledger *lg;
-        struct ppn_ledger_member m;
-        r = ppn_ledger_open(a->ledger_dir, 0, &lg);
-        if (r < 0)
+        r = glue_fleet_self_addr(a->ledger_dir, pk, FLEET_DEFAULT_AGENT_PORT, &la, &ll);
+        if (r < 0 && r != -ESRCH && r != -EINVAL)
             return agent_fail(a, sk, tool_fail("read ledger", a->ledger_dir, r));
-        r = ppn_ledger_member_find(lg, pk, &m);
-        ppn_ledger_free(lg);
-        if (r < 0 || mesh_addr(m.mesh, FLEET_DEFAULT_AGENT_PORT, &la, &ll) < 0) {
+        if (r < 0) {
             fprintf(stderr, "ppn-vm: Failed to find this node's mesh address in the ledger "
                             "'%s': %s (give --listen)\n",
-                    a->ledger_dir, r < 0 ? "not a member" : "no valid address");
+                    a->ledger_dir, r == -ESRCH ? "not a member" : "no valid address");
             return agent_fail(a, sk, 1);
         }
     }
@@ -1082,14 +855,14 @@ static void on_refused(ppn_fleet_controller *e, ppn_fleet_refusal reason,
 
 static int controller_reload(controller *c)
 {
-    ledger_view v;
-    int r = ledger_view_load(c->ledger_dir, c->agent_port, &v);
+    struct glue_fleet_view v;
+    int r = glue_fleet_view_load(c->ledger_dir, c->agent_port, &v);
     if (r < 0)
         return r;
     r = ppn_fleet_controller_set_members(c->eng, v.members, v.n_members);
     if (r >= 0)
         r = ppn_fleet_controller_set_operators(c->eng, v.operators, v.n_operators);
-    ledger_view_free(&v);
+    glue_fleet_view_free(&v);
     return r < 0 ? r : 0;
 }
 
@@ -1220,25 +993,25 @@ int cmd_controller(int argc, char **argv)
             return tool_fail("resolve", listen_at, r);
         }
     } else {
-        ledger_view lv;
+        struct glue_fleet_view lv;
         char found[512] = "";
-        r = ledger_view_load(c->ledger_dir, c->agent_port, &lv);
+        r = glue_fleet_view_load(c->ledger_dir, c->agent_port, &lv);
         if (r < 0) {
             tool_fail("read ledger", c->ledger_dir, r);
             free(c);
             return 1;
         }
-        r = local_mesh_address(lv.mesh_range, FLEET_DEFAULT_PORT, &la, &ll, found, sizeof(found));
+        r = glue_fleet_local_addr(lv.mesh_range, (uint16_t)atoi(FLEET_DEFAULT_PORT), &la, &ll, found, sizeof(found));
         if (r < 0) {
             fprintf(stderr, "ppn-vm: Failed to find this node's mesh address in %s: %s (give "
                             "--listen)\n", lv.mesh_range,
                     r == -ENOTUNIQ ? found : r == -ENOENT ? "no local address in the range"
                                                           : strerror(-r));
-            ledger_view_free(&lv);
+            glue_fleet_view_free(&lv);
             free(c);
             return 1;
         }
-        ledger_view_free(&lv);
+        glue_fleet_view_free(&lv);
     }
     fleet_format_addr(&la, ll, where, sizeof(where));
     if (!state) {

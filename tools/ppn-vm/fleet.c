@@ -34,6 +34,7 @@
 #include "fleet-tool.h"
 #include "tool-util.h"
 #include "vmopts.h"
+#include "vmreq.h"
 
 #define DEFAULT_SOCKET FLEET_DEFAULT_SOCKET
 #define MIB ((uint64_t)1 << 20)
@@ -554,29 +555,6 @@ fail_quiet:
     return NULL;
 }
 
-/* The spec as one line of JSON (no control characters: what a request carries). */
-static int spec_line(const ppn_vm_spec *s, char *out, size_t size)
-{
-    char *txt = NULL;
-    int r = ppn_vm_spec_to_json(s, &txt);
-    if (r < 0)
-        return r;
-    json_error_t e;
-    json_t *j = json_loads(txt, 0, &e);
-    free(txt);
-    if (!j)
-        return -EBADMSG;
-    char *line = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(j);
-    if (!line)
-        return -ENOMEM;
-    r = strlen(line) < size ? 0 : -EMSGSIZE;
-    if (r == 0)
-        memcpy(out, line, strlen(line) + 1);
-    free(line);
-    return r;
-}
-
 int cmd_request(int argc, char **argv)
 {
     char nw[TOOL_WHY_MAX];
@@ -658,15 +636,12 @@ int cmd_request(int argc, char **argv)
         return 1;
     }
     static ppn_fleet_request rq;
-    memset(&rq, 0, sizeof(rq));
-    rq.kind = totebox ? PPN_FLEET_VM_TOTEBOX : PPN_FLEET_VM_GENERAL;
-    snprintf(rq.vm_name, sizeof(rq.vm_name), "%s", name);
-    uint8_t sk[64];
+    uint8_t sk[64], operator_key[32], node_key[32];
     if (tool_check_key_file(keyf)) {
         ppn_vm_spec_free(spec);
         return 1;
     }
-    r = ppn_crypto_identity_load(keyf, rq.operator_key, sk);
+    r = ppn_crypto_identity_load(keyf, operator_key, sk);
     if (r < 0) {
         ppn_vm_spec_free(spec);
         return tool_fail("read key file", keyf, r);
@@ -698,7 +673,7 @@ int cmd_request(int argc, char **argv)
     snprintf(node_copy, sizeof(node_copy), "%s", node_b64 ? node_b64 : "");
     snprintf(name_copy, sizeof(name_copy), "%s", nn && nn[0] ? nn : "");
     json_decref(a);
-    r = ppn_crypto_key_from_base64(node_copy, strlen(node_copy), rq.node_key);
+    r = ppn_crypto_key_from_base64(node_copy, strlen(node_copy), node_key);
     if (r < 0 || !name_copy[0]) {
         ppn_vm_spec_free(spec);
         explicit_bzero(sk, sizeof(sk));
@@ -706,13 +681,11 @@ int cmd_request(int argc, char **argv)
                 r < 0 ? "key" : "name (the ledger must name it)");
         return 1;
     }
-    rq.has_node = true;
-    /* Placed once, it stays: the VM is pinned to the node confirmed. */
+    /* Placed once, it stays: the VM is pinned to the node confirmed
+     * (the request: tools/glue/vmreq.c). */
     r = ppn_vm_spec_set_node(spec, name_copy);
     if (r == 0)
-        r = ppn_vm_spec_validate(spec, NULL) < 0 ? -EINVAL : 0;
-    if (r == 0)
-        r = spec_line(spec, rq.spec, sizeof(rq.spec));
+        r = glue_vm_request_for(spec, node_key, &rq);
     if (r < 0) {
         ppn_vm_spec_free(spec);
         explicit_bzero(sk, sizeof(sk));
@@ -725,14 +698,11 @@ int cmd_request(int argc, char **argv)
         return 1;
     }
 
+    memcpy(rq.operator_key, operator_key, 32);
+
     /* 2. The operator's confirmation (signed with the rest). */
-    char question[1024], disk[400] = "";
-    if (ppn_vm_spec_disk(spec)[0])
-        snprintf(disk, sizeof(disk), ", disk %s%s%s", ppn_vm_spec_disk(spec),
-                 ppn_vm_spec_base(spec)[0] ? " on " : "", ppn_vm_spec_base(spec));
-    snprintf(question, sizeof(question), "Create %s '%s' (%" PRIu64 " MiB, %" PRIu64
-             " vCPUs%s, %zu forwards) on node '%s'?", ppn_vm_type_to_string(ppn_vm_spec_type(spec)),
-             name, v.mem_mib, v.vcpus, disk, ppn_vm_spec_port_forward_count(spec), name_copy);
+    char question[1024];
+    glue_vm_request_question(spec, name_copy, question, sizeof(question));
     ppn_vm_spec_free(spec);
     if (!yes && !tool_confirm(question)) {
         explicit_bzero(sk, sizeof(sk));
@@ -742,8 +712,6 @@ int cmd_request(int argc, char **argv)
     /* 3. Sign (the signature covers the specification, the confirmed node
      * and the confirmation) and send. */
     rq.confirmed = true;
-    rq.mem_bytes = v.mem_mib * MIB;
-    rq.vcpus = (uint32_t)v.vcpus;
     rq.created_unix = ppnc_now_real_ns() / 1000000000u;
     if (getrandom(rq.nonce, sizeof(rq.nonce), 0) != sizeof(rq.nonce)) {
         explicit_bzero(sk, sizeof(sk));

@@ -14,41 +14,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup-setup.h"
 #include "hostmem.h"
+#include "tree-setup.h"
 
 #define MIB (1024ULL * 1024)
 
-static char tree[64];
-
-static void put(const char *rel, const char *fmt, ...)
-{
-    char path[512];
-    snprintf(path, sizeof(path), "%s/%s", tree, rel);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
-    ck_assert_int_eq(system(cmd), 0);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 static void fresh(uint64_t total_mib, uint64_t avail_mib)
 {
-    snprintf(tree, sizeof(tree), "/tmp/ppn-hostmem-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tree));
+    tree_make("hostmem");
     put("proc/meminfo", "MemTotal:       %llu kB\nMemFree:         1000 kB\nMemAvailable:   %llu kB\n",
         (unsigned long long)total_mib * 1024, (unsigned long long)avail_mib * 1024);
-}
-
-static void done(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tree);
-    ck_assert_int_eq(system(cmd), 0);
 }
 
 #define V2_MOUNT "41 31 0:38 / /sys/fs/cgroup rw,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n"
@@ -238,99 +214,37 @@ START_TEST(test_running_system)
 }
 END_TEST
 
-/* The memory cgroup directory of this process (v2 when it has the memory
- * controller, else v1), from the same files the reader uses. */
-static int own_memory_cgroup(char *dir, size_t size, int *version)
+/* In the child cgroup: the memory before and after 40 MiB touched. */
+static int touch_40(void *outp, size_t size)
 {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f)
-        return -1;
-    char line[1024], v1[512] = "", v2[512] = "";
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\n")] = 0;
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = 0;
-        if (strcmp(line, "0::") == 0 || (line[0] == '0' && c1 == line + 1 && c2 == c1 + 1))
-            snprintf(v2, sizeof(v2), "%s", c2 + 1);
-        else if (strstr(c1 + 1, "memory"))
-            snprintf(v1, sizeof(v1), "%s", c2 + 1);
-    }
-    fclose(f);
-    char probe[700];
-    snprintf(probe, sizeof(probe), "/sys/fs/cgroup%s/memory.max", strcmp(v2, "/") ? v2 : "");
-    if (*v2 && access(probe, F_OK) == 0) {
-        snprintf(dir, size, "/sys/fs/cgroup%s", strcmp(v2, "/") ? v2 : "");
-        *version = 2;
-        return 0;
-    }
-    if (*v1) {
-        snprintf(dir, size, "/sys/fs/cgroup/memory%s", strcmp(v1, "/") ? v1 : "");
-        *version = 1;
-        return 0;
-    }
-    return -1;
+    uint64_t *out = outp;
+    (void)size;
+    struct glue_hostmem a, b;
+    if (glue_hostmem_read(NULL, &a) < 0)
+        return 3;
+    volatile char *mem = malloc(40 * MIB); /* volatile: the writes are not elided */
+    if (!mem)
+        return 4;
+    for (size_t i = 0; i < 40 * MIB; i += 4096)
+        mem[i] = 1;
+    int r = glue_hostmem_read(NULL, &b) < 0 ? 3 : 0;
+    out[0] = a.total_bytes, out[1] = a.available_bytes, out[2] = b.available_bytes;
+    out[3] = (uint64_t)a.cgroup_version;
+    free((void *)mem);
+    return r;
 }
 
 START_TEST(test_real_cgroup)
 {
     ck_assert_msg(geteuid() == 0, "needs root (a child memory cgroup is made)");
-    char own[600], child[700], path[800];
+    char child[700];
     int version = 0;
-    ck_assert_msg(own_memory_cgroup(own, sizeof(own), &version) == 0, "no memory cgroup found");
-    snprintf(child, sizeof(child), "%s/ppn-hostmem-%d", own, (int)getpid());
-    ck_assert_msg(mkdir(child, 0755) == 0, "mkdir %s: %s", child, strerror(errno));
-    if (version == 2) {
-        /* the parent must delegate the memory controller */
-        snprintf(path, sizeof(path), "%s/cgroup.subtree_control", own);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fputs("+memory", f);
-            fclose(f);
-        }
-    }
-    snprintf(path, sizeof(path), "%s/%s", child, version == 2 ? "memory.max" : "memory.limit_in_bytes");
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fprintf(f, "%llu\n", 300 * MIB);
-    ck_assert_int_eq(fclose(f), 0);
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(pfd[0]);
-        snprintf(path, sizeof(path), "%s/cgroup.procs", child);
-        FILE *p = fopen(path, "w");
-        if (!p || fprintf(p, "%d\n", (int)getpid()) < 0 || fclose(p) != 0)
-            _exit(2);
-        /* 40 MiB touched inside the cgroup: available drops by about that */
-        struct glue_hostmem a, b;
-        if (glue_hostmem_read(NULL, &a) < 0)
-            _exit(3);
-        volatile char *mem = malloc(40 * MIB); /* volatile: the writes are not elided */
-        if (!mem)
-            _exit(4);
-        for (size_t i = 0; i < 40 * MIB; i += 4096)
-            mem[i] = 1;
-        if (glue_hostmem_read(NULL, &b) < 0)
-            _exit(3);
-        uint64_t out[4] = {a.total_bytes, a.available_bytes, b.available_bytes, (uint64_t)a.cgroup_version};
-        if (write(pfd[1], out, sizeof(out)) != (ssize_t)sizeof(out))
-            _exit(5);
-        free((void *)mem);
-        _exit(0);
-    }
-    close(pfd[1]);
+    const char *step = cgroup_setup_child("ppn-hostmem", 300 * MIB, child, sizeof(child), &version);
+    ck_assert_msg(!step, "%s: %s", step, strerror(errno));
     uint64_t out[4] = {0};
-    ssize_t n = read(pfd[0], out, sizeof(out));
-    close(pfd[0]);
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    int st = cgroup_setup_run(child, touch_40, out, sizeof(out));
     rmdir(child);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
-    ck_assert_int_eq(n, (ssize_t)sizeof(out));
+    ck_assert_msg(st == 0, "child status %d", st);
     ck_assert_uint_eq(out[0], 300 * MIB);           /* the cgroup's limit is the total */
     ck_assert_int_eq((int)out[3], version);
     ck_assert_uint_le(out[1], 300 * MIB);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "guest-setup.h"
+#include "measure.h"
 #include "pool.h"
 #include "ppn/vmm.h"
 
@@ -171,6 +172,15 @@ START_TEST(test_pool_real_guest)
         usleep(100 * 1000);
     ck_assert_uint_eq(balloon(), (uint64_t)last * MIB);
     ck_assert_uint_eq(glue_pool_actual(p, "p1"), (uint64_t)last * MIB);
+    /* the heartbeat advertises what the balloon left the running guest */
+    const struct glue_measure m = {.node_name = "n", .state_dir = state, .pool = p};
+    ppn_fleet_heartbeat hb;
+    memset(&hb, 0, sizeof(hb));
+    ck_assert_int_eq(glue_measure_heartbeat(&m, &hb), 0);
+    ck_assert_uint_eq(hb.n_vms, 1);
+    ck_assert_str_eq(hb.vms[0].name, "p1");
+    ck_assert_uint_eq(hb.vms[0].state, PPN_FLEET_VM_RUNNING);
+    ck_assert_uint_eq(hb.vms[0].mem_bytes, (uint64_t)last * MIB);
     ck_assert_uint_ge(last, 128);
     ck_assert_uint_lt(last, 512);
     /* plenty: everything back, in steps, "pressure gone" said once */

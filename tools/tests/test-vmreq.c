@@ -5,6 +5,7 @@
  * format read back and pinned). */
 #include <check.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ START_TEST(test_spec_against_placement)
     ppn_vm_spec *s = media(), *got = NULL;
     ppn_fleet_request rq = request_for(s);
     const char *why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_str_eq(ppn_vm_spec_name(got), "media-1");
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_MEDIAKIT);
     ck_assert_str_eq(ppn_vm_spec_node(got), ""); /* only a VM-Totebox is pinned here */
@@ -63,7 +64,7 @@ START_TEST(test_spec_against_placement)
             bad.kind = PPN_FLEET_VM_TOTEBOX;
         why = NULL;
         got = NULL;
-        ck_assert_int_eq(glue_vm_from_request(&bad, "node-a", &got, &why), -EBADMSG);
+        ck_assert_int_eq(glue_vm_from_request(&bad, "node-a", "", &got, &why), -EBADMSG);
         ck_assert_ptr_null(got);
         ck_assert_ptr_nonnull(strstr(why, "disagrees with the placed request"));
     }
@@ -71,11 +72,11 @@ START_TEST(test_spec_against_placement)
     ppn_fleet_request junk = rq;
     snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"");
     why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EBADMSG);
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", "", &got, &why), -EBADMSG);
     ck_assert_str_eq(why, "not JSON");
     snprintf(junk.spec, sizeof(junk.spec), "{\"format\": 1, \"name\": \"media-1\"}");
     why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", &got, &why), -EUCLEAN);
+    ck_assert_int_eq(glue_vm_from_request(&junk, "node-a", "", &got, &why), -EUCLEAN);
     ck_assert_ptr_nonnull(why);
     ppn_vm_spec_free(s);
 }
@@ -93,7 +94,7 @@ START_TEST(test_kernel_form_and_totebox_pin)
     snprintf(rq.append, sizeof(rq.append), "console=ttyS0");
     ppn_vm_spec *got = NULL;
     const char *why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_ORCHESTRATION);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(got), 192);
     ck_assert(!ppn_vm_spec_network(got));
@@ -102,7 +103,7 @@ START_TEST(test_kernel_form_and_totebox_pin)
     ppn_vm_spec_free(got);
     /* a VM-Totebox that came without a node is pinned to this one */
     rq.kind = PPN_FLEET_VM_TOTEBOX;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_int_eq(ppn_vm_spec_type(got), PPN_VM_TYPE_TOTEBOX);
     ck_assert_str_eq(ppn_vm_spec_node(got), "node-a");
     ck_assert_ptr_null(glue_vm_pinned_elsewhere(got, "node-a", ""));
@@ -114,13 +115,161 @@ START_TEST(test_kernel_form_and_totebox_pin)
     rq.kind = PPN_FLEET_VM_GENERAL;
     snprintf(rq.kernel, sizeof(rq.kernel), "boot/vmlinuz");
     why = NULL;
-    ck_assert_int_lt(glue_vm_from_request(&rq, "node-a", &got, &why), 0);
+    ck_assert_int_lt(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
     ck_assert_str_eq(why, "invalid kernel request");
     /* memory beyond what a spec holds */
     snprintf(rq.kernel, sizeof(rq.kernel), "/boot/vmlinuz");
     rq.mem_bytes = (uint64_t)UINT32_MAX * MIB + MIB;
-    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", &got, &why), -EINVAL);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), -EINVAL);
     ck_assert_str_eq(why, "memory out of range");
+}
+END_TEST
+
+/* QEMU's user, chosen on this host as create chooses it: the user a
+ * request's specification names, else the default user where it exists
+ * (this machine's ppn-vm as getpwnam says, and nobody, which exists), else
+ * root; the kernel-only form too. */
+START_TEST(test_run_as)
+{
+    ck_assert_ptr_nonnull(getpwnam("nobody"));
+    ck_assert_ptr_null(getpwnam("ppn-no-such-user"));
+    ppn_vm_spec *s = media(), *got = NULL;
+    ppn_fleet_request rq = request_for(s);
+    const char *why = NULL;
+    /* the default (NULL): ppn-vm when this host has that user */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", NULL, &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), getpwnam(GLUE_VM_RUN_AS_DEFAULT) ? GLUE_VM_RUN_AS_DEFAULT : "");
+    ppn_vm_spec_free(got);
+    /* a default that exists, one that does not, none */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "ppn-no-such-user", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "");
+    ppn_vm_spec_free(got);
+    /* the kernel-only form gets it too */
+    ppn_fleet_request k;
+    memset(&k, 0, sizeof(k));
+    snprintf(k.vm_name, sizeof(k.vm_name), "k1");
+    k.mem_bytes = 192 * MIB;
+    k.vcpus = 1;
+    snprintf(k.kernel, sizeof(k.kernel), "/boot/vmlinuz");
+    ck_assert_int_eq(glue_vm_from_request(&k, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    /* a specification that names its user: that one, if it is here */
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "root"), 0);
+    rq = request_for(s);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "root");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "nobody"), 0);
+    rq = request_for(s);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(got), "nobody");
+    ppn_vm_spec_free(got);
+    ck_assert_int_eq(ppn_vm_spec_set_run_as(s, "ppn-no-such-user"), 0);
+    rq = request_for(s);
+    got = NULL;
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "nobody", &got, &why), -ENOENT);
+    ck_assert_ptr_null(got);
+    ck_assert_str_eq(why, "no such user on this host");
+    ppn_vm_spec_free(s);
+    /* the step itself, as create uses it */
+    s = media();
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, "nobody", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "nobody");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "root", "nobody", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "root");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "Bad User", "nobody", &why), -EINVAL);
+    ck_assert_str_eq(why, "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)");
+    ck_assert_int_eq(glue_vm_set_run_as(s, "ppn-no-such-user", NULL, &why), -ENOENT);
+    ppn_vm_spec_free(s);
+    s = media();
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, NULL, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "");
+    ck_assert_int_eq(glue_vm_set_run_as(s, NULL, "ppn-no-such-user", &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(s), "");
+    ppn_vm_spec_free(s);
+}
+END_TEST
+
+/* The operator's side: a request for a spec, read back by the agent's
+ * side as the same VM; a VM-Totebox; a spec too long for one request; one
+ * that does not validate; the confirmation question. */
+START_TEST(test_request_for)
+{
+    uint8_t node[32];
+    memset(node, 0x5a, sizeof(node));
+    ppn_vm_spec *s = media(), *got = NULL;
+    ck_assert_int_eq(ppn_vm_spec_set_node(s, "node-a"), 0);
+    ppn_vm_port_forward f;
+    ck_assert_int_eq(ppn_vm_port_forward_parse("tcp:19096:9096", &f), 0);
+    ppn_vm_spec_clear_port_forwards(s);
+    ck_assert_int_eq(ppn_vm_spec_add_port_forward(s, &f), 0);
+    const char *keys[] = {"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOv3 op@host"};
+    ppn_vm_cloud_init ci = {"vm-mediakit", "foundry", keys, 1, NULL, NULL};
+    const char *why = NULL;
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s, &ci, &why), 0);
+    ppn_fleet_request rq;
+    memset(&rq, 0xff, sizeof(rq)); /* cleared by the call */
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), 0);
+    ck_assert_str_eq(rq.vm_name, "media-1");
+    ck_assert_uint_eq(rq.mem_bytes, 256 * MIB);
+    ck_assert_uint_eq(rq.vcpus, 1);
+    ck_assert_int_eq(rq.kind, PPN_FLEET_VM_GENERAL);
+    ck_assert(rq.has_node && !rq.confirmed);
+    ck_assert_mem_eq(rq.node_key, node, 32);
+    ck_assert_uint_eq(rq.created_unix, 0);
+    ck_assert_str_eq(rq.kernel, "");
+    for (const char *p = rq.spec; *p; p++)
+        ck_assert_msg(*p >= 0x20 && *p < 0x7f, "byte %02x in the line", (unsigned char)*p);
+    /* the agent reads back the same VM */
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-a", "", &got, &why), 0);
+    char *j1, *j2;
+    ck_assert_int_eq(ppn_vm_spec_to_json(s, &j1), 0);
+    ck_assert_int_eq(ppn_vm_spec_to_json(got, &j2), 0);
+    ck_assert_str_eq(j1, j2);
+    free(j1);
+    free(j2);
+    ppn_vm_spec_free(got);
+    char q[1024];
+    glue_vm_request_question(s, "node-a", q, sizeof(q));
+    ck_assert_str_eq(q, "Create VM-MediaKit 'media-1' (256 MiB, 1 vCPUs, 1 forwards) on node 'node-a'?");
+    ck_assert_int_eq(ppn_vm_spec_set_disk(s, "/var/lib/ppn/images/m.qcow2", 1ULL << 30), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_base(s, "/var/lib/ppn/images/ubuntu.img"), 0);
+    glue_vm_request_question(s, "node-b", q, sizeof(q));
+    ck_assert_str_eq(q, "Create VM-MediaKit 'media-1' (256 MiB, 1 vCPUs, disk /var/lib/ppn/images/m.qcow2 on "
+                        "/var/lib/ppn/images/ubuntu.img, 1 forwards) on node 'node-b'?");
+    /* user-data that makes the line longer than a request holds */
+    char *ud = malloc(PPN_FLEET_SPEC_MAX + 16);
+    ck_assert_ptr_nonnull(ud);
+    memset(ud, 'x', PPN_FLEET_SPEC_MAX + 15);
+    memcpy(ud, "#cloud-config\n", 14);
+    ud[PPN_FLEET_SPEC_MAX + 15] = '\0';
+    ci.user_data = ud;
+    ck_assert_int_eq(ppn_vm_spec_set_cloud_init(s, &ci, &why), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), -EMSGSIZE);
+    free(ud);
+    ppn_vm_spec_free(s);
+    /* a VM-Totebox */
+    ck_assert_int_eq(ppn_vm_spec_new("tb-1", PPN_VM_TYPE_TOTEBOX, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, "/boot/vmlinuz", NULL, NULL), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_node(s, "node-b"), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), 0);
+    ck_assert_int_eq(rq.kind, PPN_FLEET_VM_TOTEBOX);
+    ck_assert_int_eq(glue_vm_from_request(&rq, "node-b", "", &got, &why), 0);
+    ck_assert_str_eq(ppn_vm_spec_node(got), "node-b");
+    ppn_vm_spec_free(got);
+    ppn_vm_spec_free(s);
+    /* one that does not validate: a VM-Totebox pinned nowhere */
+    ck_assert_int_eq(ppn_vm_spec_new("tb-2", PPN_VM_TYPE_TOTEBOX, &s), 0);
+    ck_assert_int_eq(ppn_vm_spec_set_kernel(s, "/boot/vmlinuz", NULL, NULL), 0);
+    ck_assert_int_eq(glue_vm_request_for(s, node, &rq), -EINVAL);
+    ppn_vm_spec_free(s);
 }
 END_TEST
 
@@ -179,6 +328,8 @@ int main(void)
     TCase *tc = tcase_create("vmreq");
     tcase_add_test(tc, test_spec_against_placement);
     tcase_add_test(tc, test_kernel_form_and_totebox_pin);
+    tcase_add_test(tc, test_run_as);
+    tcase_add_test(tc, test_request_for);
     tcase_add_test(tc, test_prepare_disk);
     suite_add_tcase(s, tc);
     return ppn_check_run(s);

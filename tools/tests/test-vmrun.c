@@ -10,6 +10,8 @@
  * progress, reaped, failed or not, their log lines.
  * Usage: test-vmrun BUILD-GUEST-SH GUEST-DIR */
 #include <check.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -231,8 +233,15 @@ START_TEST(test_create_direct)
     ck_assert_int_eq(ppn_vm_spec_load(state, "w1", &have, NULL), 0);
     ck_assert_uint_eq(ppn_vm_spec_memory_mib(have), 192);
     ppn_vm_spec_free(have);
-    /* the same VM again: started again */
-    ck_assert_int_eq(glue_vm_create(&r, &rq, "node-a", "", file_log, logf), 0);
+    /* the same VM again: started again, QEMU's user the stored one's
+     * whatever this runner's default (it is this host's choice, not part of
+     * what was requested) */
+    struct glue_vm_runner nobody = r;
+    nobody.run_as_default = "nobody";
+    ck_assert_int_eq(glue_vm_create(&nobody, &rq, "node-a", "", file_log, logf), 0);
+    ck_assert_int_eq(ppn_vm_spec_load(state, "w1", &have, NULL), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(have), "");
+    ppn_vm_spec_free(have);
     ck_assert_int_eq(ppn_vm_pid(state, "w1", &pid), 0);
     ck_assert_int_gt(pid, 0);
     kill_vm(state, "w1");
@@ -241,7 +250,7 @@ START_TEST(test_create_direct)
     ppn_fleet_request tb = kernel_request("t1", 192, PPN_FLEET_VM_TOTEBOX);
     ppn_vm_spec *pinned;
     const char *why = NULL;
-    ck_assert_int_eq(glue_vm_from_request(&tb, "node-b", &pinned, &why), 0);
+    ck_assert_int_eq(glue_vm_from_request(&tb, "node-b", "", &pinned, &why), 0);
     ck_assert_str_eq(ppn_vm_spec_node(pinned), "node-b");
     ck_assert_int_eq(ppn_vm_spec_save(pinned, state, true), 0);
     ppn_vm_spec_free(pinned);
@@ -257,14 +266,42 @@ START_TEST(test_create_direct)
     ck_assert(logged(logf, "Failed to create 'w2': kernel: No such file or directory"));
     ck_assert_int_eq(ppn_vm_spec_load(state, "w2", &have, NULL), -ENOENT);
 
-    /* QEMU that fails at once: the failure said, the VM stays stored (listed as failed) */
+    /* QEMU that fails at once: the failure said, the VM stays stored (listed
+     * as failed), with QEMU's user the runner's default where it exists */
     struct glue_vm_runner bad = r;
     bad.qemu = "/bin/false";
+    bad.run_as_default = "nobody";
     ppn_fleet_request w3 = kernel_request("w3", 192, PPN_FLEET_VM_GENERAL);
     ck_assert_int_lt(glue_vm_create(&bad, &w3, "node-a", "", file_log, logf), 0);
     ck_assert(logged(logf, "Failed to start 'w3': "));
     ck_assert_int_eq(ppn_vm_spec_load(state, "w3", &have, NULL), 0);
+    ck_assert_str_eq(ppn_vm_spec_run_as(have), "nobody");
     ppn_vm_spec_free(have);
+    /* a process that cannot change user (the hardened ppn-vm-host unit):
+     * the direct runner's QEMU keeps its user */
+    ck_assert(glue_can_change_user() == (geteuid() == 0));
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+        struct __user_cap_data_struct d[2];
+        if (syscall(SYS_capget, &h, d) < 0)
+            _exit(2);
+        d[0].effective &= ~((1u << CAP_SETUID) | (1u << CAP_SETGID));
+        if (syscall(SYS_capset, &h, d) < 0 || glue_can_change_user())
+            _exit(3);
+        ppn_fleet_request w4 = kernel_request("w4", 192, PPN_FLEET_VM_GENERAL);
+        ppn_vm_spec *h4;
+        if (glue_vm_create(&bad, &w4, "node-a", "", file_log, logf) == 0 ||
+            ppn_vm_spec_load(state, "w4", &h4, NULL) < 0)
+            _exit(4);
+        int same = strcmp(ppn_vm_spec_run_as(h4), "") == 0;
+        ppn_vm_spec_free(h4);
+        _exit(same ? 0 : 5);
+    }
+    int st;
+    ck_assert_int_eq(waitpid(child, &st, 0), child);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
     rm_rf(state);
 }
 END_TEST
