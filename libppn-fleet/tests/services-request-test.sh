@@ -178,8 +178,12 @@ grep "pool: reclaim from" agent-$NODE.log | sed -n 's/.* -> \([0-9]*\) MiB.*/\1/
     [ "$t" -ge 128 ] || { echo "FAIL: below the floor: $t"; exit 1; }; done || fail "below the floor"
 kill "${APID[$NODE]}"; wait "${APID[$NODE]}" 2>/dev/null
 start_agent $KEY $NODE $IP --pool-margin-mib 1
-for i in $(seq 150); do [ "$(mem_of media-1)" = 256 ] && break; sleep 0.2; done
-[ "$(mem_of media-1)" = 256 ] || fail "not given back: $(mem_of media-1) MiB; $(grep pool agent-$NODE.log)"
+# the guest deflates its balloon itself: at 128 MiB with 49 MiB free, under TCG on a loaded
+# machine, that took more than 30 s once (the agent had asked at once); the wait is a bound only
+T0=$(date +%s%N)
+for i in $(seq 450); do [ "$(mem_of media-1)" = 256 ] && break; sleep 0.2; done
+[ "$(mem_of media-1)" = 256 ] || fail "not given back in 90 s: $(mem_of media-1) MiB; $(grep pool agent-$NODE.log)"
+echo "pool: given back to 256 MiB $(( ($(date +%s%N) - T0) / 1000000 )) ms after the agent restarted with a small margin"
 grep -q "pool: give back to VM 'media-1' balloon $M -> 256 MiB" agent-$NODE.log || fail "give-back not logged: $(grep pool agent-$NODE.log)"
 
 # 6. The node's agent stops: the node is evicted, the VM stays where it is (a request for it
