@@ -44,6 +44,19 @@ for bad in abc -1 1000001; do
     "$VM" controller --ledger L --member-rate "$bad" 2> opt.err; [ $? = 1 ] || fail "--member-rate $bad accepted"
     grep -q -- "bad --member-rate '$bad'" opt.err || fail "message: $(cat opt.err)"
 done
+for opt in --grace-ms --claim-ttl-ms; do
+    for bad in abc -1 86400001; do
+        "$VM" controller --ledger L $opt "$bad" 2> opt.err; [ $? = 1 ] || fail "$opt $bad accepted"
+        grep -q -- "bad $opt '$bad'" opt.err || fail "message: $(cat opt.err)"
+    done
+done
+for bad in abc -1 1073741825; do
+    "$VM" controller --ledger L --margin-mib "$bad" 2> opt.err; [ $? = 1 ] || fail "--margin-mib $bad accepted"
+    grep -q -- "bad --margin-mib '$bad'" opt.err || fail "message: $(cat opt.err)"
+    "$VM" agent --key na.key --ledger L --controller 127.0.0.1 --pool-margin-mib "$bad" 2> opt.err
+    [ $? = 1 ] || fail "--pool-margin-mib $bad accepted"
+    grep -q -- "--pool-margin-mib" opt.err || fail "message: $(cat opt.err)"
+done
 for bad in abc -1 4294967296 99; do
     "$VM" agent --key na.key --ledger L --controller 127.0.0.1 --interval-ms "$bad" 2> opt.err
     [ $? = 1 ] || fail "--interval-ms $bad accepted"

@@ -218,6 +218,13 @@ for v in abc -1 3601; do
   optcheck "invite --timeout $v" "$pair" invite --state A --listen 127.0.0.1:0 --timeout "$v"
   optcheck "join --join --timeout $v" "$pair" join --state Z --join --connect 127.0.0.1:1 --timeout "$v"
 done
+for v in abc -1 3601; do
+  optcheck "serve --pull $v" "$pair" serve --state Z --listen 127.0.0.1:0 --pull "$v"
+done
+for v in abc -1 65536; do
+  optcheck "serve --peer-port $v" "$pair" serve --state Z --listen 127.0.0.1:0 --peer-port "$v"
+  optcheck "serve --listen-port $v" "$pair" serve --state Z --listen 127.0.0.1:0 --ifname wg9 --listen-port "$v"
+done
 optcheck "invite --listen 127.0.0.1:99999" "$pair" invite --state A --listen 127.0.0.1:99999
 optcheck "invite --symbols 11" "$pair" invite --state A --listen 127.0.0.1:0 --symbols 11
 optcheck "invite --ifname a/b" "$pair" invite --state A --listen 127.0.0.1:0 --ifname a/b
