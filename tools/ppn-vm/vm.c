@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -670,18 +669,23 @@ static int start_fail(const char *state_dir, const char *name, int r, uint32_t t
     return 1;
 }
 
-/* Has our child 'pid' exited?  (Not reaped: ppn_vm_supervise does that.) */
-static bool child_exited(pid_t pid)
-{
-    siginfo_t si = {0};
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
-}
-
 static volatile sig_atomic_t got_term;
 static void on_term(int sig)
 {
     (void)sig;
     got_term = 1;
+}
+
+/* The supervisor's end, in the foreground's words. */
+static void on_state(ppn_vm_supervisor_state state, bool known, int st, void *userdata)
+{
+    const char *name = userdata;
+    if (state != PPN_VM_SUPERVISOR_EXITED || !known)
+        return;
+    if (WIFEXITED(st))
+        printf("%s: QEMU exited with status %d\n", name, WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        printf("%s: QEMU killed by signal %d\n", name, WTERMSIG(st));
 }
 
 int cmd_start(int argc, char **argv)
@@ -706,13 +710,13 @@ int cmd_start(int argc, char **argv)
     if (pr)
         return pr < 0 ? 0 : pr;
     const struct common c = va.c;
-    const char *name = va.name, *node = va.node, *qemu = va.qemu;
-    const unsigned flags = va.accel;
-    const uint32_t timeout_ms = va.timeout_ms;
+    const char *name = va.name;
     const bool fg = va.foreground;
-    if (pinned_elsewhere(c.state_dir, name, node))
+    if (pinned_elsewhere(c.state_dir, name, va.node))
         return 1;
 
+    /* Detached: the supervisor is a child in its own session that reports
+     * the start (result, QEMU's pid, the accelerator) over a pipe. */
     int pfd[2] = {-1, -1};
     if (!fg) {
         if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -733,7 +737,7 @@ int cmd_start(int argc, char **argv)
                 return tool_fail("start", name, -EPIPE);
             if (msg[0] < 0) {
                 waitpid(sup, NULL, 0);
-                return start_fail(c.state_dir, name, msg[0], timeout_ms);
+                return start_fail(c.state_dir, name, msg[0], va.timeout_ms);
             }
             const char *an = ppn_vm_accel_name((unsigned)msg[2]);
             if (c.json)
@@ -760,11 +764,11 @@ int cmd_start(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &term, &unblocked);
     sigdelset(&unblocked, SIGTERM);
     sigdelset(&unblocked, SIGINT);
-    pid_t pid = 0;
-    int accel = ppn_vm_accel_resolve(qemu, flags); /* what auto means here, probed once */
-    int r = accel < 0 ? accel : ppn_vm_start(c.state_dir, name, qemu, (unsigned)accel, (int)timeout_ms, &pid);
+    ppn_vm_supervisor *sup = NULL;
+    int r = ppn_vm_supervisor_start(c.state_dir, name, va.qemu, va.accel, (int)va.timeout_ms,
+                                    fg && !c.json ? on_state : NULL, (void *)name, &sup);
     if (!fg) {
-        int msg[3] = {r, r == 0 ? (int)pid : 0, accel};
+        int msg[3] = {r, (int)ppn_vm_supervisor_pid(sup), (int)ppn_vm_supervisor_accel(sup)};
         ssize_t w = write(pfd[1], msg, sizeof(msg));
         (void)w;
         close(pfd[1]);
@@ -779,54 +783,34 @@ int cmd_start(int argc, char **argv)
     }
     if (r < 0) {
         if (fg)
-            return start_fail(c.state_dir, name, r, timeout_ms);
+            return start_fail(c.state_dir, name, r, va.timeout_ms);
         _exit(1);
     }
     if (fg && !c.json)
-        printf("Started %s: QEMU pid %d, accelerator %s (supervising; Ctrl-C shuts it down)\n", name, (int)pid,
-               ppn_vm_accel_name((unsigned)accel));
+        printf("Started %s: QEMU pid %d, accelerator %s (supervising; Ctrl-C shuts it down)\n", name,
+               (int)ppn_vm_supervisor_pid(sup), ppn_vm_accel_name(ppn_vm_supervisor_accel(sup)));
     fflush(stdout);
-    bool shutting = false;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    for (;;) {
-        int st;
-        if (got_term && !shutting) {
-            shutting = true;
-            char mon[PATH_MAX];
-            ppn_vm_shutdown_opts o;
-            ppn_vm_shutdown_opts_init(&o);
-            if (ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon)) == 0)
-                o.monitor_path = mon;
-            o.pid = pid;
-            ppn_vm_shutdown_result res;
-            ppn_vm_shutdown(&o, NULL, NULL, &res);
+    bool stopped = false;
+    while (ppn_vm_supervisor_process(sup, ppnc_now_mono_ms()) != PPN_VM_SUPERVISOR_EXITED) {
+        if (got_term) {
+            stopped = true;
+            ppn_vm_supervisor_stop(sup, NULL, NULL, NULL, NULL);
+            break;
         }
-        if (!shutting) {
-            /* wait for QEMU to exit or a signal, atomically unblocking the
-             * signals (without pidfd_open, before Linux 5.3: 200 ms steps) */
-            struct pollfd pw = {.fd = pidfd, .events = POLLIN};
-            struct timespec step = {0, 200 * 1000000L};
-            int n = ppoll(&pw, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? NULL : &step, &unblocked);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n == 0 && !child_exited(pid))
-                continue;
-        }
-        r = ppn_vm_supervise(c.state_dir, name, pid, &st);
-        if (r == -EINTR)
-            continue;
-        if (r == -ECHILD && shutting)
-            return 0; /* the shutdown sequence reaped QEMU; the files are gone */
-        if (r < 0)
-            return fg ? tool_fail("supervise", name, r) : 1;
-        if (fg && !c.json) {
-            if (WIFEXITED(st))
-                printf("%s: QEMU exited with status %d\n", name, WEXITSTATUS(st));
-            else if (WIFSIGNALED(st))
-                printf("%s: QEMU killed by signal %d\n", name, WTERMSIG(st));
-        }
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        /* QEMU's exit or a signal, the signals unblocked atomically */
+        struct pollfd pw = {.fd = ppn_vm_supervisor_fd(sup), .events = POLLIN};
+        int t = ppn_vm_supervisor_timeout(sup, ppnc_now_mono_ms());
+        struct timespec ts = {t / 1000, (long)(t % 1000) * 1000000L};
+        ppoll(&pw, pw.fd >= 0 ? 1 : 0, t >= 0 ? &ts : NULL, &unblocked);
     }
+    int st = 0;
+    r = ppn_vm_supervisor_wait_status(sup, &st);
+    ppn_vm_supervisor_free(sup);
+    if (r == -ECHILD && stopped)
+        return 0; /* the shutdown sequence reaped QEMU; the files are gone */
+    if (r < 0)
+        return fg ? tool_fail("supervise", name, r) : 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 int cmd_run(int argc, char **argv)
