@@ -383,17 +383,24 @@ static bool vm_file_exists(const char *name, const char *what)
     return access(p, F_OK) == 0;
 }
 
+/* A VM made with 'initrd' and started under a supervisor reporting to *seen. */
+static ppn_vm_supervisor *sup_start(const char *name, const char *initrd, unsigned flags, struct sup_seen *seen)
+{
+    make_vm(name, initrd, 256);
+    ppn_vm_supervisor *sup = NULL;
+    memset(seen, 0, sizeof(*seen));
+    int r = ppn_vm_supervisor_start(state, name, NULL, flags, 20000, on_sup_state, seen, &sup);
+    ck_assert_msg(r == 0, "ppn_vm_supervisor_start: %s", strerror(-r));
+    ck_assert_int_eq(seen->states[PPN_VM_SUPERVISOR_RUNNING], 1);
+    return sup;
+}
+
 /* Started, watched on its pidfd, killed from outside: the exit is seen on
  * the descriptor, reaped with its status, the files removed. */
 START_TEST(test_supervisor_watch_exit)
 {
-    make_vm("sup", "initrd-deaf.gz", 256);
-    ppn_vm_supervisor *sup = NULL;
     struct sup_seen seen;
-    memset(&seen, 0, sizeof(seen));
-    int r = ppn_vm_supervisor_start(state, "sup", NULL, PPN_VM_ACCEL_TCG, 20000, on_sup_state, &seen, &sup);
-    ck_assert_msg(r == 0, "ppn_vm_supervisor_start: %s", strerror(-r));
-    ck_assert_int_eq(seen.states[PPN_VM_SUPERVISOR_RUNNING], 1);
+    ppn_vm_supervisor *sup = sup_start("sup", "initrd-deaf.gz", PPN_VM_ACCEL_TCG, &seen);
     pid_t pid = ppn_vm_supervisor_pid(sup), rec = 0;
     ck_assert_int_gt(pid, 0);
     ck_assert_int_eq(ppn_vm_pid(state, "sup", &rec), 0);
@@ -444,12 +451,8 @@ END_TEST
  * the files removed. */
 START_TEST(test_supervisor_stop_graceful)
 {
-    make_vm("supstop", "initrd.gz", 256);
-    ppn_vm_supervisor *sup = NULL;
     struct sup_seen seen;
-    memset(&seen, 0, sizeof(seen));
-    int r = ppn_vm_supervisor_start(state, "supstop", NULL, PPN_VM_ACCEL_AUTO, 20000, on_sup_state, &seen, &sup);
-    ck_assert_msg(r == 0, "ppn_vm_supervisor_start: %s", strerror(-r));
+    ppn_vm_supervisor *sup = sup_start("supstop", "initrd.gz", PPN_VM_ACCEL_AUTO, &seen);
     wait_console("supstop", "ppn-guest: ready acpid", 90000);
     pid_t pid = ppn_vm_supervisor_pid(sup);
     ppn_vm_shutdown_opts o;
