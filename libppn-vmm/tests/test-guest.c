@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +366,172 @@ START_TEST(test_qemu_killed_mid_command)
 END_TEST
 
 
+/* ---- the supervisor (ppn_vm_supervisor_*) ---- */
+
+struct sup_seen {
+    int states[4];       /* how often each state was reported */
+    int order[8], n;
+    bool known;
+    int wait_status;
+};
+
+static void on_sup_state(ppn_vm_supervisor_state st, bool known, int wait_status, void *ud)
+{
+    struct sup_seen *s = ud;
+    if ((int)st > 0 && (int)st < 4)
+        s->states[st]++;
+    if (s->n < 8)
+        s->order[s->n++] = (int)st;
+    s->known = known;
+    s->wait_status = wait_status;
+}
+
+static bool vm_file_exists(const char *name, const char *what)
+{
+    char p[512];
+    ck_assert_int_eq(ppn_vm_path(state, name, what, p, sizeof(p)), 0);
+    return access(p, F_OK) == 0;
+}
+
+/* A VM made with 'initrd' and started under a supervisor reporting to *seen. */
+static ppn_vm_supervisor *sup_start(const char *name, const char *initrd, unsigned flags, struct sup_seen *seen)
+{
+    make_vm(name, initrd, 256);
+    ppn_vm_supervisor *sup = NULL;
+    memset(seen, 0, sizeof(*seen));
+    int r = ppn_vm_supervisor_start(state, name, NULL, flags, 20000, on_sup_state, seen, &sup);
+    ck_assert_msg(r == 0, "ppn_vm_supervisor_start: %s", strerror(-r));
+    ck_assert_int_eq(seen->states[PPN_VM_SUPERVISOR_RUNNING], 1);
+    return sup;
+}
+
+/* Started, watched on its pidfd, killed from outside: the exit is seen on
+ * the descriptor, reaped with its status, the files removed. */
+START_TEST(test_supervisor_watch_exit)
+{
+    struct sup_seen seen;
+    ppn_vm_supervisor *sup = sup_start("sup", "initrd-deaf.gz", PPN_VM_ACCEL_TCG, &seen);
+    pid_t pid = ppn_vm_supervisor_pid(sup), rec = 0;
+    ck_assert_int_gt(pid, 0);
+    ck_assert_int_eq(ppn_vm_pid(state, "sup", &rec), 0);
+    ck_assert_int_eq(rec, pid);
+    ck_assert_uint_eq(ppn_vm_supervisor_accel(sup), PPN_VM_ACCEL_TCG);
+    /* the guest runs: its console has output, the monitor says running */
+    char con[512];
+    struct stat sb;
+    ck_assert_int_eq(ppn_vm_path(state, "sup", "console", con, sizeof(con)), 0);
+    ck_assert(stat(con, &sb) == 0 && sb.st_size > 0);
+    int fd = ppn_vm_supervisor_fd(sup);
+    ck_assert_int_ge(fd, 0); /* this kernel has pidfd_open */
+    ck_assert_int_eq(ppn_vm_supervisor_timeout(sup, ppnc_now_mono_ms()), -1);
+    struct pollfd pw = {.fd = fd, .events = POLLIN};
+    ck_assert_int_eq(poll(&pw, 1, 300), 0); /* it runs: not readable */
+    ck_assert_int_eq(ppn_vm_supervisor_process(sup, ppnc_now_mono_ms()), PPN_VM_SUPERVISOR_RUNNING);
+    int st;
+    ck_assert_int_eq(ppn_vm_supervisor_wait_status(sup, &st), -EAGAIN);
+    /* a second start of the same VM: refused, the first untouched */
+    ppn_vm_supervisor *two = NULL;
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "sup", NULL, PPN_VM_ACCEL_TCG, 2000, NULL, NULL, &two), -EALREADY);
+    ck_assert_ptr_null(two);
+    ck_assert_int_eq(kill(pid, 0), 0);
+
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    uint64_t t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(poll(&pw, 1, 5000), 1);
+    ck_assert_uint_lt(ppnc_now_mono_ms() - t0, 3000);
+    ck_assert_int_eq(ppn_vm_supervisor_process(sup, ppnc_now_mono_ms()), PPN_VM_SUPERVISOR_EXITED);
+    ck_assert_int_eq(seen.states[PPN_VM_SUPERVISOR_EXITED], 1);
+    ck_assert(seen.known && WIFSIGNALED(seen.wait_status) && WTERMSIG(seen.wait_status) == SIGKILL);
+    ck_assert_int_eq(ppn_vm_supervisor_wait_status(sup, &st), 0);
+    ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    ck_assert(!vm_file_exists("sup", "pid"));
+    ck_assert(!vm_file_exists("sup", "monitor"));
+    ck_assert_int_eq(ppn_vm_supervisor_fd(sup), -1);
+    /* processed again, stopped afterwards: nothing more happens */
+    ck_assert_int_eq(ppn_vm_supervisor_process(sup, ppnc_now_mono_ms()), PPN_VM_SUPERVISOR_EXITED);
+    ppn_vm_shutdown_result res;
+    ck_assert_int_eq(ppn_vm_supervisor_stop(sup, NULL, NULL, NULL, &res), 0);
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_NOT_RUNNING);
+    ck_assert_int_eq(seen.n, 2);
+    ppn_vm_supervisor_free(sup);
+}
+END_TEST
+
+/* A stop: the graceful sequence on the acpid guest, STOPPING then EXITED,
+ * the files removed. */
+START_TEST(test_supervisor_stop_graceful)
+{
+    struct sup_seen seen;
+    ppn_vm_supervisor *sup = sup_start("supstop", "initrd.gz", PPN_VM_ACCEL_AUTO, &seen);
+    wait_console("supstop", "ppn-guest: ready acpid", 90000);
+    pid_t pid = ppn_vm_supervisor_pid(sup);
+    ppn_vm_shutdown_opts o;
+    ppn_vm_shutdown_opts_init(&o);
+    o.deadline_ms = 30000;
+    o.reserved[1] = 1;
+    ck_assert_int_eq(ppn_vm_supervisor_stop(sup, &o, NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(kill(pid, 0), 0); /* refused options: nothing done */
+    ck_assert_int_eq(seen.n, 1);
+    o.reserved[1] = 0;
+    o.pid = 1;                 /* the supervisor's own pid and monitor win */
+    o.monitor_path = "/nonexistent";
+    struct steps steps = {{0}};
+    ppn_vm_shutdown_result res;
+    ck_assert_int_eq(ppn_vm_supervisor_stop(sup, &o, on_step, &steps, &res), 0);
+    ck_assert_int_eq(res.outcome, PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL);
+    ck_assert_int_eq(steps.seen[PPN_VM_SHUTDOWN_GUEST_DOWN], 1);
+    ck_assert_int_eq(seen.n, 3);
+    ck_assert_int_eq(seen.order[0], PPN_VM_SUPERVISOR_RUNNING);
+    ck_assert_int_eq(seen.order[1], PPN_VM_SUPERVISOR_STOPPING);
+    ck_assert_int_eq(seen.order[2], PPN_VM_SUPERVISOR_EXITED);
+    int st;
+    ck_assert_int_eq(ppn_vm_supervisor_wait_status(sup, &st), -ECHILD); /* the sequence reaped it */
+    ck_assert_int_eq(kill(pid, 0), -1);
+    ck_assert(!vm_file_exists("supstop", "pid"));
+    ck_assert(!vm_file_exists("supstop", "monitor"));
+    ppn_vm_supervisor_free(sup);
+}
+END_TEST
+
+/* Refusals, a QEMU that exits at once, the start deadline: no handle, no
+ * QEMU left, no pid file. */
+START_TEST(test_supervisor_start_errors)
+{
+    ppn_vm_supervisor *sup = NULL;
+    ck_assert_int_eq(ppn_vm_supervisor_start(NULL, "x", NULL, 0, 1000, NULL, NULL, &sup), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "Bad Name", NULL, 0, 1000, NULL, NULL, &sup), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "x", NULL, 0, 0, NULL, NULL, &sup), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "x", NULL, 1u << 20, 1000, NULL, NULL, &sup), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "x", NULL, PPN_VM_ACCEL_KVM | PPN_VM_ACCEL_TCG, 1000, NULL,
+                                             NULL, &sup), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "x", NULL, 0, 1000, NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "nosuchvm", NULL, PPN_VM_ACCEL_TCG, 1000, NULL, NULL, &sup),
+                     -ENOENT);
+    ck_assert_ptr_null(sup);
+    ck_assert_int_eq(ppn_vm_supervisor_process(NULL, 0), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_stop(NULL, NULL, NULL, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(ppn_vm_supervisor_fd(NULL), -1);
+    ppn_vm_supervisor_free(NULL);
+
+    make_vm("supfail", "initrd-deaf.gz", 256);
+    /* a "QEMU" that exits at once */
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "supfail", "false", PPN_VM_ACCEL_TCG, 5000, NULL, NULL, &sup),
+                     -ECHILD);
+    ck_assert_ptr_null(sup);
+    ck_assert(!vm_file_exists("supfail", "pid"));
+    /* the deadline: no guest is up within 50 ms under TCG; QEMU is killed */
+    uint64_t t0 = ppnc_now_mono_ms();
+    ck_assert_int_eq(ppn_vm_supervisor_start(state, "supfail", NULL, PPN_VM_ACCEL_TCG, 50, NULL, NULL, &sup),
+                     -ETIMEDOUT);
+    ck_assert_uint_lt(ppnc_now_mono_ms() - t0, 3000);
+    ck_assert_ptr_null(sup);
+    ck_assert(!vm_file_exists("supfail", "pid"));
+    pid_t rec = 1;
+    ck_assert_int_eq(ppn_vm_pid(state, "supfail", &rec), 0);
+    ck_assert_int_eq(rec, 0);
+}
+END_TEST
+
 /* ---- the accelerator probe against ground truth ---- */
 
 /* Ground truth, independent of the probe: does the real Debian kernel,
@@ -589,6 +756,9 @@ int main(int argc, char **argv)
     tcase_add_test(tc, test_hung_qemu_signals);
     tcase_add_test(tc, test_qemu_killed_mid_command);
     tcase_add_test(tc, test_cloud_init_seed_and_overlay);
+    tcase_add_test(tc, test_supervisor_watch_exit);
+    tcase_add_test(tc, test_supervisor_stop_graceful);
+    tcase_add_test(tc, test_supervisor_start_errors);
     suite_add_tcase(s, tc);
     TCase *ta = tcase_create("accel");
     tcase_set_timeout(ta, 120);

@@ -38,13 +38,23 @@ for v in abc -1 1048577; do numopt create n1 --type orchestration --disk /tmp/n1
 for v in tcp:abc:22 tcp:-1:22 tcp:65536:22 tcp:2222:65536; do
   numopt create n1 --type orchestration --kernel "$guest/vmlinuz" --forward "$v"
 done
-for v in abc -1 604801; do
+# seconds: also the forms strtod took (empty, an exponent, hexadecimal, a leading space)
+for v in abc -1 604801 '' 1e3 0x10 ' 5'; do
   numopt start g1 --timeout "$v"
   numopt shutdown g1 --deadline "$v"
   numopt shutdown g1 --repress "$v"
   numopt balloon g1 100 --wait "$v"
   numopt unit g1 --deadline "$v"
+  numopt qmp g1 query-status --timeout "$v"
+  numopt reboot g1 --deadline "$v"
+  numopt reboot g1 --repress "$v"
 done
+numopt start g1 --timeout 0
+numopt qmp g1 query-status --timeout 0
+# the shared parser's usage errors in console and balloon too: one line and the usage line
+numopt console g1 --bogus
+numopt balloon 'a/b'
+numopt qmp 'a/b' query-status
 # start, run, reboot and unit share one option parser: an invalid name is a usage error in each
 for verb in start run reboot unit; do numopt "$verb" 'a/b'; done
 for v in abc -1 4194305; do numopt balloon g1 "$v"; done

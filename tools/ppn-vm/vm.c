@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,15 +89,15 @@ static int help(const char *usage, const char *text)
     return 0;
 }
 
-/* Seconds, possibly fractional ("1.5"), into milliseconds. */
+/* Seconds, possibly fractional ("1.5"), at most a week, into milliseconds
+ * (tool_parse_seconds_ms). */
 static int parse_seconds_ms(const char *s, uint32_t *ret)
 {
-    char *end;
-    errno = 0;
-    double d = strtod(s, &end);
-    if (errno || *end || !(d >= 0) || d > 86400 * 7)
+    uint64_t ms;
+    char why[TOOL_WHY_MAX];
+    if (tool_parse_seconds_ms(s, 0, 7 * 86400 * 1000ULL, &ms, why) < 0)
         return -EINVAL;
-    *ret = (uint32_t)(d * 1000.0 + 0.5);
+    *ret = (uint32_t)ms;
     return 0;
 }
 
@@ -532,15 +531,21 @@ enum {
     VA_INSTALL = 1u << 8,
     VA_UNIT_DIR = 1u << 9,
     VA_PPN_VM = 1u << 10,
+    VA_PID = 1u << 11,
+    VA_WAIT = 1u << 12,
+    VA_FOLLOW = 1u << 13,
 };
 
 struct vm_args {
     struct common c;
-    const char *name;              /* the one operand, a valid VM name */
+    const char *name;              /* the first operand, a valid VM name */
+    char **more;                   /* the operands after it (vm_args_parse_n) */
+    int n_more;
     const char *node, *qemu, *unit_dir, *ppn_vm;
     unsigned accel;                /* PPN_VM_ACCEL_* */
-    uint32_t timeout_ms, deadline_ms, repress_ms;
-    bool foreground, no_reset, install;
+    uint32_t timeout_ms, deadline_ms, repress_ms, wait_ms;
+    pid_t pid;                     /* --pid; 0 when not given (or given empty) */
+    bool foreground, no_reset, install, follow;
 };
 
 static const struct vm_arg {
@@ -548,18 +553,22 @@ static const struct vm_arg {
     const char *name;
     int has_arg;
     const char *bad; /* the refusal of a bad value */
+    char short_opt;  /* or 0 */
 } vm_arg_table[] = {
-    {VA_ACCEL, "accel", required_argument, "--accel is auto, kvm or tcg"},
-    {VA_TIMEOUT, "timeout", required_argument, "--timeout is a number of seconds"},
-    {VA_FOREGROUND, "foreground", no_argument, NULL},
-    {VA_QEMU, "qemu", required_argument, NULL},
-    {VA_NODE, "node", required_argument, NULL},
-    {VA_DEADLINE, "deadline", required_argument, "--deadline is a number of seconds"},
-    {VA_REPRESS, "repress", required_argument, "--repress is a number of seconds (0: never)"},
-    {VA_NO_RESET, "no-reset", no_argument, NULL},
-    {VA_INSTALL, "install", no_argument, NULL},
-    {VA_UNIT_DIR, "unit-dir", required_argument, NULL},
-    {VA_PPN_VM, "ppn-vm", required_argument, NULL},
+    {VA_ACCEL, "accel", required_argument, "--accel is auto, kvm or tcg", 0},
+    {VA_TIMEOUT, "timeout", required_argument, "--timeout is a positive number of seconds", 0},
+    {VA_FOREGROUND, "foreground", no_argument, NULL, 0},
+    {VA_QEMU, "qemu", required_argument, NULL, 0},
+    {VA_NODE, "node", required_argument, NULL, 0},
+    {VA_DEADLINE, "deadline", required_argument, "--deadline is a number of seconds", 0},
+    {VA_REPRESS, "repress", required_argument, "--repress is a number of seconds (0: never)", 0},
+    {VA_NO_RESET, "no-reset", no_argument, NULL, 0},
+    {VA_INSTALL, "install", no_argument, NULL, 0},
+    {VA_UNIT_DIR, "unit-dir", required_argument, NULL, 0},
+    {VA_PPN_VM, "ppn-vm", required_argument, NULL, 0},
+    {VA_PID, "pid", required_argument, "--pid is a process id", 0},
+    {VA_WAIT, "wait", required_argument, "--wait is a number of seconds", 0},
+    {VA_FOLLOW, "follow", no_argument, NULL, 'f'},
 };
 
 /* One option of the table into 'a'; 0 or -EINVAL (a bad value). */
@@ -577,27 +586,46 @@ static int vm_arg_set(struct vm_args *a, unsigned bit, const char *arg)
     case VA_INSTALL: a->install = true; return 0;
     case VA_UNIT_DIR: a->unit_dir = arg; return 0;
     case VA_PPN_VM: a->ppn_vm = arg; return 0;
+    case VA_PID: {
+        uint64_t v = 0;
+        char why[TOOL_WHY_MAX];
+        if (*arg && tool_parse_uint(arg, 1, INT32_MAX, &v, why) < 0) /* "": none (an unset $MAINPID) */
+            return -EINVAL;
+        a->pid = (pid_t)v;
+        return 0;
+    }
+    case VA_WAIT: return parse_seconds_ms(arg, &a->wait_ms);
+    case VA_FOLLOW: a->follow = true; return 0;
     }
     return -EINVAL;
 }
 
-/* The common options, the ones of 'accepted' and one valid VM name.  The
+/* The common options, the ones of 'accepted', a valid VM name and from
+ * 'min_more' to 'max_more' operands after it ('operands' is the refusal of
+ * another count; max_more < 0: no operand at all, not even a name).  The
  * caller has set its defaults in *a (vm_args_init first).  0 to go on; 1
  * after a usage error; -1 after the help (exit 0). */
-static int vm_args_parse(int argc, char **argv, unsigned accepted, const char *usage, const char *text,
-                         struct vm_args *a)
+static int vm_args_parse_n(int argc, char **argv, unsigned accepted, int min_more, int max_more,
+                           const char *operands, const char *usage, const char *text, struct vm_args *a)
 {
     struct option lo[PPNC_ARRAY_SIZE(vm_arg_table) + 4] = {COMMON_LONGOPTS};
-    size_t n = 3;
+    char shorts[8] = "h";
+    size_t n = 3, ns = 1;
     for (size_t i = 0; i < PPNC_ARRAY_SIZE(vm_arg_table); i++)
-        if (accepted & vm_arg_table[i].bit)
+        if (accepted & vm_arg_table[i].bit) {
             lo[n++] = (struct option){vm_arg_table[i].name, vm_arg_table[i].has_arg, NULL, (int)i + 1};
+            if (vm_arg_table[i].short_opt && ns + 1 < sizeof(shorts))
+                shorts[ns++] = vm_arg_table[i].short_opt;
+        }
     lo[n] = (struct option){0};
     int opt;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
         if (common_opt(&a->c, opt))
             continue;
+        for (size_t i = 0; opt > (int)PPNC_ARRAY_SIZE(vm_arg_table) && i < PPNC_ARRAY_SIZE(vm_arg_table); i++)
+            if (vm_arg_table[i].short_opt == opt)
+                opt = (int)i + 1;
         if (opt < 1 || (size_t)opt > PPNC_ARRAY_SIZE(vm_arg_table)) {
             fprintf(stderr, "Usage: ppn-vm %s\n", usage);
             return 1;
@@ -610,12 +638,23 @@ static int vm_args_parse(int argc, char **argv, unsigned accepted, const char *u
         help(usage, text);
         return -1;
     }
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
+    if (argc - optind < 1 + min_more || argc - optind > 1 + max_more)
+        return usage_error(usage, operands);
+    if (max_more < 0)
+        return 0; /* no VM name (list) */
     a->name = argv[optind];
+    a->more = argv + optind + 1;
+    a->n_more = argc - optind - 1;
     if (!ppn_vm_name_valid(a->name))
         return usage_error(usage, "not a valid VM name");
     return 0;
+}
+
+/* vm_args_parse_n for the commands that take one VM name and no other operand. */
+static int vm_args_parse(int argc, char **argv, unsigned accepted, const char *usage, const char *text,
+                         struct vm_args *a)
+{
+    return vm_args_parse_n(argc, argv, accepted, 0, 0, "one VM name is needed", usage, text, a);
 }
 
 static void vm_args_init(struct vm_args *a)
@@ -670,18 +709,23 @@ static int start_fail(const char *state_dir, const char *name, int r, uint32_t t
     return 1;
 }
 
-/* Has our child 'pid' exited?  (Not reaped: ppn_vm_supervise does that.) */
-static bool child_exited(pid_t pid)
-{
-    siginfo_t si = {0};
-    return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == pid;
-}
-
 static volatile sig_atomic_t got_term;
 static void on_term(int sig)
 {
     (void)sig;
     got_term = 1;
+}
+
+/* The supervisor's end, in the foreground's words. */
+static void on_state(ppn_vm_supervisor_state state, bool known, int st, void *userdata)
+{
+    const char *name = userdata;
+    if (state != PPN_VM_SUPERVISOR_EXITED || !known)
+        return;
+    if (WIFEXITED(st))
+        printf("%s: QEMU exited with status %d\n", name, WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        printf("%s: QEMU killed by signal %d\n", name, WTERMSIG(st));
 }
 
 int cmd_start(int argc, char **argv)
@@ -706,13 +750,13 @@ int cmd_start(int argc, char **argv)
     if (pr)
         return pr < 0 ? 0 : pr;
     const struct common c = va.c;
-    const char *name = va.name, *node = va.node, *qemu = va.qemu;
-    const unsigned flags = va.accel;
-    const uint32_t timeout_ms = va.timeout_ms;
+    const char *name = va.name;
     const bool fg = va.foreground;
-    if (pinned_elsewhere(c.state_dir, name, node))
+    if (pinned_elsewhere(c.state_dir, name, va.node))
         return 1;
 
+    /* Detached: the supervisor is a child in its own session that reports
+     * the start (result, QEMU's pid, the accelerator) over a pipe. */
     int pfd[2] = {-1, -1};
     if (!fg) {
         if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -733,7 +777,7 @@ int cmd_start(int argc, char **argv)
                 return tool_fail("start", name, -EPIPE);
             if (msg[0] < 0) {
                 waitpid(sup, NULL, 0);
-                return start_fail(c.state_dir, name, msg[0], timeout_ms);
+                return start_fail(c.state_dir, name, msg[0], va.timeout_ms);
             }
             const char *an = ppn_vm_accel_name((unsigned)msg[2]);
             if (c.json)
@@ -760,11 +804,11 @@ int cmd_start(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &term, &unblocked);
     sigdelset(&unblocked, SIGTERM);
     sigdelset(&unblocked, SIGINT);
-    pid_t pid = 0;
-    int accel = ppn_vm_accel_resolve(qemu, flags); /* what auto means here, probed once */
-    int r = accel < 0 ? accel : ppn_vm_start(c.state_dir, name, qemu, (unsigned)accel, (int)timeout_ms, &pid);
+    ppn_vm_supervisor *sup = NULL;
+    int r = ppn_vm_supervisor_start(c.state_dir, name, va.qemu, va.accel, (int)va.timeout_ms,
+                                    fg && !c.json ? on_state : NULL, (void *)name, &sup);
     if (!fg) {
-        int msg[3] = {r, r == 0 ? (int)pid : 0, accel};
+        int msg[3] = {r, (int)ppn_vm_supervisor_pid(sup), (int)ppn_vm_supervisor_accel(sup)};
         ssize_t w = write(pfd[1], msg, sizeof(msg));
         (void)w;
         close(pfd[1]);
@@ -779,54 +823,34 @@ int cmd_start(int argc, char **argv)
     }
     if (r < 0) {
         if (fg)
-            return start_fail(c.state_dir, name, r, timeout_ms);
+            return start_fail(c.state_dir, name, r, va.timeout_ms);
         _exit(1);
     }
     if (fg && !c.json)
-        printf("Started %s: QEMU pid %d, accelerator %s (supervising; Ctrl-C shuts it down)\n", name, (int)pid,
-               ppn_vm_accel_name((unsigned)accel));
+        printf("Started %s: QEMU pid %d, accelerator %s (supervising; Ctrl-C shuts it down)\n", name,
+               (int)ppn_vm_supervisor_pid(sup), ppn_vm_accel_name(ppn_vm_supervisor_accel(sup)));
     fflush(stdout);
-    bool shutting = false;
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    for (;;) {
-        int st;
-        if (got_term && !shutting) {
-            shutting = true;
-            char mon[PATH_MAX];
-            ppn_vm_shutdown_opts o;
-            ppn_vm_shutdown_opts_init(&o);
-            if (ppn_vm_path(c.state_dir, name, "monitor", mon, sizeof(mon)) == 0)
-                o.monitor_path = mon;
-            o.pid = pid;
-            ppn_vm_shutdown_result res;
-            ppn_vm_shutdown(&o, NULL, NULL, &res);
+    bool stopped = false;
+    while (ppn_vm_supervisor_process(sup, ppnc_now_mono_ms()) != PPN_VM_SUPERVISOR_EXITED) {
+        if (got_term) {
+            stopped = true;
+            ppn_vm_supervisor_stop(sup, NULL, NULL, NULL, NULL);
+            break;
         }
-        if (!shutting) {
-            /* wait for QEMU to exit or a signal, atomically unblocking the
-             * signals (without pidfd_open, before Linux 5.3: 200 ms steps) */
-            struct pollfd pw = {.fd = pidfd, .events = POLLIN};
-            struct timespec step = {0, 200 * 1000000L};
-            int n = ppoll(&pw, pidfd >= 0 ? 1 : 0, pidfd >= 0 ? NULL : &step, &unblocked);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n == 0 && !child_exited(pid))
-                continue;
-        }
-        r = ppn_vm_supervise(c.state_dir, name, pid, &st);
-        if (r == -EINTR)
-            continue;
-        if (r == -ECHILD && shutting)
-            return 0; /* the shutdown sequence reaped QEMU; the files are gone */
-        if (r < 0)
-            return fg ? tool_fail("supervise", name, r) : 1;
-        if (fg && !c.json) {
-            if (WIFEXITED(st))
-                printf("%s: QEMU exited with status %d\n", name, WEXITSTATUS(st));
-            else if (WIFSIGNALED(st))
-                printf("%s: QEMU killed by signal %d\n", name, WTERMSIG(st));
-        }
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+        /* QEMU's exit or a signal, the signals unblocked atomically */
+        struct pollfd pw = {.fd = ppn_vm_supervisor_fd(sup), .events = POLLIN};
+        int t = ppn_vm_supervisor_timeout(sup, ppnc_now_mono_ms());
+        struct timespec ts = {t / 1000, (long)(t % 1000) * 1000000L};
+        ppoll(&pw, pw.fd >= 0 ? 1 : 0, t >= 0 ? &ts : NULL, &unblocked);
     }
+    int st = 0;
+    r = ppn_vm_supervisor_wait_status(sup, &st);
+    ppn_vm_supervisor_free(sup);
+    if (r == -ECHILD && stopped)
+        return 0; /* the shutdown sequence reaped QEMU; the files are gone */
+    if (r < 0)
+        return fg ? tool_fail("supervise", name, r) : 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -865,33 +889,19 @@ static json_t *info_json(const ppn_vm_info *i)
     return o;
 }
 
-/* A single common option parser for commands taking NAME and nothing else. */
+/* The commands taking NAME (or, without ret_name, nothing) and only the
+ * common options. */
 static int simple_args(int argc, char **argv, const char *usage, const char *text, struct common *c,
                        const char **ret_name)
 {
-    static const struct option lo[] = {COMMON_LONGOPTS, {0}};
-    common_init(c);
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1)
-        if (!common_opt(c, opt)) {
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    if (c->help) {
-        help(usage, text);
-        return -1;
-    }
-    if (ret_name) {
-        if (optind + 1 != argc)
-            return usage_error(usage, "one VM name is needed");
-        if (!ppn_vm_name_valid(argv[optind]))
-            return usage_error(usage, "not a valid VM name");
-        *ret_name = argv[optind];
-    } else if (optind != argc) {
-        return usage_error(usage, "no arguments expected");
-    }
-    return 0;
+    struct vm_args va;
+    vm_args_init(&va);
+    int r = ret_name ? vm_args_parse(argc, argv, 0, usage, text, &va)
+                     : vm_args_parse_n(argc, argv, 0, -1, -1, "no arguments expected", usage, text, &va);
+    *c = va.c;
+    if (r == 0 && ret_name)
+        *ret_name = va.name;
+    return r;
 }
 
 int cmd_status(int argc, char **argv)
@@ -1135,30 +1145,18 @@ int cmd_remove(int argc, char **argv)
 int cmd_console(int argc, char **argv)
 {
     static const char usage[] = "console NAME [--follow]";
-    static const struct option lo[] = {COMMON_LONGOPTS, {"follow", no_argument, NULL, 'f'}, {0}};
-    struct common c;
-    common_init(&c);
-    bool follow = false;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "hf", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        if (opt == 'f') {
-            follow = true;
-            continue;
-        }
-        return usage_error(usage, "unknown option");
-    }
-    if (c.help)
-        return help(usage, "Prints the guest's serial console (console.log), with --follow goes on\n"
+    struct vm_args va;
+    vm_args_init(&va);
+    int pr = vm_args_parse(argc, argv, VA_FOLLOW, usage,
+                           "Prints the guest's serial console (console.log), with --follow goes on\n"
                            "printing while the VM runs (Ctrl-C ends it; the VM runs on).  Bytes that\n"
-                           "are not printable text or line breaks are shown as '?'.\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    const char *name = argv[optind];
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+                           "are not printable text or line breaks are shown as '?'.\n",
+                           &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name;
+    const bool follow = va.follow;
     char p[PATH_MAX];
     int r = ppn_vm_path(c.state_dir, name, "console", p, sizeof(p));
     if (r < 0)
@@ -1212,34 +1210,22 @@ int cmd_cont(int argc, char **argv)
 int cmd_balloon(int argc, char **argv)
 {
     static const char usage[] = "balloon NAME [TARGET_MIB] [--wait SECONDS]";
-    static const struct option lo[] = {COMMON_LONGOPTS, {"wait", required_argument, NULL, 'w'}, {0}};
-    struct common c;
-    common_init(&c);
-    uint32_t wait_ms = 0;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        if (opt == 'w' && parse_seconds_ms(optarg, &wait_ms) == 0)
-            continue;
-        if (opt == 'w')
-            return usage_error(usage, "--wait is a number of seconds");
-        fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-        return 1;
-    }
-    if (c.help)
-        return help(usage,
-                    "Without a target: shows the balloon's actual size (guest RAM minus balloon).\n"
-                    "With one: sets the guest RAM target in MiB; --wait waits until the guest\n"
-                    "driver reached it (BALLOON_CHANGE).\n");
-    if (optind >= argc || optind + 2 < argc)
-        return usage_error(usage, "a VM name and an optional target are needed");
-    const char *name = argv[optind];
+    struct vm_args va;
+    vm_args_init(&va);
+    int pr = vm_args_parse_n(argc, argv, VA_WAIT, 0, 1, "a VM name and an optional target are needed", usage,
+                             "Without a target: shows the balloon's actual size (guest RAM minus balloon).\n"
+                             "With one: sets the guest RAM target in MiB; --wait waits until the guest\n"
+                             "driver reached it (BALLOON_CHANGE).\n",
+                             &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name;
+    const uint32_t wait_ms = va.wait_ms;
     uint64_t mib = 0;
     char why[TOOL_WHY_MAX];
-    bool set = optind + 2 == argc;
-    if (set && tool_parse_uint(argv[optind + 1], 1, 1ULL << 22, &mib, why) < 0)
+    bool set = va.n_more == 1;
+    if (set && tool_parse_uint(va.more[0], 1, 1ULL << 22, &mib, why) < 0)
         return usage_error(usage, "TARGET_MIB is a positive number of MiB");
     if (set) {
         ppn_vm_spec *s;
@@ -1332,68 +1318,39 @@ static void on_progress(ppn_vm_shutdown_step step, int result, uint64_t ms, void
 int cmd_shutdown(int argc, char **argv)
 {
     static const char usage[] = "shutdown NAME [--deadline SECONDS] [--repress SECONDS] [--pid PID]";
-    static const struct option lo[] = {
-        COMMON_LONGOPTS,
-        {"deadline", required_argument, NULL, 'd'},
-        {"repress", required_argument, NULL, 'r'},
-        {"pid", required_argument, NULL, 'p'},
-        {0},
-    };
-    struct common c;
-    common_init(&c);
     ppn_vm_shutdown_opts o;
     ppn_vm_shutdown_opts_init(&o);
-    const char *pidarg = NULL;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        switch (opt) {
-        case 'd':
-            if (parse_seconds_ms(optarg, &o.deadline_ms) < 0)
-                return usage_error(usage, "--deadline is a number of seconds");
-            break;
-        case 'r':
-            if (parse_seconds_ms(optarg, &o.repress_interval_ms) < 0)
-                return usage_error(usage, "--repress is a number of seconds (0: never)");
-            break;
-        case 'p': pidarg = optarg; break;
-        default:
-            fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-            return 1;
-        }
-    }
-    if (c.help)
-        return help(usage,
+    struct vm_args va;
+    vm_args_init(&va);
+    va.deadline_ms = o.deadline_ms;
+    va.repress_ms = o.repress_interval_ms;
+    int pr = vm_args_parse(argc, argv, VA_DEADLINE | VA_REPRESS | VA_PID, usage,
                     "Graceful shutdown: presses the ACPI power button, presses it again every\n"
                     "--repress seconds (default 10), waits up to --deadline seconds (default 60)\n"
                     "for the guest to power off, then QMP quit, then SIGTERM, then SIGKILL.  Each\n"
                     "step is printed as it completes.  Exit 0 once QEMU is gone.\n"
                     "  --pid PID   the QEMU process (default: from the state directory; the unit's\n"
-                    "              ExecStop passes $MAINPID)\n");
-    if (optind + 1 != argc)
-        return usage_error(usage, "one VM name is needed");
-    const char *name = argv[optind];
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+                    "              ExecStop passes $MAINPID)\n",
+                    &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name;
+    o.deadline_ms = va.deadline_ms;
+    o.repress_interval_ms = va.repress_ms;
     int r;
-    if (pidarg && *pidarg) {
-        uint64_t v;
-        char why[TOOL_WHY_MAX];
-        if (tool_parse_uint(pidarg, 1, INT32_MAX, &v, why) < 0)
-            return usage_error(usage, "--pid is a process id");
-        r = ppn_vm_pid_check(c.state_dir, name, (pid_t)v);
+    if (va.pid) {
+        r = ppn_vm_pid_check(c.state_dir, name, va.pid);
         if (r == -EPERM) {
             pid_t rec = 0;
             ppn_vm_pid(c.state_dir, name, &rec);
-            tool_error("Failed to shut down '%s': pid %llu is not its QEMU (that is pid %d); nothing signalled", name,
-                       (unsigned long long)v, (int)rec);
+            tool_error("Failed to shut down '%s': pid %d is not its QEMU (that is pid %d); nothing signalled", name,
+                       (int)va.pid, (int)rec);
             return 1;
         }
         if (r < 0 && r != -ESRCH)
             return tool_fail("find", name, r);
-        o.pid = r == 0 ? (pid_t)v : 0; /* not running: the monitor alone decides, nobody is signalled */
+        o.pid = r == 0 ? va.pid : 0; /* not running: the monitor alone decides, nobody is signalled */
     } else {
         r = ppn_vm_pid(c.state_dir, name, &o.pid);
         if (r < 0)
@@ -1535,32 +1492,19 @@ int cmd_unit(int argc, char **argv)
 int cmd_qmp(int argc, char **argv)
 {
     static const char usage[] = "qmp NAME COMMAND [ARGUMENTS_JSON] [--timeout SECONDS]";
-    static const struct option lo[] = {COMMON_LONGOPTS, {"timeout", required_argument, NULL, 't'}, {0}};
-    struct common c;
-    common_init(&c);
-    uint32_t timeout_ms = QMP_TIMEOUT_MS;
-    int opt;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        if (common_opt(&c, opt))
-            continue;
-        if (opt == 't' && parse_seconds_ms(optarg, &timeout_ms) == 0 && timeout_ms > 0)
-            continue;
-        if (opt == 't')
-            return usage_error(usage, "--timeout is a positive number of seconds");
-        fprintf(stderr, "Usage: ppn-vm %s\n", usage);
-        return 1;
-    }
-    if (c.help)
-        return help(usage,
-                    "Executes one QMP command on the VM's monitor and prints its \"return\" value.\n"
-                    "Example: ppn-vm qmp web1 query-balloon\n"
-                    "         ppn-vm qmp web1 balloon '{\"value\": 1073741824}'\n");
-    if (argc - optind < 2 || argc - optind > 3)
-        return usage_error(usage, "a VM name and a command are needed");
-    const char *name = argv[optind], *cmd = argv[optind + 1], *args = argc - optind == 3 ? argv[optind + 2] : NULL;
-    if (!ppn_vm_name_valid(name))
-        return usage_error(usage, "not a valid VM name");
+    struct vm_args va;
+    vm_args_init(&va);
+    va.timeout_ms = QMP_TIMEOUT_MS;
+    int pr = vm_args_parse_n(argc, argv, VA_TIMEOUT, 1, 2, "a VM name and a command are needed", usage,
+                             "Executes one QMP command on the VM's monitor and prints its \"return\" value.\n"
+                             "Example: ppn-vm qmp web1 query-balloon\n"
+                             "         ppn-vm qmp web1 balloon '{\"value\": 1073741824}'\n",
+                             &va);
+    if (pr)
+        return pr < 0 ? 0 : pr;
+    const struct common c = va.c;
+    const char *name = va.name, *cmd = va.more[0], *args = va.n_more == 2 ? va.more[1] : NULL;
+    const uint32_t timeout_ms = va.timeout_ms;
     if (args) {
         json_t *a = json_loads(args, 0, NULL);
         bool ok = json_is_object(a);

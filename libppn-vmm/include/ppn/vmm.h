@@ -746,6 +746,73 @@ PPN_EXPORT int ppn_vm_start(const char *state_dir, const char *name, const char 
 PPN_EXPORT int ppn_vm_supervise(const char *state_dir, const char *name, pid_t pid,
                                 int *ret_wait_status);
 
+/* -- The supervisor (PPN_VMM_1.3): a started QEMU watched on the caller's
+ *    poll loop.  ppn_vm_supervisor_start() resolves the accelerator and
+ *    starts QEMU (ppn_vm_start, within its deadline); the caller polls
+ *    ppn_vm_supervisor_fd() (readable when QEMU exited) with
+ *    ppn_vm_supervisor_timeout() and calls ppn_vm_supervisor_process() with
+ *    its monotonic clock; ppn_vm_supervisor_stop() shuts the guest down
+ *    gracefully.  Each change of state goes to the callback. -- */
+
+typedef struct ppn_vm_supervisor ppn_vm_supervisor;
+
+typedef enum ppn_vm_supervisor_state {
+    PPN_VM_SUPERVISOR_RUNNING = 1,  /* the guest runs (it came up within the start deadline) */
+    PPN_VM_SUPERVISOR_STOPPING = 2, /* the graceful shutdown sequence runs */
+    PPN_VM_SUPERVISOR_EXITED = 3,   /* QEMU is gone: reaped, qemu.pid and the socket removed */
+} ppn_vm_supervisor_state;
+
+/* A change of state.  'wait_status' (waitpid's) is meaningful for EXITED
+ * when 'status_known' is true; it is not when the shutdown sequence reaped
+ * QEMU itself. */
+typedef void (*ppn_vm_supervisor_state_fn)(ppn_vm_supervisor_state state, bool status_known,
+                                           int wait_status, void *userdata);
+
+/* Starts the stored VM 'name' (ppn_vm_accel_resolve of 'flags', then
+ * ppn_vm_start with 'timeout_ms') and returns its supervisor, in state
+ * RUNNING (reported to 'cb', which may be NULL).  The caller must not reap
+ * QEMU itself.  Errors of ppn_vm_accel_resolve and ppn_vm_start (-EALREADY,
+ * -ECHILD, -EIO, -ETIMEDOUT, -ENOENT); -EINVAL NULL, an invalid name,
+ * timeout_ms <= 0, bad flags; -ENOMEM. */
+PPN_EXPORT int ppn_vm_supervisor_start(const char *state_dir, const char *name, const char *qemu_binary,
+                                       unsigned flags, int timeout_ms, ppn_vm_supervisor_state_fn cb,
+                                       void *userdata, ppn_vm_supervisor **ret);
+/* QEMU's pid (0 for NULL). */
+PPN_EXPORT pid_t ppn_vm_supervisor_pid(const ppn_vm_supervisor *sup);
+/* The accelerator QEMU was started with: PPN_VM_ACCEL_KVM or _TCG, what
+ * AUTO resolved to (0 for NULL). */
+PPN_EXPORT unsigned ppn_vm_supervisor_accel(const ppn_vm_supervisor *sup);
+/* A descriptor that becomes readable when QEMU exits (a pidfd), or -1 on
+ * a kernel without pidfd_open (before Linux 5.3: then only the timeout
+ * drives the calls), once EXITED, or for NULL.  Owned by the supervisor. */
+PPN_EXPORT int ppn_vm_supervisor_fd(const ppn_vm_supervisor *sup);
+/* Milliseconds from 'now_ms' (the caller's CLOCK_MONOTONIC in ms) until
+ * ppn_vm_supervisor_process() is due: -1 when only the descriptor matters,
+ * else at most 200 (no pidfd); 0 when it is due now. */
+PPN_EXPORT int ppn_vm_supervisor_timeout(const ppn_vm_supervisor *sup, uint64_t now_ms);
+/* Looks whether QEMU exited, without blocking; when it did, reaps it,
+ * removes qemu.pid and the socket and goes to EXITED.  Returns the state
+ * (ppn_vm_supervisor_state); -EINVAL NULL. */
+PPN_EXPORT int ppn_vm_supervisor_process(ppn_vm_supervisor *sup, uint64_t now_ms);
+/* Graceful shutdown of the supervised VM: ppn_vm_shutdown() with 'opts'
+ * (NULL: ppn_vm_shutdown_opts_init's defaults; its monitor_path and pid are
+ * the supervisor's whatever the caller set), then the reaping of
+ * ppn_vm_supervisor_process(); blocks for at most
+ * ppn_vm_shutdown_max_ms(opts) plus the reaping.  States STOPPING, then
+ * EXITED.  *ret_result (may be NULL) as ppn_vm_shutdown sets it.  0 when
+ * QEMU is gone (also when it had exited already); -ETIMEDOUT QEMU outlived
+ * every step (it is then still waited for, and reaped); -EINVAL NULL, bad
+ * options (a reserved field set, no step timeout): nothing was done. */
+PPN_EXPORT int ppn_vm_supervisor_stop(ppn_vm_supervisor *sup, const ppn_vm_shutdown_opts *opts,
+                                      ppn_vm_shutdown_progress_fn progress, void *userdata,
+                                      ppn_vm_shutdown_result *ret_result);
+/* QEMU's wait status once EXITED.  -EAGAIN it has not exited; -ECHILD the
+ * status is unknown (the shutdown sequence or someone else reaped it). */
+PPN_EXPORT int ppn_vm_supervisor_wait_status(const ppn_vm_supervisor *sup, int *ret_wait_status);
+/* Frees the supervisor and its descriptor; QEMU is left as it is (a
+ * running one goes on running, unsupervised).  NULL is fine. */
+PPN_EXPORT void ppn_vm_supervisor_free(ppn_vm_supervisor *sup);
+
 /* Execs QEMU in the calling process (for ExecStart), writing qemu.pid.
  * Returns only on failure. */
 PPN_EXPORT int ppn_vm_exec(const char *state_dir, const char *name, const char *qemu_binary,
