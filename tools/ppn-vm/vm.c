@@ -22,6 +22,7 @@
 #include "ppn-vm.h"
 #include "tool-util.h"
 #include "vmopts.h"
+#include "vmreq.h"
 
 /* not in ppn-vm.h, which fleet.c shares; main.c declares it too */
 int cmd_cont(int argc, char **argv);
@@ -34,7 +35,7 @@ int cmd_console(int argc, char **argv);
 #define QMP_TIMEOUT_MS 5000
 
 /* The system user QEMU runs as by default when it exists (create --run-as). */
-#define DEFAULT_RUN_AS "ppn-vm"
+#define DEFAULT_RUN_AS GLUE_VM_RUN_AS_DEFAULT
 
 struct common {
     const char *state_dir;
@@ -383,16 +384,13 @@ int cmd_create(int argc, char **argv)
             return usage_error(usage, why);
         return tool_fail("add port forward", so.forwards[bad_fwd], r);
     }
-    /* QEMU's user: the option, else the ppn-vm system user where there is one */
-    if (!run_as && getpwnam(DEFAULT_RUN_AS))
-        run_as = DEFAULT_RUN_AS;
-    if (run_as && ppn_vm_spec_set_run_as(s, run_as) < 0) {
+    /* QEMU's user: the option, else the ppn-vm system user where there is one (as the agent) */
+    r = glue_vm_set_run_as(s, run_as, GLUE_VM_RUN_AS_DEFAULT, &why);
+    if (r < 0) {
         ppn_vm_spec_free(s);
-        return usage_error(usage, "--run-as is a user name ([a-z_][a-z0-9_-]*, at most 32)");
-    }
-    if (run_as && strcmp(run_as, "root") != 0 && !getpwnam(run_as)) {
-        ppn_vm_spec_free(s);
-        tool_error("Failed to create '%s': --run-as %s: no such user on this host", name, run_as);
+        if (r == -EINVAL)
+            return usage_error(usage, why);
+        tool_error("Failed to create '%s': --run-as %s: %s", name, run_as, why);
         return 1;
     }
     if (images_prepare(s, name, so.base, so.disk_size != NULL, so.hostname, so.user, so.ssh_keys,
