@@ -318,9 +318,9 @@ static int finish(struct sd *s, ppn_vm_shutdown_outcome outcome, ppn_vm_shutdown
     return outcome == PPN_VM_SHUTDOWN_OUTCOME_NONE ? -ETIMEDOUT : 0;
 }
 
-/* A SHUTDOWN event the guest asked for ("guest": true), not QEMU on a
- * signal or a quit. */
-static int guest_initiated(const char *name, const char *data, void *userdata)
+/* A SHUTDOWN (or RESET) event the guest asked for ("guest": true), not QEMU
+ * on a signal, a quit or a command (qmp-internal.h). */
+int vmm_event_from_guest(const char *name, const char *data, void *userdata)
 {
     (void)name;
     (void)userdata;
@@ -333,7 +333,7 @@ static int guest_initiated(const char *name, const char *data, void *userdata)
 /* The monitor closed or QEMU exited: was it the guest powering off? */
 static ppn_vm_shutdown_outcome gone_outcome(ppn_qmp *q, bool guest_down)
 {
-    if (!guest_down && q && ppn_qmp_wait_event(q, "SHUTDOWN", guest_initiated, NULL, 0, NULL) == 0)
+    if (!guest_down && q && ppn_qmp_wait_event(q, "SHUTDOWN", vmm_event_from_guest, NULL, 0, NULL) == 0)
         guest_down = true;
     return guest_down ? PPN_VM_SHUTDOWN_OUTCOME_GRACEFUL : PPN_VM_SHUTDOWN_OUTCOME_EXITED;
 }
@@ -427,7 +427,7 @@ PPN_EXPORT int ppn_vm_shutdown(const ppn_vm_shutdown_opts *o, ppn_vm_shutdown_pr
                 slice = 200;
             /* a SHUTDOWN for another reason (QEMU signalled) is followed
              * by the monitor closing */
-            int w = ppn_qmp_wait_event(q, "SHUTDOWN", guest_initiated, NULL, (int)slice, NULL);
+            int w = ppn_qmp_wait_event(q, "SHUTDOWN", vmm_event_from_guest, NULL, (int)slice, NULL);
             if (w == 0) {
                 guest_down = true;
             } else if (w == -ECONNRESET) {

@@ -40,3 +40,7 @@ void qmp_msg_clear(struct qmp_msg *msg);
  * hold as json_int_t (QEMU prints uint64 -1 for "not reported").  -1 as an
  * integer is UINT64_MAX.  false when not a number or negative otherwise. */
 bool qmp_json_u64(const json_t *v, uint64_t *ret);
+
+/* A ppn_qmp_wait_event filter: 1 for an event whose data says "guest": true (the guest asked
+ * for it: a power-off or a reboot from inside), 0 otherwise (QEMU on a signal, a command). */
+int vmm_event_from_guest(const char *name, const char *data, void *userdata);

@@ -12,23 +12,12 @@
  * outcome says which.  The shutdown action goes back to poweroff in every
  * case. */
 #include <errno.h>
-#include <jansson.h>
 #include <string.h>
 #include <time.h>
 
 #include "ppn-common.h"
 #include "ppn/vmm.h"
 #include "qmp-internal.h"
-
-static int guest_event(const char *name, const char *data, void *userdata)
-{
-    (void)name;
-    (void)userdata;
-    json_t *o = json_loads(data, 0, NULL);
-    int yes = json_is_true(json_object_get(o, "guest"));
-    json_decref(o);
-    return yes;
-}
 
 static int set_shutdown_action(ppn_qmp *q, const char *action, int step_ms)
 {
@@ -92,12 +81,12 @@ PPN_EXPORT int ppn_vm_reboot(const char *monitor_path, uint32_t deadline_ms, uin
         }
         uint64_t until = deadline < next_press ? deadline : next_press;
         uint64_t slice = until - now > 200 ? 200 : until - now;
-        r = ppn_qmp_wait_event(q, "SHUTDOWN", guest_event, NULL, (int)slice, NULL);
+        r = ppn_qmp_wait_event(q, "SHUTDOWN", vmm_event_from_guest, NULL, (int)slice, NULL);
         if (r == 0) {
             down = true;
         } else if (r != -ETIMEDOUT) {
             goto restore; /* QEMU went away (-ECONNRESET) or broke the protocol */
-        } else if (ppn_qmp_wait_event(q, "RESET", guest_event, NULL, 0, NULL) == 0) {
+        } else if (ppn_qmp_wait_event(q, "RESET", vmm_event_from_guest, NULL, 0, NULL) == 0) {
             self_reset = true;
         }
     }
