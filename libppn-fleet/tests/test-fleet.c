@@ -1216,6 +1216,84 @@ START_TEST(test_vm_where)
 }
 END_TEST
 
+/* A node is named by key or by the one member with that name; a refused dispatch is said in
+ * words from the fleet's state (where the VM is, what no longer fits). */
+START_TEST(test_resolve_and_explain)
+{
+    test_key k[3] = {test_key_make(1), test_key_make(2), test_key_make(3)}, op = test_key_make(100);
+    ppn_fleet *f = NULL;
+    ck_assert_int_eq(ppn_fleet_new(0, &f), 0);
+    ck_assert_int_eq(ppn_fleet_set_option(f, PPN_FLEET_OPT_GRACE_MS, 0), 0);
+    ppn_fleet_member m[3] = {record(&k[0], "node-a", "10.8.0.2"), record(&k[1], "node-b", "10.8.0.3"),
+                             record(&k[2], "node-b", "10.8.0.4")};
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, m, 2), 2);
+    uint8_t key[32];
+    ck_assert_int_eq(ppn_fleet_node_resolve(f, "node-b", key), 0);
+    ck_assert_mem_eq(key, k[1].pk, 32);
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)];
+    sodium_bin2base64(b64, sizeof(b64), k[2].pk, 32, sodium_base64_VARIANT_ORIGINAL);
+    ck_assert_int_eq(ppn_fleet_node_resolve(f, b64, key), 0); /* a key need not be a member's */
+    ck_assert_mem_eq(key, k[2].pk, 32);
+    ck_assert_int_eq(ppn_fleet_node_resolve(f, "node-c", key), -ENOENT);
+    ck_assert_int_eq(ppn_fleet_node_resolve(f, NULL, key), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, m, 3), 3);
+    ck_assert_int_eq(ppn_fleet_node_resolve(f, "node-b", key), -ENOTUNIQ);
+    ck_assert_int_eq(ppn_fleet_set_member_records(f, m, 2), 2);
+
+    /* node-b runs 'media' */
+    ppn_fleet_heartbeat hb = test_hb(&k[1], 1, 4000);
+    snprintf(hb.node_name, sizeof(hb.node_name), "node-b");
+    strcpy(hb.vms[0].name, "media");
+    hb.vms[0].mem_bytes = 256 * MIB;
+    hb.vms[0].state = PPN_FLEET_VM_RUNNING;
+    hb.n_vms = 1;
+    uint8_t buf[PPN_FLEET_MESSAGE_MAX];
+    int n = test_seal(&hb, &k[1], buf, sizeof(buf));
+    struct sockaddr_in from = sin_of("10.8.0.3", 40000);
+    ck_assert_int_eq(ppn_fleet_ingest(f, buf, (size_t)n, (struct sockaddr *)&from, sizeof(from), 1000), 0);
+    ck_assert_int_eq(ingest_from(f, &k[0], 1, "node-a", "10.8.0.2", 1000), 0);
+
+    ppn_fleet_request rq = test_request(&op);
+    strcpy(rq.vm_name, "media");
+    rq.has_node = true;
+    memcpy(rq.node_key, k[0].pk, 32);
+    uint8_t req[PPN_FLEET_MESSAGE_MAX];
+    int rn = ppn_fleet_request_sign(&rq, op.sk, req, sizeof(req));
+    ck_assert_int_gt(rn, 0);
+    char text[256];
+    ck_assert_int_gt(ppn_fleet_dispatch_explain(f, req, (size_t)rn, -EEXIST, 1000, text, sizeof(text)), 0);
+    ck_assert_str_eq(text, "no live migration: VM 'media' is placed on node 'node-b' and remains there");
+    /* a request that does not parse: the general sentence */
+    ck_assert_int_gt(ppn_fleet_dispatch_explain(f, "junk", 4, -EEXIST, 1000, text, sizeof(text)), 0);
+    ck_assert_str_eq(text, "no live migration: the VM is placed on another node");
+    /* what no longer fits on node-a (it advertises 1000 MiB; ask for 8 GiB) */
+    rq.mem_bytes = 8192 * MIB;
+    strcpy(rq.vm_name, "big");
+    rn = ppn_fleet_request_sign(&rq, op.sk, req, sizeof(req));
+    ck_assert_int_gt(rn, 0);
+    ck_assert_int_gt(ppn_fleet_dispatch_explain(f, req, (size_t)rn, -ENOSPC, 1000, text, sizeof(text)), 0);
+    ck_assert_msg(strstr(text, "insufficient memory") != NULL, "%s", text);
+    ck_assert_int_eq(ppn_fleet_dispatch_explain(f, "junk", 4, -ENOSPC, 1000, text, sizeof(text)), 0);
+    ck_assert_str_eq(text, "");
+    static const struct { int err; const char *part; } rules[] = {
+        {-EDESTADDRREQ, "names no node"}, {-ECANCELED, "not confirmed"}, {-EPERM, "vm.create"},
+        {-ESTALE, "replayed"}, {-EBUSY, "replay protection"}, {-EHOSTUNREACH, "no mesh address"},
+        {-EKEYREJECTED, "does not verify"}, {-EBADMSG, "does not verify"}, {-EIO, "dispatch"},
+    };
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        ck_assert_int_gt(ppn_fleet_dispatch_explain(f, req, (size_t)rn, rules[i].err, 1000, text, sizeof(text)), 0);
+        ck_assert_msg(strstr(text, rules[i].part) != NULL, "%d: %s", rules[i].err, text);
+    }
+    /* cut to the buffer, always terminated; bad arguments */
+    ck_assert_int_eq(ppn_fleet_dispatch_explain(f, req, (size_t)rn, -EPERM, 1000, text, 8), 7);
+    ck_assert_str_eq(text, "the sig");
+    ck_assert_int_eq(ppn_fleet_dispatch_explain(f, req, (size_t)rn, 0, 1000, text, sizeof(text)), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_dispatch_explain(f, req, (size_t)rn, -EPERM, 1000, text, 0), -EINVAL);
+    ck_assert_int_eq(ppn_fleet_dispatch_explain(NULL, req, (size_t)rn, -EPERM, 1000, text, 8), -EINVAL);
+    ppn_fleet_free(f);
+}
+END_TEST
+
 /* ---- the resource pool's balloon policy -------------------------------- */
 
 #define GIB (1024 * MIB)
@@ -1422,6 +1500,7 @@ static Suite *fleet_suite(void)
     tcase_add_test(tc, test_place_most_ram_tie_pin_totebox);
     tcase_add_test(tc, test_claims);
     tcase_add_test(tc, test_vm_where);
+    tcase_add_test(tc, test_resolve_and_explain);
     suite_add_tcase(s, tc);
     tc = tcase_create("request-vm");
     tcase_add_test(tc, test_request_spec_confirmed);

@@ -502,25 +502,6 @@ static json_t *error_json(int err, const char *detail)
                      "detail", detail ? detail : "");
 }
 
-/* A node named by base64 key or by its name in the ledger. */
-static int resolve_node(const ppn_fleet *f, const char *s, uint8_t key[32])
-{
-    if (ppn_crypto_key_from_base64(s, strlen(s), key) == 0)
-        return 0;
-    size_t n = ppn_fleet_node_count(f);
-    int found = -ENOENT;
-    for (size_t i = 0; i < n; i++) {
-        ppn_fleet_node_info info;
-        if (ppn_fleet_node_get(f, i, 0, &info) == 0 && strcmp(info.node_name, s) == 0) {
-            if (found == 0)
-                return -ENOTUNIQ;
-            memcpy(key, info.node_key, 32);
-            found = 0;
-        }
-    }
-    return found;
-}
-
 struct reason_collect {
     const ppn_fleet *f;
     json_t *obj;
@@ -577,7 +558,7 @@ static int query_from_json(const ppn_fleet *f, json_t *req, ppn_fleet_place_quer
     else if (strcmp(kind, "general") != 0)
         return -EINVAL;
     if (node && node[0]) {
-        int r = resolve_node(f, node, q->node_key);
+        int r = ppn_fleet_node_resolve(f, node, q->node_key);
         if (r < 0)
             return r;
         q->has_node = true;
@@ -602,50 +583,8 @@ static json_t *controller_dispatch(controller *c, json_t *req, uint64_t now)
     }
     r = ppn_fleet_controller_dispatch(c->eng, buf, (size_t)n, now, ppnc_now_real_ns() / 1000000000u, &d);
     if (r < 0) {
-        const char *why = NULL;
-        char text[256] = "";
-        switch (r) {
-        case -EDESTADDRREQ: why = "the request names no node: confirm a placement first"; break;
-        case -ECANCELED: why = "the request was not confirmed: the signed request must carry the operator's confirmation of the placement"; break;
-        case -EEXIST: {
-            /* A VM never moves (the seeds: VMs are placed once and remain on
-             * their assigned node; live migration is permanently excluded). */
-            ppn_fleet_request rq;
-            ppn_fleet_node_info wi;
-            int w = -1;
-            if (ppn_fleet_request_open(buf, (size_t)n, &rq) == 0)
-                w = ppn_fleet_vm_where(c->fleet, rq.vm_name, now);
-            if (w >= 0 && ppn_fleet_node_get(c->fleet, (size_t)w, now, &wi) == 0)
-                snprintf(text, sizeof(text), "no live migration: VM '%s' is placed on node '%s' "
-                         "and remains there", rq.vm_name, wi.node_name[0] ? wi.node_name : "?");
-            else
-                snprintf(text, sizeof(text), "no live migration: the VM is placed on another node");
-            why = text;
-            break;
-        }
-        case -EPERM: why = "the signer does not hold \"vm.create\" in the ledger"; break;
-        case -ESTALE: why = "replayed or stale request"; break;
-        case -EBUSY: why = "too many recent requests held for replay protection"; break;
-        case -EHOSTUNREACH: why = "no mesh address for the node in the ledger"; break;
-        case -ENOSPC: {
-            /* Why it no longer fits, from a placement pinned to the node. */
-            ppn_fleet_request rq;
-            if (ppn_fleet_request_open(buf, (size_t)n, &rq) == 0) {
-                ppn_fleet_place_query q = {.mem_bytes = rq.mem_bytes, .vcpus = rq.vcpus,
-                                           .kind = rq.kind, .has_node = true};
-                memcpy(q.node_key, rq.node_key, 32);
-                ppn_fleet_placement p;
-                if (ppn_fleet_place(c->fleet, &q, now, NULL, NULL, &p) == 0)
-                    ppn_fleet_placement_explain(&p, text, sizeof(text));
-            }
-            why = text;
-            break;
-        }
-        case -EKEYREJECTED: case -EBADMSG: case -EPROTO: case -EMSGSIZE:
-            why = "the signed request does not verify";
-            break;
-        default: why = "dispatch"; break;
-        }
+        char why[256];
+        ppn_fleet_dispatch_explain(c->fleet, buf, (size_t)n, r, now, why, sizeof(why));
         out = error_json(r, why);
         goto done;
     }

@@ -355,6 +355,11 @@ PPN_EXPORT int ppn_fleet_node_get(const ppn_fleet *fleet, size_t index, uint64_t
 /* Index of the node with 'key'.  -EINVAL: NULL; -ENOENT: not a member. */
 PPN_EXPORT int ppn_fleet_node_find(const ppn_fleet *fleet,
                                    const uint8_t key[PPN_FLEET_PUBLIC_KEY_BYTES]);
+/* The key of the node named by 'name_or_key': its public key in base64 (44 characters), or
+ * the node name of exactly one member.  -EINVAL: NULL; -ENOENT: no member has that name;
+ * -ENOTUNIQ: two members have it (name it by key). */
+PPN_EXPORT int ppn_fleet_node_resolve(const ppn_fleet *fleet, const char *name_or_key,
+                                      uint8_t ret_key[PPN_FLEET_PUBLIC_KEY_BYTES]);
 /* VM 'vm_index' of node 'index' as of its last heartbeat.  -EINVAL; -ENOENT. */
 PPN_EXPORT int ppn_fleet_node_vm(const ppn_fleet *fleet, size_t index, size_t vm_index,
                                  ppn_fleet_vm *ret_vm);
@@ -533,6 +538,14 @@ typedef struct ppn_fleet_dispatch {
 PPN_EXPORT int ppn_fleet_controller_dispatch(ppn_fleet_controller *c, const void *buf,
                                              size_t len, uint64_t now_ms, uint64_t now_unix,
                                              ppn_fleet_dispatch *ret_dispatch);
+/* Why ppn_fleet_controller_dispatch refused the request in 'buf' with 'err', in one sentence
+ * for the operator, from 'fleet' as of now_ms: where the VM already is (-EEXIST), which
+ * resource no longer fits on the node (-ENOSPC, as ppn_fleet_placement_explain; "" when the
+ * request does not parse), the rule broken for the others.  Always NUL-terminates; returns the
+ * length written (cut to 'size').  -EINVAL: NULL fleet or text, size 0, NULL buf with len > 0,
+ * err not negative. */
+PPN_EXPORT int ppn_fleet_dispatch_explain(const ppn_fleet *fleet, const void *buf, size_t len, int err,
+                                          uint64_t now_ms, char *text, size_t size);
 
 /* ---- the agent engine -------------------------------------------------------
  * Owns a UDP socket bound to the node's mesh address: heartbeats leave from
