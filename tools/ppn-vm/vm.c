@@ -677,8 +677,9 @@ static int pinned_elsewhere(const char *state_dir, const char *name, const char 
     else if (gethostname(here, sizeof(here) - 1) < 0)
         here[0] = '\0';
     int r = 0;
-    const char *pin = ppn_vm_spec_node(s);
-    if (ppn_vm_spec_type(s) == PPN_VM_TYPE_TOTEBOX && pin[0] && strcmp(pin, here) != 0) {
+    /* the agent's rule (glue), for the one type the seeds pin */
+    const char *pin = ppn_vm_spec_type(s) == PPN_VM_TYPE_TOTEBOX ? glue_vm_pinned_elsewhere(s, here, NULL) : NULL;
+    if (pin) {
         tool_error("Failed to start '%s': VM-Totebox is pinned to node '%s' and starts nowhere else (this is "
                    "'%s'; --node names this node)", name, pin, here);
         r = 1;
