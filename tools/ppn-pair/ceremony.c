@@ -297,6 +297,21 @@ int opt_uint(const char *usage, const char *opt, const char *s, unsigned min, un
     return 0;
 }
 
+/* --listen-port N (1..65535) and --symbols N (the code's length), the options several commands
+ * share; 'given' (may be NULL) says the option was there. */
+int opt_port(const char *usage, const char *s, unsigned *ret, bool *given)
+{
+    if (given)
+        *given = true;
+    return opt_uint(usage, "--listen-port", s, 1, 65535, ret);
+}
+
+int opt_symbols(const char *usage, const char *s, unsigned *ret, bool *given)
+{
+    *given = true;
+    return opt_uint(usage, "--symbols", s, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS, ret);
+}
+
 /* The address to listen on or connect to, the endpoint and the interface
  * options, all before anything happens. */
 int check_addr_opts(const char *usage, const char *addr, bool listening, const char *endpoint,
@@ -478,17 +493,8 @@ int cmd_join(int argc, char **argv)
         case 'n': snprintf(hostname, sizeof(hostname), "%s", optarg); break;
         case 'a': address = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p':
-            port_given = true;
-            if (opt_uint(JOIN_USAGE, "--listen-port", optarg, 1, 65535, &port))
-                return 1;
-            break;
-        case 'c':
-            symbols_given = true;
-            if (opt_uint(JOIN_USAGE, "--symbols", optarg, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS,
-                         &symbols))
-                return 1;
-            break;
+        case 'p': if (opt_port(JOIN_USAGE, optarg, &port, &port_given)) return 1; break;
+        case 'c': if (opt_symbols(JOIN_USAGE, optarg, &symbols, &symbols_given)) return 1; break;
         case 't': if (opt_uint(JOIN_USAGE, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
         case 'y': yes = true; break;
         case 'h':
@@ -601,17 +607,8 @@ static int admit_main(int argc, char **argv, bool invite)
         case 'c': connect_addr = optarg; break;
         case 'l': listen_addr = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p':
-            port_given = true;
-            if (opt_uint(usage, "--listen-port", optarg, 1, 65535, &port))
-                return 1;
-            break;
-        case 'S':
-            symbols_given = true;
-            if (opt_uint(usage, "--symbols", optarg, PPN_CRYPTO_CODE_MIN_SYMBOLS, PPN_CRYPTO_CODE_MAX_SYMBOLS,
-                         &symbols))
-                return 1;
-            break;
+        case 'p': if (opt_port(usage, optarg, &port, &port_given)) return 1; break;
+        case 'S': if (opt_symbols(usage, optarg, &symbols, &symbols_given)) return 1; break;
         case 't': if (opt_uint(usage, "--timeout", optarg, 1, 3600, &timeout_s)) return 1; break;
         case 'y': yes = true; break;
         case 'h':

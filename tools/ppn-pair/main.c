@@ -174,11 +174,7 @@ static int cmd_genesis(int argc, char **argv)
         case 'i': ifname = optarg; break;
         case 't': topology = optarg; break;
         case 'H': hub = optarg; break;
-        case 'p':
-            port_given = true;
-            if (opt_uint(GENESIS_USAGE, "--listen-port", optarg, 1, 65535, &port))
-                return 1;
-            break;
+        case 'p': if (opt_port(GENESIS_USAGE, optarg, &port, &port_given)) return 1; break;
         case 'h':
             printf("Usage: ppn-pair genesis --state DIR --origin NAME [--range CIDR] [--endpoint HOST:PORT]\n"
                    "                        [--hostname NAME] [--topology mesh|hub [--hub NAME]]\n"
@@ -274,10 +270,7 @@ static int cmd_mesh(int argc, char **argv)
         switch (c) {
         case 's': state = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p':
-            if (opt_uint(MESH_USAGE, "--listen-port", optarg, 1, 65535, &port))
-                return 1;
-            break;
+        case 'p': if (opt_port(MESH_USAGE, optarg, &port, NULL)) return 1; break;
         case 'm': import = optarg; break;
         case 'h':
             printf("Usage: ppn-pair mesh --state DIR [--ifname IF] [--listen-port N] [--import LEDGER_DIR]\n"
@@ -489,11 +482,7 @@ static int cmd_remove(int argc, char **argv)
         case 's': state = optarg; break;
         case 'r': reason = optarg; break;
         case 'i': ifname = optarg; break;
-        case 'p':
-            port_given = true;
-            if (opt_uint(REMOVE_USAGE, "--listen-port", optarg, 1, 65535, &port))
-                return 1;
-            break;
+        case 'p': if (opt_port(REMOVE_USAGE, optarg, &port, &port_given)) return 1; break;
         case 'h':
             printf("Usage: ppn-pair %s\n"
                    "Revoke a member (NODE: its host name or base64 identity key): a node-revoke entry\n"

@@ -42,6 +42,8 @@ int mesh_apply(const struct node *n, const char *ifname, unsigned listen_port, b
  * [min, max], and the address/endpoint/interface options; each reports a
  * usage error and returns 1 on failure, 0 when fine. */
 int opt_uint(const char *usage, const char *opt, const char *s, unsigned min, unsigned max, unsigned *ret);
+int opt_port(const char *usage, const char *s, unsigned *ret, bool *given);
+int opt_symbols(const char *usage, const char *s, unsigned *ret, bool *given);
 int check_addr_opts(const char *usage, const char *addr, bool listening, const char *endpoint,
                     const char *ifname, bool port_given, const char *addr_opt);
 
