@@ -223,6 +223,8 @@ START_TEST(test_local_addr_several)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -235,9 +237,5 @@ int main(void)
     tcase_add_test(tc, test_local_addr);
     tcase_add_test(tc, test_local_addr_several);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

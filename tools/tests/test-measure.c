@@ -258,6 +258,8 @@ START_TEST(test_real_cgroup)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     Suite *s = suite_create("tool-measure");
@@ -269,9 +271,5 @@ int main(void)
     tcase_add_test(tc, test_vms);
     tcase_add_test(tc, test_real_cgroup);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return ppn_check_run(s);
 }

@@ -281,6 +281,8 @@ START_TEST(test_sync_rounds)
 }
 END_TEST
 
+#include "ppn-check.h"
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -293,9 +295,5 @@ int main(void)
     tcase_add_test(tc, test_malformed);
     tcase_add_test(tc, test_sync_rounds);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed != 0;
+    return ppn_check_run(s);
 }
